@@ -1,0 +1,37 @@
+// Loads, validates and prints the TOML configuration.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sluice/config.hpp"
+
+namespace sluice::config {
+
+// One thing wrong with a configuration file, where it is and what was expected.
+struct ConfigError {
+    std::string file;
+    std::uint32_t line = 0;
+    std::uint32_t column = 0;
+    std::string key;  // dotted, tables of arrays numbered from 1: "port[2].rx_queues"
+    std::string message;
+
+    // "sluice.toml:12:16: flow.idle_timeout: expected ..., found ..."
+    std::string to_string() const;
+};
+
+struct LoadResult {
+    std::optional<Config> config;  // set only when there is no error
+    std::vector<ConfigError> errors;
+};
+
+LoadResult load_file(const std::string& path);
+LoadResult load_string(std::string_view text, const std::string& file_name);
+
+// The effective configuration, defaults filled in, as TOML that loads back to the same values.
+std::string to_toml(const Config& config);
+
+}  // namespace sluice::config

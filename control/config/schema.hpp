@@ -1,0 +1,98 @@
+// The configuration schema: every key, its type, range and check, defined once.
+// The loader reads with it and the printer writes with it, so the two cannot disagree.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sluice/config.hpp"
+
+namespace sluice::config::schema {
+
+using namespace std::chrono_literals;
+
+inline constexpr std::uint64_t kMiB = 1ull << 20;
+inline constexpr std::uint64_t kGiB = 1ull << 30;
+inline constexpr unsigned kMaxCpu = 1023;
+// Dataplane lcore ids are CPU ids and DPDK has 128 (RTE_MAX_LCORE); the control takes the last.
+inline constexpr unsigned kMaxDataplaneCore = 126;
+
+// A check on a string value: nothing when it is fine, otherwise what is expected.
+using StringCheck = std::optional<std::string> (*)(std::string_view);
+
+std::optional<std::string> non_empty(std::string_view s);
+std::optional<std::string> file_prefix(std::string_view s);
+std::optional<std::string> device(std::string_view s);
+std::optional<std::string> eal_argument(std::string_view s);
+std::optional<std::string> absolute_path(std::string_view s);
+std::optional<std::string> any(std::string_view s);
+
+template <typename V>
+void visit(V& v, Sensor& s) {
+    v.string("name", s.name, non_empty);
+    v.integer("observation_domain_id", s.observation_domain_id, 0, UINT32_MAX);
+}
+
+template <typename V>
+void visit(V& v, Dataplane& d) {
+    v.integer("main_core", d.main_core, 0, kMaxDataplaneCore);
+    v.cpu_list("worker_cores", d.worker_cores);
+    v.size("hugepage_memory", d.hugepage_memory, 64 * kMiB, 4096 * kGiB);
+    v.string("file_prefix", d.file_prefix, file_prefix);
+    v.strings("eal_args", d.eal_args, eal_argument);
+}
+
+template <typename V>
+void visit(V& v, Port& p) {
+    v.required_string("device", p.device, device);
+    v.integer("rx_queues", p.rx_queues, 1, 128);
+    v.integer("rx_descriptors", p.rx_descriptors, 64, 32768);
+    v.integer("mtu", p.mtu, 68, 16000);
+    v.boolean("promiscuous", p.promiscuous);
+    v.choice("rss", p.rss, kRssModes);
+}
+
+template <typename V>
+void visit(V& v, Flow& f) {
+    v.integer("max_flows", f.max_flows, 1024, 1u << 28);
+    v.duration("idle_timeout", f.idle_timeout, 1s, 24h);
+    v.duration("active_timeout", f.active_timeout, 1s, 24h);
+    v.duration("tcp_end_grace", f.tcp_end_grace, 0s, 5min);
+    v.integer("record_ring_size", f.record_ring_size, 1024, 1u << 26);
+}
+
+template <typename V>
+void visit(V& v, Collector& c) {
+    v.string("name", c.name, any);
+    v.choice("transport", c.transport, kTransports);
+    v.socket_address("address", c.address);
+    v.string("path", c.path, any);
+    v.duration("template_refresh", c.template_refresh, 1s, 24h);
+    v.integer("mtu", c.mtu, 576, 65535);
+}
+
+template <typename V>
+void visit(V& v, Control& c) {
+    v.integer("core", c.core, 0, kMaxCpu);
+    v.string("socket", c.socket, absolute_path);
+}
+
+template <typename V>
+void visit(V& v, Metrics& m) {
+    v.socket_address("listen", m.listen);
+}
+
+template <typename V>
+void visit(V& v, Config& c) {
+    v.table("sensor", c.sensor);
+    v.table("dataplane", c.dataplane);
+    v.tables("port", c.ports);
+    v.table("flow", c.flow);
+    v.tables("collector", c.collectors);
+    v.table("control", c.control);
+    v.table("metrics", c.metrics);
+}
+
+}  // namespace sluice::config::schema

@@ -1,0 +1,109 @@
+// The typed configuration both processes read from the one TOML file.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice::config {
+
+using Duration = std::chrono::nanoseconds;
+
+// A set of CPU ids, kept sorted and unique.
+struct CpuSet {
+    std::vector<unsigned> cpus;
+
+    bool contains(unsigned cpu) const;
+    friend bool operator==(const CpuSet&, const CpuSet&) = default;
+};
+
+// "host:port" as written: an IPv4 or IPv6 literal or a name. Resolved where it is used.
+struct SocketAddress {
+    std::string host;
+    std::uint16_t port = 0;
+
+    friend bool operator==(const SocketAddress&, const SocketAddress&) = default;
+};
+
+enum class RssMode { ip, ip_port };
+inline constexpr std::array<std::pair<std::string_view, RssMode>, 2> kRssModes{{
+    {"ip", RssMode::ip},
+    {"ip-port", RssMode::ip_port},
+}};
+
+enum class Transport { udp, tcp, file };
+inline constexpr std::array<std::pair<std::string_view, Transport>, 3> kTransports{{
+    {"udp", Transport::udp},
+    {"tcp", Transport::tcp},
+    {"file", Transport::file},
+}};
+
+struct Sensor {
+    std::string name = "sluice";
+    std::uint32_t observation_domain_id = 1;
+};
+
+struct Dataplane {
+    unsigned main_core = 0;
+    CpuSet worker_cores{{1}};
+    std::uint64_t hugepage_memory = 1ull << 30;
+    std::string file_prefix = "sluice";
+    std::vector<std::string> eal_args;
+};
+
+struct Port {
+    std::string device;
+    std::uint16_t rx_queues = 1;
+    std::uint16_t rx_descriptors = 1024;
+    std::uint16_t mtu = 1500;
+    bool promiscuous = true;
+    RssMode rss = RssMode::ip;
+
+    // The DPDK device name: a PCI address, or a vdev string up to its first comma.
+    std::string_view device_name() const;
+    bool is_pci() const;
+};
+
+struct Flow {
+    std::uint32_t max_flows = 1u << 20;
+    Duration idle_timeout = std::chrono::seconds(15);
+    Duration active_timeout = std::chrono::seconds(60);
+    Duration tcp_end_grace = std::chrono::seconds(2);
+    std::uint32_t record_ring_size = 1u << 16;
+};
+
+struct Collector {
+    std::string name;
+    SocketAddress address;
+    Transport transport = Transport::udp;
+    std::string path;
+    Duration template_refresh = std::chrono::seconds(60);
+    std::uint16_t mtu = 1500;
+};
+
+struct Control {
+    unsigned core = 0;
+    std::string socket = "/run/sluice/control.sock";
+};
+
+struct Metrics {
+    SocketAddress listen{"127.0.0.1", 9750};
+};
+
+struct Config {
+    std::string file;  // the path it was read from
+    Sensor sensor;
+    Dataplane dataplane;
+    std::vector<Port> ports;
+    Flow flow;
+    std::vector<Collector> collectors;
+    Control control;
+    Metrics metrics;
+};
+
+}  // namespace sluice::config

@@ -1,0 +1,30 @@
+// What both processes need to start EAL: argv from strings, and where a prefix's runtime files are.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace sluice::eal {
+
+// EAL keeps pointers into argv, so the strings must outlive rte_eal_init: the caller owns both.
+inline std::vector<char*> argv(std::vector<std::string>& args) {
+    std::vector<char*> out;
+    for (auto& a : args) out.push_back(a.data());
+    out.push_back(nullptr);
+    return out;
+}
+
+// The file the primary holds locked while it runs, as EAL names it (eal_runtime_config_path).
+inline std::string primary_config_path(const std::string& file_prefix) {
+    std::string dir = "/var/run";
+    if (geteuid() != 0) {
+        const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+        dir = xdg != nullptr ? xdg : "/tmp";
+    }
+    return dir + "/dpdk/" + file_prefix + "/config";
+}
+
+}  // namespace sluice::eal

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The dataplane refuses what it cannot run, with a message that says what to change.
+source "$(dirname "$0")/lib.sh"
+
+# A CPU this machine does not have.
+write_config "$WORK/cores.toml" "net_null0"
+sed -i 's/^worker_cores = "1"/worker_cores = "126"/' "$WORK/cores.toml"
+status=0
+"$DATAPLANE" --config "$WORK/cores.toml" 2> "$WORK/err" || status=$?
+[ "$status" -eq 1 ] || { cat "$WORK/err" >&2; fail "exited $status on a missing CPU"; }
+expect_contains "$WORK/err" "CPU 126 in dataplane.worker_cores is not available to this process"
+
+# A virtual device DPDK cannot create.
+write_config "$WORK/vdev.toml" "net_pcap0,rx_pcap=$WORK/does-not-exist.pcap"
+status=0
+"$DATAPLANE" --config "$WORK/vdev.toml" 2> "$WORK/err" || status=$?
+[ "$status" -eq 1 ] || { cat "$WORK/err" >&2; fail "exited $status on a bad vdev"; }
+expect_contains "$WORK/err" "error:"
+cleanup_prefix
+echo "dataplane_errors: ok"

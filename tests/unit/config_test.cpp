@@ -1,0 +1,277 @@
+// The configuration loader: what loads, and the message each mistake gets.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "loader.hpp"
+
+namespace sluice::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kPort = "[[port]]\ndevice = \"net_null0\"\n";
+
+std::vector<std::string> errors_of(const std::string& text) {
+    std::vector<std::string> out;
+    for (const auto& e : load_string(text, "test.toml").errors) out.push_back(e.to_string());
+    return out;
+}
+
+// The configuration TEXT describes; a test that expects one and gets errors stops there.
+Config loads(const std::string& text) {
+    auto result = load_string(text, "test.toml");
+    if (!result.config) throw std::runtime_error(result.errors.front().to_string());
+    return std::move(*result.config);
+}
+
+TEST(Config, ExampleConfigLoads) {
+    const auto result = load_file(SLUICE_SOURCE_DIR "/config/sluice.toml");
+    ASSERT_TRUE(result.config) << result.errors.front().to_string();
+    const Config& c = *result.config;
+    EXPECT_EQ(c.sensor.name, "sluice");
+    EXPECT_EQ(c.dataplane.worker_cores, (CpuSet{{1}}));
+    ASSERT_EQ(c.ports.size(), 1u);
+    EXPECT_EQ(c.ports[0].device_name(), "net_pcap0");
+    EXPECT_FALSE(c.ports[0].is_pci());
+    ASSERT_EQ(c.collectors.size(), 1u);
+    EXPECT_EQ(c.collectors[0].address, (SocketAddress{"127.0.0.1", 4739}));
+    EXPECT_EQ(c.flow.idle_timeout, 15s);
+}
+
+TEST(Config, DefaultsFillWhatIsNotWritten) {
+    const Config c = loads(kPort);
+    EXPECT_EQ(c.dataplane.main_core, 0u);
+    EXPECT_EQ(c.dataplane.hugepage_memory, 1ull << 30);
+    EXPECT_EQ(c.dataplane.file_prefix, "sluice");
+    EXPECT_EQ(c.ports[0].rx_queues, 1);
+    EXPECT_EQ(c.ports[0].rss, RssMode::ip);
+    EXPECT_EQ(c.flow.max_flows, 1u << 20);
+    EXPECT_EQ(c.flow.active_timeout, 60s);
+    EXPECT_EQ(c.metrics.listen, (SocketAddress{"127.0.0.1", 9750}));
+    EXPECT_TRUE(c.collectors.empty());
+}
+
+TEST(Config, ReadsEveryKindOfValue) {
+    const Config c = loads(R"(
+[dataplane]
+main_core = 1
+worker_cores = "2-3"
+hugepage_memory = "2GiB"
+eal_args = ["--log-level=lib.eal:debug"]
+[[port]]
+device = "0000:3b:00.0"
+rx_queues = 2
+rss = "ip-port"
+promiscuous = false
+[flow]
+tcp_end_grace = "250ms"
+[[collector]]
+transport = "tcp"
+address = "[2001:db8::10]:4739"
+[[collector]]
+transport = "file"
+path = "/var/lib/sluice/records.ipfix"
+)");
+    EXPECT_EQ(c.dataplane.worker_cores, (CpuSet{{2, 3}}));
+    EXPECT_EQ(c.dataplane.hugepage_memory, 2ull << 30);
+    EXPECT_EQ(c.dataplane.eal_args, std::vector<std::string>{"--log-level=lib.eal:debug"});
+    EXPECT_TRUE(c.ports[0].is_pci());
+    EXPECT_EQ(c.ports[0].rss, RssMode::ip_port);
+    EXPECT_FALSE(c.ports[0].promiscuous);
+    EXPECT_EQ(c.flow.tcp_end_grace, 250ms);
+    EXPECT_EQ(c.collectors[0].transport, Transport::tcp);
+    EXPECT_EQ(c.collectors[0].name, "[2001:db8::10]:4739");
+    EXPECT_EQ(c.collectors[1].name, "/var/lib/sluice/records.ipfix");
+}
+
+TEST(Config, WorkerCoresMayBeAnArrayOfIds) {
+    const Config c = loads(
+        "[dataplane]\nworker_cores = [1, 2]\n[[port]]\ndevice = \"net_null0\"\n"
+        "rx_queues = 2\n");
+    EXPECT_EQ(c.dataplane.worker_cores, (CpuSet{{1, 2}}));
+}
+
+TEST(ConfigErrors, SyntaxErrorNamesLineAndColumn) {
+    const auto errors = errors_of("[flow]\nidle_timeout = \"15s\n");
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_TRUE(errors[0].starts_with("test.toml:2:")) << errors[0];
+    EXPECT_NE(errors[0].find("TOML syntax"), std::string::npos) << errors[0];
+}
+
+TEST(ConfigErrors, UnknownKeySuggestsTheNearestKnownOne) {
+    EXPECT_EQ(errors_of(std::string(kPort) + "[flow]\nidle_timout = \"15s\"\n"),
+              std::vector<std::string>{
+                  "test.toml:4:1: flow.idle_timout: unknown key; did you mean \"idle_timeout\"?"});
+}
+
+TEST(ConfigErrors, UnknownSectionSuggestsTheNearestKnownOne) {
+    EXPECT_EQ(
+        errors_of(std::string(kPort) + "[flows]\nidle_timeout = \"15s\"\n"),
+        std::vector<std::string>{"test.toml:3:2: flows: unknown key; did you mean \"flow\"?"});
+}
+
+TEST(ConfigErrors, UnknownKeyFarFromAnyListsTheKeys) {
+    EXPECT_EQ(errors_of(std::string(kPort) + "[metrics]\ncolour = \"blue\"\n"),
+              std::vector<std::string>{
+                  "test.toml:4:1: metrics.colour: unknown key; the keys here are listen"});
+}
+
+TEST(ConfigErrors, WrongTypeSaysWhatWasExpectedAndFound) {
+    EXPECT_EQ(errors_of(std::string(kPort) + "[flow]\nmax_flows = \"many\"\n"),
+              std::vector<std::string>{"test.toml:4:13: flow.max_flows: expected a whole number "
+                                       "from 1024 to 268435456, found \"many\""});
+    EXPECT_EQ(errors_of(std::string(kPort) + "[[port]]\ndevice = \"net_null1\"\npromiscuous = 1\n"),
+              std::vector<std::string>{
+                  "test.toml:5:15: port[2].promiscuous: expected true or false, found 1"});
+}
+
+TEST(ConfigErrors, OutOfRangeNamesTheRange) {
+    EXPECT_EQ(errors_of(std::string(kPort) + "[flow]\nmax_flows = 10\n"),
+              std::vector<std::string>{"test.toml:4:13: flow.max_flows: expected a whole number "
+                                       "from 1024 to 268435456, found 10"});
+    EXPECT_EQ(errors_of(std::string(kPort) + "[flow]\nidle_timeout = \"2d\"\n"),
+              std::vector<std::string>{"test.toml:4:16: flow.idle_timeout: expected a duration "
+                                       "from 1s to 1d, found \"2d\""});
+    EXPECT_EQ(errors_of(std::string(kPort) + "[dataplane]\nhugepage_memory = \"1MiB\"\n"),
+              std::vector<std::string>{"test.toml:4:19: dataplane.hugepage_memory: expected a "
+                                       "size from 64MiB to 4TiB, found \"1MiB\""});
+}
+
+TEST(ConfigErrors, BadDurationSaysWhy) {
+    EXPECT_EQ(errors_of(std::string(kPort) + "[flow]\nidle_timeout = \"15 parsecs\"\n"),
+              std::vector<std::string>{
+                  "test.toml:4:16: flow.idle_timeout: expected a duration such as \"30s\", \"5m\" "
+                  "or \"250ms\", found \"15 parsecs\": unknown duration unit \"parsecs\" (use ns, "
+                  "us, ms, s, m, h or d)"});
+}
+
+TEST(ConfigErrors, BadChoiceListsTheChoices) {
+    EXPECT_EQ(errors_of("[[port]]\ndevice = \"net_null0\"\nrss = \"mac\"\n"),
+              std::vector<std::string>{"test.toml:3:7: port[1].rss: expected one of \"ip\", "
+                                       "\"ip-port\", found \"mac\""});
+}
+
+TEST(ConfigErrors, WorkerCoresMustNotIncludeTheMainCore) {
+    EXPECT_EQ(errors_of(std::string(kPort) + "[dataplane]\nmain_core = 1\n"),
+              std::vector<std::string>{
+                  "test.toml:4:13: dataplane.worker_cores: CPU 1 is also dataplane.main_core; a "
+                  "worker core must be a core of its own"});
+    EXPECT_EQ(errors_of(std::string(kPort) + "[dataplane]\nworker_cores = \"0\"\n"),
+              (std::vector<std::string>{
+                  "test.toml:4:16: dataplane.worker_cores: CPU 0 is also dataplane.main_core; a "
+                  "worker core must be a core of its own",
+                  "test.toml:4:16: control.core: CPU 0 is also in dataplane.worker_cores; the "
+                  "control must not take a worker's core (it may share dataplane.main_core)"}));
+}
+
+TEST(ConfigErrors, WorkerCoresMustNotIncludeTheControlCore) {
+    EXPECT_EQ(errors_of(std::string(kPort) + "[control]\ncore = 1\n"),
+              std::vector<std::string>{
+                  "test.toml:4:8: control.core: CPU 1 is also in dataplane.worker_cores; the "
+                  "control must not take a worker's core (it may share dataplane.main_core)"});
+}
+
+TEST(ConfigErrors, EachRxQueueNeedsAWorkerCore) {
+    EXPECT_EQ(errors_of("[dataplane]\nworker_cores = \"1-3\"\n[[port]]\ndevice = \"net_null0\"\n"
+                        "rx_queues = 2\n"),
+              std::vector<std::string>{
+                  "test.toml:2:16: dataplane.worker_cores: lists 3 cores but the ports have 2 RX "
+                  "queues in all; each RX queue needs one worker core"});
+}
+
+TEST(ConfigErrors, TwoPortsCannotShareADevice) {
+    EXPECT_EQ(errors_of("[dataplane]\nworker_cores = \"1-2\"\n"
+                        "[[port]]\ndevice = \"net_pcap0,rx_pcap=a.pcap\"\n"
+                        "[[port]]\ndevice = \"net_pcap0,rx_pcap=b.pcap\"\n"),
+              std::vector<std::string>{
+                  "test.toml:6:10: port[2].device: device \"net_pcap0\" is already port[1]; each "
+                  "device can be one port only"});
+}
+
+TEST(ConfigErrors, APortIsRequired) {
+    EXPECT_EQ(errors_of("[sensor]\nname = \"edge-1\"\n"),
+              std::vector<std::string>{
+                  "test.toml:1:1: port: no [[port]] is configured; add one, such as [[port]] with "
+                  "device = \"0000:3b:00.0\""});
+}
+
+TEST(ConfigErrors, PortNeedsADevice) {
+    EXPECT_EQ(errors_of("[[port]]\nrx_queues = 1\n"),
+              std::vector<std::string>{"test.toml:1:1: port[1].device: is required here"});
+    EXPECT_EQ(errors_of("[[port]]\ndevice = \"eth0\"\n"),
+              std::vector<std::string>{
+                  "test.toml:2:10: port[1].device: expected a PCI address such as "
+                  "\"0000:3b:00.0\" or a virtual device such as \"net_pcap0,rx_pcap=trace.pcap\", "
+                  "found \"eth0\""});
+}
+
+TEST(ConfigErrors, PortMustBeWrittenAsAnArrayOfTables) {
+    EXPECT_EQ(errors_of("[port]\ndevice = \"net_null0\"\n"),
+              std::vector<std::string>{
+                  "test.toml:1:1: port: expected tables written [[port]], found a table"});
+}
+
+TEST(ConfigErrors, CollectorsNeedAnAddressOrAPathAndTheirOwnNames) {
+    EXPECT_EQ(errors_of(std::string(kPort) + "[[collector]]\ntransport = \"udp\"\n"),
+              std::vector<std::string>{"test.toml:3:1: collector[1].address: is required when "
+                                       "transport = \"udp\" or \"tcp\""});
+    EXPECT_EQ(errors_of(std::string(kPort) + "[[collector]]\ntransport = \"file\"\n"),
+              std::vector<std::string>{
+                  "test.toml:3:1: collector[1].path: is required when transport = \"file\""});
+    EXPECT_EQ(errors_of(std::string(kPort) + "[[collector]]\naddress = \"127.0.0.1:4739\"\n"
+                                             "[[collector]]\naddress = \"127.0.0.1:4739\"\n"),
+              std::vector<std::string>{
+                  "test.toml:5:1: collector[2].name: \"127.0.0.1:4739\" is already the name of "
+                  "collector[1]; give each collector its own name"});
+}
+
+TEST(ConfigErrors, EalArgsCannotOverrideWhatTheConfigSets) {
+    EXPECT_EQ(errors_of(std::string(kPort) + "[dataplane]\neal_args = [\"--file-prefix=x\"]\n"),
+              std::vector<std::string>{
+                  "test.toml:4:13: dataplane.eal_args: expected an EAL option Sluice does not set "
+                  "itself (--file-prefix comes from [dataplane] and [[port]]), found "
+                  "\"--file-prefix=x\""});
+}
+
+TEST(ConfigErrors, EveryErrorIsReportedAtOnce) {
+    const auto errors = errors_of(
+        std::string(kPort) + "[flow]\nmax_flows = 1\nidle_timeout = 5\n[sensor]\nnmae = \"x\"\n");
+    EXPECT_EQ(errors.size(), 3u);
+}
+
+TEST(ConfigErrors, MissingFileSaysSo) {
+    const auto result = load_file("/nonexistent/sluice.toml");
+    ASSERT_EQ(result.errors.size(), 1u);
+    EXPECT_EQ(result.errors[0].to_string(),
+              "/nonexistent/sluice.toml: cannot read the configuration: No such file or "
+              "directory; pass an existing file with --config FILE");
+}
+
+TEST(ConfigErrors, ADirectoryIsNotAConfigFile) {
+    const auto dir = std::filesystem::temp_directory_path();
+    const auto result = load_file(dir.string());
+    ASSERT_EQ(result.errors.size(), 1u);
+    EXPECT_EQ(result.errors[0].to_string(),
+              dir.string() +
+                  ": cannot read the configuration: Is a directory; pass an existing "
+                  "file with --config FILE");
+}
+
+TEST(Config, EffectiveConfigLoadsBackToItself) {
+    const auto first = load_file(SLUICE_SOURCE_DIR "/config/sluice.toml");
+    ASSERT_TRUE(first.config);
+    const std::string text = to_toml(*first.config);
+    EXPECT_NE(text.find("idle_timeout = \"15s\""), std::string::npos) << text;
+    EXPECT_NE(text.find("worker_cores = \"1\""), std::string::npos) << text;
+    EXPECT_NE(text.find("hugepage_memory = \"1GiB\""), std::string::npos) << text;
+    const auto second = load_string(text, "effective.toml");
+    ASSERT_TRUE(second.config) << second.errors.front().to_string();
+    Config again = *second.config;
+    again.file = first.config->file;
+    EXPECT_EQ(to_toml(again), text);
+}
+
+}  // namespace
+}  // namespace sluice::config

@@ -1,0 +1,106 @@
+// Durations, sizes, CPU lists and socket addresses as the configuration writes them.
+#include "units.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sluice::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Duration, ParsesEveryUnit) {
+    EXPECT_EQ(parse_duration("10ns").value, Duration(10));
+    EXPECT_EQ(parse_duration("100us").value, Duration(100'000));
+    EXPECT_EQ(parse_duration("250ms").value, Duration(250ms));
+    EXPECT_EQ(parse_duration("30s").value, Duration(30s));
+    EXPECT_EQ(parse_duration("5m").value, Duration(5min));
+    EXPECT_EQ(parse_duration("2h").value, Duration(2h));
+    EXPECT_EQ(parse_duration("1d").value, Duration(24h));
+    EXPECT_EQ(parse_duration(" 7 s ").value, Duration(7s));
+}
+
+TEST(Duration, RejectsWhatIsNotOne) {
+    for (const char* bad : {"", "30", "s", "-5s", "1.5s", "30 seconds", "5x", "99999999999999d"})
+        EXPECT_FALSE(parse_duration(bad).value) << bad;
+    EXPECT_EQ(parse_duration("5x").error,
+              "unknown duration unit \"x\" (use ns, us, ms, s, m, h or d)");
+}
+
+TEST(Duration, FormatsInTheLargestExactUnit) {
+    EXPECT_EQ(format_duration(90s), "90s");
+    EXPECT_EQ(format_duration(120s), "2m");
+    EXPECT_EQ(format_duration(250ms), "250ms");
+    EXPECT_EQ(format_duration(0s), "0s");
+    EXPECT_EQ(format_duration(24h), "1d");
+}
+
+TEST(Size, ParsesBinaryAndDecimalUnits) {
+    EXPECT_EQ(parse_size("2GiB").value, 2ull << 30);
+    EXPECT_EQ(parse_size("512MiB").value, 512ull << 20);
+    EXPECT_EQ(parse_size("64KiB").value, 64ull << 10);
+    EXPECT_EQ(parse_size("1TiB").value, 1ull << 40);
+    EXPECT_EQ(parse_size("1GB").value, 1'000'000'000ull);
+    EXPECT_EQ(parse_size("4096").value, 4096ull);
+    EXPECT_EQ(parse_size("100B").value, 100ull);
+}
+
+TEST(Size, RejectsWhatIsNotOne) {
+    for (const char* bad : {"", "GiB", "-1GiB", "1.5GiB", "2gb", "3 lots", "99999999999TiB"})
+        EXPECT_FALSE(parse_size(bad).value) << bad;
+}
+
+TEST(Size, FormatsInTheLargestExactBinaryUnit) {
+    EXPECT_EQ(format_size(1ull << 30), "1GiB");
+    EXPECT_EQ(format_size(1536ull << 20), "1536MiB");
+    EXPECT_EQ(format_size(1000), "1000B");
+}
+
+TEST(CpuList, ParsesIdsAndRanges) {
+    EXPECT_EQ(parse_cpu_list("2-5,8").value, (CpuSet{{2, 3, 4, 5, 8}}));
+    EXPECT_EQ(parse_cpu_list("7").value, (CpuSet{{7}}));
+    EXPECT_EQ(parse_cpu_list("9, 1-2").value, (CpuSet{{1, 2, 9}}));
+}
+
+TEST(CpuList, RejectsBackwardsRangesDuplicatesAndJunk) {
+    EXPECT_EQ(parse_cpu_list("5-2").error, "the range \"5-2\" goes backwards");
+    EXPECT_EQ(parse_cpu_list("1,1").error, "CPU 1 is listed twice");
+    EXPECT_EQ(parse_cpu_list("1-3,2").error, "CPU 2 is listed twice");
+    EXPECT_EQ(parse_cpu_list("a").error, "\"a\" is not a CPU id or a range such as 2-5");
+    EXPECT_EQ(parse_cpu_list("").error, "the CPU list is empty");
+    EXPECT_EQ(parse_cpu_list("1,").error, "\"\" is not a CPU id or a range such as 2-5");
+    EXPECT_EQ(parse_cpu_list("1024").error, "CPU 1024 is beyond the largest id 1023");
+}
+
+TEST(CpuList, FormatsRangesCompactly) {
+    EXPECT_EQ(format_cpu_list(CpuSet{{2, 3, 4, 5, 8}}), "2-5,8");
+    EXPECT_EQ(format_cpu_list(CpuSet{{1}}), "1");
+    EXPECT_EQ(format_cpu_list(CpuSet{{1, 3}}), "1,3");
+}
+
+TEST(SocketAddress, ParsesIpv4Ipv6AndNames) {
+    EXPECT_EQ(parse_socket_address("192.0.2.1:4739").value, (SocketAddress{"192.0.2.1", 4739}));
+    EXPECT_EQ(parse_socket_address("[2001:db8::1]:2055").value,
+              (SocketAddress{"2001:db8::1", 2055}));
+    EXPECT_EQ(parse_socket_address("collector.example:9995").value,
+              (SocketAddress{"collector.example", 9995}));
+}
+
+TEST(SocketAddress, RejectsMissingPortsAndBareIpv6) {
+    EXPECT_EQ(parse_socket_address("192.0.2.1").error, "an address is written as host:port");
+    EXPECT_EQ(parse_socket_address("2001:db8::1:4739").error,
+              "an IPv6 address needs brackets, as in [2001:db8::1]:4739");
+    EXPECT_EQ(parse_socket_address("host:0").error, "the port must be a number from 1 to 65535");
+    EXPECT_EQ(parse_socket_address("host:65536").error,
+              "the port must be a number from 1 to 65535");
+    EXPECT_EQ(parse_socket_address(":4739").error, "the host is empty");
+    EXPECT_EQ(parse_socket_address("[::1]4739").error,
+              "an IPv6 address is written as [address]:port");
+}
+
+TEST(SocketAddress, FormatsIpv6InBrackets) {
+    EXPECT_EQ(format_socket_address({"2001:db8::1", 4739}), "[2001:db8::1]:4739");
+    EXPECT_EQ(format_socket_address({"127.0.0.1", 9750}), "127.0.0.1:9750");
+}
+
+}  // namespace
+}  // namespace sluice::config

@@ -1,0 +1,38 @@
+// Builds Ethernet frames byte by byte, for traces and tests: the headers a sensor meets.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace sluice::pktgen {
+
+using Address = std::array<std::uint8_t, 16>;  // IPv4 in the first 4 bytes
+
+Address ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d);
+Address ipv6(std::uint16_t a, std::uint16_t b, std::uint16_t c, std::uint16_t d, std::uint16_t e,
+             std::uint16_t f, std::uint16_t g, std::uint16_t h);
+
+namespace tcp {
+inline constexpr std::uint8_t fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ack = 0x10;
+}
+
+inline constexpr std::uint8_t kTcp = 6, kUdp = 17, kIcmp = 1, kIcmpv6 = 58, kSctp = 132;
+
+struct Packet {
+    int ip_version = 4;
+    Address src{};
+    Address dst{};
+    std::uint8_t protocol = kUdp;
+    std::uint16_t src_port = 0;  // ICMP: type
+    std::uint16_t dst_port = 0;  // ICMP: code
+    std::uint8_t tcp_flags = 0;
+    std::uint8_t ttl = 64;
+    std::uint16_t payload = 0;         // bytes after the L4 header
+    std::vector<std::uint16_t> vlans;  // outermost first; 802.1Q each
+};
+
+// The frame, with correct lengths and IPv4 header checksum.
+std::vector<std::uint8_t> build(const Packet& p);
+
+}  // namespace sluice::pktgen
