@@ -23,13 +23,20 @@ std::uint16_t checksum(const std::uint8_t* data, std::size_t len) {
     return static_cast<std::uint16_t>(~sum);
 }
 
-std::size_t l4_header_size(std::uint8_t protocol) {
-    switch (protocol) {
+std::size_t l4_header_size(const Packet& p) {
+    if (p.fragmented && p.fragment.offset != 0) return 0;  // only the first fragment has it
+    switch (p.protocol) {
         case kTcp: return 20;
         case kUdp: return 8;
         case kSctp: return 12;
-        default: return 8;  // ICMP and ICMPv6: type, code, checksum, 4 bytes of body
+        case kIcmp:
+        case kIcmpv6: return 8;  // type, code, checksum, 4 bytes of body
+        default: return 0;
     }
+}
+
+std::size_t extension_size(std::uint8_t type) {
+    return type == kAh ? 12 : 8;
 }
 
 }  // namespace
@@ -42,9 +49,9 @@ Address ipv6(std::uint16_t a, std::uint16_t b, std::uint16_t c, std::uint16_t d,
              std::uint16_t f, std::uint16_t g, std::uint16_t h) {
     Address out{};
     const std::uint16_t words[8] = {a, b, c, d, e, f, g, h};
-    for (int i = 0; i < 8; ++i) {
-        out[static_cast<std::size_t>(2 * i)] = static_cast<std::uint8_t>(words[i] >> 8);
-        out[static_cast<std::size_t>(2 * i + 1)] = static_cast<std::uint8_t>(words[i]);
+    for (std::size_t i = 0; i < 8; ++i) {
+        out[2 * i] = static_cast<std::uint8_t>(words[i] >> 8);
+        out[2 * i + 1] = static_cast<std::uint8_t>(words[i]);
     }
     return out;
 }
@@ -52,69 +59,98 @@ Address ipv6(std::uint16_t a, std::uint16_t b, std::uint16_t c, std::uint16_t d,
 std::vector<std::uint8_t> build(const Packet& p) {
     std::vector<std::uint8_t> f;
     f.reserve(128 + p.payload);
-    const std::uint8_t dst_mac[6] = {0x02, 0, 0, 0, 0, 0x02};
-    const std::uint8_t src_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
-    f.insert(f.end(), dst_mac, dst_mac + 6);
-    f.insert(f.end(), src_mac, src_mac + 6);
-    for (std::uint16_t vlan : p.vlans) {
-        put16(f, 0x8100);
-        put16(f, vlan & 0x0fff);
+    const std::uint8_t macs[12] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01};
+    f.insert(f.end(), macs, macs + 12);
+    for (std::size_t i = 0; i < p.vlans.size(); ++i) {
+        put16(f, i == 0 ? p.outer_tag_type : 0x8100);
+        put16(f, p.vlans[i] & 0x0fff);
     }
-    const std::size_t l4_len = l4_header_size(p.protocol) + p.payload;
-    const std::size_t ip_start = f.size() + 2;
+    put16(f, p.mpls_labels > 0 ? 0x8847 : (p.ip_version == 4 ? 0x0800 : 0x86dd));
+    for (unsigned i = 0; i < p.mpls_labels; ++i)
+        put32(f, (100u + i) << 12 | (i + 1 == p.mpls_labels ? 0x100u : 0u) | 64u);
+
+    // IPv6 extension headers, then the fragment header when fragmented.
+    std::vector<std::uint8_t> chain = p.ipv6_extensions;
+    if (p.ip_version == 6 && p.fragmented) chain.push_back(kFragmentHeader);
+    std::size_t extensions = 0;
+    for (std::uint8_t type : chain) extensions += extension_size(type);
+
+    const std::size_t l4_len = l4_header_size(p) + p.payload;
+    const std::size_t ip_start = f.size();
     if (p.ip_version == 4) {
-        put16(f, 0x0800);
-        f.push_back(0x45);
+        const std::size_t header = 20 + p.ipv4_option_bytes;
+        f.push_back(static_cast<std::uint8_t>(0x40 | header / 4));
         f.push_back(0);
-        put16(f, static_cast<std::uint16_t>(20 + l4_len));
-        put16(f, 0);       // identification
-        put16(f, 0x4000);  // don't fragment
+        put16(f, static_cast<std::uint16_t>(header + l4_len));
+        put16(f, static_cast<std::uint16_t>(p.fragment.id));
+        std::uint16_t frag = 0x4000;  // don't fragment
+        if (p.fragmented)
+            frag = static_cast<std::uint16_t>((p.fragment.more ? 0x2000 : 0) | p.fragment.offset);
+        put16(f, frag);
         f.push_back(p.ttl);
         f.push_back(p.protocol);
         put16(f, 0);  // checksum, below
         f.insert(f.end(), p.src.begin(), p.src.begin() + 4);
         f.insert(f.end(), p.dst.begin(), p.dst.begin() + 4);
-        const std::uint16_t sum = checksum(f.data() + ip_start, 20);
+        for (unsigned i = 0; i < p.ipv4_option_bytes; ++i) f.push_back(1);  // NOP options
+        const std::uint16_t sum = checksum(f.data() + ip_start, header);
         f[ip_start + 10] = static_cast<std::uint8_t>(sum >> 8);
         f[ip_start + 11] = static_cast<std::uint8_t>(sum);
     } else {
-        put16(f, 0x86dd);
         put32(f, 0x60000000);
-        put16(f, static_cast<std::uint16_t>(l4_len));
-        f.push_back(p.protocol);
+        put16(f, static_cast<std::uint16_t>(extensions + l4_len));
+        f.push_back(chain.empty() ? p.protocol : chain.front());
         f.push_back(p.ttl);
         f.insert(f.end(), p.src.begin(), p.src.end());
         f.insert(f.end(), p.dst.begin(), p.dst.end());
+        for (std::size_t i = 0; i < chain.size(); ++i) {
+            const std::uint8_t next = i + 1 < chain.size() ? chain[i + 1] : p.protocol;
+            f.push_back(next);
+            if (chain[i] == kFragmentHeader) {
+                f.push_back(0);
+                put16(f, static_cast<std::uint16_t>(p.fragment.offset << 3 |
+                                                    (p.fragment.more ? 1 : 0)));
+                put32(f, p.fragment.id);
+            } else if (chain[i] == kAh) {
+                f.push_back(1);  // length in 4-byte units, minus 2: 12 bytes
+                f.resize(f.size() + 10, 0);
+            } else {
+                f.push_back(0);  // length in 8-byte units, minus 1: 8 bytes
+                f.resize(f.size() + 6, 1);
+            }
+        }
     }
-    switch (p.protocol) {
-        case kTcp:
-            put16(f, p.src_port);
-            put16(f, p.dst_port);
-            put32(f, 1);        // sequence
-            put32(f, 0);        // acknowledgement
-            f.push_back(0x50);  // data offset 5 words
-            f.push_back(p.tcp_flags);
-            put16(f, 65535);  // window
-            put32(f, 0);      // checksum, urgent pointer
-            break;
-        case kUdp:
-            put16(f, p.src_port);
-            put16(f, p.dst_port);
-            put16(f, static_cast<std::uint16_t>(l4_len));
-            put16(f, 0);
-            break;
-        case kSctp:
-            put16(f, p.src_port);
-            put16(f, p.dst_port);
-            put32(f, 0);  // verification tag
-            put32(f, 0);  // checksum
-            break;
-        default:  // ICMP, ICMPv6: the "ports" are type and code
-            f.push_back(static_cast<std::uint8_t>(p.src_port));
-            f.push_back(static_cast<std::uint8_t>(p.dst_port));
-            put16(f, 0);
-            put32(f, 0);
-            break;
+    if (l4_header_size(p) != 0) {
+        switch (p.protocol) {
+            case kTcp:
+                put16(f, p.src_port);
+                put16(f, p.dst_port);
+                put32(f, 1);        // sequence
+                put32(f, 0);        // acknowledgement
+                f.push_back(0x50);  // data offset: 5 words
+                f.push_back(p.tcp_flags);
+                put16(f, 65535);  // window
+                put32(f, 0);      // checksum, urgent pointer
+                break;
+            case kUdp:
+                put16(f, p.src_port);
+                put16(f, p.dst_port);
+                put16(f, static_cast<std::uint16_t>(l4_len));
+                put16(f, 0);
+                break;
+            case kSctp:
+                put16(f, p.src_port);
+                put16(f, p.dst_port);
+                put32(f, 0);  // verification tag
+                put32(f, 0);  // checksum
+                break;
+            default:  // ICMP, ICMPv6: the "ports" are type and code
+                f.push_back(static_cast<std::uint8_t>(p.src_port));
+                f.push_back(static_cast<std::uint8_t>(p.dst_port));
+                put16(f, 0);
+                put32(f, 0);
+                break;
+        }
     }
     f.resize(f.size() + p.payload, 0x5a);
     return f;

@@ -18,6 +18,14 @@ inline constexpr std::uint8_t fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ac
 }
 
 inline constexpr std::uint8_t kTcp = 6, kUdp = 17, kIcmp = 1, kIcmpv6 = 58, kSctp = 132;
+inline constexpr std::uint8_t kHopByHop = 0, kRouting = 43, kFragmentHeader = 44, kAh = 51,
+                              kDestinationOptions = 60;
+
+struct Fragment {
+    std::uint16_t offset = 0;  // in 8-byte units; non-zero: no L4 header in this packet
+    bool more = false;
+    std::uint32_t id = 0;
+};
 
 struct Packet {
     int ip_version = 4;
@@ -28,8 +36,15 @@ struct Packet {
     std::uint16_t dst_port = 0;  // ICMP: code
     std::uint8_t tcp_flags = 0;
     std::uint8_t ttl = 64;
-    std::uint16_t payload = 0;         // bytes after the L4 header
-    std::vector<std::uint16_t> vlans;  // outermost first; 802.1Q each
+    std::uint16_t payload = 0;  // bytes after the L4 header
+
+    std::vector<std::uint16_t> vlans;           // VLAN ids, outermost first
+    std::uint16_t outer_tag_type = 0x8100;      // EtherType of the outermost tag: 0x88a8 for QinQ
+    unsigned mpls_labels = 0;                   // an MPLS label stack of this depth
+    unsigned ipv4_option_bytes = 0;             // multiple of 4, up to 40
+    std::vector<std::uint8_t> ipv6_extensions;  // next-header codes of extension headers
+    bool fragmented = false;                    // IPv4 fragment fields, or an IPv6 fragment header
+    Fragment fragment;
 };
 
 // The frame, with correct lengths and IPv4 header checksum.

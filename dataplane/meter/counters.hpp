@@ -1,0 +1,74 @@
+// The metering core's counters: why packets were ignored, what happened to flows. Each list
+// is defined once here and gives both the enum and the names operators see.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "sluice/record.hpp"
+
+namespace sluice::meter {
+
+// Why a packet was not metered. Every packet is metered or counted under exactly one reason.
+#define SLUICE_IGNORE_REASONS(X)                                                                \
+    X(truncated_l2, "the frame ends inside its Ethernet, VLAN or MPLS headers")                 \
+    X(truncated_l3, "the frame ends inside its IP header or IPv6 extension headers")            \
+    X(truncated_l4, "the frame ends inside its TCP, UDP, SCTP or ICMP header")                  \
+    X(non_ip, "the EtherType is not IPv4, IPv6, VLAN or MPLS (ARP, LLDP, ...)")                 \
+    X(bad_ip_version, "the IP version field does not match the EtherType or MPLS payload")      \
+    X(bad_header_length, "the IPv4 header length is below 20 bytes or beyond the total length") \
+    X(bad_total_length, "the IP total length is beyond the frame")                              \
+    X(bad_l4_header, "the TCP data offset is below 20 bytes")                                   \
+    X(too_many_vlan_tags, "more than two VLAN tags")                                            \
+    X(too_many_mpls_labels, "more than eight MPLS labels")                                      \
+    X(too_many_ipv6_extensions, "more than eight IPv6 extension headers")
+
+enum class IgnoreReason : std::uint8_t {
+#define SLUICE_X(name, help) name,
+    SLUICE_IGNORE_REASONS(SLUICE_X)
+#undef SLUICE_X
+};
+
+inline constexpr std::size_t kIgnoreReasons = 0
+#define SLUICE_X(name, help) +1
+    SLUICE_IGNORE_REASONS(SLUICE_X)
+#undef SLUICE_X
+    ;
+
+struct CounterName {
+    std::string_view name;
+    std::string_view help;
+};
+
+inline constexpr std::array<CounterName, kIgnoreReasons> kIgnoreReasonNames{{
+#define SLUICE_X(name, help) {#name, help},
+    SLUICE_IGNORE_REASONS(SLUICE_X)
+#undef SLUICE_X
+}};
+
+inline constexpr std::size_t kEndReasons = 6;  // indexed by FlowEndReason, 0 unused
+
+// One worker's metering counters; only that worker writes them.
+struct MeterCounters {
+    std::uint64_t packets = 0;  // every packet handed to the metering core
+    std::uint64_t octets = 0;   // their frame lengths
+    std::uint64_t metered_packets = 0;
+    std::uint64_t metered_octets = 0;  // IP total lengths, as records count them
+    std::array<std::uint64_t, kIgnoreReasons> ignored_packets{};
+    std::array<std::uint64_t, kIgnoreReasons> ignored_octets{};  // frame lengths
+    std::uint64_t flows_created = 0;                             // new entries in the table
+    std::uint64_t flows_active = 0;                              // entries in the table now
+    std::array<std::uint64_t, kEndReasons> flows_ended{};        // records, by FlowEndReason
+    std::uint64_t evictions = 0;            // flows ended for lack of room (also in flows_ended[5])
+    std::uint64_t fragments_matched = 0;    // non-first fragments given their first's ports
+    std::uint64_t fragments_unmatched = 0;  // non-first fragments metered with ports 0
+
+    std::uint64_t ignored_total() const {
+        std::uint64_t sum = 0;
+        for (auto n : ignored_packets) sum += n;
+        return sum;
+    }
+};
+
+}  // namespace sluice::meter

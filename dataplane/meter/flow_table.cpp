@@ -1,0 +1,401 @@
+// One worker's flow table: lookups batched over a burst with prefetch, expiry by sweep.
+#include "flow_table.hpp"
+
+#include <emmintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "parser.hpp"
+
+namespace sluice::meter {
+namespace {
+
+// FlowEntry::state bits.
+enum : std::uint8_t {
+    kInitiatorIsAddress1 = 1,  // the initiator is key.address[1]
+    kSynSeen = 2,              // the initiator is the sender of a SYN
+    kFinFrom0 = 4,
+    kFinFrom1 = 8,
+    kEnded = 16,  // FIN both ways or RST: ends after tcp_end_grace without packets
+};
+
+constexpr std::uint8_t kTcp = 6, kIcmp = 1, kIcmpv6 = 58;
+constexpr std::uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpAck = 0x10;
+constexpr auto kNotExpired = FlowEndReason{0};
+
+inline std::uint32_t range(std::uint32_t x, std::uint32_t n) {
+    return static_cast<std::uint32_t>((std::uint64_t{x} * n) >> 32);
+}
+
+// Bit 2*i is set for each slot i whose tag equals `tag`.
+inline unsigned match(const Bucket& b, std::uint16_t tag) {
+    const __m128i tags = _mm_load_si128(reinterpret_cast<const __m128i*>(b.tag));
+    const __m128i eq = _mm_cmpeq_epi16(tags, _mm_set1_epi16(static_cast<short>(tag)));
+    return static_cast<unsigned>(_mm_movemask_epi8(eq)) & 0x5555u;
+}
+
+inline unsigned first_slot(unsigned mask) {
+    return static_cast<unsigned>(__builtin_ctz(mask)) / 2;
+}
+
+inline void prefetch_entry(const FlowEntry& e) {
+    const char* p = reinterpret_cast<const char*>(&e);
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
+    __builtin_prefetch(p + sizeof(FlowEntry) - 1);
+}
+
+inline std::uint64_t packets(const FlowEntry& e) {
+    return e.packets[0] + e.packets[1];
+}
+inline std::uint64_t last_ns(const FlowEntry& e) {
+    return std::max(e.last_ns[0], e.last_ns[1]);
+}
+
+// When the current record began: the first packet of either direction since it started.
+inline std::uint64_t start_ns(const FlowEntry& e) {
+    if (e.packets[0] == 0) return e.first_ns[1];
+    if (e.packets[1] == 0) return e.first_ns[0];
+    return std::min(e.first_ns[0], e.first_ns[1]);
+}
+
+void to_record(const FlowEntry& e, FlowEndReason reason, FlowRecord& r) {
+    const unsigned i = (e.state & kInitiatorIsAddress1) ? 1 : 0;
+    const unsigned o = 1 - i;
+    r = FlowRecord{};
+    std::memcpy(r.source_address, e.key.address[i], 16);
+    std::memcpy(r.destination_address, e.key.address[o], 16);
+    const bool icmp = e.key.protocol == kIcmp || e.key.protocol == kIcmpv6;
+    r.source_port = icmp ? 0 : e.key.port[i];
+    r.destination_port = icmp ? e.key.port[1] : e.key.port[o];
+    r.protocol = e.key.protocol;
+    r.ip_version = e.key.ip_version;
+    r.vlan_id = e.key.vlan_id;
+    r.packets = e.packets[i];
+    r.octets = e.octets[i];
+    r.reverse_packets = e.packets[o];
+    r.reverse_octets = e.octets[o];
+    r.first_ns = e.first_ns[i];
+    r.last_ns = e.last_ns[i];
+    r.reverse_first_ns = e.first_ns[o];
+    r.reverse_last_ns = e.last_ns[o];
+    r.application_id = e.application_id;
+    r.ingress_port = e.ingress_port;
+    r.tcp_flags = e.tcp_flags[i];
+    r.reverse_tcp_flags = e.tcp_flags[o];
+    r.minimum_ttl = e.min_ttl[i];
+    r.maximum_ttl = e.max_ttl[i];
+    r.reverse_minimum_ttl = e.min_ttl[o];
+    r.reverse_maximum_ttl = e.max_ttl[o];
+    r.end_reason = reason;
+}
+
+// Starts a fresh record in place: the flow, its initiator and its TCP state go on.
+void restart_counters(FlowEntry& e) {
+    for (unsigned d = 0; d < 2; ++d) {
+        e.packets[d] = 0;
+        e.octets[d] = 0;
+        e.first_ns[d] = 0;
+        e.tcp_flags[d] = 0;
+        e.min_ttl[d] = 0;
+        e.max_ttl[d] = 0;
+    }
+}
+
+}  // namespace
+
+std::size_t FlowTable::memory_size(std::uint32_t max_flows) {
+    const std::uint32_t buckets =
+        std::max<std::uint32_t>(2, (max_flows + Bucket::kSlots - 1) / Bucket::kSlots);
+    return std::size_t{buckets} * sizeof(Bucket);
+}
+
+FlowTable::FlowTable(const FlowTableConfig& config, void* memory, const HashKey& key)
+    : config_(config),
+      table_(static_cast<Bucket*>(memory)),
+      buckets_(static_cast<std::uint32_t>(memory_size(config.max_flows) / sizeof(Bucket))),
+      key_(key),
+      fragments_(key) {
+    std::memset(memory, 0, memory_size(config.max_flows));
+    set_timeouts(config.idle_timeout_ns, config.active_timeout_ns, config.tcp_end_grace_ns);
+}
+
+void FlowTable::set_timeouts(std::uint64_t idle_ns, std::uint64_t active_ns,
+                             std::uint64_t grace_ns) {
+    config_.idle_timeout_ns = idle_ns;
+    config_.active_timeout_ns = active_ns;
+    config_.tcp_end_grace_ns = grace_ns;
+    // Every flow is looked at once a period: records leave at most that late.
+    sweep_period_ns_ =
+        std::clamp<std::uint64_t>(std::min(idle_ns, active_ns) / 8, 100'000'000, 2'000'000'000);
+    idle_seen_ = static_cast<std::uint32_t>(idle_ns >> kSeenShift);
+    // Rounded up, so that a whole period always earns a whole table.
+    sweep_rate_ = static_cast<std::uint64_t>(((uint128{buckets_} << 48) + sweep_period_ns_ - 1) /
+                                             sweep_period_ns_);
+}
+
+std::uint64_t FlowTable::active_flows() const {
+    return counters_.flows_active;
+}
+
+FlowEndReason FlowTable::expiry(const FlowEntry& e, std::uint64_t now) const {
+    const std::uint64_t last = last_ns(e);
+    if (now < last) return kNotExpired;
+    if ((e.state & kEnded) && now - last >= config_.tcp_end_grace_ns)
+        return FlowEndReason::end_of_flow;
+    if (now - last >= config_.idle_timeout_ns) return FlowEndReason::idle_timeout;
+    if (packets(e) != 0 && now - start_ns(e) >= config_.active_timeout_ns)
+        return FlowEndReason::active_timeout;
+    return kNotExpired;
+}
+
+void FlowTable::refresh_due(Slot s) {
+    const FlowEntry& e = s.entry();
+    std::uint64_t deadline = packets(e) != 0 ? start_ns(e) + config_.active_timeout_ns
+                                             : last_ns(e) + config_.idle_timeout_ns;
+    if (e.state & kEnded) deadline = std::min(deadline, last_ns(e) + config_.tcp_end_grace_ns);
+    s.bucket->due[s.index] = static_cast<std::uint16_t>(deadline >> kDueShift);
+}
+
+// Writes the record of the slot's flow and frees the slot. A flow with no packet since its
+// last record (after an active timeout) has nothing to report.
+void FlowTable::end(Slot s, FlowEndReason reason, RecordBuffer& out) {
+    const FlowEntry& e = s.entry();
+    if (packets(e) != 0) {
+        to_record(e, reason, out.records[out.count++]);
+        ++counters_.flows_ended[static_cast<unsigned>(reason)];
+    }
+    s.bucket->tag[s.index] = 0;
+    --counters_.flows_active;
+}
+
+inline void FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now) {
+    FlowEntry& e = s.entry();
+    const unsigned d = info.direction;
+    if (e.packets[d]++ == 0) {
+        e.first_ns[d] = now;
+        e.min_ttl[d] = e.max_ttl[d] = info.ttl;
+    } else {
+        e.min_ttl[d] = std::min(e.min_ttl[d], info.ttl);
+        e.max_ttl[d] = std::max(e.max_ttl[d], info.ttl);
+    }
+    e.octets[d] += info.ip_length;
+    if (now > e.last_ns[d]) e.last_ns[d] = now;
+    s.bucket->last_seen[s.index] = static_cast<std::uint32_t>(now >> kSeenShift);
+    if (info.tcp_flags != 0 && e.key.protocol == kTcp) {
+        const std::uint8_t f = info.tcp_flags;
+        e.tcp_flags[d] |= f;
+        if ((f & (kTcpSyn | kTcpAck)) == kTcpSyn && !(e.state & kSynSeen)) {
+            e.state = static_cast<std::uint8_t>((e.state & ~kInitiatorIsAddress1) | kSynSeen |
+                                                (d ? kInitiatorIsAddress1 : 0));
+        }
+        if (f & kTcpFin) e.state |= d ? kFinFrom1 : kFinFrom0;
+        if ((f & kTcpRst) || (e.state & (kFinFrom0 | kFinFrom1)) == (kFinFrom0 | kFinFrom1))
+            e.state |= kEnded;
+    }
+    if (e.state & kEnded) refresh_due(s);
+}
+
+void FlowTable::create(Slot s, const PacketInfo& info, std::uint16_t tag, std::uint16_t port,
+                       std::uint64_t now) {
+    FlowEntry& e = s.entry();
+    std::memset(&e, 0, sizeof(e));
+    e.key = info.key;
+    e.ingress_port = port;
+    e.state = info.direction ? kInitiatorIsAddress1 : 0;
+    s.bucket->tag[s.index] = tag;
+    ++counters_.flows_created;
+    ++counters_.flows_active;
+    update(s, info, now);
+    refresh_due(s);
+}
+
+void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port,
+                        RecordBuffer& out) {
+    Pending pending[kMaxBurst];
+    bool changed = false;
+    // A software pipeline over the burst: packet t is parsed and its buckets fetched while
+    // packet t - kLagMatch has its tags matched and entry fetched, and packet
+    // t - kLagMatch - kLagUpdate is updated, so each fetch has time to arrive before its use.
+    for (unsigned t = 0; t < n + kLagMatch + kLagUpdate; ++t) {
+        if (t < n) fetch_buckets(packets[t], pending[t], t + 2 < n ? packets[t + 2].data : nullptr);
+        if (t >= kLagMatch && t - kLagMatch < n)
+            fetch_entries(pending[t - kLagMatch], packets[t - kLagMatch].time_ns);
+        if (t >= kLagMatch + kLagUpdate) {
+            const unsigned i = t - kLagMatch - kLagUpdate;
+            if (i < n && pending[i].metered)
+                changed |= meter(pending[i], packets[i].time_ns, port, changed, out);
+        }
+    }
+}
+
+inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, const std::uint8_t* next) {
+    if (next != nullptr) __builtin_prefetch(next + 14);
+    ++counters_.packets;
+    counters_.octets += p.length;
+    const ParseResult r = parse(p.data, p.length, p.time_ns, fragments_, q.info);
+    q.metered = r.metered;
+    if (!r.metered) {
+        const auto reason = static_cast<unsigned>(r.reason);
+        ++counters_.ignored_packets[reason];
+        counters_.ignored_octets[reason] += p.length;
+        return;
+    }
+    if (r.fragment == ParseResult::Fragment::matched) ++counters_.fragments_matched;
+    if (r.fragment == ParseResult::Fragment::unmatched) ++counters_.fragments_unmatched;
+    const std::uint64_t h = hash40(&q.info.key, key_);
+    q.tag = static_cast<std::uint16_t>(h >> 32);
+    q.tag += q.tag == 0;
+    const std::uint32_t b1 = range(static_cast<std::uint32_t>(h), buckets_);
+    std::uint32_t b2 = range(static_cast<std::uint32_t>(h >> 32) * 0x9e3779b1u, buckets_);
+    if (b2 == b1) b2 = b1 + 1 == buckets_ ? 0 : b1 + 1;
+    q.bucket[0] = &table_[b1];
+    q.bucket[1] = &table_[b2];
+    __builtin_prefetch(q.bucket[0]);
+    __builtin_prefetch(q.bucket[1]);
+}
+
+inline std::uint32_t FlowTable::candidates(const Pending& q) {
+    return match(*q.bucket[0], q.tag) | match(*q.bucket[1], q.tag) << 16;
+}
+
+// Starts fetching the entries whose tags match: usually exactly one. With none, the flow is
+// most likely new: fetch the slot it will take, and the flow it will evict.
+inline void FlowTable::fetch_entries(Pending& q, std::uint64_t now) {
+    if (!q.metered) return;
+    q.candidates = candidates(q);
+    if (q.candidates == 0) prefetch_entry(new_flow_slot(q, now).entry());
+    for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
+        const auto bit = static_cast<unsigned>(__builtin_ctz(m));
+        prefetch_entry(q.bucket[bit >> 4]->entry[(bit & 15) >> 1]);
+    }
+}
+
+// Updates the packet's flow, or creates it, evicting the least recently seen of the 16
+// candidates when both buckets are full. True when it created or ended a flow: from then on
+// the burst's candidates found earlier may be stale (`stale`) and are matched again.
+inline bool FlowTable::meter(Pending& q, std::uint64_t now, std::uint16_t port, bool stale,
+                             RecordBuffer& out) {
+    ++counters_.metered_packets;
+    counters_.metered_octets += q.info.ip_length;
+    if (stale) q.candidates = candidates(q);
+    for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
+        const auto bit = static_cast<unsigned>(__builtin_ctz(m));
+        const Slot s{q.bucket[bit >> 4], (bit & 15) >> 1};
+        if (!(s.entry().key == q.info.key)) continue;
+        // The header says whether a timeout may have passed; only then is it worked out.
+        const bool maybe =
+            static_cast<std::uint32_t>(now >> kSeenShift) - s.bucket->last_seen[s.index] >=
+                idle_seen_ ||
+            static_cast<std::int16_t>(static_cast<std::uint16_t>(now >> kDueShift) -
+                                      s.bucket->due[s.index]) >= 0;
+        const FlowEndReason reason = maybe ? expiry(s.entry(), now) : kNotExpired;
+        if (reason == kNotExpired) [[likely]] {
+            update(s, q.info, now);
+            return false;
+        }
+        if (reason == FlowEndReason::active_timeout) {
+            to_record(s.entry(), reason, out.records[out.count++]);
+            ++counters_.flows_ended[static_cast<unsigned>(reason)];
+            restart_counters(s.entry());
+            update(s, q.info, now);
+            refresh_due(s);
+            return false;
+        }
+        end(s, reason, out);
+        create(s, q.info, q.tag, port, now);
+        return true;
+    }
+
+    const Slot free = new_flow_slot(q, now);
+    if (free.bucket->tag[free.index] != 0) {
+        ++counters_.evictions;
+        end(free, FlowEndReason::lack_of_resources, out);
+    }
+    create(free, q.info, q.tag, port, now);
+    return true;
+}
+
+// Where a new flow goes: a free slot in the emptier of its two buckets, which keeps both from
+// filling until the whole table is nearly full; or, both full, the least recently seen slot.
+inline FlowTable::Slot FlowTable::new_flow_slot(const Pending& q, std::uint64_t now) {
+    const unsigned empty0 = match(*q.bucket[0], 0);
+    const unsigned empty1 = match(*q.bucket[1], 0);
+    if (empty0 != 0 || empty1 != 0) {
+        const bool second = __builtin_popcount(empty1) > __builtin_popcount(empty0);
+        return {q.bucket[second], first_slot(second ? empty1 : empty0)};
+    }
+    const auto seen = static_cast<std::uint32_t>(now >> kSeenShift);
+    std::uint32_t oldest_age = 0;
+    Slot oldest{q.bucket[0], 0};
+    for (Bucket* b : q.bucket)
+        for (unsigned slot = 0; slot < Bucket::kSlots; ++slot)
+            if (const std::uint32_t age = seen - b->last_seen[slot]; age >= oldest_age) {
+                oldest_age = age;
+                oldest = {b, slot};
+            }
+    return oldest;
+}
+
+void FlowTable::sweep_bucket(Bucket& b, std::uint64_t now, RecordBuffer& out) {
+    const auto seen = static_cast<std::uint32_t>(now >> kSeenShift);
+    const auto due = static_cast<std::uint16_t>(now >> kDueShift);
+    const auto idle = static_cast<std::uint32_t>(config_.idle_timeout_ns >> kSeenShift);
+    for (unsigned slot = 0; slot < Bucket::kSlots; ++slot) {
+        if (b.tag[slot] == 0) continue;
+        // The header decides whether the entry needs a look; it never misses a due flow.
+        const bool idle_due = seen - b.last_seen[slot] >= idle;
+        const bool deadline_due = static_cast<std::int16_t>(due - b.due[slot]) >= 0;
+        if (!idle_due && !deadline_due) continue;
+        const Slot s{&b, slot};
+        const FlowEndReason reason = expiry(s.entry(), now);
+        if (reason == kNotExpired) {
+            refresh_due(s);
+        } else if (reason == FlowEndReason::active_timeout) {
+            to_record(s.entry(), reason, out.records[out.count++]);
+            ++counters_.flows_ended[static_cast<unsigned>(reason)];
+            restart_counters(s.entry());
+            refresh_due(s);
+        } else {
+            end(s, reason, out);
+        }
+    }
+}
+
+void FlowTable::expire(std::uint64_t now, RecordBuffer& out) {
+    if (sweep_last_ns_ == 0 || now < sweep_last_ns_) {
+        sweep_last_ns_ = now;
+        return;
+    }
+    // Credit for bucket visits accrues with time, in 1/65536 of a bucket; at most one whole
+    // table is owed, however long the pause. Fixed point: no division per call.
+    const std::uint64_t elapsed = std::min(now - sweep_last_ns_, sweep_period_ns_);
+    sweep_last_ns_ = now;
+    const auto earned = static_cast<std::uint64_t>((uint128{elapsed} * sweep_rate_) >> 32);
+    sweep_credit_ = std::min(sweep_credit_ + earned, std::uint64_t{buckets_} * 65536u);
+    for (unsigned visits = 0;
+         visits < kMaxSweepBuckets && sweep_credit_ >= 65536u && out.room() >= Bucket::kSlots;
+         ++visits) {
+        Bucket& b = table_[sweep_cursor_];
+        sweep_cursor_ = sweep_cursor_ + 1 == buckets_ ? 0 : sweep_cursor_ + 1;
+        __builtin_prefetch(&table_[sweep_cursor_]);
+        sweep_bucket(b, now, out);
+        sweep_credit_ -= 65536u;
+    }
+}
+
+bool FlowTable::flush(RecordBuffer& out) {
+    for (; flush_cursor_ < buckets_; ++flush_cursor_) {
+        Bucket& b = table_[flush_cursor_];
+        for (unsigned slot = 0; slot < Bucket::kSlots; ++slot) {
+            if (b.tag[slot] == 0) continue;
+            if (out.room() == 0) return false;
+            end({&b, slot}, FlowEndReason::forced_end, out);
+        }
+    }
+    flush_cursor_ = 0;
+    return true;
+}
+
+}  // namespace sluice::meter

@@ -1,0 +1,149 @@
+// One worker's flow table: biflows keyed by canonical 5-tuple, updated a burst at a time,
+// expired by an incremental sweep, exported as FlowRecords. No allocation after construction.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "counters.hpp"
+#include "fragments.hpp"
+#include "hash.hpp"
+#include "packet.hpp"
+#include "sluice/record.hpp"
+
+namespace sluice::meter {
+
+inline constexpr unsigned kMaxBurst = 32;
+
+struct FlowTableConfig {
+    std::uint32_t max_flows;
+    std::uint64_t idle_timeout_ns;
+    std::uint64_t active_timeout_ns;
+    std::uint64_t tcp_end_grace_ns;
+};
+
+// Where the table puts the records of flows that end. The caller empties it between calls;
+// each call fills at most what it documents.
+struct RecordBuffer {
+    static constexpr std::uint32_t kCapacity = 256;
+    std::uint32_t count = 0;
+    FlowRecord records[kCapacity];
+
+    std::uint32_t room() const { return kCapacity - count; }
+};
+
+// The state of one biflow. 120 bytes; 8 of them and a 64-byte header make a 1024-byte bucket,
+// so a flow costs 128 bytes, index included.
+struct FlowEntry {
+    FlowKey key;
+    std::uint64_t packets[2];  // by direction: [0] sent by key.address[0]
+    std::uint64_t octets[2];
+    std::uint64_t first_ns[2];
+    std::uint64_t last_ns[2];
+    std::uint32_t application_id;
+    std::uint16_t ingress_port;
+    std::uint8_t tcp_flags[2];
+    std::uint8_t min_ttl[2];
+    std::uint8_t max_ttl[2];
+    std::uint8_t state;  // FlowState bits
+    std::uint8_t reserved[3];
+};
+static_assert(sizeof(FlowEntry) == 120);
+
+// A bucket: the tags of its 8 slots (0: empty), when each was last seen and when its active
+// timeout or TCP end falls, all in one cache line, then the entries. Lookups compare tags
+// before touching an entry; eviction and the sweep read the header alone.
+struct alignas(64) Bucket {
+    static constexpr unsigned kSlots = 8;
+    std::uint16_t tag[kSlots];
+    std::uint32_t last_seen[kSlots];  // time_ns >> kSeenShift (~1 ms), wraps in 52 days
+    std::uint16_t due[kSlots];        // deadline_ns >> kDueShift (~67 ms), wraps in 73 minutes
+    FlowEntry entry[kSlots];
+};
+static_assert(sizeof(Bucket) == 1024);
+
+class FlowTable {
+public:
+    // Bytes of bucket memory for max_flows: 128 per flow, rounded up to whole buckets.
+    static std::size_t memory_size(std::uint32_t max_flows);
+
+    // `memory` is 64-byte aligned, memory_size(config.max_flows) bytes, owned by the caller
+    // (hugepages in the dataplane) and outlives the table. It is cleared here.
+    FlowTable(const FlowTableConfig& config, void* memory, const HashKey& key);
+
+    // Meters up to kMaxBurst packets received on `port`. Writes at most n records: `out`
+    // must have that much room.
+    void process(const PacketRef* packets, unsigned n, std::uint16_t port, RecordBuffer& out);
+
+    // Advances the expiry sweep to `now_ns`: a share of the buckets proportional to the time
+    // since the last call, so the whole table is visited every sweep period; at most
+    // kMaxSweepBuckets buckets a call, and only while `out` has room for a bucket's records.
+    void expire(std::uint64_t now_ns, RecordBuffer& out);
+
+    // Ends every flow (flowEndReason forcedEnd) into `out` until it is full; true once the
+    // table is empty. Call until it returns true.
+    bool flush(RecordBuffer& out);
+
+    // New timeouts, from the next packet on (a reload).
+    void set_timeouts(std::uint64_t idle_ns, std::uint64_t active_ns, std::uint64_t grace_ns);
+
+    const MeterCounters& counters() const { return counters_; }
+    std::uint64_t active_flows() const;
+    std::uint64_t capacity() const { return std::uint64_t{buckets_} * Bucket::kSlots; }
+    std::uint64_t sweep_period_ns() const { return sweep_period_ns_; }
+
+    static constexpr unsigned kMaxSweepBuckets = 64;
+    static constexpr unsigned kSeenShift = 20;
+    static constexpr unsigned kDueShift = 26;
+
+private:
+    struct Slot {
+        Bucket* bucket;
+        unsigned index;
+        FlowEntry& entry() const { return bucket->entry[index]; }
+    };
+
+    // One packet of a burst on its way through the pipeline.
+    struct Pending {
+        PacketInfo info;
+        Bucket* bucket[2];
+        std::uint32_t candidates;  // tag matches: bucket[0] in bits 0-15, bucket[1] in 16-31
+        std::uint16_t tag;
+        bool metered;
+    };
+    // Packets between fetching a bucket and reading it, and between fetching an entry and
+    // updating it: enough work to cover a memory access.
+    static constexpr unsigned kLagMatch = 8;
+    static constexpr unsigned kLagUpdate = 8;
+
+    void fetch_buckets(const PacketRef& p, Pending& q, const std::uint8_t* next);
+    void fetch_entries(Pending& q, std::uint64_t now);
+    Slot new_flow_slot(const Pending& q, std::uint64_t now);
+    bool meter(Pending& q, std::uint64_t now, std::uint16_t port, bool stale, RecordBuffer& out);
+    std::uint32_t candidates(const Pending& q);
+
+    void update(Slot s, const PacketInfo& info, std::uint64_t now);
+    void create(Slot s, const PacketInfo& info, std::uint16_t tag, std::uint16_t port,
+                std::uint64_t now);
+    FlowEndReason expiry(const FlowEntry& e, std::uint64_t now) const;
+    void end(Slot s, FlowEndReason reason, RecordBuffer& out);
+    void refresh_due(Slot s);
+    void sweep_bucket(Bucket& b, std::uint64_t now, RecordBuffer& out);
+
+    FlowTableConfig config_;
+    Bucket* table_;
+    std::uint32_t buckets_;
+    HashKey key_;
+    MeterCounters counters_;
+    std::uint64_t sweep_period_ns_;
+    std::uint64_t sweep_rate_;
+    std::uint32_t idle_seen_;  // idle_timeout_ns >> kSeenShift  // bucket visits per ns, in 1/2^48
+                               // of a bucket
+    std::uint32_t sweep_cursor_ = 0;
+    std::uint64_t sweep_last_ns_ = 0;
+    std::uint64_t sweep_credit_ = 0;  // bucket visits owed, in 1/2^16 of a bucket
+    std::uint32_t flush_cursor_ = 0;
+    FragmentMap fragments_;
+};
+
+}  // namespace sluice::meter

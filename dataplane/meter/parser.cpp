@@ -1,0 +1,252 @@
+// Parses one frame into a flow key and the fields a flow keeps, or says why it cannot.
+#include "parser.hpp"
+
+#include <cstring>
+
+namespace sluice::meter {
+namespace {
+
+constexpr std::uint16_t kEtherIpv4 = 0x0800;
+constexpr std::uint16_t kEtherIpv6 = 0x86dd;
+constexpr std::uint16_t kEtherVlan = 0x8100;
+constexpr std::uint16_t kEtherQinQ = 0x88a8;
+constexpr std::uint16_t kEtherQinQOld = 0x9100;
+constexpr std::uint16_t kEtherMpls = 0x8847;
+constexpr std::uint16_t kEtherMplsMulticast = 0x8848;
+
+constexpr std::uint8_t kTcp = 6, kUdp = 17, kSctp = 132, kIcmp = 1, kIcmpv6 = 58;
+constexpr std::uint8_t kHopByHop = 0, kRouting = 43, kFragment = 44, kAh = 51, kDestOpts = 60;
+
+constexpr unsigned kMaxVlanTags = 2;
+constexpr unsigned kMaxMplsLabels = 8;
+constexpr unsigned kMaxIpv6Extensions = 8;
+
+inline std::uint16_t be16(const std::uint8_t* p) {
+    return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
+}
+inline std::uint32_t be32(const std::uint8_t* p) {
+    return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
+           static_cast<std::uint32_t>(p[2]) << 8 | p[3];
+}
+
+ParseResult ignore(IgnoreReason r) {
+    return {false, r, ParseResult::Fragment::none};
+}
+
+inline std::uint64_t be64(const std::uint8_t* p) {
+    return std::uint64_t{be32(p)} << 32 | be32(p + 4);
+}
+
+// Orders the two endpoints: lower address first (as unsigned big-endian numbers, which is
+// byte order), then lower port. Fixed sizes, so no call to memcmp or memcpy.
+template <bool kV6>
+inline void canonicalize(PacketInfo& out, const std::uint8_t* src, const std::uint8_t* dst,
+                         std::uint16_t src_port, std::uint16_t dst_port) {
+    FlowKey& k = out.key;
+    bool swap;
+    if constexpr (kV6) {
+        const std::uint64_t s0 = be64(src), d0 = be64(dst);
+        const std::uint64_t s1 = be64(src + 8), d1 = be64(dst + 8);
+        swap = s0 != d0 ? s0 > d0 : (s1 != d1 ? s1 > d1 : src_port > dst_port);
+    } else {
+        const std::uint32_t s0 = be32(src), d0 = be32(dst);
+        swap = s0 != d0 ? s0 > d0 : src_port > dst_port;
+    }
+    constexpr unsigned n = kV6 ? 16 : 4;
+    std::memcpy(k.address[swap ? 1 : 0], src, n);
+    std::memcpy(k.address[swap ? 0 : 1], dst, n);
+    k.port[swap ? 1 : 0] = src_port;
+    k.port[swap ? 0 : 1] = dst_port;
+    out.direction = swap ? 1 : 0;
+}
+
+// ICMP's "ports": 0 and type * 256 + code. A reply counts under its request's type, so that
+// both directions meet in one flow.
+std::uint16_t icmp_type_code(std::uint8_t type, std::uint8_t code, bool v6) {
+    if (v6) {
+        if (type == 129) type = 128;  // echo reply -> echo request
+    } else if (type == 0 || type == 14 || type == 16 || type == 18) {
+        type = type == 0 ? 8 : static_cast<std::uint8_t>(type - 1);  // replies -> requests
+    }
+    return static_cast<std::uint16_t>(type << 8 | code);
+}
+
+}  // namespace
+
+ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint64_t now_ns,
+                  FragmentMap& fragments, PacketInfo& out) {
+    std::memset(&out.key, 0, sizeof(out.key));
+    out.tcp_flags = 0;
+    out.payload_offset = 0;
+    out.payload_length = 0;
+
+    // L2: Ethernet, VLAN tags, MPLS labels.
+    if (length < 14) return ignore(IgnoreReason::truncated_l2);
+    std::uint32_t off = 12;
+    std::uint16_t type = be16(data + off);
+    off += 2;
+    unsigned tags = 0;
+    while (type == kEtherVlan || type == kEtherQinQ || type == kEtherQinQOld) {
+        if (++tags > kMaxVlanTags) return ignore(IgnoreReason::too_many_vlan_tags);
+        if (length < off + 4) return ignore(IgnoreReason::truncated_l2);
+        if (tags == 1) out.key.vlan_id = be16(data + off) & 0x0fff;
+        type = be16(data + off + 2);
+        off += 4;
+    }
+    int ip_version = 0;
+    if (type == kEtherMpls || type == kEtherMplsMulticast) {
+        for (unsigned labels = 1;; ++labels) {
+            if (labels > kMaxMplsLabels) return ignore(IgnoreReason::too_many_mpls_labels);
+            if (length < off + 4) return ignore(IgnoreReason::truncated_l2);
+            const bool bottom = data[off + 2] & 0x01;
+            off += 4;
+            if (bottom) break;
+        }
+        if (length < off + 1) return ignore(IgnoreReason::truncated_l3);
+        ip_version = data[off] >> 4;
+        if (ip_version != 4 && ip_version != 6) return ignore(IgnoreReason::bad_ip_version);
+    } else if (type == kEtherIpv4) {
+        ip_version = 4;
+    } else if (type == kEtherIpv6) {
+        ip_version = 6;
+    } else {
+        return ignore(IgnoreReason::non_ip);
+    }
+
+    // L3.
+    const std::uint8_t* ip = data + off;
+    const std::uint32_t avail = length - off;
+    std::uint8_t protocol = 0;
+    std::uint32_t l4 = 0;      // offset of the L4 header from ip
+    std::uint32_t ip_end = 0;  // offset from ip of the end of the IP packet
+    bool later_fragment = false;
+    bool first_fragment = false;
+    FragmentMap::Id frag_id{};
+    out.key.ip_version = static_cast<std::uint8_t>(ip_version);
+
+    if (ip_version == 4) {
+        if (avail < 20) return ignore(IgnoreReason::truncated_l3);
+        if ((ip[0] >> 4) != 4) return ignore(IgnoreReason::bad_ip_version);
+        const std::uint32_t header = (ip[0] & 0x0fu) * 4;
+        const std::uint32_t total = be16(ip + 2);
+        if (header < 20 || header > total) return ignore(IgnoreReason::bad_header_length);
+        if (total > avail) return ignore(IgnoreReason::bad_total_length);
+        protocol = ip[9];
+        out.ttl = ip[8];
+        out.ip_length = static_cast<std::uint16_t>(total);
+        const std::uint16_t frag = be16(ip + 6);
+        const bool more = frag & 0x2000;
+        const std::uint16_t offset = frag & 0x1fff;
+        later_fragment = offset != 0;
+        first_fragment = offset == 0 && more;
+        if (later_fragment || first_fragment) {
+            std::memcpy(frag_id.address[0], ip + 12, 4);
+            std::memcpy(frag_id.address[1], ip + 16, 4);
+            frag_id.fragment_id = be16(ip + 4);
+            frag_id.protocol = protocol;
+        }
+        l4 = header;
+        ip_end = total;
+    } else {
+        if (avail < 40) return ignore(IgnoreReason::truncated_l3);
+        if ((ip[0] >> 4) != 6) return ignore(IgnoreReason::bad_ip_version);
+        const std::uint32_t total = 40u + be16(ip + 4);
+        if (total > avail) return ignore(IgnoreReason::bad_total_length);
+        out.ttl = ip[7];
+        out.ip_length = static_cast<std::uint16_t>(total > 0xffff ? 0xffff : total);
+        ip_end = total;
+        protocol = ip[6];
+        l4 = 40;
+        for (unsigned n = 0; protocol == kHopByHop || protocol == kRouting ||
+                             protocol == kDestOpts || protocol == kFragment || protocol == kAh;
+             ++n) {
+            if (n >= kMaxIpv6Extensions) return ignore(IgnoreReason::too_many_ipv6_extensions);
+            if (ip_end < l4 + 8) return ignore(IgnoreReason::truncated_l3);
+            const std::uint8_t next = ip[l4];
+            if (protocol == kFragment) {
+                const std::uint16_t frag = be16(ip + l4 + 2);
+                const bool more = frag & 0x1;
+                const std::uint16_t offset = frag >> 3;
+                later_fragment = offset != 0;
+                first_fragment = offset == 0 && more;
+                std::memcpy(frag_id.address[0], ip + 8, 16);
+                std::memcpy(frag_id.address[1], ip + 24, 16);
+                frag_id.fragment_id = be32(ip + l4 + 4);
+                frag_id.protocol = next;
+                l4 += 8;
+            } else if (protocol == kAh) {
+                l4 += (ip[l4 + 1] + 2u) * 4;
+            } else {
+                l4 += (ip[l4 + 1] + 1u) * 8;
+            }
+            protocol = next;
+            if (later_fragment) break;  // what follows is the middle of the payload
+        }
+        if (l4 > ip_end) return ignore(IgnoreReason::truncated_l3);
+    }
+    out.key.protocol = protocol;
+
+    const std::uint8_t* src = ip + (ip_version == 4 ? 12 : 8);
+    const std::uint8_t* dst = ip + (ip_version == 4 ? 16 : 24);
+
+    const bool icmp = protocol == kIcmp || protocol == kIcmpv6;
+    // The key, with ICMP's type and code in the second port whatever the direction.
+    auto metered = [&](std::uint16_t sport, std::uint16_t dport, ParseResult::Fragment f)
+        __attribute__((always_inline)) {
+        if (ip_version == 4)
+            canonicalize<false>(out, src, dst, icmp ? 0 : sport, icmp ? 0 : dport);
+        else
+            canonicalize<true>(out, src, dst, icmp ? 0 : sport, icmp ? 0 : dport);
+        if (icmp) out.key.port[1] = dport;
+        return ParseResult{true, IgnoreReason{}, f};
+    };
+
+    // A later fragment carries no L4 header: it takes its first fragment's ports.
+    if (later_fragment) {
+        std::uint16_t sport = 0, dport = 0;
+        frag_id.protocol = protocol;
+        const bool found = fragments.find(frag_id, now_ns, sport, dport);
+        return metered(sport, dport,
+                       found ? ParseResult::Fragment::matched : ParseResult::Fragment::unmatched);
+    }
+
+    // L4.
+    const std::uint8_t* l4p = ip + l4;
+    const std::uint32_t l4_avail = ip_end - l4;
+    std::uint16_t sport = 0, dport = 0;
+    std::uint32_t l4_header = 0;
+    switch (protocol) {
+        case kTcp:
+            if (l4_avail < 20) return ignore(IgnoreReason::truncated_l4);
+            l4_header = (l4p[12] >> 4) * 4u;
+            if (l4_header < 20) return ignore(IgnoreReason::bad_l4_header);
+            if (l4_header > l4_avail) return ignore(IgnoreReason::truncated_l4);
+            sport = be16(l4p);
+            dport = be16(l4p + 2);
+            out.tcp_flags = l4p[13];
+            break;
+        case kUdp:
+        case kSctp:
+            l4_header = protocol == kUdp ? 8 : 12;
+            if (l4_avail < l4_header) return ignore(IgnoreReason::truncated_l4);
+            sport = be16(l4p);
+            dport = be16(l4p + 2);
+            break;
+        case kIcmp:
+        case kIcmpv6:
+            if (l4_avail < 4) return ignore(IgnoreReason::truncated_l4);
+            l4_header = l4_avail < 8 ? l4_avail : 8;
+            dport = icmp_type_code(l4p[0], l4p[1], protocol == kIcmpv6);
+            break;
+        default: break;  // other protocols: ports 0, the whole IP payload is payload
+    }
+    out.payload_offset = static_cast<std::uint16_t>(off + l4 + l4_header);
+    out.payload_length = static_cast<std::uint16_t>(l4_avail - l4_header);
+    if (first_fragment) {
+        fragments.remember(frag_id, sport, dport, now_ns);
+        return metered(sport, dport, ParseResult::Fragment::first);
+    }
+    return metered(sport, dport, ParseResult::Fragment::none);
+}
+
+}  // namespace sluice::meter

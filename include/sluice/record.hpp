@@ -1,0 +1,56 @@
+// The flow record the dataplane hands to the control: fixed size, versioned, copied by value.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+namespace sluice {
+
+// Bumped whenever FlowRecord changes; sluice-control refuses a dataplane of another version.
+inline constexpr std::uint32_t kRecordLayoutVersion = 1;
+
+// flowEndReason, IANA IPFIX Information Element 136 (RFC 7011/5102).
+enum class FlowEndReason : std::uint8_t {
+    idle_timeout = 1,
+    active_timeout = 2,
+    end_of_flow = 3,  // TCP FIN in both directions, or RST
+    forced_end = 4,   // shutdown or the end of a trace
+    lack_of_resources = 5,
+};
+
+// One biflow (RFC 5103): "source" is the initiator, the side whose packet created the flow
+// (for TCP the sender of the SYN, when the SYN was seen); "reverse" fields count the
+// responder's packets. Addresses are in network byte order, IPv4 in the first 4 bytes.
+struct alignas(64) FlowRecord {
+    std::uint8_t source_address[16];
+    std::uint8_t destination_address[16];
+    std::uint16_t source_port;       // ICMP: 0
+    std::uint16_t destination_port;  // ICMP: type * 256 + code
+    std::uint8_t protocol;
+    std::uint8_t ip_version;  // 4 or 6
+    std::uint16_t vlan_id;    // 0: untagged
+
+    std::uint64_t packets;
+    std::uint64_t octets;  // IP total length, as octetDeltaCount counts
+    std::uint64_t reverse_packets;
+    std::uint64_t reverse_octets;
+    std::uint64_t first_ns;  // wall clock (or trace) time, ns since the Unix epoch
+    std::uint64_t last_ns;
+    std::uint64_t reverse_first_ns;  // 0 when the responder sent nothing
+    std::uint64_t reverse_last_ns;
+
+    std::uint32_t application_id;  // 0: unknown
+    std::uint16_t ingress_port;
+    std::uint8_t tcp_flags;  // union of the flags seen, tcpControlBits' low byte
+    std::uint8_t reverse_tcp_flags;
+    std::uint8_t minimum_ttl;
+    std::uint8_t maximum_ttl;
+    std::uint8_t reverse_minimum_ttl;
+    std::uint8_t reverse_maximum_ttl;
+    FlowEndReason end_reason;
+    std::uint8_t reserved[11];
+};
+static_assert(sizeof(FlowRecord) == 128);
+static_assert(std::is_trivially_copyable_v<FlowRecord>);
+
+}  // namespace sluice

@@ -1,0 +1,344 @@
+// The flow table: biflows, every end reason, eviction, sweep bounds, and the accounting
+// identity (packets in = packets in records + packets ignored) after every test.
+#include "flow_table.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <memory>
+#include <numeric>
+
+#include "pktgen/packet.hpp"
+
+namespace sluice::meter {
+namespace {
+
+using namespace sluice::pktgen;
+constexpr std::uint64_t kMs = 1'000'000;
+constexpr std::uint64_t kSec = 1'000'000'000;
+constexpr std::uint64_t kT0 = 1'700'000'000 * kSec;
+
+class Table : public ::testing::Test {
+protected:
+    void make(std::uint32_t max_flows, std::uint64_t idle = 15 * kSec,
+              std::uint64_t active = 60 * kSec, std::uint64_t grace = 2 * kSec) {
+        memory_.reset(
+            static_cast<Bucket*>(std::aligned_alloc(64, FlowTable::memory_size(max_flows))));
+        table_ = std::make_unique<FlowTable>(FlowTableConfig{max_flows, idle, active, grace},
+                                             memory_.get(), HashKey{{1, 2, 3, 4, 5, 6, 7, 8}});
+    }
+
+    void SetUp() override { make(1024); }
+
+    // Checks the accounting identity once every flow has been flushed.
+    void TearDown() override {
+        flush();
+        const MeterCounters& c = table_->counters();
+        std::uint64_t in_records = 0, octets_in_records = 0;
+        for (const auto& r : records_) {
+            in_records += r.packets + r.reverse_packets;
+            octets_in_records += r.octets + r.reverse_octets;
+        }
+        EXPECT_EQ(c.packets, c.metered_packets + c.ignored_total());
+        EXPECT_EQ(c.metered_packets, in_records);
+        EXPECT_EQ(c.metered_octets, octets_in_records);
+        EXPECT_EQ(table_->active_flows(), 0u);
+    }
+
+    void send(const std::vector<std::pair<Packet, std::uint64_t>>& burst, std::uint16_t port = 3) {
+        std::vector<std::vector<std::uint8_t>> frames;
+        std::vector<PacketRef> refs;
+        for (const auto& [p, t] : burst) frames.push_back(build(p));
+        for (std::size_t i = 0; i < burst.size(); ++i)
+            refs.push_back(
+                {frames[i].data(), static_cast<std::uint32_t>(frames[i].size()), burst[i].second});
+        table_->process(refs.data(), static_cast<unsigned>(refs.size()), port, out_);
+        drain();
+    }
+    void send(const Packet& p, std::uint64_t t) { send({{p, t}}); }
+
+    void expire(std::uint64_t t) {
+        table_->expire(t, out_);
+        drain();
+    }
+
+    // Calls expire every 10 ms from `from` to `to`, as a worker's loop would.
+    void run_clock(std::uint64_t from, std::uint64_t to) {
+        for (std::uint64_t t = from; t <= to; t += 10 * kMs) expire(t);
+    }
+
+    void flush() {
+        while (!table_->flush(out_)) drain();
+        drain();
+    }
+
+    void drain() {
+        records_.insert(records_.end(), out_.records, out_.records + out_.count);
+        out_.count = 0;
+    }
+
+    static Packet tcp(bool from_client, std::uint8_t flags, std::uint16_t payload = 0) {
+        Packet p;
+        p.src = ipv4(192, 0, 2, 200);  // the client has the higher address
+        p.dst = ipv4(192, 0, 2, 10);
+        p.protocol = kTcp;
+        p.src_port = 51000;
+        p.dst_port = 22;
+        p.tcp_flags = flags;
+        p.payload = payload;
+        p.ttl = 64;
+        if (!from_client) {
+            std::swap(p.src, p.dst);
+            std::swap(p.src_port, p.dst_port);
+            p.ttl = 50;
+        }
+        return p;
+    }
+
+    static Packet udp(unsigned flow) {
+        Packet p;
+        p.src = ipv4(10, static_cast<std::uint8_t>(flow >> 16),
+                     static_cast<std::uint8_t>(flow >> 8), static_cast<std::uint8_t>(flow));
+        p.dst = ipv4(172, 16, 0, 1);
+        p.protocol = kUdp;
+        p.src_port = 1000;
+        p.dst_port = 2000;
+        return p;
+    }
+
+    struct Free {
+        void operator()(Bucket* b) const { std::free(b); }
+    };
+    std::unique_ptr<Bucket, Free> memory_;
+    std::unique_ptr<FlowTable> table_;
+    RecordBuffer out_;
+    std::vector<FlowRecord> records_;
+};
+
+TEST_F(Table, BothDirectionsMeetInOneRecordWithTheInitiatorAsSource) {
+    send(tcp(true, tcp::syn), kT0);
+    send(tcp(false, tcp::syn | tcp::ack), kT0 + 1 * kMs);
+    send(tcp(true, tcp::ack, 100), kT0 + 2 * kMs);
+    flush();
+    ASSERT_EQ(records_.size(), 1u);
+    const FlowRecord& r = records_[0];
+    EXPECT_EQ(r.source_address[3], 200);
+    EXPECT_EQ(r.destination_address[3], 10);
+    EXPECT_EQ(r.source_port, 51000);
+    EXPECT_EQ(r.destination_port, 22);
+    EXPECT_EQ(r.protocol, kTcp);
+    EXPECT_EQ(r.ip_version, 4);
+    EXPECT_EQ(r.packets, 2u);
+    EXPECT_EQ(r.octets, 40u + 140u);
+    EXPECT_EQ(r.reverse_packets, 1u);
+    EXPECT_EQ(r.reverse_octets, 40u);
+    EXPECT_EQ(r.first_ns, kT0);
+    EXPECT_EQ(r.last_ns, kT0 + 2 * kMs);
+    EXPECT_EQ(r.reverse_first_ns, kT0 + 1 * kMs);
+    EXPECT_EQ(r.reverse_last_ns, kT0 + 1 * kMs);
+    EXPECT_EQ(r.tcp_flags, tcp::syn | tcp::ack);
+    EXPECT_EQ(r.reverse_tcp_flags, tcp::syn | tcp::ack);
+    EXPECT_EQ(r.minimum_ttl, 64);
+    EXPECT_EQ(r.reverse_maximum_ttl, 50);
+    EXPECT_EQ(r.ingress_port, 3);
+    EXPECT_EQ(r.end_reason, FlowEndReason::forced_end);
+    EXPECT_EQ(table_->counters().flows_created, 1u);
+}
+
+TEST_F(Table, TheSynSenderIsTheInitiatorEvenWhenTheServerSpokeFirst) {
+    send(tcp(false, tcp::ack, 10), kT0);  // a server packet creates the flow
+    send(tcp(true, tcp::syn), kT0 + kMs);
+    flush();
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].source_port, 51000);
+    EXPECT_EQ(records_[0].packets, 1u);
+    EXPECT_EQ(records_[0].reverse_packets, 1u);
+}
+
+TEST_F(Table, WithoutASynTheCreatorIsTheInitiator) {
+    send(tcp(false, tcp::syn | tcp::ack), kT0);
+    send(tcp(true, tcp::ack), kT0 + kMs);
+    flush();
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].source_port, 22);
+    EXPECT_EQ(records_[0].first_ns, kT0);
+}
+
+TEST_F(Table, IdleTimeoutEndsAFlowWithinASweepPeriod) {
+    send(udp(1), kT0);
+    send(udp(1), kT0 + kSec);
+    run_clock(kT0 + kSec, kT0 + kSec + 15 * kSec - kMs);
+    EXPECT_TRUE(records_.empty());
+    run_clock(kT0 + 16 * kSec, kT0 + 16 * kSec + table_->sweep_period_ns());
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].end_reason, FlowEndReason::idle_timeout);
+    EXPECT_EQ(records_[0].packets, 2u);
+    EXPECT_EQ(records_[0].last_ns, kT0 + kSec);
+    EXPECT_EQ(table_->counters().flows_ended[1], 1u);
+}
+
+TEST_F(Table, APacketAfterTheIdleTimeoutStartsANewFlowEvenBeforeTheSweep) {
+    send(udp(1), kT0);
+    send(udp(1), kT0 + 20 * kSec);
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].end_reason, FlowEndReason::idle_timeout);
+    EXPECT_EQ(records_[0].packets, 1u);
+    flush();
+    ASSERT_EQ(records_.size(), 2u);
+    EXPECT_EQ(records_[1].first_ns, kT0 + 20 * kSec);
+    EXPECT_EQ(table_->counters().flows_created, 2u);
+}
+
+TEST_F(Table, ALongFlowUnderAShortActiveTimeoutBecomesRecordsWhoseSumsAreTheWhole) {
+    make(1024, 15 * kSec, 1 * kSec);
+    std::uint64_t sent = 0, octets = 0;
+    for (std::uint64_t t = 0; t < 10 * kSec; t += 100 * kMs) {
+        Packet p = tcp(t % (200 * kMs) == 0, tcp::ack, 100);
+        send(p, kT0 + t);
+        expire(kT0 + t + kMs);
+        ++sent;
+        octets += 140;
+    }
+    flush();
+    ASSERT_GE(records_.size(), 9u);
+    std::uint64_t packets = 0, bytes = 0;
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+        const FlowRecord& r = records_[i];
+        packets += r.packets + r.reverse_packets;
+        bytes += r.octets + r.reverse_octets;
+        EXPECT_EQ(r.end_reason, i + 1 == records_.size() ? FlowEndReason::forced_end
+                                                         : FlowEndReason::active_timeout);
+        EXPECT_EQ(r.source_port, 51000) << "the initiator stays the initiator";
+        if (i > 0) {
+            EXPECT_GT(std::min(r.first_ns, r.reverse_first_ns), records_[i - 1].last_ns);
+        }
+    }
+    EXPECT_EQ(packets, sent);
+    EXPECT_EQ(bytes, octets);
+    EXPECT_EQ(table_->counters().flows_created, 1u);
+}
+
+TEST_F(Table, TcpEndWaitsForTheGraceSoTheLastAckLandsInTheRecord) {
+    send(tcp(true, tcp::syn), kT0);
+    send(tcp(false, tcp::syn | tcp::ack), kT0 + kMs);
+    send(tcp(true, tcp::fin | tcp::ack), kT0 + 2 * kMs);
+    send(tcp(false, tcp::fin | tcp::ack), kT0 + 3 * kMs);
+    run_clock(kT0 + 3 * kMs, kT0 + 500 * kMs);
+    send(tcp(true, tcp::ack), kT0 + 500 * kMs);  // the last ACK
+    run_clock(kT0 + 500 * kMs, kT0 + 2 * kSec + 400 * kMs);
+    EXPECT_TRUE(records_.empty());
+    run_clock(kT0 + 2500 * kMs, kT0 + 2500 * kMs + table_->sweep_period_ns());
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].end_reason, FlowEndReason::end_of_flow);
+    EXPECT_EQ(records_[0].packets, 3u);
+    EXPECT_EQ(records_[0].reverse_packets, 2u);
+    EXPECT_EQ(records_[0].tcp_flags, tcp::syn | tcp::fin | tcp::ack);
+}
+
+TEST_F(Table, RstEndsTheFlowAfterTheGrace) {
+    send(tcp(true, tcp::syn), kT0);
+    send(tcp(false, tcp::rst | tcp::ack), kT0 + kMs);
+    run_clock(kT0 + kMs, kT0 + 3 * kSec);
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].end_reason, FlowEndReason::end_of_flow);
+    EXPECT_EQ(records_[0].reverse_tcp_flags, tcp::rst | tcp::ack);
+}
+
+TEST_F(Table, ANewConnectionAfterTheEndIsANewFlow) {
+    send(tcp(true, tcp::syn), kT0);
+    send(tcp(false, tcp::rst), kT0 + kMs);
+    send(tcp(true, tcp::syn), kT0 + 3 * kSec);  // after the grace, before any sweep
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].end_reason, FlowEndReason::end_of_flow);
+    flush();
+    ASSERT_EQ(records_.size(), 2u);
+    EXPECT_EQ(records_[1].packets, 1u);
+    EXPECT_EQ(records_[1].reverse_packets, 0u);
+}
+
+TEST_F(Table, FlushEndsEveryFlowAsForcedEnd) {
+    for (unsigned f = 0; f < 500; ++f) send(udp(f), kT0 + f);
+    flush();
+    ASSERT_EQ(records_.size(), 500u);
+    for (const auto& r : records_) EXPECT_EQ(r.end_reason, FlowEndReason::forced_end);
+    EXPECT_EQ(table_->counters().flows_ended[4], 500u);
+}
+
+TEST_F(Table, EvictsTheLeastRecentlySeenWhenBothBucketsAreFull) {
+    make(16);  // two buckets: every flow's candidates are all 16 slots
+    ASSERT_EQ(table_->capacity(), 16u);
+    for (unsigned f = 0; f < 16; ++f) send(udp(f), kT0 + f * 10 * kMs);
+    send(udp(0), kT0 + 200 * kMs);  // flow 0 is now the most recent
+    EXPECT_TRUE(records_.empty());
+    send(udp(16), kT0 + 300 * kMs);
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].end_reason, FlowEndReason::lack_of_resources);
+    EXPECT_EQ(records_[0].source_address[3], 1);  // flow 1: seen least recently
+    EXPECT_EQ(table_->counters().evictions, 1u);
+    EXPECT_EQ(table_->active_flows(), 16u);
+}
+
+TEST_F(Table, AFloodOfNewFlowsEvictsAndCountsEveryOne) {
+    for (unsigned f = 0; f < 5000; ++f) send(udp(f), kT0 + f * kMs);
+    const MeterCounters& c = table_->counters();
+    EXPECT_EQ(c.flows_created, 5000u);
+    EXPECT_LE(table_->active_flows(), table_->capacity());
+    EXPECT_EQ(c.evictions, 5000u - table_->active_flows());
+    EXPECT_EQ(records_.size(), c.evictions);
+}
+
+TEST_F(Table, FragmentsOfOneDatagramCountInOneFlow) {
+    Packet first = udp(1);
+    first.fragmented = true;
+    first.fragment = {0, true, 9};
+    first.payload = 1472;
+    Packet later = first;
+    later.fragment = {185, false, 9};
+    later.payload = 100;
+    send({{first, kT0}, {later, kT0 + 1}});
+    flush();
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].packets, 2u);
+    EXPECT_EQ(records_[0].octets, 20u + 8 + 1472 + 20 + 100);
+    EXPECT_EQ(table_->counters().fragments_matched, 1u);
+}
+
+TEST_F(Table, IgnoredPacketsAreCountedByReason) {
+    Packet p = udp(1);
+    auto frame = build(p);
+    frame[12] = 0x08;
+    frame[13] = 0x06;
+    const PacketRef refs[2] = {{frame.data(), 13, kT0}, {frame.data(), 60, kT0}};
+    table_->process(refs, 2, 0, out_);
+    const MeterCounters& c = table_->counters();
+    EXPECT_EQ(c.ignored_packets[static_cast<unsigned>(IgnoreReason::truncated_l2)], 1u);
+    EXPECT_EQ(c.ignored_packets[static_cast<unsigned>(IgnoreReason::non_ip)], 1u);
+    EXPECT_EQ(c.ignored_octets[static_cast<unsigned>(IgnoreReason::non_ip)], 60u);
+    EXPECT_EQ(c.metered_packets, 0u);
+}
+
+TEST_F(Table, ABurstWithTwoPacketsOfOneNewFlowCreatesItOnce) {
+    send({{udp(7), kT0}, {udp(7), kT0 + 1}, {udp(8), kT0 + 2}, {udp(7), kT0 + 3}});
+    EXPECT_EQ(table_->counters().flows_created, 2u);
+    flush();
+    ASSERT_EQ(records_.size(), 2u);
+}
+
+TEST_F(Table, TheSweepDoesBoundedWorkPerCall) {
+    make(1 << 16);
+    for (unsigned f = 0; f < 20000; ++f) send(udp(f), kT0);
+    expire(kT0 + 1);
+    expire(kT0 + 3600 * kSec);  // an hour later: every flow is idle
+    EXPECT_LE(records_.size(), FlowTable::kMaxSweepBuckets * Bucket::kSlots);
+    EXPECT_GT(records_.size(), 0u);
+    for (int i = 0; i < 2000; ++i) expire(kT0 + 3600 * kSec + 1 + static_cast<unsigned>(i));
+    EXPECT_EQ(records_.size(), 20000u);
+}
+
+TEST(FlowTableMemory, IsOneHundredAndTwentyEightBytesPerFlowIndexIncluded) {
+    EXPECT_EQ(FlowTable::memory_size(1 << 20), std::size_t{128} << 20);
+    EXPECT_EQ(FlowTable::memory_size(1000), 125u * 1024);
+}
+
+}  // namespace
+}  // namespace sluice::meter

@@ -1,0 +1,258 @@
+// sluice-bench: measures the metering core (parser, flow table, expiry) on one core, on
+// packets built in memory beforehand. Prints one JSON object per case.
+#include <getopt.h>
+#include <sched.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+#include <x86intrin.h>
+
+#include "flow_table.hpp"
+#include "pktgen/packet.hpp"
+
+namespace {
+
+using namespace sluice;
+using namespace sluice::meter;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint32_t kFrameBytes = 60;   // a 64-byte packet on the wire, less its FCS
+constexpr std::uint32_t kSlotBytes = 64;    // one frame per cache line, as mbufs hold them
+constexpr std::uint64_t kNsPerPacket = 40;  // simulated arrival gap: 25 Mpps
+constexpr double kZipfExponent = 1.0;
+
+struct Options {
+    bool quick = false;
+    int cpu = -1;
+    std::string only;  // run the cases whose name contains this
+};
+
+struct Case {
+    std::string name;
+    std::string distribution;  // zipf, uniform, new-flow-flood
+    std::uint32_t flows;
+};
+
+// Memory on 2 MB pages where the kernel has them (transparent hugepages), as the dataplane's
+// tables live on hugepages: the TLB would otherwise dominate a table of a gigabyte.
+template <typename T>
+class HugeArray {
+public:
+    explicit HugeArray(std::size_t n) : bytes_((n * sizeof(T) + kHuge - 1) / kHuge * kHuge) {
+        void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            std::fprintf(stderr, "sluice-bench: out of memory for %zu bytes\n", bytes_);
+            std::exit(1);
+        }
+        madvise(p, bytes_, MADV_HUGEPAGE);
+        data_ = static_cast<T*>(p);
+    }
+    ~HugeArray() { munmap(data_, bytes_); }
+    HugeArray(const HugeArray&) = delete;
+    HugeArray& operator=(const HugeArray&) = delete;
+
+    T& operator[](std::size_t i) { return data_[i]; }
+    T* get() { return data_; }
+
+private:
+    static constexpr std::size_t kHuge = 2u << 20;
+    std::size_t bytes_;
+    T* data_;
+};
+
+// The frame of flow `id`: IPv4 UDP, addresses and ports spread over the id.
+void write_frame(std::uint8_t* slot, const std::vector<std::uint8_t>& base, std::uint64_t id) {
+    std::memcpy(slot, base.data(), kFrameBytes);
+    std::uint8_t* ip = slot + 14;
+    ip[12] = 10;
+    ip[13] = static_cast<std::uint8_t>(id >> 24);
+    ip[14] = static_cast<std::uint8_t>(id >> 16);
+    ip[15] = static_cast<std::uint8_t>(id >> 8);
+    ip[16] = 172;
+    ip[17] = 16;
+    ip[18] = static_cast<std::uint8_t>(id);
+    ip[19] = static_cast<std::uint8_t>(id >> 32);
+    const auto sport = static_cast<std::uint16_t>(1024 + id % 50000);
+    slot[34] = static_cast<std::uint8_t>(sport >> 8);
+    slot[35] = static_cast<std::uint8_t>(sport);
+}
+
+std::vector<std::uint8_t> base_frame() {
+    pktgen::Packet p;
+    p.protocol = pktgen::kUdp;
+    p.src_port = 1024;
+    p.dst_port = 443;
+    p.payload = kFrameBytes - 14 - 20 - 8;
+    return pktgen::build(p);
+}
+
+// Flow ids drawn from the case's distribution: Zipf by inverse CDF over a random ranking.
+std::vector<std::uint32_t> draw(const Case& c, std::size_t n, std::mt19937_64& rng) {
+    std::vector<std::uint32_t> ids(n);
+    if (c.distribution == "uniform") {
+        std::uniform_int_distribution<std::uint32_t> u(0, c.flows - 1);
+        for (auto& id : ids) id = u(rng);
+        return ids;
+    }
+    std::vector<double> cdf(c.flows);
+    double sum = 0;
+    for (std::uint32_t k = 0; k < c.flows; ++k)
+        cdf[k] = sum += 1.0 / std::pow(static_cast<double>(k + 1), kZipfExponent);
+    std::vector<std::uint32_t> rank_to_flow(c.flows);
+    for (std::uint32_t k = 0; k < c.flows; ++k) rank_to_flow[k] = k;
+    std::shuffle(rank_to_flow.begin(), rank_to_flow.end(), rng);
+    std::uniform_real_distribution<double> u(0, sum);
+    for (auto& id : ids) {
+        const auto rank = static_cast<std::size_t>(
+            std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin());
+        id = rank_to_flow[std::min<std::size_t>(rank, c.flows - 1)];
+    }
+    return ids;
+}
+
+double tsc_hz() {
+    const auto t0 = Clock::now();
+    const std::uint64_t c0 = __rdtsc();
+    while (Clock::now() - t0 < std::chrono::milliseconds(200)) {
+    }
+    const std::uint64_t c1 = __rdtsc();
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    return static_cast<double>(c1 - c0) / s;
+}
+
+// Feeds `count` frames from `stream` (wrapping) to the table in bursts of 32, with expiry after
+// each burst as the worker loop does; returns records produced.
+std::uint64_t run(FlowTable& table, std::uint8_t* stream, std::size_t stream_len,
+                  std::uint64_t count, std::uint64_t& now, RecordBuffer& out) {
+    std::uint64_t records = 0;
+    PacketRef burst[kMaxBurst];
+    std::size_t pos = 0;
+    for (std::uint64_t done = 0; done < count; done += kMaxBurst) {
+        for (unsigned i = 0; i < kMaxBurst; ++i) {
+            burst[i] = {stream + pos * kSlotBytes, kFrameBytes, now};
+            pos = pos + 1 == stream_len ? 0 : pos + 1;
+        }
+        table.process(burst, kMaxBurst, 0, out);
+        table.expire(now, out);
+        records += out.count;
+        out.count = 0;
+        now += kMaxBurst * kNsPerPacket;
+    }
+    return records;
+}
+
+void run_case(const Case& c, const Options& o, double hz) {
+    std::mt19937_64 rng(42);
+    const auto base = base_frame();
+    const bool flood = c.distribution == "new-flow-flood";
+    // Room for the active flows at 80% load, so the steady cases do not evict.
+    const std::uint32_t capacity = flood ? c.flows : c.flows / 4 * 5;
+    const std::uint64_t measured = o.quick ? 4'000'000 : 40'000'000;
+    const std::size_t stream_len =
+        flood ? measured + c.flows
+              : std::min<std::size_t>(std::max<std::size_t>(2ull * c.flows, 4'000'000), 16'000'000);
+
+    HugeArray<std::uint8_t> memory(FlowTable::memory_size(capacity));
+    auto table = std::make_unique<FlowTable>(
+        FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000}, memory.get(),
+        random_hash_key());
+    auto out = std::make_unique<RecordBuffer>();
+
+    // Warm-up: every flow once, so the table holds c.flows active flows.
+    HugeArray<std::uint8_t> warm(std::size_t{c.flows} * kSlotBytes);
+    for (std::uint32_t f = 0; f < c.flows; ++f)
+        write_frame(&warm[std::size_t{f} * kSlotBytes], base, f);
+    std::uint64_t now = 1'700'000'000'000'000'000ull;
+    run(*table, warm.get(), c.flows, c.flows, now, *out);
+
+    // The measured stream: drawn flows, or for the flood a new flow every packet.
+    HugeArray<std::uint8_t> stream(stream_len * kSlotBytes);
+    if (flood) {
+        for (std::size_t i = 0; i < stream_len; ++i)
+            write_frame(&stream[i * kSlotBytes], base, std::uint64_t{c.flows} + i);
+    } else {
+        const auto ids = draw(c, stream_len, rng);
+        for (std::size_t i = 0; i < stream_len; ++i)
+            write_frame(&stream[i * kSlotBytes], base, ids[i]);
+    }
+    const MeterCounters before = table->counters();
+    const auto t0 = Clock::now();
+    const std::uint64_t c0 = __rdtsc();
+    const std::uint64_t records = run(*table, stream.get(), stream_len, measured, now, *out);
+    const std::uint64_t c1 = __rdtsc();
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const MeterCounters& after = table->counters();
+    const std::uint64_t packets = after.packets - before.packets;
+    std::printf(
+        "{\"case\": \"%s\", \"flows\": %u, \"packet_size\": 64, \"distribution\": \"%s\", "
+        "\"packets\": %llu, \"mpps\": %.2f, \"cycles_per_packet\": %.1f, \"table_capacity\": %llu, "
+        "\"active_flows\": %llu, \"evictions\": %llu, \"records\": %llu, \"tsc_ghz\": %.3f%s}\n",
+        c.name.c_str(), c.flows, c.distribution.c_str(), static_cast<unsigned long long>(packets),
+        static_cast<double>(packets) / seconds / 1e6,
+        static_cast<double>(c1 - c0) / static_cast<double>(packets),
+        static_cast<unsigned long long>(table->capacity()),
+        static_cast<unsigned long long>(table->active_flows()),
+        static_cast<unsigned long long>(after.evictions - before.evictions),
+        static_cast<unsigned long long>(records), hz / 1e9,
+        c.distribution == "zipf" ? ", \"zipf_exponent\": 1.0" : "");
+    std::fflush(stdout);
+}
+
+void usage(FILE* out) {
+    std::fprintf(out,
+                 "usage: sluice-bench [--quick] [--cpu N] [--case SUBSTRING]\n"
+                 "Measures parser + flow table + expiry on one core with 64-byte packets built in\n"
+                 "memory: Zipf and uniform popularity over 1K, 1M and 8M active flows, and a\n"
+                 "new-flow flood. --quick runs each case briefly (under a minute in all).\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    static const option options[] = {{"quick", no_argument, nullptr, 'q'},
+                                     {"cpu", required_argument, nullptr, 'c'},
+                                     {"case", required_argument, nullptr, 'k'},
+                                     {"help", no_argument, nullptr, 'h'},
+                                     {nullptr, 0, nullptr, 0}};
+    for (int opt; (opt = getopt_long(argc, argv, "qc:k:h", options, nullptr)) != -1;) {
+        switch (opt) {
+            case 'q': o.quick = true; break;
+            case 'c': o.cpu = std::atoi(optarg); break;
+            case 'k': o.only = optarg; break;
+            case 'h': usage(stdout); return 0;
+            default: usage(stderr); return 2;
+        }
+    }
+    if (o.cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(o.cpu, &set);
+        if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+            std::perror("sluice-bench: --cpu");
+            return 1;
+        }
+    }
+    const double hz = tsc_hz();
+    const std::vector<Case> cases = {
+        {"zipf-1K", "zipf", 1'000},
+        {"zipf-1M", "zipf", 1'000'000},
+        {"zipf-8M", "zipf", 8'000'000},
+        {"uniform-1K", "uniform", 1'000},
+        {"uniform-1M", "uniform", 1'000'000},
+        {"uniform-8M", "uniform", 8'000'000},
+        {"new-flow-flood-1M", "new-flow-flood", 1'000'000},
+    };
+    for (const auto& c : cases)
+        if (o.only.empty() || c.name.find(o.only) != std::string::npos) run_case(c, o, hz);
+    return 0;
+}
