@@ -48,7 +48,12 @@ template <typename T>
 class HugeArray {
 public:
     explicit HugeArray(std::size_t n) : bytes_((n * sizeof(T) + kHuge - 1) / kHuge * kHuge) {
-        void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        // Reserved 2 MB pages first (tools/setup reserves them), else transparent ones.
+        void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+        hugetlb_ = p != MAP_FAILED;
+        if (!hugetlb_)
+            p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) {
             std::fprintf(stderr, "sluice-bench: out of memory for %zu bytes\n", bytes_);
             std::exit(1);
@@ -62,11 +67,13 @@ public:
 
     T& operator[](std::size_t i) { return data_[i]; }
     T* get() { return data_; }
+    bool on_reserved_hugepages() const { return hugetlb_; }
 
 private:
     static constexpr std::size_t kHuge = 2u << 20;
     std::size_t bytes_;
     T* data_;
+    bool hugetlb_ = false;
 };
 
 // The frame of flow `id`: IPv4 UDP, addresses and ports spread over the id.

@@ -39,11 +39,13 @@ inline unsigned first_slot(unsigned mask) {
     return static_cast<unsigned>(__builtin_ctz(mask)) / 2;
 }
 
-inline void prefetch_entry(const FlowEntry& e) {
+// Fetches the first `bytes` of an entry: what every packet uses, or all of it for a flow
+// about to be exported.
+inline void prefetch_entry(const FlowEntry& e, std::size_t bytes = kFlowEntryHotBytes) {
     const char* p = reinterpret_cast<const char*>(&e);
     __builtin_prefetch(p);
     __builtin_prefetch(p + 64);
-    __builtin_prefetch(p + sizeof(FlowEntry) - 1);
+    __builtin_prefetch(p + bytes - 1);
 }
 
 inline std::uint64_t packets(const FlowEntry& e) {
@@ -235,15 +237,15 @@ inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, const std::
     ++counters_.packets;
     counters_.octets += p.length;
     const ParseResult r = parse(p.data, p.length, p.time_ns, fragments_, q.info);
-    q.metered = r.metered;
-    if (!r.metered) {
-        const auto reason = static_cast<unsigned>(r.reason);
+    q.metered = r.metered();
+    if (!r.metered()) {
+        const auto reason = static_cast<unsigned>(r.reason());
         ++counters_.ignored_packets[reason];
         counters_.ignored_octets[reason] += p.length;
         return;
     }
-    if (r.fragment == ParseResult::Fragment::matched) ++counters_.fragments_matched;
-    if (r.fragment == ParseResult::Fragment::unmatched) ++counters_.fragments_unmatched;
+    if (r.fragment() == ParseResult::Fragment::matched) ++counters_.fragments_matched;
+    if (r.fragment() == ParseResult::Fragment::unmatched) ++counters_.fragments_unmatched;
     const std::uint64_t h = hash40(&q.info.key, key_);
     q.tag = static_cast<std::uint16_t>(h >> 32);
     q.tag += q.tag == 0;
@@ -265,7 +267,7 @@ inline std::uint32_t FlowTable::candidates(const Pending& q) {
 inline void FlowTable::fetch_entries(Pending& q, std::uint64_t now) {
     if (!q.metered) return;
     q.candidates = candidates(q);
-    if (q.candidates == 0) prefetch_entry(new_flow_slot(q, now).entry());
+    if (q.candidates == 0) prefetch_entry(new_flow_slot(q, now).entry(), sizeof(FlowEntry));
     for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
         const auto bit = static_cast<unsigned>(__builtin_ctz(m));
         prefetch_entry(q.bucket[bit >> 4]->entry[(bit & 15) >> 1]);

@@ -33,22 +33,26 @@ struct RecordBuffer {
 };
 
 // The state of one biflow. 120 bytes; 8 of them and a 64-byte header make a 1024-byte bucket,
-// so a flow costs 128 bytes, index included.
+// so a flow costs 128 bytes, index included. What every packet reads or writes comes first
+// (bytes 0 to 94), so that a lookup touches two cache lines more often than three.
 struct FlowEntry {
     FlowKey key;
     std::uint64_t packets[2];  // by direction: [0] sent by key.address[0]
     std::uint64_t octets[2];
-    std::uint64_t first_ns[2];
     std::uint64_t last_ns[2];
-    std::uint32_t application_id;
-    std::uint16_t ingress_port;
     std::uint8_t tcp_flags[2];
     std::uint8_t min_ttl[2];
     std::uint8_t max_ttl[2];
     std::uint8_t state;  // FlowState bits
-    std::uint8_t reserved[3];
+    std::uint8_t reserved;
+    // Written once per direction and record, or read when the flow ends.
+    std::uint64_t first_ns[2];
+    std::uint32_t application_id;
+    std::uint16_t ingress_port;
+    std::uint8_t reserved2[2];
 };
 static_assert(sizeof(FlowEntry) == 120);
+inline constexpr std::size_t kFlowEntryHotBytes = offsetof(FlowEntry, first_ns);
 
 // A bucket: the tags of its 8 slots (0: empty), when each was last seen and when its active
 // timeout or TCP end falls, all in one cache line, then the entries. Lookups compare tags

@@ -1,6 +1,7 @@
 // What the parser makes of one packet: its canonical biflow key and the fields a flow keeps.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -24,6 +25,8 @@ struct FlowKey {
     }
 };
 static_assert(sizeof(FlowKey) == 40);
+static_assert(std::endian::native == std::endian::little,
+              "the parser writes keys as little-endian words");
 
 // A packet as the worker hands it over: its bytes, and its time (the burst's clock reading,
 // or the packet's own capture time when replaying a trace).

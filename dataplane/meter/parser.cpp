@@ -29,34 +29,62 @@ inline std::uint32_t be32(const std::uint8_t* p) {
            static_cast<std::uint32_t>(p[2]) << 8 | p[3];
 }
 
-ParseResult ignore(IgnoreReason r) {
-    return {false, r, ParseResult::Fragment::none};
+constexpr ParseResult ignore(IgnoreReason r) {
+    return ParseResult::ignore(r);
 }
 
 inline std::uint64_t be64(const std::uint8_t* p) {
     return std::uint64_t{be32(p)} << 32 | be32(p + 4);
 }
 
-// Orders the two endpoints: lower address first (as unsigned big-endian numbers, which is
-// byte order), then lower port. Fixed sizes, so no call to memcmp or memcpy.
+inline std::uint64_t load64(const std::uint8_t* p) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+}
+
+// Writes the key: the lower endpoint (address as an unsigned big-endian number, which is byte
+// order; then port) first. Whole 64-bit words only, so the hash's 64-bit loads that follow
+// are forwarded from these stores instead of waiting for them to reach the cache.
 template <bool kV6>
-inline void canonicalize(PacketInfo& out, const std::uint8_t* src, const std::uint8_t* dst,
-                         std::uint16_t src_port, std::uint16_t dst_port) {
-    FlowKey& k = out.key;
+inline void write_key(PacketInfo& out, const std::uint8_t* src, const std::uint8_t* dst,
+                      std::uint16_t src_port, std::uint16_t dst_port, std::uint16_t vlan,
+                      std::uint8_t protocol, bool icmp) {
+    std::uint64_t s0, s1 = 0, d0, d1 = 0;
     bool swap;
     if constexpr (kV6) {
-        const std::uint64_t s0 = be64(src), d0 = be64(dst);
-        const std::uint64_t s1 = be64(src + 8), d1 = be64(dst + 8);
-        swap = s0 != d0 ? s0 > d0 : (s1 != d1 ? s1 > d1 : src_port > dst_port);
+        s0 = load64(src), s1 = load64(src + 8), d0 = load64(dst), d1 = load64(dst + 8);
+        const std::uint64_t sh = be64(src), dh = be64(dst);
+        const std::uint64_t sl = be64(src + 8), dl = be64(dst + 8);
+        swap = (sh > dh) | ((sh == dh) & ((sl > dl) | ((sl == dl) & (src_port > dst_port))));
     } else {
-        const std::uint32_t s0 = be32(src), d0 = be32(dst);
-        swap = s0 != d0 ? s0 > d0 : src_port > dst_port;
+        std::uint32_t s32, d32;
+        std::memcpy(&s32, src, 4);
+        std::memcpy(&d32, dst, 4);
+        s0 = s32, d0 = d32;
+        const std::uint32_t sh = be32(src), dh = be32(dst);
+        swap = (sh > dh) | ((sh == dh) & (src_port > dst_port));
     }
-    constexpr unsigned n = kV6 ? 16 : 4;
-    std::memcpy(k.address[swap ? 1 : 0], src, n);
-    std::memcpy(k.address[swap ? 0 : 1], dst, n);
-    k.port[swap ? 1 : 0] = src_port;
-    k.port[swap ? 0 : 1] = dst_port;
+    // Which endpoint goes first is a coin toss per packet: select with masks, not branches.
+    const std::uint64_t mask = 0 - std::uint64_t{swap};
+    const std::uint64_t w0 = s0 ^ ((s0 ^ d0) & mask);
+    const std::uint64_t w1 = s1 ^ ((s1 ^ d1) & mask);
+    const std::uint64_t w2 = d0 ^ ((s0 ^ d0) & mask);
+    const std::uint64_t w3 = d1 ^ ((s1 ^ d1) & mask);
+    // ICMP keeps 0 and its type and code in that order whatever the direction.
+    const std::uint32_t ports =
+        icmp ? std::uint32_t{dst_port} << 16
+             : (swap ? std::uint32_t{dst_port} | std::uint32_t{src_port} << 16
+                     : std::uint32_t{src_port} | std::uint32_t{dst_port} << 16);
+    // port[0], port[1], vlan_id, protocol, ip_version, as FlowKey lays them out (little endian).
+    const std::uint64_t w4 = std::uint64_t{ports} | std::uint64_t{vlan} << 32 |
+                             std::uint64_t{protocol} << 48 | std::uint64_t{kV6 ? 6u : 4u} << 56;
+    auto* key = reinterpret_cast<std::uint8_t*>(&out.key);
+    std::memcpy(key, &w0, 8);
+    std::memcpy(key + 8, &w1, 8);
+    std::memcpy(key + 16, &w2, 8);
+    std::memcpy(key + 24, &w3, 8);
+    std::memcpy(key + 32, &w4, 8);
     out.direction = swap ? 1 : 0;
 }
 
@@ -75,7 +103,6 @@ std::uint16_t icmp_type_code(std::uint8_t type, std::uint8_t code, bool v6) {
 
 ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint64_t now_ns,
                   FragmentMap& fragments, PacketInfo& out) {
-    std::memset(&out.key, 0, sizeof(out.key));
     out.tcp_flags = 0;
     out.payload_offset = 0;
     out.payload_length = 0;
@@ -86,10 +113,11 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint64_t 
     std::uint16_t type = be16(data + off);
     off += 2;
     unsigned tags = 0;
+    std::uint16_t vlan = 0;
     while (type == kEtherVlan || type == kEtherQinQ || type == kEtherQinQOld) {
         if (++tags > kMaxVlanTags) return ignore(IgnoreReason::too_many_vlan_tags);
         if (length < off + 4) return ignore(IgnoreReason::truncated_l2);
-        if (tags == 1) out.key.vlan_id = be16(data + off) & 0x0fff;
+        if (tags == 1) vlan = be16(data + off) & 0x0fff;
         type = be16(data + off + 2);
         off += 4;
     }
@@ -122,7 +150,6 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint64_t 
     bool later_fragment = false;
     bool first_fragment = false;
     FragmentMap::Id frag_id{};
-    out.key.ip_version = static_cast<std::uint8_t>(ip_version);
 
     if (ip_version == 4) {
         if (avail < 20) return ignore(IgnoreReason::truncated_l3);
@@ -184,21 +211,20 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint64_t 
         }
         if (l4 > ip_end) return ignore(IgnoreReason::truncated_l3);
     }
-    out.key.protocol = protocol;
 
     const std::uint8_t* src = ip + (ip_version == 4 ? 12 : 8);
     const std::uint8_t* dst = ip + (ip_version == 4 ? 16 : 24);
 
     const bool icmp = protocol == kIcmp || protocol == kIcmpv6;
-    // The key, with ICMP's type and code in the second port whatever the direction.
+    // The key; ICMP's type and code go in the second port whatever the direction, and take no
+    // part in ordering the endpoints.
     auto metered = [&](std::uint16_t sport, std::uint16_t dport, ParseResult::Fragment f)
         __attribute__((always_inline)) {
         if (ip_version == 4)
-            canonicalize<false>(out, src, dst, icmp ? 0 : sport, icmp ? 0 : dport);
+            write_key<false>(out, src, dst, sport, dport, vlan, protocol, icmp);
         else
-            canonicalize<true>(out, src, dst, icmp ? 0 : sport, icmp ? 0 : dport);
-        if (icmp) out.key.port[1] = dport;
-        return ParseResult{true, IgnoreReason{}, f};
+            write_key<true>(out, src, dst, sport, dport, vlan, protocol, icmp);
+        return ParseResult::meter(f);
     };
 
     // A later fragment carries no L4 header: it takes its first fragment's ports.

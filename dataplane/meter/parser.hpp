@@ -9,10 +9,27 @@
 
 namespace sluice::meter {
 
-struct ParseResult {
-    bool metered;
-    IgnoreReason reason;  // when not metered
-    enum class Fragment : std::uint8_t { none, first, matched, unmatched } fragment;
+// Metered (and which kind of fragment, if one), or ignored and why: one byte, so that it
+// comes back in a register.
+class ParseResult {
+public:
+    enum class Fragment : std::uint8_t { none, first, matched, unmatched };
+
+    static constexpr ParseResult meter(Fragment f) {
+        return ParseResult(static_cast<std::uint8_t>(f));
+    }
+    static constexpr ParseResult ignore(IgnoreReason r) {
+        return ParseResult(static_cast<std::uint8_t>(kIgnored | static_cast<std::uint8_t>(r)));
+    }
+
+    bool metered() const { return (code_ & kIgnored) == 0; }
+    IgnoreReason reason() const { return static_cast<IgnoreReason>(code_ & ~kIgnored); }
+    Fragment fragment() const { return metered() ? static_cast<Fragment>(code_) : Fragment::none; }
+
+private:
+    static constexpr std::uint8_t kIgnored = 0x80;
+    explicit constexpr ParseResult(std::uint8_t code) : code_(code) {}
+    std::uint8_t code_;
 };
 
 // Ethernet II, up to two VLAN tags (0x8100, 0x88A8, 0x9100), up to eight MPLS labels, IPv4

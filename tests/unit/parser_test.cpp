@@ -51,8 +51,8 @@ protected:
 
     void expect_ignored(const Packet& p, IgnoreReason reason) {
         const ParseResult r = parse_packet(p);
-        EXPECT_FALSE(r.metered);
-        EXPECT_EQ(kIgnoreReasonNames[static_cast<unsigned>(r.reason)].name,
+        EXPECT_FALSE(r.metered());
+        EXPECT_EQ(kIgnoreReasonNames[static_cast<unsigned>(r.reason())].name,
                   kIgnoreReasonNames[static_cast<unsigned>(reason)].name);
     }
 
@@ -64,11 +64,11 @@ protected:
             const std::vector<std::uint8_t> cut(frame.begin(),
                                                 frame.begin() + static_cast<long>(len));
             const ParseResult r = parse_frame(cut);
-            ASSERT_FALSE(r.metered) << "length " << len;
+            ASSERT_FALSE(r.metered()) << "length " << len;
             const IgnoreReason want = len < l3_start        ? IgnoreReason::truncated_l2
                                       : len < l3_header_end ? IgnoreReason::truncated_l3
                                                             : IgnoreReason::bad_total_length;
-            EXPECT_EQ(kIgnoreReasonNames[static_cast<unsigned>(r.reason)].name,
+            EXPECT_EQ(kIgnoreReasonNames[static_cast<unsigned>(r.reason())].name,
                       kIgnoreReasonNames[static_cast<unsigned>(want)].name)
                 << "length " << len;
         }
@@ -79,7 +79,7 @@ protected:
 };
 
 TEST_F(Parser, Ipv4TcpGivesTheCanonicalKeyAndDirection) {
-    ASSERT_TRUE(parse_packet(tcp4()).metered);
+    ASSERT_TRUE(parse_packet(tcp4()).metered());
     // 10.0.0.1 is the lower address: it comes first, so this packet (from .2) is direction 1.
     EXPECT_EQ(info.key.ip_version, 4);
     EXPECT_EQ(info.key.protocol, kTcp);
@@ -97,11 +97,11 @@ TEST_F(Parser, Ipv4TcpGivesTheCanonicalKeyAndDirection) {
 
 TEST_F(Parser, BothDirectionsGiveTheSameKey) {
     Packet p = tcp4();
-    ASSERT_TRUE(parse_packet(p).metered);
+    ASSERT_TRUE(parse_packet(p).metered());
     const FlowKey forward = info.key;
     std::swap(p.src, p.dst);
     std::swap(p.src_port, p.dst_port);
-    ASSERT_TRUE(parse_packet(p).metered);
+    ASSERT_TRUE(parse_packet(p).metered());
     EXPECT_EQ(info.key, forward);
     EXPECT_EQ(info.direction, 0);
 }
@@ -109,13 +109,13 @@ TEST_F(Parser, BothDirectionsGiveTheSameKey) {
 TEST_F(Parser, SameAddressesAreOrderedByPort) {
     Packet p = tcp4();
     p.dst = p.src;
-    ASSERT_TRUE(parse_packet(p).metered);
+    ASSERT_TRUE(parse_packet(p).metered());
     EXPECT_EQ(info.key.port[0], 443);
     EXPECT_EQ(info.direction, 1);
 }
 
 TEST_F(Parser, Ipv6Udp) {
-    ASSERT_TRUE(parse_packet(udp6()).metered);
+    ASSERT_TRUE(parse_packet(udp6()).metered());
     EXPECT_EQ(info.key.ip_version, 6);
     EXPECT_EQ(info.key.protocol, kUdp);
     EXPECT_EQ(info.key.address[0][15], 1);
@@ -129,7 +129,7 @@ TEST_F(Parser, Ipv6Udp) {
 TEST_F(Parser, VlanTagGivesTheVlanId) {
     Packet p = tcp4();
     p.vlans = {42};
-    ASSERT_TRUE(parse_packet(p).metered);
+    ASSERT_TRUE(parse_packet(p).metered());
     EXPECT_EQ(info.key.vlan_id, 42);
     EXPECT_EQ(info.payload_offset, 18 + 40);
 }
@@ -139,7 +139,7 @@ TEST_F(Parser, QinQKeepsTheOuterVlanId) {
         Packet p = udp6();
         p.vlans = {100, 200};
         p.outer_tag_type = outer;
-        ASSERT_TRUE(parse_packet(p).metered) << outer;
+        ASSERT_TRUE(parse_packet(p).metered()) << outer;
         EXPECT_EQ(info.key.vlan_id, 100);
         EXPECT_EQ(info.key.port[1], 53);
     }
@@ -154,11 +154,11 @@ TEST_F(Parser, ThreeVlanTagsAreIgnored) {
 TEST_F(Parser, MplsStackOverIpv4AndIpv6) {
     Packet p = tcp4();
     p.mpls_labels = 3;
-    ASSERT_TRUE(parse_packet(p).metered);
+    ASSERT_TRUE(parse_packet(p).metered());
     EXPECT_EQ(info.key.port[0], 443);
     Packet q = udp6();
     q.mpls_labels = 8;
-    ASSERT_TRUE(parse_packet(q).metered);
+    ASSERT_TRUE(parse_packet(q).metered());
     EXPECT_EQ(info.key.port[1], 53);
 }
 
@@ -175,14 +175,14 @@ TEST_F(Parser, MplsOverSomethingElseIsIgnored) {
         return p;
     }());
     frame[18] = 0x00;  // a pseudowire control word, not an IP version
-    EXPECT_FALSE(parse_frame(frame).metered);
-    EXPECT_EQ(parse_frame(frame).reason, IgnoreReason::bad_ip_version);
+    EXPECT_FALSE(parse_frame(frame).metered());
+    EXPECT_EQ(parse_frame(frame).reason(), IgnoreReason::bad_ip_version);
 }
 
 TEST_F(Parser, Ipv4OptionsAreSkipped) {
     Packet p = tcp4();
     p.ipv4_option_bytes = 12;
-    ASSERT_TRUE(parse_packet(p).metered);
+    ASSERT_TRUE(parse_packet(p).metered());
     EXPECT_EQ(info.key.port[1], 40000);
     EXPECT_EQ(info.ip_length, 32 + 20 + 10);
 }
@@ -192,7 +192,7 @@ TEST_F(Parser, Ipv6ExtensionHeadersAreSkipped) {
     p.protocol = kTcp;
     p.tcp_flags = tcp::ack;
     p.ipv6_extensions = {kHopByHop, kRouting, kAh, kDestinationOptions};
-    ASSERT_TRUE(parse_packet(p).metered);
+    ASSERT_TRUE(parse_packet(p).metered());
     EXPECT_EQ(info.key.protocol, kTcp);
     EXPECT_EQ(info.key.port[0], 5353);
     EXPECT_EQ(info.tcp_flags, tcp::ack);
@@ -208,7 +208,7 @@ TEST_F(Parser, MoreThanEightIpv6ExtensionHeadersAreIgnored) {
 TEST_F(Parser, SctpHasPorts) {
     Packet p = tcp4();
     p.protocol = kSctp;
-    ASSERT_TRUE(parse_packet(p).metered);
+    ASSERT_TRUE(parse_packet(p).metered());
     EXPECT_EQ(info.key.protocol, kSctp);
     EXPECT_EQ(info.key.port[0], 443);
 }
@@ -218,19 +218,19 @@ TEST_F(Parser, IcmpTypeAndCodeStandInTheDestinationPortAndRepliesMeetRequests) {
     request.protocol = kIcmp;
     request.src_port = 8;  // echo request
     request.dst_port = 0;
-    ASSERT_TRUE(parse_packet(request).metered);
+    ASSERT_TRUE(parse_packet(request).metered());
     EXPECT_EQ(info.key.port[0], 0);
     EXPECT_EQ(info.key.port[1], 8 * 256);
     const FlowKey key = info.key;
     Packet reply = request;
     std::swap(reply.src, reply.dst);
     reply.src_port = 0;  // echo reply
-    ASSERT_TRUE(parse_packet(reply).metered);
+    ASSERT_TRUE(parse_packet(reply).metered());
     EXPECT_EQ(info.key, key);
     Packet unreachable = request;
     unreachable.src_port = 3;
     unreachable.dst_port = 1;
-    ASSERT_TRUE(parse_packet(unreachable).metered);
+    ASSERT_TRUE(parse_packet(unreachable).metered());
     EXPECT_EQ(info.key.port[1], 3 * 256 + 1);
 }
 
@@ -239,13 +239,13 @@ TEST_F(Parser, Icmpv6EchoReplyMeetsItsRequest) {
     request.protocol = kIcmpv6;
     request.src_port = 128;
     request.dst_port = 0;
-    ASSERT_TRUE(parse_packet(request).metered);
+    ASSERT_TRUE(parse_packet(request).metered());
     const FlowKey key = info.key;
     EXPECT_EQ(key.port[1], 128 * 256);
     Packet reply = request;
     std::swap(reply.src, reply.dst);
     reply.src_port = 129;
-    ASSERT_TRUE(parse_packet(reply).metered);
+    ASSERT_TRUE(parse_packet(reply).metered());
     EXPECT_EQ(info.key, key);
 }
 
@@ -255,15 +255,15 @@ TEST_F(Parser, LaterIpv4FragmentsTakeTheirFirstFragmentsPorts) {
     first.fragment = {0, true, 77};
     first.payload = 1000;
     const ParseResult r1 = parse_packet(first);
-    ASSERT_TRUE(r1.metered);
-    EXPECT_EQ(r1.fragment, ParseResult::Fragment::first);
+    ASSERT_TRUE(r1.metered());
+    EXPECT_EQ(r1.fragment(), ParseResult::Fragment::first);
     const FlowKey key = info.key;
     Packet later = first;
     later.fragment = {128, false, 77};
     later.payload = 500;
     const ParseResult r2 = parse_packet(later);
-    ASSERT_TRUE(r2.metered);
-    EXPECT_EQ(r2.fragment, ParseResult::Fragment::matched);
+    ASSERT_TRUE(r2.metered());
+    EXPECT_EQ(r2.fragment(), ParseResult::Fragment::matched);
     EXPECT_EQ(info.key, key);
     EXPECT_EQ(info.ip_length, 20 + 500);
 }
@@ -274,8 +274,8 @@ TEST_F(Parser, LaterFragmentsWithoutTheirFirstHavePortsZero) {
     later.fragment = {64, false, 78};
     later.payload = 100;
     const ParseResult r = parse_packet(later);
-    ASSERT_TRUE(r.metered);
-    EXPECT_EQ(r.fragment, ParseResult::Fragment::unmatched);
+    ASSERT_TRUE(r.metered());
+    EXPECT_EQ(r.fragment(), ParseResult::Fragment::unmatched);
     EXPECT_EQ(info.key.port[0], 0);
     EXPECT_EQ(info.key.port[1], 0);
     EXPECT_EQ(info.key.protocol, kTcp);
@@ -285,23 +285,23 @@ TEST_F(Parser, StaleFirstFragmentsAreForgotten) {
     Packet first = tcp4();
     first.fragmented = true;
     first.fragment = {0, true, 79};
-    ASSERT_TRUE(parse_frame(build(first), 1000).metered);
+    ASSERT_TRUE(parse_frame(build(first), 1000).metered());
     Packet later = first;
     later.fragment = {8, false, 79};
     const auto r = parse_frame(build(later), 1000 + FragmentMap::kLifetimeNs + 1);
-    EXPECT_EQ(r.fragment, ParseResult::Fragment::unmatched);
+    EXPECT_EQ(r.fragment(), ParseResult::Fragment::unmatched);
 }
 
 TEST_F(Parser, Ipv6FragmentHeaderJoinsLaterFragments) {
     Packet first = udp6();
     first.fragmented = true;
     first.fragment = {0, true, 0x12345678};
-    ASSERT_EQ(parse_packet(first).fragment, ParseResult::Fragment::first);
+    ASSERT_EQ(parse_packet(first).fragment(), ParseResult::Fragment::first);
     const FlowKey key = info.key;
     Packet later = first;
     later.fragment = {100, false, 0x12345678};
     const ParseResult r = parse_packet(later);
-    EXPECT_EQ(r.fragment, ParseResult::Fragment::matched);
+    EXPECT_EQ(r.fragment(), ParseResult::Fragment::matched);
     EXPECT_EQ(info.key, key);
 }
 
@@ -309,34 +309,34 @@ TEST_F(Parser, NonIpIsIgnored) {
     auto frame = build(tcp4());
     frame[12] = 0x08;
     frame[13] = 0x06;  // ARP
-    EXPECT_EQ(parse_frame(frame).reason, IgnoreReason::non_ip);
-    EXPECT_FALSE(parse_frame(frame).metered);
+    EXPECT_EQ(parse_frame(frame).reason(), IgnoreReason::non_ip);
+    EXPECT_FALSE(parse_frame(frame).metered());
 }
 
 TEST_F(Parser, WrongIpVersionIsIgnored) {
     auto frame = build(tcp4());
     frame[14] = 0x65;  // IPv4 EtherType, version 6
-    EXPECT_EQ(parse_frame(frame).reason, IgnoreReason::bad_ip_version);
+    EXPECT_EQ(parse_frame(frame).reason(), IgnoreReason::bad_ip_version);
     auto frame6 = build(udp6());
     frame6[14] = 0x45;
-    EXPECT_EQ(parse_frame(frame6).reason, IgnoreReason::bad_ip_version);
+    EXPECT_EQ(parse_frame(frame6).reason(), IgnoreReason::bad_ip_version);
 }
 
 TEST_F(Parser, BadIpv4HeaderLengthIsIgnored) {
     auto frame = build(tcp4());
     frame[14] = 0x44;  // 16-byte header
-    EXPECT_EQ(parse_frame(frame).reason, IgnoreReason::bad_header_length);
+    EXPECT_EQ(parse_frame(frame).reason(), IgnoreReason::bad_header_length);
     frame[14] = 0x4f;  // 60-byte header, total length 50
-    EXPECT_EQ(parse_frame(frame).reason, IgnoreReason::bad_header_length);
+    EXPECT_EQ(parse_frame(frame).reason(), IgnoreReason::bad_header_length);
 }
 
 TEST_F(Parser, TotalLengthBeyondTheFrameIsIgnored) {
     auto frame = build(tcp4());
     frame[16] = 0x05;  // total length 1330, frame holds 50
-    EXPECT_EQ(parse_frame(frame).reason, IgnoreReason::bad_total_length);
+    EXPECT_EQ(parse_frame(frame).reason(), IgnoreReason::bad_total_length);
     auto frame6 = build(udp6());
     frame6[18] = 0x01;  // payload length 256 + 28
-    EXPECT_EQ(parse_frame(frame6).reason, IgnoreReason::bad_total_length);
+    EXPECT_EQ(parse_frame(frame6).reason(), IgnoreReason::bad_total_length);
 }
 
 TEST_F(Parser, EthernetPaddingBeyondTheTotalLengthIsNotCounted) {
@@ -344,7 +344,7 @@ TEST_F(Parser, EthernetPaddingBeyondTheTotalLengthIsNotCounted) {
     p.payload = 0;
     auto frame = build(p);
     frame.resize(60, 0);  // a minimum frame: 6 bytes of padding
-    ASSERT_TRUE(parse_frame(frame).metered);
+    ASSERT_TRUE(parse_frame(frame).metered());
     EXPECT_EQ(info.ip_length, 40);
     EXPECT_EQ(info.payload_length, 0);
 }
@@ -353,13 +353,13 @@ TEST_F(Parser, L4HeaderBeyondTheIpPacketIsIgnored) {
     auto frame = build(tcp4());
     frame[16] = 0;
     frame[17] = 30;  // total length 30: 10 bytes of a 20-byte TCP header
-    EXPECT_EQ(parse_frame(frame).reason, IgnoreReason::truncated_l4);
+    EXPECT_EQ(parse_frame(frame).reason(), IgnoreReason::truncated_l4);
 }
 
 TEST_F(Parser, TcpDataOffsetBelowFiveWordsIsIgnored) {
     auto frame = build(tcp4());
     frame[14 + 20 + 12] = 0x40;
-    EXPECT_EQ(parse_frame(frame).reason, IgnoreReason::bad_l4_header);
+    EXPECT_EQ(parse_frame(frame).reason(), IgnoreReason::bad_l4_header);
 }
 
 TEST_F(Parser, VlanIpv4TcpAtEveryLength) {
