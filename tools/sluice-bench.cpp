@@ -32,6 +32,7 @@ constexpr double kZipfExponent = 1.0;
 
 struct Options {
     bool quick = false;
+    unsigned repeat = 5;
     int cpu = -1;
     std::string only;  // run the cases whose name contains this
 };
@@ -139,10 +140,9 @@ double tsc_hz() {
 // Feeds `count` frames from `stream` (wrapping) to the table in bursts of 32, with expiry after
 // each burst as the worker loop does; returns records produced.
 std::uint64_t run(FlowTable& table, std::uint8_t* stream, std::size_t stream_len,
-                  std::uint64_t count, std::uint64_t& now, RecordBuffer& out) {
+                  std::uint64_t count, std::uint64_t& now, std::size_t& pos, RecordBuffer& out) {
     std::uint64_t records = 0;
     PacketRef burst[kMaxBurst];
-    std::size_t pos = 0;
     for (std::uint64_t done = 0; done < count; done += kMaxBurst) {
         for (unsigned i = 0; i < kMaxBurst; ++i) {
             burst[i] = {stream + pos * kSlotBytes, kFrameBytes, now};
@@ -179,7 +179,8 @@ void run_case(const Case& c, const Options& o, double hz) {
     for (std::uint32_t f = 0; f < c.flows; ++f)
         write_frame(&warm[std::size_t{f} * kSlotBytes], base, f);
     std::uint64_t now = 1'700'000'000'000'000'000ull;
-    run(*table, warm.get(), c.flows, c.flows, now, *out);
+    std::size_t pos = 0;
+    run(*table, warm.get(), c.flows, c.flows, now, pos, *out);
 
     // The measured stream: drawn flows, or for the flood a new flow every packet.
     HugeArray<std::uint8_t> stream(stream_len * kSlotBytes);
@@ -191,21 +192,35 @@ void run_case(const Case& c, const Options& o, double hz) {
         for (std::size_t i = 0; i < stream_len; ++i)
             write_frame(&stream[i * kSlotBytes], base, ids[i]);
     }
+    // Several runs of the same stream; the median is reported, with the spread.
+    struct Run {
+        double mpps;
+        double cycles_per_packet;
+    };
+    std::vector<Run> runs;
     const MeterCounters before = table->counters();
-    const auto t0 = Clock::now();
-    const std::uint64_t c0 = __rdtsc();
-    const std::uint64_t records = run(*table, stream.get(), stream_len, measured, now, *out);
-    const std::uint64_t c1 = __rdtsc();
-    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::uint64_t records = 0;
+    pos = 0;
+    for (unsigned r = 0; r < o.repeat; ++r) {
+        const std::uint64_t packets_before = table->counters().packets;
+        const auto t0 = Clock::now();
+        const std::uint64_t c0 = __rdtsc();
+        records += run(*table, stream.get(), stream_len, measured, now, pos, *out);
+        const std::uint64_t c1 = __rdtsc();
+        const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        const auto packets = static_cast<double>(table->counters().packets - packets_before);
+        runs.push_back({packets / seconds / 1e6, static_cast<double>(c1 - c0) / packets});
+    }
+    std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.mpps < b.mpps; });
+    const Run& median = runs[runs.size() / 2];
     const MeterCounters& after = table->counters();
-    const std::uint64_t packets = after.packets - before.packets;
     std::printf(
         "{\"case\": \"%s\", \"flows\": %u, \"packet_size\": 64, \"distribution\": \"%s\", "
-        "\"packets\": %llu, \"mpps\": %.2f, \"cycles_per_packet\": %.1f, \"table_capacity\": %llu, "
-        "\"active_flows\": %llu, \"evictions\": %llu, \"records\": %llu, \"tsc_ghz\": %.3f%s}\n",
-        c.name.c_str(), c.flows, c.distribution.c_str(), static_cast<unsigned long long>(packets),
-        static_cast<double>(packets) / seconds / 1e6,
-        static_cast<double>(c1 - c0) / static_cast<double>(packets),
+        "\"packets\": %llu, \"mpps\": %.2f, \"cycles_per_packet\": %.1f, \"runs\": %zu, "
+        "\"mpps_min\": %.2f, \"mpps_max\": %.2f, \"table_capacity\": %llu, \"active_flows\": %llu, "
+        "\"evictions\": %llu, \"records\": %llu, \"tsc_ghz\": %.3f%s}\n",
+        c.name.c_str(), c.flows, c.distribution.c_str(), static_cast<unsigned long long>(measured),
+        median.mpps, median.cycles_per_packet, runs.size(), runs.front().mpps, runs.back().mpps,
         static_cast<unsigned long long>(table->capacity()),
         static_cast<unsigned long long>(table->active_flows()),
         static_cast<unsigned long long>(after.evictions - before.evictions),
@@ -216,30 +231,32 @@ void run_case(const Case& c, const Options& o, double hz) {
 
 void usage(FILE* out) {
     std::fprintf(out,
-                 "usage: sluice-bench [--quick] [--cpu N] [--case SUBSTRING]\n"
+                 "usage: sluice-bench [--quick] [--cpu N] [--repeat N] [--case SUBSTRING]\n"
                  "Measures parser + flow table + expiry on one core with 64-byte packets built in\n"
                  "memory: Zipf and uniform popularity over 1K, 1M and 8M active flows, and a\n"
-                 "new-flow flood. --quick runs each case briefly (under a minute in all).\n");
+                 "new-flow flood. Each case runs --repeat times (5; 3 with --quick) and reports\n"
+                 "the median. --quick runs each case briefly (under a minute in all).\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     Options o;
-    static const option options[] = {{"quick", no_argument, nullptr, 'q'},
-                                     {"cpu", required_argument, nullptr, 'c'},
-                                     {"case", required_argument, nullptr, 'k'},
-                                     {"help", no_argument, nullptr, 'h'},
-                                     {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "qc:k:h", options, nullptr)) != -1;) {
+    static const option options[] = {
+        {"quick", no_argument, nullptr, 'q'},        {"cpu", required_argument, nullptr, 'c'},
+        {"repeat", required_argument, nullptr, 'r'}, {"case", required_argument, nullptr, 'k'},
+        {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0}};
+    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'q': o.quick = true; break;
             case 'c': o.cpu = std::atoi(optarg); break;
+            case 'r': o.repeat = static_cast<unsigned>(std::max(1, std::atoi(optarg))); break;
             case 'k': o.only = optarg; break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }
     }
+    if (o.quick && o.repeat == 5) o.repeat = 3;
     if (o.cpu >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);

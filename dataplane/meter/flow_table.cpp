@@ -11,7 +11,7 @@
 namespace sluice::meter {
 namespace {
 
-// FlowEntry::state bits.
+// FlowHot::state bits.
 enum : std::uint8_t {
     kInitiatorIsAddress1 = 1,  // the initiator is key.address[1]
     kSynSeen = 2,              // the initiator is the sender of a SYN
@@ -39,69 +39,73 @@ inline unsigned first_slot(unsigned mask) {
     return static_cast<unsigned>(__builtin_ctz(mask)) / 2;
 }
 
-// Fetches the first `bytes` of an entry: what every packet uses, or all of it for a flow
-// about to be exported.
-inline void prefetch_entry(const FlowEntry& e, std::size_t bytes = kFlowEntryHotBytes) {
-    const char* p = reinterpret_cast<const char*>(&e);
+// Fetches the two cache lines of a flow's hot part, and its cold part too for a flow about to
+// be exported.
+inline void prefetch_flow(const Bucket& b, unsigned slot, bool cold = false) {
+    const char* p = reinterpret_cast<const char*>(&b.hot[slot]);
     __builtin_prefetch(p);
-    __builtin_prefetch(p + 64);
-    __builtin_prefetch(p + bytes - 1);
+    __builtin_prefetch(p + sizeof(FlowHot) - 1);
+    if (cold) {
+        const char* c = reinterpret_cast<const char*>(&b.cold[slot]);
+        __builtin_prefetch(c);
+        __builtin_prefetch(c + sizeof(FlowCold) - 1);
+    }
 }
 
-inline std::uint64_t packets(const FlowEntry& e) {
-    return e.packets[0] + e.packets[1];
+inline std::uint64_t packets(const FlowHot& h) {
+    return h.packets[0] + h.packets[1];
 }
-inline std::uint64_t last_ns(const FlowEntry& e) {
-    return std::max(e.last_ns[0], e.last_ns[1]);
+inline std::uint64_t last_ns(const FlowHot& h) {
+    return std::max(h.last_ns[0], h.last_ns[1]);
 }
 
 // When the current record began: the first packet of either direction since it started.
-inline std::uint64_t start_ns(const FlowEntry& e) {
-    if (e.packets[0] == 0) return e.first_ns[1];
-    if (e.packets[1] == 0) return e.first_ns[0];
-    return std::min(e.first_ns[0], e.first_ns[1]);
+inline std::uint64_t start_ns(const FlowHot& h, const FlowCold& c) {
+    if (h.packets[0] == 0) return c.first_ns[1];
+    if (h.packets[1] == 0) return c.first_ns[0];
+    return std::min(c.first_ns[0], c.first_ns[1]);
 }
 
-void to_record(const FlowEntry& e, FlowEndReason reason, FlowRecord& r) {
-    const unsigned i = (e.state & kInitiatorIsAddress1) ? 1 : 0;
+void to_record(const FlowHot& h, const FlowCold& c, FlowEndReason reason, FlowRecord& r) {
+    const unsigned i = (h.state & kInitiatorIsAddress1) ? 1 : 0;
     const unsigned o = 1 - i;
-    r = FlowRecord{};
-    std::memcpy(r.source_address, e.key.address[i], 16);
-    std::memcpy(r.destination_address, e.key.address[o], 16);
-    const bool icmp = e.key.protocol == kIcmp || e.key.protocol == kIcmpv6;
-    r.source_port = icmp ? 0 : e.key.port[i];
-    r.destination_port = icmp ? e.key.port[1] : e.key.port[o];
-    r.protocol = e.key.protocol;
-    r.ip_version = e.key.ip_version;
-    r.vlan_id = e.key.vlan_id;
-    r.packets = e.packets[i];
-    r.octets = e.octets[i];
-    r.reverse_packets = e.packets[o];
-    r.reverse_octets = e.octets[o];
-    r.first_ns = e.first_ns[i];
-    r.last_ns = e.last_ns[i];
-    r.reverse_first_ns = e.first_ns[o];
-    r.reverse_last_ns = e.last_ns[o];
-    r.application_id = e.application_id;
-    r.ingress_port = e.ingress_port;
-    r.tcp_flags = e.tcp_flags[i];
-    r.reverse_tcp_flags = e.tcp_flags[o];
-    r.minimum_ttl = e.min_ttl[i];
-    r.maximum_ttl = e.max_ttl[i];
-    r.reverse_minimum_ttl = e.min_ttl[o];
-    r.reverse_maximum_ttl = e.max_ttl[o];
+    std::memset(r.reserved, 0, sizeof(r.reserved));  // every other byte is written below
+    std::memcpy(r.source_address, h.key.address[i], 16);
+    std::memcpy(r.destination_address, h.key.address[o], 16);
+    const bool icmp = h.key.protocol == kIcmp || h.key.protocol == kIcmpv6;
+    r.source_port = icmp ? 0 : h.key.port[i];
+    r.destination_port = icmp ? h.key.port[1] : h.key.port[o];
+    r.protocol = h.key.protocol;
+    r.ip_version = h.key.ip_version;
+    r.vlan_id = h.key.vlan_id;
+    r.packets = h.packets[i];
+    r.octets = h.octets[i];
+    r.reverse_packets = h.packets[o];
+    r.reverse_octets = h.octets[o];
+    r.first_ns = c.first_ns[i];
+    r.last_ns = h.last_ns[i];
+    r.reverse_first_ns = c.first_ns[o];
+    r.reverse_last_ns = h.last_ns[o];
+    r.application_id = c.application_id;
+    r.ingress_port = c.ingress_port;
+    r.tcp_flags = h.tcp_flags[i];
+    r.reverse_tcp_flags = h.tcp_flags[o];
+    r.minimum_ttl = h.min_ttl[i];
+    r.maximum_ttl = h.max_ttl[i];
+    r.reverse_minimum_ttl = h.min_ttl[o];
+    r.reverse_maximum_ttl = h.max_ttl[o];
     r.end_reason = reason;
 }
 
 // Starts a fresh record in place: the flow, its initiator and its TCP state go on.
-void restart_counters(FlowEntry& e) {
+void restart_counters(FlowHot& h, FlowCold& c) {
     for (unsigned d = 0; d < 2; ++d) {
-        e.packets[d] = 0;
-        e.octets[d] = 0;
-        e.first_ns[d] = 0;
-        e.tcp_flags[d] = 0;
-        e.min_ttl[d] = 0;
-        e.max_ttl[d] = 0;
+        h.packets[d] = 0;
+        h.octets[d] = 0;
+        h.tcp_flags[d] = 0;
+        h.min_ttl[d] = 0;
+        h.max_ttl[d] = 0;
+        c.first_ns[d] = 0;
     }
 }
 
@@ -141,20 +145,21 @@ std::uint64_t FlowTable::active_flows() const {
     return counters_.flows_active;
 }
 
-FlowEndReason FlowTable::expiry(const FlowEntry& e, std::uint64_t now) const {
+FlowEndReason FlowTable::expiry(Slot s, std::uint64_t now) const {
+    const FlowHot& e = s.hot();
     const std::uint64_t last = last_ns(e);
     if (now < last) return kNotExpired;
     if ((e.state & kEnded) && now - last >= config_.tcp_end_grace_ns)
         return FlowEndReason::end_of_flow;
     if (now - last >= config_.idle_timeout_ns) return FlowEndReason::idle_timeout;
-    if (packets(e) != 0 && now - start_ns(e) >= config_.active_timeout_ns)
+    if (packets(e) != 0 && now - start_ns(e, s.cold()) >= config_.active_timeout_ns)
         return FlowEndReason::active_timeout;
     return kNotExpired;
 }
 
 void FlowTable::refresh_due(Slot s) {
-    const FlowEntry& e = s.entry();
-    std::uint64_t deadline = packets(e) != 0 ? start_ns(e) + config_.active_timeout_ns
+    const FlowHot& e = s.hot();
+    std::uint64_t deadline = packets(e) != 0 ? start_ns(e, s.cold()) + config_.active_timeout_ns
                                              : last_ns(e) + config_.idle_timeout_ns;
     if (e.state & kEnded) deadline = std::min(deadline, last_ns(e) + config_.tcp_end_grace_ns);
     s.bucket->due[s.index] = static_cast<std::uint16_t>(deadline >> kDueShift);
@@ -163,9 +168,8 @@ void FlowTable::refresh_due(Slot s) {
 // Writes the record of the slot's flow and frees the slot. A flow with no packet since its
 // last record (after an active timeout) has nothing to report.
 void FlowTable::end(Slot s, FlowEndReason reason, RecordBuffer& out) {
-    const FlowEntry& e = s.entry();
-    if (packets(e) != 0) {
-        to_record(e, reason, out.records[out.count++]);
+    if (packets(s.hot()) != 0) {
+        to_record(s.hot(), s.cold(), reason, out.records[out.count++]);
         ++counters_.flows_ended[static_cast<unsigned>(reason)];
     }
     s.bucket->tag[s.index] = 0;
@@ -173,10 +177,10 @@ void FlowTable::end(Slot s, FlowEndReason reason, RecordBuffer& out) {
 }
 
 inline void FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now) {
-    FlowEntry& e = s.entry();
+    FlowHot& e = s.hot();
     const unsigned d = info.direction;
     if (e.packets[d]++ == 0) {
-        e.first_ns[d] = now;
+        s.cold().first_ns[d] = now;
         e.min_ttl[d] = e.max_ttl[d] = info.ttl;
     } else {
         e.min_ttl[d] = std::min(e.min_ttl[d], info.ttl);
@@ -201,10 +205,11 @@ inline void FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now)
 
 void FlowTable::create(Slot s, const PacketInfo& info, std::uint16_t tag, std::uint16_t port,
                        std::uint64_t now) {
-    FlowEntry& e = s.entry();
+    FlowHot& e = s.hot();
     std::memset(&e, 0, sizeof(e));
+    s.cold() = FlowCold{};
     e.key = info.key;
-    e.ingress_port = port;
+    s.cold().ingress_port = port;
     e.state = info.direction ? kInitiatorIsAddress1 : 0;
     s.bucket->tag[s.index] = tag;
     ++counters_.flows_created;
@@ -267,10 +272,13 @@ inline std::uint32_t FlowTable::candidates(const Pending& q) {
 inline void FlowTable::fetch_entries(Pending& q, std::uint64_t now) {
     if (!q.metered) return;
     q.candidates = candidates(q);
-    if (q.candidates == 0) prefetch_entry(new_flow_slot(q, now).entry(), sizeof(FlowEntry));
+    if (q.candidates == 0) {
+        const Slot s = new_flow_slot(q, now);
+        prefetch_flow(*s.bucket, s.index, true);
+    }
     for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
         const auto bit = static_cast<unsigned>(__builtin_ctz(m));
-        prefetch_entry(q.bucket[bit >> 4]->entry[(bit & 15) >> 1]);
+        prefetch_flow(*q.bucket[bit >> 4], (bit & 15) >> 1);
     }
 }
 
@@ -285,22 +293,22 @@ inline bool FlowTable::meter(Pending& q, std::uint64_t now, std::uint16_t port, 
     for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
         const auto bit = static_cast<unsigned>(__builtin_ctz(m));
         const Slot s{q.bucket[bit >> 4], (bit & 15) >> 1};
-        if (!(s.entry().key == q.info.key)) continue;
+        if (!(s.hot().key == q.info.key)) continue;
         // The header says whether a timeout may have passed; only then is it worked out.
         const bool maybe =
             static_cast<std::uint32_t>(now >> kSeenShift) - s.bucket->last_seen[s.index] >=
                 idle_seen_ ||
             static_cast<std::int16_t>(static_cast<std::uint16_t>(now >> kDueShift) -
                                       s.bucket->due[s.index]) >= 0;
-        const FlowEndReason reason = maybe ? expiry(s.entry(), now) : kNotExpired;
+        const FlowEndReason reason = maybe ? expiry(s, now) : kNotExpired;
         if (reason == kNotExpired) [[likely]] {
             update(s, q.info, now);
             return false;
         }
         if (reason == FlowEndReason::active_timeout) {
-            to_record(s.entry(), reason, out.records[out.count++]);
+            to_record(s.hot(), s.cold(), reason, out.records[out.count++]);
             ++counters_.flows_ended[static_cast<unsigned>(reason)];
-            restart_counters(s.entry());
+            restart_counters(s.hot(), s.cold());
             update(s, q.info, now);
             refresh_due(s);
             return false;
@@ -351,13 +359,13 @@ void FlowTable::sweep_bucket(Bucket& b, std::uint64_t now, RecordBuffer& out) {
         const bool deadline_due = static_cast<std::int16_t>(due - b.due[slot]) >= 0;
         if (!idle_due && !deadline_due) continue;
         const Slot s{&b, slot};
-        const FlowEndReason reason = expiry(s.entry(), now);
+        const FlowEndReason reason = expiry(s, now);
         if (reason == kNotExpired) {
             refresh_due(s);
         } else if (reason == FlowEndReason::active_timeout) {
-            to_record(s.entry(), reason, out.records[out.count++]);
+            to_record(s.hot(), s.cold(), reason, out.records[out.count++]);
             ++counters_.flows_ended[static_cast<unsigned>(reason)];
-            restart_counters(s.entry());
+            restart_counters(s.hot(), s.cold());
             refresh_due(s);
         } else {
             end(s, reason, out);
