@@ -8,16 +8,21 @@
 #include <systemd/sd-daemon.h>
 
 #include <chrono>
+#include <cinttypes>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "drain.hpp"
 #include "eal_args.hpp"
 #include "loader.hpp"
+#include "record_json.hpp"
 #include "sluice/eal.hpp"
 #include "sluice/log.hpp"
+#include "sluice/record.hpp"
 #include "sluice/shm.hpp"
 #include "sluice_version.h"
 #include "units.hpp"
@@ -35,6 +40,7 @@ void usage(FILE* out) {
                  "       sluice-control --check-config FILE\n"
                  "  -c, --config FILE        the Sluice configuration (default %s)\n"
                  "  -w, --wait DURATION      wait this long for the dataplane to start (\"10s\")\n"
+                 "      --print-records      write every record to stdout as a line of JSON\n"
                  "      --check-config FILE  validate FILE, print the effective configuration\n"
                  "  -V, --version            print the version and exit\n"
                  "  -h, --help               this help\n",
@@ -80,7 +86,7 @@ bool wait_for_dataplane(const std::string& prefix, config::Duration wait) {
 }
 
 // Finds the dataplane's stats header and checks it speaks this layout.
-const shm::StatsHeader* attach_stats(const std::string& prefix) {
+shm::StatsZone* attach_stats(const std::string& prefix) {
     const rte_memzone* mz = rte_memzone_lookup(shm::kStatsZone);
     if (mz == nullptr) {
         SLUICE_ERROR(
@@ -89,22 +95,67 @@ const shm::StatsHeader* attach_stats(const std::string& prefix) {
             prefix.c_str(), shm::kStatsZone);
         return nullptr;
     }
-    const auto* h = static_cast<const shm::StatsHeader*>(mz->addr);
-    if (h->magic != shm::kStatsMagic || h->layout_version != shm::kStatsLayoutVersion) {
+    auto* zone = static_cast<shm::StatsZone*>(mz->addr);
+    const shm::StatsHeader* h = &zone->header;
+    if (h->magic != shm::kStatsMagic || h->layout_version != shm::kStatsLayoutVersion ||
+        h->record_layout_version != kRecordLayoutVersion) {
         SLUICE_ERROR(
-            "sluice-dataplane %.*s (pid %d) uses stats layout %u, this sluice-control "
-            "%s uses layout %u: run a control of the dataplane's version",
+            "sluice-dataplane %.*s (pid %d) uses stats layout %u and record layout %u, this "
+            "sluice-control %s uses %u and %u: run a control of the dataplane's version",
             static_cast<int>(sizeof(h->version)), h->version, h->dataplane_pid, h->layout_version,
-            SLUICE_VERSION, shm::kStatsLayoutVersion);
+            h->record_layout_version, SLUICE_VERSION, shm::kStatsLayoutVersion,
+            kRecordLayoutVersion);
         return nullptr;
     }
-    return h;
+    return zone;
 }
 
-int run(const config::Config& c, config::Duration wait) {
+struct Options {
+    config::Duration wait{0};
+    bool print_records = false;
+};
+
+std::uint64_t wall_clock_ns() {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
+           static_cast<std::uint64_t>(now.tv_nsec);
+}
+
+// What this control took from the rings, for the closing accounting line.
+struct Taken {
+    std::uint64_t records = 0;
+    std::uint64_t packets = 0;
+    std::uint64_t octets = 0;
+};
+
+// Prints the run's accounting from the dataplane's counters and what this control received.
+void report(const shm::StatsZone& zone, const Taken& taken) {
+    MeterCounters sum{};
+    shm::OutputCounters out{};
+    for (unsigned w = 0; w < zone.header.worker_count; ++w) {
+        const MeterCounters m = shm::snapshot(zone.workers[w].meter);
+        const shm::OutputCounters o = shm::snapshot(zone.workers[w].output);
+        sum.packets += m.packets;
+        sum.metered_packets += m.metered_packets;
+        sum.metered_octets += m.metered_octets;
+        for (std::size_t r = 0; r < kIgnoreReasons; ++r)
+            sum.ignored_packets[r] += m.ignored_packets[r];
+        out.records_not_sent += o.records_not_sent;
+        out.packets_not_sent += o.packets_not_sent;
+        out.octets_not_sent += o.octets_not_sent;
+    }
+    SLUICE_INFO("accounting: %" PRIu64 " packets received = %" PRIu64 " in %" PRIu64
+                " records exported + %" PRIu64 " ignored + %" PRIu64 " in %" PRIu64
+                " records not sent; %" PRIu64 " of %" PRIu64 " metered octets exported",
+                sum.packets, taken.packets, taken.records, sum.ignored_total(),
+                out.packets_not_sent, out.records_not_sent, taken.octets, sum.metered_octets);
+}
+
+int run(const config::Config& c, const Options& options) {
     const std::string& prefix = c.dataplane.file_prefix;
     SLUICE_INFO("sluice %s, allocator %s", SLUICE_VERSION, allocator().c_str());
-    if (!wait_for_dataplane(prefix, wait)) {
+    if (!wait_for_dataplane(prefix, options.wait)) {
         SLUICE_ERROR(
             "no sluice-dataplane is running with file_prefix \"%s\" (from %s); start "
             "it first (sluice run --config %s starts both)",
@@ -127,35 +178,77 @@ int run(const config::Config& c, config::Duration wait) {
             prefix.c_str(), rte_strerror(rte_errno));
         return 1;
     }
-    const shm::StatsHeader* stats = attach_stats(prefix);
-    int status = 1;
-    if (stats != nullptr) {
-        const auto started = static_cast<std::time_t>(stats->start_time_ns / 1'000'000'000u);
-        char when[32];
-        std::strftime(when, sizeof(when), "%FT%TZ", std::gmtime(&started));
-        SLUICE_INFO(
-            "attached to sluice-dataplane pid %d (file_prefix \"%s\", sensor \"%.*s\", "
-            "%u ports, %u workers, started %s)",
-            stats->dataplane_pid, prefix.c_str(), static_cast<int>(sizeof(stats->sensor_name)),
-            stats->sensor_name, stats->port_count, stats->worker_count, when);
-        sd_notify(0, "READY=1\nSTATUS=attached");
-        status = 0;
-        const timespec tick{0, 200'000'000};
-        while (true) {
-            const int sig = sigtimedwait(&stop, nullptr, &tick);
-            if (sig > 0) {
-                SLUICE_INFO("SIG%s received, stopping", sigabbrev_np(sig));
-                break;
-            }
-            if (rte_eal_primary_proc_alive(nullptr) == 0) {
-                SLUICE_INFO("sluice-dataplane has exited; stopping");
-                break;
-            }
-        }
-        sd_notify(0, "STOPPING=1");
+    // The primary may still be starting: its memzone appears once it is ready.
+    const auto ready_by = std::chrono::steady_clock::now() +
+                          std::max<config::Duration>(options.wait, std::chrono::seconds(5));
+    while (rte_memzone_lookup(shm::kStatsZone) == nullptr &&
+           std::chrono::steady_clock::now() < ready_by)
+        std::this_thread::sleep_for(50ms);
+    shm::StatsZone* zone = attach_stats(prefix);
+    control::Drain drain;
+    if (zone == nullptr || !drain.attach(*zone)) {
+        rte_eal_cleanup();
+        return 1;
     }
+    shm::StatsHeader& h = zone->header;
+    const auto started = static_cast<std::time_t>(h.start_time_ns / 1'000'000'000u);
+    char when[32];
+    std::strftime(when, sizeof(when), "%FT%TZ", std::gmtime(&started));
+    SLUICE_INFO(
+        "attached to sluice-dataplane pid %d (file_prefix \"%s\", sensor \"%.*s\", "
+        "%u ports, %u workers, started %s)",
+        h.dataplane_pid, prefix.c_str(), static_cast<int>(sizeof(h.sensor_name)), h.sensor_name,
+        h.port_count, h.worker_count, when);
+    h.control_pid.store(getpid(), std::memory_order_relaxed);
+    h.control_heartbeat_ns.store(wall_clock_ns(), std::memory_order_release);
+    sd_notify(0, "READY=1\nSTATUS=draining records");
+
+    using Steady = std::chrono::steady_clock;
+    std::vector<FlowRecord> batch;
+    Taken taken;
+    auto next_beat = Steady::now();
+    std::optional<Steady::time_point> stop_at;  // when a stop signal leaves the dataplane running
+    const timespec idle{0, 1'000'000};
+    const timespec none{0, 0};
+    bool primary_gone = false;
+    while (true) {
+        const std::size_t n = drain.poll(batch);
+        for (const FlowRecord& r : batch) {
+            ++taken.records;
+            taken.packets += r.packets + r.reverse_packets;
+            taken.octets += r.octets + r.reverse_octets;
+            if (options.print_records) std::printf("%s\n", control::to_json(r).c_str());
+        }
+        const auto now = Steady::now();
+        if (now >= next_beat) {
+            h.control_heartbeat_ns.store(wall_clock_ns(), std::memory_order_release);
+            next_beat = now + std::chrono::milliseconds(100);
+            if (options.print_records) std::fflush(stdout);
+        }
+        const int sig = sigtimedwait(&stop, nullptr, n == 0 ? &idle : &none);
+        if (sig > 0 && !stop_at) {
+            // A dataplane that is stopping too is waited for, so its last records get out.
+            SLUICE_INFO("SIG%s received: exporting what is in the rings, then stopping",
+                        sigabbrev_np(sig));
+            stop_at = now + std::chrono::seconds(2);
+        }
+        if (n != 0) continue;
+        if (primary_gone) break;  // one more pass after the dataplane left: now empty
+        if (rte_eal_primary_proc_alive(nullptr) == 0) {
+            SLUICE_INFO("sluice-dataplane has exited; exporting the last records");
+            primary_gone = true;
+            continue;
+        }
+        const auto state =
+            static_cast<shm::DataplaneState>(h.state.load(std::memory_order_acquire));
+        if (stop_at && now >= *stop_at && state == shm::DataplaneState::running) break;
+    }
+    h.control_heartbeat_ns.store(0, std::memory_order_release);
+    std::fflush(stdout);
+    report(*zone, taken);
+    sd_notify(0, "STOPPING=1");
     rte_eal_cleanup();
-    return status;
+    return 0;
 }
 
 }  // namespace
@@ -163,11 +256,12 @@ int run(const config::Config& c, config::Duration wait) {
 int main(int argc, char** argv) {
     log::program() = "sluice-control";
     std::string config_path = kDefaultConfig;
-    config::Duration wait{0};
-    enum { kCheckConfig = 256 };
+    Options run_options;
+    enum { kCheckConfig = 256, kPrintRecords };
     static const option options[] = {{"config", required_argument, nullptr, 'c'},
                                      {"wait", required_argument, nullptr, 'w'},
                                      {"check-config", required_argument, nullptr, kCheckConfig},
+                                     {"print-records", no_argument, nullptr, kPrintRecords},
                                      {"version", no_argument, nullptr, 'V'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
@@ -180,9 +274,10 @@ int main(int argc, char** argv) {
                     SLUICE_ERROR("--wait %s: %s", optarg, parsed.error.c_str());
                     return 2;
                 }
-                wait = *parsed.value;
+                run_options.wait = *parsed.value;
                 break;
             }
+            case kPrintRecords: run_options.print_records = true; break;
             case kCheckConfig: return check_config(optarg);
             case 'V': std::printf("sluice-control %s\n", SLUICE_VERSION); return 0;
             case 'h': usage(stdout); return 0;
@@ -195,5 +290,5 @@ int main(int argc, char** argv) {
     }
     const auto c = load(config_path);
     if (!c) return 2;
-    return run(*c, wait);
+    return run(*c, run_options);
 }

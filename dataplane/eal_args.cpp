@@ -5,16 +5,19 @@ namespace sluice::dataplane {
 
 std::vector<std::string> eal_args(const config::Config& config) {
     const auto& dp = config.dataplane;
-    // Each lcore id runs on the CPU of the same number; the main lcore first.
-    std::string lcores = std::to_string(dp.main_core);
-    for (unsigned cpu : dp.worker_cores.cpus) lcores += "," + std::to_string(cpu);
+    // Lcore 0 is the main lcore, lcores 1 to N the workers, each pinned to its CPU; the ids
+    // never depend on the CPU numbers, so they stay below the control's (127).
+    std::string lcores = "0@" + std::to_string(dp.main_core);
+    unsigned id = 1;
+    for (unsigned cpu : dp.worker_cores.cpus)
+        lcores += "," + std::to_string(id++) + "@" + std::to_string(cpu);
 
     std::vector<std::string> args{
         "sluice-dataplane",
         "--proc-type=primary",
         "--file-prefix=" + dp.file_prefix,
         "--lcores=" + lcores,
-        "--main-lcore=" + std::to_string(dp.main_core),
+        "--main-lcore=0",
         // EAL takes megabytes; round up so the configured amount is always there.
         "-m",
         std::to_string((dp.hugepage_memory + (1u << 20) - 1) >> 20),

@@ -5,25 +5,20 @@
 #include <hs/hs.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
-#include <rte_ethdev.h>
-#include <rte_lcore.h>
-#include <rte_memzone.h>
 #include <rte_version.h>
-#include <systemd/sd-daemon.h>
 
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "dataplane.hpp"
 #include "eal_args.hpp"
 #include "loader.hpp"
 #include "sluice/eal.hpp"
 #include "sluice/log.hpp"
-#include "sluice/shm.hpp"
 #include "sluice_version.h"
 
 namespace {
@@ -63,70 +58,12 @@ bool check_cores(const config::Config& c) {
     return ok;
 }
 
-// Prints each configured port as DPDK sees it; false when one is missing or cannot do
-// what the configuration asks.
-bool describe_ports(const config::Config& c) {
-    bool ok = true;
-    for (std::size_t i = 0; i < c.ports.size(); ++i) {
-        const auto& port = c.ports[i];
-        const std::string name(port.device_name());
-        std::uint16_t id = 0;
-        if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0) {
-            SLUICE_ERROR(
-                "port[%zu]: device \"%s\" was not found by DPDK; check the address "
-                "(dpdk-devbind.py --status) or the vdev string in port[%zu].device",
-                i + 1, name.c_str(), i + 1);
-            ok = false;
-            continue;
-        }
-        rte_eth_dev_info info{};
-        rte_ether_addr mac{};
-        rte_eth_dev_info_get(id, &info);
-        rte_eth_macaddr_get(id, &mac);
-        char mac_text[RTE_ETHER_ADDR_FMT_SIZE];
-        rte_ether_format_addr(mac_text, sizeof(mac_text), &mac);
-        SLUICE_INFO(
-            "port %u: %s (driver %s, mac %s, up to %u RX queues): %u RX queues, %u "
-            "descriptors, mtu %u%s",
-            id, name.c_str(), info.driver_name, mac_text, info.max_rx_queues, port.rx_queues,
-            port.rx_descriptors, port.mtu, port.promiscuous ? ", promiscuous" : "");
-        if (port.rx_queues > info.max_rx_queues) {
-            SLUICE_ERROR("port[%zu].rx_queues: %s supports at most %u RX queues, %u are configured",
-                         i + 1, name.c_str(), info.max_rx_queues, port.rx_queues);
-            ok = false;
-        }
-    }
-    return ok;
-}
-
-void describe_cores() {
+void describe_cores(const config::Config& c) {
     std::string workers;
-    unsigned lcore = 0;
-    RTE_LCORE_FOREACH_WORKER(lcore) workers += (workers.empty() ? "" : ",") + std::to_string(lcore);
-    SLUICE_INFO("main core %u, worker cores %s (%u workers)", rte_get_main_lcore(), workers.c_str(),
-                rte_lcore_count() - 1);
-}
-
-const rte_memzone* create_stats(const config::Config& c) {
-    const rte_memzone* mz = rte_memzone_reserve_aligned(shm::kStatsZone, sizeof(shm::StatsHeader),
-                                                        SOCKET_ID_ANY, 0, 64);
-    if (mz == nullptr) return nullptr;
-    auto* h = new (mz->addr) shm::StatsHeader{};
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    h->magic = shm::kStatsMagic;
-    h->layout_version = shm::kStatsLayoutVersion;
-    h->dataplane_pid = getpid();
-    h->port_count = static_cast<std::uint32_t>(c.ports.size());
-    h->worker_count = static_cast<std::uint32_t>(c.dataplane.worker_cores.cpus.size());
-    h->start_time_ns = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
-                       static_cast<std::uint64_t>(now.tv_nsec);
-    h->config_generation = 1;
-    std::snprintf(h->sensor_name, sizeof(h->sensor_name), "%s", c.sensor.name.c_str());
-    std::snprintf(h->version, sizeof(h->version), "%s", SLUICE_VERSION);
-    h->state.store(static_cast<std::uint32_t>(shm::DataplaneState::running),
-                   std::memory_order_release);
-    return mz;
+    for (unsigned cpu : c.dataplane.worker_cores.cpus)
+        workers += (workers.empty() ? "" : ",") + std::to_string(cpu);
+    SLUICE_INFO("main lcore on CPU %u, %zu workers on CPUs %s", c.dataplane.main_core,
+                c.dataplane.worker_cores.cpus.size(), workers.c_str());
 }
 
 // EAL leaves its hugepage files behind so secondaries can map them; once this primary has
@@ -174,28 +111,11 @@ int run(const config::Config& c) {
         return 1;
     }
     SLUICE_INFO("sluice %s, Hyperscan %s, %s", SLUICE_VERSION, hs_version(), rte_version());
-    describe_cores();
-    int status = 0;
-    const rte_memzone* stats = nullptr;
-    if (!describe_ports(c)) {
-        status = 1;
-    } else if ((stats = create_stats(c)) == nullptr) {
-        SLUICE_ERROR("cannot reserve the stats memzone: %s", rte_strerror(rte_errno));
-        status = 1;
-    } else {
-        SLUICE_INFO("ready: sensor \"%s\", file_prefix \"%s\"", c.sensor.name.c_str(),
-                    c.dataplane.file_prefix.c_str());
-        sd_notifyf(0, "READY=1\nSTATUS=metering on %zu ports\nMAINPID=%d", c.ports.size(),
-                   getpid());
-        int sig = 0;
-        while (sigwait(&stop, &sig) != 0) {
-        }
-        SLUICE_INFO("SIG%s received, stopping", sigabbrev_np(sig));
-        sd_notify(0, "STOPPING=1");
-        static_cast<shm::StatsHeader*>(stats->addr)
-            ->state.store(static_cast<std::uint32_t>(shm::DataplaneState::stopped),
-                          std::memory_order_release);
-        rte_memzone_free(stats);
+    describe_cores(c);
+    int status = 1;
+    {
+        dataplane::Dataplane dp(c);
+        if (dp.start()) status = dp.run(stop);
     }
     rte_eal_cleanup();
     release_hugepage_files(c.dataplane.file_prefix);

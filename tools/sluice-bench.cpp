@@ -145,7 +145,7 @@ std::uint64_t run(FlowTable& table, std::uint8_t* stream, std::size_t stream_len
     PacketRef burst[kMaxBurst];
     for (std::uint64_t done = 0; done < count; done += kMaxBurst) {
         for (unsigned i = 0; i < kMaxBurst; ++i) {
-            burst[i] = {stream + pos * kSlotBytes, kFrameBytes, now};
+            burst[i] = {stream + pos * kSlotBytes, kFrameBytes, kFrameBytes, now};
             pos = pos + 1 == stream_len ? 0 : pos + 1;
         }
         table.process(burst, kMaxBurst, 0, out);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -12,13 +13,19 @@
 
 #include "pktgen/packet.hpp"
 #include "pktgen/pcap.hpp"
+#include "record_json.hpp"
+#include "sluice/record.hpp"
 
 namespace {
 
 using namespace sluice::pktgen;
+using sluice::FlowEndReason;
+using sluice::FlowRecord;
+namespace control = sluice::control;
 
 struct Options {
     std::string out;
+    std::string expect;  // where to write the expected records
     unsigned flows = 1000;
     std::uint64_t seed = 1;
     std::uint64_t start_ns = 1'700'000'000ull * 1'000'000'000ull;
@@ -30,15 +37,39 @@ struct Event {
     Packet packet;
 };
 
+// The biflow record Sluice must produce for a conversation of the trace, when no timeout ends
+// it before the trace does (flowEndReason forcedEnd).
+struct Expected {
+    FlowRecord record{};
+
+    void add(const Packet& p, bool from_client, std::uint64_t t) {
+        FlowRecord& r = record;
+        const auto ip_length = build(p).size() - 14 - 4 * p.vlans.size();
+        std::uint64_t& packets = from_client ? r.packets : r.reverse_packets;
+        std::uint64_t& first = from_client ? r.first_ns : r.reverse_first_ns;
+        (from_client ? r.octets : r.reverse_octets) += ip_length;
+        (from_client ? r.last_ns : r.reverse_last_ns) = t;
+        (from_client ? r.tcp_flags : r.reverse_tcp_flags) |= p.tcp_flags;
+        (from_client ? r.minimum_ttl : r.reverse_minimum_ttl) = p.ttl;
+        (from_client ? r.maximum_ttl : r.reverse_maximum_ttl) = p.ttl;
+        if (packets++ == 0) first = t;
+    }
+};
+
 void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-tracegen --out FILE [--flows N] [--seed N] [--spread SECONDS]\n"
+                 "                       [--expect FILE]\n"
                  "Writes N conversations (half TCP, a third UDP, the rest ICMP echo; 30%% IPv6)\n"
-                 "to FILE and prints their totals as JSON: packets, ip_octets, flows.\n");
+                 "to FILE and prints their totals as JSON: packets, ip_octets, flows.\n"
+                 "--expect writes the record Sluice must make of each conversation, one JSON\n"
+                 "line each as sluice-control --print-records prints them, when no timeout ends\n"
+                 "a flow before the trace does.\n");
 }
 
 // One conversation between a client and a server, each direction's packets in time order.
-void conversation(std::mt19937_64& rng, unsigned index, std::uint64_t t, std::vector<Event>& out) {
+void conversation(std::mt19937_64& rng, unsigned index, std::uint64_t t, std::vector<Event>& out,
+                  Expected& expected) {
     std::uniform_int_distribution<int> percent(0, 99);
     const bool v6 = percent(rng) < 30;
     const int kind = percent(rng);
@@ -53,8 +84,10 @@ void conversation(std::mt19937_64& rng, unsigned index, std::uint64_t t, std::ve
     Packet rsp = req;
     std::swap(rsp.src, rsp.dst);
     rsp.ttl = 60;
-    const auto gap = [&] { return 100'000 + rng() % 5'000'000; };  // 0.1 to 5 ms
+    // 0.1 to 5 ms, in whole microseconds: what a pcap reader keeps of a timestamp.
+    const auto gap = [&] { return (100 + rng() % 4'900) * 1'000; };
     auto send = [&](Packet p) {
+        expected.add(p, p.src == req.src, t);
         out.push_back({t, std::move(p)});
         t += gap();
     };
@@ -93,6 +126,7 @@ void conversation(std::mt19937_64& rng, unsigned index, std::uint64_t t, std::ve
         }
     } else {
         req.protocol = rsp.protocol = v6 ? kIcmpv6 : kIcmp;
+        expected.record.destination_port = static_cast<std::uint16_t>((v6 ? 128 : 8) << 8);
         req.src_port = v6 ? 128 : 8;  // echo request; "ports" are type and code
         rsp.src_port = v6 ? 129 : 0;  // echo reply
         req.dst_port = rsp.dst_port = 0;
@@ -108,8 +142,28 @@ void conversation(std::mt19937_64& rng, unsigned index, std::uint64_t t, std::ve
 int run(const Options& o) {
     std::mt19937_64 rng(o.seed);
     std::vector<Event> events;
-    for (unsigned i = 0; i < o.flows; ++i)
-        conversation(rng, i, o.start_ns + (o.flows > 1 ? o.spread_ns / o.flows * i : 0), events);
+    std::vector<Expected> expected(o.flows);
+    const std::uint64_t step = o.flows > 1 ? o.spread_ns / o.flows / 1000 * 1000 : 0;
+    for (unsigned i = 0; i < o.flows; ++i) {
+        const std::size_t first = events.size();
+        conversation(rng, i, o.start_ns + step * i, events, expected[i]);
+        const Packet& p = events[first].packet;
+        FlowRecord& r = expected[i].record;
+        std::memcpy(r.source_address, p.src.data(), 16);
+        std::memcpy(r.destination_address, p.dst.data(), 16);
+        r.ip_version = static_cast<std::uint8_t>(p.ip_version);
+        r.protocol = p.protocol;
+        const bool icmp = p.protocol == kIcmp || p.protocol == kIcmpv6;
+        r.source_port = icmp ? 0 : p.src_port;
+        if (!icmp) r.destination_port = p.dst_port;
+        r.end_reason = FlowEndReason::forced_end;
+    }
+    if (!o.expect.empty()) {
+        std::FILE* f = std::fopen(o.expect.c_str(), "w");
+        if (f == nullptr) throw std::runtime_error("cannot create " + o.expect);
+        for (const auto& e : expected) std::fprintf(f, "%s\n", control::to_json(e.record).c_str());
+        std::fclose(f);
+    }
     std::stable_sort(events.begin(), events.end(),
                      [](const Event& a, const Event& b) { return a.time_ns < b.time_ns; });
     PcapWriter pcap(o.out);
@@ -129,16 +183,20 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
     Options o;
-    static const option options[] = {
-        {"out", required_argument, nullptr, 'o'},  {"flows", required_argument, nullptr, 'n'},
-        {"seed", required_argument, nullptr, 's'}, {"spread", required_argument, nullptr, 'd'},
-        {"help", no_argument, nullptr, 'h'},       {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "o:n:s:d:h", options, nullptr)) != -1;) {
+    static const option options[] = {{"out", required_argument, nullptr, 'o'},
+                                     {"flows", required_argument, nullptr, 'n'},
+                                     {"seed", required_argument, nullptr, 's'},
+                                     {"spread", required_argument, nullptr, 'd'},
+                                     {"expect", required_argument, nullptr, 'e'},
+                                     {"help", no_argument, nullptr, 'h'},
+                                     {nullptr, 0, nullptr, 0}};
+    for (int opt; (opt = getopt_long(argc, argv, "o:n:s:d:e:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'o': o.out = optarg; break;
             case 'n': o.flows = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
             case 's': o.seed = std::strtoull(optarg, nullptr, 10); break;
             case 'd': o.spread_ns = std::strtoull(optarg, nullptr, 10) * 1'000'000'000ull; break;
+            case 'e': o.expect = optarg; break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }

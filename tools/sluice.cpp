@@ -187,12 +187,15 @@ private:
         }
     }
 
-    // Stops the control first, so it can still drain what the dataplane flushes.
+    // Stops the dataplane, which flushes every flow and waits for the control to export them;
+    // the control stops by itself once the dataplane has gone.
     void stop(int sig = SIGTERM) {
         if (stopping_) return;
         stopping_ = true;
-        for (Child* c : {&control_, &dataplane_})
-            if (c->running()) kill(c->pid, sig);
+        if (dataplane_.running())
+            kill(dataplane_.pid, sig);
+        else if (control_.running())
+            kill(control_.pid, sig);
     }
 
     int finish() {

@@ -426,17 +426,17 @@ void check_across(const Config& c, const toml::table& root, Errors& errors) {
         errors.add(root.source(), "port",
                    "no [[port]] is configured; add one, such as [[port]] with device = "
                    "\"0000:3b:00.0\"");
-    if (!dp.worker_cores.cpus.empty() && dp.worker_cores.cpus.back() > schema::kMaxDataplaneCore)
+    if (dp.worker_cores.cpus.size() > schema::kMaxWorkers)
         errors.add(where(root, {"dataplane.worker_cores", "dataplane"}), "dataplane.worker_cores",
-                   "CPU " + std::to_string(dp.worker_cores.cpus.back()) +
-                       " is beyond the largest dataplane core " +
-                       std::to_string(schema::kMaxDataplaneCore));
-    if (dp.worker_cores.contains(dp.main_core))
+                   "lists " + std::to_string(dp.worker_cores.cpus.size()) +
+                       " cores; DPDK runs at most " + std::to_string(schema::kMaxWorkers) +
+                       " workers");
+    if (!dp.allow_shared_cores && dp.worker_cores.contains(dp.main_core))
         errors.add(where(root, {"dataplane.worker_cores", "dataplane.main_core", "dataplane"}),
                    "dataplane.worker_cores",
                    "CPU " + std::to_string(dp.main_core) +
                        " is also dataplane.main_core; a worker core must be a core of its own");
-    if (dp.worker_cores.contains(c.control.core))
+    if (!dp.allow_shared_cores && dp.worker_cores.contains(c.control.core))
         errors.add(where(root, {"control.core", "dataplane.worker_cores", "control"}),
                    "control.core",
                    "CPU " + std::to_string(c.control.core) +

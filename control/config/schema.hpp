@@ -16,8 +16,9 @@ using namespace std::chrono_literals;
 inline constexpr std::uint64_t kMiB = 1ull << 20;
 inline constexpr std::uint64_t kGiB = 1ull << 30;
 inline constexpr unsigned kMaxCpu = 1023;
-// Dataplane lcore ids are CPU ids and DPDK has 128 (RTE_MAX_LCORE); the control takes the last.
-inline constexpr unsigned kMaxDataplaneCore = 126;
+// DPDK has 128 lcore ids (RTE_MAX_LCORE): the dataplane's main lcore, its workers, and the
+// control's, the last.
+inline constexpr unsigned kMaxWorkers = 126;
 
 // A check on a string value: nothing when it is fine, otherwise what is expected.
 using StringCheck = std::optional<std::string> (*)(std::string_view);
@@ -37,11 +38,12 @@ void visit(V& v, Sensor& s) {
 
 template <typename V>
 void visit(V& v, Dataplane& d) {
-    v.integer("main_core", d.main_core, 0, kMaxDataplaneCore);
+    v.integer("main_core", d.main_core, 0, kMaxCpu);
     v.cpu_list("worker_cores", d.worker_cores);
     v.size("hugepage_memory", d.hugepage_memory, 64 * kMiB, 4096 * kGiB);
     v.string("file_prefix", d.file_prefix, file_prefix);
     v.strings("eal_args", d.eal_args, eal_argument);
+    v.boolean("allow_shared_cores", d.allow_shared_cores);
 }
 
 template <typename V>

@@ -145,16 +145,24 @@ std::uint64_t FlowTable::active_flows() const {
     return counters_.flows_active;
 }
 
+// The timeout that fell first, if any has by `now`: the answer does not depend on when the
+// question is asked, so records are the same whatever the sweep's progress.
 FlowEndReason FlowTable::expiry(Slot s, std::uint64_t now) const {
     const FlowHot& e = s.hot();
     const std::uint64_t last = last_ns(e);
-    if (now < last) return kNotExpired;
-    if ((e.state & kEnded) && now - last >= config_.tcp_end_grace_ns)
-        return FlowEndReason::end_of_flow;
-    if (now - last >= config_.idle_timeout_ns) return FlowEndReason::idle_timeout;
-    if (packets(e) != 0 && now - start_ns(e, s.cold()) >= config_.active_timeout_ns)
-        return FlowEndReason::active_timeout;
-    return kNotExpired;
+    FlowEndReason reason = kNotExpired;
+    std::uint64_t first_deadline = now;
+    auto consider = [&](std::uint64_t deadline, FlowEndReason r) {
+        if (deadline <= first_deadline && (reason == kNotExpired || deadline < first_deadline)) {
+            first_deadline = deadline;
+            reason = r;
+        }
+    };
+    if (e.state & kEnded) consider(last + config_.tcp_end_grace_ns, FlowEndReason::end_of_flow);
+    consider(last + config_.idle_timeout_ns, FlowEndReason::idle_timeout);
+    if (packets(e) != 0)
+        consider(start_ns(e, s.cold()) + config_.active_timeout_ns, FlowEndReason::active_timeout);
+    return reason;
 }
 
 void FlowTable::refresh_due(Slot s) {
@@ -240,13 +248,13 @@ void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port
 inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, const std::uint8_t* next) {
     if (next != nullptr) __builtin_prefetch(next + 14);
     ++counters_.packets;
-    counters_.octets += p.length;
-    const ParseResult r = parse(p.data, p.length, p.time_ns, fragments_, q.info);
+    counters_.octets += p.frame_length;
+    const ParseResult r = parse(p.data, p.length, p.frame_length, p.time_ns, fragments_, q.info);
     q.metered = r.metered();
     if (!r.metered()) {
         const auto reason = static_cast<unsigned>(r.reason());
         ++counters_.ignored_packets[reason];
-        counters_.ignored_octets[reason] += p.length;
+        counters_.ignored_octets[reason] += p.frame_length;
         return;
     }
     if (r.fragment() == ParseResult::Fragment::matched) ++counters_.fragments_matched;
@@ -395,13 +403,15 @@ void FlowTable::expire(std::uint64_t now, RecordBuffer& out) {
     }
 }
 
-bool FlowTable::flush(RecordBuffer& out) {
+bool FlowTable::flush(std::uint64_t now, RecordBuffer& out) {
     for (; flush_cursor_ < buckets_; ++flush_cursor_) {
         Bucket& b = table_[flush_cursor_];
         for (unsigned slot = 0; slot < Bucket::kSlots; ++slot) {
             if (b.tag[slot] == 0) continue;
             if (out.room() == 0) return false;
-            end({&b, slot}, FlowEndReason::forced_end, out);
+            // A flow whose timeout already fell, which the sweep had not reached, ends as such.
+            const FlowEndReason reason = expiry({&b, slot}, now);
+            end({&b, slot}, reason == kNotExpired ? FlowEndReason::forced_end : reason, out);
         }
     }
     flush_cursor_ = 0;

@@ -5,10 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "counters.hpp"
 #include "fragments.hpp"
 #include "hash.hpp"
 #include "packet.hpp"
+#include "sluice/counters.hpp"
 #include "sluice/record.hpp"
 
 namespace sluice::meter {
@@ -90,9 +90,9 @@ public:
     // kMaxSweepBuckets buckets a call, and only while `out` has room for a bucket's records.
     void expire(std::uint64_t now_ns, RecordBuffer& out);
 
-    // Ends every flow (flowEndReason forcedEnd) into `out` until it is full; true once the
-    // table is empty. Call until it returns true.
-    bool flush(RecordBuffer& out);
+    // Ends every flow into `out` until it is full; true once the table is empty. Call until it
+    // returns true. A flow ends as forcedEnd, unless one of its timeouts had fallen by `now`.
+    bool flush(std::uint64_t now, RecordBuffer& out);
 
     // New timeouts, from the next packet on (a reload).
     void set_timeouts(std::uint64_t idle_ns, std::uint64_t active_ns, std::uint64_t grace_ns);

@@ -1,6 +1,7 @@
 // Parses one frame into a flow key and the fields a flow keeps, or says why it cannot.
 #include "parser.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace sluice::meter {
@@ -101,8 +102,8 @@ std::uint16_t icmp_type_code(std::uint8_t type, std::uint8_t code, bool v6) {
 
 }  // namespace
 
-ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint64_t now_ns,
-                  FragmentMap& fragments, PacketInfo& out) {
+ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t frame_length,
+                  std::uint64_t now_ns, FragmentMap& fragments, PacketInfo& out) {
     out.tcp_flags = 0;
     out.payload_offset = 0;
     out.payload_length = 0;
@@ -143,7 +144,8 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint64_t 
 
     // L3.
     const std::uint8_t* ip = data + off;
-    const std::uint32_t avail = length - off;
+    const std::uint32_t avail = length - off;              // bytes that can be read
+    const std::uint32_t frame_avail = frame_length - off;  // bytes the frame carries
     std::uint8_t protocol = 0;
     std::uint32_t l4 = 0;      // offset of the L4 header from ip
     std::uint32_t ip_end = 0;  // offset from ip of the end of the IP packet
@@ -157,7 +159,7 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint64_t 
         const std::uint32_t header = (ip[0] & 0x0fu) * 4;
         const std::uint32_t total = be16(ip + 2);
         if (header < 20 || header > total) return ignore(IgnoreReason::bad_header_length);
-        if (total > avail) return ignore(IgnoreReason::bad_total_length);
+        if (total > frame_avail) return ignore(IgnoreReason::bad_total_length);
         protocol = ip[9];
         out.ttl = ip[8];
         out.ip_length = static_cast<std::uint16_t>(total);
@@ -178,7 +180,7 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint64_t 
         if (avail < 40) return ignore(IgnoreReason::truncated_l3);
         if ((ip[0] >> 4) != 6) return ignore(IgnoreReason::bad_ip_version);
         const std::uint32_t total = 40u + be16(ip + 4);
-        if (total > avail) return ignore(IgnoreReason::bad_total_length);
+        if (total > frame_avail) return ignore(IgnoreReason::bad_total_length);
         out.ttl = ip[7];
         out.ip_length = static_cast<std::uint16_t>(total > 0xffff ? 0xffff : total);
         ip_end = total;
@@ -188,7 +190,7 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint64_t 
                              protocol == kDestOpts || protocol == kFragment || protocol == kAh;
              ++n) {
             if (n >= kMaxIpv6Extensions) return ignore(IgnoreReason::too_many_ipv6_extensions);
-            if (ip_end < l4 + 8) return ignore(IgnoreReason::truncated_l3);
+            if (std::min(ip_end, avail) < l4 + 8) return ignore(IgnoreReason::truncated_l3);
             const std::uint8_t next = ip[l4];
             if (protocol == kFragment) {
                 const std::uint16_t frag = be16(ip + l4 + 2);
@@ -237,8 +239,11 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint64_t 
     }
 
     // L4.
+    // What of the L4 header and payload can be read: the IP packet, within the readable bytes.
     const std::uint8_t* l4p = ip + l4;
-    const std::uint32_t l4_avail = ip_end - l4;
+    const std::uint32_t limit = std::min(ip_end, avail);
+    if (l4 > limit) return ignore(IgnoreReason::truncated_l4);
+    const std::uint32_t l4_avail = limit - l4;
     std::uint16_t sport = 0, dport = 0;
     std::uint32_t l4_header = 0;
     switch (protocol) {

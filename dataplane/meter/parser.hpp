@@ -3,9 +3,9 @@
 
 #include <cstdint>
 
-#include "counters.hpp"
 #include "fragments.hpp"
 #include "packet.hpp"
+#include "sluice/counters.hpp"
 
 namespace sluice::meter {
 
@@ -34,9 +34,11 @@ private:
 
 // Ethernet II, up to two VLAN tags (0x8100, 0x88A8, 0x9100), up to eight MPLS labels, IPv4
 // (options, fragments), IPv6 (hop-by-hop, routing, destination options, fragment and AH
-// headers, up to eight), then TCP, UDP, SCTP, ICMP or ICMPv6. Never reads past `length`.
+// headers, up to eight), then TCP, UDP, SCTP, ICMP or ICMPv6. Reads only the first `length`
+// bytes; `frame_length` (at least `length`) is the whole frame's, which the IP lengths are
+// checked against (a scattered jumbo frame: the headers are in the first segment).
 // First fragments are remembered in `fragments`; later ones take their ports from it.
-ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint64_t now_ns,
-                  FragmentMap& fragments, PacketInfo& out);
+ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t frame_length,
+                  std::uint64_t now_ns, FragmentMap& fragments, PacketInfo& out);
 
 }  // namespace sluice::meter

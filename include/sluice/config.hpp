@@ -54,6 +54,9 @@ struct Dataplane {
     std::uint64_t hugepage_memory = 1ull << 30;
     std::string file_prefix = "sluice";
     std::vector<std::string> eal_args;
+    // Lets workers share CPUs with the main lcore or the control: for test machines with fewer
+    // CPUs than workers, never for a sensor that must keep up.
+    bool allow_shared_cores = false;
 };
 
 struct Port {

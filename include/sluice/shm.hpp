@@ -3,6 +3,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <type_traits>
+
+#include "sluice/counters.hpp"
 
 namespace sluice::shm {
 
@@ -10,26 +15,123 @@ namespace sluice::shm {
 inline constexpr std::uint32_t kStatsLayoutVersion = 1;
 inline constexpr std::uint32_t kStatsMagic = 0x534c5354;  // "SLST"
 
-// Memzone names stay below RTE_MEMZONE_NAMESIZE (32).
+inline constexpr unsigned kMaxPorts = 32;
+inline constexpr unsigned kMaxWorkers = 126;
+
+// Names stay below RTE_MEMZONE_NAMESIZE and RTE_RING_NAMESIZE (32).
 inline constexpr char kStatsZone[] = "sluice_stats";
 
-enum class DataplaneState : std::uint32_t { starting = 0, running = 1, draining = 2, stopped = 3 };
+// The ring worker `worker` writes its records to: "sluice_rec_3".
+struct RingName {
+    char text[32];
+    explicit RingName(unsigned worker) {
+        std::snprintf(text, sizeof(text), "sluice_rec_%u", worker);
+    }
+};
 
-// The head of the stats memzone, written once by the dataplane at start, except `state`.
+enum class DataplaneState : std::uint32_t {
+    starting = 0,
+    running = 1,
+    draining = 2,  // flows flushed; waiting for the control to empty the rings
+    stopped = 3,
+};
+
+enum class WorkerState : std::uint32_t {
+    running = 0,
+    trace_done = 1,  // its trace port is exhausted and its flows are flushed
+    stopped = 2,     // flushed on request
+};
+
+// Written once by the dataplane at start, except `state` and `config_generation`.
 struct alignas(64) StatsHeader {
     std::uint32_t magic;
     std::uint32_t layout_version;
+    std::uint32_t record_layout_version;
     std::int32_t dataplane_pid;
     std::uint32_t port_count;
     std::uint32_t worker_count;
-    std::uint32_t reserved;
     std::uint64_t start_time_ns;  // wall clock, ns since the Unix epoch
     std::uint64_t config_generation;
     char sensor_name[64];
     char version[32];
     std::atomic<std::uint32_t> state;  // DataplaneState
+    std::uint32_t trace_replay;        // 1 when every port replays a trace
+    // Written by sluice-control every 100 ms while it drains the rings, so the dataplane knows
+    // whether waiting for it at shutdown is worth it.
+    std::atomic<std::int32_t> control_pid;
+    std::atomic<std::uint64_t> control_heartbeat_ns;  // wall clock
 };
 static_assert(sizeof(StatsHeader) == 192);
-static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+
+// A port's device counters (rte_eth_stats), refreshed by the main lcore once a second.
+struct PortCounters {
+    std::uint64_t ipackets = 0;
+    std::uint64_t ibytes = 0;
+    std::uint64_t imissed = 0;    // dropped by the NIC: no descriptor free (workers too slow)
+    std::uint64_t ierrors = 0;    // erroneous frames
+    std::uint64_t rx_nombuf = 0;  // no mbuf to receive into
+    std::uint64_t link_up = 0;
+    std::uint64_t link_speed_mbps = 0;
+};
+
+struct alignas(64) PortStats {
+    PortCounters counters;
+    std::uint16_t port_id;
+    std::uint16_t rx_queues;
+    std::uint8_t reserved[4];
+    char device[64];
+};
+static_assert(sizeof(PortStats) == 128);
+
+// What a worker did with its records, and how busy it was.
+struct OutputCounters {
+    std::uint64_t records_sent = 0;      // into the ring
+    std::uint64_t records_not_sent = 0;  // the ring was full: counted, with what they carried
+    std::uint64_t packets_not_sent = 0;
+    std::uint64_t octets_not_sent = 0;
+    std::uint64_t ring_used = 0;  // records waiting in the ring when last published
+    std::uint64_t ring_capacity = 0;
+    std::uint64_t bursts = 0;        // polls that returned packets
+    std::uint64_t last_time_ns = 0;  // the newest packet or clock time the worker has seen
+};
+
+// One worker's counters, on cache lines of their own; only that worker writes them.
+struct alignas(64) WorkerStats {
+    MeterCounters meter;
+    OutputCounters output;
+    std::uint32_t port_id;
+    std::uint32_t queue;
+    std::uint32_t lcore;
+    std::uint32_t cpu;
+    std::atomic<std::uint32_t> state;  // WorkerState
+};
+
+struct StatsZone {
+    StatsHeader header;
+    PortStats ports[kMaxPorts];
+    WorkerStats workers[kMaxWorkers];
+};
+
+// Copies a struct of 64-bit counters word by word with relaxed atomic stores (the writer) or
+// loads (a reader in the other process): no torn words, no locks, no fences on the hot path.
+template <typename T>
+void publish(T& shared, const T& local) {
+    static_assert(sizeof(T) % 8 == 0 && std::is_trivially_copyable_v<T>);
+    auto* dst = reinterpret_cast<std::uint64_t*>(&shared);
+    const auto* src = reinterpret_cast<const std::uint64_t*>(&local);
+    for (std::size_t i = 0; i < sizeof(T) / 8; ++i)
+        std::atomic_ref<std::uint64_t>(dst[i]).store(src[i], std::memory_order_relaxed);
+}
+
+template <typename T>
+T snapshot(const T& shared) {
+    static_assert(sizeof(T) % 8 == 0 && std::is_trivially_copyable_v<T>);
+    T out;
+    auto* dst = reinterpret_cast<std::uint64_t*>(&out);
+    auto* src = const_cast<std::uint64_t*>(reinterpret_cast<const std::uint64_t*>(&shared));
+    for (std::size_t i = 0; i < sizeof(T) / 8; ++i)
+        dst[i] = std::atomic_ref<std::uint64_t>(src[i]).load(std::memory_order_relaxed);
+    return out;
+}
 
 }  // namespace sluice::shm

@@ -173,6 +173,14 @@ TEST(ConfigErrors, WorkerCoresMustNotIncludeTheControlCore) {
                   "control must not take a worker's core (it may share dataplane.main_core)"});
 }
 
+TEST(Config, SharedCoresMayOverlapWhenAllowed) {
+    const Config c = loads(
+        "[dataplane]\nmain_core = 0\nworker_cores = \"0-1\"\n"
+        "allow_shared_cores = true\n[[port]]\ndevice = \"net_null0\"\n"
+        "rx_queues = 2\n");
+    EXPECT_EQ(c.dataplane.worker_cores, (CpuSet{{0, 1}}));
+}
+
 TEST(ConfigErrors, EachRxQueueNeedsAWorkerCore) {
     EXPECT_EQ(errors_of("[dataplane]\nworker_cores = \"1-3\"\n[[port]]\ndevice = \"net_null0\"\n"
                         "rx_queues = 2\n"),

@@ -29,11 +29,12 @@ eal_args = ["--log-level=pmd.net.pcap:debug"]
 device = "net_pcap0,rx_pcap=/tmp/a.pcap"
 rx_queues = 2
 )");
-    EXPECT_EQ(dataplane::eal_args(c),
-              (std::vector<std::string>{"sluice-dataplane", "--proc-type=primary",
-                                        "--file-prefix=edge", "--lcores=0,2,3", "--main-lcore=0",
-                                        "-m", "1500", "--vdev=net_pcap0,rx_pcap=/tmp/a.pcap",
-                                        "--no-pci", "--log-level=pmd.net.pcap:debug"}));
+    EXPECT_EQ(
+        dataplane::eal_args(c),
+        (std::vector<std::string>{"sluice-dataplane", "--proc-type=primary", "--file-prefix=edge",
+                                  "--lcores=0@0,1@2,2@3", "--main-lcore=0", "-m", "1500",
+                                  "--vdev=net_pcap0,rx_pcap=/tmp/a.pcap", "--no-pci",
+                                  "--log-level=pmd.net.pcap:debug"}));
 }
 
 TEST(DataplaneEalArgs, PciDevicesAreAllowListed) {
@@ -50,7 +51,7 @@ device = "0000:3b:00.1"
     EXPECT_EQ(
         dataplane::eal_args(c),
         (std::vector<std::string>{"sluice-dataplane", "--proc-type=primary", "--file-prefix=sluice",
-                                  "--lcores=4,1,2", "--main-lcore=4", "-m", "2862",
+                                  "--lcores=0@4,1@1,2@2", "--main-lcore=0", "-m", "2862",
                                   "--allow=0000:3b:00.0", "--allow=0000:3b:00.1"}));
 }
 

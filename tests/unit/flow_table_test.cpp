@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -51,8 +52,8 @@ protected:
         std::vector<PacketRef> refs;
         for (const auto& [p, t] : burst) frames.push_back(build(p));
         for (std::size_t i = 0; i < burst.size(); ++i)
-            refs.push_back(
-                {frames[i].data(), static_cast<std::uint32_t>(frames[i].size()), burst[i].second});
+            refs.push_back({frames[i].data(), static_cast<std::uint32_t>(frames[i].size()),
+                            static_cast<std::uint32_t>(frames[i].size()), burst[i].second});
         table_->process(refs.data(), static_cast<unsigned>(refs.size()), port, out_);
         drain();
     }
@@ -68,8 +69,9 @@ protected:
         for (std::uint64_t t = from; t <= to; t += 10 * kMs) expire(t);
     }
 
-    void flush() {
-        while (!table_->flush(out_)) drain();
+    // Ends what is left; at time 0 no timeout has fallen, so every flow is forcedEnd.
+    void flush(std::uint64_t now = 0) {
+        while (!table_->flush(now, out_)) drain();
         drain();
     }
 
@@ -265,6 +267,32 @@ TEST_F(Table, FlushEndsEveryFlowAsForcedEnd) {
     EXPECT_EQ(table_->counters().flows_ended[4], 500u);
 }
 
+TEST_F(Table, AFlushGivesAFlowWhoseTimeoutFellItsReason) {
+    send(udp(1), kT0);
+    send(tcp(true, tcp::syn), kT0 + kSec);
+    send(tcp(false, tcp::rst), kT0 + kSec + kMs);
+    send(udp(2), kT0 + 14 * kSec);
+    flush(kT0 + 16 * kSec);  // no sweep ran: the flush finds the timeouts
+    ASSERT_EQ(records_.size(), 3u);
+    std::map<std::uint16_t, FlowEndReason> reasons;
+    for (const auto& r : records_) reasons[r.source_address[3]] = r.end_reason;
+    EXPECT_EQ(reasons[1], FlowEndReason::idle_timeout);
+    EXPECT_EQ(reasons[200], FlowEndReason::end_of_flow);
+    EXPECT_EQ(reasons[2], FlowEndReason::forced_end);
+}
+
+TEST_F(Table, TheTimeoutThatFellFirstIsTheReasonHoweverLateTheSweep) {
+    make(1024, 10 * kSec, 5 * kSec);
+    send(udp(1), kT0);
+    send(udp(1), kT0 + 4 * kSec);  // active timeout at 5 s, idle at 14 s
+    expire(kT0 + 4 * kSec);
+    for (unsigned i = 0; i < 4; ++i) expire(kT0 + 60 * kSec + i);  // long after both
+    flush();
+    ASSERT_FALSE(records_.empty());
+    EXPECT_EQ(records_[0].end_reason, FlowEndReason::active_timeout);
+    EXPECT_EQ(records_[0].packets, 2u);
+}
+
 TEST_F(Table, EvictsTheLeastRecentlySeenWhenBothBucketsAreFull) {
     make(16);  // two buckets: every flow's candidates are all 16 slots
     ASSERT_EQ(table_->capacity(), 16u);
@@ -309,7 +337,7 @@ TEST_F(Table, IgnoredPacketsAreCountedByReason) {
     auto frame = build(p);
     frame[12] = 0x08;
     frame[13] = 0x06;
-    const PacketRef refs[2] = {{frame.data(), 13, kT0}, {frame.data(), 60, kT0}};
+    const PacketRef refs[2] = {{frame.data(), 13, 13, kT0}, {frame.data(), 60, 60, kT0}};
     table_->process(refs, 2, 0, out_);
     const MeterCounters& c = table_->counters();
     EXPECT_EQ(c.ignored_packets[static_cast<unsigned>(IgnoreReason::truncated_l2)], 1u);
@@ -362,12 +390,12 @@ TEST(FlowTableBursts, MeterExactlyAsSinglePacketsDo) {
             std::vector<PacketRef> refs;
             for (std::size_t j = i; j < i + burst && j < frames.size(); ++j)
                 refs.push_back({frames[j].data(), static_cast<std::uint32_t>(frames[j].size()),
-                                kT0 + j * kMs});
+                                static_cast<std::uint32_t>(frames[j].size()), kT0 + j * kMs});
             table.process(refs.data(), static_cast<unsigned>(refs.size()), 0, *out);
             records.insert(records.end(), out->records, out->records + out->count);
             out->count = 0;
         }
-        while (!table.flush(*out)) {
+        while (!table.flush(0, *out)) {
             records.insert(records.end(), out->records, out->records + out->count);
             out->count = 0;
         }

@@ -18,7 +18,8 @@ protected:
     ParseResult parse_frame(const std::vector<std::uint8_t>& frame, std::uint64_t now = 1000) {
         const std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[frame.size()]);
         std::copy(frame.begin(), frame.end(), copy.get());
-        return parse(copy.get(), static_cast<std::uint32_t>(frame.size()), now, fragments, info);
+        const auto size = static_cast<std::uint32_t>(frame.size());
+        return parse(copy.get(), size, size, now, fragments, info);
     }
 
     ParseResult parse_packet(const Packet& p) { return parse_frame(build(p)); }
@@ -337,6 +338,20 @@ TEST_F(Parser, TotalLengthBeyondTheFrameIsIgnored) {
     auto frame6 = build(udp6());
     frame6[18] = 0x01;  // payload length 256 + 28
     EXPECT_EQ(parse_frame(frame6).reason(), IgnoreReason::bad_total_length);
+}
+
+TEST_F(Parser, AScatteredJumboFrameIsCheckedAgainstItsWholeLength) {
+    Packet p = tcp4();
+    p.payload = 8000;
+    const auto frame = build(p);
+    const std::vector<std::uint8_t> first_segment(frame.begin(), frame.begin() + 2048);
+    const std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[first_segment.size()]);
+    std::copy(first_segment.begin(), first_segment.end(), copy.get());
+    const ParseResult r =
+        parse(copy.get(), 2048, static_cast<std::uint32_t>(frame.size()), 1000, fragments, info);
+    ASSERT_TRUE(r.metered());
+    EXPECT_EQ(info.ip_length, 20 + 20 + 8000);
+    EXPECT_EQ(info.payload_length, 2048 - 14 - 40);
 }
 
 TEST_F(Parser, EthernetPaddingBeyondTheTotalLengthIsNotCounted) {

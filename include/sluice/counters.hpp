@@ -1,5 +1,5 @@
-// The metering core's counters: why packets were ignored, what happened to flows. Each list
-// is defined once here and gives both the enum and the names operators see.
+// The metering counters both processes know: why packets were ignored, what happened to flows.
+// Each list is defined once here and gives both the enum and the names operators see.
 #pragma once
 
 #include <array>
@@ -8,7 +8,7 @@
 
 #include "sluice/record.hpp"
 
-namespace sluice::meter {
+namespace sluice {
 
 // Why a packet was not metered. Every packet is metered or counted under exactly one reason.
 #define SLUICE_IGNORE_REASONS(X)                                                                \
@@ -49,7 +49,8 @@ inline constexpr std::array<CounterName, kIgnoreReasons> kIgnoreReasonNames{{
 
 inline constexpr std::size_t kEndReasons = 6;  // indexed by FlowEndReason, 0 unused
 
-// One worker's metering counters; only that worker writes them.
+// One worker's metering counters; only that worker writes them. Plain 64-bit fields: the
+// worker publishes a copy into the stats memzone (stats.hpp), which the control reads.
 struct MeterCounters {
     std::uint64_t packets = 0;  // every packet handed to the metering core
     std::uint64_t octets = 0;   // their frame lengths
@@ -71,4 +72,4 @@ struct MeterCounters {
     }
 };
 
-}  // namespace sluice::meter
+}  // namespace sluice

@@ -1,0 +1,58 @@
+// The primary process after EAL: ports, tables, rings, workers, the stats memzone, and the
+// main lcore's loop (clock, port counters, link state, trace end, signals).
+#pragma once
+
+#include <rte_mempool.h>
+#include <rte_memzone.h>
+
+#include <csignal>
+#include <cstdint>
+#include <vector>
+
+#include "clock.hpp"
+#include "ports.hpp"
+#include "sluice/config.hpp"
+#include "sluice/shm.hpp"
+#include "worker.hpp"
+
+namespace sluice::dataplane {
+
+// Hugepage bytes the configuration needs: flow tables, record rings, mbufs, counters, and a
+// margin for DPDK's own structures.
+std::uint64_t memory_needed(const config::Config& c, std::uint16_t mbuf_data_room);
+
+class Dataplane {
+public:
+    explicit Dataplane(const config::Config& c) : config_(c) {}
+    ~Dataplane();
+    Dataplane(const Dataplane&) = delete;
+    Dataplane& operator=(const Dataplane&) = delete;
+
+    // Allocates and starts everything, then launches the workers; false after printing why.
+    bool start();
+
+    // The main lcore's loop, until a stop signal or the end of every trace. `signals` are
+    // blocked in every thread and taken here. Returns the exit status.
+    int run(const sigset_t& signals);
+
+private:
+    bool allocate_workers();
+    void refresh_ports();
+    bool all_traces_done() const;
+    void stop_workers(bool abort);
+    void wait_for_drain();
+    bool control_alive() const;
+
+    const config::Config& config_;
+    Clock clock_;
+    rte_mempool* pool_ = nullptr;
+    const rte_memzone* stats_zone_ = nullptr;
+    shm::StatsZone* stats_ = nullptr;
+    std::vector<Port> ports_;
+    std::vector<Worker*> workers_;
+    std::vector<unsigned> lcores_;
+    std::vector<std::uint32_t> link_up_;
+    bool launched_ = false;
+};
+
+}  // namespace sluice::dataplane

@@ -1,0 +1,118 @@
+// The worker loop: one lcore per RX queue, from rx_burst to the record ring.
+#include "worker.hpp"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_pause.h>
+
+#include <cstring>
+
+namespace sluice::dataplane {
+namespace {
+
+constexpr unsigned kRxBurst = 32;
+constexpr unsigned kPublishEvery = 256;  // polls between copies of the counters to the memzone
+constexpr unsigned kTraceEndPolls = 4;   // empty polls of a capture that mean its end
+constexpr unsigned kHeaderBytes = 256;   // what the parser may need of a scattered frame
+
+void publish(Worker& w) {
+    w.output.ring_used = rte_ring_count(w.ring);
+    w.output.ring_capacity = rte_ring_get_capacity(w.ring);
+    shm::publish(w.stats->meter, w.table->counters());
+    shm::publish(w.stats->output, w.output);
+}
+
+}  // namespace
+
+void send_records(Worker& w, std::uint64_t wait_ns) {
+    meter::RecordBuffer& out = *w.out;
+    std::uint32_t sent = 0;
+    const std::uint64_t deadline =
+        wait_ns != 0 ? rte_get_tsc_cycles() + wait_ns * rte_get_tsc_hz() / 1'000'000'000 : 0;
+    while (true) {
+        sent += rte_ring_sp_enqueue_burst_elem(w.ring, out.records + sent, sizeof(FlowRecord),
+                                               out.count - sent, nullptr);
+        if (sent == out.count || wait_ns == 0 || rte_get_tsc_cycles() >= deadline ||
+            w.abort.load(std::memory_order_relaxed))
+            break;
+        rte_delay_us_sleep(100);  // only while flushing: the control is draining
+    }
+    w.output.records_sent += sent;
+    for (std::uint32_t i = sent; i < out.count; ++i) {
+        ++w.output.records_not_sent;
+        w.output.packets_not_sent += out.records[i].packets + out.records[i].reverse_packets;
+        w.output.octets_not_sent += out.records[i].octets + out.records[i].reverse_octets;
+    }
+    out.count = 0;
+}
+
+int worker_main(void* arg) {
+    Worker& w = *static_cast<Worker*>(arg);
+    rte_mbuf* mbufs[meter::kMaxBurst];
+    meter::PacketRef refs[meter::kMaxBurst];
+    alignas(64) std::uint8_t headers[meter::kMaxBurst][kHeaderBytes];
+    unsigned empty_polls = 0;
+    bool trace_done = false;
+    while (!w.go.load(std::memory_order_acquire) && !w.stop.load(std::memory_order_relaxed))
+        rte_delay_us_sleep(1000);
+
+    for (unsigned poll = 1; !w.stop.load(std::memory_order_relaxed); ++poll) {
+        unsigned n = rte_eth_rx_burst(w.port_id, w.queue, mbufs, kRxBurst);
+        if (n == kRxBurst) n += rte_eth_rx_burst(w.port_id, w.queue, mbufs + n, kRxBurst);
+        if (n != 0) {
+            const std::uint64_t now = w.trace ? 0 : w.clock->now_ns();
+            std::uint64_t newest = now;
+            for (unsigned i = 0; i < n; ++i) {
+                rte_mbuf* m = mbufs[i];
+                if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
+                const std::uint8_t* data = rte_pktmbuf_mtod(m, const std::uint8_t*);
+                std::uint32_t length = m->data_len;
+                if (m->nb_segs > 1 && length < kHeaderBytes) {
+                    // Headers split across segments: gather the first bytes.
+                    length = std::min<std::uint32_t>(kHeaderBytes, m->pkt_len);
+                    data = static_cast<const std::uint8_t*>(
+                        rte_pktmbuf_read(m, 0, length, headers[i]));
+                }
+                std::uint64_t t = now;
+                if (w.trace)
+                    t = (m->ol_flags & w.timestamp_flag) != 0
+                            ? *RTE_MBUF_DYNFIELD(m, w.timestamp_offset, std::uint64_t*) * 1000
+                            : w.output.last_time_ns;
+                refs[i] = {data, length, m->pkt_len, t};
+                newest = std::max(newest, t);
+            }
+            w.table->process(refs, n, w.port_id, *w.out);
+            rte_pktmbuf_free_bulk(mbufs, n);
+            w.output.last_time_ns = std::max(w.output.last_time_ns, newest);
+            ++w.output.bursts;
+            empty_polls = 0;
+        } else if (w.trace) {
+            // A capture is read synchronously: nothing left to read is its end.
+            if (++empty_polls >= kTraceEndPolls) {
+                trace_done = true;
+                break;
+            }
+        } else {
+            w.output.last_time_ns = w.clock->now_ns();
+        }
+        w.table->expire(w.output.last_time_ns, *w.out);
+        send_records(w, w.trace ? w.drain_timeout_ns : 0);
+        if (poll % kPublishEvery == 0) publish(w);
+    }
+
+    // The end of the run or of the trace: every flow leaves as forcedEnd, waiting for room in
+    // the ring as long as the control is draining it.
+    while (!w.abort.load(std::memory_order_relaxed)) {
+        const bool done = w.table->flush(w.output.last_time_ns, *w.out);
+        send_records(w, w.drain_timeout_ns);
+        if (done) break;
+    }
+    publish(w);
+    w.stats->state.store(static_cast<std::uint32_t>(trace_done ? shm::WorkerState::trace_done
+                                                               : shm::WorkerState::stopped),
+                         std::memory_order_release);
+    return 0;
+}
+
+}  // namespace sluice::dataplane

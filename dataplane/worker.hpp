@@ -1,0 +1,49 @@
+// The worker loop: one lcore per RX queue, from rx_burst to the record ring.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "clock.hpp"
+#include "flow_table.hpp"
+#include "sluice/shm.hpp"
+
+namespace sluice::dataplane {
+
+// Everything a worker reads, built before it starts; only the worker writes what is below
+// "its own". Cache-aligned, one per worker.
+struct alignas(64) Worker {
+    std::uint16_t port_id = 0;
+    std::uint16_t queue = 0;
+    bool trace = false;         // a trace replay: packet times come from the capture
+    int timestamp_offset = -1;  // the mbuf dynfield of capture times, microseconds
+    std::uint64_t timestamp_flag = 0;
+    rte_ring* ring = nullptr;
+    meter::FlowTable* table = nullptr;
+    meter::RecordBuffer* out = nullptr;
+    shm::WorkerStats* stats = nullptr;
+    const Clock* clock = nullptr;
+    std::uint64_t drain_timeout_ns = 10'000'000'000;  // how long a flush waits for ring room
+
+    // Set by the main lcore: start polling (a trace waits for a control to take its records);
+    // flush every flow and return; or return at once.
+    std::atomic<bool> go{false};
+    std::atomic<bool> stop{false};
+    std::atomic<bool> abort{false};
+
+    // Its own.
+    shm::OutputCounters output;
+};
+
+// The lcore function: meters until stopped (or until its trace ends), then flushes.
+int worker_main(void* worker);
+
+// Hands the buffered records to the ring. A record that does not fit is counted as not sent,
+// with its packets and octets, once `wait_ns` has passed without the control making room (0:
+// at once, as a live worker must; a trace replay or a flush waits).
+void send_records(Worker& w, std::uint64_t wait_ns);
+
+}  // namespace sluice::dataplane
