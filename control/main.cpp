@@ -145,6 +145,11 @@ void report(const shm::StatsZone& zone, const Taken& taken) {
         out.packets_not_sent += o.packets_not_sent;
         out.octets_not_sent += o.octets_not_sent;
     }
+    for (unsigned w = 0; w < zone.header.worker_count; ++w) {
+        const MeterCounters m = shm::snapshot(zone.workers[w].meter);
+        SLUICE_INFO("worker %u (port %u queue %u): %" PRIu64 " packets, %" PRIu64 " flows", w,
+                    zone.workers[w].port_id, zone.workers[w].queue, m.packets, m.flows_created);
+    }
     SLUICE_INFO("accounting: %" PRIu64 " packets received = %" PRIu64 " in %" PRIu64
                 " records exported + %" PRIu64 " ignored + %" PRIu64 " in %" PRIu64
                 " records not sent; %" PRIu64 " of %" PRIu64 " metered octets exported",

@@ -125,7 +125,13 @@ bool start_ports(const config::Config& c, rte_mempool* pool, std::vector<Port>& 
         if (cfg.mtu + kFrameOverhead > data_room &&
             (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER))
             offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
-        if (cfg.rx_queues > 1) {
+        // The kernel spreads an AF_PACKET port's packets over its sockets itself, with a
+        // symmetric flow hash (PACKET_FANOUT_HASH).
+        const bool kernel_fanout = std::string_view(info.driver_name) == "net_af_packet";
+        if (cfg.rx_queues > 1 && kernel_fanout) {
+            SLUICE_INFO("%s: %u queues spread by the kernel's symmetric fanout hash", where.c_str(),
+                        cfg.rx_queues);
+        } else if (cfg.rx_queues > 1) {
             const std::uint64_t types = rss_types(cfg) & info.flow_type_rss_offloads;
             if (types == 0) {
                 SLUICE_ERROR(

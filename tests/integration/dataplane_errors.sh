@@ -17,4 +17,16 @@ status=0
 [ "$status" -eq 1 ] || { cat "$WORK/err" >&2; fail "exited $status on a bad vdev"; }
 expect_contains "$WORK/err" "error:"
 cleanup_prefix
+
+# Flow tables larger than the hugepage memory: the message gives the sizes and what to set.
+write_config "$WORK/memory.toml" "net_null0,no-rx=1" '
+[flow]
+max_flows = 4194304'
+sed -i 's/^hugepage_memory = .*/hugepage_memory = "128MiB"/' "$WORK/memory.toml"
+status=0
+"$DATAPLANE" --config "$WORK/memory.toml" 2> "$WORK/err" || status=$?
+[ "$status" -eq 1 ] || { cat "$WORK/err" >&2; fail "exited $status with too little memory"; }
+expect_contains "$WORK/err" "this configuration needs 598 MiB of hugepage memory, [dataplane] hugepage_memory gives 128 MiB: flow tables 513 MiB (1 x 4194304 flows)"
+expect_contains "$WORK/err" 'Set hugepage_memory = "598MiB"'
+cleanup_prefix
 echo "dataplane_errors: ok"

@@ -24,6 +24,7 @@ cleanup_prefix() {
 }
 
 cleanup() {
+  if declare -F extra_cleanup > /dev/null; then extra_cleanup; fi
   local pids
   pids=$(jobs -p)
   [ -z "$pids" ] || kill $pids 2>/dev/null || true
