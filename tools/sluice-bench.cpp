@@ -18,17 +18,17 @@
 
 #include "flow_table.hpp"
 #include "pktgen/packet.hpp"
+#include "pktgen/workload.hpp"
 
 namespace {
 
 using namespace sluice;
 using namespace sluice::meter;
+using sluice::pktgen::kFrameBytes;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::uint32_t kFrameBytes = 60;   // a 64-byte packet on the wire, less its FCS
 constexpr std::uint32_t kSlotBytes = 64;    // one frame per cache line, as mbufs hold them
 constexpr std::uint64_t kNsPerPacket = 40;  // simulated arrival gap: 25 Mpps
-constexpr double kZipfExponent = 1.0;
 
 struct Options {
     bool quick = false;
@@ -77,56 +77,6 @@ private:
     bool hugetlb_ = false;
 };
 
-// The frame of flow `id`: IPv4 UDP, addresses and ports spread over the id.
-void write_frame(std::uint8_t* slot, const std::vector<std::uint8_t>& base, std::uint64_t id) {
-    std::memcpy(slot, base.data(), kFrameBytes);
-    std::uint8_t* ip = slot + 14;
-    ip[12] = 10;
-    ip[13] = static_cast<std::uint8_t>(id >> 24);
-    ip[14] = static_cast<std::uint8_t>(id >> 16);
-    ip[15] = static_cast<std::uint8_t>(id >> 8);
-    ip[16] = 172;
-    ip[17] = 16;
-    ip[18] = static_cast<std::uint8_t>(id);
-    ip[19] = static_cast<std::uint8_t>(id >> 32);
-    const auto sport = static_cast<std::uint16_t>(1024 + id % 50000);
-    slot[34] = static_cast<std::uint8_t>(sport >> 8);
-    slot[35] = static_cast<std::uint8_t>(sport);
-}
-
-std::vector<std::uint8_t> base_frame() {
-    pktgen::Packet p;
-    p.protocol = pktgen::kUdp;
-    p.src_port = 1024;
-    p.dst_port = 443;
-    p.payload = kFrameBytes - 14 - 20 - 8;
-    return pktgen::build(p);
-}
-
-// Flow ids drawn from the case's distribution: Zipf by inverse CDF over a random ranking.
-std::vector<std::uint32_t> draw(const Case& c, std::size_t n, std::mt19937_64& rng) {
-    std::vector<std::uint32_t> ids(n);
-    if (c.distribution == "uniform") {
-        std::uniform_int_distribution<std::uint32_t> u(0, c.flows - 1);
-        for (auto& id : ids) id = u(rng);
-        return ids;
-    }
-    std::vector<double> cdf(c.flows);
-    double sum = 0;
-    for (std::uint32_t k = 0; k < c.flows; ++k)
-        cdf[k] = sum += 1.0 / std::pow(static_cast<double>(k + 1), kZipfExponent);
-    std::vector<std::uint32_t> rank_to_flow(c.flows);
-    for (std::uint32_t k = 0; k < c.flows; ++k) rank_to_flow[k] = k;
-    std::shuffle(rank_to_flow.begin(), rank_to_flow.end(), rng);
-    std::uniform_real_distribution<double> u(0, sum);
-    for (auto& id : ids) {
-        const auto rank = static_cast<std::size_t>(
-            std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin());
-        id = rank_to_flow[std::min<std::size_t>(rank, c.flows - 1)];
-    }
-    return ids;
-}
-
 double tsc_hz() {
     const auto t0 = Clock::now();
     const std::uint64_t c0 = __rdtsc();
@@ -159,7 +109,7 @@ std::uint64_t run(FlowTable& table, std::uint8_t* stream, std::size_t stream_len
 
 void run_case(const Case& c, const Options& o, double hz) {
     std::mt19937_64 rng(42);
-    const auto base = base_frame();
+    const auto base = pktgen::base_frame();
     const bool flood = c.distribution == "new-flow-flood";
     // Room for the active flows at 80% load, so the steady cases do not evict.
     const std::uint32_t capacity = flood ? c.flows : c.flows / 4 * 5;
@@ -177,7 +127,7 @@ void run_case(const Case& c, const Options& o, double hz) {
     // Warm-up: every flow once, so the table holds c.flows active flows.
     HugeArray<std::uint8_t> warm(std::size_t{c.flows} * kSlotBytes);
     for (std::uint32_t f = 0; f < c.flows; ++f)
-        write_frame(&warm[std::size_t{f} * kSlotBytes], base, f);
+        pktgen::write_frame(&warm[std::size_t{f} * kSlotBytes], base, f);
     std::uint64_t now = 1'700'000'000'000'000'000ull;
     std::size_t pos = 0;
     run(*table, warm.get(), c.flows, c.flows, now, pos, *out);
@@ -186,11 +136,11 @@ void run_case(const Case& c, const Options& o, double hz) {
     HugeArray<std::uint8_t> stream(stream_len * kSlotBytes);
     if (flood) {
         for (std::size_t i = 0; i < stream_len; ++i)
-            write_frame(&stream[i * kSlotBytes], base, std::uint64_t{c.flows} + i);
+            pktgen::write_frame(&stream[i * kSlotBytes], base, std::uint64_t{c.flows} + i);
     } else {
-        const auto ids = draw(c, stream_len, rng);
+        const auto ids = pktgen::draw_flows(c.distribution == "zipf", c.flows, stream_len, rng);
         for (std::size_t i = 0; i < stream_len; ++i)
-            write_frame(&stream[i * kSlotBytes], base, ids[i]);
+            pktgen::write_frame(&stream[i * kSlotBytes], base, ids[i]);
     }
     // Several runs of the same stream; the median is reported, with the spread.
     struct Run {

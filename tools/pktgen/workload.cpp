@@ -1,0 +1,63 @@
+// The benchmarks' workload: frames per flow id and flow ids by popularity.
+#include "workload.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "packet.hpp"
+
+namespace sluice::pktgen {
+
+// The frame of flow `id`: IPv4 UDP, addresses and ports spread over the id.
+void write_frame(std::uint8_t* slot, const std::vector<std::uint8_t>& base, std::uint64_t id) {
+    std::memcpy(slot, base.data(), kFrameBytes);
+    std::uint8_t* ip = slot + 14;
+    ip[12] = 10;
+    ip[13] = static_cast<std::uint8_t>(id >> 24);
+    ip[14] = static_cast<std::uint8_t>(id >> 16);
+    ip[15] = static_cast<std::uint8_t>(id >> 8);
+    ip[16] = 172;
+    ip[17] = 16;
+    ip[18] = static_cast<std::uint8_t>(id);
+    ip[19] = static_cast<std::uint8_t>(id >> 32);
+    const auto sport = static_cast<std::uint16_t>(1024 + id % 50000);
+    slot[34] = static_cast<std::uint8_t>(sport >> 8);
+    slot[35] = static_cast<std::uint8_t>(sport);
+}
+
+std::vector<std::uint8_t> base_frame() {
+    Packet p;
+    p.protocol = kUdp;
+    p.src_port = 1024;
+    p.dst_port = 443;
+    p.payload = kFrameBytes - 14 - 20 - 8;
+    return build(p);
+}
+
+// Zipf by inverse CDF.
+std::vector<std::uint32_t> draw_flows(bool zipf, std::uint32_t flows, std::size_t n,
+                                      std::mt19937_64& rng) {
+    std::vector<std::uint32_t> ids(n);
+    if (!zipf) {
+        std::uniform_int_distribution<std::uint32_t> u(0, flows - 1);
+        for (auto& id : ids) id = u(rng);
+        return ids;
+    }
+    std::vector<double> cdf(flows);
+    double sum = 0;
+    for (std::uint32_t k = 0; k < flows; ++k)
+        cdf[k] = sum += 1.0 / std::pow(static_cast<double>(k + 1), kZipfExponent);
+    std::vector<std::uint32_t> rank_to_flow(flows);
+    for (std::uint32_t k = 0; k < flows; ++k) rank_to_flow[k] = k;
+    std::shuffle(rank_to_flow.begin(), rank_to_flow.end(), rng);
+    std::uniform_real_distribution<double> u(0, sum);
+    for (auto& id : ids) {
+        const auto rank = static_cast<std::size_t>(
+            std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin());
+        id = rank_to_flow[std::min<std::size_t>(rank, flows - 1)];
+    }
+    return ids;
+}
+
+}  // namespace sluice::pktgen
