@@ -98,7 +98,7 @@ void to_record(const FlowHot& h, const FlowCold& c, FlowEndReason reason, FlowRe
 }
 
 // Starts a fresh record in place: the flow, its initiator and its TCP state go on.
-void restart_counters(FlowHot& h, FlowCold& c) {
+void restart_record(FlowHot& h, FlowCold& c) {
     for (unsigned d = 0; d < 2; ++d) {
         h.packets[d] = 0;
         h.octets[d] = 0;
@@ -182,6 +182,13 @@ void FlowTable::end(Slot s, FlowEndReason reason, RecordBuffer& out) {
     }
     s.bucket->tag[s.index] = 0;
     --counters_.flows_active;
+}
+
+// An active timeout: the record so far leaves, and the flow is metered on with fresh counters.
+void FlowTable::export_and_go_on(Slot s, RecordBuffer& out) {
+    to_record(s.hot(), s.cold(), FlowEndReason::active_timeout, out.records[out.count++]);
+    ++counters_.flows_ended[static_cast<unsigned>(FlowEndReason::active_timeout)];
+    restart_record(s.hot(), s.cold());
 }
 
 inline void FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now) {
@@ -314,9 +321,7 @@ inline bool FlowTable::meter(Pending& q, std::uint64_t now, std::uint16_t port, 
             return false;
         }
         if (reason == FlowEndReason::active_timeout) {
-            to_record(s.hot(), s.cold(), reason, out.records[out.count++]);
-            ++counters_.flows_ended[static_cast<unsigned>(reason)];
-            restart_counters(s.hot(), s.cold());
+            export_and_go_on(s, out);
             update(s, q.info, now);
             refresh_due(s);
             return false;
@@ -371,9 +376,7 @@ void FlowTable::sweep_bucket(Bucket& b, std::uint64_t now, RecordBuffer& out) {
         if (reason == kNotExpired) {
             refresh_due(s);
         } else if (reason == FlowEndReason::active_timeout) {
-            to_record(s.hot(), s.cold(), reason, out.records[out.count++]);
-            ++counters_.flows_ended[static_cast<unsigned>(reason)];
-            restart_counters(s.hot(), s.cold());
+            export_and_go_on(s, out);
             refresh_due(s);
         } else {
             end(s, reason, out);

@@ -138,6 +138,7 @@ private:
                 std::uint64_t now);
     FlowEndReason expiry(Slot s, std::uint64_t now) const;
     void end(Slot s, FlowEndReason reason, RecordBuffer& out);
+    void export_and_go_on(Slot s, RecordBuffer& out);
     void refresh_due(Slot s);
     void sweep_bucket(Bucket& b, std::uint64_t now, RecordBuffer& out);
 
