@@ -23,12 +23,7 @@ ip netns exec "$ns" ip link set "$far" up
 
 "$TRACEGEN" --out "$WORK/trace.pcap" --flows 600 --seed 11 --expect "$WORK/expected.jsonl" > "$WORK/totals.json"
 packets=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['packets'])" "$WORK/totals.json")
-write_config "$WORK/sluice.toml" "net_af_packet0,iface=$near,qpairs=2" '
-[flow]
-max_flows = 65536
-idle_timeout = "1h"
-active_timeout = "1h"
-tcp_end_grace = "5m"'
+write_config "$WORK/sluice.toml" "net_af_packet0,iface=$near,qpairs=2" "$NO_TIMEOUTS"
 # Two workers and the main lcore on a machine that may have two CPUs only.
 sed -i 's/^worker_cores = "1"/worker_cores = "0-1"\nallow_shared_cores = true/; s/^device = .*/&\nrx_queues = 2/' "$WORK/sluice.toml"
 

@@ -53,6 +53,15 @@ ${3:-}
 TOML
 }
 
+# A [flow] section under which no timeout falls within a test's capture: every record ends
+# with the capture or the stop (forcedEnd), as sluice-tracegen --expect assumes.
+NO_TIMEOUTS='
+[flow]
+max_flows = 65536
+idle_timeout = "1h"
+active_timeout = "1h"
+tcp_end_grace = "5m"'
+
 # wait_for_line FILE PATTERN SECONDS: true once a line of FILE matches.
 wait_for_line() {
   local deadline=$((SECONDS + $3))

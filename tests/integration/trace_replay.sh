@@ -6,12 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 "$TRACEGEN" --out "$WORK/trace.pcap" --flows 2000 --seed 3 --expect "$WORK/expected.jsonl" > "$WORK/totals.json"
 packets=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['packets'])" "$WORK/totals.json")
-write_config "$WORK/sluice.toml" "net_pcap0,rx_pcap=$WORK/trace.pcap" '
-[flow]
-max_flows = 65536
-idle_timeout = "1h"
-active_timeout = "1h"
-tcp_end_grace = "5m"'
+write_config "$WORK/sluice.toml" "net_pcap0,rx_pcap=$WORK/trace.pcap" "$NO_TIMEOUTS"
 
 "$DATAPLANE" --config "$WORK/sluice.toml" > "$WORK/dataplane.log" 2>&1 &
 dataplane=$!
