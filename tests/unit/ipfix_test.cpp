@@ -1,0 +1,232 @@
+// IPFIX encoding: decoded back field by field with the templates the message itself carries.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "encoder.hpp"
+
+namespace sluice::ipfix {
+namespace {
+
+std::uint64_t get(std::span<const std::uint8_t> b, std::size_t at, unsigned bytes) {
+    std::uint64_t v = 0;
+    for (unsigned i = 0; i < bytes; ++i) v = v << 8 | b[at + i];
+    return v;
+}
+
+struct Field {
+    std::uint16_t id;
+    std::uint32_t pen;
+    std::uint16_t length;
+};
+
+// A small RFC 7011 reader: the message header, its templates, and each data record as a map
+// from "id/pen" to its bytes.
+struct Decoded {
+    std::uint16_t version = 0, length = 0;
+    std::uint32_t export_time = 0, sequence = 0, domain = 0;
+    std::map<std::uint16_t, std::vector<Field>> templates;
+    std::vector<std::pair<std::uint16_t, std::map<std::pair<std::uint16_t, std::uint32_t>,
+                                                  std::vector<std::uint8_t>>>>
+        records;
+
+    // `known`: templates a collector learnt from earlier messages of the session.
+    explicit Decoded(std::span<const std::uint8_t> m,
+                     const std::map<std::uint16_t, std::vector<Field>>& known = {})
+        : templates(known) {
+        version = static_cast<std::uint16_t>(get(m, 0, 2));
+        length = static_cast<std::uint16_t>(get(m, 2, 2));
+        export_time = static_cast<std::uint32_t>(get(m, 4, 4));
+        sequence = static_cast<std::uint32_t>(get(m, 8, 4));
+        domain = static_cast<std::uint32_t>(get(m, 12, 4));
+        for (std::size_t at = 16; at < m.size();) {
+            const auto set = static_cast<std::uint16_t>(get(m, at, 2));
+            const auto set_length = get(m, at + 2, 2);
+            EXPECT_GE(set_length, 4u);
+            const std::size_t end = at + set_length;
+            std::size_t p = at + 4;
+            if (set == 2) {
+                while (p + 4 <= end) {
+                    const auto id = static_cast<std::uint16_t>(get(m, p, 2));
+                    const auto count = get(m, p + 2, 2);
+                    p += 4;
+                    auto& fields = templates[id];
+                    for (std::uint64_t i = 0; i < count; ++i) {
+                        const auto raw = static_cast<std::uint16_t>(get(m, p, 2));
+                        Field f{static_cast<std::uint16_t>(raw & 0x7fff), 0,
+                                static_cast<std::uint16_t>(get(m, p + 2, 2))};
+                        p += 4;
+                        if (raw & 0x8000) f.pen = static_cast<std::uint32_t>(get(m, p, 4)), p += 4;
+                        fields.push_back(f);
+                    }
+                }
+            } else {
+                const auto& fields = templates.at(set);
+                std::size_t record = 0;
+                for (const Field& f : fields) record += f.length;
+                while (p + record <= end) {
+                    records.push_back({set, {}});
+                    for (const Field& f : fields) {
+                        records.back().second[{f.id, f.pen}] =
+                            std::vector<std::uint8_t>(m.begin() + static_cast<long>(p),
+                                                      m.begin() + static_cast<long>(p + f.length));
+                        p += f.length;
+                    }
+                }
+                EXPECT_EQ(p, end) << "a data set ends with a whole record";
+            }
+            at = end;
+        }
+    }
+};
+
+std::uint64_t value(const std::vector<std::uint8_t>& bytes) {
+    return get(bytes, 0, static_cast<unsigned>(bytes.size()));
+}
+
+FlowRecord record4() {
+    FlowRecord r{};
+    const std::uint8_t src[4] = {10, 0, 0, 1}, dst[4] = {192, 0, 2, 7};
+    std::memcpy(r.source_address, src, 4);
+    std::memcpy(r.destination_address, dst, 4);
+    r.source_port = 51000;
+    r.destination_port = 443;
+    r.protocol = 6;
+    r.ip_version = 4;
+    r.vlan_id = 42;
+    r.packets = 10;
+    r.octets = 5000;
+    r.reverse_packets = 8;
+    r.reverse_octets = 90000;
+    r.first_ns = 1'700'000'000'123'456'789;
+    r.last_ns = 1'700'000'001'000'000'000;
+    r.reverse_first_ns = 1'700'000'000'200'000'000;
+    r.reverse_last_ns = 1'700'000'000'900'000'000;
+    r.ingress_port = 3;
+    r.tcp_flags = 0x1b;
+    r.reverse_tcp_flags = 0x12;
+    r.minimum_ttl = 60;
+    r.maximum_ttl = 64;
+    r.reverse_minimum_ttl = 50;
+    r.reverse_maximum_ttl = 51;
+    r.end_reason = FlowEndReason::end_of_flow;
+    return r;
+}
+
+TEST(IpfixElements, HaveIanaIdsAndAreDefinedOnce) {
+    EXPECT_EQ(ie::octetDeltaCount.id, 1);
+    EXPECT_EQ(ie::sourceIPv6Address.id, 27);
+    EXPECT_EQ(ie::flowEndReason.id, 136);
+    EXPECT_EQ(ie::flowStartMilliseconds.id, 152);
+    EXPECT_EQ(ie::reverseOctetDeltaCount.pen, 29305u);
+    std::set<std::pair<std::uint16_t, std::uint32_t>> seen;
+    std::set<std::string_view> names;
+    for (const Element& e : kAllElements) {
+        EXPECT_TRUE(seen.insert({e.id, e.pen}).second) << e.name;
+        EXPECT_TRUE(names.insert(e.name).second) << e.name;
+    }
+}
+
+// The templates of every biflow, as a collector learns them from a first message.
+std::map<std::uint16_t, std::vector<Field>> learn_templates() {
+    MessageBuilder b(1, 1472);
+    b.begin(1, 0);
+    const Template* t[] = {&biflow_template(4, TimePrecision::milliseconds),
+                           &biflow_template(6, TimePrecision::milliseconds)};
+    EXPECT_TRUE(b.add_templates(t));
+    return Decoded(b.finish()).templates;
+}
+
+TEST(IpfixMessage, HeaderCarriesVersionLengthTimeSequenceAndDomain) {
+    MessageBuilder b(77, 1472);
+    b.begin(1'700'000'000, 12345);
+    const FlowRecord r = record4();
+    ASSERT_TRUE(b.add(r));
+    const auto m = b.finish();
+    const Decoded d(m, learn_templates());
+    EXPECT_EQ(d.version, 10);
+    EXPECT_EQ(d.length, m.size());
+    EXPECT_EQ(d.export_time, 1'700'000'000u);
+    EXPECT_EQ(d.sequence, 12345u);
+    EXPECT_EQ(d.domain, 77u);
+    EXPECT_EQ(b.data_records(), 1u);
+}
+
+TEST(IpfixMessage, TemplatesAndRecordsDecodeFieldByField) {
+    MessageBuilder b(1, 1472);
+    b.begin(1, 0);
+    const Template* templates[] = {&biflow_template(4, TimePrecision::milliseconds),
+                                   &biflow_template(6, TimePrecision::milliseconds)};
+    ASSERT_TRUE(b.add_templates(templates));
+    FlowRecord r4 = record4();
+    FlowRecord r6 = record4();
+    r6.ip_version = 6;
+    for (int i = 0; i < 16; ++i) r6.source_address[i] = static_cast<std::uint8_t>(0x20 + i);
+    for (int i = 0; i < 16; ++i) r6.destination_address[i] = static_cast<std::uint8_t>(0x40 + i);
+    ASSERT_TRUE(b.add(r4));
+    ASSERT_TRUE(b.add(r6));
+    const Decoded d(b.finish());
+    ASSERT_EQ(d.templates.size(), 2u);
+    EXPECT_EQ(d.templates.at(256).size(), 22u);
+    ASSERT_EQ(d.records.size(), 2u);
+
+    const auto& v4 = d.records[0].second;
+    EXPECT_EQ(d.records[0].first, 256);
+    EXPECT_EQ(v4.at({8, 0}), (std::vector<std::uint8_t>{10, 0, 0, 1}));
+    EXPECT_EQ(v4.at({12, 0}), (std::vector<std::uint8_t>{192, 0, 2, 7}));
+    EXPECT_EQ(value(v4.at({7, 0})), 51000u);
+    EXPECT_EQ(value(v4.at({11, 0})), 443u);
+    EXPECT_EQ(value(v4.at({4, 0})), 6u);
+    EXPECT_EQ(value(v4.at({58, 0})), 42u);
+    EXPECT_EQ(value(v4.at({10, 0})), 3u);
+    EXPECT_EQ(value(v4.at({1, 0})), 5000u);
+    EXPECT_EQ(value(v4.at({2, 0})), 10u);
+    EXPECT_EQ(value(v4.at({1, kReversePen})), 90000u);
+    EXPECT_EQ(value(v4.at({2, kReversePen})), 8u);
+    EXPECT_EQ(value(v4.at({152, 0})), 1'700'000'000'123u);
+    EXPECT_EQ(value(v4.at({153, 0})), 1'700'000'001'000u);
+    EXPECT_EQ(value(v4.at({152, kReversePen})), 1'700'000'000'200u);
+    EXPECT_EQ(value(v4.at({153, kReversePen})), 1'700'000'000'900u);
+    EXPECT_EQ(value(v4.at({6, 0})), 0x1bu);
+    EXPECT_EQ(value(v4.at({6, kReversePen})), 0x12u);
+    EXPECT_EQ(value(v4.at({52, 0})), 60u);
+    EXPECT_EQ(value(v4.at({53, 0})), 64u);
+    EXPECT_EQ(value(v4.at({52, kReversePen})), 50u);
+    EXPECT_EQ(value(v4.at({53, kReversePen})), 51u);
+    EXPECT_EQ(value(v4.at({136, 0})), 3u);
+
+    const auto& v6 = d.records[1].second;
+    EXPECT_EQ(d.records[1].first, 257);
+    EXPECT_EQ(v6.at({27, 0})[0], 0x20);
+    EXPECT_EQ(v6.at({28, 0})[15], 0x4f);
+    EXPECT_EQ(value(v6.at({1, 0})), 5000u);
+}
+
+TEST(IpfixMessage, NanosecondTimestampsAreNtpFormat) {
+    EXPECT_EQ(ntp_timestamp(1'700'000'000'500'000'000), (3'908'988'800ull << 32) | 0x80000000u);
+    MessageBuilder b(1, 1472, TimePrecision::nanoseconds);
+    b.begin(1, 0);
+    const Template* t[] = {&biflow_template(4, TimePrecision::nanoseconds)};
+    ASSERT_TRUE(b.add_templates(t));
+    ASSERT_TRUE(b.add(record4()));
+    const Decoded d(b.finish());
+    EXPECT_EQ(value(d.records[0].second.at({156, 0})), ntp_timestamp(1'700'000'000'123'456'789));
+    EXPECT_EQ(d.records[0].first, 258);
+}
+
+TEST(IpfixMessage, NeverExceedsItsSize) {
+    MessageBuilder b(1, 1472);
+    b.begin(1, 0);
+    unsigned added = 0;
+    while (b.add(record4())) ++added;
+    const auto m = b.finish();
+    const std::size_t per = biflow_template(4, TimePrecision::milliseconds).record_length();
+    EXPECT_EQ(added, (1472 - 16 - 4) / per);
+    EXPECT_LE(m.size(), 1472u);
+    EXPECT_EQ(Decoded(m, learn_templates()).records.size(), added);
+}
+
+}  // namespace
+}  // namespace sluice::ipfix
