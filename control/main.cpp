@@ -24,6 +24,7 @@
 #include "sluice/log.hpp"
 #include "sluice/record.hpp"
 #include "sluice/shm.hpp"
+#include "sluice/time.hpp"
 #include "sluice_version.h"
 #include "units.hpp"
 
@@ -114,13 +115,6 @@ struct Options {
     config::Duration wait{0};
     bool print_records = false;
 };
-
-std::uint64_t wall_clock_ns() {
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
-           static_cast<std::uint64_t>(now.tv_nsec);
-}
 
 // What this control took from the rings, for the closing accounting line.
 struct Taken {

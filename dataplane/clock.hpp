@@ -9,17 +9,16 @@
 #include <cstdint>
 #include <ctime>
 
+#include "sluice/time.hpp"
+
 namespace sluice::dataplane {
 
 class Clock {
 public:
     // Main lcore: once at start, then every ~100 ms so TSC drift never accumulates.
     void anchor() {
-        timespec now{};
-        clock_gettime(CLOCK_REALTIME, &now);
+        const std::uint64_t wall = wall_clock_ns();
         const std::uint64_t tsc = rte_rdtsc();
-        const std::uint64_t wall = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
-                                   static_cast<std::uint64_t>(now.tv_nsec);
         if (ns_per_tick_q32_ == 0)
             ns_per_tick_q32_ = (std::uint64_t{1'000'000'000} << 32) / rte_get_tsc_hz();
         const std::uint32_t seq = seq_.load(std::memory_order_relaxed);

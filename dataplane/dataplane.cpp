@@ -19,6 +19,7 @@
 
 #include "sluice/log.hpp"
 #include "sluice/record.hpp"
+#include "sluice/time.hpp"
 #include "sluice_version.h"
 
 namespace sluice::dataplane {
@@ -55,13 +56,6 @@ void* zalloc(const char* what, std::size_t bytes) {
         SLUICE_ERROR("cannot allocate %llu MiB of hugepage memory for %s",
                      static_cast<unsigned long long>(mib(bytes)), what);
     return p;
-}
-
-std::uint64_t wall_clock_ns() {
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
-           static_cast<std::uint64_t>(now.tv_nsec);
 }
 
 }  // namespace
@@ -156,7 +150,6 @@ bool Dataplane::start() {
             return false;
         }
     }
-    launched_ = true;
     h.state.store(static_cast<std::uint32_t>(shm::DataplaneState::running),
                   std::memory_order_release);
     return true;
@@ -325,7 +318,6 @@ int Dataplane::run(const sigset_t& signals) {
         if (stopping && finished) break;
     }
     rte_eal_mp_wait_lcore();
-    launched_ = false;
     stats_->header.state.store(static_cast<std::uint32_t>(shm::DataplaneState::draining),
                                std::memory_order_release);
     if (!aborted) wait_for_drain();

@@ -52,7 +52,6 @@ private:
     std::vector<Worker*> workers_;
     std::vector<unsigned> lcores_;
     std::vector<std::uint32_t> link_up_;
-    bool launched_ = false;
 };
 
 }  // namespace sluice::dataplane

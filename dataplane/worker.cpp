@@ -27,6 +27,7 @@ void publish(Worker& w) {
 
 void send_records(Worker& w, std::uint64_t wait_ns) {
     meter::RecordBuffer& out = *w.out;
+    if (out.count == 0) return;  // most polls: nothing ended
     std::uint32_t sent = 0;
     const std::uint64_t deadline =
         wait_ns != 0 ? rte_get_tsc_cycles() + wait_ns * rte_get_tsc_hz() / 1'000'000'000 : 0;
@@ -101,8 +102,8 @@ int worker_main(void* arg) {
         if (poll % kPublishEvery == 0) publish(w);
     }
 
-    // The end of the run or of the trace: every flow leaves as forcedEnd, waiting for room in
-    // the ring as long as the control is draining it.
+    // The end of the run or of the trace: every flow leaves (forcedEnd, or the timeout that had
+    // already fallen), waiting for room in the ring as long as the control is draining it.
     while (!w.abort.load(std::memory_order_relaxed)) {
         const bool done = w.table->flush(w.output.last_time_ns, *w.out);
         send_records(w, w.drain_timeout_ns);
