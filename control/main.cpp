@@ -18,6 +18,7 @@
 
 #include "drain.hpp"
 #include "eal_args.hpp"
+#include "exporter.hpp"
 #include "loader.hpp"
 #include "record_json.hpp"
 #include "sluice/eal.hpp"
@@ -32,6 +33,7 @@ namespace {
 
 using namespace sluice;
 using namespace std::chrono_literals;
+using Steady = std::chrono::steady_clock;
 
 constexpr const char* kDefaultConfig = "/etc/sluice/sluice.toml";
 
@@ -123,32 +125,72 @@ struct Taken {
     std::uint64_t octets = 0;
 };
 
-// Prints the run's accounting from the dataplane's counters and what this control received.
-void report(const shm::StatsZone& zone, const Taken& taken) {
-    MeterCounters sum{};
-    shm::OutputCounters out{};
+// The dataplane's totals, summed over its workers.
+struct DataplaneTotals {
+    MeterCounters meter{};
+    shm::OutputCounters output{};
+};
+
+DataplaneTotals totals(const shm::StatsZone& zone) {
+    DataplaneTotals t;
     for (unsigned w = 0; w < zone.header.worker_count; ++w) {
         const MeterCounters m = shm::snapshot(zone.workers[w].meter);
         const shm::OutputCounters o = shm::snapshot(zone.workers[w].output);
-        sum.packets += m.packets;
-        sum.metered_packets += m.metered_packets;
-        sum.metered_octets += m.metered_octets;
-        for (std::size_t r = 0; r < kIgnoreReasons; ++r)
-            sum.ignored_packets[r] += m.ignored_packets[r];
-        out.records_not_sent += o.records_not_sent;
-        out.packets_not_sent += o.packets_not_sent;
-        out.octets_not_sent += o.octets_not_sent;
+        t.meter.packets += m.packets;
+        t.meter.octets += m.octets;
+        t.meter.metered_packets += m.metered_packets;
+        t.meter.metered_octets += m.metered_octets;
+        for (std::size_t r = 0; r < kIgnoreReasons; ++r) {
+            t.meter.ignored_packets[r] += m.ignored_packets[r];
+            t.meter.ignored_octets[r] += m.ignored_octets[r];
+        }
+        t.output.records_not_sent += o.records_not_sent;
+        t.output.packets_not_sent += o.packets_not_sent;
+        t.output.octets_not_sent += o.octets_not_sent;
     }
+    return t;
+}
+
+control::Reliability reliability(const shm::StatsZone& zone) {
+    const DataplaneTotals t = totals(zone);
+    control::Reliability r;
+    r.ignored_packets = t.meter.ignored_total();
+    for (auto n : t.meter.ignored_octets) r.ignored_octets += n;
+    r.records_not_sent = t.output.records_not_sent;
+    r.packets_not_sent = t.output.packets_not_sent;
+    r.octets_not_sent = t.output.octets_not_sent;
+    r.since_ns = zone.header.start_time_ns;
+    return r;
+}
+
+// Prints the run's accounting from the dataplane's counters, what this control received and
+// what each collector was sent: every packet is in an exported record, ignored, or not sent.
+void report(const shm::StatsZone& zone, const Taken& taken, const control::Exporter& exporter) {
+    const DataplaneTotals t = totals(zone);
     for (unsigned w = 0; w < zone.header.worker_count; ++w) {
         const MeterCounters m = shm::snapshot(zone.workers[w].meter);
         SLUICE_INFO("worker %u (port %u queue %u): %" PRIu64 " packets, %" PRIu64 " flows", w,
                     zone.workers[w].port_id, zone.workers[w].queue, m.packets, m.flows_created);
     }
     SLUICE_INFO("accounting: %" PRIu64 " packets received = %" PRIu64 " in %" PRIu64
-                " records exported + %" PRIu64 " ignored + %" PRIu64 " in %" PRIu64
-                " records not sent; %" PRIu64 " of %" PRIu64 " metered octets exported",
-                sum.packets, taken.packets, taken.records, sum.ignored_total(),
-                out.packets_not_sent, out.records_not_sent, taken.octets, sum.metered_octets);
+                " records taken by sluice-control + %" PRIu64 " ignored + %" PRIu64 " in %" PRIu64
+                " records not sent by the dataplane; %" PRIu64 " frame octets received, %" PRIu64
+                " IP octets metered",
+                t.meter.packets, taken.packets, taken.records, t.meter.ignored_total(),
+                t.output.packets_not_sent, t.output.records_not_sent, t.meter.octets,
+                t.meter.metered_octets);
+    for (const auto& s : exporter.sessions()) {
+        const control::SessionCounters c = s->counters();
+        const std::uint64_t not_sent = t.output.packets_not_sent + c.packets_not_sent;
+        SLUICE_INFO("accounting for collector \"%s\" (%s): %" PRIu64 " packets received = %" PRIu64
+                    " in %" PRIu64 " records exported + %" PRIu64 " ignored + %" PRIu64
+                    " in %" PRIu64 " records not sent; %" PRIu64 " of %" PRIu64
+                    " metered octets exported; %" PRIu64 " messages",
+                    s->name().c_str(), s->describe().c_str(), t.meter.packets, c.packets_sent,
+                    c.records_sent, t.meter.ignored_total(), not_sent,
+                    t.output.records_not_sent + c.records_not_sent, c.octets_sent,
+                    t.meter.metered_octets, c.messages_sent);
+    }
 }
 
 int run(const config::Config& c, const Options& options) {
@@ -202,7 +244,8 @@ int run(const config::Config& c, const Options& options) {
     h.control_heartbeat_ns.store(wall_clock_ns(), std::memory_order_release);
     sd_notify(0, "READY=1\nSTATUS=draining records");
 
-    using Steady = std::chrono::steady_clock;
+    control::Exporter exporter(c);
+    control::Reliability stats = reliability(*zone);
     std::vector<FlowRecord> batch;
     Taken taken;
     auto next_beat = Steady::now();
@@ -212,6 +255,7 @@ int run(const config::Config& c, const Options& options) {
     bool primary_gone = false;
     while (true) {
         const std::size_t n = drain.poll(batch);
+        exporter.offer(batch);
         for (const FlowRecord& r : batch) {
             ++taken.records;
             taken.packets += r.packets + r.reverse_packets;
@@ -219,7 +263,9 @@ int run(const config::Config& c, const Options& options) {
             if (options.print_records) std::printf("%s\n", control::to_json(r).c_str());
         }
         const auto now = Steady::now();
+        exporter.service(now, stats);
         if (now >= next_beat) {
+            stats = reliability(*zone);
             h.control_heartbeat_ns.store(wall_clock_ns(), std::memory_order_release);
             next_beat = now + std::chrono::milliseconds(100);
             if (options.print_records) std::fflush(stdout);
@@ -242,9 +288,10 @@ int run(const config::Config& c, const Options& options) {
             static_cast<shm::DataplaneState>(h.state.load(std::memory_order_acquire));
         if (stop_at && now >= *stop_at && state == shm::DataplaneState::running) break;
     }
+    exporter.close(reliability(*zone), std::chrono::seconds(primary_gone ? 10 : 3));
     h.control_heartbeat_ns.store(0, std::memory_order_release);
     std::fflush(stdout);
-    report(*zone, taken);
+    report(*zone, taken, exporter);
     sd_notify(0, "STOPPING=1");
     rte_eal_cleanup();
     return 0;

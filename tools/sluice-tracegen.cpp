@@ -23,6 +23,9 @@ using sluice::FlowEndReason;
 using sluice::FlowRecord;
 namespace control = sluice::control;
 
+// Client addresses are 10.x.y.z and 2001:db8:0:1::z:x:y, from the conversation's index.
+constexpr unsigned kMaxFlows = 254u << 16;
+
 struct Options {
     std::string out;
     std::string expect;  // where to write the expected records
@@ -76,8 +79,10 @@ void conversation(std::mt19937_64& rng, unsigned index, std::uint64_t t, std::ve
     const auto c = static_cast<std::uint16_t>(index);
     Packet req;
     req.ip_version = v6 ? 6 : 4;
-    req.src = v6 ? ipv6(0x2001, 0xdb8, 0, 1, 0, 0, c >> 8, c & 0xff)
-                 : ipv4(10, static_cast<std::uint8_t>(c >> 8), static_cast<std::uint8_t>(c), 1);
+    const auto high = static_cast<std::uint16_t>(index >> 16);
+    req.src = v6 ? ipv6(0x2001, 0xdb8, 0, 1, 0, high, c >> 8, c & 0xff)
+                 : ipv4(10, static_cast<std::uint8_t>(c >> 8), static_cast<std::uint8_t>(c),
+                        static_cast<std::uint8_t>(1 + high));
     req.dst = v6 ? ipv6(0x2001, 0xdb8, 0, 2, 0, 0, 0, static_cast<std::uint16_t>(1 + index % 50))
                  : ipv4(192, 0, 2, static_cast<std::uint8_t>(1 + index % 50));
     req.src_port = static_cast<std::uint16_t>(32768 + index % 28000);
@@ -201,7 +206,7 @@ int main(int argc, char** argv) {
             default: usage(stderr); return 2;
         }
     }
-    if (o.out.empty() || o.flows == 0 || o.flows > 65535) {
+    if (o.out.empty() || o.flows == 0 || o.flows > kMaxFlows) {
         usage(stderr);
         return 2;
     }

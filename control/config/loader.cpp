@@ -465,6 +465,9 @@ void check_across(const Config& c, const toml::table& root, Errors& errors) {
         if (col.transport != Transport::file && col.address.host.empty())
             errors.add(where(root, {at}), key + ".address",
                        "is required when transport = \"udp\" or \"tcp\"");
+        if (col.rotate_size != 0 && col.rotate_size < 65536)
+            errors.add(where(root, {at + ".rotate_size"}), key + ".rotate_size",
+                       "is below one IPFIX message (64KiB); use 0 to never rotate by size");
         for (std::size_t j = 0; j < i; ++j)
             if (c.collectors[j].name == col.name)
                 errors.add(where(root, {at}), key + ".name",

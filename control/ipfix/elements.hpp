@@ -19,6 +19,7 @@ enum class Type : std::uint8_t {
     ipv6_address,
     date_time_milliseconds,
     date_time_nanoseconds,
+    octet_array,
 };
 
 struct Element {
@@ -45,11 +46,21 @@ struct Element {
     X(minimumTTL,                    52, 0, unsigned8, 1)                                     \
     X(maximumTTL,                    53, 0, unsigned8, 1)                                     \
     X(vlanId,                        58, 0, unsigned16, 2)                                    \
+    X(applicationId,                 95, 0, octet_array, 4)                                   \
     X(flowEndReason,                136, 0, unsigned8, 1)                                     \
+    X(exportingProcessId,           144, 0, unsigned32, 4)                                    \
+    X(observationDomainId,          149, 0, unsigned32, 4)                                    \
     X(flowStartMilliseconds,        152, 0, date_time_milliseconds, 8)                        \
     X(flowEndMilliseconds,          153, 0, date_time_milliseconds, 8)                        \
     X(flowStartNanoseconds,         156, 0, date_time_nanoseconds, 8)                         \
     X(flowEndNanoseconds,           157, 0, date_time_nanoseconds, 8)                         \
+    X(ignoredPacketTotalCount,      164, 0, unsigned64, 8)                                    \
+    X(ignoredOctetTotalCount,       165, 0, unsigned64, 8)                                    \
+    X(notSentFlowTotalCount,        166, 0, unsigned64, 8)                                    \
+    X(notSentPacketTotalCount,      167, 0, unsigned64, 8)                                    \
+    X(notSentOctetTotalCount,       168, 0, unsigned64, 8)                                    \
+    X(biflowDirection,              239, 0, unsigned8, 1)                                     \
+    X(observationTimeMilliseconds,  323, 0, date_time_milliseconds, 8)                        \
     X(reverseOctetDeltaCount,         1, kReversePen, unsigned64, 8)                          \
     X(reversePacketDeltaCount,        2, kReversePen, unsigned64, 8)                          \
     X(reverseTcpControlBits,          6, kReversePen, unsigned16, 2)                          \

@@ -1,6 +1,8 @@
-// IPFIX (RFC 7011) messages of flow records: template sets and data sets of biflows (RFC 5103).
+// IPFIX (RFC 7011) messages of flow records: template sets and data sets of biflows (RFC 5103),
+// and the options records of the reliability statistics (RFC 7011 section 4).
 #include "encoder.hpp"
 
+#include <array>
 #include <cstring>
 
 namespace sluice::ipfix {
@@ -8,78 +10,223 @@ namespace {
 
 constexpr std::uint16_t kVersion = 10;
 constexpr std::uint16_t kTemplateSetId = 2;
+constexpr std::uint16_t kOptionsTemplateSetId = 3;
 constexpr std::uint64_t kNtpEpochOffset = 2'208'988'800;  // 1900 to 1970, in seconds
+
+// Where the value of a biflow template's field comes from.
+enum class Source : std::uint8_t {
+    source_address,
+    destination_address,
+    source_port,
+    destination_port,
+    protocol,
+    vlan_id,
+    ingress_port,
+    octets,
+    packets,
+    reverse_octets,
+    reverse_packets,
+    first,
+    last,
+    reverse_first,
+    reverse_last,
+    tcp_flags,
+    reverse_tcp_flags,
+    minimum_ttl,
+    maximum_ttl,
+    reverse_minimum_ttl,
+    reverse_maximum_ttl,
+    end_reason,
+    application_id,
+    biflow_direction,
+    unknown,
+};
+
+constexpr bool same(const Element& a, const Element& b) {
+    return a.id == b.id && a.pen == b.pen;
+}
+
+constexpr Source source_of(const Element& e) {
+    using enum Source;
+    constexpr std::pair<Element, Source> kSources[] = {
+        {ie::sourceIPv4Address, source_address},
+        {ie::sourceIPv6Address, source_address},
+        {ie::destinationIPv4Address, destination_address},
+        {ie::destinationIPv6Address, destination_address},
+        {ie::sourceTransportPort, source_port},
+        {ie::destinationTransportPort, destination_port},
+        {ie::protocolIdentifier, protocol},
+        {ie::vlanId, vlan_id},
+        {ie::ingressInterface, ingress_port},
+        {ie::octetDeltaCount, octets},
+        {ie::packetDeltaCount, packets},
+        {ie::reverseOctetDeltaCount, reverse_octets},
+        {ie::reversePacketDeltaCount, reverse_packets},
+        {ie::flowStartMilliseconds, first},
+        {ie::flowStartNanoseconds, first},
+        {ie::flowEndMilliseconds, last},
+        {ie::flowEndNanoseconds, last},
+        {ie::reverseFlowStartMilliseconds, reverse_first},
+        {ie::reverseFlowStartNanoseconds, reverse_first},
+        {ie::reverseFlowEndMilliseconds, reverse_last},
+        {ie::reverseFlowEndNanoseconds, reverse_last},
+        {ie::tcpControlBits, tcp_flags},
+        {ie::reverseTcpControlBits, reverse_tcp_flags},
+        {ie::minimumTTL, minimum_ttl},
+        {ie::maximumTTL, maximum_ttl},
+        {ie::reverseMinimumTTL, reverse_minimum_ttl},
+        {ie::reverseMaximumTTL, reverse_maximum_ttl},
+        {ie::flowEndReason, end_reason},
+        {ie::applicationId, application_id},
+        {ie::biflowDirection, biflow_direction},
+    };
+    for (const auto& [element, source] : kSources)
+        if (same(element, e)) return source;
+    return unknown;
+}
+
+// A biflow template and, computed at compile time, where each of its fields comes from.
+template <std::size_t N>
+struct Biflow {
+    std::array<Element, N> fields;
+    std::array<Source, N> sources;
+    std::size_t length = 0;
+
+    explicit constexpr Biflow(const Element (&f)[N]) : fields(), sources() {
+        for (std::size_t i = 0; i < N; ++i) {
+            fields[i] = f[i];
+            length += f[i].length;
+            sources[i] = source_of(f[i]);
+            if (sources[i] == Source::unknown) throw "a biflow field without a source";
+        }
+    }
+};
 
 // clang-format off
 #define SLUICE_BIFLOW(SRC, DST, START, END, RSTART, REND)                                      \
     {ie::SRC, ie::DST, ie::sourceTransportPort, ie::destinationTransportPort,                 \
-     ie::protocolIdentifier, ie::vlanId, ie::ingressInterface, ie::octetDeltaCount,           \
-     ie::packetDeltaCount, ie::reverseOctetDeltaCount, ie::reversePacketDeltaCount,           \
+     ie::protocolIdentifier, ie::vlanId, ie::ingressInterface, ie::biflowDirection,           \
+     ie::octetDeltaCount, ie::packetDeltaCount,                                               \
+     ie::reverseOctetDeltaCount, ie::reversePacketDeltaCount,                                 \
      ie::START, ie::END, ie::RSTART, ie::REND, ie::tcpControlBits, ie::reverseTcpControlBits, \
      ie::minimumTTL, ie::maximumTTL, ie::reverseMinimumTTL, ie::reverseMaximumTTL,            \
-     ie::flowEndReason}
-constexpr Element kV4Ms[] = SLUICE_BIFLOW(sourceIPv4Address, destinationIPv4Address,
+     ie::flowEndReason, ie::applicationId}
+constexpr Element kV4MsFields[] = SLUICE_BIFLOW(sourceIPv4Address, destinationIPv4Address,
     flowStartMilliseconds, flowEndMilliseconds, reverseFlowStartMilliseconds, reverseFlowEndMilliseconds);
-constexpr Element kV6Ms[] = SLUICE_BIFLOW(sourceIPv6Address, destinationIPv6Address,
+constexpr Element kV6MsFields[] = SLUICE_BIFLOW(sourceIPv6Address, destinationIPv6Address,
     flowStartMilliseconds, flowEndMilliseconds, reverseFlowStartMilliseconds, reverseFlowEndMilliseconds);
-constexpr Element kV4Ns[] = SLUICE_BIFLOW(sourceIPv4Address, destinationIPv4Address,
+constexpr Element kV4NsFields[] = SLUICE_BIFLOW(sourceIPv4Address, destinationIPv4Address,
     flowStartNanoseconds, flowEndNanoseconds, reverseFlowStartNanoseconds, reverseFlowEndNanoseconds);
-constexpr Element kV6Ns[] = SLUICE_BIFLOW(sourceIPv6Address, destinationIPv6Address,
+constexpr Element kV6NsFields[] = SLUICE_BIFLOW(sourceIPv6Address, destinationIPv6Address,
     flowStartNanoseconds, flowEndNanoseconds, reverseFlowStartNanoseconds, reverseFlowEndNanoseconds);
 #undef SLUICE_BIFLOW
 // clang-format on
 
-const Template kTemplates[] = {{256, kV4Ms}, {257, kV6Ms}, {258, kV4Ns}, {259, kV6Ns}};
+constexpr Biflow kV4Ms(kV4MsFields), kV6Ms(kV6MsFields), kV4Ns(kV4NsFields), kV6Ns(kV6NsFields);
+constexpr std::size_t kBiflowFields = std::size(kV4MsFields);
 
-void put(std::vector<std::uint8_t>& out, std::uint64_t value, unsigned bytes) {
-    for (unsigned i = bytes; i-- > 0;) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+const Template kTemplates[] = {
+    {256, kV4Ms.fields}, {257, kV6Ms.fields}, {258, kV4Ns.fields}, {259, kV6Ns.fields}};
+const std::array<Source, kBiflowFields>* const kSourcesOf[] = {&kV4Ms.sources, &kV6Ms.sources,
+                                                               &kV4Ns.sources, &kV6Ns.sources};
+constexpr std::size_t kLengthOf[] = {kV4Ms.length, kV6Ms.length, kV4Ns.length, kV6Ns.length};
+const Template* const kMillisecondTemplates[] = {&kTemplates[0], &kTemplates[1]};
+const Template* const kNanosecondTemplates[] = {&kTemplates[2], &kTemplates[3]};
+
+constexpr Element kMeteringStatisticsFields[] = {
+    ie::observationDomainId, ie::ignoredPacketTotalCount, ie::ignoredOctetTotalCount,
+    ie::observationTimeMilliseconds, ie::observationTimeMilliseconds};
+constexpr Element kExportingStatisticsFields[] = {
+    ie::exportingProcessId,     ie::notSentFlowTotalCount, ie::notSentPacketTotalCount,
+    ie::notSentOctetTotalCount, ie::flowStartMilliseconds, ie::flowEndMilliseconds};
+
+std::size_t template_index(int ip_version, TimePrecision precision) {
+    return (precision == TimePrecision::nanoseconds ? 2 : 0) + (ip_version == 6 ? 1 : 0);
 }
 
-void patch16(std::vector<std::uint8_t>& out, std::size_t at, std::size_t value) {
-    out[at] = static_cast<std::uint8_t>(value >> 8);
-    out[at + 1] = static_cast<std::uint8_t>(value);
+// Big-endian stores of 1, 2, 4 or 8 bytes.
+inline void store(std::uint8_t* p, std::uint64_t value, unsigned bytes) {
+    switch (bytes) {
+        case 1: *p = static_cast<std::uint8_t>(value); break;
+        case 2: {
+            const auto v = __builtin_bswap16(static_cast<std::uint16_t>(value));
+            std::memcpy(p, &v, 2);
+            break;
+        }
+        case 4: {
+            const auto v = __builtin_bswap32(static_cast<std::uint32_t>(value));
+            std::memcpy(p, &v, 4);
+            break;
+        }
+        default: {
+            const auto v = __builtin_bswap64(value);
+            std::memcpy(p, &v, 8);
+            break;
+        }
+    }
 }
 
-bool same(const Element& a, const Element& b) {
-    return a.id == b.id && a.pen == b.pen;
-}
-
-// The value of one field of a record, as an unsigned number (addresses are written apart).
-std::uint64_t value_of(const Element& e, const FlowRecord& r) {
-    const bool ns = e.type == Type::date_time_nanoseconds;
+// Writes one field of a biflow record; returns where the next one starts.
+inline std::uint8_t* encode(std::uint8_t* p, Source s, const Element& e, const FlowRecord& r,
+                            bool ns) {
     auto time = [ns](std::uint64_t t) { return ns ? ntp_timestamp(t) : t / 1'000'000; };
-    if (same(e, ie::sourceTransportPort)) return r.source_port;
-    if (same(e, ie::destinationTransportPort)) return r.destination_port;
-    if (same(e, ie::protocolIdentifier)) return r.protocol;
-    if (same(e, ie::vlanId)) return r.vlan_id;
-    if (same(e, ie::ingressInterface)) return r.ingress_port;
-    if (same(e, ie::octetDeltaCount)) return r.octets;
-    if (same(e, ie::packetDeltaCount)) return r.packets;
-    if (same(e, ie::reverseOctetDeltaCount)) return r.reverse_octets;
-    if (same(e, ie::reversePacketDeltaCount)) return r.reverse_packets;
-    if (same(e, ie::flowStartMilliseconds) || same(e, ie::flowStartNanoseconds))
-        return time(r.first_ns);
-    if (same(e, ie::flowEndMilliseconds) || same(e, ie::flowEndNanoseconds)) return time(r.last_ns);
-    if (same(e, ie::reverseFlowStartMilliseconds) || same(e, ie::reverseFlowStartNanoseconds))
-        return r.reverse_first_ns == 0 ? 0 : time(r.reverse_first_ns);
-    if (same(e, ie::reverseFlowEndMilliseconds) || same(e, ie::reverseFlowEndNanoseconds))
-        return r.reverse_last_ns == 0 ? 0 : time(r.reverse_last_ns);
-    if (same(e, ie::tcpControlBits)) return r.tcp_flags;
-    if (same(e, ie::reverseTcpControlBits)) return r.reverse_tcp_flags;
-    if (same(e, ie::minimumTTL)) return r.minimum_ttl;
-    if (same(e, ie::maximumTTL)) return r.maximum_ttl;
-    if (same(e, ie::reverseMinimumTTL)) return r.reverse_minimum_ttl;
-    if (same(e, ie::reverseMaximumTTL)) return r.reverse_maximum_ttl;
-    if (same(e, ie::flowEndReason)) return static_cast<std::uint8_t>(r.end_reason);
-    return 0;
+    std::uint64_t v = 0;
+    switch (s) {
+        case Source::source_address:
+            std::memcpy(p, r.source_address, e.length);
+            return p + e.length;
+        case Source::destination_address:
+            std::memcpy(p, r.destination_address, e.length);
+            return p + e.length;
+        case Source::source_port: v = r.source_port; break;
+        case Source::destination_port: v = r.destination_port; break;
+        case Source::protocol: v = r.protocol; break;
+        case Source::vlan_id: v = r.vlan_id; break;
+        case Source::ingress_port: v = r.ingress_port; break;
+        case Source::octets: v = r.octets; break;
+        case Source::packets: v = r.packets; break;
+        case Source::reverse_octets: v = r.reverse_octets; break;
+        case Source::reverse_packets: v = r.reverse_packets; break;
+        case Source::first: v = time(r.first_ns); break;
+        case Source::last: v = time(r.last_ns); break;
+        // A responder that sent nothing has no times: 0, not the epoch's offset in NTP.
+        case Source::reverse_first:
+            v = r.reverse_first_ns == 0 ? 0 : time(r.reverse_first_ns);
+            break;
+        case Source::reverse_last: v = r.reverse_last_ns == 0 ? 0 : time(r.reverse_last_ns); break;
+        case Source::tcp_flags: v = r.tcp_flags; break;
+        case Source::reverse_tcp_flags: v = r.reverse_tcp_flags; break;
+        case Source::minimum_ttl: v = r.minimum_ttl; break;
+        case Source::maximum_ttl: v = r.maximum_ttl; break;
+        case Source::reverse_minimum_ttl: v = r.reverse_minimum_ttl; break;
+        case Source::reverse_maximum_ttl: v = r.reverse_maximum_ttl; break;
+        case Source::end_reason: v = static_cast<std::uint8_t>(r.end_reason); break;
+        case Source::application_id: v = application_id(r.application_id); break;
+        case Source::biflow_direction: v = biflow_direction(r); break;
+        case Source::unknown: break;
+    }
+    store(p, v, e.length);
+    return p + e.length;
 }
 
 }  // namespace
+
+const Template kMeteringStatistics{260, kMeteringStatisticsFields, 1};
+const Template kExportingStatistics{261, kExportingStatisticsFields, 1};
 
 std::uint64_t ntp_timestamp(std::uint64_t unix_ns) {
     const std::uint64_t seconds = unix_ns / 1'000'000'000 + kNtpEpochOffset;
     const std::uint64_t fraction = ((unix_ns % 1'000'000'000) << 32) / 1'000'000'000;
     return seconds << 32 | fraction;
+}
+
+std::uint32_t application_id(std::uint32_t id) {
+    return id == 0 ? 0 : std::uint32_t{kApplicationEngine} << 24 | (id & 0xffffff);
+}
+
+std::uint8_t biflow_direction(const FlowRecord& r) {
+    constexpr std::uint8_t kSyn = 0x02;
+    return r.protocol == 6 && (r.tcp_flags & kSyn) == 0 ? 0 : 1;
 }
 
 std::size_t Template::record_length() const {
@@ -89,85 +236,116 @@ std::size_t Template::record_length() const {
 }
 
 const Template& biflow_template(int ip_version, TimePrecision precision) {
-    const std::size_t base = precision == TimePrecision::nanoseconds ? 2 : 0;
-    return kTemplates[base + (ip_version == 6 ? 1 : 0)];
+    return kTemplates[template_index(ip_version, precision)];
+}
+
+std::span<const Template* const> biflow_templates(TimePrecision precision) {
+    if (precision == TimePrecision::nanoseconds) return kNanosecondTemplates;
+    return kMillisecondTemplates;
 }
 
 MessageBuilder::MessageBuilder(std::uint32_t observation_domain, std::size_t max_size,
                                TimePrecision precision)
-    : domain_(observation_domain), max_size_(max_size), precision_(precision) {
-    buffer_.reserve(max_size);
+    : domain_(observation_domain),
+      max_size_(std::min(max_size, kMaxSize)),
+      precision_(precision),
+      buffer_(max_size_) {
+    begin(0);
 }
 
-void MessageBuilder::begin(std::uint32_t export_time, std::uint32_t sequence) {
-    buffer_.clear();
+void MessageBuilder::begin(std::uint32_t sequence) {
+    size_ = kHeaderSize;
     set_start_ = 0;
     set_id_ = 0;
     records_ = 0;
-    put(buffer_, kVersion, 2);
-    put(buffer_, 0, 2);  // length, at finish()
-    put(buffer_, export_time, 4);
-    put(buffer_, sequence, 4);
-    put(buffer_, domain_, 4);
+    store(&buffer_[0], kVersion, 2);
+    store(&buffer_[8], sequence, 4);
+    store(&buffer_[12], domain_, 4);
 }
 
 void MessageBuilder::close_set() {
-    if (set_start_ != 0) patch16(buffer_, set_start_ + 2, buffer_.size() - set_start_);
+    if (set_start_ != 0) store(&buffer_[set_start_ + 2], size_ - set_start_, 2);
     set_start_ = 0;
     set_id_ = 0;
 }
 
-bool MessageBuilder::add_templates(std::span<const Template* const> templates) {
-    std::size_t size = 4;
-    for (const Template* t : templates) {
-        size += 4;
-        for (const Element& e : t->fields) size += e.pen != 0 ? 8 : 4;
-    }
-    if (buffer_.size() + size > max_size_) return false;
-    close_set();
-    put(buffer_, kTemplateSetId, 2);
-    put(buffer_, size, 2);
-    for (const Template* t : templates) {
-        put(buffer_, t->id, 2);
-        put(buffer_, t->fields.size(), 2);
-        for (const Element& e : t->fields) {
-            put(buffer_, e.pen != 0 ? (0x8000u | e.id) : e.id, 2);  // enterprise bit
-            put(buffer_, e.length, 2);
-            if (e.pen != 0) put(buffer_, e.pen, 4);
-        }
+bool MessageBuilder::open_set(std::uint16_t set_id, std::size_t record_length) {
+    const bool new_set = set_id_ != set_id;
+    if (size_ + (new_set ? 4 : 0) + record_length > max_size_) return false;
+    if (new_set) {
+        close_set();
+        set_start_ = size_;
+        set_id_ = set_id;
+        store(&buffer_[size_], set_id, 2);
+        size_ += 4;  // the length, when the set closes
     }
     return true;
 }
 
-bool MessageBuilder::add(const FlowRecord& r) {
-    const Template& t = biflow_template(r.ip_version, precision_);
-    const bool new_set = set_id_ != t.id;
-    if (buffer_.size() + (new_set ? 4 : 0) + t.record_length() > max_size_) return false;
-    if (new_set) {
-        close_set();
-        set_start_ = buffer_.size();
-        set_id_ = t.id;
-        put(buffer_, t.id, 2);
-        put(buffer_, 0, 2);  // length, when the set closes
+bool MessageBuilder::add_templates(std::span<const Template* const> templates) {
+    std::size_t size = 0;
+    bool data = false, options = false;
+    for (const Template* t : templates) {
+        size += t->is_options() ? 6 : 4;
+        for (const Element& e : t->fields) size += e.pen != 0 ? 8 : 4;
+        (t->is_options() ? options : data) = true;
     }
-    for (const Element& e : t.fields) {
-        if (e.type == Type::ipv4_address || e.type == Type::ipv6_address) {
-            const bool source =
-                e.id == ie::sourceIPv4Address.id || e.id == ie::sourceIPv6Address.id;
-            const std::uint8_t* a = source ? r.source_address : r.destination_address;
-            buffer_.insert(buffer_.end(), a, a + e.length);
-        } else {
-            put(buffer_, value_of(e, r), e.length);
+    size += 4 * (data + options);
+    if (size_ + size > max_size_) return false;
+    for (const bool as_options : {false, true}) {
+        if (!(as_options ? options : data)) continue;
+        close_set();
+        set_start_ = size_;
+        set_id_ = as_options ? kOptionsTemplateSetId : kTemplateSetId;
+        store(&buffer_[size_], set_id_, 2);
+        size_ += 4;
+        for (const Template* t : templates) {
+            if (t->is_options() != as_options) continue;
+            store(&buffer_[size_], t->id, 2);
+            store(&buffer_[size_ + 2], t->fields.size(), 2);
+            size_ += 4;
+            if (as_options) store(&buffer_[size_], t->scope_fields, 2), size_ += 2;
+            for (const Element& e : t->fields) {
+                store(&buffer_[size_], e.pen != 0 ? (0x8000u | e.id) : e.id, 2);  // enterprise bit
+                store(&buffer_[size_ + 2], e.length, 2);
+                size_ += 4;
+                if (e.pen != 0) store(&buffer_[size_], e.pen, 4), size_ += 4;
+            }
         }
+    }
+    close_set();
+    return true;
+}
+
+bool MessageBuilder::add(const FlowRecord& r) {
+    const std::size_t index = template_index(r.ip_version, precision_);
+    const Template& t = kTemplates[index];
+    const std::size_t length = kLengthOf[index];
+    if (!open_set(t.id, length)) return false;
+    const auto& sources = *kSourcesOf[index];
+    const bool ns = precision_ == TimePrecision::nanoseconds;
+    std::uint8_t* p = &buffer_[size_];
+    for (std::size_t i = 0; i < kBiflowFields; ++i) p = encode(p, sources[i], t.fields[i], r, ns);
+    size_ += length;
+    ++records_;
+    return true;
+}
+
+bool MessageBuilder::add(const Template& t, std::span<const std::uint64_t> values) {
+    if (values.size() != t.fields.size() || !open_set(t.id, t.record_length())) return false;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        store(&buffer_[size_], values[i], t.fields[i].length);
+        size_ += t.fields[i].length;
     }
     ++records_;
     return true;
 }
 
-std::span<const std::uint8_t> MessageBuilder::finish() {
+std::span<const std::uint8_t> MessageBuilder::finish(std::uint32_t export_time) {
     close_set();
-    patch16(buffer_, 2, buffer_.size());
-    return buffer_;
+    store(&buffer_[2], size_, 2);
+    store(&buffer_[4], export_time, 4);
+    return {buffer_.data(), size_};
 }
 
 }  // namespace sluice::ipfix

@@ -1,4 +1,5 @@
-// IPFIX (RFC 7011) messages of flow records: template sets and data sets of biflows (RFC 5103).
+// IPFIX (RFC 7011) messages of flow records: template sets and data sets of biflows (RFC 5103),
+// and the options records of the reliability statistics (RFC 7011 section 4).
 #pragma once
 
 #include <cstdint>
@@ -12,48 +13,81 @@ namespace sluice::ipfix {
 
 enum class TimePrecision { milliseconds, nanoseconds };
 
-// A data template: its id and its fields in order.
+// A template: its id, its fields in order, and how many of the first fields are the scope of
+// an options template (0: a data template).
 struct Template {
     std::uint16_t id;
     std::span<const Element> fields;
+    std::uint16_t scope_fields = 0;
 
     std::size_t record_length() const;
+    bool is_options() const { return scope_fields != 0; }
 };
 
 // The biflow templates for IPv4 and IPv6 records, in the chosen precision.
 const Template& biflow_template(int ip_version, TimePrecision precision);
 
+// The data templates a session announces for the precision, IPv4 then IPv6.
+std::span<const Template* const> biflow_templates(TimePrecision precision);
+
+// Metering Process Reliability Statistics (RFC 7011 section 4.2), scoped by
+// observationDomainId: ignored packets and octets and the time window the totals cover.
+extern const Template kMeteringStatistics;
+// Exporting Process Reliability Statistics (RFC 7011 section 4.3), scoped by
+// exportingProcessId: flows, packets and octets not sent, and the time window.
+extern const Template kExportingStatistics;
+
+// applicationId (RFC 6759): a classification engine id and a 24-bit selector. Sluice's ids
+// are its own registry of layer-7 applications, engine PANA-L7 (13); 0 ("not identified")
+// is sent as engine 0, which RFC 6759 reserves as invalid.
+inline constexpr std::uint8_t kApplicationEngine = 13;
+std::uint32_t application_id(std::uint32_t id);
+
+// RFC 5103 biflowDirection of a record: 1 (initiator) when the source started the flow as far
+// as the sensor saw, 0 (arbitrary) for TCP flows whose SYN was not seen.
+std::uint8_t biflow_direction(const FlowRecord& record);
+
 // Builds one message at a time into a buffer of at most `max_size` bytes.
 class MessageBuilder {
 public:
     static constexpr std::size_t kHeaderSize = 16;
+    static constexpr std::size_t kMaxSize = 65535;  // the header's 16-bit length
 
     MessageBuilder(std::uint32_t observation_domain, std::size_t max_size,
                    TimePrecision precision = TimePrecision::milliseconds);
 
-    // Starts a message: export time in seconds since the epoch, sequence number = data records
-    // sent before this message in the session (RFC 7011 section 3.1).
-    void begin(std::uint32_t export_time, std::uint32_t sequence);
+    // Starts a message whose sequence number is the count of data records sent before it in
+    // the session, modulo 2^32 (RFC 7011 section 3.1).
+    void begin(std::uint32_t sequence);
 
-    // A template set with the given templates; false when it does not fit.
+    // One template set for data templates and one options template set for options
+    // templates; false when they do not fit.
     bool add_templates(std::span<const Template* const> templates);
 
     // A data record, in the data set of its template; false when it does not fit.
     bool add(const FlowRecord& record);
 
-    // Ends the message: its bytes, valid until the next begin().
-    std::span<const std::uint8_t> finish();
+    // An options (or any) record of `t` whose fields are unsigned numbers, in order.
+    bool add(const Template& t, std::span<const std::uint64_t> values);
+
+    // Ends the message with its export time, seconds since the epoch: its bytes, valid until
+    // the next begin().
+    std::span<const std::uint8_t> finish(std::uint32_t export_time);
 
     std::uint32_t data_records() const { return records_; }
-    bool empty() const { return buffer_.size() == kHeaderSize; }
+    bool empty() const { return size_ == kHeaderSize; }
+    std::size_t size() const { return size_; }
+    std::size_t max_size() const { return max_size_; }
 
 private:
+    bool open_set(std::uint16_t set_id, std::size_t record_length);
     void close_set();
 
     std::uint32_t domain_;
     std::size_t max_size_;
     TimePrecision precision_;
     std::vector<std::uint8_t> buffer_;
+    std::size_t size_ = 0;
     std::size_t set_start_ = 0;  // 0: no set open
     std::uint16_t set_id_ = 0;
     std::uint32_t records_ = 0;

@@ -43,6 +43,12 @@ inline constexpr std::array<std::pair<std::string_view, Transport>, 3> kTranspor
     {"file", Transport::file},
 }};
 
+enum class Timestamps { milliseconds, nanoseconds };
+inline constexpr std::array<std::pair<std::string_view, Timestamps>, 2> kTimestamps{{
+    {"milliseconds", Timestamps::milliseconds},
+    {"nanoseconds", Timestamps::nanoseconds},
+}};
+
 struct Sensor {
     std::string name = "sluice";
     std::uint32_t observation_domain_id = 1;
@@ -87,6 +93,11 @@ struct Collector {
     std::string path;
     Duration template_refresh = std::chrono::seconds(60);
     std::uint16_t mtu = 1500;
+    Timestamps timestamps = Timestamps::milliseconds;
+    Duration statistics_interval = std::chrono::seconds(10);
+    std::uint64_t buffer_size = 32ull << 20;           // records waiting for this collector
+    std::uint64_t rotate_size = 256ull << 20;          // file: 0 never
+    Duration rotate_interval = std::chrono::hours(1);  // file: 0 never
 };
 
 struct Control {

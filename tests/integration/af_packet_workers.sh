@@ -57,7 +57,7 @@ if expected != got:
     sys.exit(1)
 PY
 expect_contains "$WORK/control.log" \
-  "accounting: $packets packets received = $packets in 600 records exported + 0 ignored + 0 in 0 records not sent"
+  "accounting: $packets packets received = $packets in 600 records taken by sluice-control + 0 ignored + 0 in 0 records not sent by the dataplane"
 for w in 0 1; do
   grep -qE "worker $w \(port 0 queue $w\): [1-9][0-9]* packets" "$WORK/control.log" ||
     { cat "$WORK/control.log" >&2; fail "worker $w received nothing"; }

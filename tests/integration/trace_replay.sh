@@ -22,5 +22,5 @@ if ! diff <(sort "$WORK/expected.jsonl") <(sort "$WORK/records.jsonl") > "$WORK/
 fi
 [ "$(wc -l < "$WORK/records.jsonl")" -eq 2000 ] || fail "not 2000 records"
 expect_contains "$WORK/control.log" \
-  "accounting: $packets packets received = $packets in 2000 records exported + 0 ignored + 0 in 0 records not sent"
+  "accounting: $packets packets received = $packets in 2000 records taken by sluice-control + 0 ignored + 0 in 0 records not sent by the dataplane"
 echo "trace_replay: ok"

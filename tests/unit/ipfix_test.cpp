@@ -2,89 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <map>
 #include <set>
 
 #include "encoder.hpp"
+#include "ipfix_decode.hpp"
 
 namespace sluice::ipfix {
 namespace {
-
-std::uint64_t get(std::span<const std::uint8_t> b, std::size_t at, unsigned bytes) {
-    std::uint64_t v = 0;
-    for (unsigned i = 0; i < bytes; ++i) v = v << 8 | b[at + i];
-    return v;
-}
-
-struct Field {
-    std::uint16_t id;
-    std::uint32_t pen;
-    std::uint16_t length;
-};
-
-// A small RFC 7011 reader: the message header, its templates, and each data record as a map
-// from "id/pen" to its bytes.
-struct Decoded {
-    std::uint16_t version = 0, length = 0;
-    std::uint32_t export_time = 0, sequence = 0, domain = 0;
-    std::map<std::uint16_t, std::vector<Field>> templates;
-    std::vector<std::pair<std::uint16_t, std::map<std::pair<std::uint16_t, std::uint32_t>,
-                                                  std::vector<std::uint8_t>>>>
-        records;
-
-    // `known`: templates a collector learnt from earlier messages of the session.
-    explicit Decoded(std::span<const std::uint8_t> m,
-                     const std::map<std::uint16_t, std::vector<Field>>& known = {})
-        : templates(known) {
-        version = static_cast<std::uint16_t>(get(m, 0, 2));
-        length = static_cast<std::uint16_t>(get(m, 2, 2));
-        export_time = static_cast<std::uint32_t>(get(m, 4, 4));
-        sequence = static_cast<std::uint32_t>(get(m, 8, 4));
-        domain = static_cast<std::uint32_t>(get(m, 12, 4));
-        for (std::size_t at = 16; at < m.size();) {
-            const auto set = static_cast<std::uint16_t>(get(m, at, 2));
-            const auto set_length = get(m, at + 2, 2);
-            EXPECT_GE(set_length, 4u);
-            const std::size_t end = at + set_length;
-            std::size_t p = at + 4;
-            if (set == 2) {
-                while (p + 4 <= end) {
-                    const auto id = static_cast<std::uint16_t>(get(m, p, 2));
-                    const auto count = get(m, p + 2, 2);
-                    p += 4;
-                    auto& fields = templates[id];
-                    for (std::uint64_t i = 0; i < count; ++i) {
-                        const auto raw = static_cast<std::uint16_t>(get(m, p, 2));
-                        Field f{static_cast<std::uint16_t>(raw & 0x7fff), 0,
-                                static_cast<std::uint16_t>(get(m, p + 2, 2))};
-                        p += 4;
-                        if (raw & 0x8000) f.pen = static_cast<std::uint32_t>(get(m, p, 4)), p += 4;
-                        fields.push_back(f);
-                    }
-                }
-            } else {
-                const auto& fields = templates.at(set);
-                std::size_t record = 0;
-                for (const Field& f : fields) record += f.length;
-                while (p + record <= end) {
-                    records.push_back({set, {}});
-                    for (const Field& f : fields) {
-                        records.back().second[{f.id, f.pen}] =
-                            std::vector<std::uint8_t>(m.begin() + static_cast<long>(p),
-                                                      m.begin() + static_cast<long>(p + f.length));
-                        p += f.length;
-                    }
-                }
-                EXPECT_EQ(p, end) << "a data set ends with a whole record";
-            }
-            at = end;
-        }
-    }
-};
-
-std::uint64_t value(const std::vector<std::uint8_t>& bytes) {
-    return get(bytes, 0, static_cast<unsigned>(bytes.size()));
-}
 
 FlowRecord record4() {
     FlowRecord r{};
@@ -132,19 +56,19 @@ TEST(IpfixElements, HaveIanaIdsAndAreDefinedOnce) {
 // The templates of every biflow, as a collector learns them from a first message.
 std::map<std::uint16_t, std::vector<Field>> learn_templates() {
     MessageBuilder b(1, 1472);
-    b.begin(1, 0);
+    b.begin(0);
     const Template* t[] = {&biflow_template(4, TimePrecision::milliseconds),
                            &biflow_template(6, TimePrecision::milliseconds)};
     EXPECT_TRUE(b.add_templates(t));
-    return Decoded(b.finish()).templates;
+    return Decoded(b.finish(1)).templates;
 }
 
 TEST(IpfixMessage, HeaderCarriesVersionLengthTimeSequenceAndDomain) {
     MessageBuilder b(77, 1472);
-    b.begin(1'700'000'000, 12345);
+    b.begin(12345);
     const FlowRecord r = record4();
     ASSERT_TRUE(b.add(r));
-    const auto m = b.finish();
+    const auto m = b.finish(1'700'000'000);
     const Decoded d(m, learn_templates());
     EXPECT_EQ(d.version, 10);
     EXPECT_EQ(d.length, m.size());
@@ -156,7 +80,7 @@ TEST(IpfixMessage, HeaderCarriesVersionLengthTimeSequenceAndDomain) {
 
 TEST(IpfixMessage, TemplatesAndRecordsDecodeFieldByField) {
     MessageBuilder b(1, 1472);
-    b.begin(1, 0);
+    b.begin(0);
     const Template* templates[] = {&biflow_template(4, TimePrecision::milliseconds),
                                    &biflow_template(6, TimePrecision::milliseconds)};
     ASSERT_TRUE(b.add_templates(templates));
@@ -167,9 +91,9 @@ TEST(IpfixMessage, TemplatesAndRecordsDecodeFieldByField) {
     for (int i = 0; i < 16; ++i) r6.destination_address[i] = static_cast<std::uint8_t>(0x40 + i);
     ASSERT_TRUE(b.add(r4));
     ASSERT_TRUE(b.add(r6));
-    const Decoded d(b.finish());
+    const Decoded d(b.finish(1));
     ASSERT_EQ(d.templates.size(), 2u);
-    EXPECT_EQ(d.templates.at(256).size(), 22u);
+    EXPECT_EQ(d.templates.at(256).size(), 24u);
     ASSERT_EQ(d.records.size(), 2u);
 
     const auto& v4 = d.records[0].second;
@@ -196,6 +120,8 @@ TEST(IpfixMessage, TemplatesAndRecordsDecodeFieldByField) {
     EXPECT_EQ(value(v4.at({52, kReversePen})), 50u);
     EXPECT_EQ(value(v4.at({53, kReversePen})), 51u);
     EXPECT_EQ(value(v4.at({136, 0})), 3u);
+    EXPECT_EQ(value(v4.at({239, 0})), 1u) << "biflowDirection initiator: the source sent the SYN";
+    EXPECT_EQ(v4.at({95, 0}), (std::vector<std::uint8_t>{0, 0, 0, 0})) << "no application";
 
     const auto& v6 = d.records[1].second;
     EXPECT_EQ(d.records[1].first, 257);
@@ -207,25 +133,70 @@ TEST(IpfixMessage, TemplatesAndRecordsDecodeFieldByField) {
 TEST(IpfixMessage, NanosecondTimestampsAreNtpFormat) {
     EXPECT_EQ(ntp_timestamp(1'700'000'000'500'000'000), (3'908'988'800ull << 32) | 0x80000000u);
     MessageBuilder b(1, 1472, TimePrecision::nanoseconds);
-    b.begin(1, 0);
+    b.begin(0);
     const Template* t[] = {&biflow_template(4, TimePrecision::nanoseconds)};
     ASSERT_TRUE(b.add_templates(t));
     ASSERT_TRUE(b.add(record4()));
-    const Decoded d(b.finish());
+    const Decoded d(b.finish(1));
     EXPECT_EQ(value(d.records[0].second.at({156, 0})), ntp_timestamp(1'700'000'000'123'456'789));
     EXPECT_EQ(d.records[0].first, 258);
 }
 
 TEST(IpfixMessage, NeverExceedsItsSize) {
     MessageBuilder b(1, 1472);
-    b.begin(1, 0);
+    b.begin(0);
     unsigned added = 0;
     while (b.add(record4())) ++added;
-    const auto m = b.finish();
+    const auto m = b.finish(1);
     const std::size_t per = biflow_template(4, TimePrecision::milliseconds).record_length();
     EXPECT_EQ(added, (1472 - 16 - 4) / per);
     EXPECT_LE(m.size(), 1472u);
     EXPECT_EQ(Decoded(m, learn_templates()).records.size(), added);
+}
+
+TEST(IpfixMessage, ApplicationIdIsEngineAndSelector) {
+    FlowRecord r = record4();
+    r.application_id = 0x000102;
+    MessageBuilder b(1, 1472);
+    ASSERT_TRUE(b.add(r));
+    const Decoded d(b.finish(1), learn_templates());
+    EXPECT_EQ(d.records[0].second.at({95, 0}),
+              (std::vector<std::uint8_t>{kApplicationEngine, 0x00, 0x01, 0x02}));
+}
+
+TEST(IpfixMessage, TcpFlowWithoutSynHasArbitraryDirection) {
+    FlowRecord r = record4();
+    r.tcp_flags = 0x18;  // PSH ACK: metering started mid-connection
+    EXPECT_EQ(biflow_direction(r), 0);
+    r.protocol = 17;
+    EXPECT_EQ(biflow_direction(r), 1) << "UDP: whoever sent first initiated";
+}
+
+TEST(IpfixMessage, OptionsTemplatesAndStatisticsRecordsDecode) {
+    MessageBuilder b(9, 1472);
+    b.begin(5);
+    const Template* t[] = {&biflow_template(4, TimePrecision::milliseconds), &kMeteringStatistics,
+                           &kExportingStatistics};
+    ASSERT_TRUE(b.add_templates(t));
+    const std::uint64_t metering[] = {9, 120, 9000, 1'700'000'000'000, 1'700'000'060'000};
+    const std::uint64_t exporting[] = {1, 3, 30, 4500, 1'700'000'000'000, 1'700'000'060'000};
+    ASSERT_TRUE(b.add(kMeteringStatistics, metering));
+    ASSERT_TRUE(b.add(kExportingStatistics, exporting));
+    EXPECT_FALSE(b.add(kExportingStatistics, std::span(metering))) << "wrong number of values";
+    EXPECT_EQ(b.data_records(), 2u) << "options records are data records for the sequence";
+    const Decoded d(b.finish(1));
+    EXPECT_EQ(d.scope_fields.at(260), 1);
+    EXPECT_EQ(d.scope_fields.at(261), 1);
+    EXPECT_EQ(d.scope_fields.count(256), 0u) << "the data template is in a template set";
+    ASSERT_EQ(d.templates.at(260).size(), 5u);
+    EXPECT_EQ(d.templates.at(260)[0].id, 149);  // observationDomainId, the scope
+    EXPECT_EQ(d.templates.at(260)[1].id, 164);
+    EXPECT_EQ(d.templates.at(260)[4].id, 323);
+    EXPECT_EQ(d.templates.at(261)[0].id, 144);  // exportingProcessId, the scope
+    EXPECT_EQ(d.templates.at(261)[3].id, 168);
+    ASSERT_EQ(d.records.size(), 2u);
+    EXPECT_EQ(d.ordered[0], std::vector<std::uint64_t>(std::begin(metering), std::end(metering)));
+    EXPECT_EQ(d.ordered[1], std::vector<std::uint64_t>(std::begin(exporting), std::end(exporting)));
 }
 
 }  // namespace

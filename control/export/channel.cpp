@@ -1,0 +1,343 @@
+// Where a collector's IPFIX messages go: a UDP or TCP socket, or an RFC 5655 file.
+#include "channel.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include "sluice/log.hpp"
+#include "units.hpp"
+
+namespace sluice::control {
+namespace {
+
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
+
+// A socket to a collector: resolves its name, then creates and connects the socket.
+class SocketChannel : public Channel {
+public:
+    SocketChannel(const config::Collector& c, int socktype)
+        : address_(c.address), socktype_(socktype), mtu_(c.mtu) {}
+    ~SocketChannel() override { close_socket(); }
+
+    OpenStatus open() override {
+        if (fd_ >= 0 && connected_) return OpenStatus::open;
+        if (fd_ < 0) {
+            if (!resolving_) {
+                resolver_.start(address_, socktype_);
+                resolving_ = true;
+            }
+            const OpenStatus r = resolver_.poll();
+            if (r == OpenStatus::pending) return r;
+            resolving_ = false;
+            if (r == OpenStatus::failed) {
+                error_ = "cannot resolve \"" + address_.host + "\": " + resolver_.error();
+                return r;
+            }
+            fd_ = socket(resolver_.family(), socktype_ | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (fd_ < 0) return fail("cannot create a socket", errno);
+            family_ = resolver_.family();
+            if (connect(fd_, resolver_.address(), resolver_.address_length()) == 0)
+                return connected();
+            if (errno != EINPROGRESS) return fail("cannot connect", errno);
+            return OpenStatus::pending;
+        }
+        // A TCP connect in progress: writable once it is done, SO_ERROR says how.
+        pollfd p{fd_, POLLOUT, 0};
+        if (::poll(&p, 1, 0) == 0) return OpenStatus::pending;
+        int err = 0;
+        socklen_t len = sizeof(err);
+        getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) return fail("cannot connect", err);
+        return connected();
+    }
+
+    bool is_open() const override { return fd_ >= 0 && connected_; }
+
+    void close() override { close_socket(); }
+
+    std::string describe() const override {
+        return std::string(socktype_ == SOCK_STREAM ? "tcp " : "udp ") +
+               config::format_socket_address(address_);
+    }
+
+protected:
+    OpenStatus connected() {
+        connected_ = true;
+        error_.clear();
+        return OpenStatus::open;
+    }
+
+    OpenStatus fail(const char* what, int err) {
+        error_ = std::string(what) + ": " + errno_text(err);
+        close_socket();
+        return OpenStatus::failed;
+    }
+
+    void close_socket() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+        connected_ = false;
+    }
+
+    config::SocketAddress address_;
+    int socktype_;
+    std::uint16_t mtu_;
+    Resolver resolver_;
+    bool resolving_ = false;
+    int fd_ = -1;
+    int family_ = AF_INET;
+    bool connected_ = false;
+};
+
+class UdpChannel final : public SocketChannel {
+public:
+    explicit UdpChannel(const config::Collector& c) : SocketChannel(c, SOCK_DGRAM) {}
+
+    SendStatus send(std::span<const std::uint8_t> m) override {
+        if (::send(fd_, m.data(), m.size(), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+            return SendStatus::sent;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return SendStatus::blocked;
+        // ECONNREFUSED: an earlier datagram met a closed port. The socket stays usable.
+        error_ = errno_text(errno);
+        return SendStatus::failed;
+    }
+
+    // The MTU less the IP and UDP headers: 1500 gives 1472 bytes of IPFIX over IPv4.
+    std::size_t max_message() const override {
+        const std::size_t headers = (family_ == AF_INET6 ? 40 : 20) + 8;
+        return std::min<std::size_t>(mtu_ - headers, 65507);
+    }
+    bool needs_template_refresh() const override { return true; }
+};
+
+class TcpChannel final : public SocketChannel {
+public:
+    explicit TcpChannel(const config::Collector& c) : SocketChannel(c, SOCK_STREAM) {}
+
+    OpenStatus open() override {
+        const OpenStatus s = SocketChannel::open();
+        if (s == OpenStatus::open) pending_.clear();
+        return s;
+    }
+
+    SendStatus send(std::span<const std::uint8_t> m) override {
+        const ssize_t n = ::send(fd_, m.data(), m.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return SendStatus::blocked;
+        if (n < 0) return lose(errno);
+        if (static_cast<std::size_t>(n) == m.size()) return SendStatus::sent;
+        pending_.assign(m.begin() + n, m.end());
+        return SendStatus::partial;
+    }
+
+    SendStatus flush() override {
+        if (pending_.empty()) return SendStatus::sent;
+        const ssize_t n =
+            ::send(fd_, pending_.data(), pending_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return SendStatus::partial;
+        if (n < 0) return lose(errno);
+        pending_.erase(pending_.begin(), pending_.begin() + n);
+        return pending_.empty() ? SendStatus::sent : SendStatus::partial;
+    }
+
+    // A collector that closed its end makes the socket readable with nothing to read.
+    bool lost() override {
+        if (!is_open()) return false;
+        char byte;
+        const ssize_t n = recv(fd_, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
+        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return false;
+        lose(n == 0 ? ECONNRESET : errno);
+        error_ = n == 0 ? "the collector closed the connection" : error_;
+        return true;
+    }
+
+    // Sends what is queued, then closes: the collector reads to the end of the stream.
+    void close() override {
+        if (is_open()) shutdown(fd_, SHUT_WR);
+        pending_.clear();
+        close_socket();
+    }
+
+    std::size_t max_message() const override { return 65535; }
+    bool needs_template_refresh() const override { return false; }
+
+private:
+    SendStatus lose(int err) {
+        error_ = errno_text(err);
+        pending_.clear();
+        close_socket();
+        return SendStatus::failed;
+    }
+
+    std::vector<std::uint8_t> pending_;
+};
+
+// RFC 5655: a file of IPFIX messages, each file a transport session of its own that starts with
+// its templates. A finished file is renamed with the UTC time it was started, so `path` is
+// always the file being written.
+class FileChannel final : public Channel {
+public:
+    explicit FileChannel(const config::Collector& c)
+        : path_(c.path), rotate_size_(c.rotate_size), rotate_interval_(c.rotate_interval) {}
+    ~FileChannel() override { close(); }
+
+    OpenStatus open() override {
+        if (fd_ >= 0) return OpenStatus::open;
+        // A file left by an earlier run is a session of its own: keep it under its own name.
+        struct stat st {};
+        if (stat(path_.c_str(), &st) == 0 && st.st_size > 0) {
+            if (!keep(st.st_mtim.tv_sec)) return OpenStatus::failed;
+        }
+        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd_ < 0) {
+            error_ = "cannot create " + path_ + ": " + errno_text(errno);
+            return OpenStatus::failed;
+        }
+        started_ = std::time(nullptr);
+        opened_ = Steady::now();
+        written_ = 0;
+        error_.clear();
+        return OpenStatus::open;
+    }
+
+    bool is_open() const override { return fd_ >= 0; }
+
+    SendStatus send(std::span<const std::uint8_t> m) override {
+        std::size_t done = 0;
+        while (done < m.size()) {
+            const ssize_t n = ::write(fd_, m.data() + done, m.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                error_ = "cannot write " + path_ + ": " + errno_text(errno);
+                // Cut the partial message off, so the file stays a whole number of messages.
+                if (ftruncate(fd_, static_cast<off_t>(written_)) != 0) close();
+                return SendStatus::failed;
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        written_ += m.size();
+        return SendStatus::sent;
+    }
+
+    bool session_over(Steady::time_point now) const override {
+        return fd_ >= 0 && written_ > 0 &&
+               ((rotate_size_ != 0 && written_ >= rotate_size_) ||
+                (rotate_interval_.count() != 0 && now - opened_ >= rotate_interval_));
+    }
+
+    void close() override {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+    void rotate() override {
+        close();
+        keep(started_);
+    }
+
+    std::size_t max_message() const override { return 65535; }
+    bool needs_template_refresh() const override { return false; }
+    std::string describe() const override { return "file " + path_; }
+
+private:
+    // Renames `path` to `path.YYYYmmddTHHMMSSZ` (with .1, .2, ... when taken).
+    bool keep(std::time_t started) {
+        char stamp[32];
+        std::tm tm{};
+        gmtime_r(&started, &tm);
+        std::strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+        std::string kept = path_ + "." + stamp;
+        for (unsigned i = 1; std::filesystem::exists(kept); ++i)
+            kept = path_ + "." + stamp + "." + std::to_string(i);
+        if (std::rename(path_.c_str(), kept.c_str()) != 0) {
+            error_ = "cannot rename " + path_ + " to " + kept + ": " + errno_text(errno);
+            return false;
+        }
+        SLUICE_INFO("%s is complete: kept as %s", path_.c_str(), kept.c_str());
+        return true;
+    }
+
+    std::string path_;
+    std::uint64_t rotate_size_;
+    config::Duration rotate_interval_;
+    int fd_ = -1;
+    std::time_t started_ = 0;
+    Steady::time_point opened_{};
+    std::uint64_t written_ = 0;
+};
+
+}  // namespace
+
+Resolver::~Resolver() {
+    reset();
+}
+
+void Resolver::reset() {
+    if (running_ && gai_cancel(&request_) == EAI_NOTCANCELED) {
+        const gaicb* list[] = {&request_};
+        gai_suspend(list, 1, nullptr);
+    }
+    if (running_ && request_.ar_result != nullptr) freeaddrinfo(request_.ar_result);
+    running_ = false;
+    if (result_ != nullptr) freeaddrinfo(result_);
+    result_ = nullptr;
+}
+
+void Resolver::start(const config::SocketAddress& address, int socktype) {
+    reset();
+    host_ = address.host;
+    port_ = std::to_string(address.port);
+    hints_ = addrinfo{};
+    hints_.ai_family = AF_UNSPEC;
+    hints_.ai_socktype = socktype;
+    hints_.ai_flags = AI_NUMERICSERV;
+    // An address literal needs no lookup.
+    hints_.ai_flags |= AI_NUMERICHOST;
+    if (getaddrinfo(host_.c_str(), port_.c_str(), &hints_, &result_) == 0) return;
+    result_ = nullptr;
+    hints_.ai_flags &= ~AI_NUMERICHOST;
+    request_ = gaicb{};
+    request_.ar_name = host_.c_str();
+    request_.ar_service = port_.c_str();
+    request_.ar_request = &hints_;
+    gaicb* list[] = {&request_};
+    const int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, nullptr);
+    running_ = rc == 0;
+    error_ = rc == 0 ? "" : gai_strerror(rc);
+}
+
+OpenStatus Resolver::poll() {
+    if (!running_) return result_ != nullptr ? OpenStatus::open : OpenStatus::failed;
+    const int rc = gai_error(&request_);
+    if (rc == EAI_INPROGRESS) return OpenStatus::pending;
+    running_ = false;
+    if (rc != 0) {
+        error_ = rc == EAI_SYSTEM ? errno_text(errno) : gai_strerror(rc);
+        return OpenStatus::failed;
+    }
+    result_ = request_.ar_result;
+    request_.ar_result = nullptr;
+    return OpenStatus::open;
+}
+
+std::unique_ptr<Channel> make_channel(const config::Collector& c) {
+    switch (c.transport) {
+        case config::Transport::udp: return std::make_unique<UdpChannel>(c);
+        case config::Transport::tcp: return std::make_unique<TcpChannel>(c);
+        case config::Transport::file: return std::make_unique<FileChannel>(c);
+    }
+    return nullptr;
+}
+
+}  // namespace sluice::control

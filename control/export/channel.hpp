@@ -1,0 +1,88 @@
+// Where a collector's IPFIX messages go: a UDP or TCP socket, or an RFC 5655 file.
+#pragma once
+
+#include <netdb.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sluice/config.hpp"
+
+namespace sluice::control {
+
+using Steady = std::chrono::steady_clock;
+
+enum class OpenStatus { open, pending, failed };
+
+enum class SendStatus {
+    sent,     // the whole message is out
+    partial,  // part is out, the channel holds the rest: flush() until sent
+    blocked,  // nothing went out (a full socket buffer): try again later
+    failed,   // the message is lost; error() says why
+};
+
+// A name resolved without blocking the exporter (getaddrinfo_a).
+class Resolver {
+public:
+    Resolver() = default;
+    Resolver(const Resolver&) = delete;
+    Resolver& operator=(const Resolver&) = delete;
+    ~Resolver();
+
+    void start(const config::SocketAddress& address, int socktype);
+    // pending while the lookup runs; then open with address(), or failed with error().
+    OpenStatus poll();
+    const sockaddr* address() const { return result_ ? result_->ai_addr : nullptr; }
+    socklen_t address_length() const { return result_ ? result_->ai_addrlen : 0; }
+    int family() const { return result_ ? result_->ai_family : 0; }
+    const std::string& error() const { return error_; }
+
+private:
+    void reset();
+
+    std::string host_, port_;
+    addrinfo hints_{};
+    gaicb request_{};
+    bool running_ = false;
+    addrinfo* result_ = nullptr;
+    std::string error_;
+};
+
+class Channel {
+public:
+    virtual ~Channel() = default;
+
+    // Starts or continues opening: resolving, connecting, creating the file.
+    virtual OpenStatus open() = 0;
+    virtual bool is_open() const = 0;
+    virtual SendStatus send(std::span<const std::uint8_t> message) = 0;
+    // Writes what a partial send left; `sent` when nothing is left.
+    virtual SendStatus flush() { return SendStatus::sent; }
+    // True when an open stream was closed by the peer (its next send would fail).
+    virtual bool lost() { return false; }
+    // True when the next message should start a new transport session (a file's rotation).
+    virtual bool session_over(Steady::time_point) const { return false; }
+    // A clean close; a file is kept under its name.
+    virtual void close() = 0;
+    // Ends a session that session_over() reported: a file is renamed and a new one is opened.
+    virtual void rotate() { close(); }
+
+    // The largest message this channel carries.
+    virtual std::size_t max_message() const = 0;
+    // A stream (TCP, a file) learns the templates once; UDP needs them again periodically.
+    virtual bool needs_template_refresh() const = 0;
+    // What is at the other end, for logs: "udp 127.0.0.1:4739".
+    virtual std::string describe() const = 0;
+    const std::string& error() const { return error_; }
+
+protected:
+    std::string error_;
+};
+
+std::unique_ptr<Channel> make_channel(const config::Collector& collector);
+
+}  // namespace sluice::control

@@ -1,0 +1,29 @@
+// Every configured collector, each getting every record: the control's export stage.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "session.hpp"
+#include "sluice/config.hpp"
+
+namespace sluice::control {
+
+class Exporter {
+public:
+    explicit Exporter(const config::Config& config);
+
+    void offer(std::span<const FlowRecord> records);
+    void service(Steady::time_point now, const Reliability& reliability);
+    // Sends what is buffered for at most `timeout`, then closes every session; what is left
+    // is counted as not sent.
+    void close(const Reliability& reliability, Steady::duration timeout);
+
+    const std::vector<std::unique_ptr<CollectorSession>>& sessions() const { return sessions_; }
+
+private:
+    std::vector<std::unique_ptr<CollectorSession>> sessions_;
+};
+
+}  // namespace sluice::control

@@ -1,0 +1,283 @@
+// One collector: its records buffer, its IPFIX transport sessions, templates, statistics and
+// counters. Never blocks: what cannot go out now waits in the buffer or is counted as not sent.
+#include "session.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "sluice/log.hpp"
+#include "sluice/time.hpp"
+
+namespace sluice::control {
+namespace {
+
+constexpr Steady::duration kFirstBackoff = std::chrono::seconds(1);
+constexpr Steady::duration kMaxBackoff = std::chrono::seconds(30);
+// A UDP collector whose port is closed fails every other send (the ICMP error comes back on
+// the next one): it counts as exporting again only after this long without a failure.
+constexpr Steady::duration kRecovery = std::chrono::seconds(10);
+
+ipfix::TimePrecision precision_of(config::Timestamps t) {
+    return t == config::Timestamps::nanoseconds ? ipfix::TimePrecision::nanoseconds
+                                                : ipfix::TimePrecision::milliseconds;
+}
+
+std::uint32_t export_time() {
+    return static_cast<std::uint32_t>(wall_clock_ns() / 1'000'000'000);
+}
+
+}  // namespace
+
+CollectorSession::CollectorSession(const config::Collector& collector,
+                                   std::uint32_t observation_domain,
+                                   std::uint32_t exporting_process_id,
+                                   std::unique_ptr<Channel> channel)
+    : config_(collector),
+      domain_(observation_domain),
+      exporting_process_id_(exporting_process_id),
+      channel_(channel ? std::move(channel) : make_channel(collector)),
+      precision_(precision_of(collector.timestamps)),
+      builder_(observation_domain, ipfix::MessageBuilder::kMaxSize, precision_),
+      // Default-initialised: the pages are touched only as records wait in them.
+      buffer_(new FlowRecord[std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)]),
+      capacity_(std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)),
+      backoff_(kFirstBackoff) {}
+
+SessionCounters CollectorSession::counters() const {
+    SessionCounters c = counters_;
+    c.records_buffered = buffered_;
+    return c;
+}
+
+void CollectorSession::offer(std::span<const FlowRecord> records) {
+    const std::size_t room = capacity_ - buffered_;
+    const std::size_t taken = std::min(room, records.size());
+    std::size_t tail = (head_ + buffered_) % capacity_;
+    const std::size_t first = std::min(taken, capacity_ - tail);
+    std::memcpy(&buffer_[tail], records.data(), first * sizeof(FlowRecord));
+    std::memcpy(&buffer_[0], records.data() + first, (taken - first) * sizeof(FlowRecord));
+    buffered_ += taken;
+    for (const FlowRecord& r : records.subspan(taken))
+        not_sent({1, r.packets + r.reverse_packets, r.octets + r.reverse_octets});
+}
+
+void CollectorSession::service(Steady::time_point now, const Reliability& reliability) {
+    if (state_ == SessionState::down && now < retry_at_) return;
+    if (state_ == SessionState::down || state_ == SessionState::opening) {
+        open(now);
+        if (state_ != SessionState::up) return;
+    }
+    if (channel_->lost()) return went_down(now);
+    if (in_flight_ && finish_in_flight(now) != Outcome::done) return;
+    if (channel_->session_over(now) && !rotate(now)) return;
+    if (channel_->needs_template_refresh() && now >= next_templates_) templates_due_ = true;
+    if (now >= next_statistics_) statistics_due_ = true;
+    if (templates_due_ || statistics_due_) {
+        const Outcome o = send_statistics(now, reliability, templates_due_);
+        if (o == Outcome::failed) return;
+        if (templates_due_) next_templates_ = now + config_.template_refresh;
+        next_statistics_ = now + config_.statistics_interval;
+        templates_due_ = statistics_due_ = false;
+        if (o == Outcome::waiting) return;
+    }
+    while (buffered_ > 0) {
+        if (channel_->session_over(now)) return service(now, reliability);  // a new file
+        builder_.begin(sequence_);
+        Totals t;
+        while (buffered_ > 0 && builder_.add(buffer_[head_])) {
+            const FlowRecord& r = buffer_[head_];
+            ++t.records;
+            t.packets += r.packets + r.reverse_packets;
+            t.octets += r.octets + r.reverse_octets;
+            head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
+            --buffered_;
+        }
+        const Outcome o = send(now, t);
+        // A UDP send that failed loses its message only: the rest are tried, never held.
+        if (o == Outcome::waiting || (o == Outcome::failed && state_ != SessionState::failing))
+            return;
+    }
+}
+
+void CollectorSession::close(const Reliability& reliability) {
+    const auto now = Steady::now();
+    if (in_flight_) finish_in_flight(now);
+    if (state_ == SessionState::up && !in_flight_) send_statistics(now, reliability, false);
+    if (in_flight_) {  // what the channel could not take by now is lost with the session
+        not_sent(in_flight_totals_);
+        in_flight_ = false;
+        held_.clear();
+    }
+    Totals left;
+    for (; buffered_ > 0; --buffered_, head_ = (head_ + 1) % capacity_) {
+        const FlowRecord& r = buffer_[head_];
+        ++left.records;
+        left.packets += r.packets + r.reverse_packets;
+        left.octets += r.octets + r.reverse_octets;
+    }
+    not_sent(left);
+    channel_->close();
+    if (left.records != 0)
+        SLUICE_WARN("collector \"%s\" (%s): %lu records could not be sent before stopping",
+                    name().c_str(), describe().c_str(), static_cast<unsigned long>(left.records));
+}
+
+void CollectorSession::open(Steady::time_point now) {
+    switch (channel_->open()) {
+        case OpenStatus::pending: state_ = SessionState::opening; return;
+        case OpenStatus::failed: return went_down(now);
+        case OpenStatus::open: break;
+    }
+    new_session();
+    backoff_ = kFirstBackoff;
+    set_state(SessionState::up);
+}
+
+// Ends a file at its size or age and starts the next; false when that failed.
+bool CollectorSession::rotate(Steady::time_point now) {
+    channel_->rotate();
+    if (channel_->open() != OpenStatus::open) {
+        went_down(now);
+        return false;
+    }
+    new_session();
+    return true;
+}
+
+// A new transport session (connection, file): its own sequence numbers, templates first.
+void CollectorSession::new_session() {
+    builder_ = ipfix::MessageBuilder(domain_, channel_->max_message(), precision_);
+    sequence_ = 0;
+    templates_due_ = statistics_due_ = true;
+    ++counters_.sessions_opened;
+}
+
+void CollectorSession::went_down(Steady::time_point now) {
+    if (in_flight_) not_sent(in_flight_totals_);
+    in_flight_ = false;
+    held_.clear();
+    channel_->close();
+    retry_at_ = now + backoff_;
+    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+    set_state(SessionState::down);
+}
+
+void CollectorSession::set_state(SessionState s) {
+    const SessionState was = logged_state_;
+    state_ = s;
+    const std::string& error = channel_->error();
+    if (s == was && (s == SessionState::up || error == logged_error_)) return;
+    logged_state_ = s;
+    logged_error_ = error;
+    const char* n = name().c_str();
+    const std::string where = describe();
+    switch (s) {
+        case SessionState::up:
+            SLUICE_INFO("collector \"%s\" (%s): %s", n, where.c_str(),
+                        was == SessionState::opening ? "exporting" : "exporting again");
+            break;
+        case SessionState::failing:
+            SLUICE_WARN("collector \"%s\" (%s): cannot send: %s; records are counted as not sent",
+                        n, where.c_str(), error.c_str());
+            break;
+        case SessionState::down:
+            SLUICE_WARN("collector \"%s\" (%s): %s; records wait in its buffer, retrying", n,
+                        where.c_str(), error.c_str());
+            break;
+        case SessionState::opening: break;
+    }
+}
+
+CollectorSession::Outcome CollectorSession::send(Steady::time_point now, Totals totals) {
+    const auto m = builder_.finish(export_time());
+    sequence_ += builder_.data_records();
+    switch (channel_->send(m)) {
+        case SendStatus::sent: sent(totals, m.size()); return Outcome::done;
+        case SendStatus::blocked: held_.assign(m.begin(), m.end()); [[fallthrough]];
+        case SendStatus::partial:
+            in_flight_ = true;
+            in_flight_bytes_ = m.size();
+            in_flight_totals_ = totals;
+            return Outcome::waiting;
+        case SendStatus::failed: break;
+    }
+    return after_failure(now, totals);
+}
+
+CollectorSession::Outcome CollectorSession::finish_in_flight(Steady::time_point now) {
+    const SendStatus s = held_.empty() ? channel_->flush() : channel_->send(held_);
+    switch (s) {
+        case SendStatus::sent:
+            in_flight_ = false;
+            held_.clear();
+            sent(in_flight_totals_, in_flight_bytes_);
+            return Outcome::done;
+        case SendStatus::partial: held_.clear(); return Outcome::waiting;
+        case SendStatus::blocked: return Outcome::waiting;
+        case SendStatus::failed: break;
+    }
+    in_flight_ = false;
+    held_.clear();
+    return after_failure(now, in_flight_totals_);
+}
+
+CollectorSession::Outcome CollectorSession::after_failure(Steady::time_point now,
+                                                          const Totals& totals) {
+    ++counters_.send_failures;
+    last_failure_ = now;
+    not_sent(totals);
+    if (!channel_->is_open())
+        went_down(now);
+    else
+        set_state(SessionState::failing);
+    return Outcome::failed;
+}
+
+CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point now,
+                                                            const Reliability& r,
+                                                            bool with_templates) {
+    builder_.begin(sequence_);
+    if (with_templates) {
+        const auto data = ipfix::biflow_templates(precision_);
+        const std::array<const ipfix::Template*, 4> all{
+            data[0], data[1], &ipfix::kMeteringStatistics, &ipfix::kExportingStatistics};
+        builder_.add_templates(all);
+    }
+    const std::uint64_t since_ms = r.since_ns / 1'000'000;
+    const std::uint64_t now_ms = wall_clock_ns() / 1'000'000;
+    const std::uint64_t metering[] = {domain_, r.ignored_packets, r.ignored_octets, since_ms,
+                                      now_ms};
+    const std::uint64_t exporting[] = {exporting_process_id_,
+                                       r.records_not_sent + counters_.records_not_sent,
+                                       r.packets_not_sent + counters_.packets_not_sent,
+                                       r.octets_not_sent + counters_.octets_not_sent,
+                                       since_ms,
+                                       now_ms};
+    builder_.add(ipfix::kMeteringStatistics, metering);
+    builder_.add(ipfix::kExportingStatistics, exporting);
+    const Outcome o = send(now, {});
+    if (o != Outcome::failed) {
+        counters_.statistics_records_sent += 2;
+        counters_.template_messages_sent += with_templates ? 1 : 0;
+    }
+    return o;
+}
+
+void CollectorSession::sent(const Totals& t, std::size_t bytes) {
+    counters_.records_sent += t.records;
+    counters_.packets_sent += t.packets;
+    counters_.octets_sent += t.octets;
+    ++counters_.messages_sent;
+    counters_.bytes_sent += bytes;
+    if (state_ == SessionState::failing && Steady::now() - last_failure_ >= kRecovery)
+        set_state(SessionState::up);
+}
+
+void CollectorSession::not_sent(const Totals& t) {
+    counters_.records_not_sent += t.records;
+    counters_.packets_not_sent += t.packets;
+    counters_.octets_not_sent += t.octets;
+}
+
+}  // namespace sluice::control

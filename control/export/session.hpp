@@ -1,0 +1,129 @@
+// One collector: its records buffer, its IPFIX transport sessions, templates, statistics and
+// counters. Never blocks: what cannot go out now waits in the buffer or is counted as not sent.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "channel.hpp"
+#include "encoder.hpp"
+#include "sluice/config.hpp"
+#include "sluice/record.hpp"
+
+namespace sluice::control {
+
+// The dataplane's totals the reliability statistics report (RFC 7011 section 4).
+struct Reliability {
+    std::uint64_t ignored_packets = 0;
+    std::uint64_t ignored_octets = 0;
+    std::uint64_t records_not_sent = 0;  // the workers' rings were full
+    std::uint64_t packets_not_sent = 0;
+    std::uint64_t octets_not_sent = 0;
+    std::uint64_t since_ns = 0;  // when the dataplane started counting
+};
+
+enum class SessionState : std::uint8_t {
+    opening,  // resolving, connecting
+    up,
+    failing,  // open, but sends fail (UDP: the collector's port is closed)
+    down,     // waiting to retry
+};
+
+struct SessionCounters {
+    std::uint64_t records_sent = 0;
+    std::uint64_t packets_sent = 0;  // in the records sent
+    std::uint64_t octets_sent = 0;
+    std::uint64_t records_not_sent = 0;  // buffer full, send failed, connection lost
+    std::uint64_t packets_not_sent = 0;
+    std::uint64_t octets_not_sent = 0;
+    std::uint64_t messages_sent = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t template_messages_sent = 0;
+    std::uint64_t statistics_records_sent = 0;
+    std::uint64_t sessions_opened = 0;  // connections, files
+    std::uint64_t send_failures = 0;
+    std::uint64_t records_buffered = 0;  // waiting now
+};
+
+class CollectorSession {
+public:
+    // `exporting_process_id` scopes this collector's Exporting Process statistics.
+    CollectorSession(const config::Collector& collector, std::uint32_t observation_domain,
+                     std::uint32_t exporting_process_id,
+                     std::unique_ptr<Channel> channel = nullptr);
+
+    // Takes records into the buffer; what does not fit is counted as not sent.
+    void offer(std::span<const FlowRecord> records);
+
+    // Opens, reconnects, refreshes templates, sends statistics and buffered records, as far as
+    // the channel accepts now.
+    void service(Steady::time_point now, const Reliability& reliability);
+
+    // True when every record offered has been sent or counted as not sent.
+    bool drained() const { return buffered_ == 0 && !in_flight_; }
+
+    // Last statistics, then a clean close. Records still buffered are counted as not sent.
+    void close(const Reliability& reliability);
+
+    const std::string& name() const { return config_.name; }
+    std::string describe() const { return channel_->describe(); }
+    SessionState state() const { return state_; }
+    const std::string& last_error() const { return channel_->error(); }
+    SessionCounters counters() const;
+
+private:
+    struct Totals {
+        std::uint64_t records = 0, packets = 0, octets = 0;
+    };
+
+    enum class Outcome { done, waiting, failed };
+
+    void open(Steady::time_point now);
+    bool rotate(Steady::time_point now);
+    void new_session();
+    void went_down(Steady::time_point now);
+    void set_state(SessionState s);
+    // Sends the builder's message carrying `totals`.
+    Outcome send(Steady::time_point now, Totals totals);
+    Outcome finish_in_flight(Steady::time_point now);
+    Outcome after_failure(Steady::time_point now, const Totals& totals);
+    Outcome send_statistics(Steady::time_point now, const Reliability& r, bool with_templates);
+    void sent(const Totals& t, std::size_t bytes);
+    void not_sent(const Totals& t);
+
+    config::Collector config_;
+    std::uint32_t domain_;
+    std::uint32_t exporting_process_id_;
+    std::unique_ptr<Channel> channel_;
+    ipfix::TimePrecision precision_;
+    ipfix::MessageBuilder builder_;
+
+    // The records buffer: a ring of FlowRecords, allocated once, touched as it fills.
+    std::unique_ptr<FlowRecord[]> buffer_;
+    std::size_t capacity_;
+    std::size_t head_ = 0;  // next to send
+    std::size_t buffered_ = 0;
+
+    SessionState state_ = SessionState::opening;
+    SessionState logged_state_ = SessionState::opening;
+    std::string logged_error_;
+    Steady::time_point retry_at_{};
+    Steady::time_point last_failure_{};
+    Steady::duration backoff_;
+    std::uint32_t sequence_ = 0;  // data records sent in this transport session
+    bool templates_due_ = true;
+    bool statistics_due_ = true;
+    Steady::time_point next_templates_{};
+    Steady::time_point next_statistics_{};
+    // A message the channel has not taken whole yet: `held_` when nothing of it went out, in
+    // the channel when part did (TCP).
+    bool in_flight_ = false;
+    std::vector<std::uint8_t> held_;
+    std::size_t in_flight_bytes_ = 0;
+    Totals in_flight_totals_;
+    SessionCounters counters_;
+};
+
+}  // namespace sluice::control

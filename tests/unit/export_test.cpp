@@ -1,0 +1,347 @@
+// Collector sessions over real loopback sockets and files: what a collector receives, decoded.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "ipfix_decode.hpp"
+#include "session.hpp"
+
+namespace sluice::control {
+namespace {
+
+using namespace std::chrono_literals;
+using ipfix::Decoded;
+namespace fs = std::filesystem;
+
+FlowRecord record(unsigned i) {
+    FlowRecord r{};
+    const std::uint8_t src[4] = {10, 0, static_cast<std::uint8_t>(i >> 8),
+                                 static_cast<std::uint8_t>(i)};
+    const std::uint8_t dst[4] = {192, 0, 2, 1};
+    std::memcpy(r.source_address, src, 4);
+    std::memcpy(r.destination_address, dst, 4);
+    r.ip_version = (i % 3 == 0) ? 6 : 4;
+    r.protocol = 17;
+    r.source_port = static_cast<std::uint16_t>(1024 + i);
+    r.destination_port = 53;
+    r.packets = 2;
+    r.octets = 100 + i;
+    r.reverse_packets = 1;
+    r.reverse_octets = 50;
+    r.first_ns = 1'700'000'000'000'000'000 + i;
+    r.last_ns = r.first_ns + 1000;
+    r.end_reason = FlowEndReason::idle_timeout;
+    return r;
+}
+
+std::vector<FlowRecord> records(unsigned n, unsigned from = 0) {
+    std::vector<FlowRecord> out;
+    for (unsigned i = 0; i < n; ++i) out.push_back(record(from + i));
+    return out;
+}
+
+// A socket bound to a free loopback port.
+struct Listener {
+    int fd;
+    std::uint16_t port = 0;
+
+    explicit Listener(int type) : fd(socket(AF_INET, type, 0)) {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+        socklen_t len = sizeof(a);
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+        port = ntohs(a.sin_port);
+        if (type == SOCK_STREAM) listen(fd, 4);
+    }
+    ~Listener() { close(fd); }
+};
+
+config::Collector collector(config::Transport transport, std::uint16_t port) {
+    config::Collector c;
+    c.name = "test";
+    c.transport = transport;
+    c.address = {"127.0.0.1", port};
+    c.buffer_size = 1 << 20;
+    return c;
+}
+
+// Every datagram waiting on a UDP socket.
+std::vector<std::vector<std::uint8_t>> datagrams(int fd) {
+    std::vector<std::vector<std::uint8_t>> out;
+    std::vector<std::uint8_t> buf(65536);
+    ssize_t n;
+    while ((n = recv(fd, buf.data(), buf.size(), MSG_DONTWAIT)) > 0)
+        out.emplace_back(buf.begin(), buf.begin() + n);
+    return out;
+}
+
+// A TCP stream or a file cut into its messages by their length fields.
+std::vector<std::vector<std::uint8_t>> messages(const std::vector<std::uint8_t>& stream) {
+    std::vector<std::vector<std::uint8_t>> out;
+    for (std::size_t at = 0; at + 16 <= stream.size();) {
+        const std::size_t length = ipfix::get(stream, at + 2, 2);
+        EXPECT_GE(length, 16u);
+        if (length < 16 || at + length > stream.size()) break;
+        out.emplace_back(stream.begin() + static_cast<long>(at),
+                         stream.begin() + static_cast<long>(at + length));
+        at += length;
+    }
+    return out;
+}
+
+// What a collector makes of a session's messages.
+struct Received {
+    std::vector<Decoded> messages;
+    std::size_t flow_records = 0;
+    std::size_t statistics_records = 0;
+
+    explicit Received(const std::vector<std::vector<std::uint8_t>>& raw) {
+        std::map<std::uint16_t, std::vector<ipfix::Field>> known;
+        std::uint32_t expected_sequence = 0;
+        for (const auto& m : raw) {
+            messages.emplace_back(m, known);
+            const Decoded& d = messages.back();
+            known = d.templates;
+            EXPECT_EQ(d.sequence, expected_sequence) << "RFC 7011: data records sent before";
+            expected_sequence += static_cast<std::uint32_t>(d.records.size());
+            for (const auto& [set, fields] : d.records)
+                (set >= 260 ? statistics_records : flow_records) += 1;
+        }
+    }
+};
+
+const Reliability kReliability{7, 700, 0, 0, 0, 1'700'000'000'000'000'000};
+
+TEST(CollectorSession, UdpSendsTemplatesFirstThenEveryRecordInSequence) {
+    Listener sink(SOCK_DGRAM);
+    CollectorSession s(collector(config::Transport::udp, sink.port), 42, 1);
+    s.offer(records(100));
+    s.service(Steady::now(), kReliability);
+    EXPECT_TRUE(s.drained());
+    const auto raw = datagrams(sink.fd);
+    ASSERT_GE(raw.size(), 2u);
+    for (const auto& m : raw) EXPECT_LE(m.size(), 1472u) << "mtu 1500 less IPv4 and UDP";
+    const Received r(raw);
+    EXPECT_EQ(r.messages[0].templates.size(), 4u) << "IPv4, IPv6 and two options templates";
+    EXPECT_EQ(r.messages[0].scope_fields.size(), 2u);
+    EXPECT_EQ(r.messages[0].domain, 42u);
+    EXPECT_EQ(r.flow_records, 100u);
+    EXPECT_EQ(r.statistics_records, 2u);
+    // The metering statistics carry the dataplane's ignored packets and octets.
+    EXPECT_EQ(r.messages[0].ordered[0][0], 42u);
+    EXPECT_EQ(r.messages[0].ordered[0][1], 7u);
+    EXPECT_EQ(r.messages[0].ordered[0][2], 700u);
+    EXPECT_EQ(r.messages[0].ordered[0][3], 1'700'000'000'000u);
+    const SessionCounters c = s.counters();
+    EXPECT_EQ(c.records_sent, 100u);
+    EXPECT_EQ(c.packets_sent, 300u);
+    EXPECT_EQ(c.records_not_sent, 0u);
+    EXPECT_EQ(c.messages_sent, raw.size());
+}
+
+TEST(CollectorSession, UdpRefreshesTemplatesAndStatisticsOnTime) {
+    Listener sink(SOCK_DGRAM);
+    auto c = collector(config::Transport::udp, sink.port);
+    c.template_refresh = 30s;
+    c.statistics_interval = 10s;
+    CollectorSession s(c, 1, 1);
+    const auto t0 = Steady::now();
+    s.service(t0, kReliability);
+    s.service(t0 + 5s, kReliability);
+    auto raw = datagrams(sink.fd);
+    ASSERT_EQ(raw.size(), 1u) << "templates and statistics at start only";
+    const auto known = Decoded(raw[0]).templates;
+    s.service(t0 + 11s, kReliability);
+    raw = datagrams(sink.fd);
+    ASSERT_EQ(raw.size(), 1u);
+    const Decoded statistics(raw[0], known);
+    EXPECT_EQ(statistics.templates.size(), 4u);
+    EXPECT_EQ(statistics.records.size(), 2u) << "statistics again, without templates";
+    EXPECT_EQ(statistics.sequence, 2u);
+    s.service(t0 + 31s, kReliability);
+    raw = datagrams(sink.fd);
+    ASSERT_EQ(raw.size(), 1u);
+    EXPECT_EQ(Decoded(raw[0]).templates.size(), 4u) << "templates again after template_refresh";
+    EXPECT_EQ(s.counters().template_messages_sent, 2u);
+}
+
+TEST(CollectorSession, RecordsBeyondTheBufferAreCountedAsNotSent) {
+    Listener sink(SOCK_DGRAM);
+    auto c = collector(config::Transport::udp, sink.port);
+    c.buffer_size = 1 << 20;  // 8192 records
+    CollectorSession s(c, 1, 1);
+    s.offer(records(5000));
+    s.offer(records(5000, 5000));
+    SessionCounters n = s.counters();
+    EXPECT_EQ(n.records_buffered, 8192u);
+    EXPECT_EQ(n.records_not_sent, 10000u - 8192u);
+    EXPECT_EQ(n.packets_not_sent, 3u * (10000 - 8192));
+    std::uint64_t octets = 0;
+    for (unsigned i = 8192; i < 10000; ++i) octets += 100 + i + 50;
+    EXPECT_EQ(n.octets_not_sent, octets);
+    for (int i = 0; i < 100 && !s.drained(); ++i) {
+        s.service(Steady::now(), kReliability);
+        datagrams(sink.fd);
+    }
+    n = s.counters();
+    EXPECT_EQ(n.records_sent, 8192u);
+    EXPECT_EQ(n.records_sent + n.records_not_sent, 10000u) << "every record sent or counted";
+}
+
+TEST(CollectorSession, UdpToAClosedPortCountsWhatFailsAndNeverBlocks) {
+    int port = 0;
+    {
+        Listener gone(SOCK_DGRAM);
+        port = gone.port;
+    }
+    CollectorSession s(collector(config::Transport::udp, static_cast<std::uint16_t>(port)), 1, 1);
+    for (unsigned i = 0; i < 20; ++i) {
+        s.offer(records(50, i * 50));
+        s.service(Steady::now(), kReliability);
+    }
+    const SessionCounters c = s.counters();
+    EXPECT_TRUE(s.drained());
+    EXPECT_GT(c.send_failures, 0u);
+    EXPECT_GT(c.records_not_sent, 0u);
+    EXPECT_EQ(c.records_sent + c.records_not_sent, 1000u);
+    EXPECT_EQ(s.state(), SessionState::failing);
+}
+
+std::vector<std::uint8_t> read_stream(int fd, std::size_t at_least) {
+    std::vector<std::uint8_t> out;
+    std::vector<std::uint8_t> buf(65536);
+    const auto deadline = Steady::now() + 5s;
+    while (out.size() < at_least && Steady::now() < deadline) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0) continue;
+        const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+        if (n <= 0) break;
+        out.insert(out.end(), buf.begin(), buf.begin() + n);
+    }
+    return out;
+}
+
+int accept_within(int listener, CollectorSession& s, Steady::time_point now) {
+    for (int i = 0; i < 100; ++i) {
+        s.service(now, kReliability);
+        pollfd p{listener, POLLIN, 0};
+        if (poll(&p, 1, 10) == 1) {
+            const int fd = accept(listener, nullptr, nullptr);
+            for (int j = 0; j < 10; ++j) s.service(now, kReliability);
+            return fd;
+        }
+    }
+    return -1;
+}
+
+TEST(CollectorSession, TcpResendsTemplatesOnReconnectAndDeliversWhatWaited) {
+    Listener collector_socket(SOCK_STREAM);
+    CollectorSession s(collector(config::Transport::tcp, collector_socket.port), 1, 1);
+    auto now = Steady::now();
+    int conn = accept_within(collector_socket.fd, s, now);
+    ASSERT_GE(conn, 0);
+    s.offer(records(300));
+    s.service(now, kReliability);
+    EXPECT_EQ(s.state(), SessionState::up);
+    const auto expected_size = s.counters().bytes_sent;
+    Received first(messages(read_stream(conn, expected_size)));
+    EXPECT_EQ(first.flow_records, 300u);
+    EXPECT_EQ(first.messages[0].templates.size(), 4u);
+
+    close(conn);  // the collector goes away
+    for (int i = 0; i < 100 && s.state() == SessionState::up; ++i) {
+        std::this_thread::sleep_for(1ms);
+        s.service(now, kReliability);
+    }
+    EXPECT_EQ(s.state(), SessionState::down);
+    s.offer(records(200, 300));
+    EXPECT_EQ(s.counters().records_buffered, 200u) << "records wait while it is away";
+
+    now += 2s;  // past the first backoff
+    const auto sent_before = s.counters().bytes_sent;
+    conn = accept_within(collector_socket.fd, s, now);
+    ASSERT_GE(conn, 0);
+    const Received second(messages(read_stream(conn, s.counters().bytes_sent - sent_before)));
+    EXPECT_EQ(second.messages[0].templates.size(), 4u) << "templates start every connection";
+    EXPECT_EQ(second.messages[0].sequence, 0u) << "a new connection is a new session";
+    EXPECT_EQ(second.flow_records, 200u);
+    EXPECT_EQ(s.counters().sessions_opened, 2u);
+    EXPECT_EQ(s.counters().records_not_sent, 0u);
+    s.close(kReliability);
+    close(conn);
+}
+
+TEST(CollectorSession, FileRotatesBySizeAndEachFileStandsAlone) {
+    const fs::path dir =
+        fs::temp_directory_path() / ("sluice-file-test-" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    config::Collector c;
+    c.name = "file";
+    c.transport = config::Transport::file;
+    c.path = (dir / "records.ipfix").string();
+    c.rotate_size = 64 * 1024;
+    c.buffer_size = 1 << 20;
+    {
+        CollectorSession s(c, 5, 1);
+        for (unsigned i = 0; i < 4; ++i) {
+            s.offer(records(1000, i * 1000));
+            s.service(Steady::now(), kReliability);
+        }
+        s.close(kReliability);
+        EXPECT_EQ(s.counters().records_sent, 4000u);
+    }
+    std::size_t files = 0, flow_records = 0;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        std::ifstream in(entry.path(), std::ios::binary);
+        const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+        const auto raw = messages(bytes);
+        ASSERT_FALSE(raw.empty());
+        const Received r(raw);  // each file decodes from its own templates, sequence from 0
+        EXPECT_EQ(r.messages[0].templates.size(), 4u) << entry.path();
+        flow_records += r.flow_records;
+        ++files;
+        if (entry.path().filename() != "records.ipfix") {
+            EXPECT_GE(bytes.size(), 64u * 1024) << "rotated once at rotate_size";
+            EXPECT_LT(bytes.size(), 2u * 64 * 1024) << "not later than one message beyond";
+        }
+    }
+    EXPECT_GE(files, 3u);
+    EXPECT_EQ(flow_records, 4000u);
+    EXPECT_TRUE(fs::exists(dir / "records.ipfix")) << "the last file keeps its name";
+    fs::remove_all(dir);
+}
+
+TEST(CollectorSession, ANameThatDoesNotResolveKeepsRecordsWaiting) {
+    auto c = collector(config::Transport::udp, 4739);
+    c.address.host = "no-such-collector.invalid";
+    CollectorSession s(c, 1, 1);
+    s.offer(records(10));
+    const auto deadline = Steady::now() + 30s;
+    while (s.state() != SessionState::down && Steady::now() < deadline) {
+        s.service(Steady::now(), kReliability);
+        std::this_thread::sleep_for(5ms);
+    }
+    EXPECT_EQ(s.state(), SessionState::down);
+    EXPECT_NE(s.last_error().find("cannot resolve \"no-such-collector.invalid\""),
+              std::string::npos)
+        << s.last_error();
+    EXPECT_EQ(s.counters().records_buffered, 10u);
+    s.close(kReliability);
+    EXPECT_EQ(s.counters().records_not_sent, 10u) << "what never left is counted at the end";
+}
+
+}  // namespace
+}  // namespace sluice::control
