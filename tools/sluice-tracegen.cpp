@@ -33,6 +33,7 @@ struct Options {
     std::uint64_t seed = 1;
     std::uint64_t start_ns = 1'700'000'000ull * 1'000'000'000ull;
     std::uint64_t spread_ns = 10ull * 1'000'000'000ull;  // flow starts are spread over this
+    bool long_flow = false;
 };
 
 struct Event {
@@ -62,12 +63,14 @@ struct Expected {
 void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-tracegen --out FILE [--flows N] [--seed N] [--spread SECONDS]\n"
-                 "                       [--expect FILE]\n"
+                 "                       [--long-flow] [--expect FILE]\n"
                  "Writes N conversations (half TCP, a third UDP, the rest ICMP echo; 30%% IPv6)\n"
                  "to FILE and prints their totals as JSON: packets, ip_octets, flows.\n"
                  "--expect writes the record Sluice must make of each conversation, one JSON\n"
                  "line each as sluice-control --print-records prints them, when no timeout ends\n"
-                 "a flow before the trace does.\n");
+                 "a flow before the trace does.\n"
+                 "--long-flow adds one more conversation, UDP from 10.255.0.1:40000 to\n"
+                 "192.0.2.250:9999, a request and a response every 50 ms over the whole spread.\n");
 }
 
 // One conversation between a client and a server, each direction's packets in time order.
@@ -144,14 +147,39 @@ void conversation(std::mt19937_64& rng, unsigned index, std::uint64_t t, std::ve
     }
 }
 
+// A conversation that lasts the whole spread: what active timeouts cut into several records.
+void long_conversation(const Options& o, std::vector<Event>& out, Expected& expected) {
+    Packet req;
+    req.src = ipv4(10, 255, 0, 1);
+    req.dst = ipv4(192, 0, 2, 250);
+    req.src_port = 40000;
+    req.dst_port = 9999;
+    req.payload = 100;
+    Packet rsp = req;
+    std::swap(rsp.src, rsp.dst);
+    std::swap(rsp.src_port, rsp.dst_port);
+    rsp.ttl = 60;
+    rsp.payload = 900;
+    constexpr std::uint64_t kStep = 50'000'000;
+    for (std::uint64_t t = o.start_ns; t < o.start_ns + o.spread_ns; t += kStep) {
+        expected.add(req, true, t);
+        out.push_back({t, req});
+        expected.add(rsp, false, t + kStep / 2);
+        out.push_back({t + kStep / 2, rsp});
+    }
+}
+
 int run(const Options& o) {
     std::mt19937_64 rng(o.seed);
     std::vector<Event> events;
-    std::vector<Expected> expected(o.flows);
+    std::vector<Expected> expected(o.flows + (o.long_flow ? 1 : 0));
     const std::uint64_t step = o.flows > 1 ? o.spread_ns / o.flows / 1000 * 1000 : 0;
-    for (unsigned i = 0; i < o.flows; ++i) {
+    for (unsigned i = 0; i < expected.size(); ++i) {
         const std::size_t first = events.size();
-        conversation(rng, i, o.start_ns + step * i, events, expected[i]);
+        if (i == o.flows)
+            long_conversation(o, events, expected[i]);
+        else
+            conversation(rng, i, o.start_ns + step * i, events, expected[i]);
         const Packet& p = events[first].packet;
         FlowRecord& r = expected[i].record;
         std::memcpy(r.source_address, p.src.data(), 16);
@@ -180,7 +208,7 @@ int run(const Options& o) {
     }
     std::printf("{\"file\": \"%s\", \"packets\": %llu, \"ip_octets\": %llu, \"flows\": %u}\n",
                 o.out.c_str(), static_cast<unsigned long long>(pcap.packets()),
-                static_cast<unsigned long long>(ip_octets), o.flows);
+                static_cast<unsigned long long>(ip_octets), static_cast<unsigned>(expected.size()));
     return 0;
 }
 
@@ -188,20 +216,19 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
     Options o;
-    static const option options[] = {{"out", required_argument, nullptr, 'o'},
-                                     {"flows", required_argument, nullptr, 'n'},
-                                     {"seed", required_argument, nullptr, 's'},
-                                     {"spread", required_argument, nullptr, 'd'},
-                                     {"expect", required_argument, nullptr, 'e'},
-                                     {"help", no_argument, nullptr, 'h'},
-                                     {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "o:n:s:d:e:h", options, nullptr)) != -1;) {
+    static const option options[] = {
+        {"out", required_argument, nullptr, 'o'},    {"flows", required_argument, nullptr, 'n'},
+        {"seed", required_argument, nullptr, 's'},   {"spread", required_argument, nullptr, 'd'},
+        {"expect", required_argument, nullptr, 'e'}, {"long-flow", no_argument, nullptr, 'l'},
+        {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0}};
+    for (int opt; (opt = getopt_long(argc, argv, "o:n:s:d:e:lh", options, nullptr)) != -1;) {
         switch (opt) {
             case 'o': o.out = optarg; break;
             case 'n': o.flows = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
             case 's': o.seed = std::strtoull(optarg, nullptr, 10); break;
             case 'd': o.spread_ns = std::strtoull(optarg, nullptr, 10) * 1'000'000'000ull; break;
             case 'e': o.expect = optarg; break;
+            case 'l': o.long_flow = true; break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }

@@ -108,7 +108,7 @@ struct Biflow {
      ie::protocolIdentifier, ie::vlanId, ie::ingressInterface, ie::biflowDirection,           \
      ie::octetDeltaCount, ie::packetDeltaCount,                                               \
      ie::reverseOctetDeltaCount, ie::reversePacketDeltaCount,                                 \
-     ie::START, ie::END, ie::RSTART, ie::REND, ie::tcpControlBits, ie::reverseTcpControlBits, \
+     ie::RSTART, ie::REND, ie::START, ie::END, ie::tcpControlBits, ie::reverseTcpControlBits, \
      ie::minimumTTL, ie::maximumTTL, ie::reverseMinimumTTL, ie::reverseMaximumTTL,            \
      ie::flowEndReason, ie::applicationId}
 constexpr Element kV4MsFields[] = SLUICE_BIFLOW(sourceIPv4Address, destinationIPv4Address,

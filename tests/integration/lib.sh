@@ -87,3 +87,63 @@ wait_exit() {
 expect_contains() {
   grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 does not contain: $2"; }
 }
+
+# json_field FILE KEY: a top-level number or string of a JSON object in FILE.
+json_field() {
+  python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"
+}
+
+# Collectors on loopback take bursts of datagrams: let their sockets have 4 MiB.
+RMEM_MAX_WAS=
+roomy_receive_buffers() {
+  RMEM_MAX_WAS=$(sysctl -n net.core.rmem_max)
+  [ "$RMEM_MAX_WAS" -ge 4194304 ] || sysctl -qw net.core.rmem_max=4194304
+}
+restore_receive_buffers() {
+  [ -z "$RMEM_MAX_WAS" ] || sysctl -qw "net.core.rmem_max=$RMEM_MAX_WAS"
+}
+
+# start_nfcapd PORT DIR: nfcapd on loopback writing into DIR; sets NFCAPD to its pid.
+start_nfcapd() {
+  mkdir -p "$2"
+  nfcapd -B 4000000 -b 127.0.0.1 -p "$1" -w "$2" > "$WORK/nfcapd.log" 2>&1 &
+  NFCAPD=$!
+  wait_for_line "$WORK/nfcapd.log" "Startup" 10 || { cat "$WORK/nfcapd.log" >&2; fail "nfcapd did not start"; }
+}
+
+# start_tshark FILTER FILE: a capture on loopback; sets TSHARK to its pid.
+start_tshark() {
+  tshark -i lo -f "$1" -w "$2" > "$WORK/tshark.log" 2>&1 &
+  TSHARK=$!
+  wait_for_line "$WORK/tshark.log" "Capturing on" 20 || { cat "$WORK/tshark.log" >&2; fail "tshark did not start"; }
+}
+
+# stop PID: SIGTERM, then waits for it (a collector writes its files as it stops).
+stop() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait_exit "$1" 20
+}
+
+# Flows as nfdump prints them, one line each, in the format nfdump_lines.py writes.
+NFDUMP_FORMAT='fmt:%ts|%te|%pr|%sa|%da|%sp|%dp|%ipkt|%ibyt|%opkt|%obyt|%flg'
+nfdump_flows() {
+  TZ=UTC nfdump -6 -R "$1" -q -N -o "$NFDUMP_FORMAT" | sed 's/ *| */|/g; s/^ *//; s/ *$//'
+}
+
+# check_tshark FILE [DECODE-AS]: the capture's IPFIX decodes without a malformed packet or an
+# expert note about IPFIX (tshark checks sequence numbers), with every template field known by name.
+check_tshark() {
+  local decode=()
+  [ -z "${2:-}" ] || decode=(-d "$2")
+  tshark -r "$1" "${decode[@]}" -q -z expert > "$WORK/expert.txt" 2>/dev/null
+  # TCP's own notes (a full receive window) are the transport's business, not the export's.
+  if grep -qE "^ +[0-9]+ +[A-Za-z]+ +CFLOW " "$WORK/expert.txt"; then cat "$WORK/expert.txt" >&2; fail "tshark reports problems in $1"; fi
+  [ "$(tshark -r "$1" "${decode[@]}" -Y _ws.malformed 2>/dev/null | wc -l)" -eq 0 ] || fail "malformed IPFIX in $1"
+  tshark -r "$1" "${decode[@]}" -V 2>/dev/null > "$WORK/decoded.txt"
+  grep -qE 'Field \([0-9]+/24\)' "$WORK/decoded.txt" || fail "no biflow template decoded in $1"
+  if grep -E 'Field \([0-9]+/[0-9]+\)' "$WORK/decoded.txt" | grep -qiE 'unknown|: [0-9]+$'; then
+    grep -E 'Field \([0-9]+/[0-9]+\)' "$WORK/decoded.txt" | grep -iE 'unknown|: [0-9]+$' | sort -u | head >&2
+    fail "tshark does not know a template field by name"
+  fi
+  TSHARK_MESSAGES=$(tshark -r "$1" "${decode[@]}" -Y cflow 2>/dev/null | wc -l)
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The export over TCP: the stream a collector receives is whole IPFIX messages that tshark
+# decodes (every template field by name, no malformed message, sequence numbers continuous)
+# and that libfixbuf's ipfixDump reads back with every record of the trace present.
+source "$(dirname "$0")/lib.sh"
+
+port=47392
+"$TRACEGEN" --out "$WORK/trace.pcap" --flows 3000 --seed 6 > "$WORK/totals.json"
+packets=$(json_field "$WORK/totals.json" packets)
+write_config "$WORK/sluice.toml" "net_pcap0,rx_pcap=$WORK/trace.pcap" "$NO_TIMEOUTS
+[[collector]]
+name = \"tcp-collector\"
+transport = \"tcp\"
+address = \"127.0.0.1:$port\""
+
+start_tshark "tcp port $port" "$WORK/export.pcapng"
+# The collector: takes one connection and keeps the stream, as RFC 5655 files are.
+socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" "CREATE:$WORK/stream.ipfix" &
+collector=$!
+sleep 0.3
+timeout 120 "$LAUNCHER" run --config "$WORK/sluice.toml" > "$WORK/run.log" 2>&1 || { cat "$WORK/run.log" >&2; fail "sluice run failed"; }
+wait_exit "$collector" 20
+sleep 0.5
+stop "$TSHARK"
+
+expect_contains "$WORK/run.log" "collector \"tcp-collector\" (tcp 127.0.0.1:$port): exporting"
+expect_contains "$WORK/run.log" "accounting for collector \"tcp-collector\" (tcp 127.0.0.1:$port): $packets packets received = $packets in 3000 records exported + 0 ignored + 0 in 0 records not sent"
+check_tshark "$WORK/export.pcapng" "tcp.port==$port,cflow"
+
+ipfixDump -i "$WORK/stream.ipfix" -s > "$WORK/stats.txt" 2> "$WORK/ipfixdump.err"
+[ ! -s "$WORK/ipfixdump.err" ] || { cat "$WORK/ipfixdump.err" >&2; fail "ipfixDump complains"; }
+# 3000 flow records, and the statistics records at the start and at the end.
+expect_contains "$WORK/stats.txt" "3004 Data Records, 4 Template Records"
+flows=$(awk -F'|' '$1 ~ /^ *25[67] / { n += $2 } END { print n + 0 }' "$WORK/stats.txt")
+[ "$flows" -eq 3000 ] || { cat "$WORK/stats.txt" >&2; fail "$flows flow records in the stream, not 3000"; }
+echo "export_tcp: ok"
