@@ -4,7 +4,7 @@
 namespace sluice::control {
 
 std::vector<std::string> eal_args(const config::Config& config) {
-    return {
+    std::vector<std::string> args{
         "sluice-control",
         "--proc-type=secondary",
         "--file-prefix=" + config.dataplane.file_prefix,
@@ -13,6 +13,10 @@ std::vector<std::string> eal_args(const config::Config& config) {
         "--no-pci",
         "--no-telemetry",
     };
+    // Log levels set for the dataplane apply to both processes.
+    for (const auto& a : config.dataplane.eal_args)
+        if (a.starts_with("--log-level")) args.push_back(a);
+    return args;
 }
 
 }  // namespace sluice::control

@@ -83,7 +83,7 @@ bool wait_for_dataplane(const std::string& prefix, config::Duration wait) {
             SLUICE_INFO("waiting up to %s for sluice-dataplane with file_prefix \"%s\"",
                         config::format_duration(wait).c_str(), prefix.c_str());
         said = true;
-        std::this_thread::sleep_for(200ms);
+        std::this_thread::sleep_for(10ms);
     }
     return true;
 }
@@ -224,7 +224,7 @@ int run(const config::Config& c, const Options& options) {
                           std::max<config::Duration>(options.wait, std::chrono::seconds(5));
     while (rte_memzone_lookup(shm::kStatsZone) == nullptr &&
            std::chrono::steady_clock::now() < ready_by)
-        std::this_thread::sleep_for(50ms);
+        std::this_thread::sleep_for(5ms);
     shm::StatsZone* zone = attach_stats(prefix);
     control::Drain drain;
     if (zone == nullptr || !drain.attach(*zone)) {

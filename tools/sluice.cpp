@@ -14,11 +14,15 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "loader.hpp"
 #include "sluice/log.hpp"
 #include "sluice_version.h"
+#include "units.hpp"
 
 namespace {
 
@@ -33,10 +37,17 @@ void usage(FILE* out) {
     std::fprintf(
         out,
         "usage: sluice run [--config FILE]\n"
+        "       sluice pcap TRACE --to HOST:PORT|PATH [--transport udp|tcp|file] [--config FILE]\n"
         "  run    start sluice-dataplane and sluice-control with one configuration;\n"
         "         Ctrl-C or SIGTERM stops both\n"
-        "  -c, --config FILE   the Sluice configuration (default /etc/sluice/sluice.toml)\n"
-        "  -V, --version       print the version and exit\n");
+        "  pcap   meter a capture file into flow records and export them to one collector\n"
+        "         (IPFIX over UDP or TCP, or an IPFIX file), then print the accounting\n"
+        "  -c, --config FILE        the Sluice configuration (run: default\n"
+        "                           /etc/sluice/sluice.toml; pcap: its [flow] and [sensor]\n"
+        "                           settings, cores and memory; built-in defaults without it)\n"
+        "  -t, --to HOST:PORT|PATH  pcap: the collector, or the IPFIX file to write\n"
+        "      --transport T        pcap: udp (default), tcp or file\n"
+        "  -V, --version            print the version and exit\n");
 }
 
 // Where a sibling program is: next to this one once installed, in its own folder of the
@@ -121,16 +132,22 @@ public:
     }
     ~Launcher() { close(signal_fd_); }
 
-    int run(const std::string& config) {
+    // `together`: start the control with the dataplane, not once it is ready; it waits for the
+    // dataplane by itself. Quicker for a run that should end soon (a capture).
+    int run(const std::string& config, bool together = false) {
         const std::string tag = "sluice-run-" + std::to_string(getpid());
         NotifySocket dp_notify(tag + "-dataplane");
         NotifySocket ctl_notify(tag + "-control");
+        const auto start_control = [&](std::vector<std::string> args) {
+            args.insert(args.begin(), {find_program("sluice-control", "control"), "--config", config});
+            control_.pid = spawn(args, ctl_notify.address);
+        };
 
         dataplane_.pid = spawn({find_program("sluice-dataplane", "dataplane"), "--config", config},
                                dp_notify.address);
+        if (together) start_control({"--wait", "120s"});
         if (!wait_ready(dataplane_, dp_notify, kDataplaneReadyTimeout)) return finish();
-        control_.pid = spawn({find_program("sluice-control", "control"), "--config", config},
-                             ctl_notify.address);
+        if (!together) start_control({});
         if (!wait_ready(control_, ctl_notify, kControlReadyTimeout)) return finish();
         SLUICE_INFO("running: sluice-dataplane pid %d, sluice-control pid %d; Ctrl-C stops both",
                     dataplane_.pid, control_.pid);
@@ -213,6 +230,150 @@ private:
     Child control_{"sluice-control"};
 };
 
+// Removes what a DPDK primary of `prefix` leaves behind: its hugepage files and runtime folder.
+void remove_prefix_files(const std::string& prefix) {
+    std::ifstream mounts("/proc/mounts");
+    std::string device, mount, type, rest;
+    std::error_code ec;
+    while (mounts >> device >> mount >> type && std::getline(mounts, rest)) {
+        if (type != "hugetlbfs") continue;
+        for (const auto& entry : fs::directory_iterator(mount, ec))
+            if (entry.path().filename().string().starts_with(prefix + "map_"))
+                fs::remove(entry.path(), ec);
+    }
+    fs::remove_all(fs::path("/var/run/dpdk") / prefix, ec);
+}
+
+struct PcapOptions {
+    std::string trace;
+    std::string to;
+    config::Transport transport = config::Transport::udp;
+    std::optional<std::string> config;
+};
+
+// The configuration `sluice pcap` runs with: the user's (or the defaults), the trace as the only
+// port, the one collector, and a file prefix of its own so it never meets a running sensor.
+std::optional<config::Config> pcap_config(const PcapOptions& o, const std::string& prefix,
+                                          const fs::path& work) {
+    config::Config c;
+    if (o.config) {
+        auto loaded = config::load_file(*o.config);
+        for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        if (!loaded.config) return std::nullopt;
+        c = std::move(*loaded.config);
+    }
+    else {
+        // What a million flows need on one worker, and no more: less memory to map, a quicker
+        // start (tools/setup reserves 2 GiB).
+        c.dataplane.hugepage_memory = 320ull << 20;
+    }
+    c.dataplane.file_prefix = prefix;
+    // The EAL's start-up chatter is not what an analyst came for; warnings still show.
+    c.dataplane.eal_args.push_back("--log-level=lib.eal:warning");
+    config::Port port;
+    port.device = "net_pcap0,rx_pcap=" + fs::absolute(o.trace).string();
+    c.ports = {port};
+    config::Collector collector;
+    collector.transport = o.transport;
+    if (o.transport == config::Transport::file) {
+        collector.path = fs::absolute(o.to).string();
+        collector.name = collector.path;
+    } else {
+        const auto address = config::parse_socket_address(o.to);
+        if (!address.value) {
+            SLUICE_ERROR("--to %s: %s", o.to.c_str(), address.error.c_str());
+            return std::nullopt;
+        }
+        collector.address = *address.value;
+        collector.name = o.to;
+    }
+    if (!c.collectors.empty()) {
+        // Keep the user's settings of a collector of the same transport (mtu, timestamps...).
+        for (const auto& existing : c.collectors)
+            if (existing.transport == o.transport) {
+                auto merged = existing;
+                merged.name = collector.name;
+                merged.address = collector.address;
+                merged.path = collector.path;
+                collector = merged;
+                break;
+            }
+    }
+    c.collectors = {collector};
+    c.control.socket = (work / "control.sock").string();
+    return c;
+}
+
+int pcap(const PcapOptions& o) {
+    if (access(o.trace.c_str(), R_OK) != 0) {
+        SLUICE_ERROR("cannot read the capture %s: %s", o.trace.c_str(), std::strerror(errno));
+        return 2;
+    }
+    if (o.trace.find(',') != std::string::npos) {
+        SLUICE_ERROR("the capture's path %s has a comma, which DPDK's device arguments cannot "
+                     "carry: rename or link it",
+                     o.trace.c_str());
+        return 2;
+    }
+    const std::string prefix = "sluice-pcap-" + std::to_string(getpid());
+    const fs::path work = fs::temp_directory_path() / prefix;
+    std::error_code ec;
+    fs::create_directories(work, ec);
+    const auto c = pcap_config(o, prefix, work);
+    if (!c) return 2;
+    const fs::path file = work / "sluice.toml";
+    std::ofstream(file) << config::to_toml(*c);
+    // Read back as both processes will: what the options made must be a valid configuration.
+    const auto checked = config::load_file(file.string());
+    for (const auto& e : checked.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    int status = 2;
+    if (checked.config) {
+        SLUICE_INFO("metering %s into IPFIX records for %s (%s)", o.trace.c_str(), o.to.c_str(),
+                    std::string(o.transport == config::Transport::file  ? "file"
+                                : o.transport == config::Transport::tcp ? "tcp"
+                                                                        : "udp")
+                        .c_str());
+        status = Launcher().run(file.string(), true);
+    }
+    remove_prefix_files(prefix);
+    fs::remove_all(work, ec);
+    return status;
+}
+
+int pcap_main(int argc, char** argv) {
+    PcapOptions o;
+    enum { kTransport = 256 };
+    static const option options[] = {{"config", required_argument, nullptr, 'c'},
+                                     {"to", required_argument, nullptr, 't'},
+                                     {"transport", required_argument, nullptr, kTransport},
+                                     {nullptr, 0, nullptr, 0}};
+    optind = 2;
+    for (int opt; (opt = getopt_long(argc, argv, "c:t:", options, nullptr)) != -1;) {
+        switch (opt) {
+            case 'c': o.config = optarg; break;
+            case 't': o.to = optarg; break;
+            case kTransport: {
+                bool known = false;
+                for (const auto& [name, value] : config::kTransports)
+                    if (name == optarg) o.transport = value, known = true;
+                if (!known) {
+                    SLUICE_ERROR("--transport %s: expected udp, tcp or file", optarg);
+                    return 2;
+                }
+                break;
+            }
+            default: usage(stderr); return 2;
+        }
+    }
+    if (optind + 1 != argc || o.to.empty()) {
+        SLUICE_ERROR("sluice pcap needs one capture file and --to");
+        usage(stderr);
+        return 2;
+    }
+    o.trace = argv[optind];
+    return pcap(o);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -230,6 +391,7 @@ int main(int argc, char** argv) {
         std::printf("sluice %s\n", SLUICE_VERSION);
         return 0;
     }
+    if (command == "pcap") return pcap_main(argc, argv);
     if (command != "run") {
         SLUICE_ERROR("unknown command \"%s\"", command.c_str());
         usage(stderr);

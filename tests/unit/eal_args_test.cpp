@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <stdexcept>
 
 #include "dataplane/eal_args.hpp"
@@ -63,6 +65,16 @@ TEST(ControlEalArgs, RunsAsASecondaryOnItsOwnLcoreId) {
               (std::vector<std::string>{"sluice-control", "--proc-type=secondary",
                                         "--file-prefix=edge", "--lcores=127@0", "--main-lcore=127",
                                         "--no-pci", "--no-telemetry"}));
+}
+
+TEST(ControlEalArgs, TakesTheDataplanesLogLevelsOnly) {
+    const auto c = load(
+        "[dataplane]\nfile_prefix = \"edge\"\n"
+        "eal_args = [\"--log-level=lib.eal:warning\", \"--huge-worker-stack\"]\n"
+        "[[port]]\ndevice = \"net_null0\"\n");
+    const auto args = control::eal_args(c);
+    EXPECT_EQ(args.back(), "--log-level=lib.eal:warning");
+    EXPECT_EQ(std::count(args.begin(), args.end(), "--huge-worker-stack"), 0);
 }
 
 }  // namespace
