@@ -73,6 +73,11 @@ address = "[2001:db8::10]:4739"
 [[collector]]
 transport = "file"
 path = "/var/lib/sluice/records.ipfix"
+rotate_size = "1GiB"
+rotate_interval = "0s"
+timestamps = "nanoseconds"
+statistics_interval = "1m"
+buffer_size = "256MiB"
 )");
     EXPECT_EQ(c.dataplane.worker_cores, (CpuSet{{2, 3}}));
     EXPECT_EQ(c.dataplane.hugepage_memory, 2ull << 30);
@@ -84,6 +89,14 @@ path = "/var/lib/sluice/records.ipfix"
     EXPECT_EQ(c.collectors[0].transport, Transport::tcp);
     EXPECT_EQ(c.collectors[0].name, "[2001:db8::10]:4739");
     EXPECT_EQ(c.collectors[1].name, "/var/lib/sluice/records.ipfix");
+    EXPECT_EQ(c.collectors[0].timestamps, Timestamps::milliseconds);
+    EXPECT_EQ(c.collectors[0].statistics_interval, 10s);
+    EXPECT_EQ(c.collectors[0].buffer_size, 32ull << 20);
+    EXPECT_EQ(c.collectors[1].rotate_size, 1ull << 30);
+    EXPECT_EQ(c.collectors[1].rotate_interval, 0s) << "0: never by time";
+    EXPECT_EQ(c.collectors[1].timestamps, Timestamps::nanoseconds);
+    EXPECT_EQ(c.collectors[1].statistics_interval, 60s);
+    EXPECT_EQ(c.collectors[1].buffer_size, 256ull << 20);
 }
 
 TEST(Config, WorkerCoresMayBeAnArrayOfIds) {
@@ -219,6 +232,15 @@ TEST(ConfigErrors, PortMustBeWrittenAsAnArrayOfTables) {
     EXPECT_EQ(errors_of("[port]\ndevice = \"net_null0\"\n"),
               std::vector<std::string>{
                   "test.toml:1:1: port: expected tables written [[port]], found a table"});
+}
+
+TEST(ConfigErrors, AFileRotatesAtZeroOrAtLeastOneMessage) {
+    EXPECT_EQ(errors_of(std::string(kPort) +
+                        "[[collector]]\ntransport = \"file\"\npath = \"/tmp/r.ipfix\"\n"
+                        "rotate_size = \"4KiB\"\n"),
+              std::vector<std::string>{
+                  "test.toml:6:15: collector[1].rotate_size: is below one IPFIX message (64KiB); "
+                  "use 0 to never rotate by size"});
 }
 
 TEST(ConfigErrors, CollectorsNeedAnAddressOrAPathAndTheirOwnNames) {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `sluice pcap` turns a capture into flow records at a collector in one command: over UDP to
+# nfcapd and into an IPFIX file, with the accounting line, leaving no shared memory behind;
+# a missing capture or a bad collector address is a clear error.
+source "$(dirname "$0")/lib.sh"
+extra_cleanup() { restore_receive_buffers; }
+roomy_receive_buffers
+
+port=47394
+"$TRACEGEN" --out "$WORK/trace.pcap" --flows 2000 --seed 12 > "$WORK/totals.json"
+packets=$(json_field "$WORK/totals.json" packets)
+octets=$(json_field "$WORK/totals.json" ip_octets)
+
+start_nfcapd "$port" "$WORK/nfcapd"
+timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --to "127.0.0.1:$port" > "$WORK/udp.log" 2>&1 ||
+  { cat "$WORK/udp.log" >&2; fail "sluice pcap to nfcapd failed"; }
+sleep 0.5
+stop "$NFCAPD"
+expect_contains "$WORK/udp.log" "$packets packets received = $packets in 2000 records exported + 0 ignored + 0 in 0 records not sent; $octets of $octets metered octets exported"
+nfdump -R "$WORK/nfcapd" -I > "$WORK/nfdump-totals.txt"
+expect_contains "$WORK/nfdump-totals.txt" "Flows: 2000"
+expect_contains "$WORK/nfdump-totals.txt" "Packets: $packets"
+expect_contains "$WORK/nfdump-totals.txt" "Bytes: $octets"
+if grep -q '^EAL: ' "$WORK/udp.log"; then fail "EAL's start-up messages reach the analyst"; fi
+
+timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --transport file --to "$WORK/records.ipfix" > "$WORK/file.log" 2>&1 ||
+  { cat "$WORK/file.log" >&2; fail "sluice pcap to a file failed"; }
+ipfixDump -i "$WORK/records.ipfix" -s > "$WORK/stats.txt"
+expect_contains "$WORK/stats.txt" "2004 Data Records"
+
+# Both runs used a prefix of their own and removed what DPDK leaves of it.
+if ls /dev/hugepages/ | grep -q '^sluice-pcap-'; then fail "hugepage files of sluice pcap remain"; fi
+
+status=0
+"$LAUNCHER" pcap "$WORK/missing.pcap" --to "127.0.0.1:$port" > "$WORK/missing.log" 2>&1 || status=$?
+[ "$status" -eq 2 ] || fail "a missing capture exits $status, not 2"
+expect_contains "$WORK/missing.log" "cannot read the capture $WORK/missing.pcap: No such file or directory"
+status=0
+"$LAUNCHER" pcap "$WORK/trace.pcap" --to "127.0.0.1" > "$WORK/address.log" 2>&1 || status=$?
+[ "$status" -eq 2 ] || fail "an address without a port exits $status, not 2"
+expect_contains "$WORK/address.log" "--to 127.0.0.1:"
+echo "pcap_command: ok"
