@@ -31,8 +31,8 @@ struct Options {
     std::uint64_t records = 20'000'000;
     unsigned mtu = 1500;
     unsigned repeat = 5;
-    int cpu = 1;       // the exporter
-    int sink_cpu = 0;  // the collector
+    int cpu = 1;               // the exporter
+    int sink_cpu = 0;          // the collector
     bool sink_sleeps = false;  // a sink that blocks in recvmmsg: every datagram wakes it
 };
 
@@ -49,8 +49,7 @@ double tsc_hz() {
     const std::uint64_t c0 = __rdtsc();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     const std::uint64_t c1 = __rdtsc();
-    return static_cast<double>(c1 - c0) /
-           std::chrono::duration<double>(Clock::now() - t0).count();
+    return static_cast<double>(c1 - c0) / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 // Records as the dataplane makes them: 70% IPv4, 30% IPv6, varied counters and times.
@@ -176,14 +175,11 @@ void usage(FILE* out) {
 
 int main(int argc, char** argv) {
     Options o;
-    static const option options[] = {{"records", required_argument, nullptr, 'n'},
-                                     {"mtu", required_argument, nullptr, 'm'},
-                                     {"repeat", required_argument, nullptr, 'r'},
-                                     {"cpu", required_argument, nullptr, 'c'},
-                                     {"sink-cpu", required_argument, nullptr, 's'},
-                                     {"sink-sleeps", no_argument, nullptr, 'w'},
-                                     {"help", no_argument, nullptr, 'h'},
-                                     {nullptr, 0, nullptr, 0}};
+    static const option options[] = {
+        {"records", required_argument, nullptr, 'n'},  {"mtu", required_argument, nullptr, 'm'},
+        {"repeat", required_argument, nullptr, 'r'},   {"cpu", required_argument, nullptr, 'c'},
+        {"sink-cpu", required_argument, nullptr, 's'}, {"sink-sleeps", no_argument, nullptr, 'w'},
+        {"help", no_argument, nullptr, 'h'},           {nullptr, 0, nullptr, 0}};
     for (int opt; (opt = getopt_long(argc, argv, "n:m:r:c:s:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'n': o.records = std::strtoull(optarg, nullptr, 10); break;
@@ -228,8 +224,7 @@ int main(int argc, char** argv) {
     sink.stop = true;
     receiver.join();
     std::sort(rates.begin(), rates.end());
-    std::printf(
-        "{\"median_mrecords_per_s\": %.2f, \"mtu\": %u, \"runs\": %u, \"sink\": \"%s\"}\n",
-        rates[rates.size() / 2] / 1e6, o.mtu, o.repeat, o.sink_sleeps ? "sleeps" : "polls");
+    std::printf("{\"median_mrecords_per_s\": %.2f, \"mtu\": %u, \"runs\": %u, \"sink\": \"%s\"}\n",
+                rates[rates.size() / 2] / 1e6, o.mtu, o.repeat, o.sink_sleeps ? "sleeps" : "polls");
     return 0;
 }

@@ -139,7 +139,8 @@ public:
         NotifySocket dp_notify(tag + "-dataplane");
         NotifySocket ctl_notify(tag + "-control");
         const auto start_control = [&](std::vector<std::string> args) {
-            args.insert(args.begin(), {find_program("sluice-control", "control"), "--config", config});
+            args.insert(args.begin(),
+                        {find_program("sluice-control", "control"), "--config", config});
             control_.pid = spawn(args, ctl_notify.address);
         };
 
@@ -261,8 +262,7 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const std::strin
         for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
         if (!loaded.config) return std::nullopt;
         c = std::move(*loaded.config);
-    }
-    else {
+    } else {
         // What a million flows need on one worker, and no more: less memory to map, a quicker
         // start (tools/setup reserves 2 GiB).
         c.dataplane.hugepage_memory = 320ull << 20;
@@ -310,9 +310,10 @@ int pcap(const PcapOptions& o) {
         return 2;
     }
     if (o.trace.find(',') != std::string::npos) {
-        SLUICE_ERROR("the capture's path %s has a comma, which DPDK's device arguments cannot "
-                     "carry: rename or link it",
-                     o.trace.c_str());
+        SLUICE_ERROR(
+            "the capture's path %s has a comma, which DPDK's device arguments cannot "
+            "carry: rename or link it",
+            o.trace.c_str());
         return 2;
     }
     const std::string prefix = "sluice-pcap-" + std::to_string(getpid());

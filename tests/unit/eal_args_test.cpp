@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-
 #include <stdexcept>
 
 #include "dataplane/eal_args.hpp"
