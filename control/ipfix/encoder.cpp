@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstring>
+#include <utility>
 
 namespace sluice::ipfix {
 namespace {
@@ -127,8 +128,6 @@ constexpr std::size_t kBiflowFields = std::size(kV4MsFields);
 
 const Template kTemplates[] = {
     {256, kV4Ms.fields}, {257, kV6Ms.fields}, {258, kV4Ns.fields}, {259, kV6Ns.fields}};
-const std::array<Source, kBiflowFields>* const kSourcesOf[] = {&kV4Ms.sources, &kV6Ms.sources,
-                                                               &kV4Ns.sources, &kV6Ns.sources};
 constexpr std::size_t kLengthOf[] = {kV4Ms.length, kV6Ms.length, kV4Ns.length, kV6Ns.length};
 const Template* const kMillisecondTemplates[] = {&kTemplates[0], &kTemplates[1]};
 const Template* const kNanosecondTemplates[] = {&kTemplates[2], &kTemplates[3]};
@@ -167,8 +166,8 @@ inline void store(std::uint8_t* p, std::uint64_t value, unsigned bytes) {
 }
 
 // Writes one field of a biflow record; returns where the next one starts.
-inline std::uint8_t* encode(std::uint8_t* p, Source s, const Element& e, const FlowRecord& r,
-                            bool ns) {
+[[gnu::always_inline]] inline std::uint8_t* encode(std::uint8_t* p, Source s, const Element& e,
+                                                   const FlowRecord& r, bool ns) {
     auto time = [ns](std::uint64_t t) { return ns ? ntp_timestamp(t) : t / 1'000'000; };
     std::uint64_t v = 0;
     switch (s) {
@@ -207,6 +206,18 @@ inline std::uint8_t* encode(std::uint8_t* p, Source s, const Element& e, const F
     }
     store(p, v, e.length);
     return p + e.length;
+}
+
+// One record of biflow template `B`, its fields unrolled at compile time: each field's source
+// and length are constants, so every switch above folds away.
+template <const auto& B, bool NS, std::size_t... I>
+void encode_record(std::uint8_t* p, const FlowRecord& r, std::index_sequence<I...>) {
+    ((p = encode(p, B.sources[I], B.fields[I], r, NS)), ...);
+}
+
+template <const auto& B, bool NS>
+void encode_record(std::uint8_t* p, const FlowRecord& r) {
+    encode_record<B, NS>(p, r, std::make_index_sequence<kBiflowFields>());
 }
 
 }  // namespace
@@ -322,10 +333,13 @@ bool MessageBuilder::add(const FlowRecord& r) {
     const Template& t = kTemplates[index];
     const std::size_t length = kLengthOf[index];
     if (!open_set(t.id, length)) return false;
-    const auto& sources = *kSourcesOf[index];
-    const bool ns = precision_ == TimePrecision::nanoseconds;
     std::uint8_t* p = &buffer_[size_];
-    for (std::size_t i = 0; i < kBiflowFields; ++i) p = encode(p, sources[i], t.fields[i], r, ns);
+    switch (index) {
+        case 0: encode_record<kV4Ms, false>(p, r); break;
+        case 1: encode_record<kV6Ms, false>(p, r); break;
+        case 2: encode_record<kV4Ns, true>(p, r); break;
+        default: encode_record<kV6Ns, true>(p, r); break;
+    }
     size_ += length;
     ++records_;
     return true;
