@@ -468,6 +468,9 @@ void check_across(const Config& c, const toml::table& root, Errors& errors) {
         if (col.rotate_size != 0 && col.rotate_size < 65536)
             errors.add(where(root, {at + ".rotate_size"}), key + ".rotate_size",
                        "is below one IPFIX message (64KiB); use 0 to never rotate by size");
+        if (col.rotate_interval.count() != 0 && col.rotate_interval < std::chrono::seconds(1))
+            errors.add(where(root, {at + ".rotate_interval"}), key + ".rotate_interval",
+                       "is below 1s; use \"0s\" to never rotate by time");
         for (std::size_t j = 0; j < i; ++j)
             if (c.collectors[j].name == col.name)
                 errors.add(where(root, {at}), key + ".name",

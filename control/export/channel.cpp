@@ -31,7 +31,7 @@ public:
         : address_(c.address), socktype_(socktype), mtu_(c.mtu) {}
     ~SocketChannel() override { close_socket(); }
 
-    OpenStatus open() override {
+    OpenStatus open(Steady::time_point) override {
         if (fd_ >= 0 && connected_) return OpenStatus::open;
         if (fd_ < 0) {
             if (!resolving_) {
@@ -126,8 +126,8 @@ class TcpChannel final : public SocketChannel {
 public:
     explicit TcpChannel(const config::Collector& c) : SocketChannel(c, SOCK_STREAM) {}
 
-    OpenStatus open() override {
-        const OpenStatus s = SocketChannel::open();
+    OpenStatus open(Steady::time_point now) override {
+        const OpenStatus s = SocketChannel::open(now);
         if (s == OpenStatus::open) pending_.clear();
         return s;
     }
@@ -192,7 +192,7 @@ public:
         : path_(c.path), rotate_size_(c.rotate_size), rotate_interval_(c.rotate_interval) {}
     ~FileChannel() override { close(); }
 
-    OpenStatus open() override {
+    OpenStatus open(Steady::time_point now) override {
         if (fd_ >= 0) return OpenStatus::open;
         // A file left by an earlier run is a session of its own: keep it under its own name.
         struct stat st {};
@@ -205,7 +205,7 @@ public:
             return OpenStatus::failed;
         }
         started_ = std::time(nullptr);
-        opened_ = Steady::now();
+        opened_ = now;
         written_ = 0;
         error_.clear();
         return OpenStatus::open;

@@ -56,8 +56,8 @@ class Channel {
 public:
     virtual ~Channel() = default;
 
-    // Starts or continues opening: resolving, connecting, creating the file.
-    virtual OpenStatus open() = 0;
+    // Starts or continues opening: resolving, connecting, creating the file, at `now`.
+    virtual OpenStatus open(Steady::time_point now) = 0;
     virtual bool is_open() const = 0;
     virtual SendStatus send(std::span<const std::uint8_t> message) = 0;
     // Writes what a partial send left; `sent` when nothing is left.

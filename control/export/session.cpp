@@ -124,9 +124,9 @@ void CollectorSession::close(const Reliability& reliability) {
 }
 
 void CollectorSession::open(Steady::time_point now) {
-    switch (channel_->open()) {
+    switch (channel_->open(now)) {
         case OpenStatus::pending: state_ = SessionState::opening; return;
-        case OpenStatus::failed: return went_down(now);
+        case OpenStatus::failed: ++counters_.open_failures; return went_down(now);
         case OpenStatus::open: break;
     }
     new_session();
@@ -137,7 +137,7 @@ void CollectorSession::open(Steady::time_point now) {
 // Ends a file at its size or age and starts the next; false when that failed.
 bool CollectorSession::rotate(Steady::time_point now) {
     channel_->rotate();
-    if (channel_->open() != OpenStatus::open) {
+    if (channel_->open(now) != OpenStatus::open) {
         went_down(now);
         return false;
     }

@@ -44,6 +44,7 @@ struct SessionCounters {
     std::uint64_t statistics_records_sent = 0;
     std::uint64_t sessions_opened = 0;  // connections, files
     std::uint64_t send_failures = 0;
+    std::uint64_t open_failures = 0;  // names not resolved, connections refused, files not created
     std::uint64_t records_buffered = 0;  // waiting now
 };
 

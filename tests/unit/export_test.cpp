@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -324,6 +325,39 @@ TEST(CollectorSession, FileRotatesBySizeAndEachFileStandsAlone) {
     fs::remove_all(dir);
 }
 
+TEST(CollectorSession, FileRotatesOnTime) {
+    const fs::path dir = fs::temp_directory_path() / ("sluice-time-test-" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    config::Collector c;
+    c.name = "file";
+    c.transport = config::Transport::file;
+    c.path = (dir / "records.ipfix").string();
+    c.rotate_size = 0;
+    c.rotate_interval = std::chrono::hours(1);
+    const auto t0 = Steady::now();
+    {
+        CollectorSession s(c, 5, 1);
+        s.offer(records(10));
+        s.service(t0, kReliability);
+        s.offer(records(10, 10));
+        s.service(t0 + 30min, kReliability);
+        s.offer(records(10, 20));
+        s.service(t0 + 61min, kReliability);
+        s.close(kReliability);
+        EXPECT_EQ(s.counters().sessions_opened, 2u);
+    }
+    std::vector<std::size_t> flows;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        std::ifstream in(entry.path(), std::ios::binary);
+        const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+        flows.push_back(Received(messages(bytes)).flow_records);
+    }
+    std::sort(flows.begin(), flows.end());
+    EXPECT_EQ(flows, (std::vector<std::size_t>{10, 20})) << "the hour's records, then the rest";
+    fs::remove_all(dir);
+}
+
 TEST(CollectorSession, ANameThatDoesNotResolveKeepsRecordsWaiting) {
     auto c = collector(config::Transport::udp, 4739);
     c.address.host = "no-such-collector.invalid";
@@ -339,6 +373,7 @@ TEST(CollectorSession, ANameThatDoesNotResolveKeepsRecordsWaiting) {
               std::string::npos)
         << s.last_error();
     EXPECT_EQ(s.counters().records_buffered, 10u);
+    EXPECT_EQ(s.counters().open_failures, 1u);
     s.close(kReliability);
     EXPECT_EQ(s.counters().records_not_sent, 10u) << "what never left is counted at the end";
 }
