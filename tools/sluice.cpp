@@ -270,14 +270,22 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const std::strin
     c.dataplane.file_prefix = prefix;
     // The EAL's start-up chatter is not what an analyst came for; warnings still show.
     c.dataplane.eal_args.push_back("--log-level=lib.eal:warning");
+    // A capture is one queue: one worker, on the first of the configured worker CPUs.
     config::Port port;
     port.device = "net_pcap0,rx_pcap=" + fs::absolute(o.trace).string();
     c.ports = {port};
+    c.dataplane.worker_cores.cpus.resize(1);
+    // The configuration's settings for a collector of this transport (mtu, timestamps, ...).
     config::Collector collector;
+    for (const auto& existing : c.collectors)
+        if (existing.transport == o.transport) {
+            collector = existing;
+            break;
+        }
     collector.transport = o.transport;
+    collector.name = o.to;
     if (o.transport == config::Transport::file) {
         collector.path = fs::absolute(o.to).string();
-        collector.name = collector.path;
     } else {
         const auto address = config::parse_socket_address(o.to);
         if (!address.value) {
@@ -285,19 +293,6 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const std::strin
             return std::nullopt;
         }
         collector.address = *address.value;
-        collector.name = o.to;
-    }
-    if (!c.collectors.empty()) {
-        // Keep the user's settings of a collector of the same transport (mtu, timestamps...).
-        for (const auto& existing : c.collectors)
-            if (existing.transport == o.transport) {
-                auto merged = existing;
-                merged.name = collector.name;
-                merged.address = collector.address;
-                merged.path = collector.path;
-                collector = merged;
-                break;
-            }
     }
     c.collectors = {collector};
     c.control.socket = (work / "control.sock").string();

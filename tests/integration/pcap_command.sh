@@ -28,7 +28,20 @@ timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --transport file --to "$WORK/rec
 ipfixDump -i "$WORK/records.ipfix" -s > "$WORK/stats.txt"
 expect_contains "$WORK/stats.txt" "2004 Data Records"
 
-# Both runs used a prefix of their own and removed what DPDK leaves of it.
+# --config brings a configuration's collector settings (here nanosecond timestamps) and flow
+# settings; its ports, prefix and collector address give way to the capture's.
+write_config "$WORK/sluice.toml" "net_null0" "$NO_TIMEOUTS
+[[collector]]
+transport = \"file\"
+path = \"/nonexistent/records.ipfix\"
+timestamps = \"nanoseconds\""
+timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --config "$WORK/sluice.toml" --transport file --to "$WORK/ns.ipfix" > "$WORK/config.log" 2>&1 ||
+  { cat "$WORK/config.log" >&2; fail "sluice pcap with --config failed"; }
+ipfixDump -i "$WORK/ns.ipfix" -t > "$WORK/templates.txt"
+expect_contains "$WORK/templates.txt" "flowStartNanoseconds"
+expect_contains "$WORK/config.log" "in 2000 records exported + 0 ignored + 0 in 0 records not sent"
+
+# Every run used a prefix of its own and removed what DPDK leaves of it.
 if ls /dev/hugepages/ | grep -q '^sluice-pcap-'; then fail "hugepage files of sluice pcap remain"; fi
 
 status=0

@@ -326,7 +326,8 @@ TEST(CollectorSession, FileRotatesBySizeAndEachFileStandsAlone) {
 }
 
 TEST(CollectorSession, FileRotatesOnTime) {
-    const fs::path dir = fs::temp_directory_path() / ("sluice-time-test-" + std::to_string(getpid()));
+    const fs::path dir =
+        fs::temp_directory_path() / ("sluice-time-test-" + std::to_string(getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     config::Collector c;
