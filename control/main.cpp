@@ -263,30 +263,32 @@ int run(const config::Config& c, const Options& options) {
             if (options.print_records) std::printf("%s\n", control::to_json(r).c_str());
         }
         const auto now = Steady::now();
-        exporter.service(now, stats);
+        const bool more = exporter.service(now, stats);
         if (now >= next_beat) {
             stats = reliability(*zone);
             h.control_heartbeat_ns.store(wall_clock_ns(), std::memory_order_release);
             next_beat = now + std::chrono::milliseconds(100);
             if (options.print_records) std::fflush(stdout);
         }
-        const int sig = sigtimedwait(&stop, nullptr, n == 0 ? &idle : &none);
+        const int sig = sigtimedwait(&stop, nullptr, n == 0 && !more ? &idle : &none);
         if (sig > 0 && !stop_at) {
             // A dataplane that is stopping too is waited for, so its last records get out.
             SLUICE_INFO("SIG%s received: exporting what is in the rings, then stopping",
                         sigabbrev_np(sig));
             stop_at = now + std::chrono::seconds(2);
         }
+        // Stopped on its own while the dataplane runs on: what the rings hold stays for the
+        // next control, even if they never run empty.
+        if (stop_at && now >= *stop_at &&
+            h.state.load(std::memory_order_acquire) ==
+                static_cast<std::uint32_t>(shm::DataplaneState::running))
+            break;
         if (n != 0) continue;
         if (primary_gone) break;  // one more pass after the dataplane left: now empty
         if (rte_eal_primary_proc_alive(nullptr) == 0) {
             SLUICE_INFO("sluice-dataplane has exited; exporting the last records");
             primary_gone = true;
-            continue;
         }
-        const auto state =
-            static_cast<shm::DataplaneState>(h.state.load(std::memory_order_acquire));
-        if (stop_at && now >= *stop_at && state == shm::DataplaneState::running) break;
     }
     exporter.close(reliability(*zone), std::chrono::seconds(primary_gone ? 10 : 3));
     h.control_heartbeat_ns.store(0, std::memory_order_release);

@@ -31,9 +31,11 @@ public:
         : address_(c.address), socktype_(socktype), mtu_(c.mtu) {}
     ~SocketChannel() override { close_socket(); }
 
+    // Resolves the name, then tries its addresses in order until one connects; the next
+    // attempt after a failure resolves the name again.
     OpenStatus open(Steady::time_point) override {
         if (fd_ >= 0 && connected_) return OpenStatus::open;
-        if (fd_ < 0) {
+        if (fd_ < 0 && candidate_ == nullptr) {
             if (!resolving_) {
                 resolver_.start(address_, socktype_);
                 resolving_ = true;
@@ -45,27 +47,43 @@ public:
                 error_ = "cannot resolve \"" + address_.host + "\": " + resolver_.error();
                 return r;
             }
-            fd_ = socket(resolver_.family(), socktype_ | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-            if (fd_ < 0) return fail("cannot create a socket", errno);
-            family_ = resolver_.family();
-            if (connect(fd_, resolver_.address(), resolver_.address_length()) == 0)
-                return connected();
-            if (errno != EINPROGRESS) return fail("cannot connect", errno);
-            return OpenStatus::pending;
+            candidate_ = resolver_.addresses();
         }
-        // A TCP connect in progress: writable once it is done, SO_ERROR says how.
-        pollfd p{fd_, POLLOUT, 0};
-        if (::poll(&p, 1, 0) == 0) return OpenStatus::pending;
-        int err = 0;
-        socklen_t len = sizeof(err);
-        getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) return fail("cannot connect", err);
-        return connected();
+        while (true) {
+            if (fd_ < 0) {
+                if (candidate_ == nullptr) return OpenStatus::failed;  // error_: the last one's
+                fd_ = socket(candidate_->ai_family, socktype_ | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (fd_ < 0) {
+                    next_candidate("cannot create a socket", errno);
+                    continue;
+                }
+                family_ = candidate_->ai_family;
+                if (connect(fd_, candidate_->ai_addr, candidate_->ai_addrlen) == 0)
+                    return connected();
+                if (errno != EINPROGRESS) {
+                    next_candidate("cannot connect", errno);
+                    continue;
+                }
+                return OpenStatus::pending;
+            }
+            // A TCP connect in progress: writable once it is done, SO_ERROR says how.
+            pollfd p{fd_, POLLOUT, 0};
+            if (::poll(&p, 1, 0) <= 0 || (p.revents & (POLLOUT | POLLERR | POLLHUP)) == 0)
+                return OpenStatus::pending;
+            int err = 0;
+            socklen_t len = sizeof(err);
+            getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err == 0) return connected();
+            next_candidate("cannot connect", err);
+        }
     }
 
     bool is_open() const override { return fd_ >= 0 && connected_; }
 
-    void close() override { close_socket(); }
+    void close() override {
+        close_socket();
+        candidate_ = nullptr;
+    }
 
     std::string describe() const override {
         return std::string(socktype_ == SOCK_STREAM ? "tcp " : "udp ") +
@@ -75,14 +93,19 @@ public:
 protected:
     OpenStatus connected() {
         connected_ = true;
+        candidate_ = nullptr;
         error_.clear();
         return OpenStatus::open;
     }
 
-    OpenStatus fail(const char* what, int err) {
-        error_ = std::string(what) + ": " + errno_text(err);
+    // The address being tried failed: say why, and move to the next one.
+    void next_candidate(const char* what, int err) {
+        char host[NI_MAXHOST] = "?";
+        getnameinfo(candidate_->ai_addr, candidate_->ai_addrlen, host, sizeof(host), nullptr, 0,
+                    NI_NUMERICHOST);
+        error_ = std::string(what) + " to " + host + ": " + errno_text(err);
         close_socket();
-        return OpenStatus::failed;
+        candidate_ = candidate_->ai_next;
     }
 
     void close_socket() {
@@ -96,6 +119,7 @@ protected:
     std::uint16_t mtu_;
     Resolver resolver_;
     bool resolving_ = false;
+    const addrinfo* candidate_ = nullptr;  // the address being tried, in resolver_'s list
     int fd_ = -1;
     int family_ = AF_INET;
     bool connected_ = false;
@@ -214,13 +238,15 @@ public:
     bool is_open() const override { return fd_ >= 0; }
 
     SendStatus send(std::span<const std::uint8_t> m) override {
+        // At the end of the last whole message: after a failed write, the next message
+        // replaces what part of this one got in, and the file stays whole messages.
         std::size_t done = 0;
         while (done < m.size()) {
-            const ssize_t n = ::write(fd_, m.data() + done, m.size() - done);
+            const ssize_t n = ::pwrite(fd_, m.data() + done, m.size() - done,
+                                       static_cast<off_t>(written_ + done));
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) {
                 error_ = "cannot write " + path_ + ": " + errno_text(errno);
-                // Cut the partial message off, so the file stays a whole number of messages.
                 if (ftruncate(fd_, static_cast<off_t>(written_)) != 0) close();
                 return SendStatus::failed;
             }
@@ -258,7 +284,8 @@ private:
         gmtime_r(&started, &tm);
         std::strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
         std::string kept = path_ + "." + stamp;
-        for (unsigned i = 1; std::filesystem::exists(kept); ++i)
+        std::error_code ec;
+        for (unsigned i = 1; std::filesystem::exists(kept, ec); ++i)
             kept = path_ + "." + stamp + "." + std::to_string(i);
         if (std::rename(path_.c_str(), kept.c_str()) != 0) {
             error_ = "cannot rename " + path_ + " to " + kept + ": " + errno_text(errno);
@@ -284,50 +311,55 @@ Resolver::~Resolver() {
 }
 
 void Resolver::reset() {
-    if (running_ && gai_cancel(&request_) == EAI_NOTCANCELED) {
-        const gaicb* list[] = {&request_};
-        gai_suspend(list, 1, nullptr);
+    if (lookup_ && gai_cancel(&lookup_->request) == EAI_NOTCANCELED) {
+        // glibc's lookup thread still writes into the request: wait a little, and if it is
+        // still running, leave the request to it rather than stall the exporter.
+        const gaicb* list[] = {&lookup_->request};
+        const timespec second{1, 0};
+        if (gai_suspend(list, 1, &second) != 0) lookup_.release();
     }
-    if (running_ && request_.ar_result != nullptr) freeaddrinfo(request_.ar_result);
-    running_ = false;
+    if (lookup_ && lookup_->request.ar_result != nullptr) freeaddrinfo(lookup_->request.ar_result);
+    lookup_.reset();
     if (result_ != nullptr) freeaddrinfo(result_);
     result_ = nullptr;
 }
 
 void Resolver::start(const config::SocketAddress& address, int socktype) {
     reset();
-    host_ = address.host;
-    port_ = std::to_string(address.port);
-    hints_ = addrinfo{};
-    hints_.ai_family = AF_UNSPEC;
-    hints_.ai_socktype = socktype;
-    hints_.ai_flags = AI_NUMERICSERV;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = socktype;
+    hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
+    const std::string port = std::to_string(address.port);
     // An address literal needs no lookup.
-    hints_.ai_flags |= AI_NUMERICHOST;
-    if (getaddrinfo(host_.c_str(), port_.c_str(), &hints_, &result_) == 0) return;
+    if (getaddrinfo(address.host.c_str(), port.c_str(), &hints, &result_) == 0) return;
     result_ = nullptr;
-    hints_.ai_flags &= ~AI_NUMERICHOST;
-    request_ = gaicb{};
-    request_.ar_name = host_.c_str();
-    request_.ar_service = port_.c_str();
-    request_.ar_request = &hints_;
-    gaicb* list[] = {&request_};
+    lookup_ = std::make_unique<Lookup>();
+    lookup_->host = address.host;
+    lookup_->port = port;
+    lookup_->hints = hints;
+    lookup_->hints.ai_flags &= ~AI_NUMERICHOST;
+    lookup_->request.ar_name = lookup_->host.c_str();
+    lookup_->request.ar_service = lookup_->port.c_str();
+    lookup_->request.ar_request = &lookup_->hints;
+    gaicb* list[] = {&lookup_->request};
     const int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, nullptr);
-    running_ = rc == 0;
     error_ = rc == 0 ? "" : gai_strerror(rc);
+    if (rc != 0) lookup_.reset();
 }
 
 OpenStatus Resolver::poll() {
-    if (!running_) return result_ != nullptr ? OpenStatus::open : OpenStatus::failed;
-    const int rc = gai_error(&request_);
+    if (!lookup_) return result_ != nullptr ? OpenStatus::open : OpenStatus::failed;
+    const int rc = gai_error(&lookup_->request);
     if (rc == EAI_INPROGRESS) return OpenStatus::pending;
-    running_ = false;
     if (rc != 0) {
         error_ = rc == EAI_SYSTEM ? errno_text(errno) : gai_strerror(rc);
+        lookup_.reset();
         return OpenStatus::failed;
     }
-    result_ = request_.ar_result;
-    request_.ar_result = nullptr;
+    result_ = lookup_->request.ar_result;
+    lookup_->request.ar_result = nullptr;
+    lookup_.reset();
     return OpenStatus::open;
 }
 

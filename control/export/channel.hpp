@@ -34,20 +34,22 @@ public:
     ~Resolver();
 
     void start(const config::SocketAddress& address, int socktype);
-    // pending while the lookup runs; then open with address(), or failed with error().
+    // pending while the lookup runs; then open with addresses(), or failed with error().
     OpenStatus poll();
-    const sockaddr* address() const { return result_ ? result_->ai_addr : nullptr; }
-    socklen_t address_length() const { return result_ ? result_->ai_addrlen : 0; }
-    int family() const { return result_ ? result_->ai_family : 0; }
+    const addrinfo* addresses() const { return result_; }
     const std::string& error() const { return error_; }
 
 private:
+    // A lookup in flight: glibc's thread writes into it until it is done or cancelled.
+    struct Lookup {
+        std::string host, port;
+        addrinfo hints{};
+        gaicb request{};
+    };
+
     void reset();
 
-    std::string host_, port_;
-    addrinfo hints_{};
-    gaicb request_{};
-    bool running_ = false;
+    std::unique_ptr<Lookup> lookup_;
     addrinfo* result_ = nullptr;
     std::string error_;
 };

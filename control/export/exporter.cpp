@@ -17,8 +17,10 @@ void Exporter::offer(std::span<const FlowRecord> records) {
     for (auto& s : sessions_) s->offer(records);
 }
 
-void Exporter::service(Steady::time_point now, const Reliability& reliability) {
-    for (auto& s : sessions_) s->service(now, reliability);
+bool Exporter::service(Steady::time_point now, const Reliability& reliability) {
+    bool more = false;
+    for (auto& s : sessions_) more |= s->service(now, reliability);
+    return more;
 }
 
 void Exporter::close(const Reliability& reliability, Steady::duration timeout) {

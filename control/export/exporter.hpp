@@ -15,7 +15,8 @@ public:
     explicit Exporter(const config::Config& config);
 
     void offer(std::span<const FlowRecord> records);
-    void service(Steady::time_point now, const Reliability& reliability);
+    // True when a collector has more to send right away.
+    bool service(Steady::time_point now, const Reliability& reliability);
     // Sends what is buffered for at most `timeout`, then closes every session; what is left
     // is counted as not sent.
     void close(const Reliability& reliability, Steady::duration timeout);

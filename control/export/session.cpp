@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <thread>
 
 #include "sluice/log.hpp"
 #include "sluice/time.hpp"
@@ -17,6 +18,8 @@ constexpr Steady::duration kMaxBackoff = std::chrono::seconds(30);
 // A UDP collector whose port is closed fails every other send (the ICMP error comes back on
 // the next one): it counts as exporting again only after this long without a failure.
 constexpr Steady::duration kRecovery = std::chrono::seconds(10);
+// What one collector may send per pass of the control's loop before the rings get their turn.
+constexpr std::size_t kBytesPerService = 1 << 20;
 
 ipfix::TimePrecision precision_of(config::Timestamps t) {
     return t == config::Timestamps::nanoseconds ? ipfix::TimePrecision::nanoseconds
@@ -62,53 +65,51 @@ void CollectorSession::offer(std::span<const FlowRecord> records) {
         not_sent({1, r.packets + r.reverse_packets, r.octets + r.reverse_octets});
 }
 
-void CollectorSession::service(Steady::time_point now, const Reliability& reliability) {
-    if (state_ == SessionState::down && now < retry_at_) return;
+bool CollectorSession::service(Steady::time_point now, const Reliability& reliability) {
+    if (state_ == SessionState::down && now < retry_at_) return false;
     if (state_ == SessionState::down || state_ == SessionState::opening) {
         open(now);
-        if (state_ != SessionState::up) return;
+        if (state_ != SessionState::up) return false;
     }
-    if (channel_->lost()) return went_down(now);
-    if (in_flight_ && finish_in_flight(now) != Outcome::done) return;
-    if (channel_->session_over(now) && !rotate(now)) return;
+    if (channel_->lost()) {
+        went_down(now);
+        return false;
+    }
+    if (in_flight_ && finish_in_flight(now) != Outcome::done) return false;
     if (channel_->needs_template_refresh() && now >= next_templates_) templates_due_ = true;
     if (now >= next_statistics_) statistics_due_ = true;
-    if (templates_due_ || statistics_due_) {
-        const Outcome o = send_statistics(now, reliability, templates_due_);
-        if (o == Outcome::failed) return;
-        if (templates_due_) next_templates_ = now + config_.template_refresh;
-        next_statistics_ = now + config_.statistics_interval;
-        templates_due_ = statistics_due_ = false;
-        if (o == Outcome::waiting) return;
-    }
-    while (buffered_ > 0) {
-        if (channel_->session_over(now)) return service(now, reliability);  // a new file
-        builder_.begin(sequence_);
-        Totals t;
-        while (buffered_ > 0 && builder_.add(buffer_[head_])) {
-            const FlowRecord& r = buffer_[head_];
-            ++t.records;
-            t.packets += r.packets + r.reverse_packets;
-            t.octets += r.octets + r.reverse_octets;
-            head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
-            --buffered_;
+    // A bounded share of work per call, so one collector's backlog never holds up the rings.
+    for (std::size_t budget = kBytesPerService;;) {
+        if (channel_->session_over(now) && !rotate(now)) return false;
+        if (budget < builder_.max_size()) return buffered_ > 0;
+        Outcome o;
+        if (templates_due_ || statistics_due_) {
+            o = send_statistics(now, reliability, templates_due_);
+        } else {
+            if (buffered_ == 0) return false;
+            builder_.begin(sequence_);
+            Message m;
+            while (buffered_ > 0 && builder_.add(buffer_[head_])) {
+                const FlowRecord& r = buffer_[head_];
+                ++m.totals.records;
+                m.totals.packets += r.packets + r.reverse_packets;
+                m.totals.octets += r.octets + r.reverse_octets;
+                head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
+                --buffered_;
+            }
+            o = send(now, m);
         }
-        const Outcome o = send(now, t);
+        budget -= std::min(budget, builder_.size());
         // A UDP send that failed loses its message only: the rest are tried, never held.
         if (o == Outcome::waiting || (o == Outcome::failed && state_ != SessionState::failing))
-            return;
+            return false;
     }
 }
 
 void CollectorSession::close(const Reliability& reliability) {
-    const auto now = Steady::now();
+    auto now = Steady::now();
     if (in_flight_) finish_in_flight(now);
-    if (state_ == SessionState::up && !in_flight_) send_statistics(now, reliability, false);
-    if (in_flight_) {  // what the channel could not take by now is lost with the session
-        not_sent(in_flight_totals_);
-        in_flight_ = false;
-        held_.clear();
-    }
+    if (in_flight_) lose_in_flight();  // what the channel could not take by now
     Totals left;
     for (; buffered_ > 0; --buffered_, head_ = (head_ + 1) % capacity_) {
         const FlowRecord& r = buffer_[head_];
@@ -117,10 +118,20 @@ void CollectorSession::close(const Reliability& reliability) {
         left.octets += r.octets + r.reverse_octets;
     }
     not_sent(left);
-    channel_->close();
     if (left.records != 0)
         SLUICE_WARN("collector \"%s\" (%s): %lu records could not be sent before stopping",
                     name().c_str(), describe().c_str(), static_cast<unsigned long>(left.records));
+    // The last statistics, with every loss counted, and a moment for the channel to take them.
+    if (state_ == SessionState::up || state_ == SessionState::failing) {
+        send_statistics(now, reliability, false);
+        const auto deadline = now + std::chrono::seconds(1);
+        while (in_flight_ && (now = Steady::now()) < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            finish_in_flight(now);
+        }
+        if (in_flight_) lose_in_flight();
+    }
+    channel_->close();
 }
 
 void CollectorSession::open(Steady::time_point now) {
@@ -153,10 +164,14 @@ void CollectorSession::new_session() {
     ++counters_.sessions_opened;
 }
 
-void CollectorSession::went_down(Steady::time_point now) {
-    if (in_flight_) not_sent(in_flight_totals_);
+void CollectorSession::lose_in_flight() {
+    not_sent(in_flight_message_.totals);
     in_flight_ = false;
     held_.clear();
+}
+
+void CollectorSession::went_down(Steady::time_point now) {
+    if (in_flight_) lose_in_flight();
     channel_->close();
     retry_at_ = now + backoff_;
     backoff_ = std::min(backoff_ * 2, kMaxBackoff);
@@ -189,20 +204,20 @@ void CollectorSession::set_state(SessionState s) {
     }
 }
 
-CollectorSession::Outcome CollectorSession::send(Steady::time_point now, Totals totals) {
-    const auto m = builder_.finish(export_time());
-    sequence_ += builder_.data_records();
-    switch (channel_->send(m)) {
-        case SendStatus::sent: sent(totals, m.size()); return Outcome::done;
-        case SendStatus::blocked: held_.assign(m.begin(), m.end()); [[fallthrough]];
+CollectorSession::Outcome CollectorSession::send(Steady::time_point now, Message m) {
+    const auto bytes = builder_.finish(export_time());
+    m.bytes = bytes.size();
+    m.data_records = builder_.data_records();
+    switch (channel_->send(bytes)) {
+        case SendStatus::sent: completed(now, m); return Outcome::done;
+        case SendStatus::blocked: held_.assign(bytes.begin(), bytes.end()); [[fallthrough]];
         case SendStatus::partial:
             in_flight_ = true;
-            in_flight_bytes_ = m.size();
-            in_flight_totals_ = totals;
+            in_flight_message_ = m;
             return Outcome::waiting;
         case SendStatus::failed: break;
     }
-    return after_failure(now, totals);
+    return after_failure(now, m);
 }
 
 CollectorSession::Outcome CollectorSession::finish_in_flight(Steady::time_point now) {
@@ -211,7 +226,7 @@ CollectorSession::Outcome CollectorSession::finish_in_flight(Steady::time_point 
         case SendStatus::sent:
             in_flight_ = false;
             held_.clear();
-            sent(in_flight_totals_, in_flight_bytes_);
+            completed(now, in_flight_message_);
             return Outcome::done;
         case SendStatus::partial: held_.clear(); return Outcome::waiting;
         case SendStatus::blocked: return Outcome::waiting;
@@ -219,14 +234,38 @@ CollectorSession::Outcome CollectorSession::finish_in_flight(Steady::time_point 
     }
     in_flight_ = false;
     held_.clear();
-    return after_failure(now, in_flight_totals_);
+    return after_failure(now, in_flight_message_);
 }
 
+// A message is out: its records count as sent, its sequence numbers as used, its templates and
+// statistics as delivered until their next time.
+void CollectorSession::completed(Steady::time_point now, const Message& m) {
+    sequence_ += m.data_records;
+    counters_.records_sent += m.totals.records;
+    counters_.packets_sent += m.totals.packets;
+    counters_.octets_sent += m.totals.octets;
+    ++counters_.messages_sent;
+    counters_.bytes_sent += m.bytes;
+    if (m.templates) {
+        ++counters_.template_messages_sent;
+        templates_due_ = false;
+        next_templates_ = now + config_.template_refresh;
+    }
+    if (m.statistics) {
+        counters_.statistics_records_sent += 2;
+        statistics_due_ = false;
+        next_statistics_ = now + config_.statistics_interval;
+    }
+    if (state_ == SessionState::failing && now - last_failure_ >= kRecovery)
+        set_state(SessionState::up);
+}
+
+// A message is lost: its records count as not sent; templates and statistics stay due.
 CollectorSession::Outcome CollectorSession::after_failure(Steady::time_point now,
-                                                          const Totals& totals) {
+                                                          const Message& m) {
     ++counters_.send_failures;
     last_failure_ = now;
-    not_sent(totals);
+    not_sent(m.totals);
     if (!channel_->is_open())
         went_down(now);
     else
@@ -256,22 +295,10 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
                                        now_ms};
     builder_.add(ipfix::kMeteringStatistics, metering);
     builder_.add(ipfix::kExportingStatistics, exporting);
-    const Outcome o = send(now, {});
-    if (o != Outcome::failed) {
-        counters_.statistics_records_sent += 2;
-        counters_.template_messages_sent += with_templates ? 1 : 0;
-    }
-    return o;
-}
-
-void CollectorSession::sent(const Totals& t, std::size_t bytes) {
-    counters_.records_sent += t.records;
-    counters_.packets_sent += t.packets;
-    counters_.octets_sent += t.octets;
-    ++counters_.messages_sent;
-    counters_.bytes_sent += bytes;
-    if (state_ == SessionState::failing && Steady::now() - last_failure_ >= kRecovery)
-        set_state(SessionState::up);
+    Message m;
+    m.templates = with_templates;
+    m.statistics = true;
+    return send(now, m);
 }
 
 void CollectorSession::not_sent(const Totals& t) {

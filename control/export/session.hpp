@@ -59,8 +59,9 @@ public:
     void offer(std::span<const FlowRecord> records);
 
     // Opens, reconnects, refreshes templates, sends statistics and buffered records, as far as
-    // the channel accepts now.
-    void service(Steady::time_point now, const Reliability& reliability);
+    // the channel accepts now and up to a bounded amount; true when it stopped at that bound
+    // with more to send.
+    bool service(Steady::time_point now, const Reliability& reliability);
 
     // True when every record offered has been sent or counted as not sent.
     bool drained() const { return buffered_ == 0 && !in_flight_; }
@@ -78,6 +79,14 @@ private:
     struct Totals {
         std::uint64_t records = 0, packets = 0, octets = 0;
     };
+    // What a message carries, accounted for when it is out or lost.
+    struct Message {
+        Totals totals;
+        std::uint32_t data_records = 0;  // flow and options records, for the sequence
+        std::size_t bytes = 0;
+        bool templates = false;
+        bool statistics = false;
+    };
 
     enum class Outcome { done, waiting, failed };
 
@@ -86,12 +95,13 @@ private:
     void new_session();
     void went_down(Steady::time_point now);
     void set_state(SessionState s);
-    // Sends the builder's message carrying `totals`.
-    Outcome send(Steady::time_point now, Totals totals);
+    // Sends the builder's message, which carries `m`.
+    Outcome send(Steady::time_point now, Message m);
     Outcome finish_in_flight(Steady::time_point now);
-    Outcome after_failure(Steady::time_point now, const Totals& totals);
+    void completed(Steady::time_point now, const Message& m);
+    Outcome after_failure(Steady::time_point now, const Message& m);
+    void lose_in_flight();
     Outcome send_statistics(Steady::time_point now, const Reliability& r, bool with_templates);
-    void sent(const Totals& t, std::size_t bytes);
     void not_sent(const Totals& t);
 
     config::Collector config_;
@@ -122,8 +132,7 @@ private:
     // the channel when part did (TCP).
     bool in_flight_ = false;
     std::vector<std::uint8_t> held_;
-    std::size_t in_flight_bytes_ = 0;
-    Totals in_flight_totals_;
+    Message in_flight_message_;
     SessionCounters counters_;
 };
 
