@@ -284,19 +284,39 @@ TEST(CollectorSession, TcpResendsTemplatesOnReconnectAndDeliversWhatWaited) {
     close(conn);
 }
 
+// A folder of its own for a file collector's files, removed at the end.
+struct FileCollector {
+    fs::path dir;
+    config::Collector config;
+
+    explicit FileCollector(const char* test)
+        : dir(fs::temp_directory_path() / (std::string(test) + "-" + std::to_string(getpid()))) {
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        config.name = "file";
+        config.transport = config::Transport::file;
+        config.path = (dir / "records.ipfix").string();
+        config.buffer_size = 1 << 20;
+    }
+    ~FileCollector() { fs::remove_all(dir); }
+
+    // Each file's bytes.
+    std::vector<std::pair<fs::path, std::vector<std::uint8_t>>> files() const {
+        std::vector<std::pair<fs::path, std::vector<std::uint8_t>>> out;
+        for (const auto& entry : fs::directory_iterator(dir)) {
+            std::ifstream in(entry.path(), std::ios::binary);
+            out.emplace_back(entry.path(),
+                             std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), {}));
+        }
+        return out;
+    }
+};
+
 TEST(CollectorSession, FileRotatesBySizeAndEachFileStandsAlone) {
-    const fs::path dir =
-        fs::temp_directory_path() / ("sluice-file-test-" + std::to_string(getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    config::Collector c;
-    c.name = "file";
-    c.transport = config::Transport::file;
-    c.path = (dir / "records.ipfix").string();
-    c.rotate_size = 64 * 1024;
-    c.buffer_size = 1 << 20;
+    FileCollector f("sluice-file-size");
+    f.config.rotate_size = 64 * 1024;
     {
-        CollectorSession s(c, 5, 1);
+        CollectorSession s(f.config, 5, 1);
         for (unsigned i = 0; i < 4; ++i) {
             s.offer(records(1000, i * 1000));
             s.service(Steady::now(), kReliability);
@@ -304,41 +324,31 @@ TEST(CollectorSession, FileRotatesBySizeAndEachFileStandsAlone) {
         s.close(kReliability);
         EXPECT_EQ(s.counters().records_sent, 4000u);
     }
-    std::size_t files = 0, flow_records = 0;
-    for (const auto& entry : fs::directory_iterator(dir)) {
-        std::ifstream in(entry.path(), std::ios::binary);
-        const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+    std::size_t flow_records = 0;
+    const auto files = f.files();
+    for (const auto& [path, bytes] : files) {
         const auto raw = messages(bytes);
         ASSERT_FALSE(raw.empty());
         const Received r(raw);  // each file decodes from its own templates, sequence from 0
-        EXPECT_EQ(r.messages[0].templates.size(), 4u) << entry.path();
+        EXPECT_EQ(r.messages[0].templates.size(), 4u) << path;
         flow_records += r.flow_records;
-        ++files;
-        if (entry.path().filename() != "records.ipfix") {
+        if (path.filename() != "records.ipfix") {
             EXPECT_GE(bytes.size(), 64u * 1024) << "rotated once at rotate_size";
             EXPECT_LT(bytes.size(), 2u * 64 * 1024) << "not later than one message beyond";
         }
     }
-    EXPECT_GE(files, 3u);
+    EXPECT_GE(files.size(), 3u);
     EXPECT_EQ(flow_records, 4000u);
-    EXPECT_TRUE(fs::exists(dir / "records.ipfix")) << "the last file keeps its name";
-    fs::remove_all(dir);
+    EXPECT_TRUE(fs::exists(f.dir / "records.ipfix")) << "the last file keeps its name";
 }
 
 TEST(CollectorSession, FileRotatesOnTime) {
-    const fs::path dir =
-        fs::temp_directory_path() / ("sluice-time-test-" + std::to_string(getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    config::Collector c;
-    c.name = "file";
-    c.transport = config::Transport::file;
-    c.path = (dir / "records.ipfix").string();
-    c.rotate_size = 0;
-    c.rotate_interval = std::chrono::hours(1);
+    FileCollector f("sluice-file-time");
+    f.config.rotate_size = 0;
+    f.config.rotate_interval = std::chrono::hours(1);
     const auto t0 = Steady::now();
     {
-        CollectorSession s(c, 5, 1);
+        CollectorSession s(f.config, 5, 1);
         s.offer(records(10));
         s.service(t0, kReliability);
         s.offer(records(10, 10));
@@ -349,14 +359,10 @@ TEST(CollectorSession, FileRotatesOnTime) {
         EXPECT_EQ(s.counters().sessions_opened, 2u);
     }
     std::vector<std::size_t> flows;
-    for (const auto& entry : fs::directory_iterator(dir)) {
-        std::ifstream in(entry.path(), std::ios::binary);
-        const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+    for (const auto& [path, bytes] : f.files())
         flows.push_back(Received(messages(bytes)).flow_records);
-    }
     std::sort(flows.begin(), flows.end());
     EXPECT_EQ(flows, (std::vector<std::size_t>{10, 20})) << "the hour's records, then the rest";
-    fs::remove_all(dir);
 }
 
 TEST(CollectorSession, ANameThatDoesNotResolveKeepsRecordsWaiting) {
