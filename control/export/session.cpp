@@ -61,8 +61,9 @@ void CollectorSession::offer(std::span<const FlowRecord> records) {
     std::memcpy(&buffer_[tail], records.data(), first * sizeof(FlowRecord));
     std::memcpy(&buffer_[0], records.data() + first, (taken - first) * sizeof(FlowRecord));
     buffered_ += taken;
-    for (const FlowRecord& r : records.subspan(taken))
-        not_sent({1, r.packets + r.reverse_packets, r.octets + r.reverse_octets});
+    Totals dropped;
+    for (const FlowRecord& r : records.subspan(taken)) dropped.add(r);
+    not_sent(dropped);
 }
 
 bool CollectorSession::service(Steady::time_point now, const Reliability& reliability) {
@@ -90,10 +91,7 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
             builder_.begin(sequence_);
             Message m;
             while (buffered_ > 0 && builder_.add(buffer_[head_])) {
-                const FlowRecord& r = buffer_[head_];
-                ++m.totals.records;
-                m.totals.packets += r.packets + r.reverse_packets;
-                m.totals.octets += r.octets + r.reverse_octets;
+                m.totals.add(buffer_[head_]);
                 head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
                 --buffered_;
             }
@@ -111,12 +109,7 @@ void CollectorSession::close(const Reliability& reliability) {
     if (in_flight_) finish_in_flight(now);
     if (in_flight_) lose_in_flight();  // what the channel could not take by now
     Totals left;
-    for (; buffered_ > 0; --buffered_, head_ = (head_ + 1) % capacity_) {
-        const FlowRecord& r = buffer_[head_];
-        ++left.records;
-        left.packets += r.packets + r.reverse_packets;
-        left.octets += r.octets + r.reverse_octets;
-    }
+    for (; buffered_ > 0; --buffered_, head_ = (head_ + 1) % capacity_) left.add(buffer_[head_]);
     not_sent(left);
     if (left.records != 0)
         SLUICE_WARN("collector \"%s\" (%s): %lu records could not be sent before stopping",

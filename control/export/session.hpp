@@ -78,6 +78,12 @@ public:
 private:
     struct Totals {
         std::uint64_t records = 0, packets = 0, octets = 0;
+
+        void add(const FlowRecord& r) {
+            ++records;
+            packets += r.packets + r.reverse_packets;
+            octets += r.octets + r.reverse_octets;
+        }
     };
     // What a message carries, accounted for when it is out or lost.
     struct Message {
