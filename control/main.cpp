@@ -12,13 +12,19 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include "drain.hpp"
 #include "eal_args.hpp"
+#include "control_socket.hpp"
 #include "exporter.hpp"
+#include "json.hpp"
+#include "metrics_server.hpp"
+#include "render.hpp"
+#include "snapshot.hpp"
 #include "loader.hpp"
 #include "record_json.hpp"
 #include "sluice/eal.hpp"
@@ -118,160 +124,222 @@ struct Options {
     bool print_records = false;
 };
 
-// What this control took from the rings, for the closing accounting line.
-struct Taken {
-    std::uint64_t records = 0;
-    std::uint64_t packets = 0;
-    std::uint64_t octets = 0;
-};
-
-// The dataplane's totals, summed over its workers.
-struct DataplaneTotals {
-    MeterCounters meter{};
-    shm::OutputCounters output{};
-};
-
-DataplaneTotals totals(const shm::StatsZone& zone) {
-    DataplaneTotals t;
-    for (unsigned w = 0; w < zone.header.worker_count; ++w) {
-        const MeterCounters m = shm::snapshot(zone.workers[w].meter);
-        const shm::OutputCounters o = shm::snapshot(zone.workers[w].output);
-        t.meter.packets += m.packets;
-        t.meter.octets += m.octets;
-        t.meter.metered_packets += m.metered_packets;
-        t.meter.metered_octets += m.metered_octets;
-        for (std::size_t r = 0; r < kIgnoreReasons; ++r) {
-            t.meter.ignored_packets[r] += m.ignored_packets[r];
-            t.meter.ignored_octets[r] += m.ignored_octets[r];
-        }
-        t.output.records_not_sent += o.records_not_sent;
-        t.output.packets_not_sent += o.packets_not_sent;
-        t.output.octets_not_sent += o.octets_not_sent;
-    }
-    return t;
-}
-
-control::Reliability reliability(const shm::StatsZone& zone) {
-    const DataplaneTotals t = totals(zone);
+control::Reliability reliability(const ops::Snapshot& s) {
+    const MeterCounters m = s.meter_total();
+    const shm::OutputCounters o = s.output_total();
     control::Reliability r;
-    r.ignored_packets = t.meter.ignored_total();
-    for (auto n : t.meter.ignored_octets) r.ignored_octets += n;
-    r.records_not_sent = t.output.records_not_sent;
-    r.packets_not_sent = t.output.packets_not_sent;
-    r.octets_not_sent = t.output.octets_not_sent;
-    r.since_ns = zone.header.start_time_ns;
+    r.ignored_packets = m.ignored_total();
+    for (auto n : m.ignored_octets) r.ignored_octets += n;
+    r.records_not_sent = o.records_not_sent;
+    r.packets_not_sent = o.packets_not_sent;
+    r.octets_not_sent = o.octets_not_sent;
+    r.since_ns = s.dataplane_start_ns;
     return r;
 }
 
 // Prints the run's accounting from the dataplane's counters, what this control received and
 // what each collector was sent: every packet is in an exported record, ignored, or not sent.
-void report(const shm::StatsZone& zone, const Taken& taken, const control::Exporter& exporter) {
-    const DataplaneTotals t = totals(zone);
-    for (unsigned w = 0; w < zone.header.worker_count; ++w) {
-        const MeterCounters m = shm::snapshot(zone.workers[w].meter);
-        SLUICE_INFO("worker %u (port %u queue %u): %" PRIu64 " packets, %" PRIu64 " flows", w,
-                    zone.workers[w].port_id, zone.workers[w].queue, m.packets, m.flows_created);
-    }
+void report(const ops::Snapshot& s) {
+    const MeterCounters m = s.meter_total();
+    const shm::OutputCounters o = s.output_total();
+    for (const auto& w : s.workers)
+        SLUICE_INFO("worker %u (port %u queue %u): %" PRIu64 " packets, %" PRIu64 " flows", w.id,
+                    w.port, w.queue, w.meter.packets, w.meter.flows_created);
     SLUICE_INFO("accounting: %" PRIu64 " packets received = %" PRIu64 " in %" PRIu64
                 " records taken by sluice-control + %" PRIu64 " ignored + %" PRIu64 " in %" PRIu64
                 " records not sent by the dataplane; %" PRIu64 " frame octets received, %" PRIu64
                 " IP octets metered",
-                t.meter.packets, taken.packets, taken.records, t.meter.ignored_total(),
-                t.output.packets_not_sent, t.output.records_not_sent, t.meter.octets,
-                t.meter.metered_octets);
-    for (const auto& s : exporter.sessions()) {
-        const control::SessionCounters c = s->counters();
-        const std::uint64_t not_sent = t.output.packets_not_sent + c.packets_not_sent;
+                m.packets, s.taken.packets, s.taken.records, m.ignored_total(), o.packets_not_sent,
+                o.records_not_sent, m.octets, m.metered_octets);
+    for (const auto& c : s.collectors) {
+        const control::SessionCounters& n = c.counters;
         SLUICE_INFO("accounting for collector \"%s\" (%s): %" PRIu64 " packets received = %" PRIu64
                     " in %" PRIu64 " records exported + %" PRIu64 " ignored + %" PRIu64
                     " in %" PRIu64 " records not sent; %" PRIu64 " of %" PRIu64
                     " metered octets exported; %" PRIu64 " messages",
-                    s->name().c_str(), s->describe().c_str(), t.meter.packets, c.packets_sent,
-                    c.records_sent, t.meter.ignored_total(), not_sent,
-                    t.output.records_not_sent + c.records_not_sent, c.octets_sent,
-                    t.meter.metered_octets, c.messages_sent);
+                    c.name.c_str(), c.destination.c_str(), m.packets, n.packets_sent,
+                    n.records_sent, m.ignored_total(), o.packets_not_sent + n.packets_not_sent,
+                    o.records_not_sent + n.records_not_sent, n.octets_sent, m.metered_octets,
+                    n.messages_sent);
     }
 }
 
-int run(const config::Config& c, const Options& options) {
-    const std::string& prefix = c.dataplane.file_prefix;
-    SLUICE_INFO("sluice %s, allocator %s", SLUICE_VERSION, allocator().c_str());
-    if (!wait_for_dataplane(prefix, options.wait)) {
-        SLUICE_ERROR(
-            "no sluice-dataplane is running with file_prefix \"%s\" (from %s); start "
-            "it first (sluice run --config %s starts both)",
-            prefix.c_str(), c.file.c_str(), c.file.c_str());
-        return 3;
+// What a reload may not change while both processes run: named, so the operator knows to restart.
+std::vector<std::string> needs_restart(const config::Config& was, const config::Config& now) {
+    std::vector<std::string> keys;
+    auto check = [&](bool same, const char* key) {
+        if (!same) keys.push_back(key);
+    };
+    check(was.sensor.name == now.sensor.name, "sensor.name");
+    check(was.dataplane == now.dataplane, "[dataplane]");
+    check(was.ports == now.ports, "[[port]]");
+    check(was.flow.max_flows == now.flow.max_flows, "flow.max_flows");
+    check(was.flow.record_ring_size == now.flow.record_ring_size, "flow.record_ring_size");
+    check(was.control == now.control, "[control]");
+    return keys;
+}
+
+// The running control: its configuration, the exporter, the operator's interfaces.
+class Control {
+public:
+    Control(const config::Config& c, shm::StatsZone& zone, const Options& options)
+        : config_(c),
+          zone_(zone),
+          options_(options),
+          exporter_(c),
+          start_ns_(wall_clock_ns()) {
+        refresh_snapshot();
+        if (!socket_.open(c.control.socket))
+            SLUICE_WARN("sluicectl cannot reach this control; records are exported all the same");
+        start_metrics();
     }
 
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+    int run(const sigset_t& signals);
 
-    std::vector<std::string> args = control::eal_args(c);
-    std::vector<char*> argv = eal::argv(args);
-    if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
-        SLUICE_ERROR(
-            "cannot attach to sluice-dataplane with file_prefix \"%s\": %s (see the EAL "
-            "messages above)",
-            prefix.c_str(), rte_strerror(rte_errno));
-        return 1;
+private:
+    void refresh_snapshot() {
+        ops::Snapshot s = ops::take_snapshot(zone_, exporter_, taken_, config_.dataplane.file_prefix,
+                                             start_ns_, &rate_base_);
+        if (s.time_ns - rate_base_.time_ns >= 1'000'000'000) rate_base_ = s;
+        const std::lock_guard lock(snapshot_mutex_);
+        snapshot_ = std::move(s);
     }
-    // The primary may still be starting: its memzone appears once it is ready.
-    const auto ready_by = std::chrono::steady_clock::now() +
-                          std::max<config::Duration>(options.wait, std::chrono::seconds(5));
-    while (rte_memzone_lookup(shm::kStatsZone) == nullptr &&
-           std::chrono::steady_clock::now() < ready_by)
-        std::this_thread::sleep_for(5ms);
-    shm::StatsZone* zone = attach_stats(prefix);
+
+    ops::Snapshot snapshot() const {
+        const std::lock_guard lock(snapshot_mutex_);
+        return snapshot_;
+    }
+
+    void start_metrics() {
+        metrics_.stop();
+        if (config_.metrics.enabled)
+            metrics_.start(config_.metrics.listen,
+                           [this] { return ops::prometheus_text(snapshot()); });
+    }
+
+    std::string handle(const ops::Request& r) {
+        if (r.command == "status" || r.command == "stats" || r.command == "collectors") {
+            refresh_snapshot();
+            const ops::Snapshot s = snapshot();
+            if (r.string("format").value_or("json") == "text") {
+                if (r.command == "status") return ops::text_reply(ops::status_text(s));
+                if (r.command == "stats") return ops::text_reply(ops::stats_text(s));
+                return ops::text_reply(ops::collectors_text(s));
+            }
+            if (r.command == "status") return ops::status_json(s);
+            if (r.command == "stats") return ops::stats_json(s);
+            return ops::collectors_json(s);
+        }
+        const bool text = r.string("format").value_or("json") == "text";
+        if (r.command == "reload") return reload(text);
+        if (r.command == "flush") {
+            zone_.flow_settings.flush_requests.fetch_add(1, std::memory_order_relaxed);
+            SLUICE_INFO("flush: every worker exports its active flows now (forcedEnd)");
+            if (text)
+                return ops::text_reply(std::to_string(zone_.header.worker_count) +
+                                       " workers are exporting their active flows\n");
+            ops::JsonWriter j;
+            j.begin_object().field("ok", true).field("flushing_workers", zone_.header.worker_count);
+            return j.end_object().text();
+        }
+        return ops::error_json("unknown command \"" + r.command +
+                               "\"; the commands are status, stats, collectors, flush, reload");
+    }
+
+    // Reads the configuration file again and applies what can change while running.
+    std::string reload(bool text = false) {
+        auto loaded = config::load_file(config_.file);
+        if (!loaded.config) {
+            std::string message = "the configuration in " + config_.file +
+                                  " has errors and was not applied; the running one stays:";
+            for (const auto& e : loaded.errors) message += "\n" + e.to_string();
+            SLUICE_ERROR("reload: %s", message.c_str());
+            return ops::error_json(message);
+        }
+        config::Config next = std::move(*loaded.config);
+        const auto restart = needs_restart(config_, next);
+        // Settings that need a restart stay as they run; the rest takes effect now.
+        next.sensor.name = config_.sensor.name;
+        next.dataplane = config_.dataplane;
+        next.ports = config_.ports;
+        next.flow.max_flows = config_.flow.max_flows;
+        next.flow.record_ring_size = config_.flow.record_ring_size;
+        next.control = config_.control;
+        exporter_.reconfigure(next, reliability(snapshot()));
+        shm::publish(zone_.flow_settings,
+                     {static_cast<std::uint64_t>(next.flow.idle_timeout.count()),
+                      static_cast<std::uint64_t>(next.flow.active_timeout.count()),
+                      static_cast<std::uint64_t>(next.flow.tcp_end_grace.count())});
+        zone_.header.config_generation =
+            zone_.flow_settings.sequence.load(std::memory_order_relaxed) / 2;
+        const bool metrics_changed = !(next.metrics == config_.metrics);
+        config_ = std::move(next);
+        if (metrics_changed) start_metrics();
+        ops::JsonWriter j;
+        j.begin_object().field("ok", true).field("config_generation", zone_.header.config_generation);
+        j.key("needs_restart").begin_array();
+        for (const auto& k : restart) j.value(k);
+        j.end_array().end_object();
+        std::string restart_text;
+        for (const auto& k : restart) restart_text += (restart_text.empty() ? "" : ", ") + k;
+        char applied[512];
+        std::snprintf(applied, sizeof(applied), "%s applied (generation %" PRIu64 ")%s%s",
+                      config_.file.c_str(), zone_.header.config_generation,
+                      restart.empty() ? "" : "; these need a restart and were left as they run: ",
+                      restart_text.c_str());
+        SLUICE_INFO("reload: %s", applied);
+        return text ? ops::text_reply(std::string(applied) + "\n") : j.text();
+    }
+
+    config::Config config_;
+    shm::StatsZone& zone_;
+    const Options& options_;
+    control::Exporter exporter_;
+    ops::ControlSocket socket_;
+    ops::MetricsServer metrics_;
+    std::uint64_t start_ns_;
+    ops::Taken taken_;
+    ops::Snapshot rate_base_;
+    mutable std::mutex snapshot_mutex_;
+    ops::Snapshot snapshot_;
+};
+
+int Control::run(const sigset_t& signals) {
+    shm::StatsHeader& h = zone_.header;
     control::Drain drain;
-    if (zone == nullptr || !drain.attach(*zone)) {
-        rte_eal_cleanup();
-        return 1;
-    }
-    shm::StatsHeader& h = zone->header;
-    const auto started = static_cast<std::time_t>(h.start_time_ns / 1'000'000'000u);
-    char when[32];
-    std::strftime(when, sizeof(when), "%FT%TZ", std::gmtime(&started));
-    SLUICE_INFO(
-        "attached to sluice-dataplane pid %d (file_prefix \"%s\", sensor \"%.*s\", "
-        "%u ports, %u workers, started %s)",
-        h.dataplane_pid, prefix.c_str(), static_cast<int>(sizeof(h.sensor_name)), h.sensor_name,
-        h.port_count, h.worker_count, when);
-    h.control_pid.store(getpid(), std::memory_order_relaxed);
-    h.control_heartbeat_ns.store(wall_clock_ns(), std::memory_order_release);
-    sd_notify(0, "READY=1\nSTATUS=draining records");
-
-    control::Exporter exporter(c);
-    control::Reliability stats = reliability(*zone);
+    if (!drain.attach(zone_)) return 1;
     std::vector<FlowRecord> batch;
-    Taken taken;
+    control::Reliability stats = reliability(snapshot());
     auto next_beat = Steady::now();
     std::optional<Steady::time_point> stop_at;  // when a stop signal leaves the dataplane running
     const timespec idle{0, 1'000'000};
     const timespec none{0, 0};
     bool primary_gone = false;
+    const auto handler = [this](const ops::Request& r) { return handle(r); };
     while (true) {
         const std::size_t n = drain.poll(batch);
-        exporter.offer(batch);
+        exporter_.offer(batch);
         for (const FlowRecord& r : batch) {
-            ++taken.records;
-            taken.packets += r.packets + r.reverse_packets;
-            taken.octets += r.octets + r.reverse_octets;
-            if (options.print_records) std::printf("%s\n", control::to_json(r).c_str());
+            ++taken_.records;
+            taken_.packets += r.packets + r.reverse_packets;
+            taken_.octets += r.octets + r.reverse_octets;
+            if (options_.print_records) std::printf("%s\n", control::to_json(r).c_str());
         }
         const auto now = Steady::now();
-        const bool more = exporter.service(now, stats);
+        const bool more = exporter_.service(now, stats);
+        socket_.poll(handler);
         if (now >= next_beat) {
-            stats = reliability(*zone);
+            refresh_snapshot();
+            stats = reliability(snapshot());
             h.control_heartbeat_ns.store(wall_clock_ns(), std::memory_order_release);
             next_beat = now + std::chrono::milliseconds(100);
-            if (options.print_records) std::fflush(stdout);
+            if (options_.print_records) std::fflush(stdout);
         }
-        const int sig = sigtimedwait(&stop, nullptr, n == 0 && !more ? &idle : &none);
-        if (sig > 0 && !stop_at) {
+        const int sig = sigtimedwait(&signals, nullptr, n == 0 && !more ? &idle : &none);
+        if (sig == SIGHUP) {
+            SLUICE_INFO("SIGHUP received: reloading %s", config_.file.c_str());
+            reload();
+        } else if (sig > 0 && !stop_at) {
             // A dataplane that is stopping too is waited for, so its last records get out.
             SLUICE_INFO("SIG%s received: exporting what is in the rings, then stopping",
                         sigabbrev_np(sig));
@@ -290,13 +358,73 @@ int run(const config::Config& c, const Options& options) {
             primary_gone = true;
         }
     }
-    exporter.close(reliability(*zone), std::chrono::seconds(primary_gone ? 10 : 3));
+    metrics_.stop();
+    exporter_.close(reliability(snapshot()), std::chrono::seconds(primary_gone ? 10 : 3));
     h.control_heartbeat_ns.store(0, std::memory_order_release);
     std::fflush(stdout);
-    report(*zone, taken, exporter);
+    refresh_snapshot();
+    report(snapshot());
+    return 0;
+}
+
+int run(const config::Config& c, const Options& options) {
+    const std::string& prefix = c.dataplane.file_prefix;
+    SLUICE_INFO("sluice %s, allocator %s", SLUICE_VERSION, allocator().c_str());
+    if (!wait_for_dataplane(prefix, options.wait)) {
+        SLUICE_ERROR(
+            "no sluice-dataplane is running with file_prefix \"%s\" (from %s); start "
+            "it first (sluice run --config %s starts both)",
+            prefix.c_str(), c.file.c_str(), c.file.c_str());
+        return 3;
+    }
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    std::vector<std::string> args = control::eal_args(c);
+    std::vector<char*> argv = eal::argv(args);
+    if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
+        SLUICE_ERROR(
+            "cannot attach to sluice-dataplane with file_prefix \"%s\": %s (see the EAL "
+            "messages above)",
+            prefix.c_str(), rte_strerror(rte_errno));
+        return 1;
+    }
+    // The primary may still be starting: its memzone appears once it is ready.
+    const auto ready_by = std::chrono::steady_clock::now() +
+                          std::max<config::Duration>(options.wait, std::chrono::seconds(5));
+    while (rte_memzone_lookup(shm::kStatsZone) == nullptr &&
+           std::chrono::steady_clock::now() < ready_by)
+        std::this_thread::sleep_for(5ms);
+    shm::StatsZone* zone = attach_stats(prefix);
+    if (zone == nullptr) {
+        rte_eal_cleanup();
+        return 1;
+    }
+    shm::StatsHeader& h = zone->header;
+    const auto started = static_cast<std::time_t>(h.start_time_ns / 1'000'000'000u);
+    char when[32];
+    std::strftime(when, sizeof(when), "%FT%TZ", std::gmtime(&started));
+    SLUICE_INFO(
+        "attached to sluice-dataplane pid %d (file_prefix \"%s\", sensor \"%.*s\", "
+        "%u ports, %u workers, started %s)",
+        h.dataplane_pid, prefix.c_str(), static_cast<int>(sizeof(h.sensor_name)), h.sensor_name,
+        h.port_count, h.worker_count, when);
+    h.control_pid.store(getpid(), std::memory_order_relaxed);
+    h.control_heartbeat_ns.store(wall_clock_ns(), std::memory_order_release);
+    int status = 0;
+    {
+        Control control(c, *zone, options);
+        sd_notify(0, "READY=1\nSTATUS=draining records");
+        status = control.run(signals);
+    }
     sd_notify(0, "STOPPING=1");
     rte_eal_cleanup();
-    return 0;
+    return status;
 }
 
 }  // namespace

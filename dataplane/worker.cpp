@@ -23,6 +23,24 @@ void publish(Worker& w) {
     shm::publish(w.stats->output, w.output);
 }
 
+// New timeouts from a reload and flush requests, taken between bursts: relaxed loads of a line
+// that is written once in a long while.
+void take_settings(Worker& w) {
+    const std::uint64_t flushes = w.settings->flush_requests.load(std::memory_order_relaxed);
+    if (flushes != w.flush_requests) {
+        w.flush_requests = flushes;
+        w.flushing = true;
+    }
+    // A flush goes a record buffer's worth at a time, so packets keep being taken meanwhile.
+    if (w.flushing) w.flushing = !w.table->flush(w.output.last_time_ns, *w.out);
+    if (w.settings->sequence.load(std::memory_order_relaxed) == w.settings_sequence) return;
+    shm::FlowTimeouts t;
+    std::uint64_t sequence = 0;
+    if (!shm::read(*w.settings, sequence, t)) return;  // being written: the next burst
+    w.table->set_timeouts(t.idle_timeout_ns, t.active_timeout_ns, t.tcp_end_grace_ns);
+    w.settings_sequence = sequence;
+}
+
 }  // namespace
 
 void send_records(Worker& w, std::uint64_t wait_ns) {
@@ -97,6 +115,7 @@ int worker_main(void* arg) {
         } else {
             w.output.last_time_ns = w.clock->now_ns();
         }
+        take_settings(w);
         w.table->expire(w.output.last_time_ns, *w.out);
         send_records(w, w.trace ? w.drain_timeout_ns : 0);
         if (poll % kPublishEvery == 0) publish(w);
@@ -104,10 +123,13 @@ int worker_main(void* arg) {
 
     // The end of the run or of the trace: every flow leaves (forcedEnd, or the timeout that had
     // already fallen), waiting for room in the ring as long as the control is draining it.
-    while (!w.abort.load(std::memory_order_relaxed)) {
-        const bool done = w.table->flush(w.output.last_time_ns, *w.out);
-        send_records(w, w.drain_timeout_ns);
-        if (done) break;
+    // A flush in progress is finished first: the table's flush goes on from where it was.
+    for (int round = w.flushing ? 2 : 1; round > 0; --round) {
+        while (!w.abort.load(std::memory_order_relaxed)) {
+            const bool done = w.table->flush(w.output.last_time_ns, *w.out);
+            send_records(w, w.drain_timeout_ns);
+            if (done) break;
+        }
     }
     publish(w);
     w.stats->state.store(static_cast<std::uint32_t>(trace_done ? shm::WorkerState::trace_done

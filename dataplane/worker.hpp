@@ -25,6 +25,7 @@ struct alignas(64) Worker {
     meter::FlowTable* table = nullptr;
     meter::RecordBuffer* out = nullptr;
     shm::WorkerStats* stats = nullptr;
+    shm::FlowSettings* settings = nullptr;  // the timeouts a reload changes
     const Clock* clock = nullptr;
     std::uint64_t drain_timeout_ns = 10'000'000'000;  // how long a flush waits for ring room
 
@@ -36,6 +37,9 @@ struct alignas(64) Worker {
 
     // Its own.
     shm::OutputCounters output;
+    std::uint64_t settings_sequence = 0;  // of the timeouts its table has
+    std::uint64_t flush_requests = 0;     // flushes asked for and begun
+    bool flushing = false;                // a flush in progress, a share per burst
 };
 
 // The lcore function: meters until stopped (or until its trace ends), then flushes.

@@ -296,6 +296,7 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const std::strin
     }
     c.collectors = {collector};
     c.control.socket = (work / "control.sock").string();
+    c.metrics.enabled = false;  // a capture's run is over before anyone would scrape it
     return c;
 }
 

@@ -336,7 +336,7 @@ public:
 
 private:
     const toml::node* find(std::string_view key) {
-        known_.emplace_back(key);
+        if (std::find(known_.begin(), known_.end(), key) == known_.end()) known_.emplace_back(key);
         return table_.get(key);
     }
 

@@ -88,6 +88,7 @@ void visit(V& v, Control& c) {
 
 template <typename V>
 void visit(V& v, Metrics& m) {
+    v.boolean("enabled", m.enabled);
     v.socket_address("listen", m.listen);
 }
 

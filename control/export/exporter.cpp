@@ -1,15 +1,43 @@
 // Every configured collector, each getting every record: the control's export stage.
 #include "exporter.hpp"
 
+#include <algorithm>
 #include <thread>
+
+#include "sluice/log.hpp"
 
 namespace sluice::control {
 
-Exporter::Exporter(const config::Config& config) {
-    std::uint32_t exporting_process_id = 0;
+Exporter::Exporter(const config::Config& config)
+    : observation_domain_(config.sensor.observation_domain_id) {
     for (const config::Collector& c : config.collectors)
-        sessions_.push_back(std::make_unique<CollectorSession>(
-            c, config.sensor.observation_domain_id, ++exporting_process_id));
+        sessions_.push_back(std::make_unique<CollectorSession>(c, observation_domain_,
+                                                               next_exporting_process_id_++));
+}
+
+void Exporter::reconfigure(const config::Config& config, const Reliability& reliability) {
+    const bool same_domain = config.sensor.observation_domain_id == observation_domain_;
+    observation_domain_ = config.sensor.observation_domain_id;
+    std::vector<std::unique_ptr<CollectorSession>> next;
+    for (const config::Collector& c : config.collectors) {
+        auto kept = std::find_if(sessions_.begin(), sessions_.end(), [&](const auto& s) {
+            return s != nullptr && same_domain && s->config() == c;
+        });
+        if (kept != sessions_.end()) {
+            next.push_back(std::move(*kept));
+        } else {
+            next.push_back(std::make_unique<CollectorSession>(c, observation_domain_,
+                                                              next_exporting_process_id_++));
+            SLUICE_INFO("collector \"%s\" (%s): added", c.name.c_str(),
+                        next.back()->describe().c_str());
+        }
+    }
+    for (auto& s : sessions_) {
+        if (s == nullptr) continue;
+        SLUICE_INFO("collector \"%s\" (%s): removed", s->name().c_str(), s->describe().c_str());
+        s->close(reliability);
+    }
+    sessions_ = std::move(next);
 }
 
 void Exporter::offer(std::span<const FlowRecord> records) {

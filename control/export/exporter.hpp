@@ -14,6 +14,11 @@ class Exporter {
 public:
     explicit Exporter(const config::Config& config);
 
+    // A reload: collectors whose settings are unchanged keep their session, buffer and
+    // counters; removed or changed ones are closed (what they held counted as not sent) and the
+    // new ones open.
+    void reconfigure(const config::Config& config, const Reliability& reliability);
+
     void offer(std::span<const FlowRecord> records);
     // True when a collector has more to send right away.
     bool service(Steady::time_point now, const Reliability& reliability);
@@ -25,6 +30,8 @@ public:
 
 private:
     std::vector<std::unique_ptr<CollectorSession>> sessions_;
+    std::uint32_t observation_domain_ = 0;
+    std::uint32_t next_exporting_process_id_ = 1;  // unique for the life of this control
 };
 
 }  // namespace sluice::control

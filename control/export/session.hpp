@@ -70,6 +70,7 @@ public:
     void close(const Reliability& reliability);
 
     const std::string& name() const { return config_.name; }
+    const config::Collector& config() const { return config_; }
     std::string describe() const { return channel_->describe(); }
     SessionState state() const { return state_; }
     const std::string& last_error() const { return channel_->error(); }

@@ -52,6 +52,8 @@ inline constexpr std::array<std::pair<std::string_view, Timestamps>, 2> kTimesta
 struct Sensor {
     std::string name = "sluice";
     std::uint32_t observation_domain_id = 1;
+
+    friend bool operator==(const Sensor&, const Sensor&) = default;
 };
 
 struct Dataplane {
@@ -63,6 +65,8 @@ struct Dataplane {
     // Lets workers share CPUs with the main lcore or the control: for test machines with fewer
     // CPUs than workers, never for a sensor that must keep up.
     bool allow_shared_cores = false;
+
+    friend bool operator==(const Dataplane&, const Dataplane&) = default;
 };
 
 struct Port {
@@ -76,6 +80,8 @@ struct Port {
     // The DPDK device name: a PCI address, or a vdev string up to its first comma.
     std::string_view device_name() const;
     bool is_pci() const;
+
+    friend bool operator==(const Port&, const Port&) = default;
 };
 
 struct Flow {
@@ -84,6 +90,8 @@ struct Flow {
     Duration active_timeout = std::chrono::seconds(60);
     Duration tcp_end_grace = std::chrono::seconds(2);
     std::uint32_t record_ring_size = 1u << 16;
+
+    friend bool operator==(const Flow&, const Flow&) = default;
 };
 
 struct Collector {
@@ -98,15 +106,22 @@ struct Collector {
     std::uint64_t buffer_size = 32ull << 20;           // records waiting for this collector
     std::uint64_t rotate_size = 256ull << 20;          // file: 0 never
     Duration rotate_interval = std::chrono::hours(1);  // file: 0 never
+
+    friend bool operator==(const Collector&, const Collector&) = default;
 };
 
 struct Control {
     unsigned core = 0;
     std::string socket = "/run/sluice/control.sock";
+
+    friend bool operator==(const Control&, const Control&) = default;
 };
 
 struct Metrics {
+    bool enabled = true;
     SocketAddress listen{"127.0.0.1", 9750};
+
+    friend bool operator==(const Metrics&, const Metrics&) = default;
 };
 
 struct Config {

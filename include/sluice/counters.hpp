@@ -49,6 +49,10 @@ inline constexpr std::array<CounterName, kIgnoreReasons> kIgnoreReasonNames{{
 
 inline constexpr std::size_t kEndReasons = 6;  // indexed by FlowEndReason, 0 unused
 
+// flowEndReason's names (IANA), indexed by FlowEndReason.
+inline constexpr std::array<std::string_view, kEndReasons> kEndReasonNames{
+    "", "idle_timeout", "active_timeout", "end_of_flow", "forced_end", "lack_of_resources"};
+
 // One worker's metering counters; only that worker writes them. Plain 64-bit fields: the
 // worker publishes a copy into the stats memzone (stats.hpp), which the control reads.
 struct MeterCounters {

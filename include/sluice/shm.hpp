@@ -12,7 +12,7 @@
 namespace sluice::shm {
 
 // Bumped whenever a layout below changes; a control of another layout refuses to attach.
-inline constexpr std::uint32_t kStatsLayoutVersion = 1;
+inline constexpr std::uint32_t kStatsLayoutVersion = 2;
 inline constexpr std::uint32_t kStatsMagic = 0x534c5354;  // "SLST"
 
 inline constexpr unsigned kMaxPorts = 32;
@@ -42,7 +42,8 @@ enum class WorkerState : std::uint32_t {
     stopped = 2,     // flushed on request
 };
 
-// Written once by the dataplane at start, except `state` and `config_generation`.
+// Written once by the dataplane at start, except `state`, the control's heartbeat and
+// `config_generation` (the control's, at a reload).
 struct alignas(64) StatsHeader {
     std::uint32_t magic;
     std::uint32_t layout_version;
@@ -106,8 +107,51 @@ struct alignas(64) WorkerStats {
     std::atomic<std::uint32_t> state;  // WorkerState
 };
 
+// The [flow] timeouts in force. sluice-control writes them at a reload; each worker compares
+// `sequence` at a burst boundary and takes the new values, without a lock: a seqlock, odd
+// while being written. sequence / 2 is the configuration generation.
+struct alignas(64) FlowSettings {
+    std::atomic<std::uint64_t> sequence;
+    std::uint64_t idle_timeout_ns;
+    std::uint64_t active_timeout_ns;
+    std::uint64_t tcp_end_grace_ns;
+    // Raised by sluice-control to have every worker export all its flows now (forcedEnd).
+    std::atomic<std::uint64_t> flush_requests;
+};
+
+struct FlowTimeouts {
+    std::uint64_t idle_timeout_ns = 0;
+    std::uint64_t active_timeout_ns = 0;
+    std::uint64_t tcp_end_grace_ns = 0;
+};
+
+// The single writer (the dataplane at start, then sluice-control).
+inline void publish(FlowSettings& s, const FlowTimeouts& t) {
+    const std::uint64_t seq = s.sequence.load(std::memory_order_relaxed);
+    s.sequence.store(seq + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    std::atomic_ref<std::uint64_t>(s.idle_timeout_ns).store(t.idle_timeout_ns, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(s.active_timeout_ns).store(t.active_timeout_ns, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(s.tcp_end_grace_ns).store(t.tcp_end_grace_ns, std::memory_order_relaxed);
+    s.sequence.store(seq + 2, std::memory_order_release);
+}
+
+// A reader: true and the values when a whole, settled write was read.
+inline bool read(FlowSettings& s, std::uint64_t& sequence, FlowTimeouts& t) {
+    const std::uint64_t before = s.sequence.load(std::memory_order_acquire);
+    if (before & 1) return false;
+    t.idle_timeout_ns = std::atomic_ref<std::uint64_t>(s.idle_timeout_ns).load(std::memory_order_relaxed);
+    t.active_timeout_ns = std::atomic_ref<std::uint64_t>(s.active_timeout_ns).load(std::memory_order_relaxed);
+    t.tcp_end_grace_ns = std::atomic_ref<std::uint64_t>(s.tcp_end_grace_ns).load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (s.sequence.load(std::memory_order_relaxed) != before) return false;
+    sequence = before;
+    return true;
+}
+
 struct StatsZone {
     StatsHeader header;
+    FlowSettings flow_settings;
     PortStats ports[kMaxPorts];
     WorkerStats workers[kMaxWorkers];
 };

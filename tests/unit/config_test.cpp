@@ -128,7 +128,7 @@ TEST(ConfigErrors, UnknownSectionSuggestsTheNearestKnownOne) {
 TEST(ConfigErrors, UnknownKeyFarFromAnyListsTheKeys) {
     EXPECT_EQ(errors_of(std::string(kPort) + "[metrics]\ncolour = \"blue\"\n"),
               std::vector<std::string>{
-                  "test.toml:4:1: metrics.colour: unknown key; the keys here are listen"});
+                  "test.toml:4:1: metrics.colour: unknown key; the keys here are enabled, listen"});
 }
 
 TEST(ConfigErrors, WrongTypeSaysWhatWasExpectedAndFound) {

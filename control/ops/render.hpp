@@ -1,0 +1,28 @@
+// A snapshot as the control socket's JSON replies and as Prometheus text.
+#pragma once
+
+#include <string>
+
+#include "snapshot.hpp"
+
+namespace sluice::ops {
+
+// {"ok": true, "status": {...}}: processes, version, uptime, ports, workers, rates.
+std::string status_json(const Snapshot& s);
+// {"ok": true, "stats": {...}}: every counter, per port, worker and collector.
+std::string stats_json(const Snapshot& s);
+// {"ok": true, "collectors": [...]}: state, records sent and not sent, last error.
+std::string collectors_json(const Snapshot& s);
+// The same for a person, as tables: {"ok": true, "text": "..."}.
+std::string status_text(const Snapshot& s);
+std::string stats_text(const Snapshot& s);
+std::string collectors_text(const Snapshot& s);
+std::string text_reply(const std::string& text);
+
+// {"ok": false, "error": "..."}
+std::string error_json(const std::string& message);
+
+// The Prometheus text exposition format (version 0.0.4), HELP and TYPE for every family.
+std::string prometheus_text(const Snapshot& s);
+
+}  // namespace sluice::ops

@@ -1,0 +1,134 @@
+// What sluice-control knows at one moment: the dataplane's counters from the stats memzone and
+// its own collectors'. The control socket and the metrics endpoint both render from it.
+#include "snapshot.hpp"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include "sluice/time.hpp"
+
+namespace sluice::ops {
+namespace {
+
+std::string text(const char* field, std::size_t size) {
+    return std::string(field, strnlen(field, size));
+}
+
+const char* dataplane_state(std::uint32_t s) {
+    switch (static_cast<shm::DataplaneState>(s)) {
+        case shm::DataplaneState::starting: return "starting";
+        case shm::DataplaneState::running: return "running";
+        case shm::DataplaneState::draining: return "draining";
+        case shm::DataplaneState::stopped: return "stopped";
+    }
+    return "unknown";
+}
+
+const char* worker_state(std::uint32_t s) {
+    switch (static_cast<shm::WorkerState>(s)) {
+        case shm::WorkerState::running: return "running";
+        case shm::WorkerState::trace_done: return "trace_done";
+        case shm::WorkerState::stopped: return "stopped";
+    }
+    return "unknown";
+}
+
+}  // namespace
+
+const char* state_name(control::SessionState s) {
+    switch (s) {
+        case control::SessionState::opening: return "opening";
+        case control::SessionState::up: return "up";
+        case control::SessionState::failing: return "failing";
+        case control::SessionState::down: return "down";
+    }
+    return "unknown";
+}
+
+MeterCounters Snapshot::meter_total() const {
+    MeterCounters t;
+    for (const auto& w : workers) {
+        const MeterCounters& m = w.meter;
+        t.packets += m.packets;
+        t.octets += m.octets;
+        t.metered_packets += m.metered_packets;
+        t.metered_octets += m.metered_octets;
+        for (std::size_t r = 0; r < kIgnoreReasons; ++r) {
+            t.ignored_packets[r] += m.ignored_packets[r];
+            t.ignored_octets[r] += m.ignored_octets[r];
+        }
+        t.flows_created += m.flows_created;
+        t.flows_active += m.flows_active;
+        for (std::size_t r = 0; r < kEndReasons; ++r) t.flows_ended[r] += m.flows_ended[r];
+        t.evictions += m.evictions;
+        t.fragments_matched += m.fragments_matched;
+        t.fragments_unmatched += m.fragments_unmatched;
+    }
+    return t;
+}
+
+shm::OutputCounters Snapshot::output_total() const {
+    shm::OutputCounters t;
+    for (const auto& w : workers) {
+        const shm::OutputCounters& o = w.output;
+        t.records_sent += o.records_sent;
+        t.records_not_sent += o.records_not_sent;
+        t.packets_not_sent += o.packets_not_sent;
+        t.octets_not_sent += o.octets_not_sent;
+        t.ring_used += o.ring_used;
+        t.ring_capacity += o.ring_capacity;
+        t.bursts += o.bursts;
+        t.last_time_ns = std::max(t.last_time_ns, o.last_time_ns);
+    }
+    return t;
+}
+
+Snapshot take_snapshot(const shm::StatsZone& zone, const control::Exporter& exporter,
+                       const Taken& taken, const std::string& file_prefix,
+                       std::uint64_t control_start_ns, const Snapshot* previous) {
+    const shm::StatsHeader& h = zone.header;
+    Snapshot s;
+    s.time_ns = wall_clock_ns();
+    s.version = text(h.version, sizeof(h.version));
+    s.sensor = text(h.sensor_name, sizeof(h.sensor_name));
+    s.file_prefix = file_prefix;
+    s.dataplane_state = dataplane_state(h.state.load(std::memory_order_acquire));
+    s.dataplane_pid = h.dataplane_pid;
+    s.control_pid = getpid();
+    s.dataplane_start_ns = h.start_time_ns;
+    s.control_start_ns = control_start_ns;
+    s.config_generation = h.config_generation;
+    for (unsigned p = 0; p < h.port_count && p < shm::kMaxPorts; ++p) {
+        const shm::PortStats& ps = zone.ports[p];
+        s.ports.push_back({ps.port_id, text(ps.device, sizeof(ps.device)), ps.rx_queues,
+                           shm::snapshot(ps.counters)});
+    }
+    for (unsigned w = 0; w < h.worker_count && w < shm::kMaxWorkers; ++w) {
+        const shm::WorkerStats& ws = zone.workers[w];
+        WorkerSnapshot x;
+        x.id = w;
+        x.port = ws.port_id;
+        x.queue = ws.queue;
+        x.lcore = ws.lcore;
+        x.cpu = ws.cpu;
+        x.state = worker_state(ws.state.load(std::memory_order_relaxed));
+        x.meter = shm::snapshot(ws.meter);
+        x.output = shm::snapshot(ws.output);
+        s.workers.push_back(x);
+    }
+    for (const auto& session : exporter.sessions())
+        s.collectors.push_back({session->name(), session->describe(), state_name(session->state()),
+                                session->last_error(), session->counters()});
+    s.taken = taken;
+    if (previous != nullptr && s.time_ns > previous->time_ns) {
+        const double seconds = static_cast<double>(s.time_ns - previous->time_ns) / 1e9;
+        const MeterCounters now = s.meter_total(), before = previous->meter_total();
+        s.packets_per_second = static_cast<double>(now.packets - before.packets) / seconds;
+        s.flows_per_second =
+            static_cast<double>(now.flows_created - before.flows_created) / seconds;
+    }
+    return s;
+}
+
+}  // namespace sluice::ops
