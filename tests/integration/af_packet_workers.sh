@@ -5,25 +5,11 @@
 # whole biflow, equal to the trace's, and packets received = packets in records, exactly.
 source "$(dirname "$0")/lib.sh"
 
-ns="sl-$$"
-near="sla$$"
-far="slb$$"
-extra_cleanup() {
-  ip netns del "$ns" 2> /dev/null || true
-  ip link del "$near" 2> /dev/null || true
-}
-ip netns add "$ns"
-ip link add "$near" type veth peer name "$far"
-ip link set "$far" netns "$ns"
-# Quiet links: no IPv6 router or multicast chatter of the kernel's own among the test's packets.
-sysctl -qw "net.ipv6.conf.$near.disable_ipv6=1"
-ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$far.disable_ipv6=1"
-ip link set "$near" up
-ip netns exec "$ns" ip link set "$far" up
+veth_pair
 
 "$TRACEGEN" --out "$WORK/trace.pcap" --flows 600 --seed 11 --expect "$WORK/expected.jsonl" > "$WORK/totals.json"
 packets=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['packets'])" "$WORK/totals.json")
-write_config "$WORK/sluice.toml" "net_af_packet0,iface=$near,qpairs=2" "$NO_TIMEOUTS"
+write_config "$WORK/sluice.toml" "net_af_packet0,iface=$NEAR,qpairs=2" "$NO_TIMEOUTS"
 # Two workers and the main lcore on a machine that may have two CPUs only.
 sed -i 's/^worker_cores = "1"/worker_cores = "0-1"\nallow_shared_cores = true/; s/^device = .*/&\nrx_queues = 2/' "$WORK/sluice.toml"
 
@@ -32,8 +18,7 @@ dataplane=$!
 "$CONTROL" --config "$WORK/sluice.toml" --wait 20s --print-records > "$WORK/records.jsonl" 2> "$WORK/control.log" &
 control=$!
 wait_for_line "$WORK/control.log" "attached to sluice-dataplane" 30 || { cat "$WORK/dataplane.log" "$WORK/control.log" >&2; fail "never attached"; }
-ip netns exec "$ns" tcpreplay -i "$far" --pps 20000 "$WORK/trace.pcap" > "$WORK/tcpreplay.log" 2>&1 ||
-  { cat "$WORK/tcpreplay.log" >&2; fail "tcpreplay failed"; }
+replay "$WORK/trace.pcap"
 expect_contains "$WORK/tcpreplay.log" "Successful packets:        $packets"
 sleep 1
 kill -INT "$dataplane"

@@ -25,6 +25,10 @@ cleanup_prefix() {
 
 cleanup() {
   if declare -F extra_cleanup > /dev/null; then extra_cleanup; fi
+  if [ -n "${NS:-}" ]; then
+    ip netns del "$NS" 2> /dev/null || true
+    ip link del "$NEAR" 2> /dev/null || true
+  fi
   local pids
   pids=$(jobs -p)
   [ -z "$pids" ] || kill $pids 2>/dev/null || true
@@ -146,4 +150,25 @@ check_tshark() {
     fail "tshark does not know a template field by name"
   fi
   TSHARK_MESSAGES=$(tshark -r "$1" "${decode[@]}" -Y cflow 2>/dev/null | wc -l)
+}
+
+# veth_pair: a veth pair whose far end sits in a network namespace made for the test, both ends
+# up, IPv6 off so the kernel adds no packets of its own; sets NS, NEAR and FAR (removed at exit).
+veth_pair() {
+  NS="sl-$$"
+  NEAR="sla$$"
+  FAR="slb$$"
+  ip netns add "$NS"
+  ip link add "$NEAR" type veth peer name "$FAR"
+  ip link set "$FAR" netns "$NS"
+  sysctl -qw "net.ipv6.conf.$NEAR.disable_ipv6=1"
+  ip netns exec "$NS" sysctl -qw "net.ipv6.conf.$FAR.disable_ipv6=1"
+  ip link set "$NEAR" up
+  ip netns exec "$NS" ip link set "$FAR" up
+}
+
+# replay TRACE [PPS]: sends the trace from the namespace's end of the veth pair.
+replay() {
+  ip netns exec "$NS" tcpreplay -i "$FAR" --pps "${2:-20000}" "$1" > "$WORK/tcpreplay.log" 2>&1 ||
+    { cat "$WORK/tcpreplay.log" >&2; fail "tcpreplay failed"; }
 }

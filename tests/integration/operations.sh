@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# What an operator uses, through the real processes on a kernel interface: sluicectl status,
+# stats (its JSON against the trace that was sent), collectors, flush and reload (valid,
+# needing a restart, invalid), SIGHUP, and the Prometheus endpoint scraped with curl.
+source "$(dirname "$0")/lib.sh"
+SLUICECTL="$SLUICE_BUILD_DIR/tools/sluicectl"
+metrics_port=19751
+
+veth_pair
+"$TRACEGEN" --out "$WORK/trace.pcap" --flows 300 --seed 21 > "$WORK/totals.json"
+packets=$(json_field "$WORK/totals.json" packets)
+write_config "$WORK/sluice.toml" "net_af_packet0,iface=$NEAR" "$NO_TIMEOUTS
+[[collector]]
+name = \"archive\"
+transport = \"file\"
+path = \"$WORK/records.ipfix\"
+[metrics]
+listen = \"127.0.0.1:$metrics_port\""
+ctl() { "$SLUICECTL" --config "$WORK/sluice.toml" "$@"; }
+
+"$LAUNCHER" run --config "$WORK/sluice.toml" > "$WORK/run.log" 2>&1 &
+launcher=$!
+for _ in $(seq 100); do ctl status > "$WORK/status.txt" 2>&1 && break; sleep 0.2; done
+ctl status > "$WORK/status.txt" || { cat "$WORK/run.log" >&2; fail "sluicectl status does not answer"; }
+expect_contains "$WORK/status.txt" "sensor \"test-operations\""
+expect_contains "$WORK/status.txt" "net_af_packet0"
+[ "$(stat -c %a "$WORK/control.sock")" = 600 ] || fail "the control socket is not mode 0600"
+
+replay "$WORK/trace.pcap"
+expect_contains "$WORK/tcpreplay.log" "Successful packets:        $packets"
+# The workers publish their counters every few hundred polls: wait until all packets show.
+for _ in $(seq 50); do
+  ctl --json stats > "$WORK/stats.json"
+  python3 -c "import json,sys; sys.exit(json.load(open(sys.argv[1]))['stats']['total']['packets'] != int(sys.argv[2]))" \
+    "$WORK/stats.json" "$packets" && break
+  sleep 0.2
+done
+python3 - "$WORK/stats.json" "$packets" <<'PY' || fail "sluicectl stats --json does not match the trace"
+import json, sys
+s = json.load(open(sys.argv[1]))["stats"]
+t, packets = s["total"], int(sys.argv[2])
+checks = {
+    "packets": (t["packets"], packets),
+    "metered_packets": (t["metered_packets"], packets),
+    "ignored": (sum(t["ignored_packets"].values()), 0),
+    "flows_created": (t["flows_created"], 300),
+    "flows_active": (t["flows_active"], 300),
+    "workers' packets": (sum(w["packets"] for w in s["workers"]), packets),
+    "collectors": ([c["name"] for c in s["collectors"]], ["archive"]),
+}
+bad = {k: v for k, v in checks.items() if v[0] != v[1]}
+if bad:
+    print(bad, file=sys.stderr)
+    sys.exit(1)
+PY
+
+curl -sf "http://127.0.0.1:$metrics_port/metrics" > "$WORK/metrics.txt" || fail "the metrics endpoint does not answer"
+python3 - "$WORK/metrics.txt" "$packets" <<'PY' || fail "the metrics do not match the trace"
+import re, sys
+families, samples = {}, {}
+for line in open(sys.argv[1]):
+    if line.startswith("# TYPE "):
+        _, _, name, kind = line.split()
+        families[name] = kind
+    elif not line.startswith("#"):
+        m = re.match(r'^([a-z_]+)(\{[^}]*\})? (\S+)$', line.strip())
+        assert m, line
+        assert m.group(1) in families, f"{m.group(1)} has no TYPE"
+        samples.setdefault(m.group(1), []).append(float(m.group(3)))
+assert sum(samples["sluice_worker_packets_total"]) == int(sys.argv[2])
+assert sum(samples["sluice_worker_flows_active"]) == 300
+assert sum(samples["sluice_worker_ignored_packets_total"]) == 0
+for name, kind in families.items():
+    assert (kind == "counter") == name.endswith("_total"), name
+PY
+
+ctl collectors > "$WORK/collectors.txt"
+grep -qE "^archive +file $WORK/records.ipfix +up " "$WORK/collectors.txt" || { cat "$WORK/collectors.txt" >&2; fail "the file collector is not up"; }
+
+# flush: every active flow is exported now, as forcedEnd, and the table is empty.
+ctl flush > "$WORK/flush.txt"
+expect_contains "$WORK/flush.txt" "1 workers are exporting their active flows"
+for _ in $(seq 50); do
+  ctl --json collectors | grep -q '"records_sent":300,' && break
+  sleep 0.2
+done
+ctl --json collectors | grep -q '"records_sent":300,' || fail "the flush did not export the 300 flows"
+ctl --json stats | grep -q '"flows_active":0,' || fail "flows remain after the flush"
+
+# reload: a new timeout applies, a new core count needs a restart, a broken file changes nothing.
+sed -i 's/^idle_timeout = "1h"/idle_timeout = "30m"/' "$WORK/sluice.toml"
+ctl reload > "$WORK/reload.txt" || fail "a valid reload failed"
+expect_contains "$WORK/reload.txt" "applied (generation 2)"
+sed -i 's/^hugepage_memory = "256MiB"/hugepage_memory = "512MiB"/' "$WORK/sluice.toml"
+ctl --json reload > "$WORK/reload.json" || fail "a reload with a restart-only change failed"
+expect_contains "$WORK/reload.json" '"needs_restart":["[dataplane]"]'
+cp "$WORK/sluice.toml" "$WORK/good.toml"
+sed -i 's/^idle_timeout = "30m"/idle_timeout = "soon"/' "$WORK/sluice.toml"
+status=0
+ctl --socket "$WORK/control.sock" reload 2> "$WORK/reload.err" || status=$?
+[ "$status" -eq 1 ] || fail "an invalid reload exits $status, not 1"
+expect_contains "$WORK/reload.err" "has errors and was not applied; the running one stays"
+expect_contains "$WORK/reload.err" "sluice.toml:"
+ctl --socket "$WORK/control.sock" status > /dev/null || fail "the control does not answer after a bad reload"
+cp "$WORK/good.toml" "$WORK/sluice.toml"
+kill -HUP "$(pgrep -f "sluice-control --config $WORK/sluice.toml")"
+wait_for_line "$WORK/run.log" "SIGHUP received: reloading" 10 || fail "SIGHUP did not reload"
+wait_for_line "$WORK/run.log" "applied (generation 4)" 10 || fail "SIGHUP's reload was not applied"
+
+# What a script relies on: exit statuses.
+status=0; ctl nonsense 2> /dev/null || status=$?
+[ "$status" -eq 1 ] || fail "an unknown command exits $status, not 1"
+status=0; "$SLUICECTL" --socket "$WORK/nobody.sock" status 2> /dev/null || status=$?
+[ "$status" -eq 3 ] || fail "no control exits $status, not 3"
+
+kill -INT "$launcher"
+wait_exit "$launcher" 30
+[ "$EXIT_STATUS" -eq 0 ] || { cat "$WORK/run.log" >&2; fail "sluice run exited $EXIT_STATUS"; }
+expect_contains "$WORK/run.log" "$packets packets received = $packets in 300 records exported + 0 ignored + 0 in 0 records not sent"
+echo "operations: ok"
