@@ -17,22 +17,22 @@
 #include <string>
 #include <thread>
 
+#include "control_socket.hpp"
 #include "drain.hpp"
 #include "eal_args.hpp"
-#include "control_socket.hpp"
 #include "exporter.hpp"
 #include "json.hpp"
-#include "metrics_server.hpp"
-#include "render.hpp"
-#include "snapshot.hpp"
 #include "loader.hpp"
+#include "metrics_server.hpp"
 #include "record_json.hpp"
+#include "render.hpp"
 #include "sluice/eal.hpp"
 #include "sluice/log.hpp"
 #include "sluice/record.hpp"
 #include "sluice/shm.hpp"
 #include "sluice/time.hpp"
 #include "sluice_version.h"
+#include "snapshot.hpp"
 #include "units.hpp"
 
 namespace {
@@ -183,11 +183,7 @@ std::vector<std::string> needs_restart(const config::Config& was, const config::
 class Control {
 public:
     Control(const config::Config& c, shm::StatsZone& zone, const Options& options)
-        : config_(c),
-          zone_(zone),
-          options_(options),
-          exporter_(c),
-          start_ns_(wall_clock_ns()) {
+        : config_(c), zone_(zone), options_(options), exporter_(c), start_ns_(wall_clock_ns()) {
         refresh_snapshot();
         if (!socket_.open(c.control.socket))
             SLUICE_WARN("sluicectl cannot reach this control; records are exported all the same");
@@ -198,8 +194,8 @@ public:
 
 private:
     void refresh_snapshot() {
-        ops::Snapshot s = ops::take_snapshot(zone_, exporter_, taken_, config_.dataplane.file_prefix,
-                                             start_ns_, &rate_base_);
+        ops::Snapshot s = ops::take_snapshot(zone_, exporter_, taken_,
+                                             config_.dataplane.file_prefix, start_ns_, &rate_base_);
         if (s.time_ns - rate_base_.time_ns >= 1'000'000'000) rate_base_ = s;
         const std::lock_guard lock(snapshot_mutex_);
         snapshot_ = std::move(s);
@@ -276,7 +272,9 @@ private:
         config_ = std::move(next);
         if (metrics_changed) start_metrics();
         ops::JsonWriter j;
-        j.begin_object().field("ok", true).field("config_generation", zone_.header.config_generation);
+        j.begin_object()
+            .field("ok", true)
+            .field("config_generation", zone_.header.config_generation);
         j.key("needs_restart").begin_array();
         for (const auto& k : restart) j.value(k);
         j.end_array().end_object();

@@ -21,6 +21,7 @@
 #include "sluice/record.hpp"
 #include "sluice/time.hpp"
 #include "sluice_version.h"
+#include "telemetry.hpp"
 
 namespace sluice::dataplane {
 namespace {
@@ -127,15 +128,15 @@ bool Dataplane::start() {
     h.dataplane_pid = getpid();
     h.start_time_ns = wall_clock_ns();
     h.config_generation = 1;
-    shm::publish(stats_->flow_settings,
-                 {static_cast<std::uint64_t>(c.flow.idle_timeout.count()),
-                  static_cast<std::uint64_t>(c.flow.active_timeout.count()),
-                  static_cast<std::uint64_t>(c.flow.tcp_end_grace.count())});
+    shm::publish(stats_->flow_settings, {static_cast<std::uint64_t>(c.flow.idle_timeout.count()),
+                                         static_cast<std::uint64_t>(c.flow.active_timeout.count()),
+                                         static_cast<std::uint64_t>(c.flow.tcp_end_grace.count())});
     std::snprintf(h.sensor_name, sizeof(h.sensor_name), "%s", c.sensor.name.c_str());
     std::snprintf(h.version, sizeof(h.version), "%s", SLUICE_VERSION);
 
     if (!start_ports(c, pool_, ports_)) return false;
     if (!allocate_workers()) return false;
+    register_telemetry(*stats_);
 
     bool all_traces = !ports_.empty();
     for (const auto& p : ports_) all_traces &= p.trace;
@@ -201,7 +202,8 @@ bool Dataplane::allocate_workers() {
             w->stats = &s;
             w->settings = &stats_->flow_settings;
             w->settings_sequence = stats_->flow_settings.sequence.load(std::memory_order_relaxed);
-            w->flush_requests = stats_->flow_settings.flush_requests.load(std::memory_order_relaxed);
+            w->flush_requests =
+                stats_->flow_settings.flush_requests.load(std::memory_order_relaxed);
             s.port_id = port.id;
             s.queue = q;
             s.lcore = lcores_[index];

@@ -82,8 +82,8 @@ std::string ask(const std::string& path, const std::string& request, std::string
         }
         const ssize_t n = recv(fd, buf, sizeof(buf), 0);
         if (n <= 0) {
-            error = n == 0 ? "the control closed the connection without a reply"
-                           : std::strerror(errno);
+            error =
+                n == 0 ? "the control closed the connection without a reply" : std::strerror(errno);
             break;
         }
         reply.append(buf, static_cast<std::size_t>(n));
@@ -104,12 +104,10 @@ int main(int argc, char** argv) {
     std::string config_path = kDefaultConfig;
     std::string socket_path;
     bool json = false;
-    static const option options[] = {{"config", required_argument, nullptr, 'c'},
-                                     {"socket", required_argument, nullptr, 's'},
-                                     {"json", no_argument, nullptr, 'j'},
-                                     {"version", no_argument, nullptr, 'V'},
-                                     {"help", no_argument, nullptr, 'h'},
-                                     {nullptr, 0, nullptr, 0}};
+    static const option options[] = {
+        {"config", required_argument, nullptr, 'c'}, {"socket", required_argument, nullptr, 's'},
+        {"json", no_argument, nullptr, 'j'},         {"version", no_argument, nullptr, 'V'},
+        {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0}};
     for (int opt; (opt = getopt_long(argc, argv, "c:s:jVh", options, nullptr)) != -1;) {
         switch (opt) {
             case 'c': config_path = optarg; break;

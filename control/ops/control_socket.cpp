@@ -50,9 +50,10 @@ bool ControlSocket::open(const std::string& path) {
     const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (connect(probe, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
         close(probe);
-        SLUICE_ERROR("control socket %s: another sluice-control answers there; give this one "
-                     "its own [control] socket",
-                     path.c_str());
+        SLUICE_ERROR(
+            "control socket %s: another sluice-control answers there; give this one "
+            "its own [control] socket",
+            path.c_str());
         return false;
     }
     close(probe);
@@ -92,7 +93,8 @@ void ControlSocket::poll(const Handler& handle) {
                 c.in.append(buf, static_cast<std::size_t>(n));
             const auto newline = c.in.find('\n');
             if (newline != std::string::npos) {
-                const ParsedRequest parsed = parse_request(std::string_view(c.in).substr(0, newline));
+                const ParsedRequest parsed =
+                    parse_request(std::string_view(c.in).substr(0, newline));
                 answer(c, parsed.request ? handle(*parsed.request)
                                          : error_json("bad request: " + parsed.error));
             } else if (c.in.size() > kMaxRequestBytes) {

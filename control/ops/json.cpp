@@ -91,14 +91,16 @@ private:
                 case 'u': {
                     unsigned v = 0;
                     for (int i = 0; i < 4; ++i) {
-                        if (at_ >= t_.size() || !std::isxdigit(static_cast<unsigned char>(t_[at_]))) {
+                        if (at_ >= t_.size() ||
+                            !std::isxdigit(static_cast<unsigned char>(t_[at_]))) {
                             error_ = "a \\u escape needs four hex digits";
                             return false;
                         }
                         const char h = t_[at_++];
-                        v = v * 16 + static_cast<unsigned>(std::isdigit(static_cast<unsigned char>(h))
-                                                               ? h - '0'
-                                                               : (h | 0x20) - 'a' + 10);
+                        v = v * 16 +
+                            static_cast<unsigned>(std::isdigit(static_cast<unsigned char>(h))
+                                                      ? h - '0'
+                                                      : (h | 0x20) - 'a' + 10);
                     }
                     if (v >= 0x80) {
                         error_ = "only ASCII is understood";

@@ -27,9 +27,10 @@ bool MetricsServer::start(const config::SocketAddress& address,
     });
     // A literal in brackets is an IPv6 address without them for bind().
     if (!server_->bind_to_port(address.host.c_str(), address.port)) {
-        SLUICE_ERROR("metrics: cannot listen on %s ([metrics] listen): the address is in use "
-                     "or not this host's",
-                     config::format_socket_address(address).c_str());
+        SLUICE_ERROR(
+            "metrics: cannot listen on %s ([metrics] listen): the address is in use "
+            "or not this host's",
+            config::format_socket_address(address).c_str());
         server_.reset();
         return false;
     }

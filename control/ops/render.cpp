@@ -58,7 +58,8 @@ void collector_fields(JsonWriter& j, const CollectorSnapshot& c) {
 
 void port_fields(JsonWriter& j, const PortSnapshot& p) {
     j.field("id", p.id).field("device", p.device).field("rx_queues", p.rx_queues);
-    j.field("link_up", p.counters.link_up != 0).field("link_speed_mbps", p.counters.link_speed_mbps);
+    j.field("link_up", p.counters.link_up != 0)
+        .field("link_speed_mbps", p.counters.link_speed_mbps);
     j.field("ipackets", p.counters.ipackets).field("ibytes", p.counters.ibytes);
     j.field("imissed", p.counters.imissed).field("ierrors", p.counters.ierrors);
     j.field("rx_nombuf", p.counters.rx_nombuf);
@@ -162,8 +163,8 @@ void collectors_table(std::string& out, const Snapshot& s) {
     line(out, "%-20s %-28s %-8s %14s %12s %10s  %s", "COLLECTOR", "DESTINATION", "STATE",
          "RECORDS SENT", "NOT SENT", "BUFFERED", "LAST ERROR");
     for (const auto& c : s.collectors)
-        line(out, "%-20s %-28s %-8s %14" PRIu64 " %12" PRIu64 " %10" PRIu64 "  %s",
-             c.name.c_str(), c.destination.c_str(), c.state.c_str(), c.counters.records_sent,
+        line(out, "%-20s %-28s %-8s %14" PRIu64 " %12" PRIu64 " %10" PRIu64 "  %s", c.name.c_str(),
+             c.destination.c_str(), c.state.c_str(), c.counters.records_sent,
              c.counters.records_not_sent, c.counters.records_buffered,
              c.last_error.empty() ? "-" : c.last_error.c_str());
 }
@@ -188,8 +189,8 @@ std::string status_text(const Snapshot& s) {
     line(out, "rates      %.0f packets/s, %.0f new flows/s", s.packets_per_second,
          s.flows_per_second);
     line(out, "%s", "");
-    line(out, "%-5s %-32s %-5s %10s %16s %12s %10s", "PORT", "DEVICE", "LINK", "SPEED",
-         "PACKETS", "MISSED", "ERRORS");
+    line(out, "%-5s %-32s %-5s %10s %16s %12s %10s", "PORT", "DEVICE", "LINK", "SPEED", "PACKETS",
+         "MISSED", "ERRORS");
     for (const auto& p : s.ports) {
         char speed[32];
         std::snprintf(speed, sizeof(speed), "%" PRIu64 " Mbps", p.counters.link_speed_mbps);
@@ -198,8 +199,8 @@ std::string status_text(const Snapshot& s) {
              p.counters.imissed, p.counters.ierrors);
     }
     line(out, "%s", "");
-    line(out, "%-7s %-5s %-6s %-4s %-11s %16s %12s %14s", "WORKER", "PORT", "QUEUE", "CPU",
-         "STATE", "PACKETS", "FLOWS", "RING");
+    line(out, "%-7s %-5s %-6s %-4s %-11s %16s %12s %14s", "WORKER", "PORT", "QUEUE", "CPU", "STATE",
+         "PACKETS", "FLOWS", "RING");
     for (const auto& w : s.workers) {
         char ring[32];
         std::snprintf(ring, sizeof(ring), "%" PRIu64 "/%" PRIu64, w.output.ring_used,
@@ -384,7 +385,8 @@ std::string prometheus_text(const Snapshot& s) {
         Family f(out, name, type, help);
         for (const auto& w : s.workers) f.sample(worker_labels(w), get(w));
     };
-    worker_family("sluice_worker_packets_total", "counter", "Packets the worker took from its queue.",
+    worker_family("sluice_worker_packets_total", "counter",
+                  "Packets the worker took from its queue.",
                   [](const WorkerSnapshot& w) { return w.meter.packets; });
     worker_family("sluice_worker_received_bytes_total", "counter",
                   "Frame bytes of the packets the worker took.",
@@ -417,7 +419,8 @@ std::string prometheus_text(const Snapshot& s) {
                     worker_labels(w) + "," + label("reason", std::string(kEndReasonNames[r])),
                     w.meter.flows_ended[r]);
     }
-    worker_family("sluice_worker_flows_created_total", "counter", "Flows the worker's table created.",
+    worker_family("sluice_worker_flows_created_total", "counter",
+                  "Flows the worker's table created.",
                   [](const WorkerSnapshot& w) { return w.meter.flows_created; });
     worker_family("sluice_worker_flows_active", "gauge", "Flows in the worker's table now.",
                   [](const WorkerSnapshot& w) { return w.meter.flows_active; });
@@ -461,9 +464,10 @@ std::string prometheus_text(const Snapshot& s) {
     collector_family("sluice_collector_packets_sent_total", "counter",
                      "Packets in the flow records sent to the collector.",
                      [](const Counters& c) { return c.packets_sent; });
-    collector_family("sluice_collector_records_not_sent_total", "counter",
-                     "Flow records lost for this collector: buffer full, send failed, connection lost.",
-                     [](const Counters& c) { return c.records_not_sent; });
+    collector_family(
+        "sluice_collector_records_not_sent_total", "counter",
+        "Flow records lost for this collector: buffer full, send failed, connection lost.",
+        [](const Counters& c) { return c.records_not_sent; });
     collector_family("sluice_collector_packets_not_sent_total", "counter",
                      "Packets in the flow records lost for this collector.",
                      [](const Counters& c) { return c.packets_not_sent; });

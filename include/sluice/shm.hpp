@@ -130,9 +130,12 @@ inline void publish(FlowSettings& s, const FlowTimeouts& t) {
     const std::uint64_t seq = s.sequence.load(std::memory_order_relaxed);
     s.sequence.store(seq + 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
-    std::atomic_ref<std::uint64_t>(s.idle_timeout_ns).store(t.idle_timeout_ns, std::memory_order_relaxed);
-    std::atomic_ref<std::uint64_t>(s.active_timeout_ns).store(t.active_timeout_ns, std::memory_order_relaxed);
-    std::atomic_ref<std::uint64_t>(s.tcp_end_grace_ns).store(t.tcp_end_grace_ns, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(s.idle_timeout_ns)
+        .store(t.idle_timeout_ns, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(s.active_timeout_ns)
+        .store(t.active_timeout_ns, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(s.tcp_end_grace_ns)
+        .store(t.tcp_end_grace_ns, std::memory_order_relaxed);
     s.sequence.store(seq + 2, std::memory_order_release);
 }
 
@@ -140,9 +143,12 @@ inline void publish(FlowSettings& s, const FlowTimeouts& t) {
 inline bool read(FlowSettings& s, std::uint64_t& sequence, FlowTimeouts& t) {
     const std::uint64_t before = s.sequence.load(std::memory_order_acquire);
     if (before & 1) return false;
-    t.idle_timeout_ns = std::atomic_ref<std::uint64_t>(s.idle_timeout_ns).load(std::memory_order_relaxed);
-    t.active_timeout_ns = std::atomic_ref<std::uint64_t>(s.active_timeout_ns).load(std::memory_order_relaxed);
-    t.tcp_end_grace_ns = std::atomic_ref<std::uint64_t>(s.tcp_end_grace_ns).load(std::memory_order_relaxed);
+    t.idle_timeout_ns =
+        std::atomic_ref<std::uint64_t>(s.idle_timeout_ns).load(std::memory_order_relaxed);
+    t.active_timeout_ns =
+        std::atomic_ref<std::uint64_t>(s.active_timeout_ns).load(std::memory_order_relaxed);
+    t.tcp_end_grace_ns =
+        std::atomic_ref<std::uint64_t>(s.tcp_end_grace_ns).load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
     if (s.sequence.load(std::memory_order_relaxed) != before) return false;
     sequence = before;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What an operator uses, through the real processes on a kernel interface: sluicectl status,
 # stats (its JSON against the trace that was sent), collectors, flush and reload (valid,
-# needing a restart, invalid), SIGHUP, and the Prometheus endpoint scraped with curl.
+# needing a restart, invalid), SIGHUP, the Prometheus endpoint scraped with curl, and DPDK
+# telemetry read with dpdk-telemetry.py.
 source "$(dirname "$0")/lib.sh"
 SLUICECTL="$SLUICE_BUILD_DIR/tools/sluicectl"
 metrics_port=19751
@@ -72,6 +73,15 @@ assert sum(samples["sluice_worker_flows_active"]) == 300
 assert sum(samples["sluice_worker_ignored_packets_total"]) == 0
 for name, kind in families.items():
     assert (kind == "counter") == name.endswith("_total"), name
+PY
+
+# The same counters through DPDK telemetry, from the dataplane itself.
+echo /sluice/stats | dpdk-telemetry.py -f "$PREFIX" > "$WORK/telemetry.json" 2>&1 || { cat "$WORK/telemetry.json" >&2; fail "dpdk-telemetry.py failed"; }
+python3 - "$WORK/telemetry.json" "$packets" <<'PY' || fail "DPDK telemetry does not match the trace"
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
+s = json.loads(lines[-1])["/sluice/stats"]
+assert s["packets"] == int(sys.argv[2]) and s["flows_active"] == 300 and s["ignored_non_ip"] == 0, s
 PY
 
 ctl collectors > "$WORK/collectors.txt"

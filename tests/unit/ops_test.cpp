@@ -11,7 +11,8 @@ namespace sluice::ops {
 namespace {
 
 TEST(ControlRequest, ParsesAFlatObjectWithACommand) {
-    const auto p = parse_request(R"({"command": "stats", "format": "text", "limit": -3, "all": true})");
+    const auto p =
+        parse_request(R"({"command": "stats", "format": "text", "limit": -3, "all": true})");
     ASSERT_TRUE(p.request) << p.error;
     EXPECT_EQ(p.request->command, "stats");
     EXPECT_EQ(p.request->string("format"), "text");
@@ -130,8 +131,9 @@ TEST(ControlReplies, CarryTheSnapshotsCounters) {
     EXPECT_NE(stats.find(R"("total":{"packets":100,"octets":0,"metered_packets":90)"),
               std::string::npos);
     EXPECT_NE(stats.find(R"("non_ip":10)"), std::string::npos);
-    EXPECT_NE(status_json(s).find(R"("dataplane":{"pid":0,"state":"running","uptime_seconds":1000)"),
-              std::string::npos);
+    EXPECT_NE(
+        status_json(s).find(R"("dataplane":{"pid":0,"state":"running","uptime_seconds":1000)"),
+        std::string::npos);
     const auto text = parse_flat_object(text_reply(status_text(s)), 1 << 20);
     ASSERT_TRUE(text.object);
     EXPECT_NE(std::get<std::string>(text.object->at("text")).find("nfcapd"), std::string::npos);
