@@ -1,8 +1,11 @@
-// Messages for a person: one line each on stderr, prefixed with the program's name.
+// Messages for a person: one line each on stderr, prefixed with the program's name. Under
+// systemd (JOURNAL_STREAM set) each line also carries its syslog priority, "<3>" for an error,
+// so `journalctl -p warning` shows the warnings and errors only.
 #pragma once
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 
 namespace sluice::log {
 
@@ -11,9 +14,17 @@ inline const char*& program() {
     return name;
 }
 
-[[gnu::format(printf, 2, 3)]] inline void write(const char* level, const char* fmt, ...) {
+inline bool to_journal() {
+    static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+    return journal;
+}
+
+// priority: syslog's, 3 error, 4 warning, 6 info.
+[[gnu::format(printf, 3, 4)]] inline void write(int priority, const char* level, const char* fmt,
+                                                ...) {
     std::va_list args;
     va_start(args, fmt);
+    if (to_journal()) std::fprintf(stderr, "<%d>", priority);
     std::fprintf(stderr, "%s: %s", program(), level);
     std::vfprintf(stderr, fmt, args);
     std::fputc('\n', stderr);
@@ -22,6 +33,6 @@ inline const char*& program() {
 
 }  // namespace sluice::log
 
-#define SLUICE_INFO(...) ::sluice::log::write("", __VA_ARGS__)
-#define SLUICE_WARN(...) ::sluice::log::write("warning: ", __VA_ARGS__)
-#define SLUICE_ERROR(...) ::sluice::log::write("error: ", __VA_ARGS__)
+#define SLUICE_INFO(...) ::sluice::log::write(6, "", __VA_ARGS__)
+#define SLUICE_WARN(...) ::sluice::log::write(4, "warning: ", __VA_ARGS__)
+#define SLUICE_ERROR(...) ::sluice::log::write(3, "error: ", __VA_ARGS__)

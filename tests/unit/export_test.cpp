@@ -14,6 +14,7 @@
 #include <fstream>
 #include <thread>
 
+#include "exporter.hpp"
 #include "ipfix_decode.hpp"
 #include "session.hpp"
 
@@ -383,6 +384,37 @@ TEST(CollectorSession, ANameThatDoesNotResolveKeepsRecordsWaiting) {
     EXPECT_EQ(s.counters().open_failures, 1u);
     s.close(kReliability);
     EXPECT_EQ(s.counters().records_not_sent, 10u) << "what never left is counted at the end";
+}
+
+}  // namespace
+}  // namespace sluice::control
+
+namespace sluice::control {
+namespace {
+
+TEST(Exporter, AReloadKeepsUnchangedCollectorsAndTheirBuffers) {
+    Listener a(SOCK_DGRAM), b(SOCK_DGRAM);
+    config::Config c;
+    c.collectors = {collector(config::Transport::udp, a.port)};
+    c.collectors[0].name = "a";
+    Exporter e(c);
+    e.offer(records(5));
+    const CollectorSession* kept = e.sessions()[0].get();
+
+    config::Config next = c;
+    next.collectors.push_back(collector(config::Transport::udp, b.port));
+    next.collectors[1].name = "b";
+    e.reconfigure(next, kReliability);
+    ASSERT_EQ(e.sessions().size(), 2u);
+    EXPECT_EQ(e.sessions()[0].get(), kept) << "same settings: same session";
+    EXPECT_EQ(e.sessions()[0]->counters().records_buffered, 5u);
+
+    next.collectors.erase(next.collectors.begin());
+    next.collectors[0].mtu = 9000;  // changed: a new session
+    e.reconfigure(next, kReliability);
+    ASSERT_EQ(e.sessions().size(), 1u);
+    EXPECT_EQ(e.sessions()[0]->name(), "b");
+    EXPECT_EQ(e.sessions()[0]->config().mtu, 9000);
 }
 
 }  // namespace
