@@ -7,6 +7,7 @@
 #include <rte_memzone.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <csignal>
@@ -213,7 +214,8 @@ private:
                            [this] { return ops::prometheus_text(snapshot()); });
     }
 
-    std::string handle(const ops::Request& r) {
+    std::optional<std::string> handle(const ops::Request& r) {
+        if (r.command == "top") return top(r);
         if (r.command == "status" || r.command == "stats" || r.command == "collectors") {
             refresh_snapshot();
             const ops::Snapshot s = snapshot();
@@ -238,8 +240,39 @@ private:
             j.begin_object().field("ok", true).field("flushing_workers", zone_.header.worker_count);
             return j.end_object().text();
         }
-        return ops::error_json("unknown command \"" + r.command +
-                               "\"; the commands are status, stats, collectors, flush, reload");
+        return ops::error_json(
+            "unknown command \"" + r.command +
+            "\"; the commands are status, stats, top, collectors, flush, reload");
+    }
+
+    // The largest active flows: every running worker scans its table a share per poll and
+    // answers in the memzone; until all have, the request waits (the client is not blocked on).
+    std::optional<std::string> top(const ops::Request& r) {
+        const auto now = Steady::now();
+        if (!top_request_) {
+            top_request_ = zone_.flow_settings.top_requests.fetch_add(1) + 1;
+            top_since_ = now;
+        }
+        std::vector<FlowRecord> flows;
+        for (unsigned w = 0; w < zone_.header.worker_count; ++w) {
+            const shm::WorkerStats& ws = zone_.workers[w];
+            const bool running = ws.state.load(std::memory_order_acquire) ==
+                                 static_cast<std::uint32_t>(shm::WorkerState::running);
+            if (ws.top.answered.load(std::memory_order_acquire) != *top_request_) {
+                if (running && now - top_since_ < std::chrono::seconds(3)) return std::nullopt;
+                continue;  // a stopped (or stuck) worker has no active flows to show
+            }
+            flows.insert(flows.end(), ws.top.flows, ws.top.flows + ws.top.count);
+        }
+        top_request_.reset();
+        std::sort(flows.begin(), flows.end(), [](const FlowRecord& a, const FlowRecord& b) {
+            return a.octets + a.reverse_octets > b.octets + b.reverse_octets;
+        });
+        const auto limit = r.integer("limit").value_or(shm::kTopFlows);
+        if (limit >= 0 && flows.size() > static_cast<std::size_t>(limit)) flows.resize(limit);
+        if (r.string("format").value_or("json") == "text")
+            return ops::text_reply(ops::top_text(flows));
+        return ops::top_json(flows);
     }
 
     // Reads the configuration file again and applies what can change while running.
@@ -297,6 +330,8 @@ private:
     ops::MetricsServer metrics_;
     std::uint64_t start_ns_;
     ops::Taken taken_;
+    std::optional<std::uint64_t> top_request_;  // the "top" the workers are answering
+    Steady::time_point top_since_;
     ops::Snapshot rate_base_;
     mutable std::mutex snapshot_mutex_;
     ops::Snapshot snapshot_;

@@ -15,6 +15,8 @@ constexpr unsigned kRxBurst = 32;
 constexpr unsigned kPublishEvery = 256;  // polls between copies of the counters to the memzone
 constexpr unsigned kTraceEndPolls = 4;   // empty polls of a capture that mean its end
 constexpr unsigned kHeaderBytes = 256;   // what the parser may need of a scattered frame
+constexpr unsigned kScanBuckets = 256;   // buckets a "top" scan looks at per poll
+static_assert(meter::LargestFlows::kFlows == shm::kTopFlows);
 
 void publish(Worker& w) {
     w.output.ring_used = rte_ring_count(w.ring);
@@ -33,6 +35,20 @@ void take_settings(Worker& w) {
     }
     // A flush goes a record buffer's worth at a time, so packets keep being taken meanwhile.
     if (w.flushing) w.flushing = !w.table->flush(w.output.last_time_ns, *w.out);
+    const std::uint64_t tops = w.settings->top_requests.load(std::memory_order_relaxed);
+    if (tops != w.top_requests) {
+        w.top_requests = tops;
+        w.scanning = true;
+        w.largest.count = 0;
+    }
+    if (w.scanning && w.table->scan_largest(kScanBuckets, w.largest)) {
+        w.scanning = false;
+        w.largest.sort();
+        shm::TopFlows& top = w.stats->top;
+        std::memcpy(top.flows, w.largest.flows, w.largest.count * sizeof(FlowRecord));
+        top.count = w.largest.count;
+        top.answered.store(tops, std::memory_order_release);
+    }
     if (w.settings->sequence.load(std::memory_order_relaxed) == w.settings_sequence) return;
     shm::FlowTimeouts t;
     std::uint64_t sequence = 0;

@@ -40,6 +40,9 @@ struct alignas(64) Worker {
     std::uint64_t settings_sequence = 0;  // of the timeouts its table has
     std::uint64_t flush_requests = 0;     // flushes asked for and begun
     bool flushing = false;                // a flush in progress, a share per burst
+    std::uint64_t top_requests = 0;       // "top" requests begun
+    bool scanning = false;                // a scan for the largest flows in progress
+    meter::LargestFlows largest;
 };
 
 // The lcore function: meters until stopped (or until its trace ends), then flushes.

@@ -36,6 +36,7 @@ void usage(FILE* out) {
                  "  status      processes, version, uptime, ports, workers, rates, collectors\n"
                  "  stats       every counter (ignored packets by reason, flows by end reason,\n"
                  "              rings, collectors)\n"
+                 "  top         the largest active flows by octets, over all workers\n"
                  "  collectors  each collector's state, records sent and not sent, last error\n"
                  "  flush       have every worker export its active flows now\n"
                  "  reload      read the configuration again and apply what can change live\n"

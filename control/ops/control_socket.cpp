@@ -83,9 +83,20 @@ void ControlSocket::poll(const Handler& handle) {
     while (clients_.size() < kMaxClients) {
         const int fd = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) break;
-        clients_.push_back({fd, {}, {}, now});
+        clients_.push_back({fd, {}, {}, now, std::nullopt});
     }
     for (auto& c : clients_) {
+        if (c.waiting) {
+            if (auto reply = handle(*c.waiting)) {
+                answer(c, *reply);
+                c.waiting.reset();
+            } else if (now - c.since > kClientTimeout) {
+                answer(c, error_json("no answer within 5 s"));
+                c.waiting.reset();
+            } else {
+                continue;
+            }
+        }
         if (c.out.empty()) {
             char buf[1024];
             ssize_t n;
@@ -95,8 +106,15 @@ void ControlSocket::poll(const Handler& handle) {
             if (newline != std::string::npos) {
                 const ParsedRequest parsed =
                     parse_request(std::string_view(c.in).substr(0, newline));
-                answer(c, parsed.request ? handle(*parsed.request)
-                                         : error_json("bad request: " + parsed.error));
+                if (!parsed.request) {
+                    answer(c, error_json("bad request: " + parsed.error));
+                } else if (auto reply = handle(*parsed.request)) {
+                    answer(c, *reply);
+                } else {
+                    c.waiting = parsed.request;
+                    c.in.clear();
+                    continue;
+                }
             } else if (c.in.size() > kMaxRequestBytes) {
                 answer(c, error_json("bad request: longer than " +
                                      std::to_string(kMaxRequestBytes) + " bytes"));

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,9 @@ namespace sluice::ops {
 
 class ControlSocket {
 public:
-    using Handler = std::function<std::string(const Request&)>;
+    // The reply, or nothing yet: the request is asked again at the next poll (a reply that
+    // needs the workers), until it has one or the client's time runs out.
+    using Handler = std::function<std::optional<std::string>(const Request&)>;
 
     ControlSocket() = default;
     ControlSocket(const ControlSocket&) = delete;
@@ -35,6 +38,7 @@ private:
         int fd;
         std::string in, out;
         std::chrono::steady_clock::time_point since;
+        std::optional<Request> waiting;  // asked, not answered yet
     };
 
     void answer(Client& c, const std::string& reply);

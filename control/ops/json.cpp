@@ -288,6 +288,12 @@ JsonWriter& JsonWriter::value(double d) {
     return *this;
 }
 
+JsonWriter& JsonWriter::raw(std::string_view json) {
+    separate();
+    out_ += json;
+    return *this;
+}
+
 JsonWriter& JsonWriter::value(bool b) {
     separate();
     out_ += b ? "true" : "false";

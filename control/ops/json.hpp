@@ -57,6 +57,8 @@ public:
     JsonWriter& value(int n) { return value(std::int64_t{n}); }
     JsonWriter& value(double d);
     JsonWriter& value(bool b);
+    // JSON text made elsewhere (a record's line), inserted as a value.
+    JsonWriter& raw(std::string_view json);
 
     template <typename T>
     JsonWriter& field(std::string_view k, const T& v) {

@@ -1,11 +1,14 @@
 // A snapshot as the control socket's JSON replies and as Prometheus text.
 #include "render.hpp"
 
+#include <arpa/inet.h>
+
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
 
 #include "json.hpp"
+#include "record_json.hpp"
 
 namespace sluice::ops {
 namespace {
@@ -246,6 +249,33 @@ std::string stats_text(const Snapshot& s) {
 std::string collectors_text(const Snapshot& s) {
     std::string out;
     collectors_table(out, s);
+    return out;
+}
+
+std::string top_json(const std::vector<FlowRecord>& flows) {
+    JsonWriter j;
+    j.begin_object().field("ok", true).key("flows").begin_array();
+    for (const FlowRecord& r : flows) j.raw(control::to_json(r));
+    j.end_array().end_object();
+    return j.text();
+}
+
+std::string top_text(const std::vector<FlowRecord>& flows) {
+    std::string out;
+    line(out, "%-41s %-41s %5s %12s %14s %12s %14s", "SOURCE", "DESTINATION", "PROTO", "PACKETS",
+         "OCTETS", "REV PACKETS", "REV OCTETS");
+    for (const FlowRecord& r : flows) {
+        char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+        const int family = r.ip_version == 6 ? AF_INET6 : AF_INET;
+        inet_ntop(family, r.source_address, src, sizeof(src));
+        inet_ntop(family, r.destination_address, dst, sizeof(dst));
+        const std::string s = (family == AF_INET6 ? "[" + std::string(src) + "]" : src) + ":" +
+                              std::to_string(r.source_port);
+        const std::string d = (family == AF_INET6 ? "[" + std::string(dst) + "]" : dst) + ":" +
+                              std::to_string(r.destination_port);
+        line(out, "%-41s %-41s %5u %12" PRIu64 " %14" PRIu64 " %12" PRIu64 " %14" PRIu64, s.c_str(),
+             d.c_str(), r.protocol, r.packets, r.octets, r.reverse_packets, r.reverse_octets);
+    }
     return out;
 }
 

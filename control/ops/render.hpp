@@ -2,7 +2,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "sluice/record.hpp"
 #include "snapshot.hpp"
 
 namespace sluice::ops {
@@ -18,6 +20,10 @@ std::string status_text(const Snapshot& s);
 std::string stats_text(const Snapshot& s);
 std::string collectors_text(const Snapshot& s);
 std::string text_reply(const std::string& text);
+
+// The largest active flows, largest first: {"ok": true, "flows": [record, ...]}, and a table.
+std::string top_json(const std::vector<FlowRecord>& flows);
+std::string top_text(const std::vector<FlowRecord>& flows);
 
 // {"ok": false, "error": "..."}
 std::string error_json(const std::string& message);

@@ -421,4 +421,38 @@ bool FlowTable::flush(std::uint64_t now, RecordBuffer& out) {
     return true;
 }
 
+namespace {
+
+bool smaller(const FlowRecord& a, const FlowRecord& b) {
+    return a.octets + a.reverse_octets > b.octets + b.reverse_octets;  // a min-heap's order
+}
+
+}  // namespace
+
+bool FlowTable::scan_largest(std::uint32_t buckets, LargestFlows& top) {
+    const std::uint32_t end = std::min(buckets_, scan_cursor_ + buckets);
+    for (; scan_cursor_ < end; ++scan_cursor_) {
+        const Bucket& b = table_[scan_cursor_];
+        for (unsigned slot = 0; slot < Bucket::kSlots; ++slot) {
+            if (b.tag[slot] == 0) continue;
+            const FlowHot& h = b.hot[slot];
+            const std::uint64_t octets = h.octets[0] + h.octets[1];
+            FlowRecord* heap = top.flows;
+            if (top.count == LargestFlows::kFlows) {
+                if (octets <= heap[0].octets + heap[0].reverse_octets) continue;
+                std::pop_heap(heap, heap + top.count--, smaller);
+            }
+            to_record(h, b.cold[slot], FlowEndReason{}, heap[top.count++]);
+            std::push_heap(heap, heap + top.count, smaller);
+        }
+    }
+    if (scan_cursor_ < buckets_) return false;
+    scan_cursor_ = 0;
+    return true;
+}
+
+void LargestFlows::sort() {
+    std::sort(flows, flows + count, smaller);
+}
+
 }  // namespace sluice::meter

@@ -72,6 +72,17 @@ struct alignas(64) Bucket {
 };
 static_assert(sizeof(Bucket) == 1024);
 
+// The largest active flows by octets (both directions), gathered a share of the table at a time
+// without changing it: what `sluicectl top` shows. A min-heap by octets while it fills.
+struct LargestFlows {
+    static constexpr unsigned kFlows = 20;
+    unsigned count = 0;
+    FlowRecord flows[kFlows];
+
+    // Sorted, largest first; call once the scan is done.
+    void sort();
+};
+
 class FlowTable {
 public:
     // Bytes of bucket memory for max_flows: 128 per flow, rounded up to whole buckets.
@@ -93,6 +104,11 @@ public:
     // Ends every flow into `out` until it is full; true once the table is empty. Call until it
     // returns true. A flow ends as forcedEnd, unless one of its timeouts had fallen by `now`.
     bool flush(std::uint64_t now, RecordBuffer& out);
+
+    // Looks at up to `buckets` buckets from where the last call stopped, keeping the largest
+    // flows in `top` (their end_reason 0: still active); true once the whole table has been
+    // seen, and the next call starts a new scan.
+    bool scan_largest(std::uint32_t buckets, LargestFlows& top);
 
     // New timeouts, from the next packet on (a reload).
     void set_timeouts(std::uint64_t idle_ns, std::uint64_t active_ns, std::uint64_t grace_ns);
@@ -155,6 +171,7 @@ private:
     std::uint64_t sweep_last_ns_ = 0;
     std::uint64_t sweep_credit_ = 0;  // bucket visits owed, in 1/2^16 of a bucket
     std::uint32_t flush_cursor_ = 0;
+    std::uint32_t scan_cursor_ = 0;
     FragmentMap fragments_;
 };
 

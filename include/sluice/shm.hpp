@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "sluice/counters.hpp"
+#include "sluice/record.hpp"
 
 namespace sluice::shm {
 
@@ -96,6 +97,16 @@ struct OutputCounters {
     std::uint64_t last_time_ns = 0;  // the newest packet or clock time the worker has seen
 };
 
+// A worker's answer to the latest "top" request: its largest active flows by octets, largest
+// first. The worker writes the flows, then `answered` (release); sluice-control asks again only
+// after reading them, so a reader never meets a half-written answer.
+inline constexpr unsigned kTopFlows = 20;
+struct alignas(64) TopFlows {
+    std::atomic<std::uint64_t> answered;  // the top_requests value these flows answer
+    std::uint64_t count;
+    FlowRecord flows[kTopFlows];
+};
+
 // One worker's counters, on cache lines of their own; only that worker writes them.
 struct alignas(64) WorkerStats {
     MeterCounters meter;
@@ -105,6 +116,7 @@ struct alignas(64) WorkerStats {
     std::uint32_t lcore;
     std::uint32_t cpu;
     std::atomic<std::uint32_t> state;  // WorkerState
+    TopFlows top;
 };
 
 // The [flow] timeouts in force. sluice-control writes them at a reload; each worker compares
@@ -117,6 +129,8 @@ struct alignas(64) FlowSettings {
     std::uint64_t tcp_end_grace_ns;
     // Raised by sluice-control to have every worker export all its flows now (forcedEnd).
     std::atomic<std::uint64_t> flush_requests;
+    // Raised by sluice-control to have every worker list its largest flows (WorkerStats::top).
+    std::atomic<std::uint64_t> top_requests;
 };
 
 struct FlowTimeouts {

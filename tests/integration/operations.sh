@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What an operator uses, through the real processes on a kernel interface: sluicectl status,
-# stats (its JSON against the trace that was sent), collectors, flush and reload (valid,
+# top, stats (its JSON against the trace that was sent), collectors, flush and reload (valid,
 # needing a restart, invalid), SIGHUP, the Prometheus endpoint scraped with curl, and DPDK
 # telemetry read with dpdk-telemetry.py.
 source "$(dirname "$0")/lib.sh"
@@ -8,7 +8,7 @@ SLUICECTL="$SLUICE_BUILD_DIR/tools/sluicectl"
 metrics_port=19751
 
 veth_pair
-"$TRACEGEN" --out "$WORK/trace.pcap" --flows 300 --seed 21 > "$WORK/totals.json"
+"$TRACEGEN" --out "$WORK/trace.pcap" --flows 300 --seed 21 --expect "$WORK/expected.jsonl" > "$WORK/totals.json"
 packets=$(json_field "$WORK/totals.json" packets)
 write_config "$WORK/sluice.toml" "net_af_packet0,iface=$NEAR" "$NO_TIMEOUTS
 [[collector]]
@@ -83,6 +83,19 @@ lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
 s = json.loads(lines[-1])["/sluice/stats"]
 assert s["packets"] == int(sys.argv[2]) and s["flows_active"] == 300 and s["ignored_non_ip"] == 0, s
 PY
+
+# top: the largest flows, from every worker's scan of its table.
+ctl --json top > "$WORK/top.json" || fail "sluicectl top failed"
+python3 - "$WORK/top.json" "$WORK/expected.jsonl" <<'PY' || fail "sluicectl top does not show the largest conversations"
+import json, sys
+top = json.load(open(sys.argv[1]))["flows"]
+expected = sorted((json.loads(l) for l in open(sys.argv[2])), key=lambda r: -(r["octets"] + r["roctets"]))
+size = lambda r: r["octets"] + r["roctets"]
+assert len(top) == 20, len(top)
+assert [size(r) for r in top] == [size(r) for r in expected[:20]], ([size(r) for r in top], [size(r) for r in expected[:20]])
+assert top[0]["packets"] + top[0]["rpackets"] == expected[0]["packets"] + expected[0]["rpackets"]
+PY
+[ "$(ctl top | wc -l)" -eq 21 ] || fail "sluicectl top does not print a table of 20 flows"
 
 ctl collectors > "$WORK/collectors.txt"
 grep -qE "^archive +file $WORK/records.ipfix +up " "$WORK/collectors.txt" || { cat "$WORK/collectors.txt" >&2; fail "the file collector is not up"; }

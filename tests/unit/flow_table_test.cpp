@@ -416,4 +416,22 @@ TEST(FlowTableMemory, IsOneHundredAndTwentyEightBytesPerFlowIndexIncluded) {
 }
 
 }  // namespace
+TEST_F(Table, ScanFindsTheLargestFlowsAShareAtATimeWithoutChangingThem) {
+    // Flow i carries i packets of the same size: the largest are the last ones.
+    for (unsigned i = 1; i <= 100; ++i)
+        for (unsigned k = 0; k < i; ++k) send(udp(i), kT0 + k);
+    LargestFlows top;
+    unsigned calls = 1;
+    while (!table_->scan_largest(16, top)) ++calls;
+    EXPECT_EQ(calls, 1024 / Bucket::kSlots / 16) << "16 of the 128 buckets per call";
+    top.sort();
+    ASSERT_EQ(top.count, LargestFlows::kFlows);
+    for (unsigned j = 0; j < top.count; ++j) {
+        EXPECT_EQ(top.flows[j].packets, 100u - j);
+        EXPECT_EQ(static_cast<unsigned>(top.flows[j].end_reason), 0u) << "still active";
+    }
+    EXPECT_EQ(table_->active_flows(), 100u);
+    EXPECT_TRUE(records_.empty());
+}
+
 }  // namespace sluice::meter
