@@ -427,6 +427,7 @@ int run(const config::Config& c, const Options& options) {
             prefix.c_str(), rte_strerror(rte_errno));
         return 1;
     }
+    eal::register_log_type("sluice.control");
     // The primary may still be starting: its memzone appears once it is ready.
     const auto ready_by = std::chrono::steady_clock::now() +
                           std::max<config::Duration>(options.wait, std::chrono::seconds(5));

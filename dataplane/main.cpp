@@ -110,6 +110,7 @@ int run(const config::Config& c) {
             rte_strerror(rte_errno), c.dataplane.file_prefix.c_str());
         return 1;
     }
+    eal::register_log_type("sluice.dataplane");
     SLUICE_INFO("sluice %s, Hyperscan %s, %s", SLUICE_VERSION, hs_version(), rte_version());
     describe_cores(c);
     int status = 1;

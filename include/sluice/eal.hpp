@@ -3,9 +3,13 @@
 
 #include <unistd.h>
 
+#include <rte_log.h>
+
 #include <cstdlib>
 #include <string>
 #include <vector>
+
+#include "sluice/log.hpp"
 
 namespace sluice::eal {
 
@@ -25,6 +29,13 @@ inline std::string primary_config_path(const std::string& file_prefix) {
         dir = xdg != nullptr ? xdg : "/tmp";
     }
     return dir + "/dpdk/" + file_prefix + "/config";
+}
+
+// Sluice's own messages as a DPDK log type ("sluice.dataplane", "sluice.control"): the EAL
+// argument --log-level sets their level as it does DPDK's ("--log-level=sluice.*:warning").
+inline void register_log_type(const char* name) {
+    const int type = rte_log_register_type_and_pick_level(name, RTE_LOG_INFO);
+    if (type >= 0) log::threshold() = static_cast<int>(rte_log_get_level(type)) - 1;
 }
 
 }  // namespace sluice::eal

@@ -14,6 +14,13 @@ inline const char*& program() {
     return name;
 }
 
+// The least urgent syslog priority printed (7: everything). Once EAL runs, the level of the
+// process's DPDK log type sets it (eal::register_log_type).
+inline int& threshold() {
+    static int level = 7;
+    return level;
+}
+
 inline bool to_journal() {
     static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
     return journal;
@@ -22,6 +29,7 @@ inline bool to_journal() {
 // priority: syslog's, 3 error, 4 warning, 6 info.
 [[gnu::format(printf, 3, 4)]] inline void write(int priority, const char* level, const char* fmt,
                                                 ...) {
+    if (priority > threshold()) return;
     std::va_list args;
     va_start(args, fmt);
     if (to_journal()) std::fprintf(stderr, "<%d>", priority);

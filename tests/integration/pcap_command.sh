@@ -41,6 +41,15 @@ ipfixDump -i "$WORK/ns.ipfix" -t > "$WORK/templates.txt"
 expect_contains "$WORK/templates.txt" "flowStartNanoseconds"
 expect_contains "$WORK/config.log" "in 2000 records exported + 0 ignored + 0 in 0 records not sent"
 
+# Sluice's messages are DPDK log types too: at warning level the informational lines go.
+sed -i 's/^file_prefix = .*/&\neal_args = ["--log-level=sluice.*:warning"]/' "$WORK/sluice.toml"
+timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --config "$WORK/sluice.toml" --transport file --to "$WORK/quiet.ipfix" > "$WORK/quiet.log" 2>&1 ||
+  { cat "$WORK/quiet.log" >&2; fail "sluice pcap at warning level failed"; }
+if grep -qE '^sluice-(dataplane|control): (attached|accounting|worker)' "$WORK/quiet.log"; then
+  cat "$WORK/quiet.log" >&2
+  fail "informational lines at --log-level=sluice.*:warning"
+fi
+
 # Every run used a prefix of its own and removed what DPDK leaves of it.
 if ls /dev/hugepages/ | grep -q '^sluice-pcap-'; then fail "hugepage files of sluice pcap remain"; fi
 
