@@ -202,6 +202,7 @@ bool Dataplane::allocate_workers() {
             w->stats = &s;
             w->settings = &stats_->flow_settings;
             w->settings_sequence = stats_->flow_settings.sequence.load(std::memory_order_relaxed);
+            s.settings_sequence.store(w->settings_sequence, std::memory_order_relaxed);
             w->flush_requests =
                 stats_->flow_settings.flush_requests.load(std::memory_order_relaxed);
             s.port_id = port.id;

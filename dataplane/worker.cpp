@@ -55,6 +55,7 @@ void take_settings(Worker& w) {
     if (!shm::read(*w.settings, sequence, t)) return;  // being written: the next burst
     w.table->set_timeouts(t.idle_timeout_ns, t.active_timeout_ns, t.tcp_end_grace_ns);
     w.settings_sequence = sequence;
+    w.stats->settings_sequence.store(sequence, std::memory_order_relaxed);
 }
 
 }  // namespace

@@ -304,7 +304,8 @@ std::string status_json(const Snapshot& s) {
     for (const auto& w : s.workers) {
         j.begin_object();
         j.field("id", w.id).field("port", w.port).field("queue", w.queue).field("cpu", w.cpu);
-        j.field("state", w.state).field("packets", w.meter.packets);
+        j.field("state", w.state).field("config_generation", w.config_generation);
+        j.field("packets", w.meter.packets);
         j.field("flows_active", w.meter.flows_active);
         j.field("ring_used", w.output.ring_used).field("ring_capacity", w.output.ring_capacity);
         j.end_object();
@@ -345,6 +346,7 @@ std::string stats_json(const Snapshot& s) {
         j.begin_object();
         j.field("id", w.id).field("port", w.port).field("queue", w.queue);
         j.field("lcore", w.lcore).field("cpu", w.cpu).field("state", w.state);
+        j.field("config_generation", w.config_generation);
         meter_fields(j, w.meter);
         output_fields(j, w.output);
         j.end_object();

@@ -113,6 +113,7 @@ Snapshot take_snapshot(const shm::StatsZone& zone, const control::Exporter& expo
         x.lcore = ws.lcore;
         x.cpu = ws.cpu;
         x.state = worker_state(ws.state.load(std::memory_order_relaxed));
+        x.config_generation = ws.settings_sequence.load(std::memory_order_relaxed) / 2;
         x.meter = shm::snapshot(ws.meter);
         x.output = shm::snapshot(ws.output);
         s.workers.push_back(x);

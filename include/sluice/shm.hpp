@@ -116,6 +116,8 @@ struct alignas(64) WorkerStats {
     std::uint32_t lcore;
     std::uint32_t cpu;
     std::atomic<std::uint32_t> state;  // WorkerState
+    // The FlowSettings sequence whose timeouts the worker's table has taken (generation * 2).
+    std::atomic<std::uint64_t> settings_sequence;
     TopFlows top;
 };
 

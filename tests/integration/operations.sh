@@ -114,6 +114,9 @@ ctl --json stats | grep -q '"flows_active":0,' || fail "flows remain after the f
 sed -i 's/^idle_timeout = "1h"/idle_timeout = "30m"/' "$WORK/sluice.toml"
 ctl reload > "$WORK/reload.txt" || fail "a valid reload failed"
 expect_contains "$WORK/reload.txt" "applied (generation 2)"
+# The workers take the new timeouts at a burst boundary.
+for _ in $(seq 50); do ctl --json status | grep -q '"config_generation":2,"packets"' && break; sleep 0.1; done
+ctl --json status | grep -q '"config_generation":2,"packets"' || fail "the worker did not take the new timeouts"
 sed -i 's/^hugepage_memory = "256MiB"/hugepage_memory = "512MiB"/' "$WORK/sluice.toml"
 ctl --json reload > "$WORK/reload.json" || fail "a reload with a restart-only change failed"
 expect_contains "$WORK/reload.json" '"needs_restart":["[dataplane]"]'
