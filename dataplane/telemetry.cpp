@@ -23,23 +23,8 @@ void meter_dict(rte_tel_data* d, int worker) {
     const unsigned workers = g_zone->header.worker_count;
     for (unsigned w = 0; w < workers; ++w) {
         if (worker >= 0 && static_cast<unsigned>(worker) != w) continue;
-        const MeterCounters x = shm::snapshot(g_zone->workers[w].meter);
-        const shm::OutputCounters y = shm::snapshot(g_zone->workers[w].output);
-        m.packets += x.packets;
-        m.octets += x.octets;
-        m.metered_packets += x.metered_packets;
-        m.metered_octets += x.metered_octets;
-        for (std::size_t r = 0; r < kIgnoreReasons; ++r)
-            m.ignored_packets[r] += x.ignored_packets[r];
-        m.flows_created += x.flows_created;
-        m.flows_active += x.flows_active;
-        for (std::size_t r = 0; r < kEndReasons; ++r) m.flows_ended[r] += x.flows_ended[r];
-        m.evictions += x.evictions;
-        o.records_sent += y.records_sent;
-        o.records_not_sent += y.records_not_sent;
-        o.packets_not_sent += y.packets_not_sent;
-        o.ring_used += y.ring_used;
-        o.ring_capacity += y.ring_capacity;
+        m += shm::snapshot(g_zone->workers[w].meter);
+        o += shm::snapshot(g_zone->workers[w].output);
     }
     rte_tel_data_start_dict(d);
     add(d, "packets", m.packets);

@@ -48,39 +48,13 @@ const char* state_name(control::SessionState s) {
 
 MeterCounters Snapshot::meter_total() const {
     MeterCounters t;
-    for (const auto& w : workers) {
-        const MeterCounters& m = w.meter;
-        t.packets += m.packets;
-        t.octets += m.octets;
-        t.metered_packets += m.metered_packets;
-        t.metered_octets += m.metered_octets;
-        for (std::size_t r = 0; r < kIgnoreReasons; ++r) {
-            t.ignored_packets[r] += m.ignored_packets[r];
-            t.ignored_octets[r] += m.ignored_octets[r];
-        }
-        t.flows_created += m.flows_created;
-        t.flows_active += m.flows_active;
-        for (std::size_t r = 0; r < kEndReasons; ++r) t.flows_ended[r] += m.flows_ended[r];
-        t.evictions += m.evictions;
-        t.fragments_matched += m.fragments_matched;
-        t.fragments_unmatched += m.fragments_unmatched;
-    }
+    for (const auto& w : workers) t += w.meter;
     return t;
 }
 
 shm::OutputCounters Snapshot::output_total() const {
     shm::OutputCounters t;
-    for (const auto& w : workers) {
-        const shm::OutputCounters& o = w.output;
-        t.records_sent += o.records_sent;
-        t.records_not_sent += o.records_not_sent;
-        t.packets_not_sent += o.packets_not_sent;
-        t.octets_not_sent += o.octets_not_sent;
-        t.ring_used += o.ring_used;
-        t.ring_capacity += o.ring_capacity;
-        t.bursts += o.bursts;
-        t.last_time_ns = std::max(t.last_time_ns, o.last_time_ns);
-    }
+    for (const auto& w : workers) t += w.output;
     return t;
 }
 

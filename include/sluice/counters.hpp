@@ -74,6 +74,25 @@ struct MeterCounters {
         for (auto n : ignored_packets) sum += n;
         return sum;
     }
+
+    // Sums workers' counters.
+    MeterCounters& operator+=(const MeterCounters& m) {
+        packets += m.packets;
+        octets += m.octets;
+        metered_packets += m.metered_packets;
+        metered_octets += m.metered_octets;
+        for (std::size_t r = 0; r < kIgnoreReasons; ++r) {
+            ignored_packets[r] += m.ignored_packets[r];
+            ignored_octets[r] += m.ignored_octets[r];
+        }
+        flows_created += m.flows_created;
+        flows_active += m.flows_active;
+        for (std::size_t r = 0; r < kEndReasons; ++r) flows_ended[r] += m.flows_ended[r];
+        evictions += m.evictions;
+        fragments_matched += m.fragments_matched;
+        fragments_unmatched += m.fragments_unmatched;
+        return *this;
+    }
 };
 
 }  // namespace sluice

@@ -95,6 +95,19 @@ struct OutputCounters {
     std::uint64_t ring_capacity = 0;
     std::uint64_t bursts = 0;        // polls that returned packets
     std::uint64_t last_time_ns = 0;  // the newest packet or clock time the worker has seen
+
+    // Sums workers' counters (the newest time of all).
+    OutputCounters& operator+=(const OutputCounters& o) {
+        records_sent += o.records_sent;
+        records_not_sent += o.records_not_sent;
+        packets_not_sent += o.packets_not_sent;
+        octets_not_sent += o.octets_not_sent;
+        ring_used += o.ring_used;
+        ring_capacity += o.ring_capacity;
+        bursts += o.bursts;
+        last_time_ns = last_time_ns > o.last_time_ns ? last_time_ns : o.last_time_ns;
+        return *this;
+    }
 };
 
 // A worker's answer to the latest "top" request: its largest active flows by octets, largest
