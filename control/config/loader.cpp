@@ -27,6 +27,11 @@ std::optional<std::string> any(std::string_view) {
     return std::nullopt;
 }
 
+std::optional<std::string> pattern_flag(std::string_view s) {
+    if (s == "caseless" || s == "dotall" || s == "multiline") return std::nullopt;
+    return "one of \"caseless\", \"dotall\", \"multiline\"";
+}
+
 std::optional<std::string> file_prefix(std::string_view s) {
     const bool ok = !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -207,6 +212,28 @@ public:
         for (const toml::node& item : *array) {
             std::string s;
             if (read_string(item, key, s, check)) out.push_back(std::move(s));
+        }
+    }
+
+    template <typename T>
+    void integers(std::string_view key, std::vector<T>& out, std::int64_t min, std::int64_t max) {
+        const toml::node* n = find(key);
+        if (n == nullptr) return;
+        const toml::array* array = n->as_array();
+        if (array == nullptr) {
+            fail(*n, key, "expected an array of whole numbers, found " + describe(*n));
+            return;
+        }
+        out.clear();
+        for (const toml::node& item : *array) {
+            const auto value = item.value_exact<std::int64_t>();
+            if (!value || *value < min || *value > max) {
+                fail(item, key,
+                     "expected whole numbers from " + std::to_string(min) + " to " +
+                         std::to_string(max) + ", found " + describe(item));
+                return;
+            }
+            out.push_back(static_cast<T>(*value));
         }
     }
 
@@ -523,6 +550,65 @@ LoadResult load_file(const std::string& path) {
     std::ostringstream text;
     text << in.rdbuf();
     return load_string(text.str(), path);
+}
+
+SignaturesResult load_signatures_string(std::string_view text, const std::string& file_name) {
+    toml::table root;
+    try {
+        root = toml::parse(text, file_name);
+    } catch (const toml::parse_error& e) {
+        const auto& at = e.source().begin;
+        return {std::nullopt, {{file_name, at.line, at.column, "", std::string(e.description())}}};
+    }
+    Errors errors{file_name, {}};
+    Signatures s;
+    s.file = file_name;
+    Reader reader(root, "", errors);
+    schema::visit(reader, s);
+    reader.finish();
+    // Where each application and pattern is, for the messages of the Hyperscan compiler.
+    if (const toml::array* apps = root["application"].as_array()) {
+        for (std::size_t i = 0; i < s.applications.size() && i < apps->size(); ++i) {
+            const toml::table* t = apps->get(i)->as_table();
+            Application& a = s.applications[i];
+            a.line = t->source().begin.line;
+            const toml::array* patterns = (*t)["pattern"].as_array();
+            for (std::size_t j = 0; patterns && j < a.patterns.size() && j < patterns->size(); ++j)
+                if (const toml::node* regex = (*patterns->get(j)->as_table())["regex"].node())
+                    a.patterns[j].line = regex->source().begin.line;
+        }
+    }
+    for (std::size_t i = 0; i < s.applications.size() && errors.list.empty(); ++i) {
+        const Application& a = s.applications[i];
+        const std::string key = "application[" + std::to_string(i + 1) + "]";
+        if (a.id == 0)
+            errors.list.push_back({file_name, a.line, 1, key + ".id", "is required here"});
+        if (a.patterns.empty())
+            errors.list.push_back({file_name, a.line, 1, key + ".pattern",
+                                   "an application needs at least one [[application.pattern]]"});
+        for (std::size_t j = 0; j < i; ++j) {
+            if (s.applications[j].id == a.id)
+                errors.list.push_back({file_name, a.line, 1, key + ".id",
+                                       std::to_string(a.id) + " is already the id of \"" +
+                                           s.applications[j].name + "\""});
+            if (s.applications[j].name == a.name)
+                errors.list.push_back({file_name, a.line, 1, key + ".name",
+                                       "\"" + a.name + "\" is already an application"});
+        }
+    }
+    if (!errors.list.empty()) return {std::nullopt, std::move(errors.list)};
+    return {std::move(s), {}};
+}
+
+SignaturesResult load_signatures(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return {
+            std::nullopt,
+            {{path, 0, 0, "", std::string("cannot read the signatures: ") + std::strerror(errno)}}};
+    std::ostringstream text;
+    text << in.rdbuf();
+    return load_signatures_string(text.str(), path);
 }
 
 namespace {

@@ -31,6 +31,16 @@ struct LoadResult {
 LoadResult load_file(const std::string& path);
 LoadResult load_string(std::string_view text, const std::string& file_name);
 
+struct SignaturesResult {
+    std::optional<Signatures> signatures;  // set only when there is no error
+    std::vector<ConfigError> errors;
+};
+
+// The application signatures ([applications] signatures): names, ids, patterns and their lines.
+// The patterns themselves are checked when Hyperscan compiles them.
+SignaturesResult load_signatures(const std::string& path);
+SignaturesResult load_signatures_string(std::string_view text, const std::string& file_name);
+
 // The effective configuration, defaults filled in, as TOML that loads back to the same values.
 std::string to_toml(const Config& config);
 

@@ -29,6 +29,7 @@ std::optional<std::string> device(std::string_view s);
 std::optional<std::string> eal_argument(std::string_view s);
 std::optional<std::string> absolute_path(std::string_view s);
 std::optional<std::string> any(std::string_view s);
+std::optional<std::string> pattern_flag(std::string_view s);
 
 template <typename V>
 void visit(V& v, Sensor& s) {
@@ -81,6 +82,36 @@ void visit(V& v, Collector& c) {
 }
 
 template <typename V>
+void visit(V& v, Applications& a) {
+    v.string("signatures", a.signatures, any);
+    v.integer("bytes", a.bytes, 16, 65535);
+    v.integer("packets", a.packets, 1, 64);
+}
+
+// The signature file: [[application]] tables with [[application.pattern]] tables.
+template <typename V>
+void visit(V& v, Pattern& p) {
+    v.required_string("regex", p.regex, non_empty);
+    v.strings("flags", p.flags, pattern_flag);
+    v.choice("direction", p.direction, kPatternDirections);
+}
+
+template <typename V>
+void visit(V& v, Application& a) {
+    v.required_string("name", a.name, non_empty);
+    v.integer("id", a.id, 1, (1 << 24) - 1);
+    v.string("description", a.description, any);
+    v.choice("transport", a.transport, kTransport4s);
+    v.integers("ports", a.ports, 1, 65535);
+    v.tables("pattern", a.patterns);
+}
+
+template <typename V>
+void visit(V& v, Signatures& s) {
+    v.tables("application", s.applications);
+}
+
+template <typename V>
 void visit(V& v, Control& c) {
     v.integer("core", c.core, 0, kMaxCpu);
     v.string("socket", c.socket, absolute_path);
@@ -99,6 +130,7 @@ void visit(V& v, Config& c) {
     v.tables("port", c.ports);
     v.table("flow", c.flow);
     v.tables("collector", c.collectors);
+    v.table("applications", c.applications);
     v.table("control", c.control);
     v.table("metrics", c.metrics);
 }

@@ -110,6 +110,52 @@ struct Collector {
     friend bool operator==(const Collector&, const Collector&) = default;
 };
 
+// Application identification: the signature file and how much of each flow is scanned.
+struct Applications {
+    std::string signatures;     // a TOML file of signatures; empty: identification off
+    std::uint32_t bytes = 512;  // payload bytes scanned per direction of a new flow
+    std::uint32_t packets = 4;  // packets with payload scanned per direction
+
+    friend bool operator==(const Applications&, const Applications&) = default;
+};
+
+enum class PatternDirection { client, server, either };
+inline constexpr std::array<std::pair<std::string_view, PatternDirection>, 3> kPatternDirections{{
+    {"client", PatternDirection::client},
+    {"server", PatternDirection::server},
+    {"either", PatternDirection::either},
+}};
+
+enum class Transport4 { any, tcp, udp };
+inline constexpr std::array<std::pair<std::string_view, Transport4>, 3> kTransport4s{{
+    {"any", Transport4::any},
+    {"tcp", Transport4::tcp},
+    {"udp", Transport4::udp},
+}};
+
+// One Hyperscan pattern of an application's signature.
+struct Pattern {
+    std::string regex;
+    std::vector<std::string> flags;  // caseless, dotall, multiline
+    PatternDirection direction = PatternDirection::either;
+    std::uint32_t line = 0;  // in the signature file
+};
+
+struct Application {
+    std::string name;
+    std::uint32_t id = 0;  // 1 to 16777215: the RFC 6759 selector
+    std::string description;
+    Transport4 transport = Transport4::any;
+    std::vector<std::uint16_t> ports;  // hints: break ties between matching signatures
+    std::vector<Pattern> patterns;
+    std::uint32_t line = 0;
+};
+
+struct Signatures {
+    std::string file;
+    std::vector<Application> applications;
+};
+
 struct Control {
     unsigned core = 0;
     std::string socket = "/run/sluice/control.sock";
@@ -131,6 +177,7 @@ struct Config {
     std::vector<Port> ports;
     Flow flow;
     std::vector<Collector> collectors;
+    Applications applications;
     Control control;
     Metrics metrics;
 };

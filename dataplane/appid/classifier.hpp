@@ -1,0 +1,80 @@
+// Application identification: the signatures compiled once into a Hyperscan block-mode database
+// shared read-only by the workers, one scratch per worker, and the choice among matches.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sluice/config.hpp"
+
+struct hs_database;
+struct hs_scratch;
+
+namespace sluice::appid {
+
+// What a match of pattern i means.
+struct PatternInfo {
+    std::uint32_t application;  // its id
+    config::PatternDirection direction;
+    config::Transport4 transport;
+    std::uint32_t order;  // the application's place in the file: ties go to the first
+};
+
+class Database {
+public:
+    // Compiles every pattern of `s`; nothing and the reasons when one does not compile: each
+    // "FILE:LINE: application NAME: MESSAGE", Hyperscan's message for the pattern at LINE.
+    static std::unique_ptr<Database> compile(const config::Signatures& s,
+                                             std::vector<std::string>& errors);
+    ~Database();
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+
+    const hs_database* hs() const { return db_; }
+    const std::vector<PatternInfo>& patterns() const { return patterns_; }
+    // Port hints by application id, sorted.
+    bool hinted(std::uint32_t application, std::uint16_t port) const;
+    std::size_t applications() const { return hints_.size(); }
+
+private:
+    Database() = default;
+
+    hs_database* db_ = nullptr;
+    std::vector<PatternInfo> patterns_;
+    std::vector<std::pair<std::uint32_t, std::vector<std::uint16_t>>> hints_;  // by id
+};
+
+// One worker's scratch space, cloned from a prototype at start: nothing is allocated when a
+// worker scans.
+class Scratch {
+public:
+    explicit Scratch(const Database& db);
+    Scratch(const Scratch& prototype);
+    ~Scratch();
+    Scratch& operator=(const Scratch&) = delete;
+
+    hs_scratch* get() const { return scratch_; }
+
+private:
+    hs_scratch* scratch_ = nullptr;
+};
+
+// What the flow says about a payload: which side sent it, and how sure the table is of that.
+struct Payload {
+    const std::uint8_t* data;
+    std::uint32_t length;
+    std::uint8_t protocol;
+    bool from_client;  // sent by the initiator
+    bool roles_known;  // TCP with its SYN seen: "client" and "server" patterns apply as written
+    std::uint16_t ports[2];  // the packet's source and destination ports, for hints
+};
+
+// The application the payload identifies, or 0. Patterns of the wrong transport or, when the
+// roles are known, the wrong direction do not count; among applications that match, one with a
+// port hint on either port wins, then the first in the file.
+std::uint32_t classify(const Database& db, const Scratch& scratch, const Payload& p);
+
+}  // namespace sluice::appid
