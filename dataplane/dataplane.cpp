@@ -15,8 +15,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <new>
 
+#include "loader.hpp"
 #include "sluice/log.hpp"
 #include "sluice/record.hpp"
 #include "sluice/time.hpp"
@@ -134,6 +136,7 @@ bool Dataplane::start() {
     std::snprintf(h.sensor_name, sizeof(h.sensor_name), "%s", c.sensor.name.c_str());
     std::snprintf(h.version, sizeof(h.version), "%s", SLUICE_VERSION);
 
+    if (!load_applications()) return false;
     if (!start_ports(c, pool_, ports_)) return false;
     if (!allocate_workers()) return false;
     register_telemetry(*stats_);
@@ -157,6 +160,29 @@ bool Dataplane::start() {
     }
     h.state.store(static_cast<std::uint32_t>(shm::DataplaneState::running),
                   std::memory_order_release);
+    return true;
+}
+
+// The signatures compiled once for every worker; each worker gets a scratch of its own.
+bool Dataplane::load_applications() {
+    const auto& a = config_.applications;
+    if (a.signatures.empty()) return true;
+    std::filesystem::path path(a.signatures);
+    if (path.is_relative()) path = std::filesystem::path(config_.file).parent_path() / path;
+    const auto loaded = config::load_signatures(path.string());
+    for (const auto& e : loaded.errors) SLUICE_ERROR("%s", e.to_string().c_str());
+    if (!loaded.signatures) return false;
+    std::vector<std::string> errors;
+    applications_ = appid::Database::compile(*loaded.signatures, errors);
+    for (const auto& e : errors) SLUICE_ERROR("%s", e.c_str());
+    if (!applications_) return false;
+    scratch_prototype_ = std::make_unique<appid::Scratch>(*applications_);
+    std::size_t patterns = 0;
+    for (const auto& app : loaded.signatures->applications) patterns += app.patterns.size();
+    SLUICE_INFO(
+        "application identification: %zu applications, %zu patterns from %s; %u bytes of "
+        "the first %u payload packets of each direction",
+        loaded.signatures->applications.size(), patterns, path.c_str(), a.bytes, a.packets);
     return true;
 }
 
@@ -188,6 +214,12 @@ bool Dataplane::allocate_workers() {
                                        static_cast<std::uint64_t>(c.flow.active_timeout.count()),
                                        static_cast<std::uint64_t>(c.flow.tcp_end_grace.count())},
                 memory, key);
+            if (applications_) {
+                scratches_.push_back(std::make_unique<appid::Scratch>(*scratch_prototype_));
+                w->table->identify_applications(
+                    {applications_.get(), scratches_.back().get(), c.applications.bytes,
+                     static_cast<std::uint8_t>(c.applications.packets)});
+            }
             w->out = new (out) meter::RecordBuffer{};
             const shm::RingName name(static_cast<unsigned>(index));
             w->ring = rte_ring_create_elem(name.text, sizeof(FlowRecord), c.flow.record_ring_size,

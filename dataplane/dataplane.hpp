@@ -7,8 +7,10 @@
 
 #include <csignal>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "classifier.hpp"
 #include "clock.hpp"
 #include "ports.hpp"
 #include "sluice/config.hpp"
@@ -36,6 +38,7 @@ public:
     int run(const sigset_t& signals);
 
 private:
+    bool load_applications();
     bool allocate_workers();
     void refresh_ports();
     bool all_traces_done() const;
@@ -52,6 +55,9 @@ private:
     std::vector<Worker*> workers_;
     std::vector<unsigned> lcores_;
     std::vector<std::uint32_t> link_up_;
+    std::unique_ptr<appid::Database> applications_;  // null: identification off
+    std::unique_ptr<appid::Scratch> scratch_prototype_;
+    std::vector<std::unique_ptr<appid::Scratch>> scratches_;
 };
 
 }  // namespace sluice::dataplane

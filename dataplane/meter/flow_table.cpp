@@ -247,7 +247,7 @@ void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port
         if (t >= kLagMatch + kLagUpdate) {
             const unsigned i = t - kLagMatch - kLagUpdate;
             if (i < n && pending[i].metered)
-                changed |= meter(pending[i], packets[i].time_ns, port, changed, out);
+                changed |= meter(pending[i], packets[i], port, changed, out);
         }
     }
 }
@@ -300,11 +300,14 @@ inline void FlowTable::fetch_entries(Pending& q, std::uint64_t now) {
 // Updates the packet's flow, or creates it, evicting the least recently seen of the 16
 // candidates when both buckets are full. True when it created or ended a flow: from then on
 // the burst's candidates found earlier may be stale (`stale`) and are matched again.
-inline bool FlowTable::meter(Pending& q, std::uint64_t now, std::uint16_t port, bool stale,
+inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port, bool stale,
                              RecordBuffer& out) {
+    const std::uint64_t now = p.time_ns;
     ++counters_.metered_packets;
     counters_.metered_octets += q.info.ip_length;
     if (stale) q.candidates = candidates(q);
+    // A payload the flow's application may show in: looked at only while identification runs.
+    const bool scan = identification_.database != nullptr && q.info.payload_length != 0;
     for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
         const auto bit = static_cast<unsigned>(__builtin_ctz(m));
         const Slot s{q.bucket[bit >> 4], (bit & 15) >> 1};
@@ -318,16 +321,20 @@ inline bool FlowTable::meter(Pending& q, std::uint64_t now, std::uint16_t port, 
         const FlowEndReason reason = maybe ? expiry(s, now) : kNotExpired;
         if (reason == kNotExpired) [[likely]] {
             update(s, q.info, now);
+            if (scan) [[unlikely]]
+                identify(s, q.info, p);
             return false;
         }
         if (reason == FlowEndReason::active_timeout) {
             export_and_go_on(s, out);
             update(s, q.info, now);
             refresh_due(s);
+            if (scan) identify(s, q.info, p);
             return false;
         }
         end(s, reason, out);
         create(s, q.info, q.tag, port, now);
+        if (scan) identify(s, q.info, p);
         return true;
     }
 
@@ -337,7 +344,37 @@ inline bool FlowTable::meter(Pending& q, std::uint64_t now, std::uint16_t port, 
         end(free, FlowEndReason::lack_of_resources, out);
     }
     create(free, q.info, q.tag, port, now);
+    if (scan) identify(free, q.info, p);
     return true;
+}
+
+// Scans the payload of one of the first packets of each direction until the flow's application
+// is known or the direction's budget is spent.
+void FlowTable::identify(Slot s, const PacketInfo& info, const PacketRef& p) {
+    FlowCold& c = s.cold();
+    if (c.application_id != 0) return;
+    const FlowHot& h = s.hot();
+    const unsigned initiator = (h.state & kInitiatorIsAddress1) ? 1 : 0;
+    const bool from_client = info.direction == initiator;
+    std::uint8_t& scanned = c.scanned[from_client ? 0 : 1];
+    if (scanned >= identification_.packets) return;
+    ++scanned;
+    // Only what the first segment holds: the rest of a scattered frame is not gathered.
+    const std::uint32_t held = p.length > info.payload_offset ? p.length - info.payload_offset : 0;
+    const std::uint32_t length =
+        std::min({std::uint32_t{info.payload_length}, held, identification_.bytes});
+    if (length == 0) return;
+    const unsigned d = info.direction;
+    const appid::Payload payload{p.data + info.payload_offset,
+                                 length,
+                                 h.key.protocol,
+                                 from_client,
+                                 (h.state & kSynSeen) != 0,
+                                 {h.key.port[d], h.key.port[1 - d]}};
+    ++counters_.application_scans;
+    c.application_id =
+        appid::classify(*identification_.database, *identification_.scratch, payload);
+    if (c.application_id != 0) ++counters_.flows_identified;
 }
 
 // Where a new flow goes: a free slot in the emptier of its two buckets, which keeps both from

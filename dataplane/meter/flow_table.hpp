@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "classifier.hpp"
 #include "fragments.hpp"
 #include "hash.hpp"
 #include "packet.hpp"
@@ -52,9 +53,9 @@ static_assert(sizeof(FlowHot) == 96);
 // and what is written once per direction and record, or read when the flow ends (24 bytes).
 struct FlowCold {
     std::uint64_t first_ns[2];
-    std::uint32_t application_id;
+    std::uint32_t application_id;  // 0 until identified
     std::uint16_t ingress_port;
-    std::uint8_t reserved[2];
+    std::uint8_t scanned[2];  // payload packets scanned for the application, [0] the initiator's
 };
 static_assert(sizeof(FlowCold) == 24);
 
@@ -83,6 +84,15 @@ struct LargestFlows {
     void sort();
 };
 
+// Application identification for the table: the shared database, the worker's scratch, and
+// how much of each direction of a new flow is scanned.
+struct Identification {
+    const appid::Database* database = nullptr;
+    const appid::Scratch* scratch = nullptr;
+    std::uint32_t bytes = 512;
+    std::uint8_t packets = 4;
+};
+
 class FlowTable {
 public:
     // Bytes of bucket memory for max_flows: 128 per flow, rounded up to whole buckets.
@@ -109,6 +119,9 @@ public:
     // flows in `top` (their end_reason 0: still active); true once the whole table has been
     // seen, and the next call starts a new scan.
     bool scan_largest(std::uint32_t buckets, LargestFlows& top);
+
+    // Identifies the applications of new flows from now on (off by default).
+    void identify_applications(const Identification& id) { identification_ = id; }
 
     // New timeouts, from the next packet on (a reload).
     void set_timeouts(std::uint64_t idle_ns, std::uint64_t active_ns, std::uint64_t grace_ns);
@@ -146,7 +159,8 @@ private:
     void fetch_buckets(const PacketRef& p, Pending& q, const std::uint8_t* next);
     void fetch_entries(Pending& q, std::uint64_t now);
     Slot new_flow_slot(const Pending& q, std::uint64_t now);
-    bool meter(Pending& q, std::uint64_t now, std::uint16_t port, bool stale, RecordBuffer& out);
+    bool meter(Pending& q, const PacketRef& p, std::uint16_t port, bool stale, RecordBuffer& out);
+    void identify(Slot s, const PacketInfo& info, const PacketRef& p);
     std::uint32_t candidates(const Pending& q);
 
     void update(Slot s, const PacketInfo& info, std::uint64_t now);
@@ -172,6 +186,7 @@ private:
     std::uint64_t sweep_credit_ = 0;  // bucket visits owed, in 1/2^16 of a bucket
     std::uint32_t flush_cursor_ = 0;
     std::uint32_t scan_cursor_ = 0;
+    Identification identification_;
     FragmentMap fragments_;
 };
 

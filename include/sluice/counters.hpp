@@ -68,6 +68,8 @@ struct MeterCounters {
     std::uint64_t evictions = 0;            // flows ended for lack of room (also in flows_ended[5])
     std::uint64_t fragments_matched = 0;    // non-first fragments given their first's ports
     std::uint64_t fragments_unmatched = 0;  // non-first fragments metered with ports 0
+    std::uint64_t application_scans = 0;    // payloads scanned for the flow's application
+    std::uint64_t flows_identified = 0;     // flows whose application a scan found
 
     std::uint64_t ignored_total() const {
         std::uint64_t sum = 0;
@@ -91,6 +93,8 @@ struct MeterCounters {
         evictions += m.evictions;
         fragments_matched += m.fragments_matched;
         fragments_unmatched += m.fragments_unmatched;
+        application_scans += m.application_scans;
+        flows_identified += m.flows_identified;
         return *this;
     }
 };
