@@ -440,6 +440,20 @@ int run(const config::Config& c, const Options& options) {
         return 1;
     }
     shm::StatsHeader& h = zone->header;
+    // Its ports and workers are announced once it runs.
+    while (h.state.load(std::memory_order_acquire) ==
+               static_cast<std::uint32_t>(shm::DataplaneState::starting) &&
+           std::chrono::steady_clock::now() < ready_by)
+        std::this_thread::sleep_for(5ms);
+    if (h.state.load(std::memory_order_acquire) ==
+        static_cast<std::uint32_t>(shm::DataplaneState::starting)) {
+        SLUICE_ERROR("sluice-dataplane pid %d did not finish starting within %s", h.dataplane_pid,
+                     config::format_duration(
+                         std::max<config::Duration>(options.wait, std::chrono::seconds(5)))
+                         .c_str());
+        rte_eal_cleanup();
+        return 1;
+    }
     const auto started = static_cast<std::time_t>(h.start_time_ns / 1'000'000'000u);
     char when[32];
     std::strftime(when, sizeof(when), "%FT%TZ", std::gmtime(&started));

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "loader.hpp"
+#include "pktgen/applications.hpp"
 #include "pktgen/packet.hpp"
 #include "pktgen/pcap.hpp"
 #include "record_json.hpp"
@@ -34,6 +36,7 @@ struct Options {
     std::uint64_t start_ns = 1'700'000'000ull * 1'000'000'000ull;
     std::uint64_t spread_ns = 10ull * 1'000'000'000ull;  // flow starts are spread over this
     bool long_flow = false;
+    std::string applications;  // a signature file: add its applications' conversations
 };
 
 struct Event {
@@ -63,14 +66,17 @@ struct Expected {
 void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-tracegen --out FILE [--flows N] [--seed N] [--spread SECONDS]\n"
-                 "                       [--long-flow] [--expect FILE]\n"
+                 "                       [--long-flow] [--applications FILE] [--expect FILE]\n"
                  "Writes N conversations (half TCP, a third UDP, the rest ICMP echo; 30%% IPv6)\n"
                  "to FILE and prints their totals as JSON: packets, ip_octets, flows.\n"
                  "--expect writes the record Sluice must make of each conversation, one JSON\n"
                  "line each as sluice-control --print-records prints them, when no timeout ends\n"
                  "a flow before the trace does.\n"
                  "--long-flow adds one more conversation, UDP from 10.255.0.1:40000 to\n"
-                 "192.0.2.250:9999, a request and a response every 50 ms over the whole spread.\n");
+                 "192.0.2.250:9999, a request and a response every 50 ms over the whole spread.\n"
+                 "--applications FILE adds a conversation per application Sluice identifies by\n"
+                 "default (and a TCP one joined mid-connection for those whose server speaks\n"
+                 "first), expecting the ids of the signature FILE.\n");
 }
 
 // One conversation between a client and a server, each direction's packets in time order.
@@ -169,6 +175,83 @@ void long_conversation(const Options& o, std::vector<Event>& out, Expected& expe
     }
 }
 
+// The record's key fields, from the flow's first packet (its sender is the initiator).
+void key_of(const Packet& p, Expected& e) {
+    FlowRecord& r = e.record;
+    std::memcpy(r.source_address, p.src.data(), 16);
+    std::memcpy(r.destination_address, p.dst.data(), 16);
+    r.ip_version = static_cast<std::uint8_t>(p.ip_version);
+    r.protocol = p.protocol;
+    const bool icmp = p.protocol == kIcmp || p.protocol == kIcmpv6;
+    r.source_port = icmp ? 0 : p.src_port;
+    if (!icmp) r.destination_port = p.dst_port;
+    r.end_reason = FlowEndReason::forced_end;
+}
+
+// --applications: a conversation per application sample, with the ids of the signature file;
+// and, for a TCP one whose server speaks a signature, one more that the capture joins
+// mid-connection, its first packet the server's.
+void application_conversations(const Options& o, std::vector<Event>& events,
+                               std::vector<Expected>& expected) {
+    const auto loaded = sluice::config::load_signatures(o.applications);
+    if (!loaded.signatures) throw std::runtime_error(loaded.errors.at(0).to_string());
+    auto id_of = [&](const std::string& name) {
+        for (const auto& a : loaded.signatures->applications)
+            if (a.name == name) return a.id;
+        throw std::runtime_error("no application " + name + " in " + o.applications);
+    };
+    std::uint64_t t = o.start_ns + 1'000'000;
+    unsigned n = 0;
+    for (const ApplicationSample& sample : application_samples()) {
+        for (const bool joined : {false, true}) {
+            const bool tcp = sample.protocol == kTcp;
+            if (joined && (!tcp || sample.server.empty())) continue;
+            Packet client;
+            client.protocol = sample.protocol;
+            client.src =
+                ipv4(10, 254, static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n));
+            client.dst = ipv4(192, 0, 2, static_cast<std::uint8_t>(100 + n % 100));
+            client.src_port = static_cast<std::uint16_t>(40000 + n);
+            client.dst_port = sample.port;
+            ++n;
+            Packet server = client;
+            std::swap(server.src, server.dst);
+            std::swap(server.src_port, server.dst_port);
+            server.ttl = 60;
+            auto with = [](Packet p, std::uint8_t flags, const std::string& content) {
+                p.tcp_flags = flags;
+                p.content = content;
+                p.payload = static_cast<std::uint16_t>(content.size());
+                return p;
+            };
+            std::vector<Packet> packets;
+            if (joined) {
+                packets = {with(server, tcp::psh | tcp::ack, sample.server),
+                           with(client, tcp::ack, "")};
+            } else if (tcp) {
+                packets = {with(client, tcp::syn, ""), with(server, tcp::syn | tcp::ack, ""),
+                           with(client, tcp::ack, "")};
+                if (!sample.client.empty())
+                    packets.push_back(with(client, tcp::psh | tcp::ack, sample.client));
+                if (!sample.server.empty())
+                    packets.push_back(with(server, tcp::psh | tcp::ack, sample.server));
+            } else {
+                if (!sample.client.empty()) packets.push_back(with(client, 0, sample.client));
+                if (!sample.server.empty()) packets.push_back(with(server, 0, sample.server));
+            }
+            Expected e;
+            for (const Packet& p : packets) {
+                e.add(p, p.src == packets[0].src, t);
+                events.push_back({t, p});
+                t += 1'000'000;
+            }
+            key_of(packets[0], e);
+            e.record.application_id = id_of(sample.name);
+            expected.push_back(e);
+        }
+    }
+}
+
 int run(const Options& o) {
     std::mt19937_64 rng(o.seed);
     std::vector<Event> events;
@@ -180,17 +263,9 @@ int run(const Options& o) {
             long_conversation(o, events, expected[i]);
         else
             conversation(rng, i, o.start_ns + step * i, events, expected[i]);
-        const Packet& p = events[first].packet;
-        FlowRecord& r = expected[i].record;
-        std::memcpy(r.source_address, p.src.data(), 16);
-        std::memcpy(r.destination_address, p.dst.data(), 16);
-        r.ip_version = static_cast<std::uint8_t>(p.ip_version);
-        r.protocol = p.protocol;
-        const bool icmp = p.protocol == kIcmp || p.protocol == kIcmpv6;
-        r.source_port = icmp ? 0 : p.src_port;
-        if (!icmp) r.destination_port = p.dst_port;
-        r.end_reason = FlowEndReason::forced_end;
+        key_of(events[first].packet, expected[i]);
     }
+    if (!o.applications.empty()) application_conversations(o, events, expected);
     if (!o.expect.empty()) {
         std::FILE* f = std::fopen(o.expect.c_str(), "w");
         if (f == nullptr) throw std::runtime_error("cannot create " + o.expect);
@@ -216,12 +291,16 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
     Options o;
-    static const option options[] = {
-        {"out", required_argument, nullptr, 'o'},    {"flows", required_argument, nullptr, 'n'},
-        {"seed", required_argument, nullptr, 's'},   {"spread", required_argument, nullptr, 'd'},
-        {"expect", required_argument, nullptr, 'e'}, {"long-flow", no_argument, nullptr, 'l'},
-        {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "o:n:s:d:e:lh", options, nullptr)) != -1;) {
+    static const option options[] = {{"out", required_argument, nullptr, 'o'},
+                                     {"flows", required_argument, nullptr, 'n'},
+                                     {"seed", required_argument, nullptr, 's'},
+                                     {"spread", required_argument, nullptr, 'd'},
+                                     {"expect", required_argument, nullptr, 'e'},
+                                     {"long-flow", no_argument, nullptr, 'l'},
+                                     {"applications", required_argument, nullptr, 'a'},
+                                     {"help", no_argument, nullptr, 'h'},
+                                     {nullptr, 0, nullptr, 0}};
+    for (int opt; (opt = getopt_long(argc, argv, "o:n:s:d:e:la:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'o': o.out = optarg; break;
             case 'n': o.flows = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
@@ -229,6 +308,7 @@ int main(int argc, char** argv) {
             case 'd': o.spread_ns = std::strtoull(optarg, nullptr, 10) * 1'000'000'000ull; break;
             case 'e': o.expect = optarg; break;
             case 'l': o.long_flow = true; break;
+            case 'a': o.applications = optarg; break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }

@@ -1,6 +1,8 @@
 // Builds Ethernet frames byte by byte, for traces and tests.
 #include "packet.hpp"
 
+#include <algorithm>
+
 namespace sluice::pktgen {
 namespace {
 
@@ -152,7 +154,10 @@ std::vector<std::uint8_t> build(const Packet& p) {
                 break;
         }
     }
-    f.resize(f.size() + p.payload, 0x5a);
+    const std::size_t start = f.size();
+    f.resize(start + p.payload, 0x5a);
+    std::copy_n(p.content.begin(), std::min<std::size_t>(p.content.size(), p.payload),
+                f.begin() + static_cast<long>(start));
     return f;
 }
 

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace sluice::pktgen {
@@ -37,6 +38,7 @@ struct Packet {
     std::uint8_t tcp_flags = 0;
     std::uint8_t ttl = 64;
     std::uint16_t payload = 0;  // bytes after the L4 header
+    std::string content;        // those bytes, when they matter; the rest are 0x5a
 
     std::vector<std::uint16_t> vlans;           // VLAN ids, outermost first
     std::uint16_t outer_tag_type = 0x8100;      // EtherType of the outermost tag: 0x88a8 for QinQ

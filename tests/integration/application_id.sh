@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Application identification through the real processes: a capture with a conversation of each
+# default application (and TCP ones the capture joins mid-connection, the server's packet
+# first) gives records whose application ids are the signature file's, every other record 0.
+source "$(dirname "$0")/lib.sh"
+
+signatures="$SLUICE_SOURCE_DIR/config/applications.toml"
+"$TRACEGEN" --out "$WORK/trace.pcap" --flows 300 --seed 41 --applications "$signatures" \
+  --expect "$WORK/expected.jsonl" > "$WORK/totals.json"
+write_config "$WORK/sluice.toml" "net_pcap0,rx_pcap=$WORK/trace.pcap" "$NO_TIMEOUTS
+[applications]
+signatures = \"$signatures\""
+
+"$DATAPLANE" --config "$WORK/sluice.toml" > "$WORK/dataplane.log" 2>&1 &
+dataplane=$!
+"$CONTROL" --config "$WORK/sluice.toml" --wait 20s --print-records > "$WORK/records.jsonl" 2> "$WORK/control.log" ||
+  { cat "$WORK/dataplane.log" "$WORK/control.log" >&2; fail "sluice-control failed"; }
+wait_exit "$dataplane" 30
+[ "$EXIT_STATUS" -eq 0 ] || { cat "$WORK/dataplane.log" >&2; fail "sluice-dataplane exited $EXIT_STATUS"; }
+expect_contains "$WORK/dataplane.log" "application identification: 26 applications"
+
+if ! diff <(sort "$WORK/expected.jsonl") <(sort "$WORK/records.jsonl") > "$WORK/diff"; then
+  head -20 "$WORK/diff" >&2
+  fail "the records (application ids included) differ from the trace's conversations"
+fi
+identified=$(grep -c '"app": [1-9]' "$WORK/records.jsonl")
+[ "$identified" -eq 42 ] || fail "$identified flows identified, not the 26 applications' and 16 joined ones"
+
+# A signature that does not compile stops the start, naming its file, line and application.
+printf '[[application]]\nname = "broken"\nid = 1\n[[application.pattern]]\nregex = "^(unclosed"\n' > "$WORK/bad.toml"
+sed -i "s|^signatures = .*|signatures = \"$WORK/bad.toml\"|" "$WORK/sluice.toml"
+status=0
+"$DATAPLANE" --config "$WORK/sluice.toml" > "$WORK/bad.log" 2>&1 || status=$?
+[ "$status" -ne 0 ] || fail "a bad signature did not stop the start"
+expect_contains "$WORK/bad.log" "$WORK/bad.toml:5: application \"broken\": "
+echo "application_id: ok"
