@@ -165,6 +165,22 @@ void report(const ops::Snapshot& s) {
     }
 }
 
+// The names of the applications the dataplane identifies, for the collectors.
+control::ApplicationNames application_names(const config::Config& c) {
+    const std::string path = config::signatures_path(c);
+    if (path.empty()) return nullptr;
+    const auto loaded = config::load_signatures(path);
+    if (!loaded.signatures) {
+        SLUICE_WARN("application names: %s; records carry the ids only",
+                    loaded.errors.at(0).to_string().c_str());
+        return nullptr;
+    }
+    auto names = std::make_shared<std::vector<control::ApplicationName>>();
+    for (const auto& a : loaded.signatures->applications)
+        names->push_back({a.id, a.name, a.description});
+    return names;
+}
+
 // What a reload may not change while both processes run: named, so the operator knows to restart.
 std::vector<std::string> needs_restart(const config::Config& was, const config::Config& now) {
     std::vector<std::string> keys;
@@ -177,6 +193,7 @@ std::vector<std::string> needs_restart(const config::Config& was, const config::
     check(was.flow.max_flows == now.flow.max_flows, "flow.max_flows");
     check(was.flow.record_ring_size == now.flow.record_ring_size, "flow.record_ring_size");
     check(was.control == now.control, "[control]");
+    check(was.applications == now.applications, "[applications]");
     return keys;
 }
 
@@ -184,7 +201,11 @@ std::vector<std::string> needs_restart(const config::Config& was, const config::
 class Control {
 public:
     Control(const config::Config& c, shm::StatsZone& zone, const Options& options)
-        : config_(c), zone_(zone), options_(options), exporter_(c), start_ns_(wall_clock_ns()) {
+        : config_(c),
+          zone_(zone),
+          options_(options),
+          exporter_(c, application_names(c)),
+          start_ns_(wall_clock_ns()) {
         refresh_snapshot();
         if (!socket_.open(c.control.socket))
             SLUICE_WARN("sluicectl cannot reach this control; records are exported all the same");
@@ -294,6 +315,7 @@ private:
         next.flow.max_flows = config_.flow.max_flows;
         next.flow.record_ring_size = config_.flow.record_ring_size;
         next.control = config_.control;
+        next.applications = config_.applications;
         exporter_.reconfigure(next, reliability(snapshot()));
         shm::publish(zone_.flow_settings,
                      {static_cast<std::uint64_t>(next.flow.idle_timeout.count()),

@@ -15,7 +15,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <new>
 
 #include "loader.hpp"
@@ -166,10 +165,9 @@ bool Dataplane::start() {
 // The signatures compiled once for every worker; each worker gets a scratch of its own.
 bool Dataplane::load_applications() {
     const auto& a = config_.applications;
-    if (a.signatures.empty()) return true;
-    std::filesystem::path path(a.signatures);
-    if (path.is_relative()) path = std::filesystem::path(config_.file).parent_path() / path;
-    const auto loaded = config::load_signatures(path.string());
+    const std::string path = config::signatures_path(config_);
+    if (path.empty()) return true;
+    const auto loaded = config::load_signatures(path);
     for (const auto& e : loaded.errors) SLUICE_ERROR("%s", e.to_string().c_str());
     if (!loaded.signatures) return false;
     std::vector<std::string> errors;

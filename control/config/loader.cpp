@@ -600,6 +600,12 @@ SignaturesResult load_signatures_string(std::string_view text, const std::string
     return {std::move(s), {}};
 }
 
+std::string signatures_path(const Config& config) {
+    const std::string& s = config.applications.signatures;
+    if (s.empty() || s.starts_with('/')) return s;
+    return (std::filesystem::path(config.file).parent_path() / s).string();
+}
+
 SignaturesResult load_signatures(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in)

@@ -39,6 +39,9 @@ struct SignaturesResult {
 // The application signatures ([applications] signatures): names, ids, patterns and their lines.
 // The patterns themselves are checked when Hyperscan compiles them.
 SignaturesResult load_signatures(const std::string& path);
+// Where [applications] signatures points, a relative path taken from the configuration's folder;
+// empty when identification is off.
+std::string signatures_path(const Config& config);
 SignaturesResult load_signatures_string(std::string_view text, const std::string& file_name);
 
 // The effective configuration, defaults filled in, as TOML that loads back to the same values.

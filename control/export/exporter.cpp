@@ -8,16 +8,19 @@
 
 namespace sluice::control {
 
-Exporter::Exporter(const config::Config& config)
-    : observation_domain_(config.sensor.observation_domain_id) {
+Exporter::Exporter(const config::Config& config, ApplicationNames names)
+    : observation_domain_(config.sensor.observation_domain_id), names_(std::move(names)) {
     for (const config::Collector& c : config.collectors)
-        sessions_.push_back(std::make_unique<CollectorSession>(c, observation_domain_,
-                                                               next_exporting_process_id_++));
+        sessions_.push_back(std::make_unique<CollectorSession>(
+            c, observation_domain_, next_exporting_process_id_++, names_));
 }
 
-void Exporter::reconfigure(const config::Config& config, const Reliability& reliability) {
+void Exporter::reconfigure(const config::Config& config, const Reliability& reliability,
+                           ApplicationNames names) {
+    // New names go out with new sessions; the signatures themselves change only at a restart.
     const bool same_domain = config.sensor.observation_domain_id == observation_domain_;
     observation_domain_ = config.sensor.observation_domain_id;
+    if (names) names_ = std::move(names);
     std::vector<std::unique_ptr<CollectorSession>> next;
     for (const config::Collector& c : config.collectors) {
         auto kept = std::find_if(sessions_.begin(), sessions_.end(), [&](const auto& s) {
@@ -26,8 +29,8 @@ void Exporter::reconfigure(const config::Config& config, const Reliability& reli
         if (kept != sessions_.end()) {
             next.push_back(std::move(*kept));
         } else {
-            next.push_back(std::make_unique<CollectorSession>(c, observation_domain_,
-                                                              next_exporting_process_id_++));
+            next.push_back(std::make_unique<CollectorSession>(
+                c, observation_domain_, next_exporting_process_id_++, names_));
             SLUICE_INFO("collector \"%s\" (%s): added", c.name.c_str(),
                         next.back()->describe().c_str());
         }

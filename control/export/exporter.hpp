@@ -12,12 +12,13 @@ namespace sluice::control {
 
 class Exporter {
 public:
-    explicit Exporter(const config::Config& config);
+    explicit Exporter(const config::Config& config, ApplicationNames names = nullptr);
 
     // A reload: collectors whose settings are unchanged keep their session, buffer and
     // counters; removed or changed ones are closed (what they held counted as not sent) and the
     // new ones open.
-    void reconfigure(const config::Config& config, const Reliability& reliability);
+    void reconfigure(const config::Config& config, const Reliability& reliability,
+                     ApplicationNames names = nullptr);
 
     void offer(std::span<const FlowRecord> records);
     // True when a collector has more to send right away.
@@ -31,6 +32,7 @@ public:
 private:
     std::vector<std::unique_ptr<CollectorSession>> sessions_;
     std::uint32_t observation_domain_ = 0;
+    ApplicationNames names_;
     std::uint32_t next_exporting_process_id_ = 1;  // unique for the life of this control
 };
 

@@ -34,7 +34,7 @@ std::uint32_t export_time() {
 
 CollectorSession::CollectorSession(const config::Collector& collector,
                                    std::uint32_t observation_domain,
-                                   std::uint32_t exporting_process_id,
+                                   std::uint32_t exporting_process_id, ApplicationNames names,
                                    std::unique_ptr<Channel> channel)
     : config_(collector),
       domain_(observation_domain),
@@ -45,7 +45,8 @@ CollectorSession::CollectorSession(const config::Collector& collector,
       // Default-initialised: the pages are touched only as records wait in them.
       buffer_(new FlowRecord[std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)]),
       capacity_(std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)),
-      backoff_(kFirstBackoff) {}
+      backoff_(kFirstBackoff),
+      names_(names && !names->empty() ? std::move(names) : nullptr) {}
 
 SessionCounters CollectorSession::counters() const {
     SessionCounters c = counters_;
@@ -86,6 +87,8 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
         Outcome o;
         if (templates_due_ || statistics_due_) {
             o = send_statistics(now, reliability, templates_due_);
+        } else if (names_due_) {
+            o = send_names(now);
         } else {
             if (buffered_ == 0) return false;
             builder_.begin(sequence_);
@@ -243,6 +246,12 @@ void CollectorSession::completed(Steady::time_point now, const Message& m) {
         ++counters_.template_messages_sent;
         templates_due_ = false;
         next_templates_ = now + config_.template_refresh;
+        names_due_ = names_ != nullptr;  // the names follow the templates that define them
+        names_sent_ = 0;
+    }
+    if (m.names_to != 0) {
+        names_sent_ = m.names_to;
+        names_due_ = names_sent_ < names_->size();
     }
     if (m.statistics) {
         counters_.statistics_records_sent += 2;
@@ -272,9 +281,10 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
     builder_.begin(sequence_);
     if (with_templates) {
         const auto data = ipfix::biflow_templates(precision_);
-        const std::array<const ipfix::Template*, 4> all{
-            data[0], data[1], &ipfix::kMeteringStatistics, &ipfix::kExportingStatistics};
-        builder_.add_templates(all);
+        const std::array<const ipfix::Template*, 5> all{
+            data[0], data[1], &ipfix::kMeteringStatistics, &ipfix::kExportingStatistics,
+            &ipfix::kApplicationNames};
+        builder_.add_templates(std::span(all).first(names_ ? 5 : 4));
     }
     const std::uint64_t since_ms = r.since_ns / 1'000'000;
     const std::uint64_t now_ms = wall_clock_ns() / 1'000'000;
@@ -291,6 +301,20 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
     Message m;
     m.templates = with_templates;
     m.statistics = true;
+    return send(now, m);
+}
+
+// As many application names as fit in a message, from where the last message stopped.
+CollectorSession::Outcome CollectorSession::send_names(Steady::time_point now) {
+    builder_.begin(sequence_);
+    std::size_t i = names_sent_;
+    for (; i < names_->size(); ++i) {
+        const ApplicationName& a = (*names_)[i];
+        if (!builder_.add_application(ipfix::application_id(a.id), a.name, a.description)) break;
+    }
+    if (i == names_sent_) ++i;  // too long for any message of this collector: left out
+    Message m;
+    m.names_to = i;
     return send(now, m);
 }
 

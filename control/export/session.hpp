@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "channel.hpp"
 #include "encoder.hpp"
@@ -23,6 +24,14 @@ struct Reliability {
     std::uint64_t octets_not_sent = 0;
     std::uint64_t since_ns = 0;  // when the dataplane started counting
 };
+
+// The id -> name table of the identified applications, sent to collectors as options records.
+struct ApplicationName {
+    std::uint32_t id;
+    std::string name;
+    std::string description;
+};
+using ApplicationNames = std::shared_ptr<const std::vector<ApplicationName>>;
 
 enum class SessionState : std::uint8_t {
     opening,  // resolving, connecting
@@ -52,7 +61,7 @@ class CollectorSession {
 public:
     // `exporting_process_id` scopes this collector's Exporting Process statistics.
     CollectorSession(const config::Collector& collector, std::uint32_t observation_domain,
-                     std::uint32_t exporting_process_id,
+                     std::uint32_t exporting_process_id, ApplicationNames names = nullptr,
                      std::unique_ptr<Channel> channel = nullptr);
 
     // Takes records into the buffer; what does not fit is counted as not sent.
@@ -93,6 +102,7 @@ private:
         std::size_t bytes = 0;
         bool templates = false;
         bool statistics = false;
+        std::size_t names_to = 0;  // the application names sent up to here
     };
 
     enum class Outcome { done, waiting, failed };
@@ -109,6 +119,7 @@ private:
     Outcome after_failure(Steady::time_point now, const Message& m);
     void lose_in_flight();
     Outcome send_statistics(Steady::time_point now, const Reliability& r, bool with_templates);
+    Outcome send_names(Steady::time_point now);
     void not_sent(const Totals& t);
 
     config::Collector config_;
@@ -133,6 +144,9 @@ private:
     std::uint32_t sequence_ = 0;  // data records sent in this transport session
     bool templates_due_ = true;
     bool statistics_due_ = true;
+    ApplicationNames names_;
+    bool names_due_ = false;  // after templates: the names, from names_sent_ on
+    std::size_t names_sent_ = 0;
     Steady::time_point next_templates_{};
     Steady::time_point next_statistics_{};
     // A message the channel has not taken whole yet: `held_` when nothing of it went out, in

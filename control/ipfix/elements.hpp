@@ -20,7 +20,11 @@ enum class Type : std::uint8_t {
     date_time_milliseconds,
     date_time_nanoseconds,
     octet_array,
+    string,
 };
+
+// A template field of this length carries its length in each record (RFC 7011 section 7).
+inline constexpr std::uint16_t kVariableLength = 65535;
 
 struct Element {
     std::uint16_t id;
@@ -46,7 +50,9 @@ struct Element {
     X(minimumTTL,                    52, 0, unsigned8, 1)                                     \
     X(maximumTTL,                    53, 0, unsigned8, 1)                                     \
     X(vlanId,                        58, 0, unsigned16, 2)                                    \
+    X(applicationDescription,        94, 0, string, kVariableLength)                          \
     X(applicationId,                 95, 0, octet_array, 4)                                   \
+    X(applicationName,               96, 0, string, kVariableLength)                          \
     X(flowEndReason,                136, 0, unsigned8, 1)                                     \
     X(exportingProcessId,           144, 0, unsigned32, 4)                                    \
     X(observationDomainId,          149, 0, unsigned32, 4)                                    \

@@ -135,6 +135,8 @@ const Template* const kNanosecondTemplates[] = {&kTemplates[2], &kTemplates[3]};
 constexpr Element kMeteringStatisticsFields[] = {
     ie::observationDomainId, ie::ignoredPacketTotalCount, ie::ignoredOctetTotalCount,
     ie::observationTimeMilliseconds, ie::observationTimeMilliseconds};
+constexpr Element kApplicationNamesFields[] = {ie::applicationId, ie::applicationName,
+                                               ie::applicationDescription};
 constexpr Element kExportingStatisticsFields[] = {
     ie::exportingProcessId,     ie::notSentFlowTotalCount, ie::notSentPacketTotalCount,
     ie::notSentOctetTotalCount, ie::flowStartMilliseconds, ie::flowEndMilliseconds};
@@ -224,6 +226,7 @@ void encode_record(std::uint8_t* p, const FlowRecord& r) {
 
 const Template kMeteringStatistics{260, kMeteringStatisticsFields, 1};
 const Template kExportingStatistics{261, kExportingStatisticsFields, 1};
+const Template kApplicationNames{262, kApplicationNamesFields, 1};
 
 std::uint64_t ntp_timestamp(std::uint64_t unix_ns) {
     const std::uint64_t seconds = unix_ns / 1'000'000'000 + kNtpEpochOffset;
@@ -350,6 +353,31 @@ bool MessageBuilder::add(const Template& t, std::span<const std::uint64_t> value
     for (std::size_t i = 0; i < values.size(); ++i) {
         store(&buffer_[size_], values[i], t.fields[i].length);
         size_ += t.fields[i].length;
+    }
+    ++records_;
+    return true;
+}
+
+bool MessageBuilder::add_application(std::uint32_t id, std::string_view name,
+                                     std::string_view description) {
+    // Variable-length strings: one length byte below 255, else 255 and two bytes.
+    auto encoded = [](std::string_view s) { return s.size() + (s.size() < 255 ? 1 : 3); };
+    name = name.substr(0, 65535 - 3);
+    description = description.substr(0, 65535 - 3);
+    const std::size_t length = 4 + encoded(name) + encoded(description);
+    if (!open_set(kApplicationNames.id, length)) return false;
+    store(&buffer_[size_], id, 4);
+    size_ += 4;
+    for (const std::string_view s : {name, description}) {
+        if (s.size() < 255) {
+            store(&buffer_[size_++], s.size(), 1);
+        } else {
+            store(&buffer_[size_], 255, 1);
+            store(&buffer_[size_ + 1], s.size(), 2);
+            size_ += 3;
+        }
+        std::memcpy(&buffer_[size_], s.data(), s.size());
+        size_ += s.size();
     }
     ++records_;
     return true;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "elements.hpp"
@@ -37,6 +38,10 @@ extern const Template kMeteringStatistics;
 // exportingProcessId: flows, packets and octets not sent, and the time window.
 extern const Template kExportingStatistics;
 
+// The application names (RFC 6759 section 5): scoped by applicationId, applicationName and
+// applicationDescription, strings of variable length; collectors show names from them.
+extern const Template kApplicationNames;
+
 // applicationId (RFC 6759): a classification engine id and a 24-bit selector. Sluice's ids
 // are its own registry of layer-7 applications, engine PANA-L7 (13); 0 ("not identified")
 // is sent as engine 0, which RFC 6759 reserves as invalid.
@@ -69,6 +74,9 @@ public:
 
     // An options (or any) record of `t` whose fields are unsigned numbers, in order.
     bool add(const Template& t, std::span<const std::uint64_t> values);
+
+    // A record of kApplicationNames: `id` as the data records carry it (application_id()).
+    bool add_application(std::uint32_t id, std::string_view name, std::string_view description);
 
     // Ends the message with its export time, seconds since the epoch: its bytes, valid until
     // the next begin().

@@ -419,3 +419,33 @@ TEST(Exporter, AReloadKeepsUnchangedCollectorsAndTheirBuffers) {
 
 }  // namespace
 }  // namespace sluice::control
+
+namespace sluice::control {
+namespace {
+
+TEST(CollectorSession, ApplicationNamesFollowTheTemplatesOverAsManyMessagesAsNeeded) {
+    Listener sink(SOCK_DGRAM);
+    auto c = collector(config::Transport::udp, sink.port);
+    c.mtu = 576;  // 548 bytes of IPFIX: the names take several messages
+    auto names = std::make_shared<std::vector<ApplicationName>>();
+    for (std::uint32_t i = 1; i <= 30; ++i)
+        names->push_back({i, "app" + std::to_string(i), std::string(40, 'd')});
+    CollectorSession s(c, 1, 1, names);
+    s.service(Steady::now(), kReliability);
+    const auto raw = datagrams(sink.fd);
+    ASSERT_GE(raw.size(), 3u);
+    const Received r(raw);  // checks the sequence numbers
+    EXPECT_EQ(r.messages[0].templates.count(262), 1u);
+    std::size_t named = 0;
+    for (const auto& m : r.messages)
+        for (const auto& [set, fields] : m.records)
+            if (set == 262) {
+                const auto& name = fields.at({96, 0});
+                EXPECT_EQ(std::string(name.begin(), name.end()), "app" + std::to_string(++named));
+            }
+    EXPECT_EQ(named, 30u);
+    for (const auto& m : raw) EXPECT_LE(m.size(), 548u);
+}
+
+}  // namespace
+}  // namespace sluice::control

@@ -70,19 +70,23 @@ struct Decoded {
                 }
             } else {
                 const auto& fields = templates.at(set);
-                std::size_t record = 0;
-                for (const Field& f : fields) record += f.length;
-                while (record != 0 && p + record <= end) {
+                std::size_t shortest = 0;  // a record's least length: variable fields take 1
+                for (const Field& f : fields) shortest += f.length == 65535 ? 1 : f.length;
+                while (shortest != 0 && p + shortest <= end) {
                     records.push_back({set, {}});
                     ordered.emplace_back();
                     for (const Field& f : fields) {
-                        std::vector<std::uint8_t> bytes(
-                            m.begin() + static_cast<long>(p),
-                            m.begin() + static_cast<long>(p + f.length));
+                        std::size_t length = f.length;
+                        if (length == 65535) {  // RFC 7011 section 7: the length comes first
+                            length = m[p++];
+                            if (length == 255) length = get(m, p, 2), p += 2;
+                        }
+                        std::vector<std::uint8_t> bytes(m.begin() + static_cast<long>(p),
+                                                        m.begin() + static_cast<long>(p + length));
                         records.back().second[{f.id, f.pen}] = bytes;
                         ordered.back().push_back(
-                            get(bytes, 0, static_cast<unsigned>(f.length > 8 ? 0 : f.length)));
-                        p += f.length;
+                            get(bytes, 0, static_cast<unsigned>(length > 8 ? 0 : length)));
+                        p += length;
                     }
                 }
                 EXPECT_EQ(p, end) << "a data set ends with a whole record";

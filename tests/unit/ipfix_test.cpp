@@ -199,5 +199,27 @@ TEST(IpfixMessage, OptionsTemplatesAndStatisticsRecordsDecode) {
     EXPECT_EQ(d.ordered[1], std::vector<std::uint64_t>(std::begin(exporting), std::end(exporting)));
 }
 
+TEST(IpfixMessage, ApplicationNamesAreOptionsRecordsWithVariableLengthStrings) {
+    MessageBuilder b(1, 1472);
+    const Template* t[] = {&kApplicationNames};
+    ASSERT_TRUE(b.add_templates(t));
+    const std::string long_description(300, 'd');
+    ASSERT_TRUE(b.add_application(application_id(1), "http", "Hypertext Transfer Protocol"));
+    ASSERT_TRUE(b.add_application(application_id(2), "tls", long_description));
+    const Decoded d(b.finish(1));
+    ASSERT_EQ(d.templates.at(262).size(), 3u);
+    EXPECT_EQ(d.templates.at(262)[1].id, 96);
+    EXPECT_EQ(d.templates.at(262)[1].length, kVariableLength);
+    EXPECT_EQ(d.scope_fields.at(262), 1);
+    ASSERT_EQ(d.records.size(), 2u);
+    const auto& http = d.records[0].second;
+    EXPECT_EQ(http.at({95, 0}), (std::vector<std::uint8_t>{kApplicationEngine, 0, 0, 1}));
+    EXPECT_EQ(std::string(http.at({96, 0}).begin(), http.at({96, 0}).end()), "http");
+    EXPECT_EQ(std::string(http.at({94, 0}).begin(), http.at({94, 0}).end()),
+              "Hypertext Transfer Protocol");
+    const auto& tls = d.records[1].second;
+    EXPECT_EQ(tls.at({94, 0}).size(), 300u) << "a length of 255 or more takes three bytes";
+}
+
 }  // namespace
 }  // namespace sluice::ipfix
