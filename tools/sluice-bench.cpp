@@ -17,6 +17,7 @@
 #include <x86intrin.h>
 
 #include "flow_table.hpp"
+#include "loader.hpp"
 #include "pktgen/packet.hpp"
 #include "pktgen/workload.hpp"
 
@@ -34,7 +35,10 @@ struct Options {
     bool quick = false;
     unsigned repeat = 5;
     int cpu = -1;
-    std::string only;  // run the cases whose name contains this
+    std::string only;          // run the cases whose name contains this
+    std::string applications;  // a signature file: identification on
+    const appid::Database* database = nullptr;
+    const appid::Scratch* scratch = nullptr;
 };
 
 struct Case {
@@ -123,6 +127,7 @@ void run_case(const Case& c, const Options& o, double hz) {
         FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000}, memory.get(),
         random_hash_key());
     auto out = std::make_unique<RecordBuffer>();
+    if (o.database != nullptr) table->identify_applications({o.database, o.scratch, 512, 4});
 
     // Warm-up: every flow once, so the table holds c.flows active flows.
     HugeArray<std::uint8_t> warm(std::size_t{c.flows} * kSlotBytes);
@@ -168,40 +173,49 @@ void run_case(const Case& c, const Options& o, double hz) {
         "{\"case\": \"%s\", \"flows\": %u, \"packet_size\": 64, \"distribution\": \"%s\", "
         "\"packets\": %llu, \"mpps\": %.2f, \"cycles_per_packet\": %.1f, \"runs\": %zu, "
         "\"mpps_min\": %.2f, \"mpps_max\": %.2f, \"table_capacity\": %llu, \"active_flows\": %llu, "
-        "\"evictions\": %llu, \"records\": %llu, \"tsc_ghz\": %.3f%s}\n",
+        "\"evictions\": %llu, \"records\": %llu, \"identification\": %s, "
+        "\"application_scans\": %llu, \"tsc_ghz\": %.3f%s}\n",
         c.name.c_str(), c.flows, c.distribution.c_str(), static_cast<unsigned long long>(measured),
         median.mpps, median.cycles_per_packet, runs.size(), runs.front().mpps, runs.back().mpps,
         static_cast<unsigned long long>(table->capacity()),
         static_cast<unsigned long long>(table->active_flows()),
         static_cast<unsigned long long>(after.evictions - before.evictions),
-        static_cast<unsigned long long>(records), hz / 1e9,
-        c.distribution == "zipf" ? ", \"zipf_exponent\": 1.0" : "");
+        static_cast<unsigned long long>(records), o.database != nullptr ? "true" : "false",
+        static_cast<unsigned long long>(after.application_scans - before.application_scans),
+        hz / 1e9, c.distribution == "zipf" ? ", \"zipf_exponent\": 1.0" : "");
     std::fflush(stdout);
 }
 
 void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-bench [--quick] [--cpu N] [--repeat N] [--case SUBSTRING]\n"
+                 "                    [--applications FILE]\n"
                  "Measures parser + flow table + expiry on one core with 64-byte packets built in\n"
                  "memory: Zipf and uniform popularity over 1K, 1M and 8M active flows, and a\n"
                  "new-flow flood. Each case runs --repeat times (5; 3 with --quick) and reports\n"
-                 "the median. --quick runs each case briefly (under a minute in all).\n");
+                 "the median. --quick runs each case briefly (under a minute in all).\n"
+                 "--applications FILE turns application identification on with the signatures\n"
+                 "of FILE (512 bytes of the first 4 payload packets of each direction).\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     Options o;
-    static const option options[] = {
-        {"quick", no_argument, nullptr, 'q'},        {"cpu", required_argument, nullptr, 'c'},
-        {"repeat", required_argument, nullptr, 'r'}, {"case", required_argument, nullptr, 'k'},
-        {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:h", options, nullptr)) != -1;) {
+    static const option options[] = {{"quick", no_argument, nullptr, 'q'},
+                                     {"cpu", required_argument, nullptr, 'c'},
+                                     {"repeat", required_argument, nullptr, 'r'},
+                                     {"case", required_argument, nullptr, 'k'},
+                                     {"applications", required_argument, nullptr, 'a'},
+                                     {"help", no_argument, nullptr, 'h'},
+                                     {nullptr, 0, nullptr, 0}};
+    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'q': o.quick = true; break;
             case 'c': o.cpu = std::atoi(optarg); break;
             case 'r': o.repeat = static_cast<unsigned>(std::max(1, std::atoi(optarg))); break;
             case 'k': o.only = optarg; break;
+            case 'a': o.applications = optarg; break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }
@@ -217,6 +231,20 @@ int main(int argc, char** argv) {
         }
     }
     const double hz = tsc_hz();
+    std::unique_ptr<appid::Database> database;
+    std::unique_ptr<appid::Scratch> scratch;
+    if (!o.applications.empty()) {
+        const auto loaded = config::load_signatures(o.applications);
+        for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        if (!loaded.signatures) return 2;
+        std::vector<std::string> errors;
+        database = appid::Database::compile(*loaded.signatures, errors);
+        for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+        if (!database) return 2;
+        scratch = std::make_unique<appid::Scratch>(*database);
+        o.database = database.get();
+        o.scratch = scratch.get();
+    }
     const std::vector<Case> cases = {
         {"zipf-1K", "zipf", 1'000},
         {"zipf-1M", "zipf", 1'000'000},

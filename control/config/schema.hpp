@@ -85,7 +85,7 @@ template <typename V>
 void visit(V& v, Applications& a) {
     v.string("signatures", a.signatures, any);
     v.integer("bytes", a.bytes, 16, 65535);
-    v.integer("packets", a.packets, 1, 64);
+    v.integer("packets", a.packets, 1, 15);
 }
 
 // The signature file: [[application]] tables with [[application.pattern]] tables.

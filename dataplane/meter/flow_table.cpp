@@ -351,14 +351,14 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
 // Scans the payload of one of the first packets of each direction until the flow's application
 // is known or the direction's budget is spent.
 void FlowTable::identify(Slot s, const PacketInfo& info, const PacketRef& p) {
-    FlowCold& c = s.cold();
-    if (c.application_id != 0) return;
-    const FlowHot& h = s.hot();
+    // Only the hot part is read until a scan is due: most packets stop here.
+    FlowHot& h = s.hot();
     const unsigned initiator = (h.state & kInitiatorIsAddress1) ? 1 : 0;
     const bool from_client = info.direction == initiator;
-    std::uint8_t& scanned = c.scanned[from_client ? 0 : 1];
+    const unsigned shift = from_client ? 0 : 4;
+    const unsigned scanned = (h.scanned >> shift) & 0xf;
     if (scanned >= identification_.packets) return;
-    ++scanned;
+    h.scanned = static_cast<std::uint8_t>(h.scanned + (1u << shift));
     // Only what the first segment holds: the rest of a scattered frame is not gathered.
     const std::uint32_t held = p.length > info.payload_offset ? p.length - info.payload_offset : 0;
     const std::uint32_t length =
@@ -372,9 +372,12 @@ void FlowTable::identify(Slot s, const PacketInfo& info, const PacketRef& p) {
                                  (h.state & kSynSeen) != 0,
                                  {h.key.port[d], h.key.port[1 - d]}};
     ++counters_.application_scans;
-    c.application_id =
+    const std::uint32_t id =
         appid::classify(*identification_.database, *identification_.scratch, payload);
-    if (c.application_id != 0) ++counters_.flows_identified;
+    if (id == 0) return;
+    s.cold().application_id = id;
+    h.scanned = 0xff;  // identified: no more scans
+    ++counters_.flows_identified;
 }
 
 // Where a new flow goes: a free slot in the emptier of its two buckets, which keeps both from

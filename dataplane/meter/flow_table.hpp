@@ -45,8 +45,9 @@ struct FlowHot {
     std::uint8_t tcp_flags[2];
     std::uint8_t min_ttl[2];
     std::uint8_t max_ttl[2];
-    std::uint8_t state;  // FlowState bits
-    std::uint8_t reserved;
+    std::uint8_t state;    // FlowState bits
+    std::uint8_t scanned;  // payloads scanned for the application: the initiator's in the low
+                           // nibble, the responder's in the high one; 0xff once identified
 };
 static_assert(sizeof(FlowHot) == 96);
 
@@ -55,7 +56,7 @@ struct FlowCold {
     std::uint64_t first_ns[2];
     std::uint32_t application_id;  // 0 until identified
     std::uint16_t ingress_port;
-    std::uint8_t scanned[2];  // payload packets scanned for the application, [0] the initiator's
+    std::uint8_t reserved[2];
 };
 static_assert(sizeof(FlowCold) == 24);
 
@@ -90,7 +91,7 @@ struct Identification {
     const appid::Database* database = nullptr;
     const appid::Scratch* scratch = nullptr;
     std::uint32_t bytes = 512;
-    std::uint8_t packets = 4;
+    std::uint8_t packets = 4;  // at most 15: a nibble of FlowHot::scanned counts them
 };
 
 class FlowTable {
