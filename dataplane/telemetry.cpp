@@ -38,6 +38,8 @@ void meter_dict(rte_tel_data* d, int worker) {
     for (std::size_t r = 1; r < kEndReasons; ++r)
         add(d, "flows_ended_" + std::string(kEndReasonNames[r]), m.flows_ended[r]);
     add(d, "evictions", m.evictions);
+    add(d, "application_scans", m.application_scans);
+    add(d, "flows_identified", m.flows_identified);
     add(d, "records_sent", o.records_sent);
     add(d, "records_not_sent", o.records_not_sent);
     add(d, "packets_not_sent", o.packets_not_sent);

@@ -35,6 +35,8 @@ void meter_fields(JsonWriter& j, const MeterCounters& m) {
     j.field("evictions", m.evictions);
     j.field("fragments_matched", m.fragments_matched);
     j.field("fragments_unmatched", m.fragments_unmatched);
+    j.field("application_scans", m.application_scans);
+    j.field("flows_identified", m.flows_identified);
 }
 
 void output_fields(JsonWriter& j, const shm::OutputCounters& o) {
@@ -238,6 +240,8 @@ std::string stats_text(const Snapshot& s) {
     line(out, "%-36s %20" PRIu64, "evictions", m.evictions);
     line(out, "%-36s %20" PRIu64, "fragments matched", m.fragments_matched);
     line(out, "%-36s %20" PRIu64, "fragments unmatched", m.fragments_unmatched);
+    line(out, "%-36s %20" PRIu64, "flows identified", m.flows_identified);
+    line(out, "%-36s %20" PRIu64, "application scans", m.application_scans);
     line(out, "%-36s %20" PRIu64, "records into the rings", o.records_sent);
     line(out, "%-36s %20" PRIu64, "records not sent (rings full)", o.records_not_sent);
     line(out, "%-36s %20" PRIu64, "records taken by sluice-control", s.taken.records);
@@ -465,6 +469,12 @@ std::string prometheus_text(const Snapshot& s) {
     worker_family("sluice_worker_fragments_unmatched_total", "counter",
                   "Non-first fragments metered with ports 0.",
                   [](const WorkerSnapshot& w) { return w.meter.fragments_unmatched; });
+    worker_family("sluice_worker_application_scans_total", "counter",
+                  "Payloads scanned for the flow's application.",
+                  [](const WorkerSnapshot& w) { return w.meter.application_scans; });
+    worker_family("sluice_worker_flows_identified_total", "counter",
+                  "Flows whose application a scan found.",
+                  [](const WorkerSnapshot& w) { return w.meter.flows_identified; });
     worker_family("sluice_worker_records_sent_total", "counter",
                   "Records the worker put into its ring for sluice-control.",
                   [](const WorkerSnapshot& w) { return w.output.records_sent; });
