@@ -12,18 +12,10 @@ write_config "$WORK/sluice.toml" "net_pcap0,rx_pcap=$WORK/trace.pcap" "$NO_TIMEO
 [applications]
 signatures = \"$signatures\""
 
-"$DATAPLANE" --config "$WORK/sluice.toml" > "$WORK/dataplane.log" 2>&1 &
-dataplane=$!
-"$CONTROL" --config "$WORK/sluice.toml" --wait 20s --print-records > "$WORK/records.jsonl" 2> "$WORK/control.log" ||
-  { cat "$WORK/dataplane.log" "$WORK/control.log" >&2; fail "sluice-control failed"; }
-wait_exit "$dataplane" 30
-[ "$EXIT_STATUS" -eq 0 ] || { cat "$WORK/dataplane.log" >&2; fail "sluice-dataplane exited $EXIT_STATUS"; }
+replay_with_records "$WORK/sluice.toml"
 expect_contains "$WORK/dataplane.log" "application identification: 26 applications"
 
-if ! diff <(sort "$WORK/expected.jsonl") <(sort "$WORK/records.jsonl") > "$WORK/diff"; then
-  head -20 "$WORK/diff" >&2
-  fail "the records (application ids included) differ from the trace's conversations"
-fi
+same_records "$WORK/expected.jsonl" "$WORK/records.jsonl" "the records (application ids included) differ from the trace's conversations"
 identified=$(grep -c '"app": [1-9]' "$WORK/records.jsonl")
 [ "$identified" -eq 42 ] || fail "$identified flows identified, not the 26 applications' and 16 joined ones"
 

@@ -172,3 +172,23 @@ replay() {
   ip netns exec "$NS" tcpreplay -i "$FAR" --pps "${2:-20000}" "$1" > "$WORK/tcpreplay.log" 2>&1 ||
     { cat "$WORK/tcpreplay.log" >&2; fail "tcpreplay failed"; }
 }
+
+# replay_with_records CONFIG: sluice-dataplane replays CONFIG's capture while sluice-control
+# writes every record to $WORK/records.jsonl (logs: $WORK/dataplane.log, $WORK/control.log);
+# fails unless both exit 0.
+replay_with_records() {
+  "$DATAPLANE" --config "$1" > "$WORK/dataplane.log" 2>&1 &
+  local dataplane=$!
+  "$CONTROL" --config "$1" --wait 20s --print-records > "$WORK/records.jsonl" 2> "$WORK/control.log" ||
+    { cat "$WORK/dataplane.log" "$WORK/control.log" >&2; fail "sluice-control failed"; }
+  wait_exit "$dataplane" 30
+  [ "$EXIT_STATUS" -eq 0 ] || { cat "$WORK/dataplane.log" >&2; fail "sluice-dataplane exited $EXIT_STATUS"; }
+}
+
+# same_records EXPECTED GOT WHAT: the two JSON-lines files hold the same records, in any order.
+same_records() {
+  if ! diff <(sort "$1") <(sort "$2") > "$WORK/diff"; then
+    head -20 "$WORK/diff" >&2
+    fail "$3"
+  fi
+}
