@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# run_fuzz.sh TARGET SEEDS WORK SECONDS: runs a libFuzzer target for SECONDS from the seed
+# corpus, keeping what it finds in WORK; a crash fails the test and leaves its input in WORK.
+set -euo pipefail
+target=$1 seeds=$2 work=$3 seconds=$4
+mkdir -p "$work/corpus" "$work/crashes"
+"$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+  -artifact_prefix="$work/crashes/" "$work/corpus" "$seeds" 2>&1 | tail -25
