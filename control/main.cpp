@@ -152,6 +152,15 @@ void report(const ops::Snapshot& s) {
                 " IP octets metered",
                 m.packets, s.taken.packets, s.taken.records, m.ignored_total(), o.packets_not_sent,
                 o.records_not_sent, m.octets, m.metered_octets);
+    std::string reasons;
+    for (std::size_t r = 0; r < kIgnoreReasons; ++r)
+        if (m.ignored_packets[r] != 0)
+            reasons += (reasons.empty() ? "" : ", ") + std::string(kIgnoreReasonNames[r].name) +
+                       " " + std::to_string(m.ignored_packets[r]);
+    SLUICE_INFO("ignored by reason: %s; %" PRIu64 " flows evicted for lack of room; %" PRIu64
+                " fragments given their first's ports, %" PRIu64 " metered with ports 0",
+                reasons.empty() ? "none" : reasons.c_str(), m.evictions, m.fragments_matched,
+                m.fragments_unmatched);
     for (const auto& c : s.collectors) {
         const control::SessionCounters& n = c.counters;
         SLUICE_INFO("accounting for collector \"%s\" (%s): %" PRIu64 " packets received = %" PRIu64

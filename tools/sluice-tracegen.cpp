@@ -36,12 +36,14 @@ struct Options {
     std::uint64_t start_ns = 1'700'000'000ull * 1'000'000'000ull;
     std::uint64_t spread_ns = 10ull * 1'000'000'000ull;  // flow starts are spread over this
     bool long_flow = false;
+    bool hostile = false;
     std::string applications;  // a signature file: add its applications' conversations
 };
 
 struct Event {
     std::uint64_t time_ns;
     Packet packet;
+    std::vector<std::uint8_t> raw;  // a frame written as it is (--hostile), instead of packet
 };
 
 // The biflow record Sluice must produce for a conversation of the trace, when no timeout ends
@@ -66,7 +68,8 @@ struct Expected {
 void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-tracegen --out FILE [--flows N] [--seed N] [--spread SECONDS]\n"
-                 "                       [--long-flow] [--applications FILE] [--expect FILE]\n"
+                 "                       [--long-flow] [--applications FILE] [--hostile]\n"
+                 "                       [--expect FILE]\n"
                  "Writes N conversations (half TCP, a third UDP, the rest ICMP echo; 30%% IPv6)\n"
                  "to FILE and prints their totals as JSON: packets, ip_octets, flows.\n"
                  "--expect writes the record Sluice must make of each conversation, one JSON\n"
@@ -76,7 +79,10 @@ void usage(FILE* out) {
                  "192.0.2.250:9999, a request and a response every 50 ms over the whole spread.\n"
                  "--applications FILE adds a conversation per application Sluice identifies by\n"
                  "default (and a TCP one joined mid-connection for those whose server speaks\n"
-                 "first), expecting the ids of the signature FILE.\n");
+                 "first), expecting the ids of the signature FILE.\n"
+                 "--hostile adds frames no record should show: random bytes, cut frames,\n"
+                 "broken headers, tunnels too deep, stray fragments, a SYN flood of 3000\n"
+                 "sources and 2000 packets of one key (--expect does not list them).\n");
 }
 
 // One conversation between a client and a server, each direction's packets in time order.
@@ -102,7 +108,7 @@ void conversation(std::mt19937_64& rng, unsigned index, std::uint64_t t, std::ve
     const auto gap = [&] { return (100 + rng() % 4'900) * 1'000; };
     auto send = [&](Packet p) {
         expected.add(p, p.src == req.src, t);
-        out.push_back({t, std::move(p)});
+        out.push_back({t, std::move(p), {}});
         t += gap();
     };
     if (kind < 50) {
@@ -169,9 +175,9 @@ void long_conversation(const Options& o, std::vector<Event>& out, Expected& expe
     constexpr std::uint64_t kStep = 50'000'000;
     for (std::uint64_t t = o.start_ns; t < o.start_ns + o.spread_ns; t += kStep) {
         expected.add(req, true, t);
-        out.push_back({t, req});
+        out.push_back({t, req, {}});
         expected.add(rsp, false, t + kStep / 2);
-        out.push_back({t + kStep / 2, rsp});
+        out.push_back({t + kStep / 2, rsp, {}});
     }
 }
 
@@ -242,7 +248,7 @@ void application_conversations(const Options& o, std::vector<Event>& events,
             Expected e;
             for (const Packet& p : packets) {
                 e.add(p, p.src == packets[0].src, t);
-                events.push_back({t, p});
+                events.push_back({t, p, {}});
                 t += 1'000'000;
             }
             key_of(packets[0], e);
@@ -250,6 +256,91 @@ void application_conversations(const Options& o, std::vector<Event>& events,
             expected.push_back(e);
         }
     }
+}
+
+// --hostile: what a SPAN port of a network under attack carries, none of it a conversation a
+// record should show: random bytes, frames cut short, broken IP and TCP headers, tunnels too
+// deep, fragment floods, a SYN flood from many sources, a flood of one key.
+void hostile_frames(const Options& o, std::vector<Event>& events) {
+    std::mt19937_64 rng(o.seed * 7919);
+    std::uint64_t t = o.start_ns + 2'000'000;
+    auto raw = [&](std::vector<std::uint8_t> f) {
+        events.push_back({t, {}, std::move(f)});
+        t += 100'000;
+    };
+    auto packet = [&](const Packet& p) {
+        events.push_back({t, p, {}});
+        t += 100'000;
+    };
+    Packet tcp;
+    tcp.protocol = kTcp;
+    tcp.src = ipv4(198, 51, 100, 7);
+    tcp.dst = ipv4(203, 0, 113, 9);
+    tcp.src_port = 44000;
+    tcp.dst_port = 443;
+    tcp.tcp_flags = tcp::ack;
+    tcp.payload = 100;
+    Packet udp6 = tcp;
+    udp6.protocol = kUdp;
+    udp6.ip_version = 6;
+    udp6.src = ipv6(0x2001, 0xdb8, 0xbad, 0, 0, 0, 0, 1);
+    udp6.dst = ipv6(0x2001, 0xdb8, 0xbad, 0, 0, 0, 0, 2);
+    for (unsigned i = 0; i < 200; ++i) {  // random bytes
+        std::vector<std::uint8_t> f(1 + rng() % 200);
+        for (auto& b : f) b = static_cast<std::uint8_t>(rng());
+        raw(std::move(f));
+    }
+    for (unsigned i = 0; i < 200; ++i) {  // valid frames cut anywhere
+        auto f = build(i % 2 ? tcp : udp6);
+        f.resize(1 + rng() % (f.size() - 1));
+        raw(std::move(f));
+    }
+    for (unsigned i = 0; i < 50; ++i) {  // broken headers
+        auto ihl = build(tcp);
+        ihl[14] = 0x43;  // IHL 3: below 20 bytes
+        raw(std::move(ihl));
+        auto version = build(tcp);
+        version[14] = 0x55;  // IPv5 behind an IPv4 EtherType
+        raw(std::move(version));
+        auto total = build(tcp);
+        total[16] = 0x05, total[17] = 0xdc;  // 1500 bytes in a shorter frame
+        raw(std::move(total));
+        auto offset = build(tcp);
+        offset[14 + 20 + 12] = 0x30;  // a TCP header of 12 bytes
+        raw(std::move(offset));
+        auto short_l4 = build(tcp);
+        short_l4.resize(14 + 20 + 8);  // the IP packet ends, whole, inside its TCP header
+        short_l4[16] = 0, short_l4[17] = 28;
+        raw(std::move(short_l4));
+    }
+    for (unsigned i = 0; i < 30; ++i) {  // tunnels too deep
+        Packet vlans = tcp;
+        vlans.vlans = {10, 20, 30};
+        packet(vlans);
+        Packet mpls = tcp;
+        mpls.mpls_labels = 9;
+        packet(mpls);
+        Packet ext = udp6;
+        ext.ipv6_extensions = std::vector<std::uint8_t>(9, 60);
+        packet(ext);
+    }
+    for (unsigned i = 0; i < 500; ++i) {  // non-first fragments of datagrams never seen
+        Packet f = tcp;
+        f.protocol = kUdp;
+        f.fragmented = true;
+        f.fragment = {static_cast<std::uint16_t>(1 + rng() % 1000), rng() % 2 == 0,
+                      static_cast<std::uint32_t>(rng())};
+        packet(f);
+    }
+    for (unsigned i = 0; i < 3000; ++i) {  // a SYN flood from many sources
+        Packet syn = tcp;
+        syn.src = ipv4(100, 64, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i));
+        syn.src_port = static_cast<std::uint16_t>(1024 + i);
+        syn.tcp_flags = tcp::syn;
+        syn.payload = 0;
+        packet(syn);
+    }
+    for (unsigned i = 0; i < 2000; ++i) packet(udp6);  // one key, over and over
 }
 
 int run(const Options& o) {
@@ -266,6 +357,7 @@ int run(const Options& o) {
         key_of(events[first].packet, expected[i]);
     }
     if (!o.applications.empty()) application_conversations(o, events, expected);
+    if (o.hostile) hostile_frames(o, events);
     if (!o.expect.empty()) {
         std::FILE* f = std::fopen(o.expect.c_str(), "w");
         if (f == nullptr) throw std::runtime_error("cannot create " + o.expect);
@@ -277,6 +369,10 @@ int run(const Options& o) {
     PcapWriter pcap(o.out);
     std::uint64_t ip_octets = 0;
     for (const auto& e : events) {
+        if (!e.raw.empty()) {
+            pcap.write(e.time_ns, e.raw);
+            continue;
+        }
         const auto frame = build(e.packet);
         ip_octets += frame.size() - 14 - 4 * e.packet.vlans.size();
         pcap.write(e.time_ns, frame);
@@ -298,9 +394,10 @@ int main(int argc, char** argv) {
                                      {"expect", required_argument, nullptr, 'e'},
                                      {"long-flow", no_argument, nullptr, 'l'},
                                      {"applications", required_argument, nullptr, 'a'},
+                                     {"hostile", no_argument, nullptr, 'H'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "o:n:s:d:e:la:h", options, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "o:n:s:d:e:la:Hh", options, nullptr)) != -1;) {
         switch (opt) {
             case 'o': o.out = optarg; break;
             case 'n': o.flows = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
@@ -309,6 +406,7 @@ int main(int argc, char** argv) {
             case 'e': o.expect = optarg; break;
             case 'l': o.long_flow = true; break;
             case 'a': o.applications = optarg; break;
+            case 'H': o.hostile = true; break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }

@@ -43,7 +43,9 @@ void check_field(const Element& e, const std::uint8_t* p, const FlowRecord& r, b
         case 1: check(v == (reverse ? r.reverse_octets : r.octets)); break;
         case 2: check(v == (reverse ? r.reverse_packets : r.packets)); break;
         case 152:
-        case 156: check(v == (reverse ? reverse_time(r.reverse_first_ns) : time(r.first_ns))); break;
+        case 156:
+            check(v == (reverse ? reverse_time(r.reverse_first_ns) : time(r.first_ns)));
+            break;
         case 153:
         case 157: check(v == (reverse ? reverse_time(r.reverse_last_ns) : time(r.last_ns))); break;
         case 6: check(v == (reverse ? r.reverse_tcp_flags : r.tcp_flags)); break;

@@ -34,8 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static World world;
     constexpr std::uint32_t kFlows = 1024;
     static std::vector<std::uint8_t> memory(meter::FlowTable::memory_size(kFlows) + 64);
-    void* aligned = reinterpret_cast<void*>(
-        (reinterpret_cast<std::uintptr_t>(memory.data()) + 63) & ~std::uintptr_t{63});
+    void* aligned = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(memory.data()) + 63) &
+                                            ~std::uintptr_t{63});
     meter::FlowTable table({kFlows, 1'000'000'000, 5'000'000'000, 100'000'000}, aligned,
                            meter::HashKey{{1, 2, 3, 4, 5, 6, 7, 8}});
     table.identify_applications({world.db.get(), world.scratch.get(), 512, 4});
