@@ -133,6 +133,13 @@ kill -HUP "$(pgrep -f "sluice-control --config $WORK/sluice.toml")"
 wait_for_line "$WORK/run.log" "SIGHUP received: reloading" 10 || fail "SIGHUP did not reload"
 wait_for_line "$WORK/run.log" "applied (generation 4)" 10 || fail "SIGHUP's reload was not applied"
 
+# Malformed and oversized requests get an error reply and change nothing.
+printf '{"command": [1]}\n' | socat - "UNIX-CONNECT:$WORK/control.sock" > "$WORK/bad-request.txt"
+expect_contains "$WORK/bad-request.txt" '{"ok":false,"error":"bad request: at byte 13: values are strings, numbers or booleans, not objects"}'
+{ head -c 5000 /dev/zero | tr '\0' 'a'; echo; } | socat - "UNIX-CONNECT:$WORK/control.sock" > "$WORK/long-request.txt"
+expect_contains "$WORK/long-request.txt" '"error":"bad request: longer than 4096 bytes"'
+ctl status > /dev/null || fail "the control does not answer after bad requests"
+
 # What a script relies on: exit statuses.
 status=0; ctl nonsense 2> /dev/null || status=$?
 [ "$status" -eq 1 ] || fail "an unknown command exits $status, not 1"
