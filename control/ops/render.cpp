@@ -174,6 +174,90 @@ void collectors_table(std::string& out, const Snapshot& s) {
              c.last_error.empty() ? "-" : c.last_error.c_str());
 }
 
+// A metric family of one counter field: its name, type, help and where its value is.
+template <typename Counters>
+struct Metric {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::uint64_t Counters::*field;
+};
+
+constexpr Metric<MeterCounters> kMeterMetrics[] = {
+    {"sluice_worker_packets_total", "counter", "Packets the worker took from its queue.",
+     &MeterCounters::packets},
+    {"sluice_worker_received_bytes_total", "counter", "Frame bytes of the packets the worker took.",
+     &MeterCounters::octets},
+    {"sluice_worker_metered_packets_total", "counter", "Packets metered into flows.",
+     &MeterCounters::metered_packets},
+    {"sluice_worker_metered_bytes_total", "counter",
+     "IP bytes metered into flows, as records count them.", &MeterCounters::metered_octets},
+    {"sluice_worker_flows_created_total", "counter", "Flows the worker's table created.",
+     &MeterCounters::flows_created},
+    {"sluice_worker_flows_active", "gauge", "Flows in the worker's table now.",
+     &MeterCounters::flows_active},
+    {"sluice_worker_evictions_total", "counter",
+     "Flows ended early for lack of room in the table (lackOfResources).",
+     &MeterCounters::evictions},
+    {"sluice_worker_fragments_matched_total", "counter",
+     "Non-first fragments given the ports of their first fragment.",
+     &MeterCounters::fragments_matched},
+    {"sluice_worker_fragments_unmatched_total", "counter",
+     "Non-first fragments metered with ports 0.", &MeterCounters::fragments_unmatched},
+    {"sluice_worker_application_scans_total", "counter",
+     "Payloads scanned for the flow's application.", &MeterCounters::application_scans},
+    {"sluice_worker_flows_identified_total", "counter", "Flows whose application a scan found.",
+     &MeterCounters::flows_identified},
+};
+
+constexpr Metric<shm::OutputCounters> kOutputMetrics[] = {
+    {"sluice_worker_records_sent_total", "counter",
+     "Records the worker put into its ring for sluice-control.",
+     &shm::OutputCounters::records_sent},
+    {"sluice_worker_records_not_sent_total", "counter",
+     "Records dropped because the ring was full.", &shm::OutputCounters::records_not_sent},
+    {"sluice_worker_packets_not_sent_total", "counter",
+     "Packets in the records dropped because the ring was full.",
+     &shm::OutputCounters::packets_not_sent},
+    {"sluice_worker_bytes_not_sent_total", "counter",
+     "IP bytes in the records dropped because the ring was full.",
+     &shm::OutputCounters::octets_not_sent},
+    {"sluice_worker_ring_records", "gauge", "Records waiting in the worker's ring.",
+     &shm::OutputCounters::ring_used},
+    {"sluice_worker_ring_capacity_records", "gauge", "The size of the worker's ring.",
+     &shm::OutputCounters::ring_capacity},
+};
+
+using control::SessionCounters;
+constexpr Metric<SessionCounters> kCollectorMetrics[] = {
+    {"sluice_collector_records_sent_total", "counter", "Flow records sent to the collector.",
+     &SessionCounters::records_sent},
+    {"sluice_collector_packets_sent_total", "counter",
+     "Packets in the flow records sent to the collector.", &SessionCounters::packets_sent},
+    {"sluice_collector_records_not_sent_total", "counter",
+     "Flow records lost for this collector: buffer full, send failed, connection lost.",
+     &SessionCounters::records_not_sent},
+    {"sluice_collector_packets_not_sent_total", "counter",
+     "Packets in the flow records lost for this collector.", &SessionCounters::packets_not_sent},
+    {"sluice_collector_messages_sent_total", "counter", "IPFIX messages sent.",
+     &SessionCounters::messages_sent},
+    {"sluice_collector_sent_bytes_total", "counter", "IPFIX bytes sent.",
+     &SessionCounters::bytes_sent},
+    {"sluice_collector_template_messages_sent_total", "counter", "Messages carrying the templates.",
+     &SessionCounters::template_messages_sent},
+    {"sluice_collector_statistics_records_sent_total", "counter",
+     "Reliability statistics options records sent.", &SessionCounters::statistics_records_sent},
+    {"sluice_collector_sessions_opened_total", "counter",
+     "Transport sessions opened: connections, files.", &SessionCounters::sessions_opened},
+    {"sluice_collector_send_failures_total", "counter", "Messages that failed.",
+     &SessionCounters::send_failures},
+    {"sluice_collector_open_failures_total", "counter",
+     "Names not resolved, connections refused, files not created.",
+     &SessionCounters::open_failures},
+    {"sluice_collector_buffered_records", "gauge", "Records waiting in the collector's buffer.",
+     &SessionCounters::records_buffered},
+};
+
 }  // namespace
 
 std::string text_reply(const std::string& text) {
@@ -417,123 +501,45 @@ std::string prometheus_text(const Snapshot& s) {
     port_family("sluice_port_link_speed_bytes_per_second", "gauge", "The link's speed.",
                 [](const shm::PortCounters& c) { return c.link_speed_mbps * 125'000; });
 
-    auto worker_family = [&](const char* name, const char* type, const char* help, auto get) {
-        Family f(out, name, type, help);
-        for (const auto& w : s.workers) f.sample(worker_labels(w), get(w));
-    };
-    worker_family("sluice_worker_packets_total", "counter",
-                  "Packets the worker took from its queue.",
-                  [](const WorkerSnapshot& w) { return w.meter.packets; });
-    worker_family("sluice_worker_received_bytes_total", "counter",
-                  "Frame bytes of the packets the worker took.",
-                  [](const WorkerSnapshot& w) { return w.meter.octets; });
-    worker_family("sluice_worker_metered_packets_total", "counter", "Packets metered into flows.",
-                  [](const WorkerSnapshot& w) { return w.meter.metered_packets; });
-    worker_family("sluice_worker_metered_bytes_total", "counter",
-                  "IP bytes metered into flows, as records count them.",
-                  [](const WorkerSnapshot& w) { return w.meter.metered_octets; });
-    {
-        Family packets(out, "sluice_worker_ignored_packets_total", "counter",
-                       "Packets not metered, by reason (see docs/metering.md).");
-        for (const auto& w : s.workers)
-            for (std::size_t r = 0; r < kIgnoreReasons; ++r)
-                packets.sample(worker_labels(w) + "," +
-                                   label("reason", std::string(kIgnoreReasonNames[r].name)),
-                               w.meter.ignored_packets[r]);
-        Family bytes(out, "sluice_worker_ignored_bytes_total", "counter",
-                     "Frame bytes of the packets not metered, by reason.");
-        for (const auto& w : s.workers)
-            for (std::size_t r = 0; r < kIgnoreReasons; ++r)
-                bytes.sample(worker_labels(w) + "," +
-                                 label("reason", std::string(kIgnoreReasonNames[r].name)),
-                             w.meter.ignored_octets[r]);
-        Family ended(out, "sluice_worker_flows_ended_total", "counter",
-                     "Flow records made, by flowEndReason.");
-        for (const auto& w : s.workers)
-            for (std::size_t r = 1; r < kEndReasons; ++r)
-                ended.sample(
-                    worker_labels(w) + "," + label("reason", std::string(kEndReasonNames[r])),
-                    w.meter.flows_ended[r]);
+    for (const auto& m : kMeterMetrics) {
+        Family f(out, m.name, m.type, m.help);
+        for (const auto& w : s.workers) f.sample(worker_labels(w), w.meter.*m.field);
     }
-    worker_family("sluice_worker_flows_created_total", "counter",
-                  "Flows the worker's table created.",
-                  [](const WorkerSnapshot& w) { return w.meter.flows_created; });
-    worker_family("sluice_worker_flows_active", "gauge", "Flows in the worker's table now.",
-                  [](const WorkerSnapshot& w) { return w.meter.flows_active; });
-    worker_family("sluice_worker_evictions_total", "counter",
-                  "Flows ended early for lack of room in the table (lackOfResources).",
-                  [](const WorkerSnapshot& w) { return w.meter.evictions; });
-    worker_family("sluice_worker_fragments_matched_total", "counter",
-                  "Non-first fragments given the ports of their first fragment.",
-                  [](const WorkerSnapshot& w) { return w.meter.fragments_matched; });
-    worker_family("sluice_worker_fragments_unmatched_total", "counter",
-                  "Non-first fragments metered with ports 0.",
-                  [](const WorkerSnapshot& w) { return w.meter.fragments_unmatched; });
-    worker_family("sluice_worker_application_scans_total", "counter",
-                  "Payloads scanned for the flow's application.",
-                  [](const WorkerSnapshot& w) { return w.meter.application_scans; });
-    worker_family("sluice_worker_flows_identified_total", "counter",
-                  "Flows whose application a scan found.",
-                  [](const WorkerSnapshot& w) { return w.meter.flows_identified; });
-    worker_family("sluice_worker_records_sent_total", "counter",
-                  "Records the worker put into its ring for sluice-control.",
-                  [](const WorkerSnapshot& w) { return w.output.records_sent; });
-    worker_family("sluice_worker_records_not_sent_total", "counter",
-                  "Records dropped because the ring was full.",
-                  [](const WorkerSnapshot& w) { return w.output.records_not_sent; });
-    worker_family("sluice_worker_packets_not_sent_total", "counter",
-                  "Packets in the records dropped because the ring was full.",
-                  [](const WorkerSnapshot& w) { return w.output.packets_not_sent; });
-    worker_family("sluice_worker_bytes_not_sent_total", "counter",
-                  "IP bytes in the records dropped because the ring was full.",
-                  [](const WorkerSnapshot& w) { return w.output.octets_not_sent; });
-    worker_family("sluice_worker_ring_records", "gauge", "Records waiting in the worker's ring.",
-                  [](const WorkerSnapshot& w) { return w.output.ring_used; });
-    worker_family("sluice_worker_ring_capacity_records", "gauge", "The size of the worker's ring.",
-                  [](const WorkerSnapshot& w) { return w.output.ring_capacity; });
+    for (const auto& m : kOutputMetrics) {
+        Family f(out, m.name, m.type, m.help);
+        for (const auto& w : s.workers) f.sample(worker_labels(w), w.output.*m.field);
+    }
+    // The counters by reason: one family each, the reason as a label.
+    auto by_reason = [&](const char* name, const char* help, std::size_t from, std::size_t to,
+                         auto reason, auto value) {
+        Family f(out, name, "counter", help);
+        for (const auto& w : s.workers)
+            for (std::size_t r = from; r < to; ++r)
+                f.sample(worker_labels(w) + "," + label("reason", std::string(reason(r))),
+                         value(w.meter, r));
+    };
+    auto ignore_reason = [](std::size_t r) { return kIgnoreReasonNames[r].name; };
+    by_reason("sluice_worker_ignored_packets_total",
+              "Packets not metered, by reason (see docs/metering.md).", 0, kIgnoreReasons,
+              ignore_reason,
+              [](const MeterCounters& m, std::size_t r) { return m.ignored_packets[r]; });
+    by_reason("sluice_worker_ignored_bytes_total",
+              "Frame bytes of the packets not metered, by reason.", 0, kIgnoreReasons,
+              ignore_reason,
+              [](const MeterCounters& m, std::size_t r) { return m.ignored_octets[r]; });
+    by_reason(
+        "sluice_worker_flows_ended_total", "Flow records made, by flowEndReason.", 1, kEndReasons,
+        [](std::size_t r) { return kEndReasonNames[r]; },
+        [](const MeterCounters& m, std::size_t r) { return m.flows_ended[r]; });
 
     Family(out, "sluice_control_records_taken_total", "counter",
            "Records sluice-control took from the rings since it started.")
         .sample("", s.taken.records);
-    auto collector_family = [&](const char* name, const char* type, const char* help, auto get) {
-        Family f(out, name, type, help);
-        for (const auto& c : s.collectors) f.sample(label("collector", c.name), get(c.counters));
-    };
-    using Counters = control::SessionCounters;
-    collector_family("sluice_collector_records_sent_total", "counter",
-                     "Flow records sent to the collector.",
-                     [](const Counters& c) { return c.records_sent; });
-    collector_family("sluice_collector_packets_sent_total", "counter",
-                     "Packets in the flow records sent to the collector.",
-                     [](const Counters& c) { return c.packets_sent; });
-    collector_family(
-        "sluice_collector_records_not_sent_total", "counter",
-        "Flow records lost for this collector: buffer full, send failed, connection lost.",
-        [](const Counters& c) { return c.records_not_sent; });
-    collector_family("sluice_collector_packets_not_sent_total", "counter",
-                     "Packets in the flow records lost for this collector.",
-                     [](const Counters& c) { return c.packets_not_sent; });
-    collector_family("sluice_collector_messages_sent_total", "counter", "IPFIX messages sent.",
-                     [](const Counters& c) { return c.messages_sent; });
-    collector_family("sluice_collector_sent_bytes_total", "counter", "IPFIX bytes sent.",
-                     [](const Counters& c) { return c.bytes_sent; });
-    collector_family("sluice_collector_template_messages_sent_total", "counter",
-                     "Messages carrying the templates.",
-                     [](const Counters& c) { return c.template_messages_sent; });
-    collector_family("sluice_collector_statistics_records_sent_total", "counter",
-                     "Reliability statistics options records sent.",
-                     [](const Counters& c) { return c.statistics_records_sent; });
-    collector_family("sluice_collector_sessions_opened_total", "counter",
-                     "Transport sessions opened: connections, files.",
-                     [](const Counters& c) { return c.sessions_opened; });
-    collector_family("sluice_collector_send_failures_total", "counter", "Messages that failed.",
-                     [](const Counters& c) { return c.send_failures; });
-    collector_family("sluice_collector_open_failures_total", "counter",
-                     "Names not resolved, connections refused, files not created.",
-                     [](const Counters& c) { return c.open_failures; });
-    collector_family("sluice_collector_buffered_records", "gauge",
-                     "Records waiting in the collector's buffer.",
-                     [](const Counters& c) { return c.records_buffered; });
+    for (const auto& m : kCollectorMetrics) {
+        Family f(out, m.name, m.type, m.help);
+        for (const auto& c : s.collectors)
+            f.sample(label("collector", c.name), c.counters.*m.field);
+    }
     Family up(out, "sluice_collector_up", "gauge", "1 when the collector is being sent records.");
     for (const auto& c : s.collectors)
         up.sample(label("collector", c.name) + "," + label("destination", c.destination),
