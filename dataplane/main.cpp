@@ -98,6 +98,13 @@ int run(const config::Config& c) {
     pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
     std::vector<std::string> args = dataplane::eal_args(c);
+#ifdef SLUICE_SANITIZE
+    // AddressSanitizer's shadow covers DPDK's default base address, so EAL would map the
+    // hugepages wherever mmap puts them, and a secondary could find that place taken by its own
+    // mappings. A base in the part of the address space ASan leaves to programs, and above
+    // where mmap works, is free in both processes.
+    args.push_back("--base-virtaddr=0x200000000000");
+#endif
     std::string line;
     for (const auto& a : args) line += " " + a;
     SLUICE_INFO("EAL arguments:%s", line.c_str());
