@@ -167,20 +167,16 @@ bool Dataplane::load_applications() {
     const auto& a = config_.applications;
     const std::string path = config::signatures_path(config_);
     if (path.empty()) return true;
-    const auto loaded = config::load_signatures(path);
-    for (const auto& e : loaded.errors) SLUICE_ERROR("%s", e.to_string().c_str());
-    if (!loaded.signatures) return false;
     std::vector<std::string> errors;
-    applications_ = appid::Database::compile(*loaded.signatures, errors);
+    applications_ = appid::Database::load(path, errors);
     for (const auto& e : errors) SLUICE_ERROR("%s", e.c_str());
     if (!applications_) return false;
     scratch_prototype_ = std::make_unique<appid::Scratch>(*applications_);
-    std::size_t patterns = 0;
-    for (const auto& app : loaded.signatures->applications) patterns += app.patterns.size();
     SLUICE_INFO(
         "application identification: %zu applications, %zu patterns from %s; %u bytes of "
         "the first %u payload packets of each direction",
-        loaded.signatures->applications.size(), patterns, path.c_str(), a.bytes, a.packets);
+        applications_->applications(), applications_->patterns().size(), path.c_str(), a.bytes,
+        a.packets);
     return true;
 }
 

@@ -17,7 +17,6 @@
 #include <x86intrin.h>
 
 #include "flow_table.hpp"
-#include "loader.hpp"
 #include "pktgen/packet.hpp"
 #include "pktgen/workload.hpp"
 
@@ -234,11 +233,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<appid::Database> database;
     std::unique_ptr<appid::Scratch> scratch;
     if (!o.applications.empty()) {
-        const auto loaded = config::load_signatures(o.applications);
-        for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-        if (!loaded.signatures) return 2;
         std::vector<std::string> errors;
-        database = appid::Database::compile(*loaded.signatures, errors);
+        database = appid::Database::load(o.applications, errors);
         for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
         if (!database) return 2;
         scratch = std::make_unique<appid::Scratch>(*database);

@@ -70,6 +70,16 @@ void port_fields(JsonWriter& j, const PortSnapshot& p) {
     j.field("rx_nombuf", p.counters.rx_nombuf);
 }
 
+void ports_array(JsonWriter& j, const Snapshot& s) {
+    j.key("ports").begin_array();
+    for (const auto& p : s.ports) {
+        j.begin_object();
+        port_fields(j, p);
+        j.end_object();
+    }
+    j.end_array();
+}
+
 void process_fields(JsonWriter& j, const Snapshot& s) {
     j.field("version", s.version).field("sensor", s.sensor).field("file_prefix", s.file_prefix);
     j.key("dataplane").begin_object();
@@ -381,13 +391,7 @@ std::string status_json(const Snapshot& s) {
     j.field("packets_per_second", s.packets_per_second);
     j.field("flows_per_second", s.flows_per_second);
     j.end_object();
-    j.key("ports").begin_array();
-    for (const auto& p : s.ports) {
-        j.begin_object();
-        port_fields(j, p);
-        j.end_object();
-    }
-    j.end_array();
+    ports_array(j, s);
     j.key("workers").begin_array();
     for (const auto& w : s.workers) {
         j.begin_object();
@@ -422,13 +426,7 @@ std::string stats_json(const Snapshot& s) {
     j.field("records", s.taken.records).field("packets", s.taken.packets);
     j.field("octets", s.taken.octets);
     j.end_object();
-    j.key("ports").begin_array();
-    for (const auto& p : s.ports) {
-        j.begin_object();
-        port_fields(j, p);
-        j.end_object();
-    }
-    j.end_array();
+    ports_array(j, s);
     j.key("workers").begin_array();
     for (const auto& w : s.workers) {
         j.begin_object();

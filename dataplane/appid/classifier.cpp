@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "loader.hpp"
+
 namespace sluice::appid {
 namespace {
 
@@ -81,6 +83,14 @@ std::unique_ptr<Database> Database::compile(const config::Signatures& s,
         return nullptr;
     }
     return db;
+}
+
+std::unique_ptr<Database> Database::load(const std::string& path,
+                                         std::vector<std::string>& errors) {
+    const auto loaded = config::load_signatures(path);
+    for (const auto& e : loaded.errors) errors.push_back(e.to_string());
+    if (!loaded.signatures) return nullptr;
+    return compile(*loaded.signatures, errors);
 }
 
 Database::~Database() {

@@ -29,12 +29,16 @@ public:
     // "FILE:LINE: application NAME: MESSAGE", Hyperscan's message for the pattern at LINE.
     static std::unique_ptr<Database> compile(const config::Signatures& s,
                                              std::vector<std::string>& errors);
+    // Reads the signature file at `path` and compiles it: nothing and the reasons (the file's
+    // own errors with their file:line:column, or the compiler's) when either fails.
+    static std::unique_ptr<Database> load(const std::string& path,
+                                          std::vector<std::string>& errors);
     ~Database();
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
 
     const hs_database* hs() const { return db_; }
-    const std::vector<PatternInfo>& patterns() const { return patterns_; }
+    const std::vector<PatternInfo>& patterns() const { return patterns_; }  // by pattern id
     // Port hints by application id, sorted.
     bool hinted(std::uint32_t application, std::uint16_t port) const;
     std::size_t applications() const { return hints_.size(); }

@@ -9,7 +9,6 @@
 
 #include "classifier.hpp"
 #include "flow_table.hpp"
-#include "loader.hpp"
 
 using namespace sluice;
 
@@ -19,10 +18,8 @@ struct World {
     std::unique_ptr<appid::Database> db;
     std::unique_ptr<appid::Scratch> scratch;
     World() {
-        const auto loaded = config::load_signatures(SLUICE_SOURCE_DIR "/config/applications.toml");
-        if (!loaded.signatures) std::abort();
         std::vector<std::string> errors;
-        db = appid::Database::compile(*loaded.signatures, errors);
+        db = appid::Database::load(SLUICE_SOURCE_DIR "/config/applications.toml", errors);
         if (!db) std::abort();
         scratch = std::make_unique<appid::Scratch>(*db);
     }
