@@ -34,6 +34,7 @@ struct Options {
     int cpu = 1;               // the exporter
     int sink_cpu = 0;          // the collector
     bool sink_sleeps = false;  // a sink that blocks in recvmmsg: every datagram wakes it
+    bool segmentation = true;  // the collector's segmentation_offload
 };
 
 void pin(int cpu) {
@@ -139,6 +140,7 @@ Result run_once(const Options& o, const std::vector<FlowRecord>& records, std::u
     c.name = "bench";
     c.address = {"127.0.0.1", port};
     c.mtu = static_cast<std::uint16_t>(o.mtu);
+    c.segmentation_offload = o.segmentation;
     control::CollectorSession session(c, 1, 1);
     const control::Reliability reliability{};
     // As sluice-control does: take a drain's worth of records, then let the session send.
@@ -162,24 +164,30 @@ Result run_once(const Options& o, const std::vector<FlowRecord>& records, std::u
 void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-bench-export [--records N] [--mtu BYTES] [--repeat N] [--cpu N]\n"
-                 "                           [--sink-cpu N] [--sink-sleeps]\n"
+                 "                           [--sink-cpu N] [--sink-sleeps] [--no-segmentation]\n"
                  "Encodes N flow records (default 20000000) as IPFIX and sends them over UDP\n"
                  "to a counting sink on loopback, with sluice-control's collector session,\n"
                  "exporter on --cpu (1), sink on --sink-cpu (0). The sink polls its socket, as a\n"
                  "collector on another host costs the exporter no wake-ups; --sink-sleeps makes\n"
                  "it block instead, so the kernel wakes it for each datagram on the sender's\n"
-                 "CPU. Prints one JSON object per run and the median.\n");
+                 "CPU. --no-segmentation sends one datagram per system call instead of batches\n"
+                 "the kernel cuts (the collector's segmentation_offload = false). Prints one\n"
+                 "JSON object per run and the median.\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     Options o;
-    static const option options[] = {
-        {"records", required_argument, nullptr, 'n'},  {"mtu", required_argument, nullptr, 'm'},
-        {"repeat", required_argument, nullptr, 'r'},   {"cpu", required_argument, nullptr, 'c'},
-        {"sink-cpu", required_argument, nullptr, 's'}, {"sink-sleeps", no_argument, nullptr, 'w'},
-        {"help", no_argument, nullptr, 'h'},           {nullptr, 0, nullptr, 0}};
+    static const option options[] = {{"records", required_argument, nullptr, 'n'},
+                                     {"mtu", required_argument, nullptr, 'm'},
+                                     {"repeat", required_argument, nullptr, 'r'},
+                                     {"cpu", required_argument, nullptr, 'c'},
+                                     {"sink-cpu", required_argument, nullptr, 's'},
+                                     {"sink-sleeps", no_argument, nullptr, 'w'},
+                                     {"no-segmentation", no_argument, nullptr, 'g'},
+                                     {"help", no_argument, nullptr, 'h'},
+                                     {nullptr, 0, nullptr, 0}};
     for (int opt; (opt = getopt_long(argc, argv, "n:m:r:c:s:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'n': o.records = std::strtoull(optarg, nullptr, 10); break;
@@ -188,6 +196,7 @@ int main(int argc, char** argv) {
             case 'c': o.cpu = std::atoi(optarg); break;
             case 's': o.sink_cpu = std::atoi(optarg); break;
             case 'w': o.sink_sleeps = true; break;
+            case 'g': o.segmentation = false; break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }
@@ -224,7 +233,10 @@ int main(int argc, char** argv) {
     sink.stop = true;
     receiver.join();
     std::sort(rates.begin(), rates.end());
-    std::printf("{\"median_mrecords_per_s\": %.2f, \"mtu\": %u, \"runs\": %u, \"sink\": \"%s\"}\n",
-                rates[rates.size() / 2] / 1e6, o.mtu, o.repeat, o.sink_sleeps ? "sleeps" : "polls");
+    std::printf(
+        "{\"median_mrecords_per_s\": %.2f, \"mtu\": %u, \"runs\": %u, \"sink\": \"%s\", "
+        "\"segmentation\": %s}\n",
+        rates[rates.size() / 2] / 1e6, o.mtu, o.repeat, o.sink_sleeps ? "sleeps" : "polls",
+        o.segmentation ? "true" : "false");
     return 0;
 }

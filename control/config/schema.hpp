@@ -79,6 +79,7 @@ void visit(V& v, Collector& c) {
     v.size("buffer_size", c.buffer_size, kMiB, 64 * kGiB);
     v.size("rotate_size", c.rotate_size, 0, 1024 * kGiB);
     v.duration("rotate_interval", c.rotate_interval, 0s, 24h * 365);
+    v.boolean("segmentation_offload", c.segmentation_offload);
 }
 
 template <typename V>

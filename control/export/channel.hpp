@@ -62,6 +62,13 @@ public:
     virtual OpenStatus open(Steady::time_point now) = 0;
     virtual bool is_open() const = 0;
     virtual SendStatus send(std::span<const std::uint8_t> message) = 0;
+    // Messages of `segment` bytes back to back, the last one possibly shorter, in one go: each
+    // leaves as a datagram of its own. Only for a channel whose max_batch() exceeds
+    // max_message(); all of them go or none (never `partial`).
+    virtual SendStatus send_batch(std::span<const std::uint8_t> messages, std::size_t segment) {
+        (void)segment;
+        return send(messages);
+    }
     // Writes what a partial send left; `sent` when nothing is left.
     virtual SendStatus flush() { return SendStatus::sent; }
     // True when an open stream was closed by the peer (its next send would fail).
@@ -75,6 +82,10 @@ public:
 
     // The largest message this channel carries.
     virtual std::size_t max_message() const = 0;
+    // The most bytes of messages one send_batch() takes: more than max_message() only where
+    // the kernel cuts a batch into datagrams (UDP segmentation offload). It can fall to
+    // max_message() after a send_batch() the path refused.
+    virtual std::size_t max_batch() const { return max_message(); }
     // A stream (TCP, a file) learns the templates once; UDP needs them again periodically.
     virtual bool needs_template_refresh() const = 0;
     // What is at the other end, for logs: "udp 127.0.0.1:4739".

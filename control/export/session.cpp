@@ -83,14 +83,17 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
     // A bounded share of work per call, so one collector's backlog never holds up the rings.
     for (std::size_t budget = kBytesPerService;;) {
         if (channel_->session_over(now) && !rotate(now)) return false;
-        if (budget < builder_.max_size()) return buffered_ > 0;
+        if (budget < channel_->max_batch()) return buffered_ > 0;
         Outcome o;
         if (templates_due_ || statistics_due_) {
             o = send_statistics(now, reliability, templates_due_);
         } else if (names_due_) {
             o = send_names(now);
+        } else if (buffered_ == 0) {
+            return false;
+        } else if (channel_->max_batch() > builder_.max_size()) {
+            o = send_batch(now);
         } else {
-            if (buffered_ == 0) return false;
             builder_.begin(sequence_);
             Message m;
             while (buffered_ > 0 && builder_.add(buffer_[head_])) {
@@ -100,7 +103,7 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
             }
             o = send(now, m);
         }
-        budget -= std::min(budget, builder_.size());
+        budget -= std::min(budget, attempted_);
         // A UDP send that failed loses its message only: the rest are tried, never held.
         if (o == Outcome::waiting || (o == Outcome::failed && state_ != SessionState::failing))
             return false;
@@ -161,13 +164,14 @@ void CollectorSession::new_session() {
 }
 
 void CollectorSession::lose_in_flight() {
-    not_sent(in_flight_message_.totals);
+    for (const Message& m : in_flight_messages_) not_sent(m.totals);
+    in_flight_messages_.clear();
     in_flight_ = false;
     held_.clear();
 }
 
 void CollectorSession::went_down(Steady::time_point now) {
-    if (in_flight_) lose_in_flight();
+    lose_in_flight();
     channel_->close();
     retry_at_ = now + backoff_;
     backoff_ = std::min(backoff_ * 2, kMaxBackoff);
@@ -204,33 +208,139 @@ CollectorSession::Outcome CollectorSession::send(Steady::time_point now, Message
     const auto bytes = builder_.finish(export_time());
     m.bytes = bytes.size();
     m.data_records = builder_.data_records();
-    switch (channel_->send(bytes)) {
-        case SendStatus::sent: completed(now, m); return Outcome::done;
-        case SendStatus::blocked: held_.assign(bytes.begin(), bytes.end()); [[fallthrough]];
-        case SendStatus::partial:
+    in_flight_messages_.assign(1, m);
+    return transmit(now, bytes, bytes.size());
+}
+
+// Flow records of the IP version at the head of the buffer, as many messages as one send of
+// the channel takes. Each message holds one template, so every one but the last has the same
+// length: what UDP segmentation needs to cut the batch into one datagram per message.
+CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
+    const std::size_t limit = channel_->max_batch();
+    const std::uint8_t version = buffer_[head_].ip_version;
+    group_by_version(limit / ipfix::biflow_template(version, precision_).record_length() + 1);
+    batch_.clear();
+    in_flight_messages_.clear();
+    const std::uint32_t time = export_time();
+    std::size_t segment = 0;
+    std::uint32_t records = 0;
+    while (buffered_ > 0 && buffer_[head_].ip_version == version &&
+           batch_.size() + builder_.max_size() <= limit) {
+        builder_.begin(sequence_ + records);
+        Message m;
+        while (buffered_ > 0 && buffer_[head_].ip_version == version &&
+               builder_.add(buffer_[head_])) {
+            m.totals.add(buffer_[head_]);
+            head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
+            --buffered_;
+        }
+        const auto bytes = builder_.finish(time);
+        m.bytes = bytes.size();
+        m.data_records = builder_.data_records();
+        records += m.data_records;
+        batch_.insert(batch_.end(), bytes.begin(), bytes.end());
+        in_flight_messages_.push_back(m);
+        if (segment == 0) segment = bytes.size();
+        if (bytes.size() < segment) break;  // the run of this version ended: the last one
+    }
+    return transmit(now, batch_, segment);
+}
+
+// Brings the records of the head's IP version to the front of the next `window` records (as
+// far as the ring's storage runs on), keeping their order; the others follow, in theirs.
+void CollectorSession::group_by_version(std::size_t window) {
+    const std::size_t end = std::min({head_ + buffered_, capacity_, head_ + window});
+    const std::uint8_t version = buffer_[head_].ip_version;
+    aside_.clear();
+    std::size_t to = head_;
+    for (std::size_t i = head_; i < end; ++i) {
+        if (buffer_[i].ip_version != version) {
+            aside_.push_back(buffer_[i]);
+        } else if (to++ != i) {
+            buffer_[to - 1] = buffer_[i];
+        }
+    }
+    std::copy(aside_.begin(), aside_.end(), &buffer_[to]);
+}
+
+CollectorSession::Outcome CollectorSession::transmit(Steady::time_point now,
+                                                     std::span<const std::uint8_t> bytes,
+                                                     std::size_t segment) {
+    attempted_ = bytes.size();
+    const bool batch = segment < bytes.size();
+    switch (batch ? channel_->send_batch(bytes, segment) : channel_->send(bytes)) {
+        case SendStatus::sent:
+            for (const Message& m : in_flight_messages_) completed(now, m);
+            in_flight_messages_.clear();
+            return Outcome::done;
+        case SendStatus::blocked:
+            held_.assign(bytes.begin(), bytes.end());
+            held_segment_ = segment;
             in_flight_ = true;
-            in_flight_message_ = m;
-            return Outcome::waiting;
+            return batch && batches_refused() ? send_one_by_one(now) : Outcome::waiting;
+        case SendStatus::partial: in_flight_ = true; return Outcome::waiting;
         case SendStatus::failed: break;
     }
-    return after_failure(now, m);
+    return after_failure(now);
 }
 
 CollectorSession::Outcome CollectorSession::finish_in_flight(Steady::time_point now) {
-    const SendStatus s = held_.empty() ? channel_->flush() : channel_->send(held_);
+    const bool batch = held_segment_ < held_.size();
+    if (batch && batches_refused()) return send_one_by_one(now);
+    const SendStatus s = held_.empty() ? channel_->flush()
+                         : batch       ? channel_->send_batch(held_, held_segment_)
+                                       : channel_->send(held_);
     switch (s) {
         case SendStatus::sent:
             in_flight_ = false;
             held_.clear();
-            completed(now, in_flight_message_);
+            for (const Message& m : in_flight_messages_) completed(now, m);
+            in_flight_messages_.clear();
             return Outcome::done;
         case SendStatus::partial: held_.clear(); return Outcome::waiting;
-        case SendStatus::blocked: return Outcome::waiting;
+        case SendStatus::blocked:
+            return batch && batches_refused() ? send_one_by_one(now) : Outcome::waiting;
         case SendStatus::failed: break;
     }
-    in_flight_ = false;
-    held_.clear();
-    return after_failure(now, in_flight_message_);
+    return after_failure(now);
+}
+
+// True once the channel takes no more batches (the path refused one); says so once.
+bool CollectorSession::batches_refused() {
+    if (channel_->max_batch() > held_segment_) return false;
+    if (!refusal_logged_)
+        SLUICE_WARN("collector \"%s\" (%s): %s; one datagram per send from now on", name().c_str(),
+                    describe().c_str(), channel_->error().c_str());
+    refusal_logged_ = true;
+    return true;
+}
+
+// A held batch the channel no longer takes whole: its messages one at a time, each accounted
+// for by itself.
+CollectorSession::Outcome CollectorSession::send_one_by_one(Steady::time_point now) {
+    std::size_t at = 0, done = 0;
+    bool failed = false;
+    for (; done < in_flight_messages_.size(); ++done) {
+        const Message& m = in_flight_messages_[done];
+        const SendStatus s = channel_->send({held_.data() + at, m.bytes});
+        if (s == SendStatus::blocked) break;
+        if (s == SendStatus::sent) {
+            completed(now, m);
+        } else {
+            ++counters_.send_failures;
+            last_failure_ = now;
+            not_sent(m.totals);
+            failed = true;
+        }
+        at += m.bytes;
+    }
+    held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(at));
+    in_flight_messages_.erase(in_flight_messages_.begin(),
+                              in_flight_messages_.begin() + static_cast<std::ptrdiff_t>(done));
+    in_flight_ = !in_flight_messages_.empty();
+    if (!in_flight_) held_.clear();
+    if (failed) set_state(SessionState::failing);
+    return in_flight_ ? Outcome::waiting : failed ? Outcome::failed : Outcome::done;
 }
 
 // A message is out: its records count as sent, its sequence numbers as used, its templates and
@@ -262,12 +372,12 @@ void CollectorSession::completed(Steady::time_point now, const Message& m) {
         set_state(SessionState::up);
 }
 
-// A message is lost: its records count as not sent; templates and statistics stay due.
-CollectorSession::Outcome CollectorSession::after_failure(Steady::time_point now,
-                                                          const Message& m) {
+// The messages in flight are lost: their records count as not sent; templates and statistics
+// stay due.
+CollectorSession::Outcome CollectorSession::after_failure(Steady::time_point now) {
     ++counters_.send_failures;
     last_failure_ = now;
-    not_sent(m.totals);
+    lose_in_flight();
     if (!channel_->is_open())
         went_down(now);
     else

@@ -114,9 +114,17 @@ private:
     void set_state(SessionState s);
     // Sends the builder's message, which carries `m`.
     Outcome send(Steady::time_point now, Message m);
+    // Flow records of one IP version, several messages in one send of the channel.
+    Outcome send_batch(Steady::time_point now);
+    void group_by_version(std::size_t window);
+    // Sends `bytes` (the in-flight messages; several of `segment` bytes when a batch).
+    Outcome transmit(Steady::time_point now, std::span<const std::uint8_t> bytes,
+                     std::size_t segment);
     Outcome finish_in_flight(Steady::time_point now);
+    bool batches_refused();
+    Outcome send_one_by_one(Steady::time_point now);
     void completed(Steady::time_point now, const Message& m);
-    Outcome after_failure(Steady::time_point now, const Message& m);
+    Outcome after_failure(Steady::time_point now);
     void lose_in_flight();
     Outcome send_statistics(Steady::time_point now, const Reliability& r, bool with_templates);
     Outcome send_names(Steady::time_point now);
@@ -149,11 +157,17 @@ private:
     std::size_t names_sent_ = 0;
     Steady::time_point next_templates_{};
     Steady::time_point next_statistics_{};
-    // A message the channel has not taken whole yet: `held_` when nothing of it went out, in
-    // the channel when part did (TCP).
+    // Messages the channel has not taken whole yet: `held_` when nothing of them went out
+    // (several of `held_segment_` bytes each when a batch), in the channel when part did (TCP).
     bool in_flight_ = false;
     std::vector<std::uint8_t> held_;
-    Message in_flight_message_;
+    std::size_t held_segment_ = 0;
+    std::vector<Message> in_flight_messages_;
+    std::size_t attempted_ = 0;  // bytes of the last send, for the budget of a service pass
+    bool refusal_logged_ = false;
+    // A batch being built, and the records of the other IP version set aside meanwhile.
+    std::vector<std::uint8_t> batch_;
+    std::vector<FlowRecord> aside_;
     SessionCounters counters_;
 };
 

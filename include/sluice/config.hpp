@@ -106,6 +106,7 @@ struct Collector {
     std::uint64_t buffer_size = 32ull << 20;           // records waiting for this collector
     std::uint64_t rotate_size = 256ull << 20;          // file: 0 never
     Duration rotate_interval = std::chrono::hours(1);  // file: 0 never
+    bool segmentation_offload = true;  // udp: batches of datagrams per send (UDP GSO)
 
     friend bool operator==(const Collector&, const Collector&) = default;
 };

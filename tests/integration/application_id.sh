@@ -29,6 +29,8 @@ signatures = "$signatures"
 [[collector]]
 name = "sink"
 address = "127.0.0.1:$port"
+# One message per datagram as the capture on lo sees it, for tshark (batches are cut later).
+segmentation_offload = false
 [metrics]
 enabled = false
 TOML

@@ -1,27 +1,37 @@
 #!/usr/bin/env bash
 # A capture through net_pcap, sluice-dataplane and sluice-control to nfcapd over UDP: nfdump's
 # totals equal the trace's, and each flow, both directions in one biflow, has the fields of the
-# conversation that made it. tshark, watching the same datagrams, decodes every template field
-# by name and finds no malformed message and no gap in the sequence numbers.
+# conversation that made it; nfcapd finds no gap in the sequence numbers of the datagrams the
+# kernel cut from sluice's batches. A second collector gets the same records one datagram per
+# send, as a capture on the sensor's host can show them: tshark decodes every template field by
+# name and finds no malformed message and no gap in the sequence numbers.
 source "$(dirname "$0")/lib.sh"
 extra_cleanup() { restore_receive_buffers; }
 roomy_receive_buffers
 
 port=47391
+tshark_port=47392
 "$TRACEGEN" --out "$WORK/trace.pcap" --flows 3000 --seed 5 --expect "$WORK/expected.jsonl" > "$WORK/totals.json"
 packets=$(json_field "$WORK/totals.json" packets)
 octets=$(json_field "$WORK/totals.json" ip_octets)
 write_config "$WORK/sluice.toml" "net_pcap0,rx_pcap=$WORK/trace.pcap" "$NO_TIMEOUTS
 [[collector]]
 name = \"nfcapd\"
-address = \"127.0.0.1:$port\""
+address = \"127.0.0.1:$port\"
+[[collector]]
+name = \"tshark\"
+address = \"127.0.0.1:$tshark_port\"
+segmentation_offload = false"
 
-start_tshark "udp port $port" "$WORK/export.pcapng"
+start_tshark "udp port $tshark_port" "$WORK/export.pcapng"
+socat -u "UDP-RECV:$tshark_port,bind=127.0.0.1" /dev/null &
+sink=$!
 start_nfcapd "$port" "$WORK/nfcapd"
 timeout 120 "$LAUNCHER" run --config "$WORK/sluice.toml" > "$WORK/run.log" 2>&1 || { cat "$WORK/run.log" >&2; fail "sluice run failed"; }
 sleep 0.5
 stop "$NFCAPD"
 stop "$TSHARK"
+kill "$sink"
 
 expect_contains "$WORK/run.log" "accounting for collector \"nfcapd\" (udp 127.0.0.1:$port): $packets packets received = $packets in 3000 records exported + 0 ignored + 0 in 0 records not sent; $octets of $octets metered octets exported"
 nfdump -R "$WORK/nfcapd" -I > "$WORK/nfdump-totals.txt"
@@ -37,7 +47,8 @@ if ! diff "$WORK/expected.txt" "$WORK/stored.txt" > "$WORK/diff"; then
   fail "nfdump's flows differ from the trace's conversations"
 fi
 
-check_tshark "$WORK/export.pcapng" "udp.port==$port,cflow"
-messages=$(grep -oE '[0-9]+ messages$' "$WORK/run.log" | grep -oE '^[0-9]+')
+check_tshark "$WORK/export.pcapng" "udp.port==$tshark_port,cflow"
+expect_contains "$WORK/run.log" "accounting for collector \"tshark\" (udp 127.0.0.1:$tshark_port): $packets packets received = $packets in 3000 records exported"
+messages=$(grep -F 'collector "tshark"' "$WORK/run.log" | grep -oE '[0-9]+ messages$' | grep -oE '^[0-9]+')
 [ "$TSHARK_MESSAGES" -eq "$messages" ] || fail "tshark saw $TSHARK_MESSAGES IPFIX messages, sluice-control sent $messages"
 echo "export_udp: ok"

@@ -1,7 +1,10 @@
 // Collector sessions over real loopback sockets and files: what a collector receives, decoded.
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "exporter.hpp"
@@ -219,6 +223,138 @@ TEST(CollectorSession, UdpToAClosedPortCountsWhatFailsAndNeverBlocks) {
     EXPECT_GT(c.records_not_sent, 0u);
     EXPECT_EQ(c.records_sent + c.records_not_sent, 1000u);
     EXPECT_EQ(s.state(), SessionState::failing);
+}
+
+// The real channel of a collector, with its sends counted: how many system calls the session
+// made, and how many of them were batches.
+class CountedChannel final : public Channel {
+public:
+    explicit CountedChannel(const config::Collector& c) : inner_(make_channel(c)) {}
+
+    OpenStatus open(Steady::time_point now) override { return inner_->open(now); }
+    bool is_open() const override { return inner_->is_open(); }
+    SendStatus send(std::span<const std::uint8_t> m) override {
+        ++*sends;
+        return inner_->send(m);
+    }
+    SendStatus send_batch(std::span<const std::uint8_t> m, std::size_t segment) override {
+        ++*batches;
+        const SendStatus s = inner_->send_batch(m, segment);
+        error_ = inner_->error();
+        return s;
+    }
+    void close() override { inner_->close(); }
+    std::size_t max_message() const override { return inner_->max_message(); }
+    std::size_t max_batch() const override { return inner_->max_batch(); }
+    bool needs_template_refresh() const override { return inner_->needs_template_refresh(); }
+    std::string describe() const override { return inner_->describe(); }
+
+    std::shared_ptr<int> sends = std::make_shared<int>(0);
+    std::shared_ptr<int> batches = std::make_shared<int>(0);
+
+private:
+    std::unique_ptr<Channel> inner_;
+};
+
+void roomy_receive_buffer(int fd) {
+    const int bytes = 16 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes));
+}
+
+// What a collector must get: one whole message per datagram, every record once, sequence
+// numbers without a gap; from batches, one data template per message.
+void expect_one_message_per_datagram(const std::vector<std::vector<std::uint8_t>>& raw,
+                                     std::size_t records, bool batched) {
+    const Received r(raw);
+    EXPECT_EQ(r.flow_records, records);
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        EXPECT_EQ(r.messages[i].length, raw[i].size()) << "datagram " << i;
+        EXPECT_LE(raw[i].size(), 1472u) << "mtu 1500 less IPv4 and UDP";
+        std::set<std::uint16_t> sets;
+        for (const auto& [set, fields] : r.messages[i].records) sets.insert(set);
+        if (batched && (sets.count(256) || sets.count(257))) {
+            EXPECT_EQ(sets.size(), 1u) << "datagram " << i;
+        }
+    }
+}
+
+TEST(CollectorSession, UdpSendsBatchesThatTheKernelCutsIntoOneMessagePerDatagram) {
+    Listener sink(SOCK_DGRAM);
+    roomy_receive_buffer(sink.fd);
+    const auto c = collector(config::Transport::udp, sink.port);
+    auto channel = std::make_unique<CountedChannel>(c);
+    const auto sends = channel->sends;
+    const auto batches = channel->batches;
+    CollectorSession s(c, 1, 1, nullptr, std::move(channel));
+    s.offer(records(6000));  // a third IPv6
+    for (int i = 0; i < 10 && !s.drained(); ++i) s.service(Steady::now(), kReliability);
+    EXPECT_TRUE(s.drained());
+    const auto raw = datagrams(sink.fd);
+    expect_one_message_per_datagram(raw, 6000, true);
+    const SessionCounters n = s.counters();
+    EXPECT_EQ(n.records_sent, 6000u);
+    EXPECT_EQ(n.messages_sent, raw.size());
+    // 6000 records of 13 or 11 per message: about 500 datagrams, in about 12 batches.
+    EXPECT_GT(raw.size(), 400u);
+    EXPECT_LT(*sends + *batches, 30) << "one system call per batch of up to 44 datagrams";
+    EXPECT_EQ(*sends, 1) << "the templates and statistics";
+}
+
+TEST(CollectorSession, UdpWithoutSegmentationOffloadSendsOneDatagramPerCall) {
+    Listener sink(SOCK_DGRAM);
+    roomy_receive_buffer(sink.fd);
+    auto c = collector(config::Transport::udp, sink.port);
+    c.segmentation_offload = false;
+    auto channel = std::make_unique<CountedChannel>(c);
+    const auto sends = channel->sends;
+    const auto batches = channel->batches;
+    CollectorSession s(c, 1, 1, nullptr, std::move(channel));
+    s.offer(records(600));
+    for (int i = 0; i < 10 && !s.drained(); ++i) s.service(Steady::now(), kReliability);
+    const auto raw = datagrams(sink.fd);
+    const Received r(raw);
+    EXPECT_EQ(r.flow_records, 600u);
+    EXPECT_EQ(*batches, 0);
+    EXPECT_EQ(static_cast<std::size_t>(*sends), raw.size());
+}
+
+// A path whose MTU is below the collector's `mtu` refuses a batch (the kernel cannot cut it):
+// in a network namespace of its own whose loopback has an MTU of 1280, the session sends the
+// batch's messages one datagram each (the kernel fragments them) and every record arrives.
+TEST(CollectorSession, APathThatRefusesBatchesGetsEveryMessageOneByOne) {
+    std::thread isolated([] {
+        if (unshare(CLONE_NEWNET) != 0) {
+            ADD_FAILURE() << "unshare(CLONE_NEWNET): " << std::strerror(errno) << " (needs root)";
+            return;
+        }
+        const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        ifreq lo{};
+        std::strcpy(lo.ifr_name, "lo");
+        lo.ifr_mtu = 1280;
+        ASSERT_EQ(ioctl(fd, SIOCSIFMTU, &lo), 0);
+        ASSERT_EQ(ioctl(fd, SIOCGIFFLAGS, &lo), 0);
+        lo.ifr_flags |= IFF_UP;
+        ASSERT_EQ(ioctl(fd, SIOCSIFFLAGS, &lo), 0);
+        close(fd);
+
+        Listener sink(SOCK_DGRAM);
+        roomy_receive_buffer(sink.fd);
+        const auto c = collector(config::Transport::udp, sink.port);  // mtu 1500
+        auto channel = std::make_unique<CountedChannel>(c);
+        const auto batches = channel->batches;
+        CollectorSession s(c, 1, 1, nullptr, std::move(channel));
+        s.offer(records(2000));
+        for (int i = 0; i < 10 && !s.drained(); ++i) s.service(Steady::now(), kReliability);
+        EXPECT_TRUE(s.drained());
+        const auto raw = datagrams(sink.fd);
+        expect_one_message_per_datagram(raw, 2000, false);
+        const SessionCounters n = s.counters();
+        EXPECT_EQ(n.records_sent, 2000u);
+        EXPECT_EQ(n.records_not_sent, 0u);
+        EXPECT_EQ(n.messages_sent, raw.size());
+        EXPECT_EQ(*batches, 1) << "refused once, never tried again";
+    });
+    isolated.join();
 }
 
 std::vector<std::uint8_t> read_stream(int fd, std::size_t at_least) {
