@@ -1,6 +1,7 @@
 // sluice-bench: measures the metering core (parser, flow table, expiry) on one core, on
 // packets built in memory beforehand. Prints one JSON object per case.
 #include <getopt.h>
+#include <pcap/pcap.h>
 #include <sched.h>
 #include <sys/mman.h>
 
@@ -36,6 +37,7 @@ struct Options {
     int cpu = -1;
     std::string only;          // run the cases whose name contains this
     std::string applications;  // a signature file: identification on
+    std::string capture;       // a capture file to meter instead of the cases
     const appid::Database* database = nullptr;
     const appid::Scratch* scratch = nullptr;
 };
@@ -185,16 +187,118 @@ void run_case(const Case& c, const Options& o, double hz) {
     std::fflush(stdout);
 }
 
+// A capture's packets in memory, one after the other, with their lengths and times.
+struct Capture {
+    std::vector<std::uint8_t> bytes;
+    std::vector<PacketRef> packets;
+};
+
+bool load_capture(const std::string& path, Capture& c) {
+    char error[PCAP_ERRBUF_SIZE] = "";
+    pcap_t* p =
+        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, error);
+    if (p == nullptr) {
+        std::fprintf(stderr, "sluice-bench: %s\n", error);
+        return false;
+    }
+    std::vector<std::size_t> offsets;
+    pcap_pkthdr* h = nullptr;
+    const u_char* data = nullptr;
+    int rc;
+    while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
+        offsets.push_back(c.bytes.size());
+        c.bytes.insert(c.bytes.end(), data, data + h->caplen);
+        const auto ns = static_cast<std::uint64_t>(h->ts.tv_sec) * 1'000'000'000 +
+                        static_cast<std::uint64_t>(h->ts.tv_usec);  // nanoseconds, as asked
+        c.packets.push_back({nullptr, h->caplen, std::max(h->len, h->caplen), ns});
+    }
+    if (rc == PCAP_ERROR)
+        std::fprintf(stderr, "sluice-bench: %s: %s\n", path.c_str(), pcap_geterr(p));
+    pcap_close(p);
+    for (std::size_t i = 0; i < offsets.size(); ++i) c.packets[i].data = &c.bytes[offsets[i]];
+    return rc != PCAP_ERROR;
+}
+
+// Meters a capture as a trace replay does: its own times, expiry after each burst, every flow
+// flushed at the end; the packets are in memory beforehand, so only the metering is timed.
+int run_capture(const Options& o, double hz) {
+    Capture capture;
+    if (!load_capture(o.capture, capture)) return 1;
+    if (capture.packets.empty()) {
+        std::fprintf(stderr, "sluice-bench: %s holds no packet\n", o.capture.c_str());
+        return 1;
+    }
+    const std::uint32_t capacity = config::Flow{}.max_flows;  // the dataplane's default
+    HugeArray<std::uint8_t> memory(FlowTable::memory_size(capacity));
+    auto out = std::make_unique<RecordBuffer>();
+    std::vector<double> mpps, cycles;
+    std::uint64_t records = 0;
+    MeterCounters counters;
+    for (unsigned r = 0; r < o.repeat; ++r) {
+        // A new table each run: the capture's flows start afresh.
+        auto table = std::make_unique<FlowTable>(
+            FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000}, memory.get(),
+            random_hash_key());
+        if (o.database != nullptr) table->identify_applications({o.database, o.scratch, 512, 4});
+        records = 0;
+        const auto t0 = Clock::now();
+        const std::uint64_t c0 = __rdtsc();
+        std::uint64_t newest = 0;
+        for (std::size_t at = 0; at < capture.packets.size(); at += kMaxBurst) {
+            const auto n = static_cast<unsigned>(
+                std::min<std::size_t>(kMaxBurst, capture.packets.size() - at));
+            table->process(&capture.packets[at], n, 0, *out);
+            for (unsigned i = 0; i < n; ++i)
+                newest = std::max(newest, capture.packets[at + i].time_ns);
+            table->expire(newest, *out);
+            records += out->count;
+            out->count = 0;
+        }
+        for (bool done = false; !done;) {
+            done = table->flush(newest, *out);
+            records += out->count;
+            out->count = 0;
+        }
+        const std::uint64_t c1 = __rdtsc();
+        const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        const auto packets = static_cast<double>(capture.packets.size());
+        mpps.push_back(packets / seconds / 1e6);
+        cycles.push_back(static_cast<double>(c1 - c0) / packets);
+        counters = table->counters();
+    }
+    std::vector<double> sorted = mpps;
+    std::sort(sorted.begin(), sorted.end());
+    const double median = sorted[sorted.size() / 2];
+    const auto at =
+        static_cast<std::size_t>(std::find(mpps.begin(), mpps.end(), median) - mpps.begin());
+    std::uint64_t ignored = 0;
+    for (const std::uint64_t n : counters.ignored_packets) ignored += n;
+    std::printf(
+        "{\"case\": \"capture\", \"file\": \"%s\", \"packets\": %zu, \"bytes\": %zu, "
+        "\"ignored\": %llu, \"records\": %llu, \"mpps\": %.2f, \"cycles_per_packet\": %.1f, "
+        "\"seconds\": %.3f, \"runs\": %zu, \"mpps_min\": %.2f, \"mpps_max\": %.2f, "
+        "\"table_capacity\": %u, \"identification\": %s, \"tsc_ghz\": %.3f}\n",
+        o.capture.c_str(), capture.packets.size(), capture.bytes.size(),
+        static_cast<unsigned long long>(ignored), static_cast<unsigned long long>(records), median,
+        cycles[at], static_cast<double>(capture.packets.size()) / median / 1e6, sorted.size(),
+        sorted.front(), sorted.back(), capacity, o.database != nullptr ? "true" : "false",
+        hz / 1e9);
+    return 0;
+}
+
 void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-bench [--quick] [--cpu N] [--repeat N] [--case SUBSTRING]\n"
-                 "                    [--applications FILE]\n"
+                 "                    [--applications FILE] [--capture FILE]\n"
                  "Measures parser + flow table + expiry on one core with 64-byte packets built in\n"
                  "memory: Zipf and uniform popularity over 1K, 1M and 8M active flows, and a\n"
                  "new-flow flood. Each case runs --repeat times (5; 3 with --quick) and reports\n"
                  "the median. --quick runs each case briefly (under a minute in all).\n"
                  "--applications FILE turns application identification on with the signatures\n"
-                 "of FILE (512 bytes of the first 4 payload packets of each direction).\n");
+                 "of FILE (512 bytes of the first 4 payload packets of each direction).\n"
+                 "--capture FILE meters the packets of a capture (pcap or pcapng) instead, read\n"
+                 "into memory first, in their own time, with a table of 1M flows and a flush at\n"
+                 "the end, as sluice pcap's worker would without reading the file.\n");
 }
 
 }  // namespace
@@ -206,15 +310,17 @@ int main(int argc, char** argv) {
                                      {"repeat", required_argument, nullptr, 'r'},
                                      {"case", required_argument, nullptr, 'k'},
                                      {"applications", required_argument, nullptr, 'a'},
+                                     {"capture", required_argument, nullptr, 'p'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:h", options, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:p:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'q': o.quick = true; break;
             case 'c': o.cpu = std::atoi(optarg); break;
             case 'r': o.repeat = static_cast<unsigned>(std::max(1, std::atoi(optarg))); break;
             case 'k': o.only = optarg; break;
             case 'a': o.applications = optarg; break;
+            case 'p': o.capture = optarg; break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }
@@ -241,6 +347,7 @@ int main(int argc, char** argv) {
         o.database = database.get();
         o.scratch = scratch.get();
     }
+    if (!o.capture.empty()) return run_capture(o, hz);
     const std::vector<Case> cases = {
         {"zipf-1K", "zipf", 1'000},
         {"zipf-1M", "zipf", 1'000'000},

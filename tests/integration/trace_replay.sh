@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A capture replayed through net_pcap, sluice-dataplane and sluice-control gives exactly the
 # records its conversations make (per direction: packets, octets, first and last times, TCP
-# flags, TTLs), and the accounting balances: nothing ignored, nothing lost.
+# flags, TTLs), and the accounting balances: nothing ignored, nothing lost. The benchmark's
+# capture mode meters it alike.
 source "$(dirname "$0")/lib.sh"
 
 "$TRACEGEN" --out "$WORK/trace.pcap" --flows 2000 --seed 3 --expect "$WORK/expected.jsonl" > "$WORK/totals.json"
@@ -15,4 +16,10 @@ same_records "$WORK/expected.jsonl" "$WORK/records.jsonl" "the records differ fr
 [ "$(wc -l < "$WORK/records.jsonl")" -eq 2000 ] || fail "not 2000 records"
 expect_contains "$WORK/control.log" \
   "accounting: $packets packets received = $packets in 2000 records taken by sluice-control + 0 ignored + 0 in 0 records not sent by the dataplane"
+# sluice-bench --capture meters the same capture from memory with the same core: the same
+# number of records, nothing ignored.
+"$SLUICE_BUILD_DIR/tools/sluice-bench" --capture "$WORK/trace.pcap" --repeat 1 > "$WORK/bench.json"
+[ "$(json_field "$WORK/bench.json" records)" -eq 2000 ] || fail "sluice-bench --capture: not 2000 records"
+[ "$(json_field "$WORK/bench.json" packets)" -eq "$packets" ] || fail "sluice-bench --capture: not $packets packets"
+[ "$(json_field "$WORK/bench.json" ignored)" -eq 0 ] || fail "sluice-bench --capture: packets ignored"
 echo "trace_replay: ok"
