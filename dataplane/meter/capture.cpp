@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -42,7 +43,10 @@ bool CaptureReader::open_fd(int fd, const std::string& name) {
     if (fd_ >= 0) close(fd_);
     fd_ = fd;
     name_ = name;
-    buffer_.resize(kReadSize + kMaxRecord + kRecordHeader);
+    if (!buffer_) {
+        capacity_ = read_size_ + kMaxRecord + kRecordHeader;
+        buffer_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
+    }
     begin_ = end_ = 0;
     offset_ = 0;
     eof_ = false;
@@ -82,11 +86,12 @@ bool CaptureReader::fail(std::string message) {
 
 bool CaptureReader::refill() {
     if (eof_ || fd_ < 0) return false;
-    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    std::memmove(buffer_.get(), buffer_.get() + begin_, end_ - begin_);
     end_ -= begin_;
     begin_ = 0;
-    while (end_ < buffer_.size()) {
-        const ssize_t n = read(fd_, buffer_.data() + end_, buffer_.size() - end_);
+    const std::size_t kept = end_;
+    while (end_ < capacity_) {
+        const ssize_t n = read(fd_, buffer_.get() + end_, std::min(capacity_ - end_, read_size_));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return fail(std::strerror(errno));
         if (n == 0) {
@@ -94,42 +99,37 @@ bool CaptureReader::refill() {
             break;
         }
         end_ += static_cast<std::size_t>(n);
-        if (end_ >= kReadSize) break;  // enough for now: the rest on the next refill
+        if (end_ >= read_size_) break;  // enough for now: the rest on the next refill
     }
-    return end_ != 0;
+    return end_ > kept;
 }
 
 unsigned CaptureReader::next(PacketRef* out, unsigned max) {
     unsigned n = 0;
     while (n < max && !done_) {
-        std::size_t left = end_ - begin_;
-        if (left < kRecordHeader) {
-            // More is read only before the first packet of a call: those handed out stay put.
-            if (n != 0) break;
-            if (!refill() && error_.empty()) {
-                if (end_ - begin_ != 0)
-                    fail("ends inside a record header at offset " + std::to_string(offset_));
-                done_ = true;
-            }
-            continue;
-        }
+        const std::size_t left = end_ - begin_;
         const std::uint8_t* h = &buffer_[begin_];
-        const std::uint32_t caplen = load32(h + 8, swapped_);
-        const std::uint32_t length = load32(h + 12, swapped_);
+        const std::uint32_t caplen = left >= kRecordHeader ? load32(h + 8, swapped_) : 0;
         if (caplen > kMaxRecord) {
             fail("a record of " + std::to_string(caplen) + " bytes at offset " +
                  std::to_string(offset_) + ": the file is damaged");
             break;
         }
         if (left < kRecordHeader + caplen) {
+            // More is read only before the first packet of a call: those handed out stay put.
             if (n != 0) break;
-            if (!refill() && error_.empty()) done_ = true;
-            if (end_ - begin_ < kRecordHeader + caplen && error_.empty())
+            if (refill() || !error_.empty()) continue;
+            if (left == 0)
+                done_ = true;
+            else if (left < kRecordHeader)
+                fail("ends inside a record header at offset " + std::to_string(offset_));
+            else
                 fail("ends inside the packet at offset " + std::to_string(offset_) + " (" +
                      std::to_string(caplen) + " bytes captured, " +
-                     std::to_string(end_ - begin_ - kRecordHeader) + " in the file)");
+                     std::to_string(left - kRecordHeader) + " in the file)");
             continue;
         }
+        const std::uint32_t length = load32(h + 12, swapped_);
         const std::uint64_t seconds = load32(h, swapped_);
         const std::uint64_t fraction = load32(h + 4, swapped_);
         out[n++] = {h + kRecordHeader, caplen, length > caplen ? length : caplen,

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
-#include <vector>
 
 #include "packet.hpp"
 
@@ -16,7 +16,8 @@ public:
     static constexpr std::uint32_t kMaxRecord = 262144;
     static constexpr std::size_t kReadSize = 4u << 20;
 
-    CaptureReader() = default;
+    // `read_size`: how much one read asks for (smaller in tests, to read across records).
+    explicit CaptureReader(std::size_t read_size = kReadSize) : read_size_(read_size) {}
     CaptureReader(const CaptureReader&) = delete;
     CaptureReader& operator=(const CaptureReader&) = delete;
     ~CaptureReader();
@@ -38,13 +39,16 @@ public:
     std::uint64_t bytes() const { return bytes_; }  // captured bytes of the packets handed out
 
 private:
-    // Moves what is left to the front and reads more; false at the end of the file or an error.
+    // Moves what is left to the front and reads more; false when nothing more came (the end
+    // of the file, or an error).
     bool refill();
     bool fail(std::string message);
 
+    std::size_t read_size_;
     int fd_ = -1;
     std::string name_;
-    std::vector<std::uint8_t> buffer_;
+    std::unique_ptr<std::uint8_t[]> buffer_;  // read_size_ and room for a whole record
+    std::size_t capacity_ = 0;
     std::size_t begin_ = 0;     // the next record
     std::size_t end_ = 0;       // the end of what was read
     std::uint64_t offset_ = 0;  // the file offset of buffer_[begin_]

@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (fd < 0) std::abort();
     if (write(fd, data, size) != static_cast<ssize_t>(size)) std::abort();
     lseek(fd, 0, SEEK_SET);
-    meter::CaptureReader reader;
+    meter::CaptureReader reader(512);  // small reads: records cross many of them
     if (!reader.open_fd(fd, "fuzz.pcap")) return 0;
     meter::PacketRef packets[64];
     std::uint64_t handed = 0, bytes = 0;

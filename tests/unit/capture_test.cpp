@@ -98,6 +98,22 @@ TEST(CaptureReader, ReadsNanosecondRecordsInOrderAcrossManyReads) {
     EXPECT_TRUE(r.done());
 }
 
+TEST(CaptureReader, ReadsRecordsLargerThanOneRead) {
+    PcapBytes f(kNano, false);
+    for (std::uint32_t i = 0; i < 50; ++i)
+        f.record(1, i, 9000 + i, 9000 + i, static_cast<std::uint8_t>(i));
+    CaptureReader r(1000);
+    ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
+    std::vector<std::vector<std::uint8_t>> data;
+    const auto all = read_all(r, &data);
+    EXPECT_TRUE(r.error().empty()) << r.error();
+    ASSERT_EQ(all.size(), 50u);
+    for (std::uint32_t i = 0; i < 50; ++i) {
+        EXPECT_EQ(all[i].length, 9000 + i);
+        EXPECT_EQ(data[i][100], static_cast<std::uint8_t>(100 + i));
+    }
+}
+
 TEST(CaptureReader, ReadsBigEndianMicrosecondFiles) {
     PcapBytes f(kMicro, true);
     f.record(10, 250'000, 60, 60);
@@ -128,7 +144,7 @@ TEST(CaptureReader, AFileCutAnywhereInItsLastRecordGivesTheWholeOnesAndSaysWhere
     f.record(2, 0, 100, 100);
     const std::size_t whole = 24 + 116;
     for (std::size_t cut = whole + 1; cut < f.bytes.size(); ++cut) {
-        CaptureReader r;
+        CaptureReader r(64);
         ASSERT_TRUE(open_bytes(r, {f.bytes.begin(), f.bytes.begin() + static_cast<long>(cut)}));
         const auto all = read_all(r, nullptr);
         EXPECT_EQ(all.size(), 1u) << "cut at " << cut;
