@@ -502,7 +502,9 @@ int run(const config::Config& c, const Options& options) {
         status = control.run(signals);
     }
     sd_notify(0, "STOPPING=1");
-    rte_eal_cleanup();
+    // Once the dataplane has gone, a secondary's cleanup could only try to reach it (and log
+    // that it cannot); the process's exit releases the mappings.
+    if (rte_eal_primary_proc_alive(nullptr)) rte_eal_cleanup();
     return status;
 }
 

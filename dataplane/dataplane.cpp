@@ -195,6 +195,7 @@ bool Dataplane::allocate_workers() {
             w->port_id = port.id;
             w->queue = q;
             w->trace = port.trace;
+            w->capture = port.capture.get();
             w->timestamp_offset = port.timestamp_offset;
             w->timestamp_flag = port.timestamp_flag;
             w->clock = &clock_;
@@ -252,9 +253,17 @@ void Dataplane::refresh_ports() {
     for (std::size_t i = 0; i < ports_.size() && i < shm::kMaxPorts; ++i) {
         const Port& p = ports_[i];
         rte_eth_stats st{};
-        rte_eth_stats_get(p.id, &st);
         rte_eth_link link{};
-        rte_eth_link_get_nowait(p.id, &link);
+        if (p.capture) {
+            // A capture has no device: what its worker read is what the port received.
+            const MeterCounters read = shm::snapshot(stats_->workers[i].meter);
+            st.ipackets = read.packets;
+            st.ibytes = read.octets;
+            link.link_status = 1;
+        } else {
+            rte_eth_stats_get(p.id, &st);
+            rte_eth_link_get_nowait(p.id, &link);
+        }
         shm::PortStats& ps = stats_->ports[i];
         shm::publish(ps.counters,
                      shm::PortCounters{st.ipackets, st.ibytes, st.imissed, st.ierrors, st.rx_nombuf,

@@ -24,6 +24,7 @@ std::vector<std::string> eal_args(const config::Config& config) {
     };
     bool any_pci = false;
     for (const auto& port : config.ports) {
+        if (port.device.empty()) continue;  // a capture, read without a DPDK device
         any_pci |= port.is_pci();
         args.push_back((port.is_pci() ? "--allow=" : "--vdev=") + port.device);
     }

@@ -46,7 +46,8 @@ std::string link_text(const rte_eth_link& link) {
 
 unsigned mbufs_needed(const config::Config& c) {
     unsigned n = 0;
-    for (const auto& p : c.ports) n += p.rx_queues * p.rx_descriptors;
+    for (const auto& p : c.ports)
+        if (!p.device.empty()) n += p.rx_queues * p.rx_descriptors;
     const auto workers = static_cast<unsigned>(c.dataplane.worker_cores.cpus.size());
     return n + workers * (64 + 256) + 1024;
 }
@@ -56,7 +57,7 @@ std::uint16_t mbuf_data_room(const config::Config& c) {
     // buffers that hold the largest frame whole.
     std::uint32_t frame = kStandardDataRoom;
     for (const auto& p : c.ports) {
-        if (p.mtu + kFrameOverhead <= kStandardDataRoom) continue;
+        if (p.mtu + kFrameOverhead <= kStandardDataRoom || p.device.empty()) continue;
         std::uint16_t id = 0;
         rte_eth_dev_info info{};
         const std::string name(p.device_name());
@@ -90,6 +91,22 @@ bool start_ports(const config::Config& c, rte_mempool* pool, std::vector<Port>& 
         const config::Port& cfg = c.ports[i];
         Port port;
         port.config = &cfg;
+        if (!cfg.capture.empty()) {
+            port.name = cfg.capture.substr(cfg.capture.rfind('/') + 1);
+            const std::string where = "port[" + std::to_string(i + 1) + "] (" + port.name + ")";
+            port.id = static_cast<std::uint16_t>(i);
+            port.trace = true;
+            port.capture = std::make_unique<meter::CaptureReader>();
+            if (!port.capture->open(cfg.capture)) {
+                SLUICE_ERROR("%s: cannot replay the capture: %s", where.c_str(),
+                             port.capture->error().c_str());
+                return false;
+            }
+            SLUICE_INFO("%s: port %u, a capture its worker reads itself, replayed in its own time",
+                        where.c_str(), port.id);
+            ports.push_back(std::move(port));
+            continue;
+        }
         port.name = std::string(cfg.device_name());
         port.trace = is_trace(cfg);
         const std::string where = "port[" + std::to_string(i + 1) + "] (" + port.name + ")";
@@ -236,13 +253,14 @@ bool start_ports(const config::Config& c, rte_mempool* pool, std::vector<Port>& 
             SLUICE_INFO("%s: one RX queue, one worker: no RSS needed", where.c_str());
         }
         log_link(port.id, port.name);
-        ports.push_back(port);
+        ports.push_back(std::move(port));
     }
     return true;
 }
 
 void stop_ports(const std::vector<Port>& ports) {
     for (const auto& p : ports) {
+        if (p.capture) continue;
         rte_eth_dev_stop(p.id);
         rte_eth_dev_close(p.id);
     }

@@ -5,9 +5,11 @@
 #include <rte_mempool.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "capture.hpp"
 #include "sluice/config.hpp"
 
 namespace sluice::dataplane {
@@ -21,16 +23,18 @@ inline constexpr std::uint8_t kSymmetricRssKey[52] = {
     0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a};
 
 struct Port {
-    std::uint16_t id = 0;
+    std::uint16_t id = 0;  // the DPDK port; a capture's: its place among the ports
     const config::Port* config = nullptr;
     std::string name;
-    bool trace = false;  // a net_pcap replaying a capture
-    bool rss = false;    // RSS spreads flows over its queues
+    bool trace = false;  // a capture replayed in its own time (net_pcap, or `capture`)
+    std::unique_ptr<meter::CaptureReader> capture;  // a capture its worker reads itself
+    bool rss = false;                               // RSS spreads flows over its queues
     int timestamp_offset = -1;
     std::uint64_t timestamp_flag = 0;
 };
 
-// Finds, configures and starts every configured port; false after printing what to change.
+// Finds, configures and starts every configured port (opens the captures); false after
+// printing what to change.
 bool start_ports(const config::Config& c, rte_mempool* pool, std::vector<Port>& ports);
 
 // Mbufs the ports need: every RX descriptor, plus what the workers hold in a burst.

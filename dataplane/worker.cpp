@@ -6,7 +6,10 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_pause.h>
 
+#include <algorithm>
 #include <cstring>
+
+#include "sluice/log.hpp"
 
 namespace sluice::dataplane {
 namespace {
@@ -83,6 +86,54 @@ void send_records(Worker& w, std::uint64_t wait_ns) {
     out.count = 0;
 }
 
+namespace {
+
+// One burst from the port's queue: up to two rx_bursts, metered, the mbufs freed.
+unsigned meter_queue(Worker& w, rte_mbuf** mbufs, meter::PacketRef* refs,
+                     std::uint8_t (*headers)[kHeaderBytes]) {
+    unsigned n = rte_eth_rx_burst(w.port_id, w.queue, mbufs, kRxBurst);
+    if (n == kRxBurst) n += rte_eth_rx_burst(w.port_id, w.queue, mbufs + n, kRxBurst);
+    if (n == 0) return 0;
+    const std::uint64_t now = w.trace ? 0 : w.clock->now_ns();
+    std::uint64_t newest = now;
+    for (unsigned i = 0; i < n; ++i) {
+        rte_mbuf* m = mbufs[i];
+        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
+        const std::uint8_t* data = rte_pktmbuf_mtod(m, const std::uint8_t*);
+        std::uint32_t length = m->data_len;
+        if (m->nb_segs > 1 && length < kHeaderBytes) {
+            // Headers split across segments: gather the first bytes.
+            length = std::min<std::uint32_t>(kHeaderBytes, m->pkt_len);
+            data = static_cast<const std::uint8_t*>(rte_pktmbuf_read(m, 0, length, headers[i]));
+        }
+        std::uint64_t t = now;
+        if (w.trace)
+            t = (m->ol_flags & w.timestamp_flag) != 0
+                    ? *RTE_MBUF_DYNFIELD(m, w.timestamp_offset, std::uint64_t*) * 1000
+                    : w.output.last_time_ns;
+        refs[i] = {data, length, m->pkt_len, t};
+        newest = std::max(newest, t);
+    }
+    w.table->process(refs, n, w.port_id, *w.out);
+    rte_pktmbuf_free_bulk(mbufs, n);
+    w.output.last_time_ns = std::max(w.output.last_time_ns, newest);
+    return n;
+}
+
+// One burst of a capture the worker reads itself, straight from the reader's buffer; 0 once
+// the capture is done.
+unsigned meter_capture(Worker& w, meter::PacketRef* refs) {
+    const unsigned n = w.capture->next(refs, meter::kMaxBurst);
+    if (n == 0) return 0;
+    std::uint64_t newest = w.output.last_time_ns;
+    for (unsigned i = 0; i < n; ++i) newest = std::max(newest, refs[i].time_ns);
+    w.table->process(refs, n, w.port_id, *w.out);
+    w.output.last_time_ns = newest;
+    return n;
+}
+
+}  // namespace
+
 int worker_main(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
     rte_mbuf* mbufs[meter::kMaxBurst];
@@ -94,35 +145,17 @@ int worker_main(void* arg) {
         rte_delay_us_sleep(1000);
 
     for (unsigned poll = 1; !w.stop.load(std::memory_order_relaxed); ++poll) {
-        unsigned n = rte_eth_rx_burst(w.port_id, w.queue, mbufs, kRxBurst);
-        if (n == kRxBurst) n += rte_eth_rx_burst(w.port_id, w.queue, mbufs + n, kRxBurst);
+        const unsigned n =
+            w.capture != nullptr ? meter_capture(w, refs) : meter_queue(w, mbufs, refs, headers);
         if (n != 0) {
-            const std::uint64_t now = w.trace ? 0 : w.clock->now_ns();
-            std::uint64_t newest = now;
-            for (unsigned i = 0; i < n; ++i) {
-                rte_mbuf* m = mbufs[i];
-                if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
-                const std::uint8_t* data = rte_pktmbuf_mtod(m, const std::uint8_t*);
-                std::uint32_t length = m->data_len;
-                if (m->nb_segs > 1 && length < kHeaderBytes) {
-                    // Headers split across segments: gather the first bytes.
-                    length = std::min<std::uint32_t>(kHeaderBytes, m->pkt_len);
-                    data = static_cast<const std::uint8_t*>(
-                        rte_pktmbuf_read(m, 0, length, headers[i]));
-                }
-                std::uint64_t t = now;
-                if (w.trace)
-                    t = (m->ol_flags & w.timestamp_flag) != 0
-                            ? *RTE_MBUF_DYNFIELD(m, w.timestamp_offset, std::uint64_t*) * 1000
-                            : w.output.last_time_ns;
-                refs[i] = {data, length, m->pkt_len, t};
-                newest = std::max(newest, t);
-            }
-            w.table->process(refs, n, w.port_id, *w.out);
-            rte_pktmbuf_free_bulk(mbufs, n);
-            w.output.last_time_ns = std::max(w.output.last_time_ns, newest);
             ++w.output.bursts;
             empty_polls = 0;
+        } else if (w.capture != nullptr) {
+            trace_done = true;
+            if (!w.capture->error().empty())
+                SLUICE_ERROR("the capture stops early: %s; the packets before it are metered",
+                             w.capture->error().c_str());
+            break;
         } else if (w.trace) {
             // A capture is read synchronously: nothing left to read is its end.
             if (++empty_polls >= kTraceEndPolls) {

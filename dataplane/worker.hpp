@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "capture.hpp"
 #include "clock.hpp"
 #include "flow_table.hpp"
 #include "sluice/shm.hpp"
@@ -22,6 +23,7 @@ struct alignas(64) Worker {
     int timestamp_offset = -1;  // the mbuf dynfield of capture times, microseconds
     std::uint64_t timestamp_flag = 0;
     rte_ring* ring = nullptr;
+    meter::CaptureReader* capture = nullptr;  // read instead of the port's queue
     meter::FlowTable* table = nullptr;
     meter::RecordBuffer* out = nullptr;
     shm::WorkerStats* stats = nullptr;

@@ -252,6 +252,18 @@ struct PcapOptions {
     std::optional<std::string> config;
 };
 
+// Whether `path` starts with a classic pcap file's magic number, in either byte order.
+bool is_classic_pcap(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::uint8_t m[4] = {};
+    in.read(reinterpret_cast<char*>(m), sizeof(m));
+    const std::uint32_t little = m[0] | m[1] << 8 | m[2] << 16 | std::uint32_t{m[3]} << 24;
+    const std::uint32_t big = std::uint32_t{m[0]} << 24 | m[1] << 16 | m[2] << 8 | m[3];
+    for (const std::uint32_t v : {little, big})
+        if (v == 0xa1b2c3d4 || v == 0xa1b23c4d) return true;
+    return false;
+}
+
 // The configuration `sluice pcap` runs with: the user's (or the defaults), the trace as the only
 // port, the one collector, and a file prefix of its own so it never meets a running sensor.
 std::optional<config::Config> pcap_config(const PcapOptions& o, const std::string& prefix,
@@ -270,9 +282,15 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const std::strin
     c.dataplane.file_prefix = prefix;
     // The EAL's start-up chatter is not what an analyst came for; warnings still show.
     c.dataplane.eal_args.push_back("--log-level=lib.eal:warning");
-    // A capture is one queue: one worker, on the first of the configured worker CPUs.
+    // A capture is one queue: one worker, on the first of the configured worker CPUs. The
+    // worker reads a classic pcap file itself; anything else (pcapng) through DPDK's net_pcap
+    // and libpcap.
     config::Port port;
-    port.device = "net_pcap0,rx_pcap=" + fs::absolute(o.trace).string();
+    const std::string trace = fs::absolute(o.trace).string();
+    if (is_classic_pcap(trace))
+        port.capture = trace;
+    else
+        port.device = "net_pcap0,rx_pcap=" + trace;
     c.ports = {port};
     c.dataplane.worker_cores.cpus.resize(1);
     // The configuration's settings for a collector of this transport (mtu, timestamps, ...).
@@ -305,7 +323,7 @@ int pcap(const PcapOptions& o) {
         SLUICE_ERROR("cannot read the capture %s: %s", o.trace.c_str(), std::strerror(errno));
         return 2;
     }
-    if (o.trace.find(',') != std::string::npos) {
+    if (o.trace.find(',') != std::string::npos && !is_classic_pcap(o.trace)) {
         SLUICE_ERROR(
             "the capture's path %s has a comma, which DPDK's device arguments cannot "
             "carry: rename or link it",

@@ -476,9 +476,30 @@ void check_across(const Config& c, const toml::table& root, Errors& errors) {
                    "lists " + std::to_string(dp.worker_cores.cpus.size()) +
                        " cores but the ports have " + std::to_string(queues) +
                        " RX queues in all; each RX queue needs one worker core");
+    bool captures = false, devices = false;
+    for (std::size_t i = 0; i < c.ports.size(); ++i) {
+        const Port& p = c.ports[i];
+        const std::string key = "port[" + std::to_string(i + 1) + "]";
+        const std::string at = "port[" + std::to_string(i) + "]";
+        if (p.device.empty() == p.capture.empty())
+            errors.add(where(root, {at}), key,
+                       p.device.empty()
+                           ? "needs a device (\"0000:3b:00.0\", \"net_pcap0,rx_pcap=...\") or a "
+                             "capture (\"/path/trace.pcap\")"
+                           : "has both a device and a capture; a port is one or the other");
+        if (!p.capture.empty() && p.rx_queues != 1)
+            errors.add(where(root, {at + ".rx_queues", at}), key + ".rx_queues",
+                       "is " + std::to_string(p.rx_queues) +
+                           "; a capture is read by one worker (rx_queues = 1)");
+        (p.capture.empty() ? devices : captures) = true;
+    }
+    if (captures && devices)
+        errors.add(where(root, {"port"}), "port",
+                   "mixes captures and devices; a run replays captures in their own time or "
+                   "meters live devices, not both");
     for (std::size_t i = 0; i < c.ports.size(); ++i)
         for (std::size_t j = 0; j < i; ++j)
-            if (c.ports[i].device_name() == c.ports[j].device_name())
+            if (!c.ports[i].device.empty() && c.ports[i].device_name() == c.ports[j].device_name())
                 errors.add(where(root, {"port[" + std::to_string(i) + "].device"}),
                            "port[" + std::to_string(i + 1) + "].device",
                            "device " + toml_string(c.ports[i].device_name()) + " is already port[" +

@@ -49,7 +49,8 @@ void visit(V& v, Dataplane& d) {
 
 template <typename V>
 void visit(V& v, Port& p) {
-    v.required_string("device", p.device, device);
+    v.string("device", p.device, device);
+    v.string("capture", p.capture, absolute_path);
     v.integer("rx_queues", p.rx_queues, 1, 128);
     v.integer("rx_descriptors", p.rx_descriptors, 64, 32768);
     v.integer("mtu", p.mtu, 68, 16000);

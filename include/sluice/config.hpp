@@ -70,7 +70,8 @@ struct Dataplane {
 };
 
 struct Port {
-    std::string device;
+    std::string device;   // a DPDK device; or
+    std::string capture;  // a pcap file the worker reads itself, replayed in its own time
     std::uint16_t rx_queues = 1;
     std::uint16_t rx_descriptors = 1024;
     std::uint16_t mtu = 1500;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `sluice pcap` turns a capture into flow records at a collector in one command: over UDP to
 # nfcapd and into an IPFIX file, with the accounting line, leaving no shared memory behind;
-# a missing capture or a bad collector address is a clear error.
+# pcap files are read by the worker itself (snap-length and cut captures too), pcapng files
+# through net_pcap; a missing capture or a bad collector address is a clear error.
 source "$(dirname "$0")/lib.sh"
 extra_cleanup() { restore_receive_buffers; }
 roomy_receive_buffers
@@ -22,6 +23,30 @@ expect_contains "$WORK/nfdump-totals.txt" "Flows: 2000"
 expect_contains "$WORK/nfdump-totals.txt" "Packets: $packets"
 expect_contains "$WORK/nfdump-totals.txt" "Bytes: $octets"
 if grep -q '^EAL: ' "$WORK/udp.log"; then fail "EAL's start-up messages reach the analyst"; fi
+expect_contains "$WORK/udp.log" "(trace.pcap): port 0, a capture its worker reads itself, replayed in its own time"
+
+# A pcapng file goes through DPDK's net_pcap (libpcap) instead, to the same records.
+editcap -F pcapng "$WORK/trace.pcap" "$WORK/trace.pcapng"
+timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcapng" --transport file --to "$WORK/ng.ipfix" > "$WORK/ng.log" 2>&1 ||
+  { cat "$WORK/ng.log" >&2; fail "sluice pcap of a pcapng file failed"; }
+expect_contains "$WORK/ng.log" "driver net_pcap"
+expect_contains "$WORK/ng.log" "$packets packets received = $packets in 2000 records exported + 0 ignored + 0 in 0 records not sent; $octets of $octets metered octets exported"
+
+# A capture taken with a snap length (tcpdump -s 96) holds each packet's first 96 bytes and its
+# length on the wire: every packet is metered with its IP total length, as on the wire.
+editcap -F nsecpcap -s 96 "$WORK/trace.pcap" "$WORK/snap.pcap"
+timeout 120 "$LAUNCHER" pcap "$WORK/snap.pcap" --transport file --to "$WORK/snap.ipfix" > "$WORK/snap.log" 2>&1 ||
+  { cat "$WORK/snap.log" >&2; fail "sluice pcap of a snap-length capture failed"; }
+expect_contains "$WORK/snap.log" "$packets packets received = $packets in 2000 records exported + 0 ignored + 0 in 0 records not sent; $octets of $octets metered octets exported"
+
+# A capture cut inside its last packet (a capture stopped abruptly): what comes before it is
+# metered, and the log says where the file ends.
+size=$(stat -c %s "$WORK/trace.pcap")
+head -c $((size - 10)) "$WORK/trace.pcap" > "$WORK/cut.pcap"
+timeout 120 "$LAUNCHER" pcap "$WORK/cut.pcap" --transport file --to "$WORK/cut.ipfix" > "$WORK/cut.log" 2>&1 ||
+  { cat "$WORK/cut.log" >&2; fail "sluice pcap of a cut capture failed"; }
+expect_contains "$WORK/cut.log" "the capture stops early: $WORK/cut.pcap: ends inside the packet at offset"
+expect_contains "$WORK/cut.log" "$((packets - 1)) packets received = $((packets - 1)) in"
 
 timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --transport file --to "$WORK/records.ipfix" > "$WORK/file.log" 2>&1 ||
   { cat "$WORK/file.log" >&2; fail "sluice pcap to a file failed"; }

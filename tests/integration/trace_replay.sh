@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A capture replayed through net_pcap, sluice-dataplane and sluice-control gives exactly the
 # records its conversations make (per direction: packets, octets, first and last times, TCP
-# flags, TTLs), and the accounting balances: nothing ignored, nothing lost. The benchmark's
-# capture mode meters it alike.
+# flags, TTLs), and the accounting balances: nothing ignored, nothing lost. Read by the worker
+# itself (a `capture` port) it gives the same; the benchmark's capture mode meters it alike.
 source "$(dirname "$0")/lib.sh"
 
 "$TRACEGEN" --out "$WORK/trace.pcap" --flows 2000 --seed 3 --expect "$WORK/expected.jsonl" > "$WORK/totals.json"
@@ -16,6 +16,14 @@ same_records "$WORK/expected.jsonl" "$WORK/records.jsonl" "the records differ fr
 [ "$(wc -l < "$WORK/records.jsonl")" -eq 2000 ] || fail "not 2000 records"
 expect_contains "$WORK/control.log" \
   "accounting: $packets packets received = $packets in 2000 records taken by sluice-control + 0 ignored + 0 in 0 records not sent by the dataplane"
+# The same capture as a `capture` port, read by the worker itself: the same records.
+sed -i "s|^device = .*|capture = \"$WORK/trace.pcap\"|" "$WORK/sluice.toml"
+replay_with_records "$WORK/sluice.toml"
+expect_contains "$WORK/dataplane.log" "a capture its worker reads itself, replayed in its own time"
+same_records "$WORK/expected.jsonl" "$WORK/records.jsonl" "a capture port's records differ from the trace's conversations"
+expect_contains "$WORK/control.log" \
+  "accounting: $packets packets received = $packets in 2000 records taken by sluice-control + 0 ignored + 0 in 0 records not sent by the dataplane"
+
 # sluice-bench --capture meters the same capture from memory with the same core: the same
 # number of records, nothing ignored.
 "$SLUICE_BUILD_DIR/tools/sluice-bench" --capture "$WORK/trace.pcap" --repeat 1 > "$WORK/bench.json"

@@ -218,14 +218,34 @@ TEST(ConfigErrors, APortIsRequired) {
                   "device = \"0000:3b:00.0\""});
 }
 
-TEST(ConfigErrors, PortNeedsADevice) {
-    EXPECT_EQ(errors_of("[[port]]\nrx_queues = 1\n"),
-              std::vector<std::string>{"test.toml:1:1: port[1].device: is required here"});
+TEST(ConfigErrors, PortNeedsADeviceOrACapture) {
+    EXPECT_EQ(
+        errors_of("[[port]]\nrx_queues = 1\n"),
+        std::vector<std::string>{"test.toml:1:1: port[1]: needs a device (\"0000:3b:00.0\", "
+                                 "\"net_pcap0,rx_pcap=...\") or a capture (\"/path/trace.pcap\")"});
+    EXPECT_EQ(errors_of("[[port]]\ndevice = \"net_null0\"\ncapture = \"/tmp/t.pcap\"\n"),
+              std::vector<std::string>{"test.toml:1:1: port[1]: has both a device and a capture; a "
+                                       "port is one or the other"});
+    EXPECT_EQ(errors_of("[[port]]\ncapture = \"t.pcap\"\n"),
+              std::vector<std::string>{"test.toml:2:11: port[1].capture: expected an absolute "
+                                       "path, found \"t.pcap\""});
     EXPECT_EQ(errors_of("[[port]]\ndevice = \"eth0\"\n"),
               std::vector<std::string>{
                   "test.toml:2:10: port[1].device: expected a PCI address such as "
                   "\"0000:3b:00.0\" or a virtual device such as \"net_pcap0,rx_pcap=trace.pcap\", "
                   "found \"eth0\""});
+}
+
+TEST(ConfigErrors, ACaptureHasOneQueueAndRunsWithCapturesOnly) {
+    EXPECT_EQ(errors_of("[dataplane]\nworker_cores = \"1-2\"\n[[port]]\ncapture = "
+                        "\"/tmp/t.pcap\"\nrx_queues = 2\n"),
+              std::vector<std::string>{"test.toml:5:13: port[1].rx_queues: is 2; a capture is read "
+                                       "by one worker (rx_queues = 1)"});
+    EXPECT_EQ(errors_of("[dataplane]\nworker_cores = \"1-2\"\n[[port]]\ncapture = "
+                        "\"/tmp/t.pcap\"\n[[port]]\ndevice = \"net_null0\"\n"),
+              std::vector<std::string>{"test.toml:3:1: port: mixes captures and devices; a run "
+                                       "replays captures in their own time or meters live "
+                                       "devices, not both"});
 }
 
 TEST(ConfigErrors, PortMustBeWrittenAsAnArrayOfTables) {
