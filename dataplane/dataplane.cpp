@@ -255,7 +255,8 @@ void Dataplane::refresh_ports() {
         rte_eth_stats st{};
         rte_eth_link link{};
         if (p.capture) {
-            // A capture has no device: what its worker read is what the port received.
+            // A capture has no device: what its worker read is what the port received. Its
+            // worker is the one of the same index (captures only, one queue each).
             const MeterCounters read = shm::snapshot(stats_->workers[i].meter);
             st.ipackets = read.packets;
             st.ibytes = read.octets;

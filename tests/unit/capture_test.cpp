@@ -171,6 +171,12 @@ TEST(CaptureReader, RefusesWhatIsNotAClassicPcapOfEthernetFrames) {
     EXPECT_EQ(r.error(), "/nonexistent/trace.pcap: No such file or directory");
 }
 
+TEST(CaptureReader, SaysWhyAFileCannotBeRead) {
+    CaptureReader r;
+    EXPECT_FALSE(r.open("/"));
+    EXPECT_EQ(r.error(), "/: Is a directory");
+}
+
 TEST(CaptureReader, StopsAtARecordLongerThanAnyCaptureHolds) {
     PcapBytes f(kMicro, false);
     f.record(1, 0, 60, 60);
