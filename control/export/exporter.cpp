@@ -37,8 +37,19 @@ void Exporter::reconfigure(const config::Config& config, const Reliability& reli
     }
     for (auto& s : sessions_) {
         if (s == nullptr) continue;
-        SLUICE_INFO("collector \"%s\" (%s): removed", s->name().c_str(), s->describe().c_str());
         s->close(reliability);
+        // Its totals leave with it: the closing report covers the collectors configured then.
+        const SessionCounters n = s->counters();
+        SLUICE_INFO(
+            "collector \"%s\" (%s): removed, having sent %llu records (%llu packets, %llu "
+            "octets) in %llu messages; %llu records (%llu packets) not sent",
+            s->name().c_str(), s->describe().c_str(),
+            static_cast<unsigned long long>(n.records_sent),
+            static_cast<unsigned long long>(n.packets_sent),
+            static_cast<unsigned long long>(n.octets_sent),
+            static_cast<unsigned long long>(n.messages_sent),
+            static_cast<unsigned long long>(n.records_not_sent),
+            static_cast<unsigned long long>(n.packets_not_sent));
     }
     sessions_ = std::move(next);
 }

@@ -545,9 +545,17 @@ TEST(Exporter, AReloadKeepsUnchangedCollectorsAndTheirBuffers) {
     EXPECT_EQ(e.sessions()[0].get(), kept) << "same settings: same session";
     EXPECT_EQ(e.sessions()[0]->counters().records_buffered, 5u);
 
+    e.service(Steady::now(), kReliability);  // "a" sends its 5 records
     next.collectors.erase(next.collectors.begin());
     next.collectors[0].mtu = 9000;  // changed: a new session
+    testing::internal::CaptureStderr();
     e.reconfigure(next, kReliability);
+    const std::string log = testing::internal::GetCapturedStderr();
+    EXPECT_NE(log.find("collector \"a\" (udp 127.0.0.1:" + std::to_string(a.port) +
+                       "): removed, having sent 5 records (15 packets, "),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("records (0 packets) not sent"), std::string::npos) << log;
     ASSERT_EQ(e.sessions().size(), 1u);
     EXPECT_EQ(e.sessions()[0]->name(), "b");
     EXPECT_EQ(e.sessions()[0]->config().mtu, 9000);
