@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "capture.hpp"
 #include "loader.hpp"
 #include "sluice/log.hpp"
 #include "sluice_version.h"
@@ -252,16 +253,12 @@ struct PcapOptions {
     std::optional<std::string> config;
 };
 
-// Whether `path` starts with a classic pcap file's magic number, in either byte order.
+// Whether `path` is a classic pcap file, which the worker reads itself.
 bool is_classic_pcap(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    std::uint8_t m[4] = {};
-    in.read(reinterpret_cast<char*>(m), sizeof(m));
-    const std::uint32_t little = m[0] | m[1] << 8 | m[2] << 16 | std::uint32_t{m[3]} << 24;
-    const std::uint32_t big = std::uint32_t{m[0]} << 24 | m[1] << 16 | m[2] << 8 | m[3];
-    for (const std::uint32_t v : {little, big})
-        if (v == 0xa1b2c3d4 || v == 0xa1b23c4d) return true;
-    return false;
+    std::uint8_t first[4] = {};
+    in.read(reinterpret_cast<char*>(first), sizeof(first));
+    return in && meter::CaptureReader::is_pcap(first);
 }
 
 // The configuration `sluice pcap` runs with: the user's (or the defaults), the trace as the only

@@ -26,6 +26,13 @@ std::uint32_t load32(const std::uint8_t* p, bool swapped) {
 
 }  // namespace
 
+bool CaptureReader::is_pcap(const std::uint8_t* first4) {
+    const std::uint32_t magic = load32(first4, false);
+    for (const std::uint32_t m : {magic, __builtin_bswap32(magic)})
+        if (m == kMagicMicroseconds || m == kMagicNanoseconds) return true;
+    return false;
+}
+
 CaptureReader::~CaptureReader() {
     if (fd_ >= 0) close(fd_);
 }

@@ -22,6 +22,9 @@ public:
     CaptureReader& operator=(const CaptureReader&) = delete;
     ~CaptureReader();
 
+    // Whether a file whose first four bytes these are is a classic pcap file (either order).
+    static bool is_pcap(const std::uint8_t* first4);
+
     // Opens `path` and checks its file header: a classic pcap file (microsecond or nanosecond
     // timestamps, either byte order) of Ethernet frames. False with error() saying why.
     bool open(const std::string& path);

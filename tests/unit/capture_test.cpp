@@ -171,6 +171,12 @@ TEST(CaptureReader, RefusesWhatIsNotAClassicPcapOfEthernetFrames) {
     EXPECT_EQ(r.error(), "/nonexistent/trace.pcap: No such file or directory");
 }
 
+TEST(CaptureReader, KnowsAPcapFileByItsFirstFourBytes) {
+    EXPECT_TRUE(CaptureReader::is_pcap(PcapBytes(kMicro, false).bytes.data()));
+    EXPECT_TRUE(CaptureReader::is_pcap(PcapBytes(kNano, true).bytes.data()));
+    EXPECT_FALSE(CaptureReader::is_pcap(PcapBytes(0x0a0d0d0a, false).bytes.data()));
+}
+
 TEST(CaptureReader, SaysWhyAFileCannotBeRead) {
     CaptureReader r;
     EXPECT_FALSE(r.open("/"));
