@@ -59,7 +59,7 @@ void usage(FILE* out) {
 
 std::optional<config::Config> load(const std::string& path) {
     auto loaded = config::load_file(path);
-    for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    for (const auto& e : loaded.errors) log::error_line(e.to_string().c_str());
     return std::move(loaded.config);
 }
 

@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
     }
     const auto loaded = config::load_file(config_path);
     if (!loaded.config) {
-        for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        for (const auto& e : loaded.errors) log::error_line(e.to_string().c_str());
         return 2;
     }
     return run(*loaded.config);

@@ -268,7 +268,7 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const std::strin
     config::Config c;
     if (o.config) {
         auto loaded = config::load_file(*o.config);
-        for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        for (const auto& e : loaded.errors) log::error_line(e.to_string().c_str());
         if (!loaded.config) return std::nullopt;
         c = std::move(*loaded.config);
     } else {
@@ -337,7 +337,7 @@ int pcap(const PcapOptions& o) {
     std::ofstream(file) << config::to_toml(*c);
     // Read back as both processes will: what the options made must be a valid configuration.
     const auto checked = config::load_file(file.string());
-    for (const auto& e : checked.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    for (const auto& e : checked.errors) log::error_line(e.to_string().c_str());
     int status = 2;
     if (checked.config) {
         SLUICE_INFO("metering %s into IPFIX records for %s (%s)", o.trace.c_str(), o.to.c_str(),

@@ -39,6 +39,14 @@ inline bool to_journal() {
     va_end(args);
 }
 
+// A line that names its own place, such as a configuration error ("FILE:LINE:COL: key: ..."):
+// printed as it is, with the error priority under systemd.
+inline void error_line(const char* line) {
+    if (to_journal()) std::fputs("<3>", stderr);
+    std::fputs(line, stderr);
+    std::fputc('\n', stderr);
+}
+
 }  // namespace sluice::log
 
 #define SLUICE_INFO(...) ::sluice::log::write(6, "", __VA_ARGS__)

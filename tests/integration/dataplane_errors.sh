@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The dataplane refuses what it cannot run, with a message that says what to change.
+# The dataplane refuses what it cannot run, with a message that says what to change; a broken
+# configuration is an error in the journal too.
 source "$(dirname "$0")/lib.sh"
 
 # A CPU this machine does not have.
@@ -29,4 +30,15 @@ status=0
 expect_contains "$WORK/err" "this configuration needs 598 MiB of hugepage memory, [dataplane] hugepage_memory gives 128 MiB: flow tables 513 MiB (1 x 4194304 flows)"
 expect_contains "$WORK/err" 'Set hugepage_memory = "598MiB"'
 cleanup_prefix
+
+# A configuration error under systemd (JOURNAL_STREAM set) carries the error priority, so
+# `journalctl -p err` shows it; each process says it in the same words.
+printf '[flow]\nmax_flows = "many"\n' > "$WORK/broken.toml"
+for program in "$DATAPLANE" "$CONTROL"; do
+  status=0
+  JOURNAL_STREAM=8:1 "$program" --config "$WORK/broken.toml" 2> "$WORK/err" || status=$?
+  [ "$status" -eq 2 ] || { cat "$WORK/err" >&2; fail "$program exited $status on a broken configuration"; }
+  grep -qxF "<3>$WORK/broken.toml:2:13: flow.max_flows: expected a whole number from 1024 to 268435456, found \"many\"" "$WORK/err" ||
+    { cat "$WORK/err" >&2; fail "$program: the configuration error has no journald priority"; }
+done
 echo "dataplane_errors: ok"
