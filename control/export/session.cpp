@@ -269,10 +269,7 @@ CollectorSession::Outcome CollectorSession::transmit(Steady::time_point now,
     attempted_ = bytes.size();
     const bool batch = segment < bytes.size();
     switch (batch ? channel_->send_batch(bytes, segment) : channel_->send(bytes)) {
-        case SendStatus::sent:
-            for (const Message& m : in_flight_messages_) completed(now, m);
-            in_flight_messages_.clear();
-            return Outcome::done;
+        case SendStatus::sent: return all_out(now);
         case SendStatus::blocked:
             held_.assign(bytes.begin(), bytes.end());
             held_segment_ = segment;
@@ -291,18 +288,22 @@ CollectorSession::Outcome CollectorSession::finish_in_flight(Steady::time_point 
                          : batch       ? channel_->send_batch(held_, held_segment_)
                                        : channel_->send(held_);
     switch (s) {
-        case SendStatus::sent:
-            in_flight_ = false;
-            held_.clear();
-            for (const Message& m : in_flight_messages_) completed(now, m);
-            in_flight_messages_.clear();
-            return Outcome::done;
+        case SendStatus::sent: return all_out(now);
         case SendStatus::partial: held_.clear(); return Outcome::waiting;
         case SendStatus::blocked:
             return batch && batches_refused() ? send_one_by_one(now) : Outcome::waiting;
         case SendStatus::failed: break;
     }
     return after_failure(now);
+}
+
+// Every message in flight is out.
+CollectorSession::Outcome CollectorSession::all_out(Steady::time_point now) {
+    for (const Message& m : in_flight_messages_) completed(now, m);
+    in_flight_messages_.clear();
+    in_flight_ = false;
+    held_.clear();
+    return Outcome::done;
 }
 
 // True once the channel takes no more batches (the path refused one); says so once.

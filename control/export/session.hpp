@@ -121,6 +121,7 @@ private:
     Outcome transmit(Steady::time_point now, std::span<const std::uint8_t> bytes,
                      std::size_t segment);
     Outcome finish_in_flight(Steady::time_point now);
+    Outcome all_out(Steady::time_point now);
     bool batches_refused();
     Outcome send_one_by_one(Steady::time_point now);
     void completed(Steady::time_point now, const Message& m);
