@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
                                   "-m",
                                   "1600",
                                   "--file-prefix=" + o.prefix,
+                                  "--huge-unlink",  // no process attaches: nothing left behind
                                   "--log-level=warning"};
     std::vector<char*> argv_eal;
     for (auto& a : args) argv_eal.push_back(a.data());
@@ -140,12 +141,16 @@ int main(int argc, char** argv) {
 
     // The worker, as sluice-dataplane builds it: a table sized for 80% load.
     const std::uint32_t capacity = o.flows / 4 * 5;
+    const shm::FlowTimeouts timeouts{15'000'000'000, 60'000'000'000, 2'000'000'000};
     void* memory = rte_zmalloc("flows", meter::FlowTable::memory_size(capacity), 64);
-    auto* table = new (rte_zmalloc("table", sizeof(meter::FlowTable), 64))
-        meter::FlowTable({capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000}, memory,
-                         meter::random_hash_key());
+    auto* table = new (rte_zmalloc("table", sizeof(meter::FlowTable), 64)) meter::FlowTable(
+        {capacity, timeouts.idle_timeout_ns, timeouts.active_timeout_ns, timeouts.tcp_end_grace_ns},
+        memory, meter::random_hash_key());
     auto* out = new (rte_zmalloc("out", sizeof(meter::RecordBuffer), 64)) meter::RecordBuffer{};
     auto* stats = new (rte_zmalloc("stats", sizeof(shm::WorkerStats), 64)) shm::WorkerStats{};
+    auto* settings =
+        new (rte_zmalloc("settings", sizeof(shm::FlowSettings), 64)) shm::FlowSettings{};
+    shm::publish(*settings, timeouts);
     auto* worker = new (rte_zmalloc("worker", sizeof(dataplane::Worker), 64)) dataplane::Worker{};
     dataplane::Clock clock;
     clock.anchor();
@@ -155,6 +160,8 @@ int main(int argc, char** argv) {
     worker->table = table;
     worker->out = out;
     worker->stats = stats;
+    worker->settings = settings;
+    worker->settings_sequence = settings->sequence.load(std::memory_order_relaxed);
     worker->clock = &clock;
     worker->go.store(true);
     if (worker->ring == nullptr || memory == nullptr) return fail("worker memory");
