@@ -38,6 +38,7 @@ struct Options {
     std::string only;          // run the cases whose name contains this
     std::string applications;  // a signature file: identification on
     std::string capture;       // a capture file to meter instead of the cases
+    bool memory = false;       // measure the memory instead of the cases
     const appid::Database* database = nullptr;
     const appid::Scratch* scratch = nullptr;
 };
@@ -286,10 +287,66 @@ int run_capture(const Options& o, double hz) {
     return 0;
 }
 
+// A line index in [0, lines) for step i: a murmur3 finalizer, so that any step's address can be
+// worked out ahead of the load, as the table's pipeline does.
+inline std::size_t random_line(std::uint64_t i, std::size_t lines) {
+    i ^= i >> 33;
+    i *= 0xff51afd7ed558ccdull;
+    i ^= i >> 33;
+    return static_cast<std::size_t>((static_cast<uint128>(i) * lines) >> 64);
+}
+
+// The memory the flow table lives in, as this core sees it, over footprints from cache-sized
+// to far beyond: the latency of a load that depends on the previous one, and the cost of a
+// random line read while others are in flight (each prefetched 16 reads ahead, the table's
+// pipeline distance). The second bounds what a packet costs per line it misses.
+void run_memory(const Options& o, double hz) {
+    constexpr std::size_t kLine = 64;
+    constexpr unsigned kAhead = 16;
+    const std::uint64_t steps = o.quick ? 1'000'000 : 4'000'000;
+    std::mt19937_64 rng(42);
+    for (const std::size_t mb : {1, 4, 8, 16, 64, 256, 1024}) {
+        const std::size_t lines = (mb << 20) / kLine;
+        HugeArray<std::uint8_t> memory(mb << 20);
+        // One random cycle through every line: each line holds the next one's offset.
+        std::vector<std::uint32_t> order(lines);
+        for (std::size_t i = 0; i < lines; ++i) order[i] = static_cast<std::uint32_t>(i);
+        std::shuffle(order.begin(), order.end(), rng);
+        for (std::size_t i = 0; i < lines; ++i) {
+            const std::uint64_t next = std::uint64_t{order[(i + 1) % lines]} * kLine;
+            std::memcpy(&memory[std::size_t{order[i]} * kLine], &next, sizeof(next));
+        }
+        std::vector<double> dependent, random;
+        for (unsigned r = 0; r < o.repeat; ++r) {
+            std::uint64_t at = 0;
+            std::uint64_t c0 = __rdtsc();
+            for (std::uint64_t i = 0; i < steps; ++i) std::memcpy(&at, &memory[at], sizeof(at));
+            dependent.push_back(static_cast<double>(__rdtsc() - c0) / static_cast<double>(steps));
+            std::uint64_t sum = at;
+            c0 = __rdtsc();
+            for (std::uint64_t i = 0; i < steps; ++i) {
+                __builtin_prefetch(&memory[random_line(i + kAhead, lines) * kLine]);
+                std::uint64_t v;
+                std::memcpy(&v, &memory[random_line(i, lines) * kLine], sizeof(v));
+                sum += v;
+            }
+            random.push_back(static_cast<double>(__rdtsc() - c0) / static_cast<double>(steps));
+            if (sum == 1) std::printf("%c", ' ');  // keeps the loads
+        }
+        std::sort(dependent.begin(), dependent.end());
+        std::sort(random.begin(), random.end());
+        std::printf(
+            "{\"case\": \"memory\", \"footprint_mb\": %zu, \"dependent_load_cycles\": %.1f, "
+            "\"random_line_cycles\": %.1f, \"runs\": %u, \"tsc_ghz\": %.3f}\n",
+            mb, dependent[dependent.size() / 2], random[random.size() / 2], o.repeat, hz / 1e9);
+        std::fflush(stdout);
+    }
+}
+
 void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-bench [--quick] [--cpu N] [--repeat N] [--case SUBSTRING]\n"
-                 "                    [--applications FILE] [--capture FILE]\n"
+                 "                    [--applications FILE] [--capture FILE] [--memory]\n"
                  "Measures parser + flow table + expiry on one core with 64-byte packets built in\n"
                  "memory: Zipf and uniform popularity over 1K, 1M and 8M active flows, and a\n"
                  "new-flow flood. Each case runs --repeat times (5; 3 with --quick) and reports\n"
@@ -298,7 +355,10 @@ void usage(FILE* out) {
                  "of FILE (512 bytes of the first 4 payload packets of each direction).\n"
                  "--capture FILE meters the packets of a capture (pcap or pcapng) instead, read\n"
                  "into memory first, in their own time, with a table of 1M flows and a flush at\n"
-                 "the end, as sluice pcap's worker would without reading the file.\n");
+                 "the end, as sluice pcap's worker would without reading the file.\n"
+                 "--memory measures this core's memory instead, from 1 MB to 1 GB: the latency\n"
+                 "of dependent loads, and the cost of random line reads with 16 in flight (the\n"
+                 "flow table's pattern), in cycles.\n");
 }
 
 }  // namespace
@@ -311,9 +371,10 @@ int main(int argc, char** argv) {
                                      {"case", required_argument, nullptr, 'k'},
                                      {"applications", required_argument, nullptr, 'a'},
                                      {"capture", required_argument, nullptr, 'p'},
+                                     {"memory", no_argument, nullptr, 'm'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:p:h", options, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:p:mh", options, nullptr)) != -1;) {
         switch (opt) {
             case 'q': o.quick = true; break;
             case 'c': o.cpu = std::atoi(optarg); break;
@@ -321,6 +382,7 @@ int main(int argc, char** argv) {
             case 'k': o.only = optarg; break;
             case 'a': o.applications = optarg; break;
             case 'p': o.capture = optarg; break;
+            case 'm': o.memory = true; break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }
@@ -348,6 +410,10 @@ int main(int argc, char** argv) {
         o.scratch = scratch.get();
     }
     if (!o.capture.empty()) return run_capture(o, hz);
+    if (o.memory) {
+        run_memory(o, hz);
+        return 0;
+    }
     const std::vector<Case> cases = {
         {"zipf-1K", "zipf", 1'000},
         {"zipf-1M", "zipf", 1'000'000},
