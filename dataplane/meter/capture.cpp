@@ -66,16 +66,10 @@ bool CaptureReader::open_fd(int fd, const std::string& name) {
     if (!error_.empty()) return false;
     if (end_ < kFileHeader) return fail("not a pcap file: shorter than a pcap file header");
     const std::uint32_t magic = load32(&buffer_[0], false);
-    if (magic == kMagicMicroseconds || magic == kMagicNanoseconds) {
-        swapped_ = false;
-    } else if (__builtin_bswap32(magic) == kMagicMicroseconds ||
-               __builtin_bswap32(magic) == kMagicNanoseconds) {
-        swapped_ = true;
-    } else if (magic == kMagicPcapng) {
-        return fail("a pcapng file; this reader takes classic pcap files");
-    } else {
-        return fail("not a pcap file (no pcap magic number)");
-    }
+    if (!is_pcap(&buffer_[0]))
+        return fail(magic == kMagicPcapng ? "a pcapng file; this reader takes classic pcap files"
+                                          : "not a pcap file (no pcap magic number)");
+    swapped_ = magic != kMagicMicroseconds && magic != kMagicNanoseconds;
     nanoseconds_ = load32(&buffer_[0], swapped_) == kMagicNanoseconds;
     const std::uint32_t link = load32(&buffer_[20], swapped_) & 0x0fffffff;  // FCS bits above
     if (link != kLinkEthernet)
