@@ -70,11 +70,13 @@ void port_fields(JsonWriter& j, const PortSnapshot& p) {
     j.field("rx_nombuf", p.counters.rx_nombuf);
 }
 
-void ports_array(JsonWriter& j, const Snapshot& s) {
-    j.key("ports").begin_array();
-    for (const auto& p : s.ports) {
+// An array of objects under `key`, one per item, each written by `fields`.
+template <typename Items, typename Fields>
+void object_array(JsonWriter& j, const char* key, const Items& items, Fields fields) {
+    j.key(key).begin_array();
+    for (const auto& item : items) {
         j.begin_object();
-        port_fields(j, p);
+        fields(j, item);
         j.end_object();
     }
     j.end_array();
@@ -391,25 +393,17 @@ std::string status_json(const Snapshot& s) {
     j.field("packets_per_second", s.packets_per_second);
     j.field("flows_per_second", s.flows_per_second);
     j.end_object();
-    ports_array(j, s);
-    j.key("workers").begin_array();
-    for (const auto& w : s.workers) {
-        j.begin_object();
-        j.field("id", w.id).field("port", w.port).field("queue", w.queue).field("cpu", w.cpu);
-        j.field("state", w.state).field("config_generation", w.config_generation);
-        j.field("packets", w.meter.packets);
-        j.field("flows_active", w.meter.flows_active);
-        j.field("ring_used", w.output.ring_used).field("ring_capacity", w.output.ring_capacity);
-        j.end_object();
-    }
-    j.end_array();
-    j.key("collectors").begin_array();
-    for (const auto& c : s.collectors) {
-        j.begin_object();
-        j.field("name", c.name).field("destination", c.destination).field("state", c.state);
-        j.end_object();
-    }
-    j.end_array();
+    object_array(j, "ports", s.ports, port_fields);
+    object_array(j, "workers", s.workers, [](JsonWriter& o, const WorkerSnapshot& w) {
+        o.field("id", w.id).field("port", w.port).field("queue", w.queue).field("cpu", w.cpu);
+        o.field("state", w.state).field("config_generation", w.config_generation);
+        o.field("packets", w.meter.packets);
+        o.field("flows_active", w.meter.flows_active);
+        o.field("ring_used", w.output.ring_used).field("ring_capacity", w.output.ring_capacity);
+    });
+    object_array(j, "collectors", s.collectors, [](JsonWriter& o, const CollectorSnapshot& c) {
+        o.field("name", c.name).field("destination", c.destination).field("state", c.state);
+    });
     j.end_object().end_object();
     return j.text();
 }
@@ -426,38 +420,24 @@ std::string stats_json(const Snapshot& s) {
     j.field("records", s.taken.records).field("packets", s.taken.packets);
     j.field("octets", s.taken.octets);
     j.end_object();
-    ports_array(j, s);
-    j.key("workers").begin_array();
-    for (const auto& w : s.workers) {
-        j.begin_object();
-        j.field("id", w.id).field("port", w.port).field("queue", w.queue);
-        j.field("lcore", w.lcore).field("cpu", w.cpu).field("state", w.state);
-        j.field("config_generation", w.config_generation);
-        meter_fields(j, w.meter);
-        output_fields(j, w.output);
-        j.end_object();
-    }
-    j.end_array();
-    j.key("collectors").begin_array();
-    for (const auto& c : s.collectors) {
-        j.begin_object();
-        collector_fields(j, c);
-        j.end_object();
-    }
-    j.end_array();
+    object_array(j, "ports", s.ports, port_fields);
+    object_array(j, "workers", s.workers, [](JsonWriter& o, const WorkerSnapshot& w) {
+        o.field("id", w.id).field("port", w.port).field("queue", w.queue);
+        o.field("lcore", w.lcore).field("cpu", w.cpu).field("state", w.state);
+        o.field("config_generation", w.config_generation);
+        meter_fields(o, w.meter);
+        output_fields(o, w.output);
+    });
+    object_array(j, "collectors", s.collectors, collector_fields);
     j.end_object().end_object();
     return j.text();
 }
 
 std::string collectors_json(const Snapshot& s) {
     JsonWriter j;
-    j.begin_object().field("ok", true).key("collectors").begin_array();
-    for (const auto& c : s.collectors) {
-        j.begin_object();
-        collector_fields(j, c);
-        j.end_object();
-    }
-    j.end_array().end_object();
+    j.begin_object().field("ok", true);
+    object_array(j, "collectors", s.collectors, collector_fields);
+    j.end_object();
     return j.text();
 }
 
