@@ -96,11 +96,7 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
         } else {
             builder_.begin(sequence_);
             Message m;
-            while (buffered_ > 0 && builder_.add(buffer_[head_])) {
-                m.totals.add(buffer_[head_]);
-                head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
-                --buffered_;
-            }
+            take_records(m, 0);
             o = send(now, m);
         }
         budget -= std::min(budget, attempted_);
@@ -228,12 +224,7 @@ CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
            batch_.size() + builder_.max_size() <= limit) {
         builder_.begin(sequence_ + records);
         Message m;
-        while (buffered_ > 0 && buffer_[head_].ip_version == version &&
-               builder_.add(buffer_[head_])) {
-            m.totals.add(buffer_[head_]);
-            head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
-            --buffered_;
-        }
+        take_records(m, version);
         const auto bytes = builder_.finish(time);
         m.bytes = bytes.size();
         m.data_records = builder_.data_records();
@@ -244,6 +235,17 @@ CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
         if (bytes.size() < segment) break;  // the run of this version ended: the last one
     }
     return transmit(now, batch_, segment);
+}
+
+// Moves records from the head of the buffer into the builder's message while they fit (and,
+// `version` not 0, are of that IP version), counting them in `m`.
+void CollectorSession::take_records(Message& m, std::uint8_t version) {
+    while (buffered_ > 0 && (version == 0 || buffer_[head_].ip_version == version) &&
+           builder_.add(buffer_[head_])) {
+        m.totals.add(buffer_[head_]);
+        head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
+        --buffered_;
+    }
 }
 
 // Brings the records of the head's IP version to the front of the next `window` records (as

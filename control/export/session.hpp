@@ -116,6 +116,7 @@ private:
     Outcome send(Steady::time_point now, Message m);
     // Flow records of one IP version, several messages in one send of the channel.
     Outcome send_batch(Steady::time_point now);
+    void take_records(Message& m, std::uint8_t version);
     void group_by_version(std::size_t window);
     // Sends `bytes` (the in-flight messages; several of `segment` bytes when a batch).
     Outcome transmit(Steady::time_point now, std::span<const std::uint8_t> bytes,
