@@ -25,7 +25,6 @@ namespace {
 
 using namespace sluice;
 using namespace sluice::meter;
-using sluice::pktgen::kFrameBytes;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::uint32_t kSlotBytes = 64;    // one frame per cache line, as mbufs hold them
@@ -47,6 +46,7 @@ struct Case {
     std::string name;
     std::string distribution;  // zipf, uniform, new-flow-flood
     std::uint32_t flows;
+    bool ipv6 = false;  // IPv6 frames (66 bytes on the wire) instead of IPv4 (64)
 };
 
 // Memory on 2 MB pages where the kernel has them (transparent hugepages), as the dataplane's
@@ -93,15 +93,16 @@ double tsc_hz() {
     return static_cast<double>(c1 - c0) / s;
 }
 
-// Feeds `count` frames from `stream` (wrapping) to the table in bursts of 32, with expiry after
-// each burst as the worker loop does; returns records produced.
+// Feeds `count` frames from `stream` (wrapping) to the table in bursts of kMaxBurst, with expiry
+// after each burst as the worker loop does; returns records produced.
 std::uint64_t run(FlowTable& table, std::uint8_t* stream, std::size_t stream_len,
-                  std::uint64_t count, std::uint64_t& now, std::size_t& pos, RecordBuffer& out) {
+                  std::uint32_t frame_bytes, std::uint64_t count, std::uint64_t& now,
+                  std::size_t& pos, RecordBuffer& out) {
     std::uint64_t records = 0;
     PacketRef burst[kMaxBurst];
     for (std::uint64_t done = 0; done < count; done += kMaxBurst) {
         for (unsigned i = 0; i < kMaxBurst; ++i) {
-            burst[i] = {stream + pos * kSlotBytes, kFrameBytes, kFrameBytes, now};
+            burst[i] = {stream + pos * kSlotBytes, frame_bytes, frame_bytes, now};
             pos = pos + 1 == stream_len ? 0 : pos + 1;
         }
         table.process(burst, kMaxBurst, 0, out);
@@ -115,7 +116,8 @@ std::uint64_t run(FlowTable& table, std::uint8_t* stream, std::size_t stream_len
 
 void run_case(const Case& c, const Options& o, double hz) {
     std::mt19937_64 rng(42);
-    const auto base = pktgen::base_frame();
+    const auto base = pktgen::base_frame(c.ipv6);
+    const auto frame_bytes = static_cast<std::uint32_t>(base.size());
     const bool flood = c.distribution == "new-flow-flood";
     // Room for the active flows at 80% load, so the steady cases do not evict.
     const std::uint32_t capacity = flood ? c.flows : c.flows / 4 * 5;
@@ -137,7 +139,7 @@ void run_case(const Case& c, const Options& o, double hz) {
         pktgen::write_frame(&warm[std::size_t{f} * kSlotBytes], base, f);
     std::uint64_t now = 1'700'000'000'000'000'000ull;
     std::size_t pos = 0;
-    run(*table, warm.get(), c.flows, c.flows, now, pos, *out);
+    run(*table, warm.get(), c.flows, frame_bytes, c.flows, now, pos, *out);
 
     // The measured stream: drawn flows, or for the flood a new flow every packet.
     HugeArray<std::uint8_t> stream(stream_len * kSlotBytes);
@@ -162,7 +164,7 @@ void run_case(const Case& c, const Options& o, double hz) {
         const std::uint64_t packets_before = table->counters().packets;
         const auto t0 = Clock::now();
         const std::uint64_t c0 = __rdtsc();
-        records += run(*table, stream.get(), stream_len, measured, now, pos, *out);
+        records += run(*table, stream.get(), stream_len, frame_bytes, measured, now, pos, *out);
         const std::uint64_t c1 = __rdtsc();
         const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
         const auto packets = static_cast<double>(table->counters().packets - packets_before);
@@ -172,13 +174,14 @@ void run_case(const Case& c, const Options& o, double hz) {
     const Run& median = runs[runs.size() / 2];
     const MeterCounters& after = table->counters();
     std::printf(
-        "{\"case\": \"%s\", \"flows\": %u, \"packet_size\": 64, \"distribution\": \"%s\", "
+        "{\"case\": \"%s\", \"flows\": %u, \"packet_size\": %u, \"distribution\": \"%s\", "
         "\"packets\": %llu, \"mpps\": %.2f, \"cycles_per_packet\": %.1f, \"runs\": %zu, "
         "\"mpps_min\": %.2f, \"mpps_max\": %.2f, \"table_capacity\": %llu, \"active_flows\": %llu, "
         "\"evictions\": %llu, \"records\": %llu, \"identification\": %s, "
         "\"application_scans\": %llu, \"tsc_ghz\": %.3f%s}\n",
-        c.name.c_str(), c.flows, c.distribution.c_str(), static_cast<unsigned long long>(measured),
-        median.mpps, median.cycles_per_packet, runs.size(), runs.front().mpps, runs.back().mpps,
+        c.name.c_str(), c.flows, frame_bytes + 4, c.distribution.c_str(),
+        static_cast<unsigned long long>(measured), median.mpps, median.cycles_per_packet,
+        runs.size(), runs.front().mpps, runs.back().mpps,
         static_cast<unsigned long long>(table->capacity()),
         static_cast<unsigned long long>(table->active_flows()),
         static_cast<unsigned long long>(after.evictions - before.evictions),
@@ -351,8 +354,9 @@ void usage(FILE* out) {
                  "                    [--applications FILE] [--capture FILE] [--memory]\n"
                  "Measures parser + flow table + expiry on one core with 64-byte packets built in\n"
                  "memory: Zipf and uniform popularity over 1K, 1M and 8M active flows, and a\n"
-                 "new-flow flood. Each case runs --repeat times (5; 3 with --quick) and reports\n"
-                 "the median. --quick runs each case briefly (under a minute in all).\n"
+                 "new-flow flood; then Zipf over 1M IPv6 flows (66-byte packets). Each case runs\n"
+                 "--repeat times (5; 3 with --quick) and reports the median. --quick runs each\n"
+                 "case briefly (about a minute in all).\n"
                  "--applications FILE turns application identification on with the signatures\n"
                  "of FILE (512 bytes of the first 4 payload packets of each direction).\n"
                  "--capture FILE meters the packets of a capture (pcap or pcapng) instead, read\n"
@@ -424,6 +428,7 @@ int main(int argc, char** argv) {
         {"uniform-1M", "uniform", 1'000'000},
         {"uniform-8M", "uniform", 8'000'000},
         {"new-flow-flood-1M", "new-flow-flood", 1'000'000},
+        {"zipf-1M-ipv6", "zipf", 1'000'000, true},
     };
     for (const auto& c : cases)
         if (o.only.empty() || c.name.find(o.only) != std::string::npos) run_case(c, o, hz);

@@ -9,29 +9,43 @@
 
 namespace sluice::pktgen {
 
-// The frame of flow `id`: IPv4 UDP, addresses and ports spread over the id.
+// The frame of flow `id`: UDP, addresses and ports spread over the id. IPv4 10.a.b.c to
+// 172.16.d.e; IPv6 2001:db8::a:b:c to 2001:db8:1::d:e, the same bytes at an address's end.
 void write_frame(std::uint8_t* slot, const std::vector<std::uint8_t>& base, std::uint64_t id) {
-    std::memcpy(slot, base.data(), kFrameBytes);
+    std::memcpy(slot, base.data(), base.size());
     std::uint8_t* ip = slot + 14;
-    ip[12] = 10;
-    ip[13] = static_cast<std::uint8_t>(id >> 24);
-    ip[14] = static_cast<std::uint8_t>(id >> 16);
-    ip[15] = static_cast<std::uint8_t>(id >> 8);
-    ip[16] = 172;
-    ip[17] = 16;
-    ip[18] = static_cast<std::uint8_t>(id);
-    ip[19] = static_cast<std::uint8_t>(id >> 32);
+    const bool v6 = (ip[0] >> 4) == 6;
+    std::uint8_t* src = v6 ? ip + 8 + 12 : ip + 12;
+    std::uint8_t* dst = v6 ? ip + 24 + 12 : ip + 16;
+    if (!v6) {
+        src[0] = 10;
+        dst[0] = 172;
+        dst[1] = 16;
+    }
+    src[1] = static_cast<std::uint8_t>(id >> 24);
+    src[2] = static_cast<std::uint8_t>(id >> 16);
+    src[3] = static_cast<std::uint8_t>(id >> 8);
+    dst[2] = static_cast<std::uint8_t>(id);
+    dst[3] = static_cast<std::uint8_t>(id >> 32);
     const auto sport = static_cast<std::uint16_t>(1024 + id % 50000);
-    slot[34] = static_cast<std::uint8_t>(sport >> 8);
-    slot[35] = static_cast<std::uint8_t>(sport);
+    std::uint8_t* udp = ip + (v6 ? 40 : 20);
+    udp[0] = static_cast<std::uint8_t>(sport >> 8);
+    udp[1] = static_cast<std::uint8_t>(sport);
 }
 
-std::vector<std::uint8_t> base_frame() {
+std::vector<std::uint8_t> base_frame(bool v6) {
     Packet p;
     p.protocol = kUdp;
     p.src_port = 1024;
     p.dst_port = 443;
-    p.payload = kFrameBytes - 14 - 20 - 8;
+    if (v6) {
+        p.ip_version = 6;
+        p.src = ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0);
+        p.dst = ipv6(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0);
+        p.payload = kFrameBytesIpv6 - 14 - 40 - 8;
+    } else {
+        p.payload = kFrameBytes - 14 - 20 - 8;
+    }
     return build(p);
 }
 

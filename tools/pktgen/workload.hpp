@@ -1,5 +1,5 @@
-// The benchmarks' workload: 64-byte IPv4 UDP frames, one per flow id, and flow ids drawn with
-// Zipf or uniform popularity.
+// The benchmarks' workload: the smallest UDP frames (64 bytes on the wire for IPv4, 66 for
+// IPv6), one per flow id, and flow ids drawn with Zipf or uniform popularity.
 #pragma once
 
 #include <cstdint>
@@ -8,13 +8,14 @@
 
 namespace sluice::pktgen {
 
-inline constexpr std::uint32_t kFrameBytes = 60;  // a 64-byte packet on the wire, less its FCS
+inline constexpr std::uint32_t kFrameBytes = 60;      // a 64-byte packet on the wire, less its FCS
+inline constexpr std::uint32_t kFrameBytesIpv6 = 62;  // Ethernet, IPv6 and UDP headers alone
 inline constexpr double kZipfExponent = 1.0;
 
-// The frame every flow's is made from.
-std::vector<std::uint8_t> base_frame();
+// The frame every flow's is made from: kFrameBytes of IPv4, or kFrameBytesIpv6 of IPv6.
+std::vector<std::uint8_t> base_frame(bool ipv6 = false);
 
-// Writes flow `id`'s frame at `slot` (kFrameBytes): addresses and ports spread over the id.
+// Writes flow `id`'s frame at `slot` (base's size): addresses and ports spread over the id.
 void write_frame(std::uint8_t* slot, const std::vector<std::uint8_t>& base, std::uint64_t id);
 
 // `n` flow ids out of `flows`: Zipf (exponent kZipfExponent, over a random ranking of the
