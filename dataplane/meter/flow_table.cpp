@@ -13,11 +13,13 @@ namespace {
 
 // FlowHot::state bits.
 enum : std::uint8_t {
-    kInitiatorIsAddress1 = 1,  // the initiator is key.address[1]
+    kInitiatorIsAddress1 = 1,  // the initiator is endpoint 1 of the key
     kSynSeen = 2,              // the initiator is the sender of a SYN
     kFinFrom0 = 4,
     kFinFrom1 = 8,
-    kEnded = 16,  // FIN both ways or RST: ends after tcp_end_grace without packets
+    kEnded = 16,     // FIN both ways or RST: ends after tcp_end_grace without packets
+    kCounted0 = 32,  // a packet from endpoint 0 of the key since the record began
+    kCounted1 = 64,  // and from endpoint 1
 };
 
 constexpr std::uint8_t kTcp = 6, kIcmp = 1, kIcmpv6 = 58;
@@ -39,21 +41,21 @@ inline unsigned first_slot(unsigned mask) {
     return static_cast<unsigned>(__builtin_ctz(mask)) / 2;
 }
 
-// Fetches the two cache lines of a flow's hot part, and its cold part too for a flow about to
-// be exported.
-inline void prefetch_flow(const Bucket& b, unsigned slot, bool cold = false) {
-    const char* p = reinterpret_cast<const char*>(&b.hot[slot]);
-    __builtin_prefetch(p);
-    __builtin_prefetch(p + sizeof(FlowHot) - 1);
-    if (cold) {
-        const char* c = reinterpret_cast<const char*>(&b.cold[slot]);
-        __builtin_prefetch(c);
-        __builtin_prefetch(c + sizeof(FlowCold) - 1);
+// Fetches the line of a flow's hot part; its cold part too for a flow about to be created or
+// exported, and its key's tail for an IPv6 flow.
+inline void prefetch_flow(const Bucket& b, unsigned slot, bool cold, bool tail) {
+    __builtin_prefetch(&b.hot[slot]);
+    if (cold) __builtin_prefetch(&b.cold[slot]);
+    if (tail) {
+        const char* t = reinterpret_cast<const char*>(&b.tail[slot]);
+        __builtin_prefetch(t);
+        __builtin_prefetch(t + sizeof(FlowKeyTail) - 1);
     }
 }
 
-inline std::uint64_t packets(const FlowHot& h) {
-    return h.packets[0] + h.packets[1];
+// Whether the current record has counted a packet.
+inline bool counted(const FlowHot& h) {
+    return (h.state & (kCounted0 | kCounted1)) != 0;
 }
 inline std::uint64_t last_ns(const FlowHot& h) {
     return std::max(h.last_ns[0], h.last_ns[1]);
@@ -61,26 +63,33 @@ inline std::uint64_t last_ns(const FlowHot& h) {
 
 // When the current record began: the first packet of either direction since it started.
 inline std::uint64_t start_ns(const FlowHot& h, const FlowCold& c) {
-    if (h.packets[0] == 0) return c.first_ns[1];
-    if (h.packets[1] == 0) return c.first_ns[0];
+    if (!(h.state & kCounted0)) return c.first_ns[1];
+    if (!(h.state & kCounted1)) return c.first_ns[0];
     return std::min(c.first_ns[0], c.first_ns[1]);
 }
 
-void to_record(const FlowHot& h, const FlowCold& c, FlowEndReason reason, FlowRecord& r) {
+void to_record(const Bucket& b, unsigned slot, FlowEndReason reason, FlowRecord& r) {
+    const FlowHot& h = b.hot[slot];
+    const FlowCold& c = b.cold[slot];
     const unsigned i = (h.state & kInitiatorIsAddress1) ? 1 : 0;
     const unsigned o = 1 - i;
     std::memset(r.reserved, 0, sizeof(r.reserved));  // every other byte is written below
-    std::memcpy(r.source_address, h.key.address[i], 16);
-    std::memcpy(r.destination_address, h.key.address[o], 16);
+    std::memcpy(r.source_address, h.key.address[i], 4);
+    std::memcpy(r.destination_address, h.key.address[o], 4);
+    // An IPv4 flow has no tail: its addresses end in zeros.
+    static constexpr FlowKeyTail kNoTail{};
+    const FlowKeyTail& t = h.key.ip_version == 6 ? b.tail[slot] : kNoTail;
+    std::memcpy(r.source_address + 4, t.address[i], 12);
+    std::memcpy(r.destination_address + 4, t.address[o], 12);
     const bool icmp = h.key.protocol == kIcmp || h.key.protocol == kIcmpv6;
     r.source_port = icmp ? 0 : h.key.port[i];
     r.destination_port = icmp ? h.key.port[1] : h.key.port[o];
     r.protocol = h.key.protocol;
     r.ip_version = h.key.ip_version;
     r.vlan_id = h.key.vlan_id;
-    r.packets = h.packets[i];
+    r.packets = std::uint64_t{c.packets_high[i]} << 32 | h.packets[i];
     r.octets = h.octets[i];
-    r.reverse_packets = h.packets[o];
+    r.reverse_packets = std::uint64_t{c.packets_high[o]} << 32 | h.packets[o];
     r.reverse_octets = h.octets[o];
     r.first_ns = c.first_ns[i];
     r.last_ns = h.last_ns[i];
@@ -106,7 +115,9 @@ void restart_record(FlowHot& h, FlowCold& c) {
         h.min_ttl[d] = 0;
         h.max_ttl[d] = 0;
         c.first_ns[d] = 0;
+        c.packets_high[d] = 0;
     }
+    h.state &= static_cast<std::uint8_t>(~(kCounted0 | kCounted1));
 }
 
 }  // namespace
@@ -160,15 +171,15 @@ FlowEndReason FlowTable::expiry(Slot s, std::uint64_t now) const {
     };
     if (e.state & kEnded) consider(last + config_.tcp_end_grace_ns, FlowEndReason::end_of_flow);
     consider(last + config_.idle_timeout_ns, FlowEndReason::idle_timeout);
-    if (packets(e) != 0)
+    if (counted(e))
         consider(start_ns(e, s.cold()) + config_.active_timeout_ns, FlowEndReason::active_timeout);
     return reason;
 }
 
 void FlowTable::refresh_due(Slot s) {
     const FlowHot& e = s.hot();
-    std::uint64_t deadline = packets(e) != 0 ? start_ns(e, s.cold()) + config_.active_timeout_ns
-                                             : last_ns(e) + config_.idle_timeout_ns;
+    std::uint64_t deadline = counted(e) ? start_ns(e, s.cold()) + config_.active_timeout_ns
+                                        : last_ns(e) + config_.idle_timeout_ns;
     if (e.state & kEnded) deadline = std::min(deadline, last_ns(e) + config_.tcp_end_grace_ns);
     s.bucket->due[s.index] = static_cast<std::uint16_t>(deadline >> kDueShift);
 }
@@ -176,8 +187,8 @@ void FlowTable::refresh_due(Slot s) {
 // Writes the record of the slot's flow and frees the slot. A flow with no packet since its
 // last record (after an active timeout) has nothing to report.
 void FlowTable::end(Slot s, FlowEndReason reason, RecordBuffer& out) {
-    if (packets(s.hot()) != 0) {
-        to_record(s.hot(), s.cold(), reason, out.records[out.count++]);
+    if (counted(s.hot())) {
+        to_record(*s.bucket, s.index, reason, out.records[out.count++]);
         ++counters_.flows_ended[static_cast<unsigned>(reason)];
     }
     s.bucket->tag[s.index] = 0;
@@ -186,7 +197,7 @@ void FlowTable::end(Slot s, FlowEndReason reason, RecordBuffer& out) {
 
 // An active timeout: the record so far leaves, and the flow is metered on with fresh counters.
 void FlowTable::export_and_go_on(Slot s, RecordBuffer& out) {
-    to_record(s.hot(), s.cold(), FlowEndReason::active_timeout, out.records[out.count++]);
+    to_record(*s.bucket, s.index, FlowEndReason::active_timeout, out.records[out.count++]);
     ++counters_.flows_ended[static_cast<unsigned>(FlowEndReason::active_timeout)];
     restart_record(s.hot(), s.cold());
 }
@@ -194,7 +205,11 @@ void FlowTable::export_and_go_on(Slot s, RecordBuffer& out) {
 inline void FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now) {
     FlowHot& e = s.hot();
     const unsigned d = info.direction;
-    if (e.packets[d]++ == 0) {
+    const auto counted_d = static_cast<std::uint8_t>(kCounted0 << d);
+    if (++e.packets[d] == 0) [[unlikely]]
+        ++s.cold().packets_high[d];
+    if (!(e.state & counted_d)) {
+        e.state |= counted_d;
         s.cold().first_ns[d] = now;
         e.min_ttl[d] = e.max_ttl[d] = info.ttl;
     } else {
@@ -204,7 +219,7 @@ inline void FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now)
     e.octets[d] += info.ip_length;
     if (now > e.last_ns[d]) e.last_ns[d] = now;
     s.bucket->last_seen[s.index] = static_cast<std::uint32_t>(now >> kSeenShift);
-    if (info.tcp_flags != 0 && e.key.protocol == kTcp) {
+    if (info.tcp_flags != 0 && info.key.head.protocol == kTcp) {
         const std::uint8_t f = info.tcp_flags;
         e.tcp_flags[d] |= f;
         if ((f & (kTcpSyn | kTcpAck)) == kTcpSyn && !(e.state & kSynSeen)) {
@@ -223,7 +238,8 @@ void FlowTable::create(Slot s, const PacketInfo& info, std::uint16_t tag, std::u
     FlowHot& e = s.hot();
     std::memset(&e, 0, sizeof(e));
     s.cold() = FlowCold{};
-    e.key = info.key;
+    e.key = info.key.head;
+    if (info.key.head.ip_version == 6) s.tail() = info.key.tail;
     s.cold().ingress_port = port;
     e.state = info.direction ? kInitiatorIsAddress1 : 0;
     s.bucket->tag[s.index] = tag;
@@ -266,7 +282,9 @@ inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, const std::
     }
     if (r.fragment() == ParseResult::Fragment::matched) ++counters_.fragments_matched;
     if (r.fragment() == ParseResult::Fragment::unmatched) ++counters_.fragments_unmatched;
-    const std::uint64_t h = hash40(&q.info.key, key_);
+    // An IPv4 key's tail is zeros: its head says it all.
+    const std::uint64_t h = q.info.key.head.ip_version == 4 ? hash16(&q.info.key.head, key_)
+                                                            : hash40(&q.info.key, key_);
     q.tag = static_cast<std::uint16_t>(h >> 32);
     q.tag += q.tag == 0;
     const std::uint32_t b1 = range(static_cast<std::uint32_t>(h), buckets_);
@@ -287,13 +305,14 @@ inline std::uint32_t FlowTable::candidates(const Pending& q) {
 inline void FlowTable::fetch_entries(Pending& q, std::uint64_t now) {
     if (!q.metered) return;
     q.candidates = candidates(q);
+    const bool v6 = q.info.key.head.ip_version == 6;
     if (q.candidates == 0) {
         const Slot s = new_flow_slot(q, now);
-        prefetch_flow(*s.bucket, s.index, true);
+        prefetch_flow(*s.bucket, s.index, true, v6);
     }
     for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
         const auto bit = static_cast<unsigned>(__builtin_ctz(m));
-        prefetch_flow(*q.bucket[bit >> 4], (bit & 15) >> 1);
+        prefetch_flow(*q.bucket[bit >> 4], (bit & 15) >> 1, false, v6);
     }
 }
 
@@ -311,7 +330,8 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
     for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
         const auto bit = static_cast<unsigned>(__builtin_ctz(m));
         const Slot s{q.bucket[bit >> 4], (bit & 15) >> 1};
-        if (!(s.hot().key == q.info.key)) continue;
+        if (!(s.hot().key == q.info.key.head)) continue;
+        if (q.info.key.head.ip_version == 6 && !(s.tail() == q.info.key.tail)) continue;
         // The header says whether a timeout may have passed; only then is it worked out.
         const bool maybe =
             static_cast<std::uint32_t>(now >> kSeenShift) - s.bucket->last_seen[s.index] >=
@@ -482,7 +502,7 @@ bool FlowTable::scan_largest(std::uint32_t buckets, LargestFlows& top) {
                 if (octets <= heap[0].octets + heap[0].reverse_octets) continue;
                 std::pop_heap(heap, heap + top.count--, smaller);
             }
-            to_record(h, b.cold[slot], FlowEndReason{}, heap[top.count++]);
+            to_record(b, slot, FlowEndReason{}, heap[top.count++]);
             std::push_heap(heap, heap + top.count, smaller);
         }
     }

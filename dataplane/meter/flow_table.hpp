@@ -35,13 +35,12 @@ struct RecordBuffer {
     std::uint32_t room() const { return kCapacity - count; }
 };
 
-// A biflow's state, in two parts. What every packet reads or writes (96 bytes, so that at
-// 96-byte strides every one spans exactly two cache lines):
+// A biflow's state, in three parts. What every packet reads or writes: one cache line.
 struct FlowHot {
-    FlowKey key;
-    std::uint64_t packets[2];  // by direction: [0] sent by key.address[0]
-    std::uint64_t octets[2];
+    FlowKeyHead key;          // an IPv4 key whole; an IPv6 key's tail is in Bucket::tail
+    std::uint64_t octets[2];  // by direction: [0] sent by endpoint 0 of the key
     std::uint64_t last_ns[2];
+    std::uint32_t packets[2];  // the low 32 bits: FlowCold::packets_high takes the carries
     std::uint8_t tcp_flags[2];
     std::uint8_t min_ttl[2];
     std::uint8_t max_ttl[2];
@@ -49,21 +48,25 @@ struct FlowHot {
     std::uint8_t scanned;  // payloads scanned for the application: the initiator's in the low
                            // nibble, the responder's in the high one; 0xff once identified
 };
-static_assert(sizeof(FlowHot) == 96);
+static_assert(sizeof(FlowHot) == 64);
 
-// and what is written once per direction and record, or read when the flow ends (24 bytes).
+// What is written once per direction and record, or read when the flow ends (32 bytes: two to
+// a line, never across two).
 struct FlowCold {
     std::uint64_t first_ns[2];
-    std::uint32_t application_id;  // 0 until identified
+    std::uint32_t packets_high[2];  // bits 32-63 of the packet counts
+    std::uint32_t application_id;   // 0 until identified
     std::uint16_t ingress_port;
     std::uint8_t reserved[2];
 };
-static_assert(sizeof(FlowCold) == 24);
+static_assert(sizeof(FlowCold) == 32);
 
 // A bucket of 8 flows: the tags of its slots (0: empty), when each was last seen and when its
-// active timeout or TCP end falls, all in one cache line; then the hot parts, then the cold.
-// Lookups compare tags before touching an entry; eviction and the sweep read the header
-// alone. 1024 bytes: a flow costs 128 bytes, index included.
+// active timeout or TCP end falls, all in one cache line; then the hot parts, the cold parts,
+// and the tails of IPv6 keys. Lookups compare tags before touching an entry; eviction and the
+// sweep read the header alone. A packet of an IPv4 flow touches the header and one line of its
+// flow; of an IPv6 flow, also its key's tail. 1024 bytes: a flow costs 128 bytes, index
+// included.
 struct alignas(64) Bucket {
     static constexpr unsigned kSlots = 8;
     std::uint16_t tag[kSlots];
@@ -71,8 +74,11 @@ struct alignas(64) Bucket {
     std::uint16_t due[kSlots];        // deadline_ns >> kDueShift (~67 ms), wraps in 73 minutes
     FlowHot hot[kSlots];
     FlowCold cold[kSlots];
+    FlowKeyTail tail[kSlots];  // written and read for IPv6 flows only
 };
 static_assert(sizeof(Bucket) == 1024);
+static_assert(offsetof(Bucket, hot) % 64 == 0 && offsetof(Bucket, cold) % 32 == 0,
+              "every hot part is one whole line; no cold part spans two");
 
 // The largest active flows by octets (both directions), gathered a share of the table at a time
 // without changing it: what `sluicectl top` shows. A min-heap by octets while it fills.
@@ -142,6 +148,7 @@ private:
         unsigned index;
         FlowHot& hot() const { return bucket->hot[index]; }
         FlowCold& cold() const { return bucket->cold[index]; }
+        FlowKeyTail& tail() const { return bucket->tail[index]; }
     };
 
     // One packet of a burst on its way through the pipeline.

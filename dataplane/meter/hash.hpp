@@ -42,4 +42,13 @@ inline std::uint64_t hash40(const void* data, const HashKey& key) {
     return mix(a ^ key.k[6], b ^ c ^ key.k[7]);
 }
 
+// Hashes exactly 16 bytes, as hash40 does 40.
+inline std::uint64_t hash16(const void* data, const HashKey& key) {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    using detail::load64;
+    using detail::mix;
+    const std::uint64_t a = mix(load64(p) ^ key.k[0], load64(p + 8) ^ key.k[1]);
+    return mix(a ^ key.k[6], 16 ^ key.k[7]);
+}
+
 }  // namespace sluice::meter

@@ -69,19 +69,27 @@ template <bool kV6>
         swap = (sh > dh) | ((sh == dh) & (src_port > dst_port));
     }
     // Which endpoint goes first is a coin toss per packet: select with masks, not branches.
+    // a0, a1: the first endpoint's address, bytes 0-7 and 8-15 (little-endian words); b0, b1:
+    // the second's.
     const std::uint64_t mask = 0 - std::uint64_t{swap};
-    const std::uint64_t w0 = s0 ^ ((s0 ^ d0) & mask);
-    const std::uint64_t w1 = s1 ^ ((s1 ^ d1) & mask);
-    const std::uint64_t w2 = d0 ^ ((s0 ^ d0) & mask);
-    const std::uint64_t w3 = d1 ^ ((s1 ^ d1) & mask);
+    const std::uint64_t a0 = s0 ^ ((s0 ^ d0) & mask);
+    const std::uint64_t a1 = s1 ^ ((s1 ^ d1) & mask);
+    const std::uint64_t b0 = d0 ^ ((s0 ^ d0) & mask);
+    const std::uint64_t b1 = d1 ^ ((s1 ^ d1) & mask);
     // ICMP keeps 0 and its type and code in that order whatever the direction.
     const std::uint32_t ports =
         icmp ? std::uint32_t{dst_port} << 16
              : (swap ? std::uint32_t{dst_port} | std::uint32_t{src_port} << 16
                      : std::uint32_t{src_port} | std::uint32_t{dst_port} << 16);
-    // port[0], port[1], vlan_id, protocol, ip_version, as FlowKey lays them out (little endian).
-    const std::uint64_t w4 = std::uint64_t{ports} | std::uint64_t{vlan} << 32 |
+    // The words as FlowKey lays them out (little endian). Head: both addresses' first 4 bytes;
+    // port[0], port[1], vlan_id, protocol, ip_version. Tail: bytes 4-15 of the first address,
+    // then of the second (IPv4: zeros).
+    const std::uint64_t w0 = (a0 & 0xffffffffu) | b0 << 32;
+    const std::uint64_t w1 = std::uint64_t{ports} | std::uint64_t{vlan} << 32 |
                              std::uint64_t{protocol} << 48 | std::uint64_t{kV6 ? 6u : 4u} << 56;
+    const std::uint64_t w2 = a0 >> 32 | a1 << 32;
+    const std::uint64_t w3 = a1 >> 32 | (b0 >> 32) << 32;
+    const std::uint64_t w4 = b1;
     auto* key = reinterpret_cast<std::uint8_t*>(&out.key);
     std::memcpy(key, &w0, 8);
     std::memcpy(key + 8, &w1, 8);

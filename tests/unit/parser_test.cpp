@@ -82,12 +82,13 @@ protected:
 TEST_F(Parser, Ipv4TcpGivesTheCanonicalKeyAndDirection) {
     ASSERT_TRUE(parse_packet(tcp4()).metered());
     // 10.0.0.1 is the lower address: it comes first, so this packet (from .2) is direction 1.
-    EXPECT_EQ(info.key.ip_version, 4);
-    EXPECT_EQ(info.key.protocol, kTcp);
-    EXPECT_EQ(info.key.address[0][3], 1);
-    EXPECT_EQ(info.key.address[1][3], 2);
-    EXPECT_EQ(info.key.port[0], 443);
-    EXPECT_EQ(info.key.port[1], 40000);
+    EXPECT_EQ(info.key.head.ip_version, 4);
+    EXPECT_EQ(info.key.head.protocol, kTcp);
+    EXPECT_EQ(info.key.address(0), ipv4(10, 0, 0, 1));
+    EXPECT_EQ(info.key.address(1), ipv4(10, 0, 0, 2));
+    EXPECT_EQ(info.key.tail, FlowKeyTail{});  // an IPv4 key is its head alone
+    EXPECT_EQ(info.key.head.port[0], 443);
+    EXPECT_EQ(info.key.head.port[1], 40000);
     EXPECT_EQ(info.direction, 1);
     EXPECT_EQ(info.tcp_flags, tcp::syn);
     EXPECT_EQ(info.ttl, 61);
@@ -107,21 +108,32 @@ TEST_F(Parser, BothDirectionsGiveTheSameKey) {
     EXPECT_EQ(info.direction, 0);
 }
 
+TEST_F(Parser, Ipv6AddressesAreOrderedByEveryByte) {
+    Packet p = udp6();
+    p.src = ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x0200);  // above the destination in byte 14
+    p.dst = ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x00ff);
+    ASSERT_TRUE(parse_packet(p).metered());
+    EXPECT_EQ(info.key.address(0), p.dst);
+    EXPECT_EQ(info.key.address(1), p.src);
+    EXPECT_EQ(info.direction, 1);
+}
+
 TEST_F(Parser, SameAddressesAreOrderedByPort) {
     Packet p = tcp4();
     p.dst = p.src;
     ASSERT_TRUE(parse_packet(p).metered());
-    EXPECT_EQ(info.key.port[0], 443);
+    EXPECT_EQ(info.key.head.port[0], 443);
     EXPECT_EQ(info.direction, 1);
 }
 
 TEST_F(Parser, Ipv6Udp) {
     ASSERT_TRUE(parse_packet(udp6()).metered());
-    EXPECT_EQ(info.key.ip_version, 6);
-    EXPECT_EQ(info.key.protocol, kUdp);
-    EXPECT_EQ(info.key.address[0][15], 1);
-    EXPECT_EQ(info.key.port[0], 5353);
-    EXPECT_EQ(info.key.port[1], 53);
+    EXPECT_EQ(info.key.head.ip_version, 6);
+    EXPECT_EQ(info.key.head.protocol, kUdp);
+    EXPECT_EQ(info.key.address(0), ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
+    EXPECT_EQ(info.key.address(1), ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2));
+    EXPECT_EQ(info.key.head.port[0], 5353);
+    EXPECT_EQ(info.key.head.port[1], 53);
     EXPECT_EQ(info.direction, 0);
     EXPECT_EQ(info.ttl, 7);
     EXPECT_EQ(info.ip_length, 40 + 8 + 20);
@@ -131,7 +143,7 @@ TEST_F(Parser, VlanTagGivesTheVlanId) {
     Packet p = tcp4();
     p.vlans = {42};
     ASSERT_TRUE(parse_packet(p).metered());
-    EXPECT_EQ(info.key.vlan_id, 42);
+    EXPECT_EQ(info.key.head.vlan_id, 42);
     EXPECT_EQ(info.payload_offset, 18 + 40);
 }
 
@@ -141,8 +153,8 @@ TEST_F(Parser, QinQKeepsTheOuterVlanId) {
         p.vlans = {100, 200};
         p.outer_tag_type = outer;
         ASSERT_TRUE(parse_packet(p).metered()) << outer;
-        EXPECT_EQ(info.key.vlan_id, 100);
-        EXPECT_EQ(info.key.port[1], 53);
+        EXPECT_EQ(info.key.head.vlan_id, 100);
+        EXPECT_EQ(info.key.head.port[1], 53);
     }
 }
 
@@ -156,11 +168,11 @@ TEST_F(Parser, MplsStackOverIpv4AndIpv6) {
     Packet p = tcp4();
     p.mpls_labels = 3;
     ASSERT_TRUE(parse_packet(p).metered());
-    EXPECT_EQ(info.key.port[0], 443);
+    EXPECT_EQ(info.key.head.port[0], 443);
     Packet q = udp6();
     q.mpls_labels = 8;
     ASSERT_TRUE(parse_packet(q).metered());
-    EXPECT_EQ(info.key.port[1], 53);
+    EXPECT_EQ(info.key.head.port[1], 53);
 }
 
 TEST_F(Parser, MoreThanEightMplsLabelsAreIgnored) {
@@ -184,7 +196,7 @@ TEST_F(Parser, Ipv4OptionsAreSkipped) {
     Packet p = tcp4();
     p.ipv4_option_bytes = 12;
     ASSERT_TRUE(parse_packet(p).metered());
-    EXPECT_EQ(info.key.port[1], 40000);
+    EXPECT_EQ(info.key.head.port[1], 40000);
     EXPECT_EQ(info.ip_length, 32 + 20 + 10);
 }
 
@@ -194,8 +206,8 @@ TEST_F(Parser, Ipv6ExtensionHeadersAreSkipped) {
     p.tcp_flags = tcp::ack;
     p.ipv6_extensions = {kHopByHop, kRouting, kAh, kDestinationOptions};
     ASSERT_TRUE(parse_packet(p).metered());
-    EXPECT_EQ(info.key.protocol, kTcp);
-    EXPECT_EQ(info.key.port[0], 5353);
+    EXPECT_EQ(info.key.head.protocol, kTcp);
+    EXPECT_EQ(info.key.head.port[0], 5353);
     EXPECT_EQ(info.tcp_flags, tcp::ack);
     EXPECT_EQ(info.ip_length, 40 + 8 + 8 + 12 + 8 + 20 + 20);
 }
@@ -210,8 +222,8 @@ TEST_F(Parser, SctpHasPorts) {
     Packet p = tcp4();
     p.protocol = kSctp;
     ASSERT_TRUE(parse_packet(p).metered());
-    EXPECT_EQ(info.key.protocol, kSctp);
-    EXPECT_EQ(info.key.port[0], 443);
+    EXPECT_EQ(info.key.head.protocol, kSctp);
+    EXPECT_EQ(info.key.head.port[0], 443);
 }
 
 TEST_F(Parser, IcmpTypeAndCodeStandInTheDestinationPortAndRepliesMeetRequests) {
@@ -220,8 +232,8 @@ TEST_F(Parser, IcmpTypeAndCodeStandInTheDestinationPortAndRepliesMeetRequests) {
     request.src_port = 8;  // echo request
     request.dst_port = 0;
     ASSERT_TRUE(parse_packet(request).metered());
-    EXPECT_EQ(info.key.port[0], 0);
-    EXPECT_EQ(info.key.port[1], 8 * 256);
+    EXPECT_EQ(info.key.head.port[0], 0);
+    EXPECT_EQ(info.key.head.port[1], 8 * 256);
     const FlowKey key = info.key;
     Packet reply = request;
     std::swap(reply.src, reply.dst);
@@ -232,7 +244,7 @@ TEST_F(Parser, IcmpTypeAndCodeStandInTheDestinationPortAndRepliesMeetRequests) {
     unreachable.src_port = 3;
     unreachable.dst_port = 1;
     ASSERT_TRUE(parse_packet(unreachable).metered());
-    EXPECT_EQ(info.key.port[1], 3 * 256 + 1);
+    EXPECT_EQ(info.key.head.port[1], 3 * 256 + 1);
 }
 
 TEST_F(Parser, Icmpv6EchoReplyMeetsItsRequest) {
@@ -242,7 +254,7 @@ TEST_F(Parser, Icmpv6EchoReplyMeetsItsRequest) {
     request.dst_port = 0;
     ASSERT_TRUE(parse_packet(request).metered());
     const FlowKey key = info.key;
-    EXPECT_EQ(key.port[1], 128 * 256);
+    EXPECT_EQ(key.head.port[1], 128 * 256);
     Packet reply = request;
     std::swap(reply.src, reply.dst);
     reply.src_port = 129;
@@ -277,9 +289,9 @@ TEST_F(Parser, LaterFragmentsWithoutTheirFirstHavePortsZero) {
     const ParseResult r = parse_packet(later);
     ASSERT_TRUE(r.metered());
     EXPECT_EQ(r.fragment(), ParseResult::Fragment::unmatched);
-    EXPECT_EQ(info.key.port[0], 0);
-    EXPECT_EQ(info.key.port[1], 0);
-    EXPECT_EQ(info.key.protocol, kTcp);
+    EXPECT_EQ(info.key.head.port[0], 0);
+    EXPECT_EQ(info.key.head.port[1], 0);
+    EXPECT_EQ(info.key.head.protocol, kTcp);
 }
 
 TEST_F(Parser, StaleFirstFragmentsAreForgotten) {
