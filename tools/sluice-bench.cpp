@@ -356,7 +356,7 @@ void usage(FILE* out) {
                  "memory: Zipf and uniform popularity over 1K, 1M and 8M active flows, and a\n"
                  "new-flow flood; then Zipf over 1M IPv6 flows (66-byte packets). Each case runs\n"
                  "--repeat times (5; 3 with --quick) and reports the median. --quick runs each\n"
-                 "case briefly (about a minute in all).\n"
+                 "case briefly (under a minute in all).\n"
                  "--applications FILE turns application identification on with the signatures\n"
                  "of FILE (512 bytes of the first 4 payload packets of each direction).\n"
                  "--capture FILE meters the packets of a capture (pcap or pcapng) instead, read\n"
