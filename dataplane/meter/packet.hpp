@@ -11,8 +11,8 @@ namespace sluice::meter {
 // A canonical bidirectional key: the lower endpoint (address, then port) first, so both
 // directions of a conversation have the same key. 40 bytes in two parts: the head is an IPv4
 // flow's key whole (the flow table keeps it in the one cache line every packet touches), the
-// tail holds the rest of IPv6 addresses. Compared a 64-bit word at a time, without a branch or a
-// call: this runs for every packet.
+// tail holds the rest of IPv6 addresses. Each part is compared a 64-bit word at a time, without
+// a branch or a call: this runs for every packet.
 struct FlowKeyHead {
     std::uint8_t address[2][4];  // network byte order: an address's first 4 bytes (IPv4: all)
     std::uint16_t port[2];       // host byte order; ICMP: 0 and type * 256 + code
@@ -54,7 +54,7 @@ struct FlowKey {
     }
 
     friend bool operator==(const FlowKey& a, const FlowKey& b) {
-        return (a.head == b.head) & (a.tail == b.tail);
+        return a.head == b.head && a.tail == b.tail;
     }
 };
 static_assert(sizeof(FlowKey) == 40);
