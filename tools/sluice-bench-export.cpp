@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
                                      {"no-segmentation", no_argument, nullptr, 'g'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "n:m:r:c:s:h", options, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "n:m:r:c:s:wgh", options, nullptr)) != -1;) {
         switch (opt) {
             case 'n': o.records = std::strtoull(optarg, nullptr, 10); break;
             case 'm': o.mtu = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
