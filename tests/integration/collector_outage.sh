@@ -58,11 +58,13 @@ stop "$TSHARK"
 # the counts are then of what it received.)
 taken=$(grep -oE 'received = [0-9]+ in [0-9]+ records taken' "$WORK/run.log" | awk '{ print $5 }')
 line=$(grep -o 'accounting for collector "archive".*' "$WORK/run.log")
-[[ "$line" =~ :\ ([0-9]+)\ packets\ received\ =\ ([0-9]+)\ in\ 8192\ records\ exported\ \+\ 0\ ignored\ \+\ ([0-9]+)\ in\ ([0-9]+)\ records\ not\ sent ]] ||
+host_frames "$WORK/run.log"
+[[ "$line" =~ :\ ([0-9]+)\ packets\ received\ =\ ([0-9]+)\ in\ 8192\ records\ exported\ \+\ $HOST_FRAMES\ ignored\ \+\ ([0-9]+)\ in\ ([0-9]+)\ records\ not\ sent ]] ||
   fail "not 8192 records exported: $line"
 [ $((8192 + BASH_REMATCH[4])) -eq "$taken" ] || fail "exported + not sent != the $taken records made: $line"
-[ $((BASH_REMATCH[2] + BASH_REMATCH[3])) -eq "${BASH_REMATCH[1]}" ] || fail "the accounting does not balance: $line"
-[ "${BASH_REMATCH[1]}" -le "$packets" ] || fail "more packets received than sent: $line"
+[ $((BASH_REMATCH[2] + HOST_FRAMES + BASH_REMATCH[3])) -eq "${BASH_REMATCH[1]}" ] ||
+  fail "the accounting does not balance: $line"
+[ "${BASH_REMATCH[1]}" -le $((packets + HOST_FRAMES)) ] || fail "more packets received than sent: $line"
 # The records of the outage came on the new connection, behind its templates.
 ipfixDump -i "$WORK/after.ipfix" -s > "$WORK/after.txt" 2>&1
 flows=$(awk -F'|' '$1 ~ /^ *25[67] / { n += $2 } END { print n + 0 }' "$WORK/after.txt")

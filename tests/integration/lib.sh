@@ -167,6 +167,21 @@ veth_pair() {
   ip netns exec "$NS" ip link set "$FAR" up
 }
 
+# host_frames LOG: sets HOST_FRAMES to the frames a veth test's dataplane ignored, by the
+# "ignored by reason" line of the control's LOG. A kernel link may carry a frame of the host's
+# own now and then; none of a trace's frames is ignored, so they may only be non-IP: any other
+# reason fails.
+host_frames() {
+  local reasons
+  reasons=$(grep -o 'ignored by reason: [^;]*' "$1") || fail "$1 has no ignored-by-reason line"
+  reasons=${reasons#ignored by reason: }
+  HOST_FRAMES=0
+  [ "$reasons" = none ] && return 0
+  [[ "$reasons" =~ ^non_ip\ ([0-9]+)$ ]] || fail "packets of the trace ignored: $reasons"
+  HOST_FRAMES=${BASH_REMATCH[1]}
+  echo "note: $HOST_FRAMES non-IP frame(s) of the host's own on the link" >&2
+}
+
 # replay TRACE [PPS]: sends the trace from the namespace's end of the veth pair.
 replay() {
   ip netns exec "$NS" tcpreplay -i "$FAR" --pps "${2:-20000}" "$1" > "$WORK/tcpreplay.log" 2>&1 ||
