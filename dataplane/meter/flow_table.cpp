@@ -291,9 +291,7 @@ inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, const std::
     }
     if (r.fragment() == ParseResult::Fragment::matched) ++counters_.fragments_matched;
     if (r.fragment() == ParseResult::Fragment::unmatched) ++counters_.fragments_unmatched;
-    // An IPv4 key's tail is zeros: its head says it all.
-    const std::uint64_t h = q.info.key.head.ip_version == 4 ? hash16(&q.info.key.head, key_)
-                                                            : hash40(&q.info.key, key_);
+    const std::uint64_t h = flow_hash(q.info.key, key_);
     q.tag = static_cast<std::uint16_t>(h >> 32);
     q.tag += q.tag == 0;
     const std::uint32_t b1 = range(static_cast<std::uint32_t>(h), buckets_);

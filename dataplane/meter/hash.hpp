@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "packet.hpp"
+
 namespace sluice::meter {
 
 // GCC and Clang's 128-bit integer, for full 64x64-bit products.
@@ -49,6 +51,11 @@ inline std::uint64_t hash16(const void* data, const HashKey& key) {
     using detail::mix;
     const std::uint64_t a = mix(load64(p) ^ key.k[0], load64(p + 8) ^ key.k[1]);
     return mix(a ^ key.k[6], 16 ^ key.k[7]);
+}
+
+// A flow key's hash: an IPv4 key's tail is zeros, so its head says it all.
+inline std::uint64_t flow_hash(const FlowKey& k, const HashKey& key) {
+    return k.head.ip_version == 4 ? hash16(&k.head, key) : hash40(&k, key);
 }
 
 }  // namespace sluice::meter

@@ -212,7 +212,7 @@ std::uint16_t tag_of(const Packet& p) {
     PacketInfo info{};
     parse(frame.data(), static_cast<std::uint32_t>(frame.size()),
           static_cast<std::uint32_t>(frame.size()), 0, fragments, info);
-    const auto tag = static_cast<std::uint16_t>(hash40(&info.key, kHashKey) >> 32);
+    const auto tag = static_cast<std::uint16_t>(flow_hash(info.key, kHashKey) >> 32);
     return tag == 0 ? 1 : tag;
 }
 
