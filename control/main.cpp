@@ -18,6 +18,8 @@
 #include <string>
 #include <thread>
 
+#include "accounting.hpp"
+#include "attach.hpp"
 #include "control_socket.hpp"
 #include "drain.hpp"
 #include "eal_args.hpp"
@@ -51,6 +53,7 @@ void usage(FILE* out) {
                  "  -c, --config FILE        the Sluice configuration (default %s)\n"
                  "  -w, --wait DURATION      wait this long for the dataplane to start (\"10s\")\n"
                  "      --print-records      write every record to stdout as a line of JSON\n"
+                 "      --summary FILE       write the final accounting to FILE as JSON\n"
                  "      --check-config FILE  validate FILE, print the effective configuration\n"
                  "  -V, --version            print the version and exit\n"
                  "  -h, --help               this help\n",
@@ -79,100 +82,11 @@ std::string allocator() {
     return std::string("jemalloc ") + version;
 }
 
-// Waits until a primary holds the prefix's runtime config, for at most `wait`.
-bool wait_for_dataplane(const std::string& prefix, config::Duration wait) {
-    const std::string path = eal::primary_config_path(prefix);
-    const auto deadline = std::chrono::steady_clock::now() + wait;
-    bool said = false;
-    while (rte_eal_primary_proc_alive(path.c_str()) == 0) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        if (!said)
-            SLUICE_INFO("waiting up to %s for sluice-dataplane with file_prefix \"%s\"",
-                        config::format_duration(wait).c_str(), prefix.c_str());
-        said = true;
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
-}
-
-// Finds the dataplane's stats header and checks it speaks this layout.
-shm::StatsZone* attach_stats(const std::string& prefix) {
-    const rte_memzone* mz = rte_memzone_lookup(shm::kStatsZone);
-    if (mz == nullptr) {
-        SLUICE_ERROR(
-            "the DPDK primary with file_prefix \"%s\" has no %s memzone: it is not a "
-            "ready sluice-dataplane",
-            prefix.c_str(), shm::kStatsZone);
-        return nullptr;
-    }
-    auto* zone = static_cast<shm::StatsZone*>(mz->addr);
-    const shm::StatsHeader* h = &zone->header;
-    if (h->magic != shm::kStatsMagic || h->layout_version != shm::kStatsLayoutVersion ||
-        h->record_layout_version != kRecordLayoutVersion) {
-        SLUICE_ERROR(
-            "sluice-dataplane %.*s (pid %d) uses stats layout %u and record layout %u, this "
-            "sluice-control %s uses %u and %u: run a control of the dataplane's version",
-            static_cast<int>(sizeof(h->version)), h->version, h->dataplane_pid, h->layout_version,
-            h->record_layout_version, SLUICE_VERSION, shm::kStatsLayoutVersion,
-            kRecordLayoutVersion);
-        return nullptr;
-    }
-    return zone;
-}
-
 struct Options {
     config::Duration wait{0};
     bool print_records = false;
+    std::string summary;  // where to write the final accounting as JSON; empty: nowhere
 };
-
-control::Reliability reliability(const ops::Snapshot& s) {
-    const MeterCounters m = s.meter_total();
-    const shm::OutputCounters o = s.output_total();
-    control::Reliability r;
-    r.ignored_packets = m.ignored_total();
-    for (auto n : m.ignored_octets) r.ignored_octets += n;
-    r.records_not_sent = o.records_not_sent;
-    r.packets_not_sent = o.packets_not_sent;
-    r.octets_not_sent = o.octets_not_sent;
-    r.since_ns = s.dataplane_start_ns;
-    return r;
-}
-
-// Prints the run's accounting from the dataplane's counters, what this control received and
-// what each collector was sent: every packet is in an exported record, ignored, or not sent.
-void report(const ops::Snapshot& s) {
-    const MeterCounters m = s.meter_total();
-    const shm::OutputCounters o = s.output_total();
-    for (const auto& w : s.workers)
-        SLUICE_INFO("worker %u (port %u queue %u): %" PRIu64 " packets, %" PRIu64 " flows", w.id,
-                    w.port, w.queue, w.meter.packets, w.meter.flows_created);
-    SLUICE_INFO("accounting: %" PRIu64 " packets received = %" PRIu64 " in %" PRIu64
-                " records taken by sluice-control + %" PRIu64 " ignored + %" PRIu64 " in %" PRIu64
-                " records not sent by the dataplane; %" PRIu64 " frame octets received, %" PRIu64
-                " IP octets metered",
-                m.packets, s.taken.packets, s.taken.records, m.ignored_total(), o.packets_not_sent,
-                o.records_not_sent, m.octets, m.metered_octets);
-    std::string reasons;
-    for (std::size_t r = 0; r < kIgnoreReasons; ++r)
-        if (m.ignored_packets[r] != 0)
-            reasons += (reasons.empty() ? "" : ", ") + std::string(kIgnoreReasonNames[r].name) +
-                       " " + std::to_string(m.ignored_packets[r]);
-    SLUICE_INFO("ignored by reason: %s; %" PRIu64 " flows evicted for lack of room; %" PRIu64
-                " fragments given their first's ports, %" PRIu64 " metered with ports 0",
-                reasons.empty() ? "none" : reasons.c_str(), m.evictions, m.fragments_matched,
-                m.fragments_unmatched);
-    for (const auto& c : s.collectors) {
-        const control::SessionCounters& n = c.counters;
-        SLUICE_INFO("accounting for collector \"%s\" (%s): %" PRIu64 " packets received = %" PRIu64
-                    " in %" PRIu64 " records exported + %" PRIu64 " ignored + %" PRIu64
-                    " in %" PRIu64 " records not sent; %" PRIu64 " of %" PRIu64
-                    " metered octets exported; %" PRIu64 " messages",
-                    c.name.c_str(), c.destination.c_str(), m.packets, n.packets_sent,
-                    n.records_sent, m.ignored_total(), o.packets_not_sent + n.packets_not_sent,
-                    o.records_not_sent + n.records_not_sent, n.octets_sent, m.metered_octets,
-                    n.messages_sent);
-    }
-}
 
 // The names of the applications the dataplane identifies, for the collectors.
 control::ApplicationNames application_names(const config::Config& c) {
@@ -325,7 +239,7 @@ private:
         next.flow.record_ring_size = config_.flow.record_ring_size;
         next.control = config_.control;
         next.applications = config_.applications;
-        exporter_.reconfigure(next, reliability(snapshot()));
+        exporter_.reconfigure(next, ops::reliability(snapshot()));
         shm::publish(zone_.flow_settings,
                      {static_cast<std::uint64_t>(next.flow.idle_timeout.count()),
                       static_cast<std::uint64_t>(next.flow.active_timeout.count()),
@@ -373,7 +287,7 @@ int Control::run(const sigset_t& signals) {
     control::Drain drain;
     if (!drain.attach(zone_)) return 1;
     std::vector<FlowRecord> batch;
-    control::Reliability stats = reliability(snapshot());
+    control::Reliability stats = ops::reliability(snapshot());
     auto next_beat = Steady::now();
     std::optional<Steady::time_point> stop_at;  // when a stop signal leaves the dataplane running
     const timespec idle{0, 1'000'000};
@@ -394,7 +308,7 @@ int Control::run(const sigset_t& signals) {
         socket_.poll(handler);
         if (now >= next_beat) {
             refresh_snapshot();
-            stats = reliability(snapshot());
+            stats = ops::reliability(snapshot());
             h.control_heartbeat_ns.store(wall_clock_ns(), std::memory_order_release);
             next_beat = now + std::chrono::milliseconds(100);
             if (options_.print_records) std::fflush(stdout);
@@ -423,68 +337,43 @@ int Control::run(const sigset_t& signals) {
         }
     }
     metrics_.stop();
-    exporter_.close(reliability(snapshot()), std::chrono::seconds(primary_gone ? 10 : 3));
+    // The final accounting: the dataplane's counters as they are now (final once it has gone)
+    // go into the last statistics records and into the closing report alike, with each
+    // collector's counters as its close left them.
+    refresh_snapshot();
+    ops::Snapshot last = snapshot();
+    exporter_.close(ops::reliability(last), std::chrono::seconds(primary_gone ? 10 : 3));
     h.control_heartbeat_ns.store(0, std::memory_order_release);
     std::fflush(stdout);
     refresh_snapshot();
-    report(snapshot());
+    last.collectors = snapshot().collectors;
+    last.taken = taken_;
+    ops::log_accounting(last);
+    std::string error;
+    if (!options_.summary.empty() && !ops::write_summary(options_.summary, last, error)) {
+        SLUICE_ERROR("--summary: %s", error.c_str());
+        return 1;
+    }
     return 0;
 }
 
 int run(const config::Config& c, const Options& options) {
     const std::string& prefix = c.dataplane.file_prefix;
     SLUICE_INFO("sluice %s, allocator %s", SLUICE_VERSION, allocator().c_str());
-    if (!wait_for_dataplane(prefix, options.wait)) {
-        SLUICE_ERROR(
-            "no sluice-dataplane is running with file_prefix \"%s\" (from %s); start "
-            "it first (sluice run --config %s starts both)",
-            prefix.c_str(), c.file.c_str(), c.file.c_str());
-        return 3;
-    }
-
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
+    // Blocked in every thread, before EAL starts its own: the stop signals end any wait of
+    // the attach, and then the export loop; SIGHUP reloads once attached.
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigset_t signals = stop;
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-    std::vector<std::string> args = control::eal_args(c);
-    std::vector<char*> argv = eal::argv(args);
-    if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
-        SLUICE_ERROR(
-            "cannot attach to sluice-dataplane with file_prefix \"%s\": %s (see the EAL "
-            "messages above)",
-            prefix.c_str(), rte_strerror(rte_errno));
-        return 1;
-    }
-    eal::register_log_type("sluice.control");
-    // The primary may still be starting: its memzone appears once it is ready.
-    const auto ready_by = std::chrono::steady_clock::now() +
-                          std::max<config::Duration>(options.wait, std::chrono::seconds(5));
-    while (rte_memzone_lookup(shm::kStatsZone) == nullptr &&
-           std::chrono::steady_clock::now() < ready_by)
-        std::this_thread::sleep_for(5ms);
-    shm::StatsZone* zone = attach_stats(prefix);
-    if (zone == nullptr) {
-        rte_eal_cleanup();
-        return 1;
-    }
+    const control::Attachment attached = control::attach(c, options.wait, stop);
+    if (attached.zone == nullptr) return attached.status;
+    shm::StatsZone* zone = attached.zone;
     shm::StatsHeader& h = zone->header;
-    // Its ports and workers are announced once it runs.
-    while (h.state.load(std::memory_order_acquire) ==
-               static_cast<std::uint32_t>(shm::DataplaneState::starting) &&
-           std::chrono::steady_clock::now() < ready_by)
-        std::this_thread::sleep_for(5ms);
-    if (h.state.load(std::memory_order_acquire) ==
-        static_cast<std::uint32_t>(shm::DataplaneState::starting)) {
-        SLUICE_ERROR("sluice-dataplane pid %d did not finish starting within %s", h.dataplane_pid,
-                     config::format_duration(
-                         std::max<config::Duration>(options.wait, std::chrono::seconds(5)))
-                         .c_str());
-        rte_eal_cleanup();
-        return 1;
-    }
     const auto started = static_cast<std::time_t>(h.start_time_ns / 1'000'000'000u);
     char when[32];
     std::strftime(when, sizeof(when), "%FT%TZ", std::gmtime(&started));
@@ -514,11 +403,12 @@ int main(int argc, char** argv) {
     log::program() = "sluice-control";
     std::string config_path = kDefaultConfig;
     Options run_options;
-    enum { kCheckConfig = 256, kPrintRecords };
+    enum { kCheckConfig = 256, kPrintRecords, kSummary };
     static const option options[] = {{"config", required_argument, nullptr, 'c'},
                                      {"wait", required_argument, nullptr, 'w'},
                                      {"check-config", required_argument, nullptr, kCheckConfig},
                                      {"print-records", no_argument, nullptr, kPrintRecords},
+                                     {"summary", required_argument, nullptr, kSummary},
                                      {"version", no_argument, nullptr, 'V'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
@@ -535,6 +425,7 @@ int main(int argc, char** argv) {
                 break;
             }
             case kPrintRecords: run_options.print_records = true; break;
+            case kSummary: run_options.summary = optarg; break;
             case kCheckConfig: return check_config(optarg);
             case 'V': std::printf("sluice-control %s\n", SLUICE_VERSION); return 0;
             case 'h': usage(stdout); return 0;

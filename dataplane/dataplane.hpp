@@ -25,7 +25,9 @@ std::uint64_t memory_needed(const config::Config& c, std::uint16_t mbuf_data_roo
 
 class Dataplane {
 public:
-    explicit Dataplane(const config::Config& c) : config_(c) {}
+    // `captures`: the capture ports, opened before EAL (open_captures).
+    Dataplane(const config::Config& c, std::vector<Port> captures)
+        : config_(c), ports_(std::move(captures)) {}
     ~Dataplane();
     Dataplane(const Dataplane&) = delete;
     Dataplane& operator=(const Dataplane&) = delete;

@@ -97,6 +97,9 @@ int run(const config::Config& c) {
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
+    std::vector<dataplane::Port> captures;
+    if (!dataplane::open_captures(c, captures)) return 1;
+
     std::vector<std::string> args = dataplane::eal_args(c);
 #ifdef SLUICE_SANITIZE
     // AddressSanitizer's shadow covers DPDK's default base address, so EAL would map the
@@ -122,7 +125,7 @@ int run(const config::Config& c) {
     describe_cores(c);
     int status = 1;
     {
-        dataplane::Dataplane dp(c);
+        dataplane::Dataplane dp(c, std::move(captures));
         if (dp.start()) status = dp.run(stop);
     }
     rte_eal_cleanup();

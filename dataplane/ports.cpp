@@ -85,28 +85,41 @@ bool rss_is_symmetric(const std::uint8_t* key, std::uint8_t key_len, bool with_p
     return true;
 }
 
+bool open_captures(const config::Config& c, std::vector<Port>& ports) {
+    for (std::size_t i = 0; i < c.ports.size(); ++i) {
+        const config::Port& cfg = c.ports[i];
+        if (cfg.capture.empty()) continue;
+        Port port;
+        port.config = &cfg;
+        port.name = cfg.capture.substr(cfg.capture.rfind('/') + 1);
+        const std::string where = "port[" + std::to_string(i + 1) + "] (" + port.name + ")";
+        port.id = static_cast<std::uint16_t>(i);
+        port.trace = true;
+        port.capture = std::make_unique<meter::CaptureReader>();
+        if (!port.capture->open(cfg.capture)) {
+            SLUICE_ERROR("%s: cannot replay the capture: %s", where.c_str(),
+                         port.capture->error().c_str());
+            return false;
+        }
+        ports.push_back(std::move(port));
+    }
+    return true;
+}
+
 bool start_ports(const config::Config& c, rte_mempool* pool, std::vector<Port>& ports) {
     const std::uint16_t data_room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM;
     for (std::size_t i = 0; i < c.ports.size(); ++i) {
         const config::Port& cfg = c.ports[i];
-        Port port;
-        port.config = &cfg;
-        if (!cfg.capture.empty()) {
-            port.name = cfg.capture.substr(cfg.capture.rfind('/') + 1);
-            const std::string where = "port[" + std::to_string(i + 1) + "] (" + port.name + ")";
-            port.id = static_cast<std::uint16_t>(i);
-            port.trace = true;
-            port.capture = std::make_unique<meter::CaptureReader>();
-            if (!port.capture->open(cfg.capture)) {
-                SLUICE_ERROR("%s: cannot replay the capture: %s", where.c_str(),
-                             port.capture->error().c_str());
-                return false;
-            }
-            SLUICE_INFO("%s: port %u, a capture its worker reads itself, replayed in its own time",
-                        where.c_str(), port.id);
-            ports.push_back(std::move(port));
+        if (!cfg.capture.empty()) {  // opened before EAL (open_captures): ports[i]
+            const Port& p = ports[i];
+            SLUICE_INFO(
+                "port[%zu] (%s): port %u, a capture its worker reads itself, replayed in its own "
+                "time (%s)",
+                i + 1, p.name.c_str(), p.id, p.capture->describe().c_str());
             continue;
         }
+        Port port;
+        port.config = &cfg;
         port.name = std::string(cfg.device_name());
         port.trace = is_trace(cfg);
         const std::string where = "port[" + std::to_string(i + 1) + "] (" + port.name + ")";

@@ -33,7 +33,12 @@ struct Port {
     std::uint64_t timestamp_flag = 0;
 };
 
-// Finds, configures and starts every configured port (opens the captures); false after
+// Opens every capture port, before EAL starts, so that a capture the reader refuses stops the
+// dataplane at once; false after printing why.
+bool open_captures(const config::Config& c, std::vector<Port>& ports);
+
+// Finds, configures and starts every configured device port, after the captures that
+// open_captures put in `ports` (a run has captures or devices, never both); false after
 // printing what to change.
 bool start_ports(const config::Config& c, rte_mempool* pool, std::vector<Port>& ports);
 

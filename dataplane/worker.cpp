@@ -124,10 +124,14 @@ unsigned meter_queue(Worker& w, rte_mbuf** mbufs, meter::PacketRef* refs,
 // the capture is done.
 unsigned meter_capture(Worker& w, meter::PacketRef* refs) {
     const unsigned n = w.capture->next(refs, meter::kMaxBurst);
+    if (!w.capture->notices().empty()) [[unlikely]] {
+        for (const std::string& notice : w.capture->notices()) SLUICE_WARN("%s", notice.c_str());
+        w.capture->notices().clear();
+    }
     if (n == 0) return 0;
     std::uint64_t newest = w.output.last_time_ns;
     for (unsigned i = 0; i < n; ++i) newest = std::max(newest, refs[i].time_ns);
-    w.table->process(refs, n, w.port_id, *w.out);
+    w.table->process(refs, n, w.port_id, *w.out, w.capture->link());
     w.output.last_time_ns = newest;
     return n;
 }

@@ -37,7 +37,15 @@ struct Options {
     std::uint64_t spread_ns = 10ull * 1'000'000'000ull;  // flow starts are spread over this
     bool long_flow = false;
     bool hostile = false;
-    std::string applications;  // a signature file: add its applications' conversations
+    std::string applications;    // a signature file: add its applications' conversations
+    std::uint32_t linktype = 1;  // the pcap LINKTYPE the frames are written with
+    CaptureFormat format = CaptureFormat::pcap;
+};
+
+// The link layers --link writes, by the names tcpdump and Wireshark users know them by.
+constexpr std::pair<const char*, std::uint32_t> kLinks[] = {
+    {"ethernet", 1}, {"sll", 113}, {"sll2", 276},    {"raw", 101},   {"null", 0},
+    {"loop", 108},   {"ppp", 9},   {"ppp-hdlc", 50}, {"chdlc", 104},
 };
 
 struct Event {
@@ -69,7 +77,7 @@ void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-tracegen --out FILE [--flows N] [--seed N] [--spread SECONDS]\n"
                  "                       [--long-flow] [--applications FILE] [--hostile]\n"
-                 "                       [--expect FILE]\n"
+                 "                       [--link NAME] [--format pcap|pcapng] [--expect FILE]\n"
                  "Writes N conversations (half TCP, a third UDP, the rest ICMP echo; 30%% IPv6)\n"
                  "to FILE and prints their totals as JSON: packets, ip_octets, flows.\n"
                  "--expect writes the record Sluice must make of each conversation, one JSON\n"
@@ -82,7 +90,11 @@ void usage(FILE* out) {
                  "first), expecting the ids of the signature FILE.\n"
                  "--hostile adds frames no record should show: random bytes, cut frames,\n"
                  "broken headers, tunnels too deep, stray fragments, a SYN flood of 3000\n"
-                 "sources and 2000 packets of one key (--expect does not list them).\n");
+                 "sources and 2000 packets of one key (--expect does not list them).\n"
+                 "--link writes the same packets behind another link layer: ethernet (the\n"
+                 "default), sll, sll2 (Linux cooked, tcpdump -i any), raw (raw IP), null, loop\n"
+                 "(BSD loopback), ppp, ppp-hdlc or chdlc (Cisco HDLC).\n"
+                 "--format pcapng writes a pcapng file (one interface, nanosecond times).\n");
 }
 
 // One conversation between a client and a server, each direction's packets in time order.
@@ -192,6 +204,8 @@ void key_of(const Packet& p, Expected& e) {
     r.source_port = icmp ? 0 : p.src_port;
     if (!icmp) r.destination_port = p.dst_port;
     r.end_reason = FlowEndReason::forced_end;
+    // Every TCP conversation begins with its SYN, unless the capture joined it later.
+    r.biflow_direction = p.protocol == kTcp && !(p.tcp_flags & tcp::syn) ? 0 : 1;
 }
 
 // --applications: a conversation per application sample, with the ids of the signature file;
@@ -366,16 +380,16 @@ int run(const Options& o) {
     }
     std::stable_sort(events.begin(), events.end(),
                      [](const Event& a, const Event& b) { return a.time_ns < b.time_ns; });
-    PcapWriter pcap(o.out);
+    PcapWriter pcap(o.out, o.linktype, o.format);
     std::uint64_t ip_octets = 0;
     for (const auto& e : events) {
         if (!e.raw.empty()) {
-            pcap.write(e.time_ns, e.raw);
+            pcap.write(e.time_ns, reframe(e.raw, o.linktype));
             continue;
         }
         const auto frame = build(e.packet);
         ip_octets += frame.size() - 14 - 4 * e.packet.vlans.size();
-        pcap.write(e.time_ns, frame);
+        pcap.write(e.time_ns, reframe(frame, o.linktype));
     }
     std::printf("{\"file\": \"%s\", \"packets\": %llu, \"ip_octets\": %llu, \"flows\": %u}\n",
                 o.out.c_str(), static_cast<unsigned long long>(pcap.packets()),
@@ -395,9 +409,11 @@ int main(int argc, char** argv) {
                                      {"long-flow", no_argument, nullptr, 'l'},
                                      {"applications", required_argument, nullptr, 'a'},
                                      {"hostile", no_argument, nullptr, 'H'},
+                                     {"link", required_argument, nullptr, 'L'},
+                                     {"format", required_argument, nullptr, 'F'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "o:n:s:d:e:la:Hh", options, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "o:n:s:d:e:la:HL:F:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'o': o.out = optarg; break;
             case 'n': o.flows = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
@@ -407,6 +423,25 @@ int main(int argc, char** argv) {
             case 'l': o.long_flow = true; break;
             case 'a': o.applications = optarg; break;
             case 'H': o.hostile = true; break;
+            case 'L': {
+                const auto* link =
+                    std::find_if(std::begin(kLinks), std::end(kLinks),
+                                 [](const auto& l) { return l.first == std::string(optarg); });
+                if (link == std::end(kLinks)) {
+                    std::fprintf(stderr, "sluice-tracegen: --link %s: unknown link\n", optarg);
+                    return 2;
+                }
+                o.linktype = link->second;
+                break;
+            }
+            case 'F':
+                if (std::string(optarg) != "pcap" && std::string(optarg) != "pcapng") {
+                    std::fprintf(stderr, "sluice-tracegen: --format %s: pcap or pcapng\n", optarg);
+                    return 2;
+                }
+                o.format =
+                    std::string(optarg) == "pcap" ? CaptureFormat::pcap : CaptureFormat::pcapng;
+                break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }

@@ -19,7 +19,6 @@
 #include <string>
 #include <vector>
 
-#include "capture.hpp"
 #include "loader.hpp"
 #include "sluice/log.hpp"
 #include "sluice_version.h"
@@ -253,14 +252,6 @@ struct PcapOptions {
     std::optional<std::string> config;
 };
 
-// Whether `path` is a classic pcap file, which the worker reads itself.
-bool is_classic_pcap(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::uint8_t first[4] = {};
-    in.read(reinterpret_cast<char*>(first), sizeof(first));
-    return in && meter::CaptureReader::is_pcap(first);
-}
-
 // The configuration `sluice pcap` runs with: the user's (or the defaults), the trace as the only
 // port, the one collector, and a file prefix of its own so it never meets a running sensor.
 std::optional<config::Config> pcap_config(const PcapOptions& o, const std::string& prefix,
@@ -279,15 +270,10 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const std::strin
     c.dataplane.file_prefix = prefix;
     // The EAL's start-up chatter is not what an analyst came for; warnings still show.
     c.dataplane.eal_args.push_back("--log-level=lib.eal:warning");
-    // A capture is one queue: one worker, on the first of the configured worker CPUs. The
-    // worker reads a classic pcap file itself; anything else (pcapng) through DPDK's net_pcap
-    // and libpcap.
+    // A capture is one queue: one worker, on the first of the configured worker CPUs, which
+    // reads the file itself (pcap or pcapng).
     config::Port port;
-    const std::string trace = fs::absolute(o.trace).string();
-    if (is_classic_pcap(trace))
-        port.capture = trace;
-    else
-        port.device = "net_pcap0,rx_pcap=" + trace;
+    port.capture = fs::absolute(o.trace).string();
     c.ports = {port};
     c.dataplane.worker_cores.cpus.resize(1);
     // The configuration's settings for a collector of this transport (mtu, timestamps, ...).
@@ -318,13 +304,6 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const std::strin
 int pcap(const PcapOptions& o) {
     if (access(o.trace.c_str(), R_OK) != 0) {
         SLUICE_ERROR("cannot read the capture %s: %s", o.trace.c_str(), std::strerror(errno));
-        return 2;
-    }
-    if (o.trace.find(',') != std::string::npos && !is_classic_pcap(o.trace)) {
-        SLUICE_ERROR(
-            "the capture's path %s has a comma, which DPDK's device arguments cannot "
-            "carry: rename or link it",
-            o.trace.c_str());
         return 2;
     }
     const std::string prefix = "sluice-pcap-" + std::to_string(getpid());

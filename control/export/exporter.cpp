@@ -9,10 +9,12 @@
 namespace sluice::control {
 
 Exporter::Exporter(const config::Config& config, ApplicationNames names)
-    : observation_domain_(config.sensor.observation_domain_id), names_(std::move(names)) {
+    : observation_domain_(config.sensor.observation_domain_id),
+      domain_name_(config.sensor.name),
+      names_(std::move(names)) {
     for (const config::Collector& c : config.collectors)
         sessions_.push_back(std::make_unique<CollectorSession>(
-            c, observation_domain_, next_exporting_process_id_++, names_));
+            c, observation_domain_, next_exporting_process_id_++, names_, nullptr, domain_name_));
 }
 
 void Exporter::reconfigure(const config::Config& config, const Reliability& reliability,
@@ -29,8 +31,9 @@ void Exporter::reconfigure(const config::Config& config, const Reliability& reli
         if (kept != sessions_.end()) {
             next.push_back(std::move(*kept));
         } else {
-            next.push_back(std::make_unique<CollectorSession>(
-                c, observation_domain_, next_exporting_process_id_++, names_));
+            next.push_back(std::make_unique<CollectorSession>(c, observation_domain_,
+                                                              next_exporting_process_id_++, names_,
+                                                              nullptr, domain_name_));
             SLUICE_INFO("collector \"%s\" (%s): added", c.name.c_str(),
                         next.back()->describe().c_str());
         }

@@ -32,6 +32,7 @@ public:
 private:
     std::vector<std::unique_ptr<CollectorSession>> sessions_;
     std::uint32_t observation_domain_ = 0;
+    std::string domain_name_;  // [sensor] name, which a reload does not change
     ApplicationNames names_;
     std::uint32_t next_exporting_process_id_ = 1;  // unique for the life of this control
 };

@@ -21,12 +21,12 @@ std::string to_json(const FlowRecord& r) {
         ", \"roctets\": %" PRIu64 ", \"first_ns\": %" PRIu64 ", \"last_ns\": %" PRIu64
         ", \"rfirst_ns\": %" PRIu64 ", \"rlast_ns\": %" PRIu64
         ", \"flags\": %u, \"rflags\": %u, \"min_ttl\": %u, \"max_ttl\": %u, \"rmin_ttl\": %u, "
-        "\"rmax_ttl\": %u, \"app\": %u, \"port\": %u, \"end_reason\": %u}",
+        "\"rmax_ttl\": %u, \"app\": %u, \"port\": %u, \"end_reason\": %u, \"direction\": %u}",
         src, dst, r.source_port, r.destination_port, r.protocol, r.vlan_id, r.packets, r.octets,
         r.reverse_packets, r.reverse_octets, r.first_ns, r.last_ns, r.reverse_first_ns,
         r.reverse_last_ns, r.tcp_flags, r.reverse_tcp_flags, r.minimum_ttl, r.maximum_ttl,
         r.reverse_minimum_ttl, r.reverse_maximum_ttl, r.application_id, r.ingress_port,
-        static_cast<unsigned>(r.end_reason));
+        static_cast<unsigned>(r.end_reason), r.biflow_direction);
     return line;
 }
 

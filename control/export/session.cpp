@@ -35,9 +35,10 @@ std::uint32_t export_time() {
 CollectorSession::CollectorSession(const config::Collector& collector,
                                    std::uint32_t observation_domain,
                                    std::uint32_t exporting_process_id, ApplicationNames names,
-                                   std::unique_ptr<Channel> channel)
+                                   std::unique_ptr<Channel> channel, std::string domain_name)
     : config_(collector),
       domain_(observation_domain),
+      domain_name_(std::move(domain_name)),
       exporting_process_id_(exporting_process_id),
       channel_(channel ? std::move(channel) : make_channel(collector)),
       precision_(precision_of(collector.timestamps)),
@@ -394,21 +395,29 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
     builder_.begin(sequence_);
     if (with_templates) {
         const auto data = ipfix::biflow_templates(precision_);
-        const std::array<const ipfix::Template*, 5> all{
-            data[0], data[1], &ipfix::kMeteringStatistics, &ipfix::kExportingStatistics,
-            &ipfix::kApplicationNames};
-        builder_.add_templates(std::span(all).first(names_ ? 5 : 4));
+        const std::array<const ipfix::Template*, 6> all{data[0],
+                                                        data[1],
+                                                        &ipfix::kMeteringStatistics,
+                                                        &ipfix::kExportingStatistics,
+                                                        &ipfix::kDomainName,
+                                                        &ipfix::kApplicationNames};
+        builder_.add_templates(std::span(all).first(names_ ? 6 : 5));
+        // What the observation domain is called goes with the templates, so a collector that
+        // learns them learns it too.
+        builder_.add_domain_name(domain_, domain_name_);
     }
     const std::uint64_t since_ms = r.since_ns / 1'000'000;
-    const std::uint64_t now_ms = wall_clock_ns() / 1'000'000;
-    const std::uint64_t metering[] = {domain_, r.ignored_packets, r.ignored_octets, since_ms,
-                                      now_ms};
+    const std::uint64_t until_ms = (r.until_ns != 0 ? r.until_ns : wall_clock_ns()) / 1'000'000;
+    const std::uint64_t metering[] = {
+        domain_,           r.packets,        r.frame_octets,         r.metered_octets,
+        r.ignored_packets, r.ignored_octets, r.ignored_frame_octets, since_ms,
+        until_ms};
     const std::uint64_t exporting[] = {exporting_process_id_,
                                        r.records_not_sent + counters_.records_not_sent,
                                        r.packets_not_sent + counters_.packets_not_sent,
                                        r.octets_not_sent + counters_.octets_not_sent,
                                        since_ms,
-                                       now_ms};
+                                       until_ms};
     builder_.add(ipfix::kMeteringStatistics, metering);
     builder_.add(ipfix::kExportingStatistics, exporting);
     Message m;

@@ -15,14 +15,22 @@
 
 namespace sluice::control {
 
-// The dataplane's totals the reliability statistics report (RFC 7011 section 4).
+// The dataplane's totals the reliability statistics report (RFC 7011 section 4), as of
+// `until_ns`. With a collector's records they make the accounting a collector can check:
+// packets = packets in its records + ignored_packets + packets not sent, and metered_octets =
+// octets in its records + octets not sent.
 struct Reliability {
-    std::uint64_t ignored_packets = 0;
-    std::uint64_t ignored_octets = 0;
-    std::uint64_t records_not_sent = 0;  // the workers' rings were full
+    std::uint64_t packets = 0;               // received by the metering process
+    std::uint64_t frame_octets = 0;          // their link-layer lengths
+    std::uint64_t metered_octets = 0;        // IP octets of the packets metered
+    std::uint64_t ignored_packets = 0;       // not metered, for any reason
+    std::uint64_t ignored_octets = 0;        // their IP octets, from the IP header on
+    std::uint64_t ignored_frame_octets = 0;  // their link-layer lengths
+    std::uint64_t records_not_sent = 0;      // the workers' rings were full
     std::uint64_t packets_not_sent = 0;
     std::uint64_t octets_not_sent = 0;
     std::uint64_t since_ns = 0;  // when the dataplane started counting
+    std::uint64_t until_ns = 0;  // when these totals were read; 0: now
 };
 
 // The id -> name table of the identified applications, sent to collectors as options records.
@@ -59,10 +67,11 @@ struct SessionCounters {
 
 class CollectorSession {
 public:
-    // `exporting_process_id` scopes this collector's Exporting Process statistics.
+    // `exporting_process_id` scopes this collector's Exporting Process statistics;
+    // `domain_name` is sent as the observation domain's observationDomainName.
     CollectorSession(const config::Collector& collector, std::uint32_t observation_domain,
                      std::uint32_t exporting_process_id, ApplicationNames names = nullptr,
-                     std::unique_ptr<Channel> channel = nullptr);
+                     std::unique_ptr<Channel> channel = nullptr, std::string domain_name = {});
 
     // Takes records into the buffer; what does not fit is counted as not sent.
     void offer(std::span<const FlowRecord> records);
@@ -134,6 +143,7 @@ private:
 
     config::Collector config_;
     std::uint32_t domain_;
+    std::string domain_name_;
     std::uint32_t exporting_process_id_;
     std::unique_ptr<Channel> channel_;
     ipfix::TimePrecision precision_;

@@ -50,6 +50,8 @@ struct Element {
     X(minimumTTL,                    52, 0, unsigned8, 1)                                     \
     X(maximumTTL,                    53, 0, unsigned8, 1)                                     \
     X(vlanId,                        58, 0, unsigned16, 2)                                    \
+    X(octetTotalCount,               85, 0, unsigned64, 8)                                    \
+    X(packetTotalCount,              86, 0, unsigned64, 8)                                    \
     X(applicationDescription,        94, 0, string, kVariableLength)                          \
     X(applicationId,                 95, 0, octet_array, 4)                                   \
     X(applicationName,               96, 0, string, kVariableLength)                          \
@@ -66,7 +68,10 @@ struct Element {
     X(notSentPacketTotalCount,      167, 0, unsigned64, 8)                                    \
     X(notSentOctetTotalCount,       168, 0, unsigned64, 8)                                    \
     X(biflowDirection,              239, 0, unsigned8, 1)                                     \
+    X(observationDomainName,        300, 0, string, kVariableLength)                          \
     X(observationTimeMilliseconds,  323, 0, date_time_milliseconds, 8)                        \
+    X(layer2OctetTotalCount,        353, 0, unsigned64, 8)                                    \
+    X(ignoredLayer2OctetTotalCount, 426, 0, unsigned64, 8)                                    \
     X(reverseOctetDeltaCount,         1, kReversePen, unsigned64, 8)                          \
     X(reversePacketDeltaCount,        2, kReversePen, unsigned64, 8)                          \
     X(reverseTcpControlBits,          6, kReversePen, unsigned16, 2)                          \

@@ -133,8 +133,12 @@ const Template* const kMillisecondTemplates[] = {&kTemplates[0], &kTemplates[1]}
 const Template* const kNanosecondTemplates[] = {&kTemplates[2], &kTemplates[3]};
 
 constexpr Element kMeteringStatisticsFields[] = {
-    ie::observationDomainId, ie::ignoredPacketTotalCount, ie::ignoredOctetTotalCount,
-    ie::observationTimeMilliseconds, ie::observationTimeMilliseconds};
+    ie::observationDomainId,          ie::packetTotalCount,
+    ie::layer2OctetTotalCount,        ie::octetTotalCount,
+    ie::ignoredPacketTotalCount,      ie::ignoredOctetTotalCount,
+    ie::ignoredLayer2OctetTotalCount, ie::observationTimeMilliseconds,
+    ie::observationTimeMilliseconds};
+constexpr Element kDomainNameFields[] = {ie::observationDomainId, ie::observationDomainName};
 constexpr Element kApplicationNamesFields[] = {ie::applicationId, ie::applicationName,
                                                ie::applicationDescription};
 constexpr Element kExportingStatisticsFields[] = {
@@ -203,7 +207,7 @@ inline void store(std::uint8_t* p, std::uint64_t value, unsigned bytes) {
         case Source::reverse_maximum_ttl: v = r.reverse_maximum_ttl; break;
         case Source::end_reason: v = static_cast<std::uint8_t>(r.end_reason); break;
         case Source::application_id: v = application_id(r.application_id); break;
-        case Source::biflow_direction: v = biflow_direction(r); break;
+        case Source::biflow_direction: v = r.biflow_direction; break;
         case Source::unknown: break;
     }
     store(p, v, e.length);
@@ -227,6 +231,7 @@ void encode_record(std::uint8_t* p, const FlowRecord& r) {
 const Template kMeteringStatistics{260, kMeteringStatisticsFields, 1};
 const Template kExportingStatistics{261, kExportingStatisticsFields, 1};
 const Template kApplicationNames{262, kApplicationNamesFields, 1};
+const Template kDomainName{263, kDomainNameFields, 1};
 
 std::uint64_t ntp_timestamp(std::uint64_t unix_ns) {
     const std::uint64_t seconds = unix_ns / 1'000'000'000 + kNtpEpochOffset;
@@ -236,11 +241,6 @@ std::uint64_t ntp_timestamp(std::uint64_t unix_ns) {
 
 std::uint32_t application_id(std::uint32_t id) {
     return id == 0 ? 0 : std::uint32_t{kApplicationEngine} << 24 | (id & 0xffffff);
-}
-
-std::uint8_t biflow_direction(const FlowRecord& r) {
-    constexpr std::uint8_t kSyn = 0x02;
-    return r.protocol == 6 && (r.tcp_flags & kSyn) == 0 ? 0 : 1;
 }
 
 std::size_t Template::record_length() const {
@@ -358,17 +358,18 @@ bool MessageBuilder::add(const Template& t, std::span<const std::uint64_t> value
     return true;
 }
 
-bool MessageBuilder::add_application(std::uint32_t id, std::string_view name,
-                                     std::string_view description) {
-    // Variable-length strings: one length byte below 255, else 255 and two bytes.
+bool MessageBuilder::add_named(const Template& t, std::uint32_t scope,
+                               std::span<const std::string_view> strings) {
+    // Variable-length strings (RFC 7011 section 7): one length byte below 255, else 255 and two
+    // bytes; a string longer than a field can say is cut.
     auto encoded = [](std::string_view s) { return s.size() + (s.size() < 255 ? 1 : 3); };
-    name = name.substr(0, 65535 - 3);
-    description = description.substr(0, 65535 - 3);
-    const std::size_t length = 4 + encoded(name) + encoded(description);
-    if (!open_set(kApplicationNames.id, length)) return false;
-    store(&buffer_[size_], id, 4);
+    std::size_t length = 4;
+    for (const std::string_view s : strings) length += encoded(s.substr(0, 65535 - 3));
+    if (!open_set(t.id, length)) return false;
+    store(&buffer_[size_], scope, 4);
     size_ += 4;
-    for (const std::string_view s : {name, description}) {
+    for (std::string_view s : strings) {
+        s = s.substr(0, 65535 - 3);
         if (s.size() < 255) {
             store(&buffer_[size_++], s.size(), 1);
         } else {
@@ -381,6 +382,17 @@ bool MessageBuilder::add_application(std::uint32_t id, std::string_view name,
     }
     ++records_;
     return true;
+}
+
+bool MessageBuilder::add_application(std::uint32_t id, std::string_view name,
+                                     std::string_view description) {
+    const std::string_view strings[] = {name, description};
+    return add_named(kApplicationNames, id, strings);
+}
+
+bool MessageBuilder::add_domain_name(std::uint32_t domain, std::string_view name) {
+    const std::string_view strings[] = {name};
+    return add_named(kDomainName, domain, strings);
 }
 
 std::span<const std::uint8_t> MessageBuilder::finish(std::uint32_t export_time) {

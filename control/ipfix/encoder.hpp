@@ -32,7 +32,10 @@ const Template& biflow_template(int ip_version, TimePrecision precision);
 std::span<const Template* const> biflow_templates(TimePrecision precision);
 
 // Metering Process Reliability Statistics (RFC 7011 section 4.2), scoped by
-// observationDomainId: ignored packets and octets and the time window the totals cover.
+// observationDomainId: the packets received (packetTotalCount) with their link-layer octets
+// (layer2OctetTotalCount), the IP octets of those metered (octetTotalCount), the packets
+// ignored with their IP octets (ignoredOctetTotalCount) and link-layer octets
+// (ignoredLayer2OctetTotalCount), and the time window the totals cover.
 extern const Template kMeteringStatistics;
 // Exporting Process Reliability Statistics (RFC 7011 section 4.3), scoped by
 // exportingProcessId: flows, packets and octets not sent, and the time window.
@@ -42,15 +45,15 @@ extern const Template kExportingStatistics;
 // applicationDescription, strings of variable length; collectors show names from them.
 extern const Template kApplicationNames;
 
+// The observation domain's name (RFC 7011's observationDomainName, IE 300), scoped by
+// observationDomainId: the sensor's [sensor] name.
+extern const Template kDomainName;
+
 // applicationId (RFC 6759): a classification engine id and a 24-bit selector. Sluice's ids
 // are its own registry of layer-7 applications, engine PANA-L7 (13); 0 ("not identified")
 // is sent as engine 0, which RFC 6759 reserves as invalid.
 inline constexpr std::uint8_t kApplicationEngine = 13;
 std::uint32_t application_id(std::uint32_t id);
-
-// RFC 5103 biflowDirection of a record: 1 (initiator) when the source started the flow as far
-// as the sensor saw, 0 (arbitrary) for TCP flows whose SYN was not seen.
-std::uint8_t biflow_direction(const FlowRecord& record);
 
 // Builds one message at a time into a buffer of at most `max_size` bytes.
 class MessageBuilder {
@@ -78,6 +81,9 @@ public:
     // A record of kApplicationNames: `id` as the data records carry it (application_id()).
     bool add_application(std::uint32_t id, std::string_view name, std::string_view description);
 
+    // A record of kDomainName.
+    bool add_domain_name(std::uint32_t domain, std::string_view name);
+
     // Ends the message with its export time, seconds since the epoch: its bytes, valid until
     // the next begin().
     std::span<const std::uint8_t> finish(std::uint32_t export_time);
@@ -89,6 +95,9 @@ public:
 
 private:
     bool open_set(std::uint16_t set_id, std::size_t record_length);
+    // A record of `t`: a 4-byte scope, then strings of variable length.
+    bool add_named(const Template& t, std::uint32_t scope,
+                   std::span<const std::string_view> strings);
     void close_set();
 
     std::uint32_t domain_;

@@ -1,4 +1,4 @@
-// A pcap capture file read straight into packets for the metering core.
+// A capture file read straight into packets for the metering core: classic pcap or pcapng.
 #include "capture.hpp"
 
 #include <fcntl.h>
@@ -8,17 +8,31 @@
 #include <cerrno>
 #include <cstring>
 
+#include "hash.hpp"
+
 namespace sluice::meter {
 namespace {
 
 constexpr std::uint32_t kMagicMicroseconds = 0xa1b2c3d4;
 constexpr std::uint32_t kMagicNanoseconds = 0xa1b23c4d;
-constexpr std::uint32_t kMagicPcapng = 0x0a0d0d0a;  // a pcapng section header block
-constexpr std::uint32_t kLinkEthernet = 1;
 constexpr std::size_t kFileHeader = 24;
 constexpr std::size_t kRecordHeader = 16;
 
-std::uint32_t load32(const std::uint8_t* p, bool swapped) {
+// pcapng (draft-ietf-opsawg-pcapng): block types, the byte-order magic, option codes.
+constexpr std::uint32_t kSectionHeader = 0x0a0d0d0a;  // the same in either byte order
+constexpr std::uint32_t kByteOrderMagic = 0x1a2b3c4d;
+constexpr std::uint32_t kInterfaceDescription = 1;
+constexpr std::uint32_t kObsoletePacket = 2;
+constexpr std::uint32_t kSimplePacket = 3;
+constexpr std::uint32_t kEnhancedPacket = 6;
+constexpr std::uint16_t kOptionEnd = 0, kOptionTsResolution = 9, kOptionTsOffset = 14;
+constexpr std::uint64_t kMaxBlock = 1u << 30;  // beyond this a block's length is damage
+
+constexpr const char* kMetered =
+    "Sluice meters Ethernet, Linux cooked captures (SLL, SLL2), raw IP, BSD loopback, PPP and "
+    "Cisco HDLC";
+
+std::uint32_t raw32(const std::uint8_t* p, bool swapped) {
     std::uint32_t v;
     std::memcpy(&v, p, 4);
     return swapped ? __builtin_bswap32(v) : v;
@@ -26,15 +40,25 @@ std::uint32_t load32(const std::uint8_t* p, bool swapped) {
 
 }  // namespace
 
-bool CaptureReader::is_pcap(const std::uint8_t* first4) {
-    const std::uint32_t magic = load32(first4, false);
+bool CaptureReader::is_capture(const std::uint8_t* first4) {
+    const std::uint32_t magic = raw32(first4, false);
     for (const std::uint32_t m : {magic, __builtin_bswap32(magic)})
         if (m == kMagicMicroseconds || m == kMagicNanoseconds) return true;
-    return false;
+    return magic == kSectionHeader;
 }
 
 CaptureReader::~CaptureReader() {
     if (fd_ >= 0) close(fd_);
+}
+
+std::uint32_t CaptureReader::load32(const std::uint8_t* p) const {
+    return raw32(p, swapped_);
+}
+
+std::uint16_t CaptureReader::load16(const std::uint8_t* p) const {
+    std::uint16_t v;
+    std::memcpy(&v, p, 2);
+    return swapped_ ? __builtin_bswap16(v) : v;
 }
 
 bool CaptureReader::open(const std::string& path) {
@@ -51,32 +75,74 @@ bool CaptureReader::open_fd(int fd, const std::string& name) {
     fd_ = fd;
     name_ = name;
     if (!buffer_) {
-        capacity_ = read_size_ + kMaxRecord + kRecordHeader;
+        capacity_ = read_size_ + kMaxPacketBlock + kRecordHeader;
         buffer_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
     }
     begin_ = end_ = 0;
-    offset_ = 0;
+    offset_ = skip_ = 0;
     eof_ = false;
     done_ = false;
-    packets_ = bytes_ = 0;
+    swapped_ = nanoseconds_ = false;
+    link_ = LinkType::ethernet;
+    interfaces_.clear();
+    sections_ = 0;
+    first_interfaces_.clear();
+    last_time_ns_ = packets_ = bytes_ = 0;
     error_.clear();
+    notices_.clear();
     posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
     while (end_ < kFileHeader && refill()) {
     }
     if (!error_.empty()) return false;
+    if (end_ < 4) return fail("not a capture file: shorter than a file header");
+    if (!is_capture(&buffer_[0]))
+        return fail("not a pcap or pcapng file (it starts with neither's magic number)");
+    return raw32(&buffer_[0], false) == kSectionHeader ? open_pcapng() : open_pcap();
+}
+
+bool CaptureReader::open_pcap() {
+    format_ = Format::pcap;
     if (end_ < kFileHeader) return fail("not a pcap file: shorter than a pcap file header");
-    const std::uint32_t magic = load32(&buffer_[0], false);
-    if (!is_pcap(&buffer_[0]))
-        return fail(magic == kMagicPcapng ? "a pcapng file; this reader takes classic pcap files"
-                                          : "not a pcap file (no pcap magic number)");
+    const std::uint32_t magic = raw32(&buffer_[0], false);
     swapped_ = magic != kMagicMicroseconds && magic != kMagicNanoseconds;
-    nanoseconds_ = load32(&buffer_[0], swapped_) == kMagicNanoseconds;
-    const std::uint32_t link = load32(&buffer_[20], swapped_) & 0x0fffffff;  // FCS bits above
-    if (link != kLinkEthernet)
-        return fail("link type " + std::to_string(link) + ", not Ethernet (1)");
+    nanoseconds_ = load32(&buffer_[0]) == kMagicNanoseconds;
+    Interface i;
+    i.linktype = load32(&buffer_[20]) & 0xffff;  // the FCS length and flag are above
+    i.link = link_type(i.linktype);
+    first_interfaces_ = link_type_name(i.linktype);
+    if (i.link == LinkType::unsupported)
+        return fail("link type " + first_interfaces_ + ", which Sluice does not meter; " +
+                    kMetered);
+    link_ = i.link;
+    interfaces_.push_back(i);
     begin_ = kFileHeader;
     offset_ = kFileHeader;
     return true;
+}
+
+bool CaptureReader::open_pcapng() {
+    format_ = Format::pcapng;
+    // The first section's header and interfaces, up to its first packet.
+    bool waiting = false;
+    to_packet_block(true, waiting);
+    if (!error_.empty()) return false;
+    bool metered = interfaces_.empty();
+    for (const Interface& i : interfaces_) {
+        first_interfaces_ += (first_interfaces_.empty() ? "" : ", ") + link_type_name(i.linktype);
+        metered |= i.link != LinkType::unsupported;
+    }
+    if (!metered)
+        return fail("its interfaces' link types are " + first_interfaces_ +
+                    ", none of which Sluice meters; " + kMetered);
+    return true;
+}
+
+std::string CaptureReader::describe() const {
+    if (format_ == Format::pcap)
+        return "pcap, " + first_interfaces_ +
+               (nanoseconds_ ? ", nanosecond timestamps" : ", microsecond timestamps");
+    return "pcapng, " + std::to_string(interfaces_.size()) +
+           (interfaces_.size() == 1 ? " interface: " : " interfaces: ") + first_interfaces_;
 }
 
 bool CaptureReader::fail(std::string message) {
@@ -106,11 +172,15 @@ bool CaptureReader::refill() {
 }
 
 unsigned CaptureReader::next(PacketRef* out, unsigned max) {
+    return format_ == Format::pcap ? next_pcap(out, max) : next_pcapng(out, max);
+}
+
+unsigned CaptureReader::next_pcap(PacketRef* out, unsigned max) {
     unsigned n = 0;
     while (n < max && !done_) {
         const std::size_t left = end_ - begin_;
         const std::uint8_t* h = &buffer_[begin_];
-        const std::uint32_t caplen = left >= kRecordHeader ? load32(h + 8, swapped_) : 0;
+        const std::uint32_t caplen = left >= kRecordHeader ? load32(h + 8) : 0;
         if (caplen > kMaxRecord) {
             fail("a record of " + std::to_string(caplen) + " bytes at offset " +
                  std::to_string(offset_) + ": the file is damaged");
@@ -130,15 +200,220 @@ unsigned CaptureReader::next(PacketRef* out, unsigned max) {
                      std::to_string(left - kRecordHeader) + " in the file)");
             continue;
         }
-        const std::uint32_t length = load32(h + 12, swapped_);
-        const std::uint64_t seconds = load32(h, swapped_);
-        const std::uint64_t fraction = load32(h + 4, swapped_);
+        const std::uint32_t length = load32(h + 12);
+        const std::uint64_t seconds = load32(h);
+        const std::uint64_t fraction = load32(h + 4);
         out[n++] = {h + kRecordHeader, caplen, length > caplen ? length : caplen,
                     seconds * 1'000'000'000 + fraction * (nanoseconds_ ? 1 : 1000)};
         begin_ += kRecordHeader + caplen;
         offset_ += kRecordHeader + caplen;
         ++packets_;
         bytes_ += caplen;
+    }
+    return n;
+}
+
+std::uint32_t CaptureReader::to_packet_block(bool may_read, bool& waiting) {
+    // Reads more when what is buffered does not hold what comes next; false when the caller
+    // is to stop: waiting for a burst to go, the end of the file, or an error.
+    auto more = [&]() {
+        if (!may_read) {
+            waiting = true;
+            return false;
+        }
+        return refill();
+    };
+    while (!done_) {
+        if (skip_ != 0) {  // the rest of a block too large to hold, to skip
+            const std::size_t drop =
+                static_cast<std::size_t>(std::min<std::uint64_t>(skip_, end_ - begin_));
+            begin_ += drop;
+            offset_ += drop;
+            skip_ -= drop;
+            if (skip_ != 0 && !more()) {
+                if (!waiting && error_.empty())
+                    fail("ends inside a block, " + std::to_string(skip_) + " bytes short");
+                return 0;
+            }
+            continue;
+        }
+        const std::size_t left = end_ - begin_;
+        const std::uint8_t* h = &buffer_[begin_];
+        const bool section = left >= 4 && raw32(h, false) == kSectionHeader;
+        if (left < (section ? 12u : 8u)) {
+            if (more()) continue;
+            if (waiting || !error_.empty()) return 0;
+            if (left == 0)
+                done_ = true;
+            else
+                fail("ends inside a block header at offset " + std::to_string(offset_));
+            return 0;
+        }
+        if (section) {
+            // A section sets its own byte order, by its byte-order magic.
+            const std::uint32_t order = raw32(h + 8, false);
+            if (order != kByteOrderMagic && order != __builtin_bswap32(kByteOrderMagic)) {
+                fail("a section header without the byte-order magic at offset " +
+                     std::to_string(offset_) + ": the file is damaged");
+                return 0;
+            }
+            swapped_ = order != kByteOrderMagic;
+        }
+        const std::uint32_t type = load32(h);
+        const std::uint32_t length = load32(h + 4);
+        const bool packet =
+            type == kEnhancedPacket || type == kSimplePacket || type == kObsoletePacket;
+        const bool whole = packet || section || type == kInterfaceDescription;
+        if (length < 12 || length % 4 != 0 || length > kMaxBlock ||
+            (whole && length > kMaxPacketBlock)) {
+            fail("a block of " + std::to_string(length) + " bytes at offset " +
+                 std::to_string(offset_) + ": the file is damaged");
+            return 0;
+        }
+        if (length > left) {
+            if (!whole) {  // a block this reader skips: it need not be held whole
+                skip_ = length - left;
+                offset_ += left;
+                begin_ = end_;
+                continue;
+            }
+            if (more()) continue;
+            if (waiting || !error_.empty()) return 0;
+            fail("ends inside a block at offset " + std::to_string(offset_) + " (" +
+                 std::to_string(length) + " bytes, " + std::to_string(left) + " in the file)");
+            return 0;
+        }
+        if (load32(h + length - 4) != length) {
+            fail("the block at offset " + std::to_string(offset_) +
+                 " ends with another length than it begins with: the file is damaged");
+            return 0;
+        }
+        if (packet) return length;
+        if (section && !section_header(h, length)) return 0;
+        if (type == kInterfaceDescription && !interface_block(h, length)) return 0;
+        begin_ += length;
+        offset_ += length;
+    }
+    return 0;
+}
+
+bool CaptureReader::section_header(const std::uint8_t* block, std::uint32_t length) {
+    if (length < 28)
+        return fail("a section header of " + std::to_string(length) + " bytes at offset " +
+                    std::to_string(offset_) + ": the file is damaged");
+    const std::uint16_t major = load16(block + 12);
+    if (major != 1)
+        return fail("a pcapng section of version " + std::to_string(major) + "." +
+                    std::to_string(load16(block + 14)) + " at offset " + std::to_string(offset_) +
+                    ", which this reader does not take (1.x)");
+    ++sections_;
+    interfaces_.clear();  // a section's interfaces are its own
+    return true;
+}
+
+bool CaptureReader::interface_block(const std::uint8_t* block, std::uint32_t length) {
+    const std::string where = "the interface at offset " + std::to_string(offset_);
+    if (sections_ == 0 || length < 20) return fail(where + " is damaged");
+    Interface i;
+    i.linktype = load16(block + 8);
+    i.link = link_type(i.linktype);
+    i.snap_length = load32(block + 12);
+    // Options: a code, a length, the value padded to 4 bytes; up to the block's last length.
+    for (std::uint32_t at = 16; at + 4 <= length - 4;) {
+        const std::uint16_t code = load16(block + at);
+        const std::uint16_t size = load16(block + at + 2);
+        const std::uint8_t* value = block + at + 4;
+        if (code == kOptionEnd) break;
+        if (at + 4 + size > length - 4) return fail(where + " has an option beyond its end");
+        if (code == kOptionTsResolution && size >= 1) {
+            const unsigned exponent = value[0] & 0x7f;
+            const bool binary = value[0] & 0x80;
+            if (exponent > (binary ? 63u : 19u))
+                return fail(where + " has a timestamp resolution of " + (binary ? "2^-" : "10^-") +
+                            std::to_string(exponent) + " s, finer than this reader takes");
+            i.units_per_second = 1;
+            for (unsigned e = 0; e < exponent; ++e) i.units_per_second *= binary ? 2 : 10;
+        } else if (code == kOptionTsOffset && size >= 8) {
+            const std::uint64_t seconds = std::uint64_t{load32(value + (swapped_ ? 0 : 4))} << 32 |
+                                          load32(value + (swapped_ ? 4 : 0));
+            i.offset_ns = static_cast<std::int64_t>(seconds) * 1'000'000'000;
+        }
+        at += 4 + ((size + 3u) & ~3u);
+    }
+    i.ns_per_unit =
+        1'000'000'000 % i.units_per_second == 0 ? 1'000'000'000 / i.units_per_second : 0;
+    // Past the file's start, an interface of a link type not metered is said once; its packets
+    // are counted as ignored.
+    if (i.link == LinkType::unsupported && sections_ > 1)
+        notices_.push_back(name_ + ": interface " + std::to_string(interfaces_.size()) +
+                           " of section " + std::to_string(sections_) + " is " +
+                           link_type_name(i.linktype) +
+                           ", which Sluice does not meter: its packets are counted as ignored "
+                           "(unsupported_link_type)");
+    interfaces_.push_back(i);
+    return true;
+}
+
+std::uint64_t CaptureReader::time_ns(const Interface& i, std::uint64_t units) const {
+    const std::uint64_t ns = i.ns_per_unit != 0
+                                 ? units * i.ns_per_unit
+                                 : static_cast<std::uint64_t>(static_cast<uint128>(units) *
+                                                              1'000'000'000 / i.units_per_second);
+    return ns + static_cast<std::uint64_t>(i.offset_ns);
+}
+
+unsigned CaptureReader::next_pcapng(PacketRef* out, unsigned max) {
+    unsigned n = 0;
+    while (n < max && !done_) {
+        bool waiting = false;
+        const std::uint32_t length = to_packet_block(n == 0, waiting);
+        if (length == 0) break;
+        const std::uint8_t* h = &buffer_[begin_];
+        const std::uint32_t type = load32(h);
+        const std::string where = " at offset " + std::to_string(offset_);
+        std::uint32_t interface = 0, captured, original;
+        std::uint64_t units = 0;
+        const std::uint8_t* data;
+        if (type == kSimplePacket) {  // no interface id, no time: the first interface's
+            if (length < 16) {
+                fail("a simple packet block" + where + " is damaged");
+                break;
+            }
+            original = load32(h + 8);
+            captured = std::min(original, length - 16);
+            if (!interfaces_.empty() && interfaces_[0].snap_length != 0)
+                captured = std::min(captured, interfaces_[0].snap_length);
+            data = h + 12;
+        } else {
+            if (length < 32) {
+                fail("a packet block" + where + " is damaged");
+                break;
+            }
+            interface = type == kObsoletePacket ? load16(h + 8) : load32(h + 8);
+            units = std::uint64_t{load32(h + 12)} << 32 | load32(h + 16);
+            captured = load32(h + 20);
+            original = load32(h + 24);
+            data = h + 28;
+            if (captured > kMaxRecord || captured > length - 32) {
+                fail("a packet block" + where + " holds a packet of " + std::to_string(captured) +
+                     " bytes, longer than the block: the file is damaged");
+                break;
+            }
+        }
+        if (interface >= interfaces_.size()) {
+            fail("a packet of interface " + std::to_string(interface) + where +
+                 ", which its section does not describe: the file is damaged");
+            break;
+        }
+        const Interface& i = interfaces_[interface];
+        if (n != 0 && i.link != link_) break;  // a burst holds packets of one link type
+        link_ = i.link;
+        if (type != kSimplePacket) last_time_ns_ = time_ns(i, units);
+        out[n++] = {data, captured, std::max(original, captured), last_time_ns_};
+        begin_ += length;
+        offset_ += length;
+        ++packets_;
+        bytes_ += captured;
     }
     return n;
 }

@@ -1,19 +1,24 @@
-// A pcap capture file read straight into packets for the metering core: large reads into one
-// buffer, packets handed out in place, each with its original length and its own time.
+// A capture file read straight into packets for the metering core: classic pcap or pcapng,
+// large reads into one buffer, packets handed out in place, each with its length on the wire,
+// its own time and the link layer it begins with.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "link.hpp"
 #include "packet.hpp"
 
 namespace sluice::meter {
 
 class CaptureReader {
 public:
-    // The largest record a capture may hold (libpcap's own limit), and how much is read at once.
+    // The largest packet a capture may hold (libpcap's own limit), the largest pcapng block
+    // that carries one (its options after it), and how much is read at once.
     static constexpr std::uint32_t kMaxRecord = 262144;
+    static constexpr std::uint32_t kMaxPacketBlock = kMaxRecord + 65536;
     static constexpr std::size_t kReadSize = 4u << 20;
 
     // `read_size`: how much one read asks for (smaller in tests, to read across records).
@@ -22,46 +27,91 @@ public:
     CaptureReader& operator=(const CaptureReader&) = delete;
     ~CaptureReader();
 
-    // Whether a file whose first four bytes these are is a classic pcap file (either order).
-    static bool is_pcap(const std::uint8_t* first4);
+    // Whether a file whose first four bytes these are is a capture this reader takes: a classic
+    // pcap file (either byte order) or a pcapng file.
+    static bool is_capture(const std::uint8_t* first4);
 
-    // Opens `path` and checks its file header: a classic pcap file (microsecond or nanosecond
-    // timestamps, either byte order) of Ethernet frames. False with error() saying why.
+    // Opens `path` and reads its headers: a classic pcap file (microsecond or nanosecond
+    // timestamps, either byte order) or a pcapng file (its sections and interfaces, each with
+    // its own link type and timestamp resolution), of link types Sluice meters (link.hpp).
+    // False with error() saying why: not a capture, or no link type that Sluice meters.
     bool open(const std::string& path);
     // The same from an open descriptor, which the reader then owns.
     bool open_fd(int fd, const std::string& name);
 
-    // Up to `max` packets, in file order; their bytes stay valid until the next call. 0 once the
-    // file is done: at its end, or at a record that breaks the format (error() says which; the
-    // packets before it were handed out).
+    // Up to `max` packets, in file order, all of one link type (link()); their bytes stay valid
+    // until the next call. 0 once the file is done: at its end, or at a record that breaks the
+    // format (error() says which, and where; the packets before it were handed out).
     unsigned next(PacketRef* out, unsigned max);
+    // The link layer of the packets the last next() handed out.
+    LinkType link() const { return link_; }
 
     bool done() const { return done_; }
     const std::string& error() const { return error_; }
     std::uint64_t packets() const { return packets_; }
     std::uint64_t bytes() const { return bytes_; }  // captured bytes of the packets handed out
 
+    // What the file is, for a log line: "pcap, Ethernet (1), nanosecond timestamps".
+    std::string describe() const;
+    // Interfaces found after the start (a pcapng file's later sections) whose link type is not
+    // metered: one line each, for the owner to log. Their packets are ignored, counted by reason.
+    std::vector<std::string>& notices() { return notices_; }
+
 private:
+    enum class Format : std::uint8_t { pcap, pcapng };
+
+    // A pcapng interface (a pcap file has one): its link type and how its times read.
+    struct Interface {
+        std::uint32_t linktype = 1;
+        LinkType link = LinkType::ethernet;
+        std::uint64_t units_per_second = 1'000'000;  // if_tsresol
+        std::uint64_t ns_per_unit = 1000;            // 0 when not a whole number
+        std::int64_t offset_ns = 0;                  // if_tsoffset
+        std::uint32_t snap_length = 0;
+    };
+
     // Moves what is left to the front and reads more; false when nothing more came (the end
     // of the file, or an error).
     bool refill();
     bool fail(std::string message);
+    bool open_pcap();
+    bool open_pcapng();
+    unsigned next_pcap(PacketRef* out, unsigned max);
+    unsigned next_pcapng(PacketRef* out, unsigned max);
+    // Reads pcapng blocks up to the next packet block, taking in the section headers and
+    // interfaces on the way and skipping the other blocks. Returns the packet block's length,
+    // whole in the buffer at begin_; 0 at the end of the file or an error; and 0 with `waiting`
+    // when a burst already handed out must go before more is read.
+    std::uint32_t to_packet_block(bool may_read, bool& waiting);
+    bool section_header(const std::uint8_t* block, std::uint32_t length);
+    bool interface_block(const std::uint8_t* block, std::uint32_t length);
+    std::uint64_t time_ns(const Interface& i, std::uint64_t units) const;
+    std::uint32_t load32(const std::uint8_t* p) const;
+    std::uint16_t load16(const std::uint8_t* p) const;
 
     std::size_t read_size_;
     int fd_ = -1;
     std::string name_;
-    std::unique_ptr<std::uint8_t[]> buffer_;  // read_size_ and room for a whole record
+    std::unique_ptr<std::uint8_t[]> buffer_;  // read_size_ and room for a whole packet block
     std::size_t capacity_ = 0;
-    std::size_t begin_ = 0;     // the next record
+    std::size_t begin_ = 0;     // the next record or block
     std::size_t end_ = 0;       // the end of what was read
     std::uint64_t offset_ = 0;  // the file offset of buffer_[begin_]
-    bool swapped_ = false;      // written in the other byte order
+    std::uint64_t skip_ = 0;    // bytes of a block too large for the buffer still to skip
+    Format format_ = Format::pcap;
+    bool swapped_ = false;  // written in the other byte order (this section's, in pcapng)
     bool nanoseconds_ = false;
     bool eof_ = false;
     bool done_ = true;
+    LinkType link_ = LinkType::ethernet;
+    std::vector<Interface> interfaces_;  // of the current pcapng section; a pcap file's one
+    unsigned sections_ = 0;
+    std::string first_interfaces_;  // the interfaces of the first section, for describe()
+    std::uint64_t last_time_ns_ = 0;
     std::uint64_t packets_ = 0;
     std::uint64_t bytes_ = 0;
     std::string error_;
+    std::vector<std::string> notices_;
 };
 
 }  // namespace sluice::meter

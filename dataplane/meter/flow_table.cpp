@@ -104,6 +104,7 @@ void to_record(const Bucket& b, unsigned slot, FlowEndReason reason, FlowRecord&
     r.reverse_minimum_ttl = h.min_ttl[o];
     r.reverse_maximum_ttl = h.max_ttl[o];
     r.end_reason = reason;
+    r.biflow_direction = h.key.protocol == kTcp && !(h.state & kSynSeen) ? 0 : 1;
 }
 
 // Starts a fresh record in place: the flow, its initiator and its TCP state go on.
@@ -249,8 +250,8 @@ void FlowTable::create(Slot s, const PacketInfo& info, std::uint16_t tag, std::u
     refresh_due(s);
 }
 
-void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port,
-                        RecordBuffer& out) {
+void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port, RecordBuffer& out,
+                        LinkType link) {
     Pending pending[kMaxBurst];
     bool changed = false;
     // The burst's totals, added to the counters once: kept in registers, where the counters
@@ -261,7 +262,8 @@ void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port
     // packet t - kLagMatch has its tags matched and entry fetched, and packet
     // t - kLagMatch - kLagUpdate is updated, so each fetch has time to arrive before its use.
     for (unsigned t = 0; t < n + kLagMatch + kLagUpdate; ++t) {
-        if (t < n) fetch_buckets(packets[t], pending[t], t + 2 < n ? packets[t + 2].data : nullptr);
+        if (t < n)
+            fetch_buckets(packets[t], pending[t], t + 2 < n ? packets[t + 2].data : nullptr, link);
         if (t >= kLagMatch && t - kLagMatch < n)
             fetch_entries(pending[t - kLagMatch], packets[t - kLagMatch].time_ns);
         if (t >= kLagMatch + kLagUpdate) {
@@ -279,14 +281,18 @@ void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port
     counters_.metered_octets += metered_octets;
 }
 
-inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, const std::uint8_t* next) {
+inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, const std::uint8_t* next,
+                                     LinkType link) {
     if (next != nullptr) __builtin_prefetch(next + 14);
-    const ParseResult r = parse(p.data, p.length, p.frame_length, p.time_ns, fragments_, q.info);
+    const ParseResult r =
+        parse(p.data, p.length, p.frame_length, link, p.time_ns, fragments_, q.info);
     q.metered = r.metered();
     if (!r.metered()) {
         const auto reason = static_cast<unsigned>(r.reason());
         ++counters_.ignored_packets[reason];
         counters_.ignored_octets[reason] += p.frame_length;
+        if (carries_ip(r.reason()))
+            counters_.ignored_ip_octets += p.frame_length - q.info.l3_offset;
         return;
     }
     if (r.fragment() == ParseResult::Fragment::matched) ++counters_.fragments_matched;

@@ -8,6 +8,7 @@
 #include "classifier.hpp"
 #include "fragments.hpp"
 #include "hash.hpp"
+#include "link.hpp"
 #include "packet.hpp"
 #include "sluice/counters.hpp"
 #include "sluice/record.hpp"
@@ -109,9 +110,10 @@ public:
     // (hugepages in the dataplane) and outlives the table. It is cleared here.
     FlowTable(const FlowTableConfig& config, void* memory, const HashKey& key);
 
-    // Meters up to kMaxBurst packets received on `port`. Writes at most n records: `out`
-    // must have that much room.
-    void process(const PacketRef* packets, unsigned n, std::uint16_t port, RecordBuffer& out);
+    // Meters up to kMaxBurst packets received on `port`, each beginning with a `link` header.
+    // Writes at most n records: `out` must have that much room.
+    void process(const PacketRef* packets, unsigned n, std::uint16_t port, RecordBuffer& out,
+                 LinkType link = LinkType::ethernet);
 
     // Advances the expiry sweep to `now_ns`: a share of the buckets proportional to the time
     // since the last call, so the whole table is visited every sweep period; at most
@@ -164,7 +166,7 @@ private:
     static constexpr unsigned kLagMatch = 16;
     static constexpr unsigned kLagUpdate = 16;
 
-    void fetch_buckets(const PacketRef& p, Pending& q, const std::uint8_t* next);
+    void fetch_buckets(const PacketRef& p, Pending& q, const std::uint8_t* next, LinkType link);
     void fetch_entries(Pending& q, std::uint64_t now);
     Slot new_flow_slot(const Pending& q, std::uint64_t now);
     bool meter(Pending& q, const PacketRef& p, std::uint16_t port, bool stale, RecordBuffer& out);

@@ -80,6 +80,7 @@ struct PacketInfo {
     std::uint16_t ip_length;       // IPv4 total length, IPv6 payload length + 40
     std::uint16_t payload_offset;  // first byte after the L4 header
     std::uint16_t payload_length;  // bytes of L4 payload inside the frame
+    std::uint16_t l3_offset;       // of an ignored packet with an IP header: where it begins
 };
 
 }  // namespace sluice::meter

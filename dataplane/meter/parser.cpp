@@ -34,6 +34,83 @@ constexpr ParseResult ignore(IgnoreReason r) {
     return ParseResult::ignore(r);
 }
 
+// Where a packet of a link other than Ethernet has its network layer: an EtherType (or what
+// stands for one) and the offset of what it describes.
+struct LinkLayer {
+    std::uint16_t type;
+    std::uint16_t offset;
+};
+constexpr LinkLayer kTruncated{0, 0xffff};  // the frame ends inside its link-layer header
+
+// PPP's protocol numbers (RFC 1661; a compressed field is the same number in one byte) as
+// EtherTypes; 0 for what is not IP or MPLS.
+std::uint16_t ppp_ethertype(std::uint16_t protocol) {
+    switch (protocol) {
+        case 0x0021: return kEtherIpv4;
+        case 0x0057: return kEtherIpv6;
+        case 0x0281: return kEtherMpls;
+        case 0x0283: return kEtherMplsMulticast;
+        default: return 0;
+    }
+}
+
+LinkLayer ppp(const std::uint8_t* data, std::uint32_t length, std::uint32_t off) {
+    if (length >= off + 2 && data[off] == 0xff && data[off + 1] == 0x03) off += 2;
+    if (length < off + 1) return kTruncated;
+    if (data[off] & 1) return {ppp_ethertype(data[off]), static_cast<std::uint16_t>(off + 1)};
+    if (length < off + 2) return kTruncated;
+    return {ppp_ethertype(be16(data + off)), static_cast<std::uint16_t>(off + 2)};
+}
+
+// An address family of BSD loopback captures: AF_INET is 2 everywhere, AF_INET6 is 10 on
+// Linux, 24 on NetBSD and OpenBSD, 28 on FreeBSD and 30 on macOS.
+std::uint16_t family_ethertype(std::uint32_t family) {
+    if (family == 2) return kEtherIpv4;
+    if (family == 10 || family == 24 || family == 28 || family == 30) return kEtherIpv6;
+    return 0;
+}
+
+// The link layers of captures: out of line, as Ethernet is what the worker meets at line rate.
+[[gnu::noinline]] LinkLayer link_layer(const std::uint8_t* data, std::uint32_t length,
+                                       LinkType link) {
+    switch (link) {
+        case LinkType::ethernet:
+            if (length < 14) return kTruncated;
+            return {be16(data + 12), 14};
+        case LinkType::linux_sll:  // type, ARPHRD, address length, 8 address bytes, protocol
+            if (length < 16) return kTruncated;
+            return {be16(data + 14), 16};
+        case LinkType::linux_sll2:  // protocol, reserved, ifindex, ARPHRD, type, address
+            if (length < 20) return kTruncated;
+            return {be16(data), 20};
+        case LinkType::raw:  // the version decides; another one is IPv4's to refuse
+            if (length < 1) return kTruncated;
+            return {(data[0] >> 4) == 6 ? kEtherIpv6 : kEtherIpv4, 0};
+        case LinkType::ipv4: return {kEtherIpv4, 0};
+        case LinkType::ipv6: return {kEtherIpv6, 0};
+        case LinkType::bsd_null:
+        case LinkType::bsd_loop: {
+            if (length < 4) return kTruncated;
+            std::uint32_t family = be32(data);
+            // bsd_null is in the capturing host's byte order: small families either way.
+            if (link == LinkType::bsd_null && family > 0xffff) family = __builtin_bswap32(family);
+            return {family_ethertype(family), 4};
+        }
+        case LinkType::ppp: return ppp(data, length, 0);
+        case LinkType::ppp_hdlc:
+        case LinkType::cisco_hdlc:
+            // Cisco HDLC: address 0x0f (unicast) or 0x8f (broadcast), control 0, an EtherType.
+            if (length >= 1 && (data[0] == 0x0f || data[0] == 0x8f)) {
+                if (length < 4) return kTruncated;
+                return {be16(data + 2), 4};
+            }
+            if (link == LinkType::cisco_hdlc) return {0, 0};
+            return ppp(data, length, 0);
+        case LinkType::unsupported: break;
+    }
+    return {0, 0};
+}
+
 inline std::uint64_t be64(const std::uint8_t* p) {
     return std::uint64_t{be32(p)} << 32 | be32(p + 4);
 }
@@ -113,16 +190,25 @@ std::uint16_t icmp_type_code(std::uint8_t type, std::uint8_t code, bool v6) {
 }  // namespace
 
 ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t frame_length,
-                  std::uint64_t now_ns, FragmentMap& fragments, PacketInfo& out) {
+                  LinkType link, std::uint64_t now_ns, FragmentMap& fragments, PacketInfo& out) {
     out.tcp_flags = 0;
     out.payload_offset = 0;
     out.payload_length = 0;
 
-    // L2: Ethernet, VLAN tags, MPLS labels.
-    if (length < 14) return ignore(IgnoreReason::truncated_l2);
-    std::uint32_t off = 12;
-    std::uint16_t type = be16(data + off);
-    off += 2;
+    // L2: the link layer (Ethernet or a capture's), VLAN tags, MPLS labels.
+    std::uint32_t off;
+    std::uint16_t type;
+    if (link == LinkType::ethernet) [[likely]] {
+        if (length < 14) return ignore(IgnoreReason::truncated_l2);
+        type = be16(data + 12);
+        off = 14;
+    } else {
+        if (link == LinkType::unsupported) return ignore(IgnoreReason::unsupported_link_type);
+        const LinkLayer l = link_layer(data, length, link);
+        if (l.offset == kTruncated.offset) return ignore(IgnoreReason::truncated_l2);
+        type = l.type;
+        off = l.offset;
+    }
     unsigned tags = 0;
     std::uint16_t vlan = 0;
     while (type == kEtherVlan || type == kEtherQinQ || type == kEtherQinQOld) {
@@ -141,9 +227,14 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
             off += 4;
             if (bottom) break;
         }
-        if (length < off + 1) return ignore(IgnoreReason::truncated_l3);
+        // What follows the labels says what it is: an IP version, or something else (a
+        // pseudowire's control word, Ethernet). A frame that ends here ends where L3 begins.
+        if (length < off + 1) {
+            out.l3_offset = static_cast<std::uint16_t>(off);
+            return ignore(IgnoreReason::truncated_l3);
+        }
         ip_version = data[off] >> 4;
-        if (ip_version != 4 && ip_version != 6) return ignore(IgnoreReason::bad_ip_version);
+        if (ip_version != 4 && ip_version != 6) return ignore(IgnoreReason::non_ip);
     } else if (type == kEtherIpv4) {
         ip_version = 4;
     } else if (type == kEtherIpv6) {
@@ -152,7 +243,11 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
         return ignore(IgnoreReason::non_ip);
     }
 
-    // L3.
+    // L3. An ignored packet from here on had an IP header: where it began gives its IP octets.
+    const auto ignore_ip = [&out, off](IgnoreReason r) {
+        out.l3_offset = static_cast<std::uint16_t>(off);
+        return ignore(r);
+    };
     const std::uint8_t* ip = data + off;
     const std::uint32_t avail = length - off;              // bytes that can be read
     const std::uint32_t frame_avail = frame_length - off;  // bytes the frame carries
@@ -164,12 +259,12 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
     FragmentMap::Id frag_id{};
 
     if (ip_version == 4) {
-        if (avail < 20) return ignore(IgnoreReason::truncated_l3);
-        if ((ip[0] >> 4) != 4) return ignore(IgnoreReason::bad_ip_version);
+        if (avail < 20) return ignore_ip(IgnoreReason::truncated_l3);
+        if ((ip[0] >> 4) != 4) return ignore_ip(IgnoreReason::bad_ip_version);
         const std::uint32_t header = (ip[0] & 0x0fu) * 4;
         const std::uint32_t total = be16(ip + 2);
-        if (header < 20 || header > total) return ignore(IgnoreReason::bad_header_length);
-        if (total > frame_avail) return ignore(IgnoreReason::bad_total_length);
+        if (header < 20 || header > total) return ignore_ip(IgnoreReason::bad_header_length);
+        if (total > frame_avail) return ignore_ip(IgnoreReason::bad_total_length);
         protocol = ip[9];
         out.ttl = ip[8];
         out.ip_length = static_cast<std::uint16_t>(total);
@@ -187,10 +282,10 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
         l4 = header;
         ip_end = total;
     } else {
-        if (avail < 40) return ignore(IgnoreReason::truncated_l3);
-        if ((ip[0] >> 4) != 6) return ignore(IgnoreReason::bad_ip_version);
+        if (avail < 40) return ignore_ip(IgnoreReason::truncated_l3);
+        if ((ip[0] >> 4) != 6) return ignore_ip(IgnoreReason::bad_ip_version);
         const std::uint32_t total = 40u + be16(ip + 4);
-        if (total > frame_avail) return ignore(IgnoreReason::bad_total_length);
+        if (total > frame_avail) return ignore_ip(IgnoreReason::bad_total_length);
         out.ttl = ip[7];
         out.ip_length = static_cast<std::uint16_t>(total > 0xffff ? 0xffff : total);
         ip_end = total;
@@ -199,8 +294,8 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
         for (unsigned n = 0; protocol == kHopByHop || protocol == kRouting ||
                              protocol == kDestOpts || protocol == kFragment || protocol == kAh;
              ++n) {
-            if (n >= kMaxIpv6Extensions) return ignore(IgnoreReason::too_many_ipv6_extensions);
-            if (std::min(ip_end, avail) < l4 + 8) return ignore(IgnoreReason::truncated_l3);
+            if (n >= kMaxIpv6Extensions) return ignore_ip(IgnoreReason::too_many_ipv6_extensions);
+            if (std::min(ip_end, avail) < l4 + 8) return ignore_ip(IgnoreReason::truncated_l3);
             const std::uint8_t next = ip[l4];
             if (protocol == kFragment) {
                 const std::uint16_t frag = be16(ip + l4 + 2);
@@ -221,7 +316,7 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
             protocol = next;
             if (later_fragment) break;  // what follows is the middle of the payload
         }
-        if (l4 > ip_end) return ignore(IgnoreReason::truncated_l3);
+        if (l4 > ip_end) return ignore_ip(IgnoreReason::truncated_l3);
     }
 
     const std::uint8_t* src = ip + (ip_version == 4 ? 12 : 8);
@@ -252,16 +347,16 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
     // What of the L4 header and payload can be read: the IP packet, within the readable bytes.
     const std::uint8_t* l4p = ip + l4;
     const std::uint32_t limit = std::min(ip_end, avail);
-    if (l4 > limit) return ignore(IgnoreReason::truncated_l4);
+    if (l4 > limit) return ignore_ip(IgnoreReason::truncated_l4);
     const std::uint32_t l4_avail = limit - l4;
     std::uint16_t sport = 0, dport = 0;
     std::uint32_t l4_header = 0;
     switch (protocol) {
         case kTcp:
-            if (l4_avail < 20) return ignore(IgnoreReason::truncated_l4);
+            if (l4_avail < 20) return ignore_ip(IgnoreReason::truncated_l4);
             l4_header = (l4p[12] >> 4) * 4u;
-            if (l4_header < 20) return ignore(IgnoreReason::bad_l4_header);
-            if (l4_header > l4_avail) return ignore(IgnoreReason::truncated_l4);
+            if (l4_header < 20) return ignore_ip(IgnoreReason::bad_l4_header);
+            if (l4_header > l4_avail) return ignore_ip(IgnoreReason::truncated_l4);
             sport = be16(l4p);
             dport = be16(l4p + 2);
             out.tcp_flags = l4p[13];
@@ -269,13 +364,13 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
         case kUdp:
         case kSctp:
             l4_header = protocol == kUdp ? 8 : 12;
-            if (l4_avail < l4_header) return ignore(IgnoreReason::truncated_l4);
+            if (l4_avail < l4_header) return ignore_ip(IgnoreReason::truncated_l4);
             sport = be16(l4p);
             dport = be16(l4p + 2);
             break;
         case kIcmp:
         case kIcmpv6:
-            if (l4_avail < 4) return ignore(IgnoreReason::truncated_l4);
+            if (l4_avail < 4) return ignore_ip(IgnoreReason::truncated_l4);
             l4_header = l4_avail < 8 ? l4_avail : 8;
             dport = icmp_type_code(l4p[0], l4p[1], protocol == kIcmpv6);
             break;

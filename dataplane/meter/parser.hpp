@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "fragments.hpp"
+#include "link.hpp"
 #include "packet.hpp"
 #include "sluice/counters.hpp"
 
@@ -32,13 +33,15 @@ private:
     std::uint8_t code_;
 };
 
-// Ethernet II, up to two VLAN tags (0x8100, 0x88A8, 0x9100), up to eight MPLS labels, IPv4
+// Ethernet II (or the link layer of a capture: Linux cooked, raw IP, BSD loopback, PPP, Cisco
+// HDLC), up to two VLAN tags (0x8100, 0x88A8, 0x9100), up to eight MPLS labels, IPv4
 // (options, fragments), IPv6 (hop-by-hop, routing, destination options, fragment and AH
 // headers, up to eight), then TCP, UDP, SCTP, ICMP or ICMPv6. Reads only the first `length`
 // bytes; `frame_length` (at least `length`) is the whole frame's, which the IP lengths are
 // checked against (a scattered jumbo frame: the headers are in the first segment).
 // First fragments are remembered in `fragments`; later ones take their ports from it.
+// A packet ignored for a reason that carries_ip() has out.l3_offset set: where its IP header is.
 ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t frame_length,
-                  std::uint64_t now_ns, FragmentMap& fragments, PacketInfo& out);
+                  LinkType link, std::uint64_t now_ns, FragmentMap& fragments, PacketInfo& out);
 
 }  // namespace sluice::meter

@@ -11,17 +11,21 @@
 namespace sluice {
 
 // Why a packet was not metered. Every packet is metered or counted under exactly one reason.
+// The reasons up to non_ip are found before an IP header (the packet carries none, or none was
+// reached); from truncated_l3 on, the packet had an IP header where its link layer put one.
 #define SLUICE_IGNORE_REASONS(X)                                                                \
-    X(truncated_l2, "the frame ends inside its Ethernet, VLAN or MPLS headers")                 \
+    X(truncated_l2, "the frame ends inside its link-layer, VLAN or MPLS headers")               \
+    X(unsupported_link_type, "a capture's link type that Sluice does not meter (802.11, ...)")  \
+    X(too_many_vlan_tags, "more than two VLAN tags")                                            \
+    X(too_many_mpls_labels, "more than eight MPLS labels")                                      \
+    X(non_ip,                                                                                   \
+      "not IPv4 or IPv6: another EtherType (ARP, LLDP, ...), link protocol or MPLS payload")    \
     X(truncated_l3, "the frame ends inside its IP header or IPv6 extension headers")            \
     X(truncated_l4, "the frame ends inside its TCP, UDP, SCTP or ICMP header")                  \
-    X(non_ip, "the EtherType is not IPv4, IPv6, VLAN or MPLS (ARP, LLDP, ...)")                 \
-    X(bad_ip_version, "the IP version field does not match the EtherType or MPLS payload")      \
+    X(bad_ip_version, "the IP version field does not match the EtherType or link type")         \
     X(bad_header_length, "the IPv4 header length is below 20 bytes or beyond the total length") \
     X(bad_total_length, "the IP total length is beyond the frame")                              \
     X(bad_l4_header, "the TCP data offset is below 20 bytes")                                   \
-    X(too_many_vlan_tags, "more than two VLAN tags")                                            \
-    X(too_many_mpls_labels, "more than eight MPLS labels")                                      \
     X(too_many_ipv6_extensions, "more than eight IPv6 extension headers")
 
 enum class IgnoreReason : std::uint8_t {
@@ -35,6 +39,12 @@ inline constexpr std::size_t kIgnoreReasons = 0
     SLUICE_IGNORE_REASONS(SLUICE_X)
 #undef SLUICE_X
     ;
+
+// Whether a packet ignored for `r` had an IP header: its octets from there on are IP octets
+// the metering did not process (ignoredOctetTotalCount).
+constexpr bool carries_ip(IgnoreReason r) {
+    return static_cast<std::uint8_t>(r) > static_cast<std::uint8_t>(IgnoreReason::non_ip);
+}
 
 struct CounterName {
     std::string_view name;
@@ -62,9 +72,12 @@ struct MeterCounters {
     std::uint64_t metered_octets = 0;  // IP total lengths, as records count them
     std::array<std::uint64_t, kIgnoreReasons> ignored_packets{};
     std::array<std::uint64_t, kIgnoreReasons> ignored_octets{};  // frame lengths
-    std::uint64_t flows_created = 0;                             // new entries in the table
-    std::uint64_t flows_active = 0;                              // entries in the table now
-    std::array<std::uint64_t, kEndReasons> flows_ended{};        // records, by FlowEndReason
+    // Of the ignored packets that had an IP header, the octets from that header to the end of
+    // the frame on the wire.
+    std::uint64_t ignored_ip_octets = 0;
+    std::uint64_t flows_created = 0;                       // new entries in the table
+    std::uint64_t flows_active = 0;                        // entries in the table now
+    std::array<std::uint64_t, kEndReasons> flows_ended{};  // records, by FlowEndReason
     std::uint64_t evictions = 0;            // flows ended for lack of room (also in flows_ended[5])
     std::uint64_t fragments_matched = 0;    // non-first fragments given their first's ports
     std::uint64_t fragments_unmatched = 0;  // non-first fragments metered with ports 0
@@ -87,6 +100,7 @@ struct MeterCounters {
             ignored_packets[r] += m.ignored_packets[r];
             ignored_octets[r] += m.ignored_octets[r];
         }
+        ignored_ip_octets += m.ignored_ip_octets;
         flows_created += m.flows_created;
         flows_active += m.flows_active;
         for (std::size_t r = 0; r < kEndReasons; ++r) flows_ended[r] += m.flows_ended[r];

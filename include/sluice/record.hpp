@@ -7,7 +7,7 @@
 namespace sluice {
 
 // Bumped whenever FlowRecord changes; sluice-control refuses a dataplane of another version.
-inline constexpr std::uint32_t kRecordLayoutVersion = 1;
+inline constexpr std::uint32_t kRecordLayoutVersion = 2;
 
 // flowEndReason, IANA IPFIX Information Element 136 (RFC 7011/5102).
 enum class FlowEndReason : std::uint8_t {
@@ -48,7 +48,11 @@ struct alignas(64) FlowRecord {
     std::uint8_t reverse_minimum_ttl;
     std::uint8_t reverse_maximum_ttl;
     FlowEndReason end_reason;
-    std::uint8_t reserved[11];
+    // RFC 5103 biflowDirection: 1 (initiator) when the source is the flow's initiator as far as
+    // the sensor saw; 0 (arbitrary) for a TCP flow whose SYN it never saw. The same in every
+    // record of a flow (active timeouts included).
+    std::uint8_t biflow_direction;
+    std::uint8_t reserved[10];
 };
 static_assert(sizeof(FlowRecord) == 128);
 static_assert(std::is_trivially_copyable_v<FlowRecord>);

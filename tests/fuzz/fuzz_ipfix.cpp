@@ -39,7 +39,7 @@ void check_field(const Element& e, const std::uint8_t* p, const FlowRecord& r, b
         case 4: check(v == r.protocol); break;
         case 58: check(v == r.vlan_id); break;
         case 10: check(v == r.ingress_port); break;
-        case 239: check(v == biflow_direction(r)); break;
+        case 239: check(v == r.biflow_direction); break;
         case 1: check(v == (reverse ? r.reverse_octets : r.octets)); break;
         case 2: check(v == (reverse ? r.reverse_packets : r.packets)); break;
         case 152:

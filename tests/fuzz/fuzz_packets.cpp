@@ -1,6 +1,7 @@
 // Fuzz target: arbitrary frames through the parser and the flow table, with identification on.
-// The input is a sequence of frames, each a 2-byte length then its bytes. Whatever they hold,
-// nothing reads out of bounds (ASan) and every packet is metered or ignored, exactly once.
+// The input is a byte choosing the link layer (Ethernet, or one of a capture's), then a
+// sequence of frames, each a 2-byte length then its bytes. Whatever they hold, nothing reads
+// out of bounds (ASan) and every packet is metered or ignored, exactly once.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -37,9 +38,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                            meter::HashKey{{1, 2, 3, 4, 5, 6, 7, 8}});
     table.identify_applications({world.db.get(), world.scratch.get(), 512, 4});
 
+    if (size == 0) return 0;
+    const auto link = static_cast<meter::LinkType>(
+        data[0] % (static_cast<unsigned>(meter::LinkType::unsupported) + 1));
     // Each frame in a buffer of its own, so ASan sees a read past its end.
     std::vector<std::vector<std::uint8_t>> frames;
-    for (std::size_t at = 0; at + 2 <= size && frames.size() < meter::kMaxBurst;) {
+    for (std::size_t at = 1; at + 2 <= size && frames.size() < meter::kMaxBurst;) {
         const std::size_t n = std::min<std::size_t>(data[at] | data[at + 1] << 8, size - at - 2);
         frames.emplace_back(data + at + 2, data + at + 2 + n);
         at += 2 + n;
@@ -53,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     auto out = std::make_unique<meter::RecordBuffer>();
     std::uint64_t in_records = 0;
-    table.process(refs.data(), static_cast<unsigned>(refs.size()), 0, *out);
+    table.process(refs.data(), static_cast<unsigned>(refs.size()), 0, *out, link);
     auto drain = [&] {
         for (std::uint32_t i = 0; i < out->count; ++i)
             in_records += out->records[i].packets + out->records[i].reverse_packets;

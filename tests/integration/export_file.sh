@@ -22,7 +22,7 @@ flows=0
 for f in "$WORK"/records/sluice.ipfix*; do
   ipfixDump -i "$f" -s > "$WORK/stats.txt" 2> "$WORK/ipfixdump.err"
   [ ! -s "$WORK/ipfixdump.err" ] || { cat "$WORK/ipfixdump.err" >&2; fail "ipfixDump complains about $f"; }
-  expect_contains "$WORK/stats.txt" "4 Template Records"
+  expect_contains "$WORK/stats.txt" "5 Template Records"
   flows=$((flows + $(awk -F'|' '$1 ~ /^ *25[67] / { n += $2 } END { print n + 0 }' "$WORK/stats.txt")))
   files=$((files + 1))
 done

@@ -54,6 +54,86 @@ struct PcapBytes {
 
 constexpr std::uint32_t kMicro = 0xa1b2c3d4, kNano = 0xa1b23c4d;
 
+// A pcapng file under construction: sections, interfaces, packets and other blocks, each
+// section in its own byte order.
+struct PcapngBytes {
+    std::vector<std::uint8_t> bytes;
+    bool big_endian = false;
+    std::size_t block_start = 0;
+
+    void put(std::uint64_t v, unsigned size) {
+        for (unsigned i = 0; i < size; ++i) {
+            const unsigned shift = big_endian ? 8 * (size - 1 - i) : 8 * i;
+            bytes.push_back(static_cast<std::uint8_t>(v >> shift));
+        }
+    }
+    void begin(std::uint32_t type) {
+        block_start = bytes.size();
+        put(type, 4);
+        put(0, 4);  // the length, once known
+    }
+    void end() {
+        while (bytes.size() % 4 != 0) bytes.push_back(0);
+        const auto length = static_cast<std::uint32_t>(bytes.size() + 4 - block_start);
+        put(length, 4);
+        std::copy(bytes.end() - 4, bytes.end(), bytes.begin() + static_cast<long>(block_start) + 4);
+    }
+    void section(bool big) {
+        big_endian = big;
+        begin(0x0a0d0d0a);
+        put(0x1a2b3c4d, 4);
+        put(1, 2);
+        put(0, 2);
+        put(~0ull, 8);
+        end();
+    }
+    // An interface; `resolution` the if_tsresol byte (0: none, microseconds), `offset` the
+    // if_tsoffset seconds (0: none).
+    void interface(std::uint16_t linktype, std::uint8_t resolution = 0, std::uint64_t offset = 0,
+                   std::uint32_t snap = 0) {
+        begin(1);
+        put(linktype, 2);
+        put(0, 2);
+        put(snap, 4);
+        if (resolution != 0) {
+            put(9, 2);
+            put(1, 2);
+            bytes.push_back(resolution);
+            bytes.insert(bytes.end(), 3, 0);
+        }
+        if (offset != 0) {
+            put(14, 2);
+            put(8, 2);
+            put(offset, 8);
+        }
+        put(0, 4);  // opt_endofopt
+        end();
+    }
+    void packet(std::uint32_t interface, std::uint64_t units, std::uint32_t captured,
+                std::uint32_t original, std::uint8_t seed = 0) {
+        begin(6);
+        put(interface, 4);
+        put(units >> 32, 4);
+        put(units & 0xffffffff, 4);
+        put(captured, 4);
+        put(original, 4);
+        for (std::uint32_t i = 0; i < captured; ++i)
+            bytes.push_back(static_cast<std::uint8_t>(i + seed));
+        end();
+    }
+    void simple_packet(std::uint32_t original, std::uint32_t in_block) {
+        begin(3);
+        put(original, 4);
+        bytes.insert(bytes.end(), in_block, 0x42);
+        end();
+    }
+    void other_block(std::uint32_t type, std::size_t body) {
+        begin(type);
+        bytes.insert(bytes.end(), body, 0x17);
+        end();
+    }
+};
+
 // A reader of `bytes`, through a memory file.
 bool open_bytes(CaptureReader& r, const std::vector<std::uint8_t>& bytes) {
     const int fd = memfd_create("capture", MFD_CLOEXEC);
@@ -154,27 +234,237 @@ TEST(CaptureReader, AFileCutAnywhereInItsLastRecordGivesTheWholeOnesAndSaysWhere
     }
 }
 
-TEST(CaptureReader, RefusesWhatIsNotAClassicPcapOfEthernetFrames) {
+TEST(CaptureReader, RefusesWhatIsNotACaptureOfALinkTypeItMeters) {
     CaptureReader r;
     EXPECT_FALSE(open_bytes(r, {1, 2, 3}));
-    EXPECT_EQ(r.error(), "test.pcap: not a pcap file: shorter than a pcap file header");
+    EXPECT_EQ(r.error(), "test.pcap: not a capture file: shorter than a file header");
     std::vector<std::uint8_t> text(64, 'x');
     EXPECT_FALSE(open_bytes(r, text));
-    EXPECT_EQ(r.error(), "test.pcap: not a pcap file (no pcap magic number)");
-    PcapBytes ng(0x0a0d0d0a, false);
-    EXPECT_FALSE(open_bytes(r, ng.bytes));
-    EXPECT_EQ(r.error(), "test.pcap: a pcapng file; this reader takes classic pcap files");
-    PcapBytes cooked(kMicro, false, 113);  // Linux cooked capture (tcpdump -i any)
-    EXPECT_FALSE(open_bytes(r, cooked.bytes));
-    EXPECT_EQ(r.error(), "test.pcap: link type 113, not Ethernet (1)");
+    EXPECT_EQ(r.error(),
+              "test.pcap: not a pcap or pcapng file (it starts with neither's magic "
+              "number)");
+    PcapBytes radio(kMicro, false, 127);
+    EXPECT_FALSE(open_bytes(r, radio.bytes));
+    EXPECT_EQ(r.error().rfind("test.pcap: link type 802.11 plus radiotap header (127), which "
+                              "Sluice does not meter; Sluice meters Ethernet, ",
+                              0),
+              0u)
+        << r.error();
     EXPECT_FALSE(r.open("/nonexistent/trace.pcap"));
     EXPECT_EQ(r.error(), "/nonexistent/trace.pcap: No such file or directory");
 }
 
-TEST(CaptureReader, KnowsAPcapFileByItsFirstFourBytes) {
-    EXPECT_TRUE(CaptureReader::is_pcap(PcapBytes(kMicro, false).bytes.data()));
-    EXPECT_TRUE(CaptureReader::is_pcap(PcapBytes(kNano, true).bytes.data()));
-    EXPECT_FALSE(CaptureReader::is_pcap(PcapBytes(0x0a0d0d0a, false).bytes.data()));
+TEST(CaptureReader, TakesTheLinkTypesAnalystsHold) {
+    for (const LinkTypeInfo& l : kLinkTypes) {
+        PcapBytes f(kMicro, false, l.value | 0x10000000);  // an FCS flag above the link type
+        f.record(1, 0, 60, 60);
+        CaptureReader r;
+        ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
+        EXPECT_EQ(read_all(r, nullptr).size(), 1u);
+        EXPECT_EQ(r.link(), l.type) << l.name;
+        EXPECT_EQ(r.describe(), "pcap, " + std::string(l.name) + " (" + std::to_string(l.value) +
+                                    "), microsecond timestamps");
+    }
+}
+
+TEST(CaptureReader, KnowsACaptureByItsFirstFourBytes) {
+    EXPECT_TRUE(CaptureReader::is_capture(PcapBytes(kMicro, false).bytes.data()));
+    EXPECT_TRUE(CaptureReader::is_capture(PcapBytes(kNano, true).bytes.data()));
+    const std::uint8_t pcapng[4] = {0x0a, 0x0d, 0x0d, 0x0a};
+    EXPECT_TRUE(CaptureReader::is_capture(pcapng));
+    const std::uint8_t text[4] = {'#', ' ', 'a', 'b'};
+    EXPECT_FALSE(CaptureReader::is_capture(text));
+}
+
+// Reads a capture burst by burst: each burst's link type and packets, with the first byte of
+// each (a packet's bytes are valid until the next call only).
+struct Burst {
+    LinkType link;
+    std::vector<PacketRef> packets;
+    std::vector<std::uint8_t> first_bytes;
+};
+std::vector<Burst> bursts(CaptureReader& r) {
+    std::vector<Burst> out;
+    PacketRef burst[64];
+    for (unsigned n; (n = r.next(burst, 64)) != 0;) {
+        out.push_back({r.link(), {burst, burst + n}, {}});
+        for (unsigned i = 0; i < n; ++i) out.back().first_bytes.push_back(burst[i].data[0]);
+    }
+    return out;
+}
+
+TEST(CaptureReader, ReadsPcapngInterfacesEachWithItsLinkTypeAndTimestampResolution) {
+    PcapngBytes f;
+    f.section(false);
+    f.interface(1);                   // Ethernet, microseconds
+    f.interface(113, 9);              // Linux cooked, nanoseconds
+    f.interface(101, 0x80 | 20, 10);  // raw IP, 2^-20 s, ten seconds later
+    f.packet(0, 1'700'000'000'123'456, 60, 60);
+    f.packet(0, 1'700'000'000'123'457, 61, 61);
+    f.packet(1, 1'700'000'000'999'999'999, 62, 62);
+    f.packet(1, 1'700'000'001'000'000'000, 63, 63);
+    f.packet(0, 1'700'000'002'000'000, 64, 64);
+    f.packet(2, (3ull << 20) | (1u << 19), 65, 65);
+    CaptureReader r;
+    ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
+    EXPECT_EQ(r.describe(),
+              "pcapng, 3 interfaces: Ethernet (1), Linux cooked capture (SLL) (113), raw IP (101)");
+    const auto b = bursts(r);
+    EXPECT_TRUE(r.error().empty()) << r.error();
+    ASSERT_EQ(b.size(), 4u) << "a burst holds packets of one link type";
+    EXPECT_EQ(b[0].link, LinkType::ethernet);
+    ASSERT_EQ(b[0].packets.size(), 2u);
+    EXPECT_EQ(b[0].packets[0].time_ns, 1'700'000'000'123'456'000u);
+    EXPECT_EQ(b[0].packets[1].length, 61u);
+    EXPECT_EQ(b[1].link, LinkType::linux_sll);
+    ASSERT_EQ(b[1].packets.size(), 2u);
+    EXPECT_EQ(b[1].packets[0].time_ns, 1'700'000'000'999'999'999u);
+    EXPECT_EQ(b[2].link, LinkType::ethernet);
+    EXPECT_EQ(b[2].packets[0].time_ns, 1'700'000'002'000'000'000u);
+    EXPECT_EQ(b[3].link, LinkType::raw);
+    EXPECT_EQ(b[3].packets[0].time_ns, 13'500'000'000u) << "3.5 s in 2^-20 s, plus the offset";
+    EXPECT_EQ(r.packets(), 6u);
+}
+
+TEST(CaptureReader, ReadsSeveralSectionsEachWithItsOwnByteOrderAndInterfaces) {
+    PcapngBytes f;
+    f.section(false);
+    f.interface(1, 9);
+    f.packet(0, 5'000'000'000, 60, 60, 1);
+    f.section(true);  // big-endian; its interface 0 is another one
+    f.interface(276, 6);
+    f.packet(0, 7'000'000, 70, 80, 2);
+    CaptureReader r(100);
+    ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
+    const auto b = bursts(r);
+    EXPECT_TRUE(r.error().empty()) << r.error();
+    ASSERT_EQ(b.size(), 2u);
+    EXPECT_EQ(b[0].link, LinkType::ethernet);
+    EXPECT_EQ(b[0].packets[0].time_ns, 5'000'000'000u);
+    EXPECT_EQ(b[0].first_bytes[0], 1);
+    EXPECT_EQ(b[1].link, LinkType::linux_sll2);
+    EXPECT_EQ(b[1].packets[0].time_ns, 7'000'000'000u);
+    EXPECT_EQ(b[1].packets[0].length, 70u);
+    EXPECT_EQ(b[1].packets[0].frame_length, 80u) << "the packet's length on the wire";
+    EXPECT_EQ(b[1].first_bytes[0], 2);
+}
+
+TEST(CaptureReader, ReadsSimplePacketBlocksWithTheFirstInterfacesSnapLength) {
+    PcapngBytes f;
+    f.section(false);
+    f.interface(1, 0, 0, 64);
+    f.packet(0, 1'000'000, 60, 60);
+    f.simple_packet(1514, 64);  // a 1514-byte frame, its first 64 bytes captured
+    CaptureReader r;
+    ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
+    const auto all = read_all(r, nullptr);
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[1].length, 64u);
+    EXPECT_EQ(all[1].frame_length, 1514u);
+    EXPECT_EQ(all[1].time_ns, 1'000'000'000u) << "no time of its own: the last packet's";
+}
+
+TEST(CaptureReader, SkipsBlocksItDoesNotReadEvenThoseLargerThanItsBuffer) {
+    PcapngBytes f;
+    f.section(false);
+    f.other_block(4, 40);  // a name resolution block
+    f.interface(1);
+    f.other_block(0x40000bad, 5000);  // a custom block, ten reads long
+    f.packet(0, 1, 60, 60, 9);
+    f.other_block(5, 20);  // interface statistics
+    CaptureReader r(512);
+    ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
+    std::vector<std::vector<std::uint8_t>> data;
+    const auto all = read_all(r, &data);
+    EXPECT_TRUE(r.error().empty()) << r.error();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(data[0][0], 9);
+}
+
+TEST(CaptureReader, APcapngFileCutAnywhereInItsLastBlockGivesTheWholeOnesAndSaysWhere) {
+    PcapngBytes f;
+    f.section(false);
+    f.interface(1);
+    f.packet(0, 1, 100, 100);
+    const std::size_t whole = f.bytes.size();
+    f.packet(0, 2, 100, 100);
+    for (std::size_t cut = whole + 1; cut < f.bytes.size(); ++cut) {
+        CaptureReader r(64);
+        ASSERT_TRUE(open_bytes(r, {f.bytes.begin(), f.bytes.begin() + static_cast<long>(cut)}));
+        const auto all = read_all(r, nullptr);
+        EXPECT_EQ(all.size(), 1u) << "cut at " << cut;
+        EXPECT_NE(r.error().find("test.pcap: ends inside a block"), std::string::npos) << r.error();
+        EXPECT_NE(r.error().find("at offset " + std::to_string(whole)), std::string::npos)
+            << r.error();
+    }
+}
+
+TEST(CaptureReader, RefusesAPcapngFileOfNoLinkTypeItMeters) {
+    PcapngBytes f;
+    f.section(false);
+    f.interface(127);
+    f.interface(105);
+    f.packet(0, 1, 60, 60);
+    CaptureReader r;
+    EXPECT_FALSE(open_bytes(r, f.bytes));
+    EXPECT_EQ(r.error().rfind("test.pcap: its interfaces' link types are 802.11 plus radiotap "
+                              "header (127), 802.11 (105), none of which Sluice meters",
+                              0),
+              0u)
+        << r.error();
+}
+
+TEST(CaptureReader, AnInterfaceOfAnotherLinkTypeLaterOnIsNotedAndItsPacketsComeAsSuch) {
+    PcapngBytes f;
+    f.section(false);
+    f.interface(1);
+    f.packet(0, 1, 60, 60);
+    f.section(false);
+    f.interface(127);
+    f.packet(0, 2, 60, 60);
+    CaptureReader r;
+    ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
+    const auto b = bursts(r);
+    ASSERT_EQ(b.size(), 2u);
+    EXPECT_EQ(b[1].link, LinkType::unsupported) << "the parser counts them as ignored";
+    ASSERT_EQ(r.notices().size(), 1u);
+    EXPECT_EQ(r.notices()[0],
+              "test.pcap: interface 0 of section 2 is 802.11 plus radiotap header (127), which "
+              "Sluice does not meter: its packets are counted as ignored (unsupported_link_type)");
+}
+
+TEST(CaptureReader, StopsAtDamagedPcapngBlocksAndSaysWhere) {
+    auto read = [](PcapngBytes f) {
+        CaptureReader r;
+        if (!open_bytes(r, f.bytes)) return r.error();
+        read_all(r, nullptr);
+        return r.error();
+    };
+    PcapngBytes f;
+    f.section(false);
+    f.interface(1);
+    const std::string at = " at offset " + std::to_string(f.bytes.size());
+    PcapngBytes unknown = f;
+    unknown.packet(3, 1, 60, 60);
+    EXPECT_EQ(read(unknown), "test.pcap: a packet of interface 3" + at +
+                                 ", which its section does not describe: the file is damaged");
+    PcapngBytes odd = f;
+    odd.put(6, 4);
+    odd.put(30, 4);  // not a multiple of 4
+    odd.bytes.insert(odd.bytes.end(), 30, 0);
+    EXPECT_EQ(read(odd), "test.pcap: a block of 30 bytes" + at + ": the file is damaged");
+    PcapngBytes lengths = f;
+    lengths.packet(0, 1, 60, 60);
+    lengths.bytes.back() ^= 1;
+    EXPECT_EQ(read(lengths), "test.pcap: the block" + at +
+                                 " ends with another length than it begins with: the file is "
+                                 "damaged");
+    PcapngBytes longer = f;
+    longer.packet(0, 1, 60, 60);
+    longer.bytes[longer.bytes.size() - 60 - 4 - 8] = 200;  // captured: beyond the block
+    EXPECT_EQ(read(longer), "test.pcap: a packet block" + at +
+                                " holds a packet of 200 bytes, longer than the block: the file is "
+                                "damaged");
 }
 
 TEST(CaptureReader, SaysWhyAFileCannotBeRead) {

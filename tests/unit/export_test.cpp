@@ -111,7 +111,8 @@ std::vector<std::vector<std::uint8_t>> messages(const std::vector<std::uint8_t>&
 struct Received {
     std::vector<Decoded> messages;
     std::size_t flow_records = 0;
-    std::size_t statistics_records = 0;
+    std::size_t statistics_records = 0;  // metering and exporting reliability statistics
+    std::size_t other_records = 0;       // the domain's name, the applications' names
 
     explicit Received(const std::vector<std::vector<std::uint8_t>>& raw) {
         std::map<std::uint16_t, std::vector<ipfix::Field>> known;
@@ -123,16 +124,27 @@ struct Received {
             EXPECT_EQ(d.sequence, expected_sequence) << "RFC 7011: data records sent before";
             expected_sequence += static_cast<std::uint32_t>(d.records.size());
             for (const auto& [set, fields] : d.records)
-                (set >= 260 ? statistics_records : flow_records) += 1;
+                (set < 260 ? flow_records : set < 262 ? statistics_records : other_records) += 1;
         }
     }
 };
 
-const Reliability kReliability{7, 700, 0, 0, 0, 1'700'000'000'000'000'000};
+const Reliability kReliability{.packets = 1000,
+                               .frame_octets = 90000,
+                               .metered_octets = 80000,
+                               .ignored_packets = 7,
+                               .ignored_octets = 500,
+                               .ignored_frame_octets = 700,
+                               .records_not_sent = 2,
+                               .packets_not_sent = 20,
+                               .octets_not_sent = 2000,
+                               .since_ns = 1'700'000'000'000'000'000,
+                               .until_ns = 1'700'000'060'000'000'000};
 
 TEST(CollectorSession, UdpSendsTemplatesFirstThenEveryRecordInSequence) {
     Listener sink(SOCK_DGRAM);
-    CollectorSession s(collector(config::Transport::udp, sink.port), 42, 1);
+    CollectorSession s(collector(config::Transport::udp, sink.port), 42, 1, nullptr, nullptr,
+                       "sensor-a");
     s.offer(records(100));
     s.service(Steady::now(), kReliability);
     EXPECT_TRUE(s.drained());
@@ -140,16 +152,26 @@ TEST(CollectorSession, UdpSendsTemplatesFirstThenEveryRecordInSequence) {
     ASSERT_GE(raw.size(), 2u);
     for (const auto& m : raw) EXPECT_LE(m.size(), 1472u) << "mtu 1500 less IPv4 and UDP";
     const Received r(raw);
-    EXPECT_EQ(r.messages[0].templates.size(), 4u) << "IPv4, IPv6 and two options templates";
-    EXPECT_EQ(r.messages[0].scope_fields.size(), 2u);
+    EXPECT_EQ(r.messages[0].templates.size(), 5u)
+        << "IPv4, IPv6, two statistics and the domain's name";
+    EXPECT_EQ(r.messages[0].scope_fields.size(), 3u);
     EXPECT_EQ(r.messages[0].domain, 42u);
     EXPECT_EQ(r.flow_records, 100u);
     EXPECT_EQ(r.statistics_records, 2u);
-    // The metering statistics carry the dataplane's ignored packets and octets.
-    EXPECT_EQ(r.messages[0].ordered[0][0], 42u);
-    EXPECT_EQ(r.messages[0].ordered[0][1], 7u);
-    EXPECT_EQ(r.messages[0].ordered[0][2], 700u);
-    EXPECT_EQ(r.messages[0].ordered[0][3], 1'700'000'000'000u);
+    EXPECT_EQ(r.other_records, 1u);
+    // The domain's name, then the metering statistics: what was received, metered and ignored,
+    // from the dataplane's start to when the totals were read.
+    const auto& name = r.messages[0].records[0];
+    EXPECT_EQ(name.first, 263);
+    EXPECT_EQ(ipfix::value(name.second.at({149, 0})), 42u);
+    EXPECT_EQ(std::string(name.second.at({300, 0}).begin(), name.second.at({300, 0}).end()),
+              "sensor-a");
+    EXPECT_EQ(r.messages[0].ordered[1],
+              (std::vector<std::uint64_t>{42, 1000, 90000, 80000, 7, 500, 700, 1'700'000'000'000,
+                                          1'700'000'060'000}));
+    EXPECT_EQ(r.messages[0].ordered[2],
+              (std::vector<std::uint64_t>{1, 2, 20, 2000, 1'700'000'000'000, 1'700'000'060'000}))
+        << "the exporting statistics: the dataplane's not sent and this collector's (none)";
     const SessionCounters c = s.counters();
     EXPECT_EQ(c.records_sent, 100u);
     EXPECT_EQ(c.packets_sent, 300u);
@@ -173,13 +195,13 @@ TEST(CollectorSession, UdpRefreshesTemplatesAndStatisticsOnTime) {
     raw = datagrams(sink.fd);
     ASSERT_EQ(raw.size(), 1u);
     const Decoded statistics(raw[0], known);
-    EXPECT_EQ(statistics.templates.size(), 4u);
+    EXPECT_EQ(statistics.templates.size(), 5u);
     EXPECT_EQ(statistics.records.size(), 2u) << "statistics again, without templates";
-    EXPECT_EQ(statistics.sequence, 2u);
+    EXPECT_EQ(statistics.sequence, 3u) << "the domain's name and two statistics records before";
     s.service(t0 + 31s, kReliability);
     raw = datagrams(sink.fd);
     ASSERT_EQ(raw.size(), 1u);
-    EXPECT_EQ(Decoded(raw[0]).templates.size(), 4u) << "templates again after template_refresh";
+    EXPECT_EQ(Decoded(raw[0]).templates.size(), 5u) << "templates again after template_refresh";
     EXPECT_EQ(s.counters().template_messages_sent, 2u);
 }
 
@@ -396,7 +418,7 @@ TEST(CollectorSession, TcpResendsTemplatesOnReconnectAndDeliversWhatWaited) {
     const auto expected_size = s.counters().bytes_sent;
     Received first(messages(read_stream(conn, expected_size)));
     EXPECT_EQ(first.flow_records, 300u);
-    EXPECT_EQ(first.messages[0].templates.size(), 4u);
+    EXPECT_EQ(first.messages[0].templates.size(), 5u);
 
     close(conn);  // the collector goes away
     for (int i = 0; i < 100 && s.state() == SessionState::up; ++i) {
@@ -412,7 +434,7 @@ TEST(CollectorSession, TcpResendsTemplatesOnReconnectAndDeliversWhatWaited) {
     conn = accept_within(collector_socket.fd, s, now);
     ASSERT_GE(conn, 0);
     const Received second(messages(read_stream(conn, s.counters().bytes_sent - sent_before)));
-    EXPECT_EQ(second.messages[0].templates.size(), 4u) << "templates start every connection";
+    EXPECT_EQ(second.messages[0].templates.size(), 5u) << "templates start every connection";
     EXPECT_EQ(second.messages[0].sequence, 0u) << "a new connection is a new session";
     EXPECT_EQ(second.flow_records, 200u);
     EXPECT_EQ(s.counters().sessions_opened, 2u);
@@ -467,7 +489,7 @@ TEST(CollectorSession, FileRotatesBySizeAndEachFileStandsAlone) {
         const auto raw = messages(bytes);
         ASSERT_FALSE(raw.empty());
         const Received r(raw);  // each file decodes from its own templates, sequence from 0
-        EXPECT_EQ(r.messages[0].templates.size(), 4u) << path;
+        EXPECT_EQ(r.messages[0].templates.size(), 5u) << path;
         flow_records += r.flow_records;
         if (path.filename() != "records.ipfix") {
             EXPECT_GE(bytes.size(), 64u * 1024) << "rotated once at rotate_size";

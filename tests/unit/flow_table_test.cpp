@@ -211,7 +211,7 @@ std::uint16_t tag_of(const Packet& p) {
     FragmentMap fragments(kHashKey);
     PacketInfo info{};
     parse(frame.data(), static_cast<std::uint32_t>(frame.size()),
-          static_cast<std::uint32_t>(frame.size()), 0, fragments, info);
+          static_cast<std::uint32_t>(frame.size()), LinkType::ethernet, 0, fragments, info);
     const auto tag = static_cast<std::uint16_t>(flow_hash(info.key, kHashKey) >> 32);
     return tag == 0 ? 1 : tag;
 }
@@ -278,6 +278,31 @@ TEST_F(Table, WithoutASynTheCreatorIsTheInitiator) {
     ASSERT_EQ(records_.size(), 1u);
     EXPECT_EQ(records_[0].source_port, 22);
     EXPECT_EQ(records_[0].first_ns, kT0);
+    EXPECT_EQ(records_[0].biflow_direction, 0) << "a TCP flow without its SYN: arbitrary";
+}
+
+TEST_F(Table, EveryRecordOfATcpFlowWhoseSynWasSeenNamesItsInitiator) {
+    make(1024, 15 * kSec, 1 * kSec);
+    send(tcp(true, tcp::syn), kT0);
+    send(tcp(false, tcp::syn | tcp::ack), kT0 + kMs);
+    for (std::uint64_t t = 100 * kMs; t < 3500 * kMs; t += 100 * kMs) {
+        send(tcp(t % (200 * kMs) == 0, tcp::ack, 10), kT0 + t);
+        expire(kT0 + t + kMs);
+    }
+    flush();
+    ASSERT_GE(records_.size(), 3u) << "active timeouts cut the flow";
+    for (const FlowRecord& r : records_) {
+        EXPECT_EQ(r.biflow_direction, 1) << "biflowDirection initiator in every record";
+        EXPECT_EQ(r.source_port, 51000);
+    }
+    EXPECT_EQ(records_.back().tcp_flags & tcp::syn, 0) << "the SYN is in the first record only";
+}
+
+TEST_F(Table, ARecordOfAFlowOtherThanTcpNamesItsFirstSenderTheInitiator) {
+    send(udp(1), kT0);
+    flush();
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].biflow_direction, 1);
 }
 
 TEST_F(Table, IdleTimeoutEndsAFlowWithinASweepPeriod) {
@@ -459,7 +484,16 @@ TEST_F(Table, IgnoredPacketsAreCountedByReason) {
     EXPECT_EQ(c.ignored_packets[static_cast<unsigned>(IgnoreReason::truncated_l2)], 1u);
     EXPECT_EQ(c.ignored_packets[static_cast<unsigned>(IgnoreReason::non_ip)], 1u);
     EXPECT_EQ(c.ignored_octets[static_cast<unsigned>(IgnoreReason::non_ip)], 60u);
+    EXPECT_EQ(c.ignored_ip_octets, 0u) << "neither had an IP header";
     EXPECT_EQ(c.metered_packets, 0u);
+    // An IP packet whose total length is beyond its frame: its IP octets are the frame's from
+    // the IP header on, as the wire carried them.
+    auto broken = build(p);
+    broken[16] = 0x05, broken[17] = 0xdc;
+    const PacketRef cut{broken.data(), static_cast<std::uint32_t>(broken.size()), 200, kT0};
+    table_->process(&cut, 1, 0, out_);
+    EXPECT_EQ(c.ignored_packets[static_cast<unsigned>(IgnoreReason::bad_total_length)], 1u);
+    EXPECT_EQ(c.ignored_ip_octets, 200u - 14);
 }
 
 TEST_F(Table, ABurstWithTwoPacketsOfOneNewFlowCreatesItOnce) {

@@ -36,6 +36,7 @@ FlowRecord record4() {
     r.reverse_minimum_ttl = 50;
     r.reverse_maximum_ttl = 51;
     r.end_reason = FlowEndReason::end_of_flow;
+    r.biflow_direction = 1;
     return r;
 }
 
@@ -164,12 +165,13 @@ TEST(IpfixMessage, ApplicationIdIsEngineAndSelector) {
               (std::vector<std::uint8_t>{kApplicationEngine, 0x00, 0x01, 0x02}));
 }
 
-TEST(IpfixMessage, TcpFlowWithoutSynHasArbitraryDirection) {
+TEST(IpfixMessage, BiflowDirectionIsTheRecordsOwn) {
     FlowRecord r = record4();
-    r.tcp_flags = 0x18;  // PSH ACK: metering started mid-connection
-    EXPECT_EQ(biflow_direction(r), 0);
-    r.protocol = 17;
-    EXPECT_EQ(biflow_direction(r), 1) << "UDP: whoever sent first initiated";
+    r.biflow_direction = 0;  // a TCP flow whose SYN the sensor did not see
+    MessageBuilder b(1, 1472);
+    ASSERT_TRUE(b.add(r));
+    const Decoded d(b.finish(1), learn_templates());
+    EXPECT_EQ(value(d.records[0].second.at({239, 0})), 0u);
 }
 
 TEST(IpfixMessage, OptionsTemplatesAndStatisticsRecordsDecode) {
@@ -178,7 +180,8 @@ TEST(IpfixMessage, OptionsTemplatesAndStatisticsRecordsDecode) {
     const Template* t[] = {&biflow_template(4, TimePrecision::milliseconds), &kMeteringStatistics,
                            &kExportingStatistics};
     ASSERT_TRUE(b.add_templates(t));
-    const std::uint64_t metering[] = {9, 120, 9000, 1'700'000'000'000, 1'700'000'060'000};
+    const std::uint64_t metering[] = {
+        9, 5000, 700000, 600000, 120, 8000, 9000, 1'700'000'000'000, 1'700'000'060'000};
     const std::uint64_t exporting[] = {1, 3, 30, 4500, 1'700'000'000'000, 1'700'000'060'000};
     ASSERT_TRUE(b.add(kMeteringStatistics, metering));
     ASSERT_TRUE(b.add(kExportingStatistics, exporting));
@@ -188,15 +191,32 @@ TEST(IpfixMessage, OptionsTemplatesAndStatisticsRecordsDecode) {
     EXPECT_EQ(d.scope_fields.at(260), 1);
     EXPECT_EQ(d.scope_fields.at(261), 1);
     EXPECT_EQ(d.scope_fields.count(256), 0u) << "the data template is in a template set";
-    ASSERT_EQ(d.templates.at(260).size(), 5u);
-    EXPECT_EQ(d.templates.at(260)[0].id, 149);  // observationDomainId, the scope
-    EXPECT_EQ(d.templates.at(260)[1].id, 164);
-    EXPECT_EQ(d.templates.at(260)[4].id, 323);
+    ASSERT_EQ(d.templates.at(260).size(), 9u);
+    std::vector<std::uint16_t> metering_ids;
+    for (const Field& f : d.templates.at(260)) metering_ids.push_back(f.id);
+    EXPECT_EQ(metering_ids, (std::vector<std::uint16_t>{149, 86, 353, 85, 164, 165, 426, 323, 323}))
+        << "observationDomainId (the scope), packetTotalCount, layer2OctetTotalCount, "
+           "octetTotalCount, ignoredPacketTotalCount, ignoredOctetTotalCount, "
+           "ignoredLayer2OctetTotalCount, the window";
     EXPECT_EQ(d.templates.at(261)[0].id, 144);  // exportingProcessId, the scope
     EXPECT_EQ(d.templates.at(261)[3].id, 168);
     ASSERT_EQ(d.records.size(), 2u);
     EXPECT_EQ(d.ordered[0], std::vector<std::uint64_t>(std::begin(metering), std::end(metering)));
     EXPECT_EQ(d.ordered[1], std::vector<std::uint64_t>(std::begin(exporting), std::end(exporting)));
+}
+
+TEST(IpfixMessage, TheDomainsNameIsAnOptionsRecordScopedByTheDomain) {
+    MessageBuilder b(7, 1472);
+    const Template* t[] = {&kDomainName};
+    ASSERT_TRUE(b.add_templates(t));
+    ASSERT_TRUE(b.add_domain_name(7, "dc1-span-3"));
+    const Decoded d(b.finish(1));
+    EXPECT_EQ(d.scope_fields.at(263), 1);
+    ASSERT_EQ(d.records.size(), 1u);
+    EXPECT_EQ(value(d.records[0].second.at({149, 0})), 7u);
+    EXPECT_EQ(d.templates.at(263)[1].id, 300) << "observationDomainName";
+    const auto& name = d.records[0].second.at({300, 0});
+    EXPECT_EQ(std::string(name.begin(), name.end()), "dc1-span-3");
 }
 
 TEST(IpfixMessage, ApplicationNamesAreOptionsRecordsWithVariableLengthStrings) {

@@ -15,11 +15,12 @@ using namespace sluice::pktgen;
 class Parser : public ::testing::Test {
 protected:
     // Parses a copy of exactly `frame`'s bytes, so AddressSanitizer sees any read past them.
-    ParseResult parse_frame(const std::vector<std::uint8_t>& frame, std::uint64_t now = 1000) {
+    ParseResult parse_frame(const std::vector<std::uint8_t>& frame, std::uint64_t now = 1000,
+                            LinkType link = LinkType::ethernet) {
         const std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[frame.size()]);
         std::copy(frame.begin(), frame.end(), copy.get());
         const auto size = static_cast<std::uint32_t>(frame.size());
-        return parse(copy.get(), size, size, now, fragments, info);
+        return parse(copy.get(), size, size, link, now, fragments, info);
     }
 
     ParseResult parse_packet(const Packet& p) { return parse_frame(build(p)); }
@@ -189,7 +190,7 @@ TEST_F(Parser, MplsOverSomethingElseIsIgnored) {
     }());
     frame[18] = 0x00;  // a pseudowire control word, not an IP version
     EXPECT_FALSE(parse_frame(frame).metered());
-    EXPECT_EQ(parse_frame(frame).reason(), IgnoreReason::bad_ip_version);
+    EXPECT_EQ(parse_frame(frame).reason(), IgnoreReason::non_ip);
 }
 
 TEST_F(Parser, Ipv4OptionsAreSkipped) {
@@ -359,8 +360,8 @@ TEST_F(Parser, AScatteredJumboFrameIsCheckedAgainstItsWholeLength) {
     const std::vector<std::uint8_t> first_segment(frame.begin(), frame.begin() + 2048);
     const std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[first_segment.size()]);
     std::copy(first_segment.begin(), first_segment.end(), copy.get());
-    const ParseResult r =
-        parse(copy.get(), 2048, static_cast<std::uint32_t>(frame.size()), 1000, fragments, info);
+    const ParseResult r = parse(copy.get(), 2048, static_cast<std::uint32_t>(frame.size()),
+                                LinkType::ethernet, 1000, fragments, info);
     ASSERT_TRUE(r.metered());
     EXPECT_EQ(info.ip_length, 20 + 20 + 8000);
     EXPECT_EQ(info.payload_length, 2048 - 14 - 40);
@@ -410,6 +411,95 @@ TEST_F(Parser, QinQMplsIpv4UdpAtEveryLength) {
     p.mpls_labels = 2;
     // The first IP byte, after the labels, tells the version: without it, the frame ends in L3.
     expect_truncations(build(p), 14 + 8 + 8, 14 + 8 + 8 + 20);
+}
+
+// The same packet behind each link layer of captures gives the key, lengths and payload that
+// it gives as an Ethernet frame: only where its IP header begins differs.
+TEST_F(Parser, EveryLinkTypeOfCapturesMetersThePacketAsEthernetDoes) {
+    for (const LinkTypeInfo& l : kLinkTypes) {
+        const Packet p = l.value == 229 ? udp6() : tcp4();
+        const auto ethernet = build(p);
+        ASSERT_TRUE(parse_frame(ethernet).metered());
+        const PacketInfo want = info;
+        const auto frame = reframe(ethernet, l.value);
+        ASSERT_TRUE(parse_frame(frame, 1000, l.type).metered()) << l.name;
+        EXPECT_EQ(info.key, want.key) << l.name;
+        EXPECT_EQ(info.direction, want.direction) << l.name;
+        EXPECT_EQ(info.ip_length, want.ip_length) << l.name;
+        EXPECT_EQ(info.payload_length, want.payload_length) << l.name;
+        EXPECT_EQ(info.payload_offset + ethernet.size(), want.payload_offset + frame.size())
+            << l.name;
+    }
+}
+
+TEST_F(Parser, LinkLayersInTheirOtherForms) {
+    const auto ip = [] {
+        const auto f = build(tcp4());
+        return std::vector<std::uint8_t>(f.begin() + 14, f.end());
+    }();
+    auto behind = [&](std::vector<std::uint8_t> header) {
+        header.insert(header.end(), ip.begin(), ip.end());
+        return header;
+    };
+    // BSD loopback written on a big-endian host; AF_INET6 as FreeBSD and macOS number it.
+    EXPECT_TRUE(parse_frame(behind({0, 0, 0, 2}), 1000, LinkType::bsd_null).metered());
+    Packet v6 = udp6();
+    auto v6_frame = build(v6);
+    std::vector<std::uint8_t> macos{30, 0, 0, 0};
+    macos.insert(macos.end(), v6_frame.begin() + 14, v6_frame.end());
+    EXPECT_TRUE(parse_frame(macos, 1000, LinkType::bsd_null).metered());
+    // PPP without the HDLC-like bytes, and with its protocol field compressed to one byte.
+    EXPECT_TRUE(parse_frame(behind({0x00, 0x21}), 1000, LinkType::ppp).metered());
+    EXPECT_TRUE(parse_frame(behind({0x21}), 1000, LinkType::ppp).metered());
+    // Cisco HDLC in a file of PPP in HDLC-like framing (LINKTYPE 50 holds either).
+    EXPECT_TRUE(parse_frame(behind({0x8f, 0x00, 0x08, 0x00}), 1000, LinkType::ppp_hdlc).metered());
+    // A VLAN tag behind a Linux cooked header.
+    auto tagged = reframe(build([&] {
+                              Packet p = tcp4();
+                              p.vlans = {42};
+                              return p;
+                          }()),
+                          113);
+    ASSERT_TRUE(parse_frame(tagged, 1000, LinkType::linux_sll).metered());
+    EXPECT_EQ(info.key.head.vlan_id, 42);
+}
+
+TEST_F(Parser, WhatALinkLayerSaysIsNotIpIsIgnoredAsSuch) {
+    auto arp = build(tcp4());
+    arp[12] = 0x08, arp[13] = 0x06;
+    EXPECT_EQ(parse_frame(reframe(arp, 113), 1000, LinkType::linux_sll).reason(),
+              IgnoreReason::non_ip);
+    EXPECT_EQ(parse_frame({7, 0, 0, 0, 0x45}, 1000, LinkType::bsd_null).reason(),
+              IgnoreReason::non_ip);
+    EXPECT_EQ(parse_frame({0xff, 0x03, 0xc0, 0x21, 1}, 1000, LinkType::ppp).reason(),
+              IgnoreReason::non_ip)
+        << "LCP";
+    EXPECT_EQ(parse_frame(std::vector<std::uint8_t>(15, 0), 1000, LinkType::linux_sll).reason(),
+              IgnoreReason::truncated_l2);
+    EXPECT_EQ(parse_frame({}, 1000, LinkType::raw).reason(), IgnoreReason::truncated_l2);
+    EXPECT_EQ(parse_frame(build(tcp4()), 1000, LinkType::unsupported).reason(),
+              IgnoreReason::unsupported_link_type);
+    auto v5 = reframe(build(tcp4()), 101);
+    v5[0] = 0x55;
+    EXPECT_EQ(parse_frame(v5, 1000, LinkType::raw).reason(), IgnoreReason::bad_ip_version);
+}
+
+TEST_F(Parser, AnIgnoredPacketWithAnIpHeaderSaysWhereItBegins) {
+    auto frame = build(tcp4());
+    frame[16] = 0x05, frame[17] = 0xdc;  // a total length beyond the frame
+    ASSERT_EQ(parse_frame(frame).reason(), IgnoreReason::bad_total_length);
+    EXPECT_TRUE(carries_ip(IgnoreReason::bad_total_length));
+    EXPECT_EQ(info.l3_offset, 14);
+    ASSERT_EQ(parse_frame(reframe(frame, 276), 1000, LinkType::linux_sll2).reason(),
+              IgnoreReason::bad_total_length);
+    EXPECT_EQ(info.l3_offset, 20);
+    ASSERT_EQ(parse_frame(reframe(frame, 101), 1000, LinkType::raw).reason(),
+              IgnoreReason::bad_total_length);
+    EXPECT_EQ(info.l3_offset, 0);
+    for (const IgnoreReason r :
+         {IgnoreReason::truncated_l2, IgnoreReason::unsupported_link_type, IgnoreReason::non_ip,
+          IgnoreReason::too_many_vlan_tags, IgnoreReason::too_many_mpls_labels})
+        EXPECT_FALSE(carries_ip(r)) << kIgnoreReasonNames[static_cast<unsigned>(r)].name;
 }
 
 }  // namespace

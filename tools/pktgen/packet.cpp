@@ -161,4 +161,59 @@ std::vector<std::uint8_t> build(const Packet& p) {
     return f;
 }
 
+std::vector<std::uint8_t> reframe(const std::vector<std::uint8_t>& frame, std::uint32_t linktype) {
+    if (linktype == 1 || frame.size() < 14) return frame;
+    const auto ethertype = static_cast<std::uint16_t>(frame[12] << 8 | frame[13]);
+    const bool v4 = ethertype == 0x0800, v6 = ethertype == 0x86dd;
+    std::vector<std::uint8_t> out;
+    switch (linktype) {
+        case 113:  // packet type "to us", ARPHRD_ETHER, the source MAC padded to 8, protocol
+            put16(out, 0);
+            put16(out, 1);
+            put16(out, 6);
+            out.insert(out.end(), frame.begin() + 6, frame.begin() + 12);
+            put16(out, 0);
+            put16(out, ethertype);
+            break;
+        case 276:  // protocol, reserved, ifindex, ARPHRD_ETHER, packet type, address
+            put16(out, ethertype);
+            put16(out, 0);
+            put32(out, 1);
+            put16(out, 1);
+            out.push_back(0);
+            out.push_back(6);
+            out.insert(out.end(), frame.begin() + 6, frame.begin() + 12);
+            put16(out, 0);
+            break;
+        case 101:
+        case 228:
+        case 229: break;
+        case 0:  // the address family in the writer's byte order (little-endian), BSD numbers
+        case 108: {
+            const std::uint32_t family = v4 ? 2 : v6 ? 24 : 0xffff;
+            if (linktype == 108) {
+                put32(out, family);
+            } else {
+                for (unsigned i = 0; i < 4; ++i)
+                    out.push_back(static_cast<std::uint8_t>(family >> (8 * i)));
+            }
+            break;
+        }
+        case 9:
+        case 50:  // PPP in HDLC-like framing: address, control, protocol
+            out.push_back(0xff);
+            out.push_back(0x03);
+            put16(out, v4 ? 0x0021 : v6 ? 0x0057 : ethertype == 0x8847 ? 0x0281 : 0xc021);
+            break;
+        case 104:  // unicast address, control, EtherType
+            out.push_back(0x0f);
+            out.push_back(0x00);
+            put16(out, ethertype);
+            break;
+        default: return frame;
+    }
+    out.insert(out.end(), frame.begin() + 14, frame.end());
+    return out;
+}
+
 }  // namespace sluice::pktgen

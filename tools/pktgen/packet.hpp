@@ -52,4 +52,11 @@ struct Packet {
 // The frame, with correct lengths and IPv4 header checksum.
 std::vector<std::uint8_t> build(const Packet& p);
 
+// An Ethernet frame as a capture of pcap link type `linktype` holds the same packet: its
+// network layer (from byte 14 on) behind that link's own header. Links with an EtherType
+// (Linux cooked SLL 113 and SLL2 276, Cisco HDLC 104) keep the frame's; raw IP (101, 228, 229),
+// BSD loopback (0, 108) and PPP (9, 50) carry the address family or PPP protocol of IPv4, IPv6
+// (and MPLS, PPP), and one that means neither for any other EtherType.
+std::vector<std::uint8_t> reframe(const std::vector<std::uint8_t>& frame, std::uint32_t linktype);
+
 }  // namespace sluice::pktgen

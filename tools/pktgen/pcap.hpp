@@ -1,4 +1,4 @@
-// Writes classic pcap files with nanosecond timestamps.
+// Writes captures: classic pcap files with nanosecond timestamps, or pcapng files.
 #pragma once
 
 #include <cstdint>
@@ -8,10 +8,15 @@
 
 namespace sluice::pktgen {
 
+enum class CaptureFormat { pcap, pcapng };
+
 class PcapWriter {
 public:
-    // Throws std::runtime_error naming the path when it cannot be created.
-    explicit PcapWriter(const std::string& path);
+    // Throws std::runtime_error naming the path when it cannot be created. `linktype`: the pcap
+    // LINKTYPE of the frames (1, Ethernet); a pcapng file has one interface of that type, with
+    // nanosecond timestamps.
+    explicit PcapWriter(const std::string& path, std::uint32_t linktype = 1,
+                        CaptureFormat format = CaptureFormat::pcap);
     ~PcapWriter();
     PcapWriter(const PcapWriter&) = delete;
     PcapWriter& operator=(const PcapWriter&) = delete;
@@ -21,6 +26,7 @@ public:
 
 private:
     std::FILE* file_;
+    CaptureFormat format_;
     std::uint64_t packets_ = 0;
 };
 

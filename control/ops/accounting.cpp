@@ -1,0 +1,166 @@
+// The accounting of a run, from one snapshot: the reliability statistics the collectors get, the
+// lines the control logs when it stops, and the same as JSON (--summary).
+#include "accounting.hpp"
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "json.hpp"
+#include "sluice/log.hpp"
+
+namespace sluice::ops {
+namespace {
+
+// What one collector's statistics say was not sent: the dataplane's and its own.
+struct NotSent {
+    std::uint64_t records, packets, octets;
+};
+
+NotSent not_sent(const shm::OutputCounters& o, const control::SessionCounters& n) {
+    return {o.records_not_sent + n.records_not_sent, o.packets_not_sent + n.packets_not_sent,
+            o.octets_not_sent + n.octets_not_sent};
+}
+
+// The identity a collector can check: every packet received is in a record it was sent,
+// ignored, or not sent; every IP octet metered is in a record it was sent, or not sent.
+bool balanced(const MeterCounters& m, const control::SessionCounters& n, const NotSent& lost) {
+    return m.packets == n.packets_sent + m.ignored_total() + lost.packets &&
+           m.metered_octets == n.octets_sent + lost.octets;
+}
+
+std::uint64_t sum(const std::array<std::uint64_t, kIgnoreReasons>& a) {
+    std::uint64_t total = 0;
+    for (const std::uint64_t n : a) total += n;
+    return total;
+}
+
+}  // namespace
+
+control::Reliability reliability(const Snapshot& s) {
+    const MeterCounters m = s.meter_total();
+    const shm::OutputCounters o = s.output_total();
+    control::Reliability r;
+    r.packets = m.packets;
+    r.frame_octets = m.octets;
+    r.metered_octets = m.metered_octets;
+    r.ignored_packets = m.ignored_total();
+    r.ignored_octets = m.ignored_ip_octets;
+    r.ignored_frame_octets = sum(m.ignored_octets);
+    r.records_not_sent = o.records_not_sent;
+    r.packets_not_sent = o.packets_not_sent;
+    r.octets_not_sent = o.octets_not_sent;
+    r.since_ns = s.dataplane_start_ns;
+    r.until_ns = s.time_ns;
+    return r;
+}
+
+void log_accounting(const Snapshot& s) {
+    const MeterCounters m = s.meter_total();
+    const shm::OutputCounters o = s.output_total();
+    for (const auto& w : s.workers)
+        SLUICE_INFO("worker %u (port %u queue %u): %" PRIu64 " packets, %" PRIu64 " flows", w.id,
+                    w.port, w.queue, w.meter.packets, w.meter.flows_created);
+    SLUICE_INFO("accounting: %" PRIu64 " packets received = %" PRIu64 " in %" PRIu64
+                " records taken by sluice-control + %" PRIu64 " ignored + %" PRIu64 " in %" PRIu64
+                " records not sent by the dataplane; %" PRIu64 " frame octets received, %" PRIu64
+                " IP octets metered",
+                m.packets, s.taken.packets, s.taken.records, m.ignored_total(), o.packets_not_sent,
+                o.records_not_sent, m.octets, m.metered_octets);
+    std::string reasons;
+    for (std::size_t r = 0; r < kIgnoreReasons; ++r)
+        if (m.ignored_packets[r] != 0)
+            reasons += (reasons.empty() ? "" : ", ") + std::string(kIgnoreReasonNames[r].name) +
+                       " " + std::to_string(m.ignored_packets[r]);
+    SLUICE_INFO("ignored by reason: %s; %" PRIu64 " flows evicted for lack of room; %" PRIu64
+                " fragments given their first's ports, %" PRIu64 " metered with ports 0",
+                reasons.empty() ? "none" : reasons.c_str(), m.evictions, m.fragments_matched,
+                m.fragments_unmatched);
+    for (const auto& c : s.collectors) {
+        const control::SessionCounters& n = c.counters;
+        const NotSent lost = not_sent(o, n);
+        SLUICE_INFO("accounting for collector \"%s\" (%s): %" PRIu64 " packets received = %" PRIu64
+                    " in %" PRIu64 " records exported + %" PRIu64 " ignored + %" PRIu64
+                    " in %" PRIu64 " records not sent; %" PRIu64 " of %" PRIu64
+                    " metered octets exported; %" PRIu64 " messages",
+                    c.name.c_str(), c.destination.c_str(), m.packets, n.packets_sent,
+                    n.records_sent, m.ignored_total(), lost.packets, lost.records, n.octets_sent,
+                    m.metered_octets, n.messages_sent);
+    }
+}
+
+std::string summary_json(const Snapshot& s) {
+    const MeterCounters m = s.meter_total();
+    const shm::OutputCounters o = s.output_total();
+    JsonWriter j;
+    j.begin_object();
+    j.field("sensor", s.sensor).field("version", s.version);
+    j.field("since_ns", s.dataplane_start_ns).field("until_ns", s.time_ns);
+    j.key("received").begin_object();
+    j.field("packets", m.packets).field("frame_octets", m.octets).end_object();
+    j.key("metered").begin_object();
+    j.field("packets", m.metered_packets).field("ip_octets", m.metered_octets).end_object();
+    j.key("ignored").begin_object();
+    j.field("packets", m.ignored_total()).field("ip_octets", m.ignored_ip_octets);
+    j.field("frame_octets", sum(m.ignored_octets));
+    j.key("by_reason").begin_object();
+    for (std::size_t r = 0; r < kIgnoreReasons; ++r) {
+        j.key(kIgnoreReasonNames[r].name).begin_object();
+        j.field("packets", m.ignored_packets[r]).field("frame_octets", m.ignored_octets[r]);
+        j.end_object();
+    }
+    j.end_object().end_object();
+    j.key("flows").begin_object();
+    j.field("created", m.flows_created).field("evicted", m.evictions);
+    j.key("records_by_end_reason").begin_object();
+    for (std::size_t r = 1; r < kEndReasons; ++r) j.field(kEndReasonNames[r], m.flows_ended[r]);
+    j.end_object().end_object();
+    j.key("taken").begin_object();
+    j.field("records", s.taken.records).field("packets", s.taken.packets);
+    j.field("ip_octets", s.taken.octets).end_object();
+    j.key("dataplane_not_sent").begin_object();
+    j.field("records", o.records_not_sent).field("packets", o.packets_not_sent);
+    j.field("ip_octets", o.octets_not_sent).end_object();
+    j.key("collectors").begin_array();
+    for (const auto& c : s.collectors) {
+        const control::SessionCounters& n = c.counters;
+        const NotSent lost = not_sent(o, n);
+        j.begin_object();
+        j.field("name", c.name).field("destination", c.destination).field("state", c.state);
+        j.key("exported").begin_object();
+        j.field("records", n.records_sent).field("packets", n.packets_sent);
+        j.field("ip_octets", n.octets_sent).field("messages", n.messages_sent).end_object();
+        j.key("not_sent").begin_object();
+        j.field("records", lost.records).field("packets", lost.packets);
+        j.field("ip_octets", lost.octets).end_object();
+        j.field("balanced", balanced(m, n, lost));
+        j.end_object();
+    }
+    j.end_array();
+    return j.end_object().text();
+}
+
+bool write_summary(const std::string& path, const Snapshot& s, std::string& error) {
+    // Written beside the file and renamed over it: a reader never sees half a summary.
+    const std::string temporary = path + ".tmp";
+    {
+        std::ofstream out(temporary, std::ios::trunc);
+        out << summary_json(s) << '\n';
+        if (!out.flush()) {
+            error = "cannot write " + temporary + ": " + std::strerror(errno);
+            return false;
+        }
+    }
+    std::error_code ec;
+    std::filesystem::rename(temporary, path, ec);
+    if (ec) {
+        error = "cannot rename " + temporary + " to " + path + ": " + ec.message();
+        return false;
+    }
+    return true;
+}
+
+}  // namespace sluice::ops
