@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -16,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,31 +35,57 @@ namespace fs = std::filesystem;
 
 constexpr auto kDataplaneReadyTimeout = std::chrono::seconds(120);
 constexpr auto kControlReadyTimeout = std::chrono::seconds(60);
+// After a stop, how long the children get to flush and export before they are killed: the
+// dataplane waits up to 60 s for the control to drain its rings, the control 10 s for its
+// collectors.
+constexpr auto kStopGrace = std::chrono::seconds(90);
 
 void usage(FILE* out) {
     std::fprintf(
         out,
         "usage: sluice run [--config FILE]\n"
-        "       sluice pcap TRACE --to HOST:PORT|PATH [--transport udp|tcp|file] [--config FILE]\n"
+        "       sluice pcap CAPTURE [--to HOST:PORT|PATH] [--transport udp|tcp|file]\n"
+        "                   [--config FILE] [--print-records] [--summary FILE]\n"
         "  run    start sluice-dataplane and sluice-control with one configuration;\n"
         "         Ctrl-C or SIGTERM stops both\n"
-        "  pcap   meter a capture file into flow records and export them to one collector\n"
-        "         (IPFIX over UDP or TCP, or an IPFIX file), then print the accounting\n"
+        "  pcap   meter a capture (pcap or pcapng) into flow records and export them to one\n"
+        "         collector (IPFIX over UDP or TCP, or an IPFIX file), then print the accounting\n"
         "  -c, --config FILE        the Sluice configuration (run: default\n"
-        "                           /etc/sluice/sluice.toml; pcap: its [flow] and [sensor]\n"
-        "                           settings, cores and memory; built-in defaults without it)\n"
+        "                           /etc/sluice/sluice.toml; pcap: settings that replace the\n"
+        "                           defaults, such as [flow], [sensor], [applications] and a\n"
+        "                           [[collector]]'s; it needs no [[port]])\n"
         "  -t, --to HOST:PORT|PATH  pcap: the collector, or the IPFIX file to write\n"
         "      --transport T        pcap: udp (default), tcp or file\n"
+        "      --print-records      pcap: every record on stdout, one line of JSON each\n"
+        "      --summary FILE       pcap: the final accounting as JSON\n"
         "  -V, --version            print the version and exit\n");
+}
+
+// Where this program is: its folder, and whether that is a folder of a build tree (its
+// siblings and files are then there, not where `meson install` puts them).
+fs::path self_folder() {
+    return fs::read_symlink("/proc/self/exe").parent_path();
+}
+bool in_build_tree() {
+    std::error_code ec;
+    return fs::exists(self_folder() / ".." / "build.ninja", ec);
 }
 
 // Where a sibling program is: next to this one once installed, in its own folder of the
 // build tree otherwise.
 std::string find_program(const char* name, const char* build_dir) {
-    const fs::path self = fs::read_symlink("/proc/self/exe").parent_path();
+    const fs::path self = self_folder();
     for (const fs::path& candidate : {self / name, self / ".." / build_dir / name})
         if (access(candidate.c_str(), X_OK) == 0) return fs::weakly_canonical(candidate).string();
     return name;  // from PATH
+}
+
+// The application signatures `sluice pcap` identifies with unless its --config says otherwise:
+// the build tree's copy when run from one, else the file `meson install` installs.
+std::string default_signatures() {
+    if (in_build_tree())
+        return fs::weakly_canonical(self_folder() / ".." / "config" / "applications.toml");
+    return SLUICE_INSTALLED_SIGNATURES;
 }
 
 // A datagram socket speaking the sd_notify protocol, so a child says READY=1 the same way
@@ -94,16 +123,14 @@ struct NotifySocket {
     }
 };
 
-struct Child {
-    const char* name;
-    pid_t pid = -1;
-    int status = 0;
-    bool running() const { return pid > 0; }
-};
-
 pid_t spawn(const std::vector<std::string>& args, const std::string& notify) {
+    const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid != 0) return pid;
+    // Dies with the launcher, however the launcher ends: a child left on its own would hold
+    // the dataplane's hugepages. (Had the launcher gone before this line, it is gone now.)
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
     // Its own process group: a terminal's Ctrl-C reaches only the launcher, which forwards it
     // once, so a child never mistakes it for a second, urgent signal.
     setpgid(0, 0);
@@ -133,14 +160,17 @@ public:
     ~Launcher() { close(signal_fd_); }
 
     // `together`: start the control with the dataplane, not once it is ready; it waits for the
-    // dataplane by itself. Quicker for a run that should end soon (a capture).
-    int run(const std::string& config, bool together = false) {
+    // dataplane by itself. Quicker for a run that should end soon (a capture). `control_args`
+    // are added to the control's command line.
+    int run(const std::string& config, bool together = false,
+            const std::vector<std::string>& control_args = {}) {
         const std::string tag = "sluice-run-" + std::to_string(getpid());
         NotifySocket dp_notify(tag + "-dataplane");
         NotifySocket ctl_notify(tag + "-control");
         const auto start_control = [&](std::vector<std::string> args) {
             args.insert(args.begin(),
                         {find_program("sluice-control", "control"), "--config", config});
+            args.insert(args.end(), control_args.begin(), control_args.end());
             control_.pid = spawn(args, ctl_notify.address);
         };
 
@@ -154,7 +184,7 @@ public:
                     dataplane_.pid, control_.pid);
         while (dataplane_.running() || control_.running()) {
             pollfd p{signal_fd_, POLLIN, 0};
-            poll(&p, 1, -1);
+            poll(&p, 1, 1000);
             handle_signals();
             // The control leaving on its own while the dataplane runs is a failure: stop both.
             if (!control_.running() && dataplane_.running() && !stopping_) stop();
@@ -163,6 +193,20 @@ public:
     }
 
 private:
+    struct Child {
+        const char* name;
+        pid_t pid = -1;
+        int status = 0;
+        int told = 0;  // the signal the launcher sent it to stop
+        bool killed = false;
+        bool running() const { return pid > 0; }
+    };
+
+    void signal(Child& c, int sig) {
+        kill(c.pid, sig);
+        c.told = sig;
+    }
+
     bool wait_ready(Child& child, const NotifySocket& notify, Clock::duration timeout) {
         const auto deadline = Clock::now() + timeout;
         while (child.running() && !stopping_) {
@@ -181,8 +225,9 @@ private:
             poll(p, 2, static_cast<int>(std::min<long long>(left.count(), 1000)));
             handle_signals();
         }
-        if (!child.running() && !stopping_)
-            SLUICE_ERROR("%s exited before it was ready (status %d)", child.name, child.status);
+        // A failure has been said when it was reaped.
+        if (!child.running() && !stopping_ && child.status == 0)
+            SLUICE_ERROR("%s exited before it was ready", child.name);
         stop();
         return false;
     }
@@ -191,33 +236,60 @@ private:
         signalfd_siginfo info{};
         while (read(signal_fd_, &info, sizeof(info)) == sizeof(info)) {
             if (info.ssi_signo == SIGCHLD) continue;
-            SLUICE_INFO("SIG%s received, stopping sluice-control and sluice-dataplane",
-                        sigabbrev_np(static_cast<int>(info.ssi_signo)));
-            stop(static_cast<int>(info.ssi_signo));
+            const int sig = static_cast<int>(info.ssi_signo);
+            if (!stopping_) {
+                SLUICE_INFO("SIG%s received, stopping sluice-control and sluice-dataplane",
+                            sigabbrev_np(sig));
+                stop(sig);
+            } else {
+                // A second one is urgent: passed on, the dataplane stops without flushing.
+                SLUICE_WARN("SIG%s received again: stopping at once", sigabbrev_np(sig));
+                for (Child* c : {&dataplane_, &control_})
+                    if (c->running()) signal(*c, sig);
+            }
         }
         for (Child* c : {&dataplane_, &control_}) {
             int status = 0;
             if (c->running() && waitpid(c->pid, &status, WNOHANG) == c->pid) {
                 c->pid = -1;
                 c->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                // Ended by the signal it was told to stop with, before it could take it: stopped.
+                if (WIFSIGNALED(status) && WTERMSIG(status) == c->told && !c->killed) c->status = 0;
                 if (c->status != 0) SLUICE_ERROR("%s exited with status %d", c->name, c->status);
             }
         }
+        // Stopping for longer than any flush and export takes: what is left is killed.
+        if (stopping_ && Clock::now() - stop_began_ > kStopGrace)
+            for (Child* c : {&dataplane_, &control_})
+                if (c->running() && !c->killed) {
+                    SLUICE_ERROR(
+                        "%s has not stopped %lld s after it was asked to; killing it", c->name,
+                        static_cast<long long>(
+                            std::chrono::duration_cast<std::chrono::seconds>(kStopGrace).count()));
+                    signal(*c, SIGKILL);
+                    c->killed = true;
+                }
     }
 
     // Stops the dataplane, which flushes every flow and waits for the control to export them;
-    // the control stops by itself once the dataplane has gone.
+    // the control stops by itself once the dataplane has gone. A control with no dataplane
+    // (one that failed, or has finished) is stopped itself.
     void stop(int sig = SIGTERM) {
         if (stopping_) return;
         stopping_ = true;
+        stop_began_ = Clock::now();
         if (dataplane_.running())
-            kill(dataplane_.pid, sig);
+            signal(dataplane_, sig);
         else if (control_.running())
-            kill(control_.pid, sig);
+            signal(control_, sig);
     }
 
+    // Waits for both children and reaps them; the exit status is the first that failed.
     int finish() {
         while (dataplane_.running() || control_.running()) {
+            // A control whose dataplane has gone stops by itself; one that was never told to is
+            // told now.
+            if (!dataplane_.running() && !stopping_) stop();
             pollfd p{signal_fd_, POLLIN, 0};
             poll(&p, 1, 1000);
             handle_signals();
@@ -227,47 +299,123 @@ private:
 
     int signal_fd_ = -1;
     bool stopping_ = false;
+    Clock::time_point stop_began_{};
     Child dataplane_{"sluice-dataplane"};
     Child control_{"sluice-control"};
 };
 
-// Removes what a DPDK primary of `prefix` leaves behind: its hugepage files and runtime folder.
-void remove_prefix_files(const std::string& prefix) {
+// The hugetlbfs mounts, where a DPDK primary keeps its hugepage files.
+std::vector<fs::path> hugepage_mounts() {
+    std::vector<fs::path> out;
     std::ifstream mounts("/proc/mounts");
     std::string device, mount, type, rest;
+    while (mounts >> device >> mount >> type && std::getline(mounts, rest))
+        if (type == "hugetlbfs") out.emplace_back(mount);
+    return out;
+}
+
+// Removes what a DPDK primary of `prefix` leaves behind: its hugepage files and runtime folder.
+void remove_prefix_files(const std::string& prefix) {
     std::error_code ec;
-    while (mounts >> device >> mount >> type && std::getline(mounts, rest)) {
-        if (type != "hugetlbfs") continue;
+    for (const fs::path& mount : hugepage_mounts())
         for (const auto& entry : fs::directory_iterator(mount, ec))
             if (entry.path().filename().string().starts_with(prefix + "map_"))
                 fs::remove(entry.path(), ec);
-    }
     fs::remove_all(fs::path("/var/run/dpdk") / prefix, ec);
 }
+
+constexpr std::string_view kPcapPrefix = "sluice-pcap-";
+
+// The launcher pid in a name that starts with "sluice-pcap-PID"; 0 when it does not.
+pid_t pcap_run_pid(const std::string& name) {
+    if (!name.starts_with(kPcapPrefix)) return 0;
+    pid_t pid = 0;
+    const char* begin = name.data() + kPcapPrefix.size();
+    const auto [end, ec] = std::from_chars(begin, name.data() + name.size(), pid);
+    if (ec != std::errc() || end == begin) return 0;
+    return pid;
+}
+
+// Removes what earlier runs of `sluice pcap` that were killed left: hugepage files (which pin
+// their memory), DPDK runtime folders and temporary folders of launchers no longer running.
+void remove_dead_runs() {
+    std::set<pid_t> dead;
+    std::error_code ec;
+    std::vector<fs::path> folders = hugepage_mounts();
+    folders.push_back("/var/run/dpdk");
+    folders.push_back(fs::temp_directory_path(ec));
+    for (const fs::path& folder : folders)
+        for (const auto& entry : fs::directory_iterator(folder, ec)) {
+            const pid_t pid = pcap_run_pid(entry.path().filename().string());
+            if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) dead.insert(pid);
+        }
+    for (const pid_t pid : dead) {
+        const std::string prefix = std::string(kPcapPrefix) + std::to_string(pid);
+        remove_prefix_files(prefix);
+        fs::remove_all(fs::temp_directory_path(ec) / prefix, ec);
+        SLUICE_INFO("removed what a sluice pcap that did not finish (pid %d) left behind", pid);
+    }
+}
+
+// The folder and shared-memory prefix of one `sluice pcap`, removed however it ends.
+struct PcapRun {
+    std::string prefix = std::string(kPcapPrefix) + std::to_string(getpid());
+    fs::path work = fs::temp_directory_path() / prefix;
+
+    PcapRun() {
+        std::error_code ec;
+        fs::create_directories(work, ec);
+    }
+    ~PcapRun() {
+        remove_prefix_files(prefix);
+        std::error_code ec;
+        fs::remove_all(work, ec);
+    }
+    PcapRun(const PcapRun&) = delete;
+    PcapRun& operator=(const PcapRun&) = delete;
+};
 
 struct PcapOptions {
     std::string trace;
     std::string to;
     config::Transport transport = config::Transport::udp;
     std::optional<std::string> config;
+    bool print_records = false;
+    std::string summary;
 };
 
-// The configuration `sluice pcap` runs with: the user's (or the defaults), the trace as the only
-// port, the one collector, and a file prefix of its own so it never meets a running sensor.
-std::optional<config::Config> pcap_config(const PcapOptions& o, const std::string& prefix,
-                                          const fs::path& work) {
+// The configuration `sluice pcap` runs with: the defaults, with what the user's file gives
+// over them; the capture as the only port, the one collector, and a file prefix of its own so
+// it never meets a running sensor.
+std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& run) {
     config::Config c;
+    bool signatures_given = false;
     if (o.config) {
-        auto loaded = config::load_file(*o.config);
+        auto loaded = config::load_file(*o.config, config::Ports::optional);
         for (const auto& e : loaded.errors) log::error_line(e.to_string().c_str());
         if (!loaded.config) return std::nullopt;
         c = std::move(*loaded.config);
+        signatures_given = loaded.given.contains("applications.signatures");
+        // Read from the run's folder from now on: a path relative to the user's file is
+        // taken from there.
+        c.applications.signatures = config::signatures_path(c);
     } else {
         // What a million flows need on one worker, and no more: less memory to map, a quicker
         // start (tools/setup reserves 2 GiB).
         c.dataplane.hugepage_memory = 320ull << 20;
     }
-    c.dataplane.file_prefix = prefix;
+    if (!signatures_given) {
+        const std::string signatures = default_signatures();
+        std::error_code ec;
+        if (fs::exists(signatures, ec))
+            c.applications.signatures = signatures;
+        else
+            SLUICE_WARN(
+                "no application signatures at %s: records carry no applicationId (give one "
+                "with [applications] signatures in --config)",
+                signatures.c_str());
+    }
+    c.dataplane.file_prefix = run.prefix;
     // The EAL's start-up chatter is not what an analyst came for; warnings still show.
     c.dataplane.eal_args.push_back("--log-level=lib.eal:warning");
     // A capture is one queue: one worker, on the first of the configured worker CPUs, which
@@ -277,28 +425,38 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const std::strin
     c.ports = {port};
     c.dataplane.worker_cores.cpus.resize(1);
     // The configuration's settings for a collector of this transport (mtu, timestamps, ...).
-    config::Collector collector;
-    for (const auto& existing : c.collectors)
-        if (existing.transport == o.transport) {
-            collector = existing;
-            break;
+    std::vector<config::Collector> collectors;
+    if (!o.to.empty()) {
+        config::Collector collector;
+        for (const auto& existing : c.collectors)
+            if (existing.transport == o.transport) {
+                collector = existing;
+                break;
+            }
+        collector.transport = o.transport;
+        collector.name = o.to;
+        if (o.transport == config::Transport::file) {
+            collector.path = fs::absolute(o.to).string();
+        } else {
+            const auto address = config::parse_socket_address(o.to);
+            if (!address.value) {
+                SLUICE_ERROR("--to %s: %s", o.to.c_str(), address.error.c_str());
+                return std::nullopt;
+            }
+            collector.address = *address.value;
         }
-    collector.transport = o.transport;
-    collector.name = o.to;
-    if (o.transport == config::Transport::file) {
-        collector.path = fs::absolute(o.to).string();
-    } else {
-        const auto address = config::parse_socket_address(o.to);
-        if (!address.value) {
-            SLUICE_ERROR("--to %s: %s", o.to.c_str(), address.error.c_str());
-            return std::nullopt;
-        }
-        collector.address = *address.value;
+        collectors.push_back(collector);
     }
-    c.collectors = {collector};
-    c.control.socket = (work / "control.sock").string();
+    c.collectors = collectors;
+    c.control.socket = (run.work / "control.sock").string();
     c.metrics.enabled = false;  // a capture's run is over before anyone would scrape it
     return c;
+}
+
+const char* transport_name(config::Transport t) {
+    for (const auto& [name, value] : config::kTransports)
+        if (value == t) return name.data();
+    return "?";
 }
 
 int pcap(const PcapOptions& o) {
@@ -306,43 +464,43 @@ int pcap(const PcapOptions& o) {
         SLUICE_ERROR("cannot read the capture %s: %s", o.trace.c_str(), std::strerror(errno));
         return 2;
     }
-    const std::string prefix = "sluice-pcap-" + std::to_string(getpid());
-    const fs::path work = fs::temp_directory_path() / prefix;
-    std::error_code ec;
-    fs::create_directories(work, ec);
-    const auto c = pcap_config(o, prefix, work);
+    remove_dead_runs();
+    const PcapRun run;
+    const auto c = pcap_config(o, run);
     if (!c) return 2;
-    const fs::path file = work / "sluice.toml";
+    const fs::path file = run.work / "sluice.toml";
     std::ofstream(file) << config::to_toml(*c);
     // Read back as both processes will: what the options made must be a valid configuration.
     const auto checked = config::load_file(file.string());
     for (const auto& e : checked.errors) log::error_line(e.to_string().c_str());
-    int status = 2;
-    if (checked.config) {
+    if (!checked.config) return 2;
+    if (o.to.empty())
+        SLUICE_INFO("metering %s into flow records", o.trace.c_str());
+    else
         SLUICE_INFO("metering %s into IPFIX records for %s (%s)", o.trace.c_str(), o.to.c_str(),
-                    std::string(o.transport == config::Transport::file  ? "file"
-                                : o.transport == config::Transport::tcp ? "tcp"
-                                                                        : "udp")
-                        .c_str());
-        status = Launcher().run(file.string(), true);
-    }
-    remove_prefix_files(prefix);
-    fs::remove_all(work, ec);
-    return status;
+                    transport_name(o.transport));
+    std::vector<std::string> control_args;
+    if (o.print_records) control_args.push_back("--print-records");
+    if (!o.summary.empty()) control_args.insert(control_args.end(), {"--summary", o.summary});
+    return Launcher().run(file.string(), true, control_args);
 }
 
 int pcap_main(int argc, char** argv) {
     PcapOptions o;
-    enum { kTransport = 256 };
+    enum { kTransport = 256, kPrintRecords, kSummary };
     static const option options[] = {{"config", required_argument, nullptr, 'c'},
                                      {"to", required_argument, nullptr, 't'},
                                      {"transport", required_argument, nullptr, kTransport},
+                                     {"print-records", no_argument, nullptr, kPrintRecords},
+                                     {"summary", required_argument, nullptr, kSummary},
                                      {nullptr, 0, nullptr, 0}};
     optind = 2;
     for (int opt; (opt = getopt_long(argc, argv, "c:t:", options, nullptr)) != -1;) {
         switch (opt) {
             case 'c': o.config = optarg; break;
             case 't': o.to = optarg; break;
+            case kPrintRecords: o.print_records = true; break;
+            case kSummary: o.summary = fs::absolute(optarg).string(); break;
             case kTransport: {
                 bool known = false;
                 for (const auto& [name, value] : config::kTransports)
@@ -356,8 +514,10 @@ int pcap_main(int argc, char** argv) {
             default: usage(stderr); return 2;
         }
     }
-    if (optind + 1 != argc || o.to.empty()) {
-        SLUICE_ERROR("sluice pcap needs one capture file and --to");
+    if (optind + 1 != argc || (o.to.empty() && !o.print_records && o.summary.empty())) {
+        SLUICE_ERROR(
+            "sluice pcap needs one capture file and where its records go: --to, "
+            "--print-records or --summary");
         usage(stderr);
         return 2;
     }

@@ -147,10 +147,11 @@ std::string describe(const toml::node& n) {
     }
 }
 
-// Collects errors against one file.
+// Collects errors against one file, and the keys it gives.
 struct Errors {
     std::string file;
     std::vector<ConfigError> list;
+    std::set<std::string> given;
 
     void add(const toml::source_region& where, std::string key, std::string message) {
         list.push_back(
@@ -364,7 +365,9 @@ public:
 private:
     const toml::node* find(std::string_view key) {
         if (std::find(known_.begin(), known_.end(), key) == known_.end()) known_.emplace_back(key);
-        return table_.get(key);
+        const toml::node* n = table_.get(key);
+        if (n != nullptr) errors_.given.insert(path(key));
+        return n;
     }
 
     std::string path(std::string_view key) const {
@@ -447,9 +450,9 @@ toml::source_region where(const toml::table& root, std::initializer_list<std::st
 }
 
 // Rules that span keys: cores, queues, devices and collectors fit together.
-void check_across(const Config& c, const toml::table& root, Errors& errors) {
+void check_across(const Config& c, const toml::table& root, Ports ports, Errors& errors) {
     const auto& dp = c.dataplane;
-    if (c.ports.empty())
+    if (c.ports.empty() && ports == Ports::required)
         errors.add(root.source(), "port",
                    "no [[port]] is configured; add one, such as [[port]] with device = "
                    "\"0000:3b:00.0\"");
@@ -527,8 +530,8 @@ void check_across(const Config& c, const toml::table& root, Errors& errors) {
     }
 }
 
-LoadResult load_table(const toml::table& root, const std::string& file) {
-    Errors errors{file, {}};
+LoadResult load_table(const toml::table& root, const std::string& file, Ports ports) {
+    Errors errors{file, {}, {}};
     Config config;
     config.file = file;
     Reader reader(root, "", errors);
@@ -538,31 +541,33 @@ LoadResult load_table(const toml::table& root, const std::string& file) {
         if (col.name.empty())
             col.name =
                 col.transport == Transport::file ? col.path : format_socket_address(col.address);
-    if (errors.list.empty()) check_across(config, root, errors);
-    if (!errors.list.empty()) return {std::nullopt, std::move(errors.list)};
-    return {std::move(config), {}};
+    if (errors.list.empty()) check_across(config, root, ports, errors);
+    if (!errors.list.empty()) return {std::nullopt, std::move(errors.list), {}};
+    return {std::move(config), {}, std::move(errors.given)};
 }
 
 }  // namespace
 
-LoadResult load_string(std::string_view text, const std::string& file_name) {
+LoadResult load_string(std::string_view text, const std::string& file_name, Ports ports) {
     try {
         const toml::table root = toml::parse(text, file_name);
-        return load_table(root, file_name);
+        return load_table(root, file_name, ports);
     } catch (const toml::parse_error& e) {
         const auto& at = e.source().begin;
         return {
             std::nullopt,
-            {{file_name, at.line, at.column, "", "TOML syntax: " + std::string(e.description())}}};
+            {{file_name, at.line, at.column, "", "TOML syntax: " + std::string(e.description())}},
+            {}};
     }
 }
 
-LoadResult load_file(const std::string& path) {
+LoadResult load_file(const std::string& path, Ports ports) {
     auto unreadable = [&path](int err) {
         return LoadResult{std::nullopt,
                           {{path, 0, 0, "",
                             std::string("cannot read the configuration: ") + std::strerror(err) +
-                                "; pass an existing file with --config FILE"}}};
+                                "; pass an existing file with --config FILE"}},
+                          {}};
     };
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) return unreadable(EISDIR);
@@ -570,7 +575,7 @@ LoadResult load_file(const std::string& path) {
     if (!in) return unreadable(errno);
     std::ostringstream text;
     text << in.rdbuf();
-    return load_string(text.str(), path);
+    return load_string(text.str(), path, ports);
 }
 
 SignaturesResult load_signatures_string(std::string_view text, const std::string& file_name) {
@@ -581,7 +586,7 @@ SignaturesResult load_signatures_string(std::string_view text, const std::string
         const auto& at = e.source().begin;
         return {std::nullopt, {{file_name, at.line, at.column, "", std::string(e.description())}}};
     }
-    Errors errors{file_name, {}};
+    Errors errors{file_name, {}, {}};
     Signatures s;
     s.file = file_name;
     Reader reader(root, "", errors);

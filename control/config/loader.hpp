@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,10 +27,16 @@ struct ConfigError {
 struct LoadResult {
     std::optional<Config> config;  // set only when there is no error
     std::vector<ConfigError> errors;
+    std::set<std::string> given;  // the keys the file gives, dotted: "applications.signatures"
 };
 
-LoadResult load_file(const std::string& path);
-LoadResult load_string(std::string_view text, const std::string& file_name);
+// Whether a configuration must have a [[port]]: a sensor's must; settings for `sluice pcap`,
+// which brings its capture as the port, need not.
+enum class Ports { required, optional };
+
+LoadResult load_file(const std::string& path, Ports ports = Ports::required);
+LoadResult load_string(std::string_view text, const std::string& file_name,
+                       Ports ports = Ports::required);
 
 struct SignaturesResult {
     std::optional<Signatures> signatures;  // set only when there is no error

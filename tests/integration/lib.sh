@@ -97,6 +97,19 @@ json_field() {
   python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"
 }
 
+# summary KEY...: a value of the final accounting (sluice-control --summary, sluice pcap
+# --summary) in $SUMMARY, default $WORK/summary.json, by its path: `summary ignored packets`,
+# `summary collectors 0 exported records`.
+summary() {
+  python3 - "${SUMMARY:-$WORK/summary.json}" "$@" <<'PY'
+import json, sys
+value = json.load(open(sys.argv[1]))
+for key in sys.argv[2:]:
+    value = value[int(key)] if isinstance(value, list) else value[key]
+print(json.dumps(value) if isinstance(value, (dict, list, bool)) else value)
+PY
+}
+
 # Collectors on loopback take bursts of datagrams: let their sockets have 4 MiB.
 RMEM_MAX_WAS=
 roomy_receive_buffers() {

@@ -51,7 +51,12 @@ expect_contains "$WORK/cut.log" "$((packets - 1)) packets received = $((packets 
 timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --transport file --to "$WORK/records.ipfix" > "$WORK/file.log" 2>&1 ||
   { cat "$WORK/file.log" >&2; fail "sluice pcap to a file failed"; }
 ipfixDump -i "$WORK/records.ipfix" -s > "$WORK/stats.txt"
-expect_contains "$WORK/stats.txt" "2005 Data Records"
+flows=$(awk -F'|' '$1 ~ /^ *25[67] / { n += $2 } END { print n + 0 }' "$WORK/stats.txt")
+[ "$flows" -eq 2000 ] || { cat "$WORK/stats.txt" >&2; fail "the file holds $flows flow records, not 2000"; }
+# By default the installed (here: the build tree's) signatures name the applications.
+expect_contains "$WORK/file.log" "application identification: 26 applications"
+[ "$(awk -F'|' '$1 ~ /^ *262 / { n += $2 } END { print n + 0 }' "$WORK/stats.txt")" -eq 26 ] ||
+  { cat "$WORK/stats.txt" >&2; fail "the file does not name the 26 applications"; }
 
 # --config brings a configuration's collector settings (here nanosecond timestamps) and flow
 # settings; its ports, prefix and collector address give way to the capture's.

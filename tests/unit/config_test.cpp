@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 
 #include "loader.hpp"
@@ -33,8 +34,8 @@ TEST(Config, ExampleConfigLoads) {
     EXPECT_EQ(c.sensor.name, "sluice");
     EXPECT_EQ(c.dataplane.worker_cores, (CpuSet{{1}}));
     ASSERT_EQ(c.ports.size(), 1u);
-    EXPECT_EQ(c.ports[0].device_name(), "net_pcap0");
-    EXPECT_FALSE(c.ports[0].is_pci());
+    EXPECT_EQ(c.ports[0].capture, "/usr/share/sluice/demo.pcap") << "the installed demo capture";
+    EXPECT_TRUE(c.ports[0].device.empty());
     ASSERT_EQ(c.collectors.size(), 1u);
     EXPECT_EQ(c.collectors[0].address, (SocketAddress{"127.0.0.1", 4739}));
     EXPECT_EQ(c.flow.idle_timeout, 15s);
@@ -216,6 +217,18 @@ TEST(ConfigErrors, APortIsRequired) {
               std::vector<std::string>{
                   "test.toml:1:1: port: no [[port]] is configured; add one, such as [[port]] with "
                   "device = \"0000:3b:00.0\""});
+}
+
+TEST(Config, SettingsForACaptureNeedNoPortAndSayWhatTheyGive) {
+    const auto result = load_string(
+        "[applications]\nsignatures = \"mine.toml\"\n"
+        "[flow]\nidle_timeout = \"5s\"\n",
+        "test.toml", Ports::optional);
+    ASSERT_TRUE(result.config) << result.errors.front().to_string();
+    EXPECT_TRUE(result.config->ports.empty());
+    EXPECT_EQ(result.given, (std::set<std::string>{"applications", "applications.signatures",
+                                                   "flow", "flow.idle_timeout"}));
+    EXPECT_EQ(result.config->flow.active_timeout, 60s) << "what the file does not give: defaults";
 }
 
 TEST(ConfigErrors, PortNeedsADeviceOrACapture) {
