@@ -43,7 +43,7 @@ constexpr auto kStopGrace = std::chrono::seconds(90);
 void usage(FILE* out) {
     std::fprintf(
         out,
-        "usage: sluice run [--config FILE]\n"
+        "usage: sluice run [--config FILE] [--summary FILE]\n"
         "       sluice pcap CAPTURE [--to HOST:PORT|PATH] [--transport udp|tcp|file]\n"
         "                   [--config FILE] [--print-records] [--summary FILE]\n"
         "  run    start sluice-dataplane and sluice-control with one configuration;\n"
@@ -57,7 +57,7 @@ void usage(FILE* out) {
         "  -t, --to HOST:PORT|PATH  pcap: the collector, or the IPFIX file to write\n"
         "      --transport T        pcap: udp (default), tcp or file\n"
         "      --print-records      pcap: every record on stdout, one line of JSON each\n"
-        "      --summary FILE       pcap: the final accounting as JSON\n"
+        "      --summary FILE       the final accounting as JSON, written when it stops\n"
         "  -V, --version            print the version and exit\n");
 }
 
@@ -549,15 +549,21 @@ int main(int argc, char** argv) {
         return 2;
     }
     std::string config = "/etc/sluice/sluice.toml";
+    std::vector<std::string> control_args;
+    enum { kSummary = 256 };
     static const option options[] = {{"config", required_argument, nullptr, 'c'},
+                                     {"summary", required_argument, nullptr, kSummary},
                                      {nullptr, 0, nullptr, 0}};
     optind = 2;
     for (int opt; (opt = getopt_long(argc, argv, "c:", options, nullptr)) != -1;) {
-        if (opt != 'c') {
+        if (opt == 'c') {
+            config = optarg;
+        } else if (opt == kSummary) {
+            control_args = {"--summary", fs::absolute(optarg).string()};
+        } else {
             usage(stderr);
             return 2;
         }
-        config = optarg;
     }
-    return Launcher().run(config);
+    return Launcher().run(config, false, control_args);
 }

@@ -118,6 +118,16 @@ std::string summary_json(const Snapshot& s) {
     j.key("records_by_end_reason").begin_object();
     for (std::size_t r = 1; r < kEndReasons; ++r) j.field(kEndReasonNames[r], m.flows_ended[r]);
     j.end_object().end_object();
+    j.key("fragments").begin_object();
+    j.field("matched", m.fragments_matched).field("unmatched", m.fragments_unmatched);
+    j.end_object();
+    j.key("workers").begin_array();
+    for (const auto& w : s.workers) {
+        j.begin_object().field("id", w.id).field("port", w.port).field("queue", w.queue);
+        j.field("packets", w.meter.packets).field("flows_created", w.meter.flows_created);
+        j.end_object();
+    }
+    j.end_array();
     j.key("taken").begin_object();
     j.field("records", s.taken.records).field("packets", s.taken.packets);
     j.field("ip_octets", s.taken.octets).end_object();

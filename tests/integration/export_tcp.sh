@@ -18,13 +18,16 @@ start_tshark "tcp port $port" "$WORK/export.pcapng"
 socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" "CREATE:$WORK/stream.ipfix" &
 collector=$!
 sleep 0.3
-timeout 120 "$LAUNCHER" run --config "$WORK/sluice.toml" > "$WORK/run.log" 2>&1 || { cat "$WORK/run.log" >&2; fail "sluice run failed"; }
+timeout 120 "$LAUNCHER" run --config "$WORK/sluice.toml" --summary "$WORK/summary.json" > "$WORK/run.log" 2>&1 ||
+  { cat "$WORK/run.log" >&2; fail "sluice run failed"; }
 wait_exit "$collector" 20
 sleep 0.5
 stop "$TSHARK"
 
 expect_contains "$WORK/run.log" "collector \"tcp-collector\" (tcp 127.0.0.1:$port): exporting"
-expect_contains "$WORK/run.log" "accounting for collector \"tcp-collector\" (tcp 127.0.0.1:$port): $packets packets received = $packets in 3000 records exported + 0 ignored + 0 in 0 records not sent"
+expect_summary "$WORK/summary.json" received.packets="$packets" collectors.0.name=tcp-collector \
+  collectors.0.exported.records=3000 collectors.0.exported.packets="$packets" \
+  collectors.0.not_sent.records=0 collectors.0.balanced=true
 check_tshark "$WORK/export.pcapng" "tcp.port==$port,cflow"
 
 ipfixDump -i "$WORK/stream.ipfix" -s > "$WORK/stats.txt" 2> "$WORK/ipfixdump.err"

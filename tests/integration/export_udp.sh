@@ -27,13 +27,17 @@ start_tshark "udp port $tshark_port" "$WORK/export.pcapng"
 socat -u "UDP-RECV:$tshark_port,bind=127.0.0.1" /dev/null &
 sink=$!
 start_nfcapd "$port" "$WORK/nfcapd"
-timeout 120 "$LAUNCHER" run --config "$WORK/sluice.toml" > "$WORK/run.log" 2>&1 || { cat "$WORK/run.log" >&2; fail "sluice run failed"; }
+timeout 120 "$LAUNCHER" run --config "$WORK/sluice.toml" --summary "$WORK/summary.json" > "$WORK/run.log" 2>&1 ||
+  { cat "$WORK/run.log" >&2; fail "sluice run failed"; }
 sleep 0.5
 stop "$NFCAPD"
 stop "$TSHARK"
 kill "$sink"
 
-expect_contains "$WORK/run.log" "accounting for collector \"nfcapd\" (udp 127.0.0.1:$port): $packets packets received = $packets in 3000 records exported + 0 ignored + 0 in 0 records not sent; $octets of $octets metered octets exported"
+expect_summary "$WORK/summary.json" received.packets="$packets" metered.ip_octets="$octets" \
+  ignored.packets=0 collectors.0.name=nfcapd collectors.0.exported.records=3000 \
+  collectors.0.exported.packets="$packets" collectors.0.exported.ip_octets="$octets" \
+  collectors.0.not_sent.records=0 collectors.0.balanced=true
 nfdump -R "$WORK/nfcapd" -I > "$WORK/nfdump-totals.txt"
 expect_contains "$WORK/nfdump-totals.txt" "Flows: 3000"
 expect_contains "$WORK/nfdump-totals.txt" "Packets: $packets"
@@ -48,7 +52,8 @@ if ! diff "$WORK/expected.txt" "$WORK/stored.txt" > "$WORK/diff"; then
 fi
 
 check_tshark "$WORK/export.pcapng" "udp.port==$tshark_port,cflow"
-expect_contains "$WORK/run.log" "accounting for collector \"tshark\" (udp 127.0.0.1:$tshark_port): $packets packets received = $packets in 3000 records exported"
-messages=$(grep -F 'collector "tshark"' "$WORK/run.log" | grep -oE '[0-9]+ messages$' | grep -oE '^[0-9]+')
+expect_summary "$WORK/summary.json" collectors.1.name=tshark collectors.1.exported.records=3000 \
+  collectors.1.balanced=true
+messages=$(summary collectors 1 exported messages)
 [ "$TSHARK_MESSAGES" -eq "$messages" ] || fail "tshark saw $TSHARK_MESSAGES IPFIX messages, sluice-control sent $messages"
 echo "export_udp: ok"

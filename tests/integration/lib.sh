@@ -110,6 +110,26 @@ print(json.dumps(value) if isinstance(value, (dict, list, bool)) else value)
 PY
 }
 
+# expect_summary FILE PATH=VALUE...: the final accounting in FILE has each value at its dotted
+# path (`received.packets=48280 collectors.0.balanced=true`); fails naming every one that differs.
+expect_summary() {
+  python3 - "$@" <<'PY' || fail "the accounting in $1 is not what was expected"
+import json, sys
+summary = json.load(open(sys.argv[1]))
+bad = []
+for check in sys.argv[2:]:
+    path, want = check.split("=", 1)
+    value = summary
+    for key in path.split("."):
+        value = value[int(key)] if isinstance(value, list) else value[key]
+    got = json.dumps(value) if isinstance(value, bool) else str(value)
+    if got != want:
+        bad.append(f"{path} is {got}, not {want}")
+print("\n".join(bad), file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
+
 # Collectors on loopback take bursts of datagrams: let their sockets have 4 MiB.
 RMEM_MAX_WAS=
 roomy_receive_buffers() {
@@ -180,19 +200,15 @@ veth_pair() {
   ip netns exec "$NS" ip link set "$FAR" up
 }
 
-# host_frames LOG: sets HOST_FRAMES to the frames a veth test's dataplane ignored, by the
-# "ignored by reason" line of the control's LOG. A kernel link may carry a frame of the host's
-# own now and then; none of a trace's frames is ignored, so they may only be non-IP: any other
-# reason fails.
+# host_frames SUMMARY: sets HOST_FRAMES to the frames a veth test's dataplane ignored, by the
+# final accounting in SUMMARY. A kernel link may carry a frame of the host's own now and then;
+# none of a trace's frames is ignored, so they may only be non-IP: any other reason fails.
 host_frames() {
-  local reasons
-  reasons=$(grep -o 'ignored by reason: [^;]*' "$1") || fail "$1 has no ignored-by-reason line"
-  reasons=${reasons#ignored by reason: }
-  HOST_FRAMES=0
-  [ "$reasons" = none ] && return 0
-  [[ "$reasons" =~ ^non_ip\ ([0-9]+)$ ]] || fail "packets of the trace ignored: $reasons"
-  HOST_FRAMES=${BASH_REMATCH[1]}
-  echo "note: $HOST_FRAMES non-IP frame(s) of the host's own on the link" >&2
+  HOST_FRAMES=$(SUMMARY=$1 summary ignored packets)
+  local non_ip
+  non_ip=$(SUMMARY=$1 summary ignored by_reason non_ip packets)
+  [ "$HOST_FRAMES" -eq "$non_ip" ] || fail "packets of the trace ignored: $(SUMMARY=$1 summary ignored by_reason)"
+  [ "$HOST_FRAMES" -eq 0 ] || echo "note: $HOST_FRAMES non-IP frame(s) of the host's own on the link" >&2
 }
 
 # replay TRACE [PPS]: sends the trace from the namespace's end of the veth pair.
@@ -202,12 +218,13 @@ replay() {
 }
 
 # replay_with_records CONFIG: sluice-dataplane replays CONFIG's capture while sluice-control
-# writes every record to $WORK/records.jsonl (logs: $WORK/dataplane.log, $WORK/control.log);
-# fails unless both exit 0.
+# writes every record to $WORK/records.jsonl and the final accounting to $WORK/summary.json
+# (logs: $WORK/dataplane.log, $WORK/control.log); fails unless both exit 0.
 replay_with_records() {
   "$DATAPLANE" --config "$1" > "$WORK/dataplane.log" 2>&1 &
   local dataplane=$!
-  "$CONTROL" --config "$1" --wait 20s --print-records > "$WORK/records.jsonl" 2> "$WORK/control.log" ||
+  "$CONTROL" --config "$1" --wait 20s --print-records --summary "$WORK/summary.json" \
+    > "$WORK/records.jsonl" 2> "$WORK/control.log" ||
     { cat "$WORK/dataplane.log" "$WORK/control.log" >&2; fail "sluice-control failed"; }
   wait_exit "$dataplane" 30
   [ "$EXIT_STATUS" -eq 0 ] || { cat "$WORK/dataplane.log" >&2; fail "sluice-dataplane exited $EXIT_STATUS"; }

@@ -13,11 +13,15 @@ packets=$(json_field "$WORK/totals.json" packets)
 octets=$(json_field "$WORK/totals.json" ip_octets)
 
 start_nfcapd "$port" "$WORK/nfcapd"
-timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --to "127.0.0.1:$port" > "$WORK/udp.log" 2>&1 ||
+timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --to "127.0.0.1:$port" --summary "$WORK/udp.json" > "$WORK/udp.log" 2>&1 ||
   { cat "$WORK/udp.log" >&2; fail "sluice pcap to nfcapd failed"; }
 sleep 0.5
 stop "$NFCAPD"
+# The accounting as the analyst sees it, and as data.
 expect_contains "$WORK/udp.log" "$packets packets received = $packets in 2000 records exported + 0 ignored + 0 in 0 records not sent; $octets of $octets metered octets exported"
+expect_summary "$WORK/udp.json" received.packets="$packets" metered.ip_octets="$octets" \
+  collectors.0.exported.records=2000 collectors.0.exported.ip_octets="$octets" \
+  collectors.0.not_sent.records=0 collectors.0.balanced=true
 nfdump -R "$WORK/nfcapd" -I > "$WORK/nfdump-totals.txt"
 expect_contains "$WORK/nfdump-totals.txt" "Flows: 2000"
 expect_contains "$WORK/nfdump-totals.txt" "Packets: $packets"
@@ -27,26 +31,28 @@ expect_contains "$WORK/udp.log" "(trace.pcap): port 0, a capture its worker read
 
 # A pcapng file, as Wireshark's editcap writes it, is read by the worker too, to the same records.
 editcap -F pcapng "$WORK/trace.pcap" "$WORK/trace.pcapng"
-timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcapng" --transport file --to "$WORK/ng.ipfix" > "$WORK/ng.log" 2>&1 ||
+timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcapng" --transport file --to "$WORK/ng.ipfix" --summary "$WORK/ng.json" > "$WORK/ng.log" 2>&1 ||
   { cat "$WORK/ng.log" >&2; fail "sluice pcap of a pcapng file failed"; }
 expect_contains "$WORK/ng.log" "(trace.pcapng): port 0, a capture its worker reads itself, replayed in its own time (pcapng, 1 interface: Ethernet (1))"
-expect_contains "$WORK/ng.log" "$packets packets received = $packets in 2000 records exported + 0 ignored + 0 in 0 records not sent; $octets of $octets metered octets exported"
+expect_summary "$WORK/ng.json" received.packets="$packets" metered.ip_octets="$octets" \
+  collectors.0.exported.records=2000 collectors.0.balanced=true
 
 # A capture taken with a snap length (tcpdump -s 96) holds each packet's first 96 bytes and its
 # length on the wire: every packet is metered with its IP total length, as on the wire.
 editcap -F nsecpcap -s 96 "$WORK/trace.pcap" "$WORK/snap.pcap"
-timeout 120 "$LAUNCHER" pcap "$WORK/snap.pcap" --transport file --to "$WORK/snap.ipfix" > "$WORK/snap.log" 2>&1 ||
+timeout 120 "$LAUNCHER" pcap "$WORK/snap.pcap" --transport file --to "$WORK/snap.ipfix" --summary "$WORK/snap.json" > "$WORK/snap.log" 2>&1 ||
   { cat "$WORK/snap.log" >&2; fail "sluice pcap of a snap-length capture failed"; }
-expect_contains "$WORK/snap.log" "$packets packets received = $packets in 2000 records exported + 0 ignored + 0 in 0 records not sent; $octets of $octets metered octets exported"
+expect_summary "$WORK/snap.json" received.packets="$packets" metered.ip_octets="$octets" \
+  ignored.packets=0 collectors.0.exported.records=2000 collectors.0.balanced=true
 
 # A capture cut inside its last packet (a capture stopped abruptly): what comes before it is
 # metered, and the log says where the file ends.
 size=$(stat -c %s "$WORK/trace.pcap")
 head -c $((size - 10)) "$WORK/trace.pcap" > "$WORK/cut.pcap"
-timeout 120 "$LAUNCHER" pcap "$WORK/cut.pcap" --transport file --to "$WORK/cut.ipfix" > "$WORK/cut.log" 2>&1 ||
+timeout 120 "$LAUNCHER" pcap "$WORK/cut.pcap" --transport file --to "$WORK/cut.ipfix" --summary "$WORK/cut.json" > "$WORK/cut.log" 2>&1 ||
   { cat "$WORK/cut.log" >&2; fail "sluice pcap of a cut capture failed"; }
 expect_contains "$WORK/cut.log" "the capture stops early: $WORK/cut.pcap: ends inside the packet at offset"
-expect_contains "$WORK/cut.log" "$((packets - 1)) packets received = $((packets - 1)) in"
+expect_summary "$WORK/cut.json" received.packets=$((packets - 1)) collectors.0.balanced=true
 
 timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --transport file --to "$WORK/records.ipfix" > "$WORK/file.log" 2>&1 ||
   { cat "$WORK/file.log" >&2; fail "sluice pcap to a file failed"; }
@@ -65,11 +71,28 @@ write_config "$WORK/sluice.toml" "net_null0" "$NO_TIMEOUTS
 transport = \"file\"
 path = \"/nonexistent/records.ipfix\"
 timestamps = \"nanoseconds\""
-timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --config "$WORK/sluice.toml" --transport file --to "$WORK/ns.ipfix" > "$WORK/config.log" 2>&1 ||
+timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --config "$WORK/sluice.toml" --transport file --to "$WORK/ns.ipfix" \
+  --summary "$WORK/config.json" > "$WORK/config.log" 2>&1 ||
   { cat "$WORK/config.log" >&2; fail "sluice pcap with --config failed"; }
 ipfixDump -i "$WORK/ns.ipfix" -t > "$WORK/templates.txt"
 expect_contains "$WORK/templates.txt" "flowStartNanoseconds"
-expect_contains "$WORK/config.log" "in 2000 records exported + 0 ignored + 0 in 0 records not sent"
+expect_summary "$WORK/config.json" collectors.0.exported.records=2000 ignored.packets=0 \
+  collectors.0.not_sent.records=0
+
+# A partial configuration: what it gives replaces the defaults, and it needs no [[port]]. With
+# only [applications], identification takes its settings; `signatures = ""` turns it off.
+printf '[applications]\nbytes = 64\n' > "$WORK/partial.toml"
+timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --config "$WORK/partial.toml" --print-records \
+  --summary "$WORK/partial.json" > "$WORK/partial.jsonl" 2> "$WORK/partial.log" ||
+  { cat "$WORK/partial.log" >&2; fail "sluice pcap with a partial configuration failed"; }
+expect_contains "$WORK/partial.log" "application identification: 26 applications"
+expect_contains "$WORK/partial.log" "64 bytes of the first 4 payload packets"
+[ "$(wc -l < "$WORK/partial.jsonl")" -eq 2000 ] || fail "--print-records did not print the 2000 records"
+expect_summary "$WORK/partial.json" taken.records=2000 received.packets="$packets"
+printf '[applications]\nsignatures = ""\n' > "$WORK/off.toml"
+timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --config "$WORK/off.toml" --summary "$WORK/off.json" > "$WORK/off.log" 2>&1 ||
+  { cat "$WORK/off.log" >&2; fail "sluice pcap with identification off failed"; }
+if grep -q "application identification" "$WORK/off.log"; then fail "signatures = \"\" did not turn identification off"; fi
 
 # Sluice's messages are DPDK log types too: at warning level the informational lines go.
 sed -i 's/^file_prefix = .*/&\neal_args = ["--log-level=sluice.*:warning"]/' "$WORK/sluice.toml"

@@ -14,15 +14,15 @@ expect_contains "$WORK/dataplane.log" "every capture has been replayed and its f
 
 same_records "$WORK/expected.jsonl" "$WORK/records.jsonl" "the records differ from the trace's conversations"
 [ "$(wc -l < "$WORK/records.jsonl")" -eq 2000 ] || fail "not 2000 records"
-expect_contains "$WORK/control.log" \
-  "accounting: $packets packets received = $packets in 2000 records taken by sluice-control + 0 ignored + 0 in 0 records not sent by the dataplane"
+expect_summary "$WORK/summary.json" received.packets="$packets" taken.records=2000 \
+  taken.packets="$packets" ignored.packets=0 dataplane_not_sent.records=0
 # The same capture as a `capture` port, read by the worker itself: the same records.
 sed -i "s|^device = .*|capture = \"$WORK/trace.pcap\"|" "$WORK/sluice.toml"
 replay_with_records "$WORK/sluice.toml"
 expect_contains "$WORK/dataplane.log" "a capture its worker reads itself, replayed in its own time"
 same_records "$WORK/expected.jsonl" "$WORK/records.jsonl" "a capture port's records differ from the trace's conversations"
-expect_contains "$WORK/control.log" \
-  "accounting: $packets packets received = $packets in 2000 records taken by sluice-control + 0 ignored + 0 in 0 records not sent by the dataplane"
+expect_summary "$WORK/summary.json" received.packets="$packets" taken.records=2000 \
+  taken.packets="$packets" ignored.packets=0 dataplane_not_sent.records=0
 
 # sluice-bench --capture meters the same capture from memory with the same core: the same
 # number of records, nothing ignored.
