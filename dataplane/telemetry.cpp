@@ -31,6 +31,7 @@ void meter_dict(rte_tel_data* d, int worker) {
     add(d, "octets", m.octets);
     add(d, "metered_packets", m.metered_packets);
     add(d, "metered_octets", m.metered_octets);
+    add(d, "ignored_ip_octets", m.ignored_ip_octets);
     for (std::size_t r = 0; r < kIgnoreReasons; ++r)
         add(d, "ignored_" + std::string(kIgnoreReasonNames[r].name), m.ignored_packets[r]);
     add(d, "flows_created", m.flows_created);

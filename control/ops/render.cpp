@@ -28,6 +28,7 @@ void meter_fields(JsonWriter& j, const MeterCounters& m) {
     for (std::size_t r = 0; r < kIgnoreReasons; ++r)
         j.field(kIgnoreReasonNames[r].name, m.ignored_octets[r]);
     j.end_object();
+    j.field("ignored_ip_octets", m.ignored_ip_octets);
     j.field("flows_created", m.flows_created).field("flows_active", m.flows_active);
     j.key("flows_ended").begin_object();
     for (std::size_t r = 1; r < kEndReasons; ++r) j.field(kEndReasonNames[r], m.flows_ended[r]);
@@ -204,6 +205,9 @@ constexpr Metric<MeterCounters> kMeterMetrics[] = {
      &MeterCounters::metered_packets},
     {"sluice_worker_metered_bytes_total", "counter",
      "IP bytes metered into flows, as records count them.", &MeterCounters::metered_octets},
+    {"sluice_worker_ignored_ip_bytes_total", "counter",
+     "Of the packets not metered that had an IP header, the bytes from that header on.",
+     &MeterCounters::ignored_ip_octets},
     {"sluice_worker_flows_created_total", "counter", "Flows the worker's table created.",
      &MeterCounters::flows_created},
     {"sluice_worker_flows_active", "gauge", "Flows in the worker's table now.",
@@ -327,6 +331,7 @@ std::string stats_text(const Snapshot& s) {
                  kIgnoreReasonNames[r].name.data(), m.ignored_packets[r]);
     line(out, "%-36s %20" PRIu64, "frame octets received", m.octets);
     line(out, "%-36s %20" PRIu64, "IP octets metered", m.metered_octets);
+    line(out, "%-36s %20" PRIu64, "IP octets ignored", m.ignored_ip_octets);
     line(out, "%-36s %20" PRIu64, "flows created", m.flows_created);
     line(out, "%-36s %20" PRIu64, "flows active", m.flows_active);
     line(out, "%-36s %20" PRIu64, "flow records", o.records_sent + o.records_not_sent);
