@@ -24,7 +24,10 @@ namespace sluice::control {
 namespace {
 
 using Steady = std::chrono::steady_clock;
-constexpr timespec kPoll{0, 10'000'000};  // how often a wait looks at the primary and signals
+// How often a wait looks at the primary and at signals: for a primary to appear, and once one
+// runs (attached a few ms after it is ready, which a capture's replay waits for).
+constexpr timespec kPoll{0, 10'000'000};
+constexpr timespec kAttachPoll{0, 1'000'000};
 constexpr auto kStartTimeout = std::chrono::seconds(5);  // the least a dataplane gets to start
 
 // One of `set`, if it arrives within `timeout`; 0 otherwise.
@@ -99,7 +102,7 @@ Attachment attach(const config::Config& c, config::Duration wait, const sigset_t
     std::atomic<bool> initialised{false};
     std::thread watcher([&] {
         while (!initialised.load(std::memory_order_acquire)) {
-            if (const int sig = take_signal(stop_signals, kPoll)) {
+            if (const int sig = take_signal(stop_signals, kAttachPoll)) {
                 stopped_by(sig);
                 _exit(0);
             }
@@ -164,7 +167,7 @@ Attachment attach(const config::Config& c, config::Duration wait, const sigset_t
             leave();
             return {nullptr, 1};
         }
-        if (const int sig = take_signal(stop_signals, kPoll)) {
+        if (const int sig = take_signal(stop_signals, kAttachPoll)) {
             stopped_by(sig);
             leave();
             return {nullptr, 0};

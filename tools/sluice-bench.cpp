@@ -1,7 +1,6 @@
 // sluice-bench: measures the metering core (parser, flow table, expiry) on one core, on
 // packets built in memory beforehand. Prints one JSON object per case.
 #include <getopt.h>
-#include <pcap/pcap.h>
 #include <sched.h>
 #include <sys/mman.h>
 
@@ -17,6 +16,7 @@
 #include <vector>
 #include <x86intrin.h>
 
+#include "capture.hpp"
 #include "flow_table.hpp"
 #include "pktgen/packet.hpp"
 #include "pktgen/workload.hpp"
@@ -191,36 +191,33 @@ void run_case(const Case& c, const Options& o, double hz) {
     std::fflush(stdout);
 }
 
-// A capture's packets in memory, one after the other, with their lengths and times.
+// A capture's packets in memory, one after the other, with their lengths, times and link types,
+// as the worker's capture reader hands them out.
 struct Capture {
     std::vector<std::uint8_t> bytes;
     std::vector<PacketRef> packets;
+    std::vector<LinkType> links;
 };
 
 bool load_capture(const std::string& path, Capture& c) {
-    char error[PCAP_ERRBUF_SIZE] = "";
-    pcap_t* p =
-        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, error);
-    if (p == nullptr) {
-        std::fprintf(stderr, "sluice-bench: %s\n", error);
+    CaptureReader reader;
+    if (!reader.open(path)) {
+        std::fprintf(stderr, "sluice-bench: %s\n", reader.error().c_str());
         return false;
     }
     std::vector<std::size_t> offsets;
-    pcap_pkthdr* h = nullptr;
-    const u_char* data = nullptr;
-    int rc;
-    while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
-        offsets.push_back(c.bytes.size());
-        c.bytes.insert(c.bytes.end(), data, data + h->caplen);
-        const auto ns = static_cast<std::uint64_t>(h->ts.tv_sec) * 1'000'000'000 +
-                        static_cast<std::uint64_t>(h->ts.tv_usec);  // nanoseconds, as asked
-        c.packets.push_back({nullptr, h->caplen, std::max(h->len, h->caplen), ns});
+    PacketRef burst[kMaxBurst];
+    for (unsigned n; (n = reader.next(burst, kMaxBurst)) != 0;) {
+        for (unsigned i = 0; i < n; ++i) {
+            offsets.push_back(c.bytes.size());
+            c.bytes.insert(c.bytes.end(), burst[i].data, burst[i].data + burst[i].length);
+            c.packets.push_back(burst[i]);
+            c.links.push_back(reader.link());
+        }
     }
-    if (rc == PCAP_ERROR)
-        std::fprintf(stderr, "sluice-bench: %s: %s\n", path.c_str(), pcap_geterr(p));
-    pcap_close(p);
+    if (!reader.error().empty()) std::fprintf(stderr, "sluice-bench: %s\n", reader.error().c_str());
     for (std::size_t i = 0; i < offsets.size(); ++i) c.packets[i].data = &c.bytes[offsets[i]];
-    return rc != PCAP_ERROR;
+    return reader.error().empty();
 }
 
 // Meters a capture as a trace replay does: its own times, expiry after each burst, every flow
@@ -248,10 +245,14 @@ int run_capture(const Options& o, double hz) {
         const auto t0 = Clock::now();
         const std::uint64_t c0 = __rdtsc();
         std::uint64_t newest = 0;
-        for (std::size_t at = 0; at < capture.packets.size(); at += kMaxBurst) {
-            const auto n = static_cast<unsigned>(
-                std::min<std::size_t>(kMaxBurst, capture.packets.size() - at));
-            table->process(&capture.packets[at], n, 0, *out);
+        for (std::size_t at = 0, n; at < capture.packets.size(); at += n) {
+            // Bursts of one link type, as the reader hands them out.
+            const LinkType link = capture.links[at];
+            n = 1;
+            while (n < kMaxBurst && at + n < capture.packets.size() &&
+                   capture.links[at + n] == link)
+                ++n;
+            table->process(&capture.packets[at], static_cast<unsigned>(n), 0, *out, link);
             for (unsigned i = 0; i < n; ++i)
                 newest = std::max(newest, capture.packets[at + i].time_ns);
             table->expire(newest, *out);

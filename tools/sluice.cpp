@@ -389,22 +389,21 @@ struct PcapOptions {
 // it never meets a running sensor.
 std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& run) {
     config::Config c;
-    bool signatures_given = false;
+    std::set<std::string> given;
     if (o.config) {
         auto loaded = config::load_file(*o.config, config::Ports::optional);
         for (const auto& e : loaded.errors) log::error_line(e.to_string().c_str());
         if (!loaded.config) return std::nullopt;
         c = std::move(*loaded.config);
-        signatures_given = loaded.given.contains("applications.signatures");
+        given = std::move(loaded.given);
         // Read from the run's folder from now on: a path relative to the user's file is
         // taken from there.
         c.applications.signatures = config::signatures_path(c);
-    } else {
-        // What a million flows need on one worker, and no more: less memory to map, a quicker
-        // start (tools/setup reserves 2 GiB).
-        c.dataplane.hugepage_memory = 320ull << 20;
     }
-    if (!signatures_given) {
+    // A capture's own defaults, where the file says nothing. What a million flows need on one
+    // worker, and no more: less memory to map, a quicker start (tools/setup reserves 2 GiB).
+    if (!given.contains("dataplane.hugepage_memory")) c.dataplane.hugepage_memory = 320ull << 20;
+    if (!given.contains("applications.signatures")) {
         const std::string signatures = default_signatures();
         std::error_code ec;
         if (fs::exists(signatures, ec))

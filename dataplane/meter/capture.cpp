@@ -51,16 +51,6 @@ CaptureReader::~CaptureReader() {
     if (fd_ >= 0) close(fd_);
 }
 
-std::uint32_t CaptureReader::load32(const std::uint8_t* p) const {
-    return raw32(p, swapped_);
-}
-
-std::uint16_t CaptureReader::load16(const std::uint8_t* p) const {
-    std::uint16_t v;
-    std::memcpy(&v, p, 2);
-    return swapped_ ? __builtin_bswap16(v) : v;
-}
-
 bool CaptureReader::open(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -354,7 +344,7 @@ bool CaptureReader::interface_block(const std::uint8_t* block, std::uint32_t len
     return true;
 }
 
-std::uint64_t CaptureReader::time_ns(const Interface& i, std::uint64_t units) const {
+inline std::uint64_t CaptureReader::time_ns(const Interface& i, std::uint64_t units) const {
     const std::uint64_t ns = i.ns_per_unit != 0
                                  ? units * i.ns_per_unit
                                  : static_cast<std::uint64_t>(static_cast<uint128>(units) *
@@ -362,21 +352,36 @@ std::uint64_t CaptureReader::time_ns(const Interface& i, std::uint64_t units) co
     return ns + static_cast<std::uint64_t>(i.offset_ns);
 }
 
+// Most blocks of a capture are enhanced packet blocks whole in the buffer: those are taken
+// here, the rest (and anything odd about one) by to_packet_block.
+inline std::uint32_t CaptureReader::next_packet_block(bool may_read, bool& waiting) {
+    const std::size_t left = end_ - begin_;
+    if (skip_ == 0 && left >= 32) {
+        const std::uint8_t* h = &buffer_[begin_];
+        const std::uint32_t length = load32(h + 4);
+        if (load32(h) == kEnhancedPacket && length >= 32 && length % 4 == 0 && length <= left &&
+            length <= kMaxPacketBlock && load32(h + length - 4) == length)
+            return length;
+    }
+    return to_packet_block(may_read, waiting);
+}
+
 unsigned CaptureReader::next_pcapng(PacketRef* out, unsigned max) {
     unsigned n = 0;
     while (n < max && !done_) {
         bool waiting = false;
-        const std::uint32_t length = to_packet_block(n == 0, waiting);
+        const std::uint32_t length = next_packet_block(n == 0, waiting);
         if (length == 0) break;
         const std::uint8_t* h = &buffer_[begin_];
         const std::uint32_t type = load32(h);
-        const std::string where = " at offset " + std::to_string(offset_);
+        // Said on an error only: building it for every packet would cost more than the packet.
+        const auto where = [this] { return " at offset " + std::to_string(offset_); };
         std::uint32_t interface = 0, captured, original;
         std::uint64_t units = 0;
         const std::uint8_t* data;
         if (type == kSimplePacket) {  // no interface id, no time: the first interface's
             if (length < 16) {
-                fail("a simple packet block" + where + " is damaged");
+                fail("a simple packet block" + where() + " is damaged");
                 break;
             }
             original = load32(h + 8);
@@ -386,7 +391,7 @@ unsigned CaptureReader::next_pcapng(PacketRef* out, unsigned max) {
             data = h + 12;
         } else {
             if (length < 32) {
-                fail("a packet block" + where + " is damaged");
+                fail("a packet block" + where() + " is damaged");
                 break;
             }
             interface = type == kObsoletePacket ? load16(h + 8) : load32(h + 8);
@@ -395,13 +400,13 @@ unsigned CaptureReader::next_pcapng(PacketRef* out, unsigned max) {
             original = load32(h + 24);
             data = h + 28;
             if (captured > kMaxRecord || captured > length - 32) {
-                fail("a packet block" + where + " holds a packet of " + std::to_string(captured) +
+                fail("a packet block" + where() + " holds a packet of " + std::to_string(captured) +
                      " bytes, longer than the block: the file is damaged");
                 break;
             }
         }
         if (interface >= interfaces_.size()) {
-            fail("a packet of interface " + std::to_string(interface) + where +
+            fail("a packet of interface " + std::to_string(interface) + where() +
                  ", which its section does not describe: the file is damaged");
             break;
         }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,11 +84,21 @@ private:
     // whole in the buffer at begin_; 0 at the end of the file or an error; and 0 with `waiting`
     // when a burst already handed out must go before more is read.
     std::uint32_t to_packet_block(bool may_read, bool& waiting);
+    std::uint32_t next_packet_block(bool may_read, bool& waiting);
     bool section_header(const std::uint8_t* block, std::uint32_t length);
     bool interface_block(const std::uint8_t* block, std::uint32_t length);
     std::uint64_t time_ns(const Interface& i, std::uint64_t units) const;
-    std::uint32_t load32(const std::uint8_t* p) const;
-    std::uint16_t load16(const std::uint8_t* p) const;
+    // A field in the file's (or section's) byte order.
+    std::uint32_t load32(const std::uint8_t* p) const {
+        std::uint32_t v;
+        std::memcpy(&v, p, 4);
+        return swapped_ ? __builtin_bswap32(v) : v;
+    }
+    std::uint16_t load16(const std::uint8_t* p) const {
+        std::uint16_t v;
+        std::memcpy(&v, p, 2);
+        return swapped_ ? __builtin_bswap16(v) : v;
+    }
 
     std::size_t read_size_;
     int fd_ = -1;
