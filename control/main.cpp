@@ -3,8 +3,6 @@
 
 #include <jemalloc/jemalloc.h>
 #include <rte_eal.h>
-#include <rte_errno.h>
-#include <rte_memzone.h>
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
@@ -16,20 +14,17 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "accounting.hpp"
 #include "attach.hpp"
 #include "control_socket.hpp"
 #include "drain.hpp"
-#include "eal_args.hpp"
 #include "exporter.hpp"
 #include "json.hpp"
 #include "loader.hpp"
 #include "metrics_server.hpp"
 #include "record_json.hpp"
 #include "render.hpp"
-#include "sluice/eal.hpp"
 #include "sluice/log.hpp"
 #include "sluice/record.hpp"
 #include "sluice/shm.hpp"
