@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -337,39 +338,48 @@ pid_t pcap_run_pid(const std::string& name) {
 }
 
 // Removes what earlier runs of `sluice pcap` that were killed left: hugepage files (which pin
-// their memory), DPDK runtime folders and temporary folders of launchers no longer running.
+// their memory), DPDK runtime folders and temporary folders ("sluice-pcap-PID.XXXXXX") of
+// launchers no longer running.
 void remove_dead_runs() {
-    std::set<pid_t> dead;
+    std::map<pid_t, std::vector<fs::path>> dead;  // each dead launcher's temporary folders
     std::error_code ec;
+    const fs::path temporary = fs::temp_directory_path(ec);
     std::vector<fs::path> folders = hugepage_mounts();
     folders.push_back("/var/run/dpdk");
-    folders.push_back(fs::temp_directory_path(ec));
+    folders.push_back(temporary);
     for (const fs::path& folder : folders)
         for (const auto& entry : fs::directory_iterator(folder, ec)) {
             const pid_t pid = pcap_run_pid(entry.path().filename().string());
-            if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) dead.insert(pid);
+            if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH) continue;
+            auto& mine = dead[pid];
+            if (folder == temporary) mine.push_back(entry.path());
         }
-    for (const pid_t pid : dead) {
-        const std::string prefix = std::string(kPcapPrefix) + std::to_string(pid);
-        remove_prefix_files(prefix);
-        fs::remove_all(fs::temp_directory_path(ec) / prefix, ec);
+    for (const auto& [pid, temporaries] : dead) {
+        remove_prefix_files(std::string(kPcapPrefix) + std::to_string(pid));
+        for (const fs::path& t : temporaries) fs::remove_all(t, ec);
         SLUICE_INFO("removed what a sluice pcap that did not finish (pid %d) left behind", pid);
     }
 }
 
 // The folder and shared-memory prefix of one `sluice pcap`, removed however it ends.
+// The folder is made by mkdtemp, private and new: nobody can have put anything there first.
 struct PcapRun {
     std::string prefix = std::string(kPcapPrefix) + std::to_string(getpid());
-    fs::path work = fs::temp_directory_path() / prefix;
+    fs::path work;  // empty when it could not be made
+    std::string error;
 
     PcapRun() {
         std::error_code ec;
-        fs::create_directories(work, ec);
+        std::string name = (fs::temp_directory_path(ec) / (prefix + ".XXXXXX")).string();
+        if (mkdtemp(name.data()) != nullptr)
+            work = name;
+        else
+            error = "cannot make a folder " + name + ": " + std::strerror(errno);
     }
     ~PcapRun() {
         remove_prefix_files(prefix);
         std::error_code ec;
-        fs::remove_all(work, ec);
+        if (!work.empty()) fs::remove_all(work, ec);
     }
     PcapRun(const PcapRun&) = delete;
     PcapRun& operator=(const PcapRun&) = delete;
@@ -465,6 +475,10 @@ int pcap(const PcapOptions& o) {
     }
     remove_dead_runs();
     const PcapRun run;
+    if (run.work.empty()) {
+        SLUICE_ERROR("%s", run.error.c_str());
+        return 1;
+    }
     const auto c = pcap_config(o, run);
     if (!c) return 2;
     const fs::path file = run.work / "sluice.toml";

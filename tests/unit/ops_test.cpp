@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "accounting.hpp"
 #include "json.hpp"
 #include "render.hpp"
 
@@ -137,6 +138,66 @@ TEST(ControlReplies, CarryTheSnapshotsCounters) {
     const auto text = parse_flat_object(text_reply(status_text(s)), 1 << 20);
     ASSERT_TRUE(text.object);
     EXPECT_NE(std::get<std::string>(text.object->at("text")).find("nfcapd"), std::string::npos);
+}
+
+// A run's end: 100 packets, 90 metered (7000 IP octets), 10 ignored (6 without an IP header,
+// 4 with one: 300 IP octets), one record of 5 packets and 1000 octets that a full ring dropped.
+Snapshot finished() {
+    Snapshot s = example();
+    MeterCounters& m = s.workers[0].meter;
+    m.octets = 9000;
+    m.metered_octets = 7000;
+    m.ignored_packets = {};
+    m.ignored_packets[static_cast<std::size_t>(IgnoreReason::non_ip)] = 6;
+    m.ignored_octets[static_cast<std::size_t>(IgnoreReason::non_ip)] = 400;
+    m.ignored_packets[static_cast<std::size_t>(IgnoreReason::bad_total_length)] = 4;
+    m.ignored_octets[static_cast<std::size_t>(IgnoreReason::bad_total_length)] = 500;
+    m.ignored_ip_octets = 300;
+    shm::OutputCounters& o = s.workers[0].output;
+    o.records_not_sent = 1;
+    o.packets_not_sent = 5;
+    o.octets_not_sent = 1000;
+    control::SessionCounters& n = s.collectors[0].counters;
+    n.records_sent = 4;
+    n.packets_sent = 85;
+    n.octets_sent = 6000;
+    return s;
+}
+
+TEST(Accounting, TheStatisticsCarryTheSnapshotsTotalsAsOfItsTime) {
+    const control::Reliability r = reliability(finished());
+    EXPECT_EQ(r.packets, 100u);
+    EXPECT_EQ(r.frame_octets, 9000u);
+    EXPECT_EQ(r.metered_octets, 7000u);
+    EXPECT_EQ(r.ignored_packets, 10u);
+    EXPECT_EQ(r.ignored_octets, 300u) << "IP octets, of the ignored packets that had an IP header";
+    EXPECT_EQ(r.ignored_frame_octets, 900u);
+    EXPECT_EQ(r.records_not_sent, 1u);
+    EXPECT_EQ(r.packets_not_sent, 5u);
+    EXPECT_EQ(r.octets_not_sent, 1000u);
+    EXPECT_EQ(r.since_ns, 1'000'000'000'000u);
+    EXPECT_EQ(r.until_ns, 2'000'000'000'000u);
+}
+
+TEST(Accounting, TheSummarySaysPerCollectorWhetherEveryPacketIsAccountedFor) {
+    Snapshot s = finished();
+    s.collectors.push_back(s.collectors[0]);
+    s.collectors[1].name = "lossy";
+    s.collectors[1].counters.packets_sent = 80;  // 5 packets neither sent nor counted
+    const std::string j = summary_json(s);
+    EXPECT_NE(j.find(R"("received":{"packets":100,"frame_octets":9000})"), std::string::npos) << j;
+    EXPECT_NE(j.find(R"("metered":{"packets":90,"ip_octets":7000})"), std::string::npos) << j;
+    EXPECT_NE(j.find(R"("ignored":{"packets":10,"ip_octets":300,"frame_octets":900,)"),
+              std::string::npos)
+        << j;
+    EXPECT_NE(j.find(R"("non_ip":{"packets":6,"frame_octets":400})"), std::string::npos) << j;
+    EXPECT_NE(j.find(R"("name":"nfcapd","destination":"udp 127.0.0.1:4739","state":"up",)"
+                     R"("exported":{"records":4,"packets":85,"ip_octets":6000,"messages":0},)"
+                     R"("not_sent":{"records":1,"packets":5,"ip_octets":1000},"balanced":true})"),
+              std::string::npos)
+        << j;
+    EXPECT_NE(j.find(R"("name":"lossy")"), std::string::npos);
+    EXPECT_NE(j.find(R"("balanced":false)"), std::string::npos) << "80 + 10 + 5 is not 100";
 }
 
 }  // namespace
