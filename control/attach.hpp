@@ -18,7 +18,7 @@ struct Attachment {
 };
 
 // `stop_signals` are blocked in every thread (the caller blocks them before); one of them ends
-// any wait within a second. `wait`: how long to wait for a dataplane to appear.
+// any wait within 10 ms. `wait`: how long to wait for a dataplane to appear.
 Attachment attach(const config::Config& c, config::Duration wait, const sigset_t& stop_signals);
 
 // Why this control cannot read a dataplane whose stats header this is (another layout, another

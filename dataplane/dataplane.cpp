@@ -123,7 +123,6 @@ bool Dataplane::start() {
     }
     stats_ = new (stats_zone_->addr) shm::StatsZone{};
     shm::StatsHeader& h = stats_->header;
-    h.magic = shm::kStatsMagic;
     h.layout_version = shm::kStatsLayoutVersion;
     h.record_layout_version = kRecordLayoutVersion;
     h.dataplane_pid = getpid();
@@ -134,6 +133,8 @@ bool Dataplane::start() {
                                          static_cast<std::uint64_t>(c.flow.tcp_end_grace.count())});
     std::snprintf(h.sensor_name, sizeof(h.sensor_name), "%s", c.sensor.name.c_str());
     std::snprintf(h.version, sizeof(h.version), "%s", SLUICE_VERSION);
+    // Last: a control that sees the magic number reads the whole header.
+    std::atomic_ref<std::uint32_t>(h.magic).store(shm::kStatsMagic, std::memory_order_release);
 
     if (!load_applications()) return false;
     if (!start_ports(c, pool_, ports_)) return false;

@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -149,12 +150,12 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& notify) {
 
 class Launcher {
 public:
+    // Stops on SIGINT and SIGTERM, and on SIGHUP and SIGQUIT too (a terminal that closes): the
+    // children die with the launcher, so it must not die before they have stopped.
     Launcher() {
         sigset_t set;
         sigemptyset(&set);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGCHLD);
+        for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&set, sig);
         sigprocmask(SIG_BLOCK, &set, nullptr);
         signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     }
@@ -189,6 +190,12 @@ public:
             handle_signals();
             // The control leaving on its own while the dataplane runs is a failure: stop both.
             if (!control_.running() && dataplane_.running() && !stopping_) stop();
+            // The dataplane done (its captures replayed): the control stops by itself, within
+            // the grace a stop has.
+            if (!dataplane_.running() && !stopping_) {
+                stopping_ = true;
+                stop_began_ = Clock::now();
+            }
         }
         return finish();
     }
@@ -226,6 +233,8 @@ private:
             poll(p, 2, static_cast<int>(std::min<long long>(left.count(), 1000)));
             handle_signals();
         }
+        // Ready, then gone in the same wake-up: it was ready (what it did next is for the caller).
+        if (!child.running() && !stopping_ && notify.ready()) return true;
         // A failure has been said when it was reaped.
         if (!child.running() && !stopping_ && child.status == 0)
             SLUICE_ERROR("%s exited before it was ready", child.name);
@@ -241,12 +250,12 @@ private:
             if (!stopping_) {
                 SLUICE_INFO("SIG%s received, stopping sluice-control and sluice-dataplane",
                             sigabbrev_np(sig));
-                stop(sig);
+                stop(sig == SIGINT ? SIGINT : SIGTERM);
             } else {
                 // A second one is urgent: passed on, the dataplane stops without flushing.
-                SLUICE_WARN("SIG%s received again: stopping at once", sigabbrev_np(sig));
+                SLUICE_WARN("SIG%s received while stopping: stopping at once", sigabbrev_np(sig));
                 for (Child* c : {&dataplane_, &control_})
-                    if (c->running()) signal(*c, sig);
+                    if (c->running()) signal(*c, sig == SIGINT ? SIGINT : SIGTERM);
             }
         }
         for (Child* c : {&dataplane_, &control_}) {
@@ -288,9 +297,6 @@ private:
     // Waits for both children and reaps them; the exit status is the first that failed.
     int finish() {
         while (dataplane_.running() || control_.running()) {
-            // A control whose dataplane has gone stops by itself; one that was never told to is
-            // told now.
-            if (!dataplane_.running() && !stopping_) stop();
             pollfd p{signal_fd_, POLLIN, 0};
             poll(&p, 1, 1000);
             handle_signals();
@@ -327,14 +333,30 @@ void remove_prefix_files(const std::string& prefix) {
 
 constexpr std::string_view kPcapPrefix = "sluice-pcap-";
 
-// The launcher pid in a name that starts with "sluice-pcap-PID"; 0 when it does not.
+// The launcher pid of what a `sluice pcap` leaves: "sluice-pcap-PID" (DPDK's runtime folder),
+// "sluice-pcap-PIDmap_N" (its hugepage files), "sluice-pcap-PID.XXXXXX" (the launcher's
+// folder); 0 for any other name.
 pid_t pcap_run_pid(const std::string& name) {
     if (!name.starts_with(kPcapPrefix)) return 0;
     pid_t pid = 0;
     const char* begin = name.data() + kPcapPrefix.size();
-    const auto [end, ec] = std::from_chars(begin, name.data() + name.size(), pid);
+    const char* last = name.data() + name.size();
+    const auto [end, ec] = std::from_chars(begin, last, pid);
     if (ec != std::errc() || end == begin) return 0;
-    return pid;
+    const std::string_view rest(end, static_cast<std::size_t>(last - end));
+    const bool ours =
+        rest.empty() || rest.starts_with("map_") || (rest.size() == 7 && rest[0] == '.');
+    return ours ? pid : 0;
+}
+
+// Whether a DPDK primary of `prefix` runs: it holds a lock on its runtime config (as
+// rte_eal_primary_proc_alive asks), whichever PID namespace it is in.
+bool primary_runs(const std::string& prefix) {
+    const int fd = open(("/var/run/dpdk/" + prefix + "/config").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool locked = lockf(fd, F_TEST, 0) != 0;
+    close(fd);
+    return locked;
 }
 
 // Removes what earlier runs of `sluice pcap` that were killed left: hugepage files (which pin
@@ -352,10 +374,16 @@ void remove_dead_runs() {
             const pid_t pid = pcap_run_pid(entry.path().filename().string());
             if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH) continue;
             auto& mine = dead[pid];
-            if (folder == temporary) mine.push_back(entry.path());
+            // Of the temporary directory, only this user's folders.
+            struct stat st {};
+            if (folder == temporary && lstat(entry.path().c_str(), &st) == 0 &&
+                S_ISDIR(st.st_mode) && st.st_uid == geteuid())
+                mine.push_back(entry.path());
         }
     for (const auto& [pid, temporaries] : dead) {
-        remove_prefix_files(std::string(kPcapPrefix) + std::to_string(pid));
+        const std::string prefix = std::string(kPcapPrefix) + std::to_string(pid);
+        if (primary_runs(prefix)) continue;  // a launcher of another PID namespace, running
+        remove_prefix_files(prefix);
         for (const fs::path& t : temporaries) fs::remove_all(t, ec);
         SLUICE_INFO("removed what a sluice pcap that did not finish (pid %d) left behind", pid);
     }
@@ -407,8 +435,9 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& r
         c = std::move(*loaded.config);
         given = std::move(loaded.given);
         // Read from the run's folder from now on: a path relative to the user's file is
-        // taken from there.
-        c.applications.signatures = config::signatures_path(c);
+        // taken from where that file is.
+        if (!c.applications.signatures.empty())
+            c.applications.signatures = fs::absolute(config::signatures_path(c)).string();
     }
     // A capture's own defaults, where the file says nothing. What a million flows need on one
     // worker, and no more: less memory to map, a quicker start (tools/setup reserves 2 GiB).

@@ -32,12 +32,6 @@ bool balanced(const MeterCounters& m, const control::SessionCounters& n, const N
            m.metered_octets == n.octets_sent + lost.octets;
 }
 
-std::uint64_t sum(const std::array<std::uint64_t, kIgnoreReasons>& a) {
-    std::uint64_t total = 0;
-    for (const std::uint64_t n : a) total += n;
-    return total;
-}
-
 }  // namespace
 
 control::Reliability reliability(const Snapshot& s) {
@@ -49,7 +43,7 @@ control::Reliability reliability(const Snapshot& s) {
     r.metered_octets = m.metered_octets;
     r.ignored_packets = m.ignored_total();
     r.ignored_octets = m.ignored_ip_octets;
-    r.ignored_frame_octets = sum(m.ignored_octets);
+    r.ignored_frame_octets = m.ignored_octets_total();
     r.records_not_sent = o.records_not_sent;
     r.packets_not_sent = o.packets_not_sent;
     r.octets_not_sent = o.octets_not_sent;
@@ -105,7 +99,7 @@ std::string summary_json(const Snapshot& s) {
     j.field("packets", m.metered_packets).field("ip_octets", m.metered_octets).end_object();
     j.key("ignored").begin_object();
     j.field("packets", m.ignored_total()).field("ip_octets", m.ignored_ip_octets);
-    j.field("frame_octets", sum(m.ignored_octets));
+    j.field("frame_octets", m.ignored_octets_total());
     j.key("by_reason").begin_object();
     for (std::size_t r = 0; r < kIgnoreReasons; ++r) {
         j.key(kIgnoreReasonNames[r].name).begin_object();

@@ -80,6 +80,8 @@ bool CaptureReader::open_fd(int fd, const std::string& name) {
     last_time_ns_ = packets_ = bytes_ = 0;
     error_.clear();
     notices_.clear();
+    noted_.clear();
+    opened_ = false;
     posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
     while (end_ < kFileHeader && refill()) {
     }
@@ -124,6 +126,7 @@ bool CaptureReader::open_pcapng() {
     if (!metered)
         return fail("its interfaces' link types are " + first_interfaces_ +
                     ", none of which Sluice meters; " + kMetered);
+    opened_ = true;
     return true;
 }
 
@@ -326,15 +329,19 @@ bool CaptureReader::interface_block(const std::uint8_t* block, std::uint32_t len
         } else if (code == kOptionTsOffset && size >= 8) {
             const std::uint64_t seconds = std::uint64_t{load32(value + (swapped_ ? 0 : 4))} << 32 |
                                           load32(value + (swapped_ ? 4 : 0));
-            i.offset_ns = static_cast<std::int64_t>(seconds) * 1'000'000'000;
+            i.offset_ns = seconds * 1'000'000'000;  // a negative offset wraps, as it must
         }
         at += 4 + ((size + 3u) & ~3u);
     }
     i.ns_per_unit =
         1'000'000'000 % i.units_per_second == 0 ? 1'000'000'000 / i.units_per_second : 0;
-    // Past the file's start, an interface of a link type not metered is said once; its packets
-    // are counted as ignored.
-    if (i.link == LinkType::unsupported && sections_ > 1)
+    // An interface id is 32 bits, but no capture has this many: damage, or an attack on memory.
+    if (interfaces_.size() >= kMaxInterfaces)
+        return fail(where + " is one more than the " + std::to_string(kMaxInterfaces) +
+                    " interfaces a section may have here");
+    // Past the file's start, a link type not metered is said once; its packets are counted as
+    // ignored.
+    if (i.link == LinkType::unsupported && opened_ && noted_.insert(i.linktype).second)
         notices_.push_back(name_ + ": interface " + std::to_string(interfaces_.size()) +
                            " of section " + std::to_string(sections_) + " is " +
                            link_type_name(i.linktype) +
@@ -349,7 +356,7 @@ inline std::uint64_t CaptureReader::time_ns(const Interface& i, std::uint64_t un
                                  ? units * i.ns_per_unit
                                  : static_cast<std::uint64_t>(static_cast<uint128>(units) *
                                                               1'000'000'000 / i.units_per_second);
-    return ns + static_cast<std::uint64_t>(i.offset_ns);
+    return ns + i.offset_ns;
 }
 
 // Most blocks of a capture are enhanced packet blocks whole in the buffer: those are taken
@@ -385,7 +392,7 @@ unsigned CaptureReader::next_pcapng(PacketRef* out, unsigned max) {
                 break;
             }
             original = load32(h + 8);
-            captured = std::min(original, length - 16);
+            captured = std::min({original, length - 16, kMaxRecord});
             if (!interfaces_.empty() && interfaces_[0].snap_length != 0)
                 captured = std::min(captured, interfaces_[0].snap_length);
             data = h + 12;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ public:
     static constexpr std::uint32_t kMaxRecord = 262144;
     static constexpr std::uint32_t kMaxPacketBlock = kMaxRecord + 65536;
     static constexpr std::size_t kReadSize = 4u << 20;
+    static constexpr std::size_t kMaxInterfaces = 65536;  // in a pcapng section
 
     // `read_size`: how much one read asks for (smaller in tests, to read across records).
     explicit CaptureReader(std::size_t read_size = kReadSize) : read_size_(read_size) {}
@@ -54,8 +56,9 @@ public:
 
     // What the file is, for a log line: "pcap, Ethernet (1), nanosecond timestamps".
     std::string describe() const;
-    // Interfaces found after the start (a pcapng file's later sections) whose link type is not
-    // metered: one line each, for the owner to log. Their packets are ignored, counted by reason.
+    // Interfaces found after the start of a pcapng file (later in it, or in a later section)
+    // whose link type is not metered: one line per link type, for the owner to log. Their
+    // packets are ignored, counted by reason.
     std::vector<std::string>& notices() { return notices_; }
 
 private:
@@ -67,7 +70,7 @@ private:
         LinkType link = LinkType::ethernet;
         std::uint64_t units_per_second = 1'000'000;  // if_tsresol
         std::uint64_t ns_per_unit = 1000;            // 0 when not a whole number
-        std::int64_t offset_ns = 0;                  // if_tsoffset
+        std::uint64_t offset_ns = 0;                 // if_tsoffset (modulo 2^64: it may be < 0)
         std::uint32_t snap_length = 0;
     };
 
@@ -123,6 +126,8 @@ private:
     std::uint64_t bytes_ = 0;
     std::string error_;
     std::vector<std::string> notices_;
+    std::set<std::uint32_t> noted_;  // link types said in notices_
+    bool opened_ = false;            // open() is done: interfaces from now on are noticed
 };
 
 }  // namespace sluice::meter

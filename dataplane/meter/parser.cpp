@@ -74,9 +74,6 @@ std::uint16_t family_ethertype(std::uint32_t family) {
 [[gnu::noinline]] LinkLayer link_layer(const std::uint8_t* data, std::uint32_t length,
                                        LinkType link) {
     switch (link) {
-        case LinkType::ethernet:
-            if (length < 14) return kTruncated;
-            return {be16(data + 12), 14};
         case LinkType::linux_sll:  // type, ARPHRD, address length, 8 address bytes, protocol
             if (length < 16) return kTruncated;
             return {be16(data + 14), 16};
@@ -106,6 +103,7 @@ std::uint16_t family_ethertype(std::uint32_t family) {
             }
             if (link == LinkType::cisco_hdlc) return {0, 0};
             return ppp(data, length, 0);
+        case LinkType::ethernet:  // parse's own, inline
         case LinkType::unsupported: break;
     }
     return {0, 0};

@@ -89,6 +89,11 @@ struct MeterCounters {
         for (auto n : ignored_packets) sum += n;
         return sum;
     }
+    std::uint64_t ignored_octets_total() const {  // frame lengths
+        std::uint64_t sum = 0;
+        for (auto n : ignored_octets) sum += n;
+        return sum;
+    }
 
     // Sums workers' counters.
     MeterCounters& operator+=(const MeterCounters& m) {

@@ -46,7 +46,7 @@ enum class WorkerState : std::uint32_t {
 // Written once by the dataplane at start, except `state`, the control's heartbeat and
 // `config_generation` (the control's, at a reload).
 struct alignas(64) StatsHeader {
-    std::uint32_t magic;
+    std::uint32_t magic;  // written last, with release: the rest of the header is then there
     std::uint32_t layout_version;
     std::uint32_t record_layout_version;
     std::int32_t dataplane_pid;

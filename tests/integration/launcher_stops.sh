@@ -67,19 +67,26 @@ for sig in TERM INT; do
 done
 
 # `sluice run` killed with SIGKILL: its children do not outlive it.
+# kill_launcher PID WHAT: SIGKILL to a running launcher; none of its children may outlive it by
+# more than 2 s (a zombie, waiting for init to reap it, holds nothing).
+kill_launcher() {
+  local children child
+  children=$(pgrep -P "$1" | tr '\n' ' ')
+  [ -n "$children" ] || fail "$2 has no children"
+  kill -KILL "$1"
+  sleep 2
+  for child in $children; do
+    if [ -e "/proc/$child" ] && ! grep -q '^State:.*Z' "/proc/$child/status" 2> /dev/null; then
+      fail "process $child of a killed $2 is still running 2 s later"
+    fi
+  done
+  wait "$1" 2> /dev/null || true
+}
+
 "$LAUNCHER" run --config "$WORK/live.toml" > "$WORK/run.log" 2>&1 &
 launcher=$!
 wait_for_line "$WORK/run.log" "sluice: running" 60 || { cat "$WORK/run.log" >&2; fail "sluice run never ready"; }
-children=$(pgrep -P "$launcher" | tr '\n' ' ')
-[ -n "$children" ] || fail "sluice run has no children"
-kill -KILL "$launcher"
-sleep 2
-for child in $children; do
-  if [ -e "/proc/$child" ] && ! grep -q '^State:.*Z' "/proc/$child/status" 2> /dev/null; then
-    fail "process $child of a killed sluice run is still running 2 s later"
-  fi
-done
-wait "$launcher" 2> /dev/null || true
+kill_launcher "$launcher" "sluice run"
 cleanup_prefix
 
 # `sluice pcap` killed with SIGKILL while its collector holds the export up: its children go
@@ -96,19 +103,15 @@ sleep 0.3
 "$LAUNCHER" pcap "$WORK/big.pcap" --transport tcp --to "127.0.0.1:$port" > "$WORK/pcap.log" 2>&1 &
 launcher=$!
 wait_for_line "$WORK/pcap.log" "sluice: running" 60 || { cat "$WORK/pcap.log" >&2; fail "sluice pcap never ready"; }
-children=$(pgrep -P "$launcher" | tr '\n' ' ')
 sleep 0.5
-kill -KILL "$launcher"
-sleep 2
-for child in $children; do
-  if [ -e "/proc/$child" ] && ! grep -q '^State:.*Z' "/proc/$child/status" 2> /dev/null; then
-    fail "process $child of a killed sluice pcap is still running 2 s later"
-  fi
-done
-wait "$launcher" 2> /dev/null || true
+kill_launcher "$launcher" "sluice pcap"
 [ -n "$(leftovers)" ] || fail "a killed sluice pcap left nothing for the next one to remove (the test lost its point)"
+# What only looks like a run's folder is not touched.
+mkdir /tmp/sluice-pcap-4194303-results
 timeout 60 "$LAUNCHER" pcap "$WORK/small.pcap" --transport file --to "$WORK/small.ipfix" > "$WORK/next.log" 2>&1 ||
   { cat "$WORK/next.log" >&2; fail "the sluice pcap after a killed one failed"; }
 expect_contains "$WORK/next.log" "removed what a sluice pcap that did not finish (pid $launcher) left behind"
+[ -d /tmp/sluice-pcap-4194303-results ] || fail "the sweep removed a folder that is not a run's"
+rmdir /tmp/sluice-pcap-4194303-results
 no_leftovers "a killed sluice pcap, once the next one ran,"
 echo "launcher_stops: ok"

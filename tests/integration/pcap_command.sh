@@ -89,6 +89,14 @@ expect_contains "$WORK/partial.log" "application identification: 26 applications
 expect_contains "$WORK/partial.log" "64 bytes of the first 4 payload packets"
 [ "$(wc -l < "$WORK/partial.jsonl")" -eq 2000 ] || fail "--print-records did not print the 2000 records"
 expect_summary "$WORK/partial.json" taken.records=2000 received.packets="$packets"
+# A relative signature file is taken from the configuration's folder, wherever it is run from.
+mkdir "$WORK/mine"
+cp "$SLUICE_SOURCE_DIR/config/applications.toml" "$WORK/mine/signatures.toml"
+printf '[applications]\nsignatures = "signatures.toml"\n' > "$WORK/mine/relative.toml"
+(cd "$WORK/mine" && timeout 120 "$LAUNCHER" pcap ../trace.pcap --config relative.toml \
+  --summary "$WORK/relative.json" > "$WORK/relative.log" 2>&1) ||
+  { cat "$WORK/relative.log" >&2; fail "sluice pcap with a relative --config and signatures failed"; }
+expect_contains "$WORK/relative.log" "44 patterns from $WORK/mine/signatures.toml"
 printf '[applications]\nsignatures = ""\n' > "$WORK/off.toml"
 timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --config "$WORK/off.toml" --summary "$WORK/off.json" > "$WORK/off.log" 2>&1 ||
   { cat "$WORK/off.log" >&2; fail "sluice pcap with identification off failed"; }

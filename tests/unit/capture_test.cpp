@@ -414,23 +414,76 @@ TEST(CaptureReader, RefusesAPcapngFileOfNoLinkTypeItMeters) {
         << r.error();
 }
 
-TEST(CaptureReader, AnInterfaceOfAnotherLinkTypeLaterOnIsNotedAndItsPacketsComeAsSuch) {
+TEST(CaptureReader, AnInterfaceOfAnotherLinkTypeLaterOnIsNotedOnceAndItsPacketsComeAsSuch) {
     PcapngBytes f;
     f.section(false);
     f.interface(1);
     f.packet(0, 1, 60, 60);
+    f.interface(127);  // later in the first section
+    f.packet(1, 2, 60, 60);
     f.section(false);
-    f.interface(127);
-    f.packet(0, 2, 60, 60);
+    f.interface(127);  // and again in the next: noted once
+    f.interface(105);
+    f.packet(0, 3, 60, 60);
+    f.packet(1, 4, 60, 60);
     CaptureReader r;
     ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
     const auto b = bursts(r);
     ASSERT_EQ(b.size(), 2u);
     EXPECT_EQ(b[1].link, LinkType::unsupported) << "the parser counts them as ignored";
-    ASSERT_EQ(r.notices().size(), 1u);
+    EXPECT_EQ(b[1].packets.size(), 3u);
+    ASSERT_EQ(r.notices().size(), 2u);
     EXPECT_EQ(r.notices()[0],
-              "test.pcap: interface 0 of section 2 is 802.11 plus radiotap header (127), which "
+              "test.pcap: interface 1 of section 1 is 802.11 plus radiotap header (127), which "
               "Sluice does not meter: its packets are counted as ignored (unsupported_link_type)");
+    EXPECT_EQ(r.notices()[1].rfind("test.pcap: interface 1 of section 2 is 802.11 (105)", 0), 0u);
+}
+
+TEST(CaptureReader, ReadsObsoletePacketBlocks) {
+    PcapngBytes f;
+    f.section(false);
+    f.interface(1, 9);
+    f.begin(2);  // interface 0, no drops, the time, the lengths, the packet
+    f.put(0, 2);
+    f.put(0, 2);
+    f.put(0, 4);
+    f.put(123, 4);
+    f.put(60, 4);
+    f.put(1514, 4);
+    f.bytes.insert(f.bytes.end(), 60, 0x33);
+    f.end();
+    CaptureReader r;
+    ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
+    const auto all = read_all(r, nullptr);
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].time_ns, 123u);
+    EXPECT_EQ(all[0].length, 60u);
+    EXPECT_EQ(all[0].frame_length, 1514u);
+}
+
+TEST(CaptureReader, ASimplePacketBlockGivesNoMoreThanACaptureMayHold) {
+    PcapngBytes f;
+    f.section(false);
+    f.interface(1);
+    f.simple_packet(400000, CaptureReader::kMaxRecord + 1000);
+    CaptureReader r;
+    ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
+    const auto all = read_all(r, nullptr);
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].length, CaptureReader::kMaxRecord);
+    EXPECT_EQ(all[0].frame_length, 400000u);
+}
+
+TEST(CaptureReader, ANegativeTimestampOffsetIsTakenAsIs) {
+    PcapngBytes f;
+    f.section(false);
+    f.interface(1, 9, ~std::uint64_t{0});  // one second before what the packets say
+    f.packet(0, 5'000'000'000, 60, 60);
+    CaptureReader r;
+    ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
+    const auto all = read_all(r, nullptr);
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].time_ns, 4'000'000'000u);
 }
 
 TEST(CaptureReader, StopsAtDamagedPcapngBlocksAndSaysWhere) {
