@@ -70,16 +70,28 @@ done
 # kill_launcher PID WHAT: SIGKILL to a running launcher; none of its children may outlive it by
 # more than 2 s (a zombie, waiting for init to reap it, holds nothing).
 kill_launcher() {
-  local children child
+  local children child alive start=$SECONDS
   children=$(pgrep -P "$1" | tr '\n' ' ')
   [ -n "$children" ] || fail "$2 has no children"
   kill -KILL "$1"
-  sleep 2
-  for child in $children; do
-    if [ -e "/proc/$child" ] && ! grep -q '^State:.*Z' "/proc/$child/status" 2> /dev/null; then
-      fail "process $child of a killed $2 is still running 2 s later"
-    fi
+  for _ in $(seq 20); do
+    sleep 0.1
+    alive=
+    for child in $children; do
+      if [ -e "/proc/$child" ] && ! grep -q '^State:.*Z' "/proc/$child/status" 2> /dev/null; then
+        alive="$alive $child"
+      fi
+    done
+    [ -n "$alive" ] || break
   done
+  for child in $alive; do
+    echo "$child: $(tr '\0' ' ' < "/proc/$child/cmdline" 2> /dev/null); $(grep -E '^(State|Threads)' "/proc/$child/status" 2> /dev/null | tr '\n' ' ')" >&2
+    for task in /proc/"$child"/task/*; do
+      echo "  thread $(basename "$task") $(cat "$task/comm" 2> /dev/null): $(grep State "$task/status" 2> /dev/null) wchan $(cat "$task/wchan" 2> /dev/null)" >&2
+      head -5 "$task/stack" 2> /dev/null | sed 's/^/    /' >&2
+    done
+  done
+  [ -z "$alive" ] || fail "process(es)$alive of a killed $2 still running 2 s later"
   wait "$1" 2> /dev/null || true
 }
 
