@@ -342,7 +342,6 @@ int Control::run(const sigset_t& signals) {
     std::fflush(stdout);
     refresh_snapshot();
     last.collectors = snapshot().collectors;
-    last.taken = taken_;
     ops::log_accounting(last);
     std::string error;
     if (!options_.summary.empty() && !ops::write_summary(options_.summary, last, error)) {

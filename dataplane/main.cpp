@@ -10,14 +10,13 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "dataplane.hpp"
 #include "eal_args.hpp"
 #include "loader.hpp"
 #include "sluice/eal.hpp"
+#include "sluice/hugepages.hpp"
 #include "sluice/log.hpp"
 #include "sluice_version.h"
 
@@ -64,22 +63,6 @@ void describe_cores(const config::Config& c) {
         workers += (workers.empty() ? "" : ",") + std::to_string(cpu);
     SLUICE_INFO("main lcore on CPU %u, %zu workers on CPUs %s", c.dataplane.main_core,
                 c.dataplane.worker_cores.cpus.size(), workers.c_str());
-}
-
-// EAL leaves its hugepage files behind so secondaries can map them; once this primary has
-// stopped, nothing may attach any more, and the files would pin the pages until the next start
-// with the same prefix. Unlinking is safe while a secondary still maps them.
-void release_hugepage_files(const std::string& prefix) {
-    std::ifstream mounts("/proc/mounts");
-    std::string device, dir, type, rest;
-    const std::string stem = prefix + "map_";
-    while (mounts >> device >> dir >> type && std::getline(mounts, rest)) {
-        if (type != "hugetlbfs") continue;
-        std::error_code ec;
-        for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
-            if (entry.path().filename().string().starts_with(stem))
-                std::filesystem::remove(entry.path(), ec);
-    }
 }
 
 int run(const config::Config& c) {
@@ -129,7 +112,10 @@ int run(const config::Config& c) {
         if (dp.start()) status = dp.run(stop);
     }
     rte_eal_cleanup();
-    release_hugepage_files(c.dataplane.file_prefix);
+    // EAL leaves its hugepage files behind so secondaries can map them; once this primary has
+    // stopped, nothing may attach any more, and the files would pin the pages until the next
+    // start with the same prefix.
+    hugepages::remove_files(c.dataplane.file_prefix);
     return status;
 }
 

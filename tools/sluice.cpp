@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "loader.hpp"
+#include "sluice/hugepages.hpp"
 #include "sluice/log.hpp"
 #include "sluice_version.h"
 #include "units.hpp"
@@ -311,23 +312,10 @@ private:
     Child control_{"sluice-control"};
 };
 
-// The hugetlbfs mounts, where a DPDK primary keeps its hugepage files.
-std::vector<fs::path> hugepage_mounts() {
-    std::vector<fs::path> out;
-    std::ifstream mounts("/proc/mounts");
-    std::string device, mount, type, rest;
-    while (mounts >> device >> mount >> type && std::getline(mounts, rest))
-        if (type == "hugetlbfs") out.emplace_back(mount);
-    return out;
-}
-
 // Removes what a DPDK primary of `prefix` leaves behind: its hugepage files and runtime folder.
 void remove_prefix_files(const std::string& prefix) {
+    hugepages::remove_files(prefix);
     std::error_code ec;
-    for (const fs::path& mount : hugepage_mounts())
-        for (const auto& entry : fs::directory_iterator(mount, ec))
-            if (entry.path().filename().string().starts_with(prefix + "map_"))
-                fs::remove(entry.path(), ec);
     fs::remove_all(fs::path("/var/run/dpdk") / prefix, ec);
 }
 
@@ -366,7 +354,7 @@ void remove_dead_runs() {
     std::map<pid_t, std::vector<fs::path>> dead;  // each dead launcher's temporary folders
     std::error_code ec;
     const fs::path temporary = fs::temp_directory_path(ec);
-    std::vector<fs::path> folders = hugepage_mounts();
+    std::vector<fs::path> folders = hugepages::mounts();
     folders.push_back("/var/run/dpdk");
     folders.push_back(temporary);
     for (const fs::path& folder : folders)

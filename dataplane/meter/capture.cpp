@@ -76,7 +76,7 @@ bool CaptureReader::open_fd(int fd, const std::string& name) {
     link_ = LinkType::ethernet;
     interfaces_.clear();
     sections_ = 0;
-    first_interfaces_.clear();
+    description_.clear();
     last_time_ns_ = packets_ = bytes_ = 0;
     error_.clear();
     notices_.clear();
@@ -101,10 +101,11 @@ bool CaptureReader::open_pcap() {
     Interface i;
     i.linktype = load32(&buffer_[20]) & 0xffff;  // the FCS length and flag are above
     i.link = link_type(i.linktype);
-    first_interfaces_ = link_type_name(i.linktype);
+    const std::string name = link_type_name(i.linktype);
     if (i.link == LinkType::unsupported)
-        return fail("link type " + first_interfaces_ + ", which Sluice does not meter; " +
-                    kMetered);
+        return fail("link type " + name + ", which Sluice does not meter; " + kMetered);
+    description_ =
+        "pcap, " + name + (nanoseconds_ ? ", nanosecond timestamps" : ", microsecond timestamps");
     link_ = i.link;
     interfaces_.push_back(i);
     begin_ = kFileHeader;
@@ -119,23 +120,18 @@ bool CaptureReader::open_pcapng() {
     to_packet_block(true, waiting);
     if (!error_.empty()) return false;
     bool metered = interfaces_.empty();
+    std::string names;
     for (const Interface& i : interfaces_) {
-        first_interfaces_ += (first_interfaces_.empty() ? "" : ", ") + link_type_name(i.linktype);
+        names += (names.empty() ? "" : ", ") + link_type_name(i.linktype);
         metered |= i.link != LinkType::unsupported;
     }
     if (!metered)
-        return fail("its interfaces' link types are " + first_interfaces_ +
-                    ", none of which Sluice meters; " + kMetered);
+        return fail("its interfaces' link types are " + names + ", none of which Sluice meters; " +
+                    kMetered);
+    description_ = "pcapng, " + std::to_string(interfaces_.size()) +
+                   (interfaces_.size() == 1 ? " interface: " : " interfaces: ") + names;
     opened_ = true;
     return true;
-}
-
-std::string CaptureReader::describe() const {
-    if (format_ == Format::pcap)
-        return "pcap, " + first_interfaces_ +
-               (nanoseconds_ ? ", nanosecond timestamps" : ", microsecond timestamps");
-    return "pcapng, " + std::to_string(interfaces_.size()) +
-           (interfaces_.size() == 1 ? " interface: " : " interfaces: ") + first_interfaces_;
 }
 
 bool CaptureReader::fail(std::string message) {

@@ -55,7 +55,7 @@ public:
     std::uint64_t bytes() const { return bytes_; }  // captured bytes of the packets handed out
 
     // What the file is, for a log line: "pcap, Ethernet (1), nanosecond timestamps".
-    std::string describe() const;
+    std::string describe() const { return description_; }
     // Interfaces found after the start of a pcapng file (later in it, or in a later section)
     // whose link type is not metered: one line per link type, for the owner to log. Their
     // packets are ignored, counted by reason.
@@ -120,7 +120,7 @@ private:
     LinkType link_ = LinkType::ethernet;
     std::vector<Interface> interfaces_;  // of the current pcapng section; a pcap file's one
     unsigned sections_ = 0;
-    std::string first_interfaces_;  // the interfaces of the first section, for describe()
+    std::string description_;  // what open() found, for describe()
     std::uint64_t last_time_ns_ = 0;
     std::uint64_t packets_ = 0;
     std::uint64_t bytes_ = 0;
