@@ -12,14 +12,21 @@ namespace {
 
 const shm::StatsZone* g_zone = nullptr;  // the telemetry thread reads it, relaxed, word by word
 
-void add(rte_tel_data* d, const std::string& name, std::uint64_t value) {
-    rte_tel_data_add_dict_u64(d, name.c_str(), value);
+// Every counter of `c` into the dict, each under prefix + its flat name.
+template <typename S>
+void add_all(rte_tel_data* d, const S& c, std::string_view prefix = {}) {
+    flatten(c, prefix,
+            [d](const CounterInfo&, std::string_view p, std::string_view name,
+                std::string_view reason, std::uint64_t value) {
+                const std::string key = std::string(p).append(name).append(reason);
+                rte_tel_data_add_dict_u64(d, key.c_str(), value);
+            });
 }
 
 // The counters of one worker, or (worker < 0) their sums.
 void meter_dict(rte_tel_data* d, int worker) {
     MeterCounters m;
-    shm::OutputCounters o;
+    OutputCounters o;
     const unsigned workers = g_zone->header.worker_count;
     for (unsigned w = 0; w < workers; ++w) {
         if (worker >= 0 && static_cast<unsigned>(worker) != w) continue;
@@ -27,30 +34,13 @@ void meter_dict(rte_tel_data* d, int worker) {
         o += shm::snapshot(g_zone->workers[w].output);
     }
     rte_tel_data_start_dict(d);
-    add(d, "packets", m.packets);
-    add(d, "octets", m.octets);
-    add(d, "metered_packets", m.metered_packets);
-    add(d, "metered_octets", m.metered_octets);
-    add(d, "ignored_ip_octets", m.ignored_ip_octets);
-    for (std::size_t r = 0; r < kIgnoreReasons; ++r)
-        add(d, "ignored_" + std::string(kIgnoreReasonNames[r].name), m.ignored_packets[r]);
-    add(d, "flows_created", m.flows_created);
-    add(d, "flows_active", m.flows_active);
-    for (std::size_t r = 1; r < kEndReasons; ++r)
-        add(d, "flows_ended_" + std::string(kEndReasonNames[r]), m.flows_ended[r]);
-    add(d, "evictions", m.evictions);
-    add(d, "application_scans", m.application_scans);
-    add(d, "flows_identified", m.flows_identified);
-    add(d, "records_sent", o.records_sent);
-    add(d, "records_not_sent", o.records_not_sent);
-    add(d, "packets_not_sent", o.packets_not_sent);
-    add(d, "ring_used", o.ring_used);
-    add(d, "ring_capacity", o.ring_capacity);
+    add_all(d, m);
+    add_all(d, o);
 }
 
 int stats(const char*, const char*, rte_tel_data* d) {
     meter_dict(d, -1);
-    add(d, "workers", g_zone->header.worker_count);
+    rte_tel_data_add_dict_u64(d, "workers", g_zone->header.worker_count);
     return 0;
 }
 
@@ -66,14 +56,8 @@ int worker(const char*, const char* params, rte_tel_data* d) {
 int ports(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_start_dict(d);
     for (unsigned p = 0; p < g_zone->header.port_count; ++p) {
-        const shm::PortCounters c = shm::snapshot(g_zone->ports[p].counters);
-        const std::string n = "port" + std::to_string(g_zone->ports[p].port_id) + "_";
-        add(d, n + "ipackets", c.ipackets);
-        add(d, n + "ibytes", c.ibytes);
-        add(d, n + "imissed", c.imissed);
-        add(d, n + "ierrors", c.ierrors);
-        add(d, n + "rx_nombuf", c.rx_nombuf);
-        add(d, n + "link_up", c.link_up);
+        add_all(d, shm::snapshot(g_zone->ports[p].counters),
+                "port" + std::to_string(g_zone->ports[p].port_id) + "_");
     }
     return 0;
 }

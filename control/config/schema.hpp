@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "sluice/config.hpp"
+#include "sluice/shm.hpp"
 
 namespace sluice::config::schema {
 
@@ -16,9 +17,7 @@ using namespace std::chrono_literals;
 inline constexpr std::uint64_t kMiB = 1ull << 20;
 inline constexpr std::uint64_t kGiB = 1ull << 30;
 inline constexpr unsigned kMaxCpu = 1023;
-// DPDK has 128 lcore ids (RTE_MAX_LCORE): the dataplane's main lcore, its workers, and the
-// control's, the last.
-inline constexpr unsigned kMaxWorkers = 126;
+using shm::kMaxWorkers;
 
 // A check on a string value: nothing when it is fine, otherwise what is expected.
 using StringCheck = std::optional<std::string> (*)(std::string_view);
@@ -87,7 +86,7 @@ template <typename V>
 void visit(V& v, Applications& a) {
     v.string("signatures", a.signatures, any);
     v.integer("bytes", a.bytes, 16, 65535);
-    v.integer("packets", a.packets, 1, 15);
+    v.integer("packets", a.packets, 1, Applications::kMaxPackets);
 }
 
 // The signature file: [[application]] tables with [[application.pattern]] tables.

@@ -11,6 +11,7 @@
 #include "channel.hpp"
 #include "encoder.hpp"
 #include "sluice/config.hpp"
+#include "sluice/counters.hpp"
 #include "sluice/record.hpp"
 
 namespace sluice::control {
@@ -48,22 +49,7 @@ enum class SessionState : std::uint8_t {
     down,     // waiting to retry
 };
 
-struct SessionCounters {
-    std::uint64_t records_sent = 0;
-    std::uint64_t packets_sent = 0;  // in the records sent
-    std::uint64_t octets_sent = 0;
-    std::uint64_t records_not_sent = 0;  // buffer full, send failed, connection lost
-    std::uint64_t packets_not_sent = 0;
-    std::uint64_t octets_not_sent = 0;
-    std::uint64_t messages_sent = 0;
-    std::uint64_t bytes_sent = 0;
-    std::uint64_t template_messages_sent = 0;
-    std::uint64_t statistics_records_sent = 0;
-    std::uint64_t sessions_opened = 0;  // connections, files
-    std::uint64_t send_failures = 0;
-    std::uint64_t open_failures = 0;  // names not resolved, connections refused, files not created
-    std::uint64_t records_buffered = 0;  // waiting now
-};
+using sluice::SessionCounters;
 
 class CollectorSession {
 public:

@@ -110,7 +110,8 @@ std::string summary_json(const Snapshot& s) {
     j.key("flows").begin_object();
     j.field("created", m.flows_created).field("evicted", m.evictions);
     j.key("records_by_end_reason").begin_object();
-    for (std::size_t r = 1; r < kEndReasons; ++r) j.field(kEndReasonNames[r], m.flows_ended[r]);
+    for (std::size_t r = 1; r < kEndReasons; ++r)
+        j.field(kEndReasonNames[r].name, m.flows_ended[r]);
     j.end_object().end_object();
     j.key("fragments").begin_object();
     j.field("matched", m.fragments_matched).field("unmatched", m.fragments_unmatched);

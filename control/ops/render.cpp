@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 
 #include "json.hpp"
 #include "record_json.hpp"
@@ -17,58 +18,32 @@ double seconds(std::uint64_t ns) {
     return static_cast<double>(ns) / 1e9;
 }
 
-void meter_fields(JsonWriter& j, const MeterCounters& m) {
-    j.field("packets", m.packets).field("octets", m.octets);
-    j.field("metered_packets", m.metered_packets).field("metered_octets", m.metered_octets);
-    j.key("ignored_packets").begin_object();
-    for (std::size_t r = 0; r < kIgnoreReasons; ++r)
-        j.field(kIgnoreReasonNames[r].name, m.ignored_packets[r]);
-    j.end_object();
-    j.key("ignored_octets").begin_object();
-    for (std::size_t r = 0; r < kIgnoreReasons; ++r)
-        j.field(kIgnoreReasonNames[r].name, m.ignored_octets[r]);
-    j.end_object();
-    j.field("ignored_ip_octets", m.ignored_ip_octets);
-    j.field("flows_created", m.flows_created).field("flows_active", m.flows_active);
-    j.key("flows_ended").begin_object();
-    for (std::size_t r = 1; r < kEndReasons; ++r) j.field(kEndReasonNames[r], m.flows_ended[r]);
-    j.end_object();
-    j.field("evictions", m.evictions);
-    j.field("fragments_matched", m.fragments_matched);
-    j.field("fragments_unmatched", m.fragments_unmatched);
-    j.field("application_scans", m.application_scans);
-    j.field("flows_identified", m.flows_identified);
-}
-
-void output_fields(JsonWriter& j, const shm::OutputCounters& o) {
-    j.field("records_sent", o.records_sent).field("records_not_sent", o.records_not_sent);
-    j.field("packets_not_sent", o.packets_not_sent).field("octets_not_sent", o.octets_not_sent);
-    j.field("ring_used", o.ring_used).field("ring_capacity", o.ring_capacity);
-    j.field("bursts", o.bursts);
+// A counter struct's fields, in its catalog's order; a counter by reason as an object.
+template <typename S>
+void counter_fields(JsonWriter& j, const S& s) {
+    S::catalog([&](const auto& c) {
+        if constexpr (kIsReasonCounter<std::decay_t<decltype(c)>>) {
+            j.key(c.info.name).begin_object();
+            for (std::size_t r = c.first; r < c.reasons->size(); ++r)
+                j.field((*c.reasons)[r].name, (s.*c.member)[r]);
+            j.end_object();
+        } else if (c.info.kind == CounterKind::flag) {
+            j.field(c.info.name, s.*c.member != 0);
+        } else {
+            j.field(c.info.name, s.*c.member);
+        }
+    });
 }
 
 void collector_fields(JsonWriter& j, const CollectorSnapshot& c) {
-    const control::SessionCounters& n = c.counters;
     j.field("name", c.name).field("destination", c.destination).field("state", c.state);
     j.field("last_error", c.last_error);
-    j.field("records_sent", n.records_sent).field("packets_sent", n.packets_sent);
-    j.field("octets_sent", n.octets_sent);
-    j.field("records_not_sent", n.records_not_sent).field("packets_not_sent", n.packets_not_sent);
-    j.field("octets_not_sent", n.octets_not_sent);
-    j.field("messages_sent", n.messages_sent).field("bytes_sent", n.bytes_sent);
-    j.field("template_messages_sent", n.template_messages_sent);
-    j.field("statistics_records_sent", n.statistics_records_sent);
-    j.field("sessions_opened", n.sessions_opened).field("send_failures", n.send_failures);
-    j.field("open_failures", n.open_failures).field("records_buffered", n.records_buffered);
+    counter_fields(j, c.counters);
 }
 
 void port_fields(JsonWriter& j, const PortSnapshot& p) {
     j.field("id", p.id).field("device", p.device).field("rx_queues", p.rx_queues);
-    j.field("link_up", p.counters.link_up != 0)
-        .field("link_speed_mbps", p.counters.link_speed_mbps);
-    j.field("ipackets", p.counters.ipackets).field("ibytes", p.counters.ibytes);
-    j.field("imissed", p.counters.imissed).field("ierrors", p.counters.ierrors);
-    j.field("rx_nombuf", p.counters.rx_nombuf);
+    counter_fields(j, p.counters);
 }
 
 // An array of objects under `key`, one per item, each written by `fields`.
@@ -99,7 +74,7 @@ void process_fields(JsonWriter& j, const Snapshot& s) {
 // One metric family: HELP, TYPE, then its samples.
 class Family {
 public:
-    Family(std::string& out, const char* name, const char* type, const char* help)
+    Family(std::string& out, std::string_view name, std::string_view type, std::string_view help)
         : out_(out), name_(name) {
         out_ += "# HELP ";
         out_ += name;
@@ -132,7 +107,7 @@ private:
     }
 
     std::string& out_;
-    const char* name_;
+    std::string_view name_;
 };
 
 // A label value, escaped as the exposition format asks.
@@ -187,92 +162,59 @@ void collectors_table(std::string& out, const Snapshot& s) {
              c.last_error.empty() ? "-" : c.last_error.c_str());
 }
 
-// A metric family of one counter field: its name, type, help and where its value is.
-template <typename Counters>
-struct Metric {
-    const char* name;
-    const char* type;
-    const char* help;
-    std::uint64_t Counters::*field;
-};
+// A counter's value as Prometheus has it: seconds for times, bytes per second for speeds.
+double metric_value(CounterKind kind, std::uint64_t v) {
+    if (kind == CounterKind::time_ns) return static_cast<double>(v) / 1e9;
+    if (kind == CounterKind::mbps) return static_cast<double>(v) * 125'000;
+    return static_cast<double>(v);
+}
 
-constexpr Metric<MeterCounters> kMeterMetrics[] = {
-    {"sluice_worker_packets_total", "counter", "Packets the worker took from its queue.",
-     &MeterCounters::packets},
-    {"sluice_worker_received_bytes_total", "counter", "Frame bytes of the packets the worker took.",
-     &MeterCounters::octets},
-    {"sluice_worker_metered_packets_total", "counter", "Packets metered into flows.",
-     &MeterCounters::metered_packets},
-    {"sluice_worker_metered_bytes_total", "counter",
-     "IP bytes metered into flows, as records count them.", &MeterCounters::metered_octets},
-    {"sluice_worker_ignored_ip_bytes_total", "counter",
-     "Of the packets not metered that had an IP header, the bytes from that header on.",
-     &MeterCounters::ignored_ip_octets},
-    {"sluice_worker_flows_created_total", "counter", "Flows the worker's table created.",
-     &MeterCounters::flows_created},
-    {"sluice_worker_flows_active", "gauge", "Flows in the worker's table now.",
-     &MeterCounters::flows_active},
-    {"sluice_worker_evictions_total", "counter",
-     "Flows ended early for lack of room in the table (lackOfResources).",
-     &MeterCounters::evictions},
-    {"sluice_worker_fragments_matched_total", "counter",
-     "Non-first fragments given the ports of their first fragment.",
-     &MeterCounters::fragments_matched},
-    {"sluice_worker_fragments_unmatched_total", "counter",
-     "Non-first fragments metered with ports 0.", &MeterCounters::fragments_unmatched},
-    {"sluice_worker_application_scans_total", "counter",
-     "Payloads scanned for the flow's application.", &MeterCounters::application_scans},
-    {"sluice_worker_flows_identified_total", "counter", "Flows whose application a scan found.",
-     &MeterCounters::flows_identified},
-};
+// One family per counter of S, a sample per item: `counters(item)` is its S, `labels(item)` its
+// labels. A counter by reason is one family with the reason as a label.
+template <typename S, typename Items, typename Counters, typename Labels>
+void metric_families(std::string& out, const Items& items, Counters counters, Labels labels) {
+    S::catalog([&](const auto& c) {
+        const bool counter = c.info.kind == CounterKind::counter;
+        Family f(out, c.info.metric, counter ? "counter" : "gauge", c.info.help);
+        for (const auto& item : items) {
+            const S& s = counters(item);
+            if constexpr (kIsReasonCounter<std::decay_t<decltype(c)>>) {
+                for (std::size_t r = c.first; r < c.reasons->size(); ++r)
+                    f.sample(
+                        labels(item) + "," + label("reason", std::string((*c.reasons)[r].name)),
+                        (s.*c.member)[r]);
+            } else if (counter || c.info.kind == CounterKind::gauge ||
+                       c.info.kind == CounterKind::flag) {
+                f.sample(labels(item), s.*c.member);
+            } else {
+                f.sample(labels(item), metric_value(c.info.kind, s.*c.member));
+            }
+        }
+    });
+}
 
-constexpr Metric<shm::OutputCounters> kOutputMetrics[] = {
-    {"sluice_worker_records_sent_total", "counter",
-     "Records the worker put into its ring for sluice-control.",
-     &shm::OutputCounters::records_sent},
-    {"sluice_worker_records_not_sent_total", "counter",
-     "Records dropped because the ring was full.", &shm::OutputCounters::records_not_sent},
-    {"sluice_worker_packets_not_sent_total", "counter",
-     "Packets in the records dropped because the ring was full.",
-     &shm::OutputCounters::packets_not_sent},
-    {"sluice_worker_bytes_not_sent_total", "counter",
-     "IP bytes in the records dropped because the ring was full.",
-     &shm::OutputCounters::octets_not_sent},
-    {"sluice_worker_ring_records", "gauge", "Records waiting in the worker's ring.",
-     &shm::OutputCounters::ring_used},
-    {"sluice_worker_ring_capacity_records", "gauge", "The size of the worker's ring.",
-     &shm::OutputCounters::ring_capacity},
-};
-
-using control::SessionCounters;
-constexpr Metric<SessionCounters> kCollectorMetrics[] = {
-    {"sluice_collector_records_sent_total", "counter", "Flow records sent to the collector.",
-     &SessionCounters::records_sent},
-    {"sluice_collector_packets_sent_total", "counter",
-     "Packets in the flow records sent to the collector.", &SessionCounters::packets_sent},
-    {"sluice_collector_records_not_sent_total", "counter",
-     "Flow records lost for this collector: buffer full, send failed, connection lost.",
-     &SessionCounters::records_not_sent},
-    {"sluice_collector_packets_not_sent_total", "counter",
-     "Packets in the flow records lost for this collector.", &SessionCounters::packets_not_sent},
-    {"sluice_collector_messages_sent_total", "counter", "IPFIX messages sent.",
-     &SessionCounters::messages_sent},
-    {"sluice_collector_sent_bytes_total", "counter", "IPFIX bytes sent.",
-     &SessionCounters::bytes_sent},
-    {"sluice_collector_template_messages_sent_total", "counter", "Messages carrying the templates.",
-     &SessionCounters::template_messages_sent},
-    {"sluice_collector_statistics_records_sent_total", "counter",
-     "Reliability statistics options records sent.", &SessionCounters::statistics_records_sent},
-    {"sluice_collector_sessions_opened_total", "counter",
-     "Transport sessions opened: connections, files.", &SessionCounters::sessions_opened},
-    {"sluice_collector_send_failures_total", "counter", "Messages that failed.",
-     &SessionCounters::send_failures},
-    {"sluice_collector_open_failures_total", "counter",
-     "Names not resolved, connections refused, files not created.",
-     &SessionCounters::open_failures},
-    {"sluice_collector_buffered_records", "gauge", "Records waiting in the collector's buffer.",
-     &SessionCounters::records_buffered},
-};
+// A counter struct as lines of `sluicectl stats`: a counter by reason as its sum, then the
+// reasons that counted anything.
+template <typename S>
+void counter_lines(std::string& out, const S& s, const char* indent) {
+    S::catalog([&](const auto& c) {
+        const int width = 36 - static_cast<int>(std::strlen(indent));
+        if constexpr (kIsReasonCounter<std::decay_t<decltype(c)>>) {
+            std::uint64_t sum = 0;
+            for (std::size_t r = c.first; r < c.reasons->size(); ++r) sum += (s.*c.member)[r];
+            line(out, "%s%-*.*s %20" PRIu64, indent, width, static_cast<int>(c.info.text.size()),
+                 c.info.text.data(), sum);
+            for (std::size_t r = c.first; r < c.reasons->size(); ++r)
+                if ((s.*c.member)[r] != 0)
+                    line(out, "%s    %-*.*s %20" PRIu64, indent, width - 4,
+                         static_cast<int>((*c.reasons)[r].name.size()), (*c.reasons)[r].name.data(),
+                         (s.*c.member)[r]);
+        } else {
+            line(out, "%s%-*.*s %20" PRIu64, indent, width, static_cast<int>(c.info.text.size()),
+                 c.info.text.data(), s.*c.member);
+        }
+    });
+}
 
 }  // namespace
 
@@ -320,32 +262,19 @@ std::string status_text(const Snapshot& s) {
 
 std::string stats_text(const Snapshot& s) {
     std::string out;
-    const MeterCounters m = s.meter_total();
-    const shm::OutputCounters o = s.output_total();
-    line(out, "%-36s %20" PRIu64, "packets received", m.packets);
-    line(out, "%-36s %20" PRIu64, "  metered", m.metered_packets);
-    line(out, "%-36s %20" PRIu64, "  ignored", m.ignored_total());
-    for (std::size_t r = 0; r < kIgnoreReasons; ++r)
-        if (m.ignored_packets[r] != 0)
-            line(out, "    %-32.*s %20" PRIu64, static_cast<int>(kIgnoreReasonNames[r].name.size()),
-                 kIgnoreReasonNames[r].name.data(), m.ignored_packets[r]);
-    line(out, "%-36s %20" PRIu64, "frame octets received", m.octets);
-    line(out, "%-36s %20" PRIu64, "IP octets metered", m.metered_octets);
-    line(out, "%-36s %20" PRIu64, "IP octets ignored", m.ignored_ip_octets);
-    line(out, "%-36s %20" PRIu64, "flows created", m.flows_created);
-    line(out, "%-36s %20" PRIu64, "flows active", m.flows_active);
-    line(out, "%-36s %20" PRIu64, "flow records", o.records_sent + o.records_not_sent);
-    for (std::size_t r = 1; r < kEndReasons; ++r)
-        line(out, "    %-32.*s %20" PRIu64, static_cast<int>(kEndReasonNames[r].size()),
-             kEndReasonNames[r].data(), m.flows_ended[r]);
-    line(out, "%-36s %20" PRIu64, "evictions", m.evictions);
-    line(out, "%-36s %20" PRIu64, "fragments matched", m.fragments_matched);
-    line(out, "%-36s %20" PRIu64, "fragments unmatched", m.fragments_unmatched);
-    line(out, "%-36s %20" PRIu64, "flows identified", m.flows_identified);
-    line(out, "%-36s %20" PRIu64, "application scans", m.application_scans);
-    line(out, "%-36s %20" PRIu64, "records into the rings", o.records_sent);
-    line(out, "%-36s %20" PRIu64, "records not sent (rings full)", o.records_not_sent);
-    line(out, "%-36s %20" PRIu64, "records taken by sluice-control", s.taken.records);
+    counter_lines(out, s.meter_total(), "");
+    counter_lines(out, s.output_total(), "");
+    counter_lines(out, s.taken, "");
+    for (const auto& p : s.ports) {
+        line(out, "%s", "");
+        line(out, "port %u (%s)", p.id, p.device.c_str());
+        counter_lines(out, p.counters, "  ");
+    }
+    for (const auto& c : s.collectors) {
+        line(out, "%s", "");
+        line(out, "collector \"%s\" (%s)", c.name.c_str(), c.destination.c_str());
+        counter_lines(out, c.counters, "  ");
+    }
     line(out, "%s", "");
     collectors_table(out, s);
     return out;
@@ -418,20 +347,19 @@ std::string stats_json(const Snapshot& s) {
     j.begin_object().field("ok", true).key("stats").begin_object();
     process_fields(j, s);
     j.key("total").begin_object();
-    meter_fields(j, s.meter_total());
-    output_fields(j, s.output_total());
+    counter_fields(j, s.meter_total());
+    counter_fields(j, s.output_total());
     j.end_object();
     j.key("taken").begin_object();
-    j.field("records", s.taken.records).field("packets", s.taken.packets);
-    j.field("octets", s.taken.octets);
+    counter_fields(j, s.taken);
     j.end_object();
     object_array(j, "ports", s.ports, port_fields);
     object_array(j, "workers", s.workers, [](JsonWriter& o, const WorkerSnapshot& w) {
         o.field("id", w.id).field("port", w.port).field("queue", w.queue);
         o.field("lcore", w.lcore).field("cpu", w.cpu).field("state", w.state);
         o.field("config_generation", w.config_generation);
-        meter_fields(o, w.meter);
-        output_fields(o, w.output);
+        counter_fields(o, w.meter);
+        counter_fields(o, w.output);
     });
     object_array(j, "collectors", s.collectors, collector_fields);
     j.end_object().end_object();
@@ -459,70 +387,25 @@ std::string prometheus_text(const Snapshot& s) {
            "When sluice-control started, seconds since the Unix epoch.")
         .sample("", seconds(s.control_start_ns));
 
-    auto port_family = [&](const char* name, const char* type, const char* help, auto get) {
-        Family f(out, name, type, help);
-        for (const auto& p : s.ports)
-            f.sample(label("port", std::to_string(p.id)) + "," + label("device", p.device),
-                     get(p.counters));
-    };
-    port_family("sluice_port_received_packets_total", "counter",
-                "Packets the port received (rte_eth_stats ipackets).",
-                [](const shm::PortCounters& c) { return c.ipackets; });
-    port_family("sluice_port_received_bytes_total", "counter",
-                "Bytes the port received (rte_eth_stats ibytes).",
-                [](const shm::PortCounters& c) { return c.ibytes; });
-    port_family("sluice_port_missed_packets_total", "counter",
-                "Packets the NIC dropped for want of a free descriptor: the workers fell behind.",
-                [](const shm::PortCounters& c) { return c.imissed; });
-    port_family("sluice_port_errors_total", "counter", "Erroneous frames the port received.",
-                [](const shm::PortCounters& c) { return c.ierrors; });
-    port_family("sluice_port_no_mbuf_total", "counter",
-                "Receive attempts that found no packet buffer.",
-                [](const shm::PortCounters& c) { return c.rx_nombuf; });
-    port_family("sluice_port_link_up", "gauge", "1 when the port's link is up.",
-                [](const shm::PortCounters& c) { return c.link_up; });
-    port_family("sluice_port_link_speed_bytes_per_second", "gauge", "The link's speed.",
-                [](const shm::PortCounters& c) { return c.link_speed_mbps * 125'000; });
-
-    for (const auto& m : kMeterMetrics) {
-        Family f(out, m.name, m.type, m.help);
-        for (const auto& w : s.workers) f.sample(worker_labels(w), w.meter.*m.field);
-    }
-    for (const auto& m : kOutputMetrics) {
-        Family f(out, m.name, m.type, m.help);
-        for (const auto& w : s.workers) f.sample(worker_labels(w), w.output.*m.field);
-    }
-    // The counters by reason: one family each, the reason as a label.
-    auto by_reason = [&](const char* name, const char* help, std::size_t from, std::size_t to,
-                         auto reason, auto value) {
-        Family f(out, name, "counter", help);
-        for (const auto& w : s.workers)
-            for (std::size_t r = from; r < to; ++r)
-                f.sample(worker_labels(w) + "," + label("reason", std::string(reason(r))),
-                         value(w.meter, r));
-    };
-    auto ignore_reason = [](std::size_t r) { return kIgnoreReasonNames[r].name; };
-    by_reason("sluice_worker_ignored_packets_total",
-              "Packets not metered, by reason (see docs/metering.md).", 0, kIgnoreReasons,
-              ignore_reason,
-              [](const MeterCounters& m, std::size_t r) { return m.ignored_packets[r]; });
-    by_reason("sluice_worker_ignored_bytes_total",
-              "Frame bytes of the packets not metered, by reason.", 0, kIgnoreReasons,
-              ignore_reason,
-              [](const MeterCounters& m, std::size_t r) { return m.ignored_octets[r]; });
-    by_reason(
-        "sluice_worker_flows_ended_total", "Flow records made, by flowEndReason.", 1, kEndReasons,
-        [](std::size_t r) { return kEndReasonNames[r]; },
-        [](const MeterCounters& m, std::size_t r) { return m.flows_ended[r]; });
-
-    Family(out, "sluice_control_records_taken_total", "counter",
-           "Records sluice-control took from the rings since it started.")
-        .sample("", s.taken.records);
-    for (const auto& m : kCollectorMetrics) {
-        Family f(out, m.name, m.type, m.help);
-        for (const auto& c : s.collectors)
-            f.sample(label("collector", c.name), c.counters.*m.field);
-    }
+    metric_families<PortCounters>(
+        out, s.ports, [](const PortSnapshot& p) -> const PortCounters& { return p.counters; },
+        [](const PortSnapshot& p) {
+            return label("port", std::to_string(p.id)) + "," + label("device", p.device);
+        });
+    metric_families<MeterCounters>(
+        out, s.workers, [](const WorkerSnapshot& w) -> const MeterCounters& { return w.meter; },
+        worker_labels);
+    metric_families<OutputCounters>(
+        out, s.workers, [](const WorkerSnapshot& w) -> const OutputCounters& { return w.output; },
+        worker_labels);
+    const Taken* taken[] = {&s.taken};
+    metric_families<Taken>(
+        out, taken, [](const Taken* t) -> const Taken& { return *t; },
+        [](const Taken*) { return std::string(); });
+    metric_families<SessionCounters>(
+        out, s.collectors,
+        [](const CollectorSnapshot& c) -> const SessionCounters& { return c.counters; },
+        [](const CollectorSnapshot& c) { return label("collector", c.name); });
     Family up(out, "sluice_collector_up", "gauge", "1 when the collector is being sent records.");
     for (const auto& c : s.collectors)
         up.sample(label("collector", c.name) + "," + label("destination", c.destination),

@@ -35,12 +35,7 @@ struct CollectorSnapshot {
     control::SessionCounters counters;
 };
 
-// What the control took from the rings since it started.
-struct Taken {
-    std::uint64_t records = 0;
-    std::uint64_t packets = 0;
-    std::uint64_t octets = 0;
-};
+using Taken = TakenCounters;
 
 struct Snapshot {
     std::uint64_t time_ns = 0;  // wall clock of this snapshot

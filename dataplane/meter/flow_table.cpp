@@ -382,6 +382,7 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
 // Scans the payload of one of the first packets of each direction until the flow's application
 // is known or the direction's budget is spent.
 void FlowTable::identify(Slot s, const PacketInfo& info, const PacketRef& p) {
+    static_assert(config::Applications::kMaxPackets <= 15, "a direction's scans fit a nibble");
     // Only the hot part is read until a scan is due: most packets stop here.
     FlowHot& h = s.hot();
     const unsigned initiator = (h.state & kInitiatorIsAddress1) ? 1 : 0;

@@ -10,6 +10,7 @@
 #include "hash.hpp"
 #include "link.hpp"
 #include "packet.hpp"
+#include "sluice/config.hpp"
 #include "sluice/counters.hpp"
 #include "sluice/record.hpp"
 
@@ -97,8 +98,9 @@ struct LargestFlows {
 struct Identification {
     const appid::Database* database = nullptr;
     const appid::Scratch* scratch = nullptr;
-    std::uint32_t bytes = 512;
-    std::uint8_t packets = 4;  // at most 15: a nibble of FlowHot::scanned counts them
+    std::uint32_t bytes = config::Applications{}.bytes;
+    // A nibble of FlowHot::scanned counts them.
+    std::uint8_t packets = config::Applications{}.packets;
 };
 
 class FlowTable {

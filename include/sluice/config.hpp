@@ -117,6 +117,8 @@ struct Applications {
     std::string signatures;     // a TOML file of signatures; empty: identification off
     std::uint32_t bytes = 512;  // payload bytes scanned per direction of a new flow
     std::uint32_t packets = 4;  // packets with payload scanned per direction
+    // The flow table counts a direction's scans in a nibble.
+    static constexpr std::uint32_t kMaxPackets = 15;
 
     friend bool operator==(const Applications&, const Applications&) = default;
 };

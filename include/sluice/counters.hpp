@@ -1,10 +1,13 @@
-// The metering counters both processes know: why packets were ignored, what happened to flows.
-// Each list is defined once here and gives both the enum and the names operators see.
+// Every counter Sluice keeps, defined once: the ignore and end reasons, and the meter, output,
+// port and collector counters. Each table gives the struct's fields and, through `catalog`, the
+// name, help, Prometheus family and text line that every output (JSON, Prometheus, sluicectl's
+// text, DPDK telemetry) is generated from.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include "sluice/record.hpp"
 
@@ -34,12 +37,6 @@ enum class IgnoreReason : std::uint8_t {
 #undef SLUICE_X
 };
 
-inline constexpr std::size_t kIgnoreReasons = 0
-#define SLUICE_X(name, help) +1
-    SLUICE_IGNORE_REASONS(SLUICE_X)
-#undef SLUICE_X
-    ;
-
 // Whether a packet ignored for `r` had an IP header: its octets from there on are IP octets
 // the metering did not process (ignoredOctetTotalCount).
 constexpr bool carries_ip(IgnoreReason r) {
@@ -51,38 +48,167 @@ struct CounterName {
     std::string_view help;
 };
 
-inline constexpr std::array<CounterName, kIgnoreReasons> kIgnoreReasonNames{{
-#define SLUICE_X(name, help) {#name, help},
+inline constexpr std::array kIgnoreReasonNames{
+#define SLUICE_X(name, help) CounterName{#name, help},
     SLUICE_IGNORE_REASONS(SLUICE_X)
 #undef SLUICE_X
-}};
+};
+inline constexpr std::size_t kIgnoreReasons = kIgnoreReasonNames.size();
 
-inline constexpr std::size_t kEndReasons = 6;  // indexed by FlowEndReason, 0 unused
+// flowEndReason's values run from 1; 0 is no reason.
+inline constexpr std::size_t kEndReasons = 1
+#define SLUICE_X(name, value, help) +1
+    SLUICE_END_REASONS(SLUICE_X)
+#undef SLUICE_X
+    ;
 
 // flowEndReason's names (IANA), indexed by FlowEndReason.
-inline constexpr std::array<std::string_view, kEndReasons> kEndReasonNames{
-    "", "idle_timeout", "active_timeout", "end_of_flow", "forced_end", "lack_of_resources"};
+inline constexpr auto kEndReasonNames = [] {
+    std::array<CounterName, kEndReasons> names{};
+#define SLUICE_X(name, value, help)                                    \
+    static_assert(value < kEndReasons, "end reasons run from 1 to N"); \
+    names[value] = {#name, help};
+    SLUICE_END_REASONS(SLUICE_X)
+#undef SLUICE_X
+    return names;
+}();
 
-// One worker's metering counters; only that worker writes them. Plain 64-bit fields: the
-// worker publishes a copy into the stats memzone (stats.hpp), which the control reads.
+// What a counter's value is, for the outputs that convert it.
+enum class CounterKind : std::uint8_t {
+    counter,  // only grows; summed over workers
+    gauge,    // a level now; summed over workers
+    flag,     // 0 or 1 (JSON: false or true)
+    time_ns,  // a wall-clock time; the newest over workers (Prometheus: seconds)
+    mbps,     // a speed in Mbit/s (Prometheus: bytes per second)
+};
+
+struct CounterInfo {
+    std::string_view name;  // the member; the key in JSON and DPDK telemetry
+    CounterKind kind;
+    std::string_view metric;  // the Prometheus family
+    std::string_view text;    // the line in `sluicectl stats`
+    std::string_view help;
+};
+
+// One 64-bit counter of struct S.
+template <typename S>
+struct Counter {
+    CounterInfo info;
+    std::uint64_t S::*member;
+};
+
+// A counter by reason: one value per name in `reasons`, from index `first` on. Prometheus has
+// one family with the reason as a label; telemetry has one key each, `flat` + the reason.
+template <typename S, std::size_t N>
+struct ReasonCounter {
+    CounterInfo info;
+    std::array<std::uint64_t, N> S::*member;
+    const std::array<CounterName, N>* reasons;
+    std::size_t first;
+    std::string_view flat;
+};
+
+// The two kinds of entry a counter table has: COUNTER(member, kind, metric, text, help) and
+// REASONS(member, reasons, first, flat, metric, text, help). A struct's body is generated from
+// its table by SLUICE_COUNTER_STRUCT: the fields, `catalog` (each entry to a visitor, in the
+// table's order), and `operator+=`.
+#define SLUICE_COUNTER_FIELD(member, kind, metric, text, help) std::uint64_t member = 0;
+#define SLUICE_REASONS_FIELD(member, reasons, first, flat, metric, text, help) \
+    std::array<std::uint64_t, (reasons).size()> member{};
+#define SLUICE_COUNTER_ENTRY(member, kind, metric, text, help)                                \
+    visit(::sluice::Counter<Self>{{#member, ::sluice::CounterKind::kind, metric, text, help}, \
+                                  &Self::member});
+#define SLUICE_REASONS_ENTRY(member, reasons, first, flat, metric, text, help) \
+    visit(::sluice::ReasonCounter<Self, (reasons).size()>{                     \
+        {#member, ::sluice::CounterKind::counter, metric, text, help},         \
+        &Self::member,                                                         \
+        &(reasons),                                                            \
+        first,                                                                 \
+        flat});
+#define SLUICE_COUNTER_STRUCT(Name, TABLE)                \
+    TABLE(SLUICE_COUNTER_FIELD, SLUICE_REASONS_FIELD)     \
+    template <typename Visit>                             \
+    static constexpr void catalog(Visit&& visit) {        \
+        using Self = Name;                                \
+        TABLE(SLUICE_COUNTER_ENTRY, SLUICE_REASONS_ENTRY) \
+    }                                                     \
+    Name& operator+=(const Name& other) {                 \
+        ::sluice::add_counters(*this, other);             \
+        return *this;                                     \
+    }
+
+template <typename T>
+inline constexpr bool kIsReasonCounter = false;
+template <typename S, std::size_t N>
+inline constexpr bool kIsReasonCounter<ReasonCounter<S, N>> = true;
+
+// Sums b into a: counters and gauges add up, times take the newest.
+template <typename S>
+void add_counters(S& a, const S& b) {
+    S::catalog([&](const auto& c) {
+        if constexpr (kIsReasonCounter<std::decay_t<decltype(c)>>) {
+            for (std::size_t r = 0; r < (a.*c.member).size(); ++r)
+                (a.*c.member)[r] += (b.*c.member)[r];
+        } else if (c.info.kind == CounterKind::time_ns) {
+            if (b.*c.member > a.*c.member) a.*c.member = b.*c.member;
+        } else {
+            a.*c.member += b.*c.member;
+        }
+    });
+}
+
+// Every value of `s` as one flat name (prefix + member, or prefix + flat + reason) and value.
+template <typename S, typename Emit>
+void flatten(const S& s, std::string_view prefix, Emit&& emit) {
+    S::catalog([&](const auto& c) {
+        if constexpr (kIsReasonCounter<std::decay_t<decltype(c)>>) {
+            for (std::size_t r = c.first; r < c.reasons->size(); ++r)
+                emit(c.info, prefix, c.flat, (*c.reasons)[r].name, (s.*c.member)[r]);
+        } else {
+            emit(c.info, prefix, c.info.name, std::string_view{}, s.*c.member);
+        }
+    });
+}
+
+// One worker's metering counters; only that worker writes them. The worker publishes a copy
+// into the stats memzone (shm.hpp), which the control reads.
+#define SLUICE_METER_COUNTERS(COUNTER, REASONS)                                                    \
+    COUNTER(packets, counter, "sluice_worker_packets_total", "packets received",                   \
+            "Packets the worker took from its queue.")                                             \
+    COUNTER(octets, counter, "sluice_worker_received_bytes_total", "frame octets received",        \
+            "Frame bytes of the packets the worker took.")                                         \
+    COUNTER(metered_packets, counter, "sluice_worker_metered_packets_total", "packets metered",    \
+            "Packets metered into flows.")                                                         \
+    COUNTER(metered_octets, counter, "sluice_worker_metered_bytes_total", "IP octets metered",     \
+            "IP bytes metered into flows, as records count them.")                                 \
+    REASONS(ignored_packets, kIgnoreReasonNames, 0, "ignored_",                                    \
+            "sluice_worker_ignored_packets_total", "packets ignored",                              \
+            "Packets not metered, by reason (see docs/metering.md).")                              \
+    REASONS(ignored_octets, kIgnoreReasonNames, 0, "ignored_octets_",                              \
+            "sluice_worker_ignored_bytes_total", "frame octets ignored",                           \
+            "Frame bytes of the packets not metered, by reason.")                                  \
+    COUNTER(ignored_ip_octets, counter, "sluice_worker_ignored_ip_bytes_total",                    \
+            "IP octets ignored",                                                                   \
+            "Of the packets not metered that had an IP header, the bytes from that header on.")    \
+    COUNTER(flows_created, counter, "sluice_worker_flows_created_total", "flows created",          \
+            "Flows the worker's table created.")                                                   \
+    COUNTER(flows_active, gauge, "sluice_worker_flows_active", "flows active",                     \
+            "Flows in the worker's table now.")                                                    \
+    REASONS(flows_ended, kEndReasonNames, 1, "flows_ended_", "sluice_worker_flows_ended_total",    \
+            "flow records made", "Flow records made, by flowEndReason.")                           \
+    COUNTER(evictions, counter, "sluice_worker_evictions_total", "evictions",                      \
+            "Flows ended early for lack of room in the table (lackOfResources).")                  \
+    COUNTER(fragments_matched, counter, "sluice_worker_fragments_matched_total",                   \
+            "fragments matched", "Non-first fragments given the ports of their first fragment.")   \
+    COUNTER(fragments_unmatched, counter, "sluice_worker_fragments_unmatched_total",               \
+            "fragments unmatched", "Non-first fragments metered with ports 0.")                    \
+    COUNTER(application_scans, counter, "sluice_worker_application_scans_total",                   \
+            "application scans", "Payloads scanned for the flow's application.")                   \
+    COUNTER(flows_identified, counter, "sluice_worker_flows_identified_total", "flows identified", \
+            "Flows whose application a scan found.")
+
 struct MeterCounters {
-    std::uint64_t packets = 0;  // every packet handed to the metering core
-    std::uint64_t octets = 0;   // their frame lengths
-    std::uint64_t metered_packets = 0;
-    std::uint64_t metered_octets = 0;  // IP total lengths, as records count them
-    std::array<std::uint64_t, kIgnoreReasons> ignored_packets{};
-    std::array<std::uint64_t, kIgnoreReasons> ignored_octets{};  // frame lengths
-    // Of the ignored packets that had an IP header, the octets from that header to the end of
-    // the frame on the wire.
-    std::uint64_t ignored_ip_octets = 0;
-    std::uint64_t flows_created = 0;                       // new entries in the table
-    std::uint64_t flows_active = 0;                        // entries in the table now
-    std::array<std::uint64_t, kEndReasons> flows_ended{};  // records, by FlowEndReason
-    std::uint64_t evictions = 0;            // flows ended for lack of room (also in flows_ended[5])
-    std::uint64_t fragments_matched = 0;    // non-first fragments given their first's ports
-    std::uint64_t fragments_unmatched = 0;  // non-first fragments metered with ports 0
-    std::uint64_t application_scans = 0;    // payloads scanned for the flow's application
-    std::uint64_t flows_identified = 0;     // flows whose application a scan found
+    SLUICE_COUNTER_STRUCT(MeterCounters, SLUICE_METER_COUNTERS)
 
     std::uint64_t ignored_total() const {
         std::uint64_t sum = 0;
@@ -94,28 +220,101 @@ struct MeterCounters {
         for (auto n : ignored_octets) sum += n;
         return sum;
     }
+};
 
-    // Sums workers' counters.
-    MeterCounters& operator+=(const MeterCounters& m) {
-        packets += m.packets;
-        octets += m.octets;
-        metered_packets += m.metered_packets;
-        metered_octets += m.metered_octets;
-        for (std::size_t r = 0; r < kIgnoreReasons; ++r) {
-            ignored_packets[r] += m.ignored_packets[r];
-            ignored_octets[r] += m.ignored_octets[r];
-        }
-        ignored_ip_octets += m.ignored_ip_octets;
-        flows_created += m.flows_created;
-        flows_active += m.flows_active;
-        for (std::size_t r = 0; r < kEndReasons; ++r) flows_ended[r] += m.flows_ended[r];
-        evictions += m.evictions;
-        fragments_matched += m.fragments_matched;
-        fragments_unmatched += m.fragments_unmatched;
-        application_scans += m.application_scans;
-        flows_identified += m.flows_identified;
-        return *this;
-    }
+// What a worker did with its records, and how busy it was.
+#define SLUICE_OUTPUT_COUNTERS(COUNTER, REASONS)                                                 \
+    COUNTER(records_sent, counter, "sluice_worker_records_sent_total", "records into the rings", \
+            "Records the worker put into its ring for sluice-control.")                          \
+    COUNTER(records_not_sent, counter, "sluice_worker_records_not_sent_total",                   \
+            "records not sent (rings full)", "Records dropped because the ring was full.")       \
+    COUNTER(packets_not_sent, counter, "sluice_worker_packets_not_sent_total",                   \
+            "packets not sent (rings full)",                                                     \
+            "Packets in the records dropped because the ring was full.")                         \
+    COUNTER(octets_not_sent, counter, "sluice_worker_bytes_not_sent_total",                      \
+            "IP octets not sent (rings full)",                                                   \
+            "IP bytes in the records dropped because the ring was full.")                        \
+    COUNTER(ring_used, gauge, "sluice_worker_ring_records", "records waiting in the rings",      \
+            "Records waiting in the worker's ring.")                                             \
+    COUNTER(ring_capacity, gauge, "sluice_worker_ring_capacity_records", "ring capacity",        \
+            "The size of the worker's ring.")                                                    \
+    COUNTER(bursts, counter, "sluice_worker_bursts_total", "bursts",                             \
+            "Polls of the worker that returned packets.")                                        \
+    COUNTER(last_time_ns, time_ns, "sluice_worker_last_packet_time_seconds", "newest time (ns)", \
+            "The newest packet or clock time the worker has seen, seconds since the Unix epoch.")
+
+struct OutputCounters {
+    SLUICE_COUNTER_STRUCT(OutputCounters, SLUICE_OUTPUT_COUNTERS)
+};
+
+// A port's device counters (rte_eth_stats), refreshed by the dataplane's main lcore once a second.
+#define SLUICE_PORT_COUNTERS(COUNTER, REASONS)                                                 \
+    COUNTER(ipackets, counter, "sluice_port_received_packets_total", "packets received",       \
+            "Packets the port received (rte_eth_stats ipackets).")                             \
+    COUNTER(ibytes, counter, "sluice_port_received_bytes_total", "bytes received",             \
+            "Bytes the port received (rte_eth_stats ibytes).")                                 \
+    COUNTER(imissed, counter, "sluice_port_missed_packets_total", "packets missed",            \
+            "Packets the NIC dropped for want of a free descriptor: the workers fell behind.") \
+    COUNTER(ierrors, counter, "sluice_port_errors_total", "erroneous frames",                  \
+            "Erroneous frames the port received.")                                             \
+    COUNTER(rx_nombuf, counter, "sluice_port_no_mbuf_total", "receives without a buffer",      \
+            "Receive attempts that found no packet buffer.")                                   \
+    COUNTER(link_up, flag, "sluice_port_link_up", "link up", "1 when the port's link is up.")  \
+    COUNTER(link_speed_mbps, mbps, "sluice_port_link_speed_bytes_per_second",                  \
+            "link speed (Mbit/s)", "The link's speed.")
+
+struct PortCounters {
+    SLUICE_COUNTER_STRUCT(PortCounters, SLUICE_PORT_COUNTERS)
+};
+
+// One collector's counters, kept by sluice-control.
+#define SLUICE_SESSION_COUNTERS(COUNTER, REASONS)                                                  \
+    COUNTER(records_sent, counter, "sluice_collector_records_sent_total", "records sent",          \
+            "Flow records sent to the collector.")                                                 \
+    COUNTER(packets_sent, counter, "sluice_collector_packets_sent_total", "packets sent",          \
+            "Packets in the flow records sent to the collector.")                                  \
+    COUNTER(octets_sent, counter, "sluice_collector_record_bytes_sent_total", "IP octets sent",    \
+            "IP bytes in the flow records sent to the collector.")                                 \
+    COUNTER(records_not_sent, counter, "sluice_collector_records_not_sent_total",                  \
+            "records not sent",                                                                    \
+            "Flow records lost for this collector: buffer full, send failed, connection lost.")    \
+    COUNTER(packets_not_sent, counter, "sluice_collector_packets_not_sent_total",                  \
+            "packets not sent", "Packets in the flow records lost for this collector.")            \
+    COUNTER(octets_not_sent, counter, "sluice_collector_record_bytes_not_sent_total",              \
+            "IP octets not sent", "IP bytes in the flow records lost for this collector.")         \
+    COUNTER(messages_sent, counter, "sluice_collector_messages_sent_total", "messages sent",       \
+            "IPFIX messages sent.")                                                                \
+    COUNTER(bytes_sent, counter, "sluice_collector_sent_bytes_total", "bytes sent",                \
+            "IPFIX bytes sent.")                                                                   \
+    COUNTER(template_messages_sent, counter, "sluice_collector_template_messages_sent_total",      \
+            "template messages sent", "Messages carrying the templates.")                          \
+    COUNTER(statistics_records_sent, counter, "sluice_collector_statistics_records_sent_total",    \
+            "statistics records sent", "Reliability statistics options records sent.")             \
+    COUNTER(sessions_opened, counter, "sluice_collector_sessions_opened_total", "sessions opened", \
+            "Transport sessions opened: connections, files.")                                      \
+    COUNTER(send_failures, counter, "sluice_collector_send_failures_total", "send failures",       \
+            "Messages that failed.")                                                               \
+    COUNTER(open_failures, counter, "sluice_collector_open_failures_total", "open failures",       \
+            "Names not resolved, connections refused, files not created.")                         \
+    COUNTER(records_buffered, gauge, "sluice_collector_buffered_records", "records buffered",      \
+            "Records waiting in the collector's buffer.")
+
+struct SessionCounters {
+    SLUICE_COUNTER_STRUCT(SessionCounters, SLUICE_SESSION_COUNTERS)
+};
+
+// What sluice-control took from the workers' rings since it started.
+#define SLUICE_TAKEN_COUNTERS(COUNTER, REASONS)                                               \
+    COUNTER(records, counter, "sluice_control_records_taken_total",                           \
+            "records taken by sluice-control",                                                \
+            "Records sluice-control took from the rings since it started.")                   \
+    COUNTER(packets, counter, "sluice_control_packets_taken_total",                           \
+            "packets taken by sluice-control", "Packets in the records sluice-control took.") \
+    COUNTER(octets, counter, "sluice_control_record_bytes_taken_total",                       \
+            "IP octets taken by sluice-control", "IP bytes in the records sluice-control took.")
+
+struct TakenCounters {
+    SLUICE_COUNTER_STRUCT(TakenCounters, SLUICE_TAKEN_COUNTERS)
 };
 
 }  // namespace sluice

@@ -9,13 +9,18 @@ namespace sluice {
 // Bumped whenever FlowRecord changes; sluice-control refuses a dataplane of another version.
 inline constexpr std::uint32_t kRecordLayoutVersion = 2;
 
-// flowEndReason, IANA IPFIX Information Element 136 (RFC 7011/5102).
+// flowEndReason, IANA IPFIX Information Element 136 (RFC 7011/5102): value, name, meaning.
+#define SLUICE_END_REASONS(X)                                                           \
+    X(idle_timeout, 1, "no packet for idle_timeout")                                    \
+    X(active_timeout, 2, "active for active_timeout: the flow goes on in a new record") \
+    X(end_of_flow, 3, "TCP FIN in both directions, or RST")                             \
+    X(forced_end, 4, "a flush, the sensor's stop or the end of a trace")                \
+    X(lack_of_resources, 5, "evicted for room in the flow table")
+
 enum class FlowEndReason : std::uint8_t {
-    idle_timeout = 1,
-    active_timeout = 2,
-    end_of_flow = 3,  // TCP FIN in both directions, or RST
-    forced_end = 4,   // shutdown or the end of a trace
-    lack_of_resources = 5,
+#define SLUICE_X(name, value, help) name = value,
+    SLUICE_END_REASONS(SLUICE_X)
+#undef SLUICE_X
 };
 
 // One biflow (RFC 5103): "source" is the initiator, the side whose packet created the flow

@@ -17,6 +17,8 @@ inline constexpr std::uint32_t kStatsLayoutVersion = 3;
 inline constexpr std::uint32_t kStatsMagic = 0x534c5354;  // "SLST"
 
 inline constexpr unsigned kMaxPorts = 32;
+// DPDK has 128 lcore ids (RTE_MAX_LCORE): the dataplane's main lcore, its workers, and the
+// control's, the last.
 inline constexpr unsigned kMaxWorkers = 126;
 
 // Names stay below RTE_MEMZONE_NAMESIZE and RTE_RING_NAMESIZE (32).
@@ -65,16 +67,8 @@ struct alignas(64) StatsHeader {
 };
 static_assert(sizeof(StatsHeader) == 192);
 
-// A port's device counters (rte_eth_stats), refreshed by the main lcore once a second.
-struct PortCounters {
-    std::uint64_t ipackets = 0;
-    std::uint64_t ibytes = 0;
-    std::uint64_t imissed = 0;    // dropped by the NIC: no descriptor free (workers too slow)
-    std::uint64_t ierrors = 0;    // erroneous frames
-    std::uint64_t rx_nombuf = 0;  // no mbuf to receive into
-    std::uint64_t link_up = 0;
-    std::uint64_t link_speed_mbps = 0;
-};
+using sluice::OutputCounters;
+using sluice::PortCounters;
 
 struct alignas(64) PortStats {
     PortCounters counters;
@@ -84,31 +78,6 @@ struct alignas(64) PortStats {
     char device[64];
 };
 static_assert(sizeof(PortStats) == 128);
-
-// What a worker did with its records, and how busy it was.
-struct OutputCounters {
-    std::uint64_t records_sent = 0;      // into the ring
-    std::uint64_t records_not_sent = 0;  // the ring was full: counted, with what they carried
-    std::uint64_t packets_not_sent = 0;
-    std::uint64_t octets_not_sent = 0;
-    std::uint64_t ring_used = 0;  // records waiting in the ring when last published
-    std::uint64_t ring_capacity = 0;
-    std::uint64_t bursts = 0;        // polls that returned packets
-    std::uint64_t last_time_ns = 0;  // the newest packet or clock time the worker has seen
-
-    // Sums workers' counters (the newest time of all).
-    OutputCounters& operator+=(const OutputCounters& o) {
-        records_sent += o.records_sent;
-        records_not_sent += o.records_not_sent;
-        packets_not_sent += o.packets_not_sent;
-        octets_not_sent += o.octets_not_sent;
-        ring_used += o.ring_used;
-        ring_capacity += o.ring_capacity;
-        bursts += o.bursts;
-        last_time_ns = last_time_ns > o.last_time_ns ? last_time_ns : o.last_time_ns;
-        return *this;
-    }
-};
 
 // A worker's answer to the latest "top" request: its largest active flows by octets, largest
 // first. The worker writes the flows, then `answered` (release); sluice-control asks again only
