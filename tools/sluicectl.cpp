@@ -6,12 +6,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
+#include "command_specs.hpp"
 #include "json.hpp"
 #include "loader.hpp"
 #include "sluice_version.h"
@@ -31,15 +36,23 @@ constexpr std::size_t kMaxReply = 16 << 20;
 
 void usage(FILE* out) {
     std::fprintf(out,
-                 "usage: sluicectl [--config FILE | --socket PATH] [--json] COMMAND\n"
-                 "commands:\n"
-                 "  status      processes, version, uptime, ports, workers, rates, collectors\n"
-                 "  stats       every counter (ignored packets by reason, flows by end reason,\n"
-                 "              rings, collectors)\n"
-                 "  top         the largest active flows by octets, over all workers\n"
-                 "  collectors  each collector's state, records sent and not sent, last error\n"
-                 "  flush       have every worker export its active flows now\n"
-                 "  reload      read the configuration again and apply what can change live\n"
+                 "usage: sluicectl [--config FILE | --socket PATH] [--json] COMMAND [ARGUMENT]\n"
+                 "commands:\n");
+    for (const ops::CommandSpec& c : ops::kCommands) {
+        std::string name(c.name);
+        if (!c.argument.empty()) {
+            std::string argument(c.argument);
+            for (char& ch : argument) ch = static_cast<char>(std::toupper(ch));
+            name += " [" + argument + "]";
+        }
+        std::string help(c.help);
+        if (!c.argument.empty()) help += "; " + std::string(c.argument_help);
+        // A help of several lines goes on under its first.
+        for (std::size_t at = 0; (at = help.find('\n', at)) != std::string::npos; at += 15)
+            help.insert(at + 1, 15, ' ');
+        std::fprintf(out, "  %-13s%s\n", name.c_str(), help.c_str());
+    }
+    std::fprintf(out,
                  "options:\n"
                  "  -c, --config FILE   take [control] socket from FILE (default %s)\n"
                  "  -s, --socket PATH   the control socket itself\n"
@@ -119,11 +132,31 @@ int main(int argc, char** argv) {
             default: usage(stderr); return kUsage;
         }
     }
-    if (optind + 1 != argc) {
+    if (optind == argc || argc - optind > 2) {
         usage(stderr);
         return kUsage;
     }
     const std::string command = argv[optind];
+    // A command this sluicectl does not know goes to the control all the same, which may be
+    // newer; it answers an unknown one with the list of its commands.
+    const ops::CommandSpec* spec = ops::find_command(command);
+    std::optional<std::int64_t> argument;
+    if (argc - optind == 2) {
+        char* end = nullptr;
+        errno = 0;
+        const long long n = std::strtoll(argv[optind + 1], &end, 10);
+        if (spec == nullptr || spec->argument.empty() || *end != '\0' || errno != 0 || n < 1 ||
+            n > spec->argument_max) {
+            if (spec == nullptr || spec->argument.empty())
+                std::fprintf(stderr, "sluicectl: %s takes no argument\n", command.c_str());
+            else
+                std::fprintf(stderr, "sluicectl: %s: %s is a whole number from 1 to %lld\n",
+                             command.c_str(), std::string(spec->argument).c_str(),
+                             static_cast<long long>(spec->argument_max));
+            return kUsage;
+        }
+        argument = n;
+    }
     if (socket_path.empty()) {
         const auto loaded = config::load_file(config_path);
         for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
@@ -133,6 +166,7 @@ int main(int argc, char** argv) {
     ops::JsonWriter request;
     request.begin_object().field("command", command);
     if (!json) request.field("format", "text");
+    if (argument) request.field(spec->argument, *argument);
     request.end_object();
 
     std::string error;

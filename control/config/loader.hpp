@@ -51,6 +51,11 @@ SignaturesResult load_signatures(const std::string& path);
 std::string signatures_path(const Config& config);
 SignaturesResult load_signatures_string(std::string_view text, const std::string& file_name);
 
+// What a reload of `running` to `next` may not change while Sluice runs (the schema's
+// restart-only keys): those that differ get their running values back in `next`, and are named,
+// "sensor.name", "[dataplane]", "[[port]]", in the schema's order.
+std::vector<std::string> keep_restart_only(const Config& running, Config& next);
+
 // The effective configuration, defaults filled in, as TOML that loads back to the same values.
 std::string to_toml(const Config& config);
 

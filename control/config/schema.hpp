@@ -30,9 +30,18 @@ std::optional<std::string> absolute_path(std::string_view s);
 std::optional<std::string> any(std::string_view s);
 std::optional<std::string> pattern_flag(std::string_view s);
 
+// Marks the key or table the visitor meets next as restart-only: a reload keeps its running
+// value and names it as needing a restart. Every other key takes effect at a reload. A visitor
+// that has no use for the mark (the reader, the printer) has no mark_restart_only().
+template <typename V>
+V& restart_only(V& v) {
+    if constexpr (requires { v.mark_restart_only(); }) v.mark_restart_only();
+    return v;
+}
+
 template <typename V>
 void visit(V& v, Sensor& s) {
-    v.string("name", s.name, non_empty);
+    restart_only(v).string("name", s.name, non_empty);
     v.integer("observation_domain_id", s.observation_domain_id, 0, UINT32_MAX);
 }
 
@@ -59,11 +68,11 @@ void visit(V& v, Port& p) {
 
 template <typename V>
 void visit(V& v, Flow& f) {
-    v.integer("max_flows", f.max_flows, 1024, 1u << 28);
+    restart_only(v).integer("max_flows", f.max_flows, 1024, 1u << 28);
     v.duration("idle_timeout", f.idle_timeout, 1s, 24h);
     v.duration("active_timeout", f.active_timeout, 1s, 24h);
     v.duration("tcp_end_grace", f.tcp_end_grace, 0s, 5min);
-    v.integer("record_ring_size", f.record_ring_size, 1024, 1u << 26);
+    restart_only(v).integer("record_ring_size", f.record_ring_size, 1024, 1u << 26);
 }
 
 template <typename V>
@@ -127,12 +136,12 @@ void visit(V& v, Metrics& m) {
 template <typename V>
 void visit(V& v, Config& c) {
     v.table("sensor", c.sensor);
-    v.table("dataplane", c.dataplane);
-    v.tables("port", c.ports);
+    restart_only(v).table("dataplane", c.dataplane);
+    restart_only(v).tables("port", c.ports);
     v.table("flow", c.flow);
     v.tables("collector", c.collectors);
-    v.table("applications", c.applications);
-    v.table("control", c.control);
+    restart_only(v).table("applications", c.applications);
+    restart_only(v).table("control", c.control);
     v.table("metrics", c.metrics);
 }
 
