@@ -1,6 +1,6 @@
 // How sluice-control attaches to its dataplane: wait for the primary, start EAL as its
 // secondary, find the stats memzone, wait for the dataplane to run.
-#include "attach.hpp"
+#include "control/attach.hpp"
 
 #include <unistd.h>
 
@@ -14,11 +14,11 @@
 #include <cstring>
 #include <thread>
 
-#include "eal_args.hpp"
+#include "control/eal_args.hpp"
+#include "shared/config/units.hpp"
 #include "sluice/eal.hpp"
 #include "sluice/log.hpp"
 #include "sluice_version.h"
-#include "units.hpp"
 
 namespace sluice::control {
 namespace {

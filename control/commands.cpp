@@ -1,11 +1,11 @@
 // What sluice-control answers on its control socket, a handler per command of ops::kCommands.
-#include "commands.hpp"
+#include "control/commands.hpp"
 
 #include <algorithm>
 #include <vector>
 
-#include "command_specs.hpp"
-#include "render.hpp"
+#include "control/ops/command_specs.hpp"
+#include "control/ops/render.hpp"
 #include "sluice/log.hpp"
 
 namespace sluice::control {

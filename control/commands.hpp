@@ -8,9 +8,9 @@
 #include <optional>
 #include <string>
 
-#include "json.hpp"
+#include "control/ops/json.hpp"
+#include "control/ops/snapshot.hpp"
 #include "sluice/shm.hpp"
-#include "snapshot.hpp"
 
 namespace sluice::control {
 

@@ -1,6 +1,6 @@
 // The running sluice-control: attached to its dataplane, it drains the rings into the
 // exporter and serves the operator's interfaces until it is stopped or the dataplane ends.
-#include "control.hpp"
+#include "control/control.hpp"
 
 #include <jemalloc/jemalloc.h>
 #include <rte_eal.h>
@@ -14,23 +14,23 @@
 #include <optional>
 #include <string>
 
-#include "accounting.hpp"
-#include "attach.hpp"
-#include "commands.hpp"
-#include "control_socket.hpp"
-#include "drain.hpp"
-#include "exporter.hpp"
-#include "loader.hpp"
-#include "metrics_server.hpp"
-#include "record_json.hpp"
-#include "reload.hpp"
-#include "render.hpp"
+#include "control/attach.hpp"
+#include "control/commands.hpp"
+#include "control/drain.hpp"
+#include "control/export/exporter.hpp"
+#include "control/ops/accounting.hpp"
+#include "control/ops/control_socket.hpp"
+#include "control/ops/metrics_server.hpp"
+#include "control/ops/render.hpp"
+#include "control/ops/snapshot.hpp"
+#include "control/reload.hpp"
+#include "shared/config/loader.hpp"
+#include "shared/records/record_json.hpp"
 #include "sluice/log.hpp"
 #include "sluice/record.hpp"
 #include "sluice/shm.hpp"
 #include "sluice/time.hpp"
 #include "sluice_version.h"
-#include "snapshot.hpp"
 
 namespace sluice::control {
 namespace {

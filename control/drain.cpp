@@ -1,5 +1,5 @@
 // Takes flow records out of the workers' rings, in bursts, as the dataplane's only consumer.
-#include "drain.hpp"
+#include "control/drain.hpp"
 
 #include <rte_ring_elem.h>
 

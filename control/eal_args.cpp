@@ -1,5 +1,5 @@
 // The EAL command line of the secondary process, derived from [dataplane] and [control].
-#include "eal_args.hpp"
+#include "control/eal_args.hpp"
 
 namespace sluice::control {
 

@@ -5,11 +5,11 @@
 #include <optional>
 #include <string>
 
-#include "control.hpp"
-#include "loader.hpp"
+#include "control/control.hpp"
+#include "shared/config/loader.hpp"
+#include "shared/config/units.hpp"
 #include "sluice/log.hpp"
 #include "sluice_version.h"
-#include "units.hpp"
 
 namespace {
 

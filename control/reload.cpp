@@ -1,8 +1,8 @@
 // A reload of the configuration: what changes now, what needs a restart, and the reply.
-#include "reload.hpp"
+#include "control/reload.hpp"
 
-#include "json.hpp"
-#include "render.hpp"
+#include "control/ops/json.hpp"
+#include "control/ops/render.hpp"
 
 namespace sluice::control {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "loader.hpp"
+#include "shared/config/loader.hpp"
 #include "sluice/config.hpp"
 #include "sluice/shm.hpp"
 

@@ -1,6 +1,6 @@
 // The primary process after EAL: ports, tables, rings, workers, the stats memzone, and the
 // main lcore's loop.
-#include "dataplane.hpp"
+#include "dataplane/dataplane.hpp"
 
 #include <unistd.h>
 
@@ -17,12 +17,12 @@
 #include <cstdio>
 #include <new>
 
-#include "loader.hpp"
+#include "dataplane/telemetry.hpp"
+#include "shared/config/loader.hpp"
 #include "sluice/log.hpp"
 #include "sluice/record.hpp"
 #include "sluice/time.hpp"
 #include "sluice_version.h"
-#include "telemetry.hpp"
 
 namespace sluice::dataplane {
 namespace {
@@ -213,8 +213,8 @@ bool Dataplane::allocate_workers() {
             if (applications_) {
                 scratches_.push_back(std::make_unique<appid::Scratch>(*scratch_prototype_));
                 w->table->identify_applications(
-                    {applications_.get(), scratches_.back().get(), c.applications.bytes,
-                     static_cast<std::uint8_t>(c.applications.packets)});
+                    appid::identification(*scratches_.back(), c.applications.bytes,
+                                          static_cast<std::uint8_t>(c.applications.packets)));
             }
             w->out = new (out) meter::RecordBuffer{};
             const shm::RingName name(static_cast<unsigned>(index));

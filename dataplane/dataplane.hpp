@@ -10,12 +10,12 @@
 #include <memory>
 #include <vector>
 
-#include "classifier.hpp"
-#include "clock.hpp"
-#include "ports.hpp"
+#include "dataplane/appid/classifier.hpp"
+#include "dataplane/clock.hpp"
+#include "dataplane/ports.hpp"
+#include "dataplane/worker.hpp"
 #include "sluice/config.hpp"
 #include "sluice/shm.hpp"
-#include "worker.hpp"
 
 namespace sluice::dataplane {
 

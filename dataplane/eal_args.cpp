@@ -1,5 +1,5 @@
 // The EAL command line of the primary process, derived from [dataplane] and [[port]].
-#include "eal_args.hpp"
+#include "dataplane/eal_args.hpp"
 
 namespace sluice::dataplane {
 

@@ -12,9 +12,9 @@
 #include <cstring>
 #include <string>
 
-#include "dataplane.hpp"
-#include "eal_args.hpp"
-#include "loader.hpp"
+#include "dataplane/dataplane.hpp"
+#include "dataplane/eal_args.hpp"
+#include "shared/config/loader.hpp"
 #include "sluice/eal.hpp"
 #include "sluice/hugepages.hpp"
 #include "sluice/log.hpp"

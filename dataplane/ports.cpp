@@ -1,5 +1,5 @@
 // Ports: from [[port]] to started DPDK ports, with RSS, MTU, offloads and a mempool.
-#include "ports.hpp"
+#include "dataplane/ports.hpp"
 
 #include <rte_mbuf_dyn.h>
 #include <rte_thash.h>
@@ -95,7 +95,7 @@ bool open_captures(const config::Config& c, std::vector<Port>& ports) {
         const std::string where = "port[" + std::to_string(i + 1) + "] (" + port.name + ")";
         port.id = static_cast<std::uint16_t>(i);
         port.trace = true;
-        port.capture = std::make_unique<meter::CaptureReader>();
+        port.capture = std::make_unique<CaptureReader>();
         if (!port.capture->open(cfg.capture)) {
             SLUICE_ERROR("%s: cannot replay the capture: %s", where.c_str(),
                          port.capture->error().c_str());

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "capture.hpp"
+#include "shared/capture/capture.hpp"
 #include "sluice/config.hpp"
 
 namespace sluice::dataplane {
@@ -27,8 +27,8 @@ struct Port {
     const config::Port* config = nullptr;
     std::string name;
     bool trace = false;  // a capture replayed in its own time (net_pcap, or `capture`)
-    std::unique_ptr<meter::CaptureReader> capture;  // a capture its worker reads itself
-    bool rss = false;                               // RSS spreads flows over its queues
+    std::unique_ptr<CaptureReader> capture;  // a capture its worker reads itself
+    bool rss = false;                        // RSS spreads flows over its queues
     int timestamp_offset = -1;
     std::uint64_t timestamp_flag = 0;
 };

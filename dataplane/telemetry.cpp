@@ -1,6 +1,6 @@
 // DPDK telemetry commands of the primary: /sluice/stats, /sluice/ports and /sluice/worker, so
 // dpdk-telemetry.py shows Sluice's counters next to DPDK's own.
-#include "telemetry.hpp"
+#include "dataplane/telemetry.hpp"
 
 #include <rte_telemetry.h>
 

@@ -1,5 +1,5 @@
 // The worker loop: one lcore per RX queue, from rx_burst to the record ring.
-#include "worker.hpp"
+#include "dataplane/worker.hpp"
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -89,7 +89,7 @@ void send_records(Worker& w, std::uint64_t wait_ns) {
 namespace {
 
 // One burst from the port's queue: up to two rx_bursts, metered, the mbufs freed.
-unsigned meter_queue(Worker& w, rte_mbuf** mbufs, meter::PacketRef* refs,
+unsigned meter_queue(Worker& w, rte_mbuf** mbufs, PacketRef* refs,
                      std::uint8_t (*headers)[kHeaderBytes]) {
     unsigned n = rte_eth_rx_burst(w.port_id, w.queue, mbufs, kRxBurst);
     if (n == kRxBurst) n += rte_eth_rx_burst(w.port_id, w.queue, mbufs + n, kRxBurst);
@@ -122,7 +122,7 @@ unsigned meter_queue(Worker& w, rte_mbuf** mbufs, meter::PacketRef* refs,
 
 // One burst of a capture the worker reads itself, straight from the reader's buffer; 0 once
 // the capture is done.
-unsigned meter_capture(Worker& w, meter::PacketRef* refs) {
+unsigned meter_capture(Worker& w, PacketRef* refs) {
     const unsigned n = w.capture->next(refs, meter::kMaxBurst);
     if (!w.capture->notices().empty()) [[unlikely]] {
         for (const std::string& notice : w.capture->notices()) SLUICE_WARN("%s", notice.c_str());
@@ -141,7 +141,7 @@ unsigned meter_capture(Worker& w, meter::PacketRef* refs) {
 int worker_main(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
     rte_mbuf* mbufs[meter::kMaxBurst];
-    meter::PacketRef refs[meter::kMaxBurst];
+    PacketRef refs[meter::kMaxBurst];
     alignas(64) std::uint8_t headers[meter::kMaxBurst][kHeaderBytes];
     unsigned empty_polls = 0;
     bool trace_done = false;

@@ -7,9 +7,9 @@
 #include <atomic>
 #include <cstdint>
 
-#include "capture.hpp"
-#include "clock.hpp"
-#include "flow_table.hpp"
+#include "dataplane/clock.hpp"
+#include "dataplane/meter/flow_table.hpp"
+#include "shared/capture/capture.hpp"
 #include "sluice/shm.hpp"
 
 namespace sluice::dataplane {
@@ -23,7 +23,7 @@ struct alignas(64) Worker {
     int timestamp_offset = -1;  // the mbuf dynfield of capture times, microseconds
     std::uint64_t timestamp_flag = 0;
     rte_ring* ring = nullptr;
-    meter::CaptureReader* capture = nullptr;  // read instead of the port's queue
+    CaptureReader* capture = nullptr;  // read instead of the port's queue
     meter::FlowTable* table = nullptr;
     meter::RecordBuffer* out = nullptr;
     shm::WorkerStats* stats = nullptr;

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "pktgen/workload.hpp"
-#include "worker.hpp"
+#include "dataplane/worker.hpp"
+#include "tools/pktgen/workload.hpp"
 
 namespace {
 

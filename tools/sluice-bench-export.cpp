@@ -20,7 +20,7 @@
 #include <vector>
 #include <x86intrin.h>
 
-#include "session.hpp"
+#include "control/export/session.hpp"
 
 namespace {
 

@@ -16,10 +16,11 @@
 #include <vector>
 #include <x86intrin.h>
 
-#include "capture.hpp"
-#include "flow_table.hpp"
-#include "pktgen/packet.hpp"
-#include "pktgen/workload.hpp"
+#include "dataplane/appid/classifier.hpp"
+#include "dataplane/meter/flow_table.hpp"
+#include "shared/capture/capture.hpp"
+#include "tools/pktgen/packet.hpp"
+#include "tools/pktgen/workload.hpp"
 
 namespace {
 
@@ -131,7 +132,8 @@ void run_case(const Case& c, const Options& o, double hz) {
         FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000}, memory.get(),
         random_hash_key());
     auto out = std::make_unique<RecordBuffer>();
-    if (o.database != nullptr) table->identify_applications({o.database, o.scratch, 512, 4});
+    if (o.database != nullptr)
+        table->identify_applications(appid::identification(*o.scratch, 512, 4));
 
     // Warm-up: every flow once, so the table holds c.flows active flows.
     HugeArray<std::uint8_t> warm(std::size_t{c.flows} * kSlotBytes);
@@ -240,7 +242,8 @@ int run_capture(const Options& o, double hz) {
         auto table = std::make_unique<FlowTable>(
             FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000}, memory.get(),
             random_hash_key());
-        if (o.database != nullptr) table->identify_applications({o.database, o.scratch, 512, 4});
+        if (o.database != nullptr)
+            table->identify_applications(appid::identification(*o.scratch, 512, 4));
         records = 0;
         const auto t0 = Clock::now();
         const std::uint64_t c0 = __rdtsc();

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "loader.hpp"
-#include "pktgen/applications.hpp"
-#include "pktgen/packet.hpp"
-#include "pktgen/pcap.hpp"
-#include "record_json.hpp"
+#include "shared/config/loader.hpp"
+#include "shared/records/record_json.hpp"
 #include "sluice/record.hpp"
+#include "tools/pktgen/applications.hpp"
+#include "tools/pktgen/packet.hpp"
+#include "tools/pktgen/pcap.hpp"
 
 namespace {
 

@@ -24,11 +24,11 @@
 #include <string>
 #include <vector>
 
-#include "loader.hpp"
+#include "shared/config/loader.hpp"
+#include "shared/config/units.hpp"
 #include "sluice/hugepages.hpp"
 #include "sluice/log.hpp"
 #include "sluice_version.h"
-#include "units.hpp"
 
 namespace {
 

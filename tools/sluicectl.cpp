@@ -16,9 +16,9 @@
 #include <optional>
 #include <string>
 
-#include "command_specs.hpp"
-#include "json.hpp"
-#include "loader.hpp"
+#include "control/ops/command_specs.hpp"
+#include "control/ops/json.hpp"
+#include "shared/config/loader.hpp"
 #include "sluice_version.h"
 
 namespace {

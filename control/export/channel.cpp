@@ -1,5 +1,5 @@
 // Where a collector's IPFIX messages go: a UDP or TCP socket, or an RFC 5655 file.
-#include "channel.hpp"
+#include "control/export/channel.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -15,8 +15,8 @@
 #include <ctime>
 #include <filesystem>
 
+#include "shared/config/units.hpp"
 #include "sluice/log.hpp"
-#include "units.hpp"
 
 namespace sluice::control {
 namespace {

@@ -1,5 +1,5 @@
 // Every configured collector, each getting every record: the control's export stage.
-#include "exporter.hpp"
+#include "control/export/exporter.hpp"
 
 #include <algorithm>
 #include <thread>

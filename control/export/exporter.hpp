@@ -5,7 +5,7 @@
 #include <span>
 #include <vector>
 
-#include "session.hpp"
+#include "control/export/session.hpp"
 #include "sluice/config.hpp"
 
 namespace sluice::control {

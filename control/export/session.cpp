@@ -1,6 +1,6 @@
 // One collector: its records buffer, its IPFIX transport sessions, templates, statistics and
 // counters. Never blocks: what cannot go out now waits in the buffer or is counted as not sent.
-#include "session.hpp"
+#include "control/export/session.hpp"
 
 #include <algorithm>
 #include <array>

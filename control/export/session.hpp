@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "channel.hpp"
-#include "encoder.hpp"
+#include "control/export/channel.hpp"
+#include "control/ipfix/encoder.hpp"
 #include "sluice/config.hpp"
 #include "sluice/counters.hpp"
 #include "sluice/record.hpp"

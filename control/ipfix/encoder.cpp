@@ -1,6 +1,6 @@
 // IPFIX (RFC 7011) messages of flow records: template sets and data sets of biflows (RFC 5103),
 // and the options records of the reliability statistics (RFC 7011 section 4).
-#include "encoder.hpp"
+#include "control/ipfix/encoder.hpp"
 
 #include <array>
 #include <cstring>

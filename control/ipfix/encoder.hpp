@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "elements.hpp"
+#include "control/ipfix/elements.hpp"
 #include "sluice/record.hpp"
 
 namespace sluice::ipfix {

@@ -1,6 +1,6 @@
 // The accounting of a run, from one snapshot: the reliability statistics the collectors get, the
 // lines the control logs when it stops, and the same as JSON (--summary).
-#include "accounting.hpp"
+#include "control/ops/accounting.hpp"
 
 #include <cerrno>
 #include <cinttypes>
@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "json.hpp"
+#include "control/ops/json.hpp"
 #include "sluice/log.hpp"
 
 namespace sluice::ops {

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "session.hpp"
-#include "snapshot.hpp"
+#include "control/export/session.hpp"
+#include "control/ops/snapshot.hpp"
 
 namespace sluice::ops {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "json.hpp"
+#include "control/ops/json.hpp"
 #include "sluice/shm.hpp"
 
 namespace sluice::ops {

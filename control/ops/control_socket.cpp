@@ -1,6 +1,6 @@
 // The control socket: a UNIX stream socket (mode 0600) where each connection sends one JSON
 // request line and gets one JSON reply line. Served from the control's loop without blocking.
-#include "control_socket.hpp"
+#include "control/ops/control_socket.hpp"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "render.hpp"
+#include "control/ops/render.hpp"
 #include "sluice/log.hpp"
 
 namespace sluice::ops {

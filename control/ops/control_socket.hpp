@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "json.hpp"
+#include "control/ops/json.hpp"
 
 namespace sluice::ops {
 

@@ -1,6 +1,6 @@
 // The little JSON the control socket speaks: requests are one flat object on one line, replies
 // are written with JsonWriter.
-#include "json.hpp"
+#include "control/ops/json.hpp"
 
 #include <cctype>
 #include <cinttypes>

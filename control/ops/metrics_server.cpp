@@ -1,11 +1,11 @@
 // The Prometheus endpoint: GET /metrics on [metrics] listen, served by cpp-httplib on threads of
 // its own (pinned, like every thread of sluice-control, to [control] core).
-#include "metrics_server.hpp"
+#include "control/ops/metrics_server.hpp"
 
 #include <httplib.h>
 
+#include "shared/config/units.hpp"
 #include "sluice/log.hpp"
-#include "units.hpp"
 
 namespace sluice::ops {
 

@@ -1,5 +1,5 @@
 // A snapshot as the control socket's JSON replies and as Prometheus text.
-#include "render.hpp"
+#include "control/ops/render.hpp"
 
 #include <arpa/inet.h>
 
@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "json.hpp"
-#include "record_json.hpp"
+#include "control/ops/json.hpp"
+#include "shared/records/record_json.hpp"
 
 namespace sluice::ops {
 namespace {

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "control/ops/snapshot.hpp"
 #include "sluice/record.hpp"
-#include "snapshot.hpp"
 
 namespace sluice::ops {
 

@@ -1,6 +1,6 @@
 // What sluice-control knows at one moment: the dataplane's counters from the stats memzone and
 // its own collectors'. The control socket and the metrics endpoint both render from it.
-#include "snapshot.hpp"
+#include "control/ops/snapshot.hpp"
 
 #include <unistd.h>
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter.hpp"
+#include "control/export/exporter.hpp"
 #include "sluice/counters.hpp"
 #include "sluice/shm.hpp"
 

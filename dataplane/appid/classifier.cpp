@@ -1,12 +1,12 @@
 // Application identification: the signatures compiled once into a Hyperscan block-mode database
 // shared read-only by the workers, one scratch per worker, and the choice among matches.
-#include "classifier.hpp"
+#include "dataplane/appid/classifier.hpp"
 
 #include <hs/hs.h>
 
 #include <algorithm>
 
-#include "loader.hpp"
+#include "shared/config/loader.hpp"
 
 namespace sluice::appid {
 namespace {
@@ -104,11 +104,11 @@ bool Database::hinted(std::uint32_t application, std::uint16_t port) const {
            std::binary_search(it->second.begin(), it->second.end(), port);
 }
 
-Scratch::Scratch(const Database& db) {
+Scratch::Scratch(const Database& db) : db_(&db) {
     hs_alloc_scratch(db.hs(), &scratch_);
 }
 
-Scratch::Scratch(const Scratch& prototype) {
+Scratch::Scratch(const Scratch& prototype) : db_(prototype.db_) {
     hs_clone_scratch(prototype.scratch_, &scratch_);
 }
 
@@ -139,6 +139,15 @@ std::uint32_t classify(const Database& db, const Scratch& scratch, const Payload
         }
     }
     return best;
+}
+
+meter::Identification identification(const Scratch& scratch, std::uint32_t bytes,
+                                     std::uint8_t packets) {
+    const auto scan = [](const void* context, const Payload& p) {
+        const auto& s = *static_cast<const Scratch*>(context);
+        return classify(s.database(), s, p);
+    };
+    return {scan, &scratch, bytes, packets};
 }
 
 }  // namespace sluice::appid

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/meter/identify.hpp"
 #include "sluice/config.hpp"
 
 struct hs_database;
@@ -61,24 +62,23 @@ public:
     Scratch& operator=(const Scratch&) = delete;
 
     hs_scratch* get() const { return scratch_; }
+    const Database& database() const { return *db_; }
 
 private:
+    const Database* db_;
     hs_scratch* scratch_ = nullptr;
 };
 
-// What the flow says about a payload: which side sent it, and how sure the table is of that.
-struct Payload {
-    const std::uint8_t* data;
-    std::uint32_t length;
-    std::uint8_t protocol;
-    bool from_client;  // sent by the initiator
-    bool roles_known;  // TCP with its SYN seen: "client" and "server" patterns apply as written
-    std::uint16_t ports[2];  // the packet's source and destination ports, for hints
-};
+using meter::Payload;
 
 // The application the payload identifies, or 0. Patterns of the wrong transport or, when the
 // roles are known, the wrong direction do not count; among applications that match, one with a
 // port hint on either port wins, then the first in the file.
 std::uint32_t classify(const Database& db, const Scratch& scratch, const Payload& p);
+
+// The flow table's identification (meter::Identification) through a worker's `scratch` and its
+// database, which outlive the table; `bytes` and `packets` of each direction are scanned.
+meter::Identification identification(const Scratch& scratch, std::uint32_t bytes,
+                                     std::uint8_t packets);
 
 }  // namespace sluice::appid

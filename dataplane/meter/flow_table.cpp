@@ -1,12 +1,12 @@
 // One worker's flow table: lookups batched over a burst with prefetch, expiry by sweep.
-#include "flow_table.hpp"
+#include "dataplane/meter/flow_table.hpp"
 
 #include <emmintrin.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "parser.hpp"
+#include "dataplane/meter/parser.hpp"
 
 namespace sluice::meter {
 namespace {
@@ -337,7 +337,7 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
     const std::uint64_t now = p.time_ns;
     if (stale) q.candidates = candidates(q);
     // A payload the flow's application may show in: looked at only while identification runs.
-    const bool scan = identification_.database != nullptr && q.info.payload_length != 0;
+    const bool scan = identification_.classify != nullptr && q.info.payload_length != 0;
     for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
         const auto bit = static_cast<unsigned>(__builtin_ctz(m));
         const Slot s{q.bucket[bit >> 4], (bit & 15) >> 1};
@@ -397,15 +397,14 @@ void FlowTable::identify(Slot s, const PacketInfo& info, const PacketRef& p) {
         std::min({std::uint32_t{info.payload_length}, held, identification_.bytes});
     if (length == 0) return;
     const unsigned d = info.direction;
-    const appid::Payload payload{p.data + info.payload_offset,
-                                 length,
-                                 h.key.protocol,
-                                 from_client,
-                                 (h.state & kSynSeen) != 0,
-                                 {h.key.port[d], h.key.port[1 - d]}};
+    const Payload payload{p.data + info.payload_offset,
+                          length,
+                          h.key.protocol,
+                          from_client,
+                          (h.state & kSynSeen) != 0,
+                          {h.key.port[d], h.key.port[1 - d]}};
     ++counters_.application_scans;
-    const std::uint32_t id =
-        appid::classify(*identification_.database, *identification_.scratch, payload);
+    const std::uint32_t id = identification_.classify(identification_.context, payload);
     if (id == 0) return;
     s.cold().application_id = id;
     h.scanned = 0xff;  // identified: no more scans

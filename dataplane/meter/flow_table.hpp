@@ -5,12 +5,12 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "classifier.hpp"
-#include "fragments.hpp"
-#include "hash.hpp"
-#include "link.hpp"
-#include "packet.hpp"
-#include "sluice/config.hpp"
+#include "dataplane/meter/fragments.hpp"
+#include "dataplane/meter/hash.hpp"
+#include "dataplane/meter/identify.hpp"
+#include "dataplane/meter/packet.hpp"
+#include "shared/capture/link.hpp"
+#include "shared/capture/packet_ref.hpp"
 #include "sluice/counters.hpp"
 #include "sluice/record.hpp"
 
@@ -91,16 +91,6 @@ struct LargestFlows {
 
     // Sorted, largest first; call once the scan is done.
     void sort();
-};
-
-// Application identification for the table: the shared database, the worker's scratch, and
-// how much of each direction of a new flow is scanned.
-struct Identification {
-    const appid::Database* database = nullptr;
-    const appid::Scratch* scratch = nullptr;
-    std::uint32_t bytes = config::Applications{}.bytes;
-    // A nibble of FlowHot::scanned counts them.
-    std::uint8_t packets = config::Applications{}.packets;
 };
 
 class FlowTable {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "hash.hpp"
+#include "dataplane/meter/hash.hpp"
 
 namespace sluice::meter {
 

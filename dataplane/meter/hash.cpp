@@ -1,5 +1,5 @@
 // The random key of the flow hash.
-#include "hash.hpp"
+#include "dataplane/meter/hash.hpp"
 
 #include <sys/random.h>
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "packet.hpp"
+#include "dataplane/meter/packet.hpp"
 
 namespace sluice::meter {
 

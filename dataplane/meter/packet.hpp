@@ -61,16 +61,6 @@ static_assert(sizeof(FlowKey) == 40);
 static_assert(std::endian::native == std::endian::little,
               "the parser writes keys as little-endian words");
 
-// A packet as the worker hands it over: its first bytes (an mbuf's first segment), the whole
-// frame's length, and its time (the burst's clock reading, or the packet's own capture time
-// when replaying a trace).
-struct PacketRef {
-    const std::uint8_t* data;
-    std::uint32_t length;        // bytes at data
-    std::uint32_t frame_length;  // bytes in the frame, at least length
-    std::uint64_t time_ns;
-};
-
 // What the parser found in a packet it can meter.
 struct PacketInfo {
     FlowKey key;

@@ -1,5 +1,5 @@
 // Parses one frame into a flow key and the fields a flow keeps, or says why it cannot.
-#include "parser.hpp"
+#include "dataplane/meter/parser.hpp"
 
 #include <algorithm>
 #include <cstring>

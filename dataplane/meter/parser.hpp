@@ -3,9 +3,9 @@
 
 #include <cstdint>
 
-#include "fragments.hpp"
-#include "link.hpp"
-#include "packet.hpp"
+#include "dataplane/meter/fragments.hpp"
+#include "dataplane/meter/packet.hpp"
+#include "shared/capture/link.hpp"
 #include "sluice/counters.hpp"
 
 namespace sluice::meter {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "capture.hpp"
+#include "shared/capture/capture.hpp"
 
 using namespace sluice;
 
@@ -16,15 +16,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (fd < 0) std::abort();
     if (write(fd, data, size) != static_cast<ssize_t>(size)) std::abort();
     lseek(fd, 0, SEEK_SET);
-    meter::CaptureReader reader(512);  // small reads: records cross many of them
+    CaptureReader reader(512);  // small reads: records cross many of them
     if (!reader.open_fd(fd, "fuzz.pcap")) return 0;
-    meter::PacketRef packets[64];
+    PacketRef packets[64];
     std::uint64_t handed = 0, bytes = 0;
     for (unsigned n; (n = reader.next(packets, 64)) != 0;) {
         for (unsigned i = 0; i < n; ++i) {
-            const meter::PacketRef& p = packets[i];
-            if (p.length > meter::CaptureReader::kMaxRecord || p.frame_length < p.length)
-                std::abort();
+            const PacketRef& p = packets[i];
+            if (p.length > CaptureReader::kMaxRecord || p.frame_length < p.length) std::abort();
             // Every byte handed out is readable: ASan stops a read past the buffer.
             volatile std::uint8_t sum = 0;
             for (std::uint32_t b = 0; b < p.length; ++b) sum = sum + p.data[b];

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "loader.hpp"
+#include "shared/config/loader.hpp"
 
 using namespace sluice;
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "encoder.hpp"
+#include "control/ipfix/encoder.hpp"
 
 using namespace sluice;
 using namespace sluice::ipfix;

@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
-#include "classifier.hpp"
-#include "flow_table.hpp"
+#include "dataplane/appid/classifier.hpp"
+#include "dataplane/meter/flow_table.hpp"
 
 using namespace sluice;
 
@@ -36,11 +36,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                             ~std::uintptr_t{63});
     meter::FlowTable table({kFlows, 1'000'000'000, 5'000'000'000, 100'000'000}, aligned,
                            meter::HashKey{{1, 2, 3, 4, 5, 6, 7, 8}});
-    table.identify_applications({world.db.get(), world.scratch.get(), 512, 4});
+    table.identify_applications(appid::identification(*world.scratch, 512, 4));
 
     if (size == 0) return 0;
-    const auto link = static_cast<meter::LinkType>(
-        data[0] % (static_cast<unsigned>(meter::LinkType::unsupported) + 1));
+    const auto link =
+        static_cast<LinkType>(data[0] % (static_cast<unsigned>(LinkType::unsupported) + 1));
     // Each frame in a buffer of its own, so ASan sees a read past its end.
     std::vector<std::vector<std::uint8_t>> frames;
     for (std::size_t at = 1; at + 2 <= size && frames.size() < meter::kMaxBurst;) {
@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         frames.emplace_back(data + at + 2, data + at + 2 + n);
         at += 2 + n;
     }
-    std::vector<meter::PacketRef> refs;
+    std::vector<PacketRef> refs;
     std::uint64_t t = 1'700'000'000'000'000'000;
     for (const auto& f : frames) {
         const auto length = static_cast<std::uint32_t>(f.size());

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "json.hpp"
+#include "control/ops/json.hpp"
 
 using namespace sluice::ops;
 

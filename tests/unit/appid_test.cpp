@@ -5,9 +5,9 @@
 #include <map>
 #include <string>
 
-#include "classifier.hpp"
-#include "loader.hpp"
-#include "pktgen/applications.hpp"
+#include "dataplane/appid/classifier.hpp"
+#include "shared/config/loader.hpp"
+#include "tools/pktgen/applications.hpp"
 
 namespace sluice::appid {
 namespace {

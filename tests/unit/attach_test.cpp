@@ -1,5 +1,5 @@
 // What sluice-control attaches to: a dataplane of its own version and layouts, and nothing else.
-#include "attach.hpp"
+#include "control/attach.hpp"
 
 #include <gtest/gtest.h>
 

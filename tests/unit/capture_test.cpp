@@ -1,5 +1,5 @@
 // The capture reader: classic pcap files built byte by byte in the tests, read from memory files.
-#include "capture.hpp"
+#include "shared/capture/capture.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>

@@ -5,7 +5,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "loader.hpp"
+#include "shared/config/loader.hpp"
 
 namespace sluice::config {
 namespace {

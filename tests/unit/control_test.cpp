@@ -4,9 +4,9 @@
 #include <memory>
 #include <string>
 
-#include "commands.hpp"
-#include "loader.hpp"
-#include "reload.hpp"
+#include "control/commands.hpp"
+#include "control/reload.hpp"
+#include "shared/config/loader.hpp"
 
 namespace sluice::control {
 namespace {

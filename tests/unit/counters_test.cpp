@@ -8,7 +8,7 @@
 #include <set>
 #include <string>
 
-#include "render.hpp"
+#include "control/ops/render.hpp"
 
 namespace sluice::ops {
 namespace {

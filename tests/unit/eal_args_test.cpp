@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "dataplane/eal_args.hpp"
-#include "loader.hpp"
+#include "shared/config/loader.hpp"
 
 namespace sluice {
 namespace {

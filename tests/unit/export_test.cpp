@@ -18,9 +18,9 @@
 #include <set>
 #include <thread>
 
-#include "exporter.hpp"
-#include "ipfix_decode.hpp"
-#include "session.hpp"
+#include "control/export/exporter.hpp"
+#include "control/export/session.hpp"
+#include "tests/unit/ipfix_decode.hpp"
 
 namespace sluice::control {
 namespace {

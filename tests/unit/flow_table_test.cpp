@@ -1,6 +1,6 @@
 // The flow table: biflows, every end reason, eviction, sweep bounds, and the accounting
 // identity (packets in = packets in records + packets ignored) after every test.
-#include "flow_table.hpp"
+#include "dataplane/meter/flow_table.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,8 +12,8 @@
 #include <numeric>
 #include <random>
 
-#include "parser.hpp"
-#include "pktgen/packet.hpp"
+#include "dataplane/meter/parser.hpp"
+#include "tools/pktgen/packet.hpp"
 
 namespace sluice::meter {
 namespace {
@@ -584,4 +584,50 @@ TEST_F(Table, ScanFindsTheLargestFlowsAShareAtATimeWithoutChangingThem) {
     EXPECT_TRUE(records_.empty());
 }
 
+namespace {
+
+// The table asks identification through its interface only: a plain function given here,
+// called for the first payload packets of each direction until it names the application.
+struct Scans {
+    unsigned calls = 0;
+    unsigned from_client = 0;
+    std::uint32_t answer_on_call = 0;  // the call that names application 7
+};
+
+std::uint32_t count_and_answer(const void* context, const Payload& p) {
+    auto& s = *static_cast<Scans*>(const_cast<void*>(context));
+    ++s.calls;
+    if (p.from_client) ++s.from_client;
+    return s.calls == s.answer_on_call ? 7 : 0;
+}
+
+TEST_F(Table, IdentificationIsAskedForTheFirstPayloadsOfEachDirectionWithinItsBudget) {
+    Scans scans;
+    table_->identify_applications({count_and_answer, &scans, 512, 2});
+    for (int i = 0; i < 4; ++i) {
+        send(tcp(true, tcp::ack, 100), kT0 + i * kMs);
+        send(tcp(false, tcp::ack, 100), kT0 + i * kMs);
+    }
+    flush();
+    EXPECT_EQ(scans.calls, 4u) << "two payload packets of each direction";
+    EXPECT_EQ(scans.from_client, 2u);
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].application_id, 0u);
+    EXPECT_EQ(table_->counters().application_scans, 4u);
+    EXPECT_EQ(table_->counters().flows_identified, 0u);
+}
+
+TEST_F(Table, AFlowOnceIdentifiedIsNotScannedAgainAndItsRecordCarriesTheApplication) {
+    Scans scans;
+    scans.answer_on_call = 2;
+    table_->identify_applications({count_and_answer, &scans, 512, 4});
+    for (int i = 0; i < 4; ++i) send(tcp(true, tcp::ack, 100), kT0 + i * kMs);
+    flush();
+    EXPECT_EQ(scans.calls, 2u);
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].application_id, 7u);
+    EXPECT_EQ(table_->counters().flows_identified, 1u);
+}
+
+}  // namespace
 }  // namespace sluice::meter

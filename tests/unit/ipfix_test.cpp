@@ -4,8 +4,8 @@
 #include <cstring>
 #include <set>
 
-#include "encoder.hpp"
-#include "ipfix_decode.hpp"
+#include "control/ipfix/encoder.hpp"
+#include "tests/unit/ipfix_decode.hpp"
 
 namespace sluice::ipfix {
 namespace {

@@ -4,9 +4,9 @@
 #include <set>
 #include <sstream>
 
-#include "accounting.hpp"
-#include "json.hpp"
-#include "render.hpp"
+#include "control/ops/accounting.hpp"
+#include "control/ops/json.hpp"
+#include "control/ops/render.hpp"
 
 namespace sluice::ops {
 namespace {

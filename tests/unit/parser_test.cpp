@@ -1,11 +1,11 @@
 // The packet parser: each encapsulation, each ignore reason, and truncation at every byte.
-#include "parser.hpp"
+#include "dataplane/meter/parser.hpp"
 
 #include <gtest/gtest.h>
 
 #include <memory>
 
-#include "pktgen/packet.hpp"
+#include "tools/pktgen/packet.hpp"
 
 namespace sluice::meter {
 namespace {

@@ -1,5 +1,5 @@
 // Durations, sizes, CPU lists and socket addresses as the configuration writes them.
-#include "units.hpp"
+#include "shared/config/units.hpp"
 
 #include <gtest/gtest.h>
 

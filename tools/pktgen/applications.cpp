@@ -1,6 +1,6 @@
 // Payloads of the applications Sluice identifies by default, as their clients and servers
 // send them first: the unit tests scan them, sluice-tracegen --applications puts them in a trace.
-#include "applications.hpp"
+#include "tools/pktgen/applications.hpp"
 
 #include <initializer_list>
 

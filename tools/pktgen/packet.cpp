@@ -1,5 +1,5 @@
 // Builds Ethernet frames byte by byte, for traces and tests.
-#include "packet.hpp"
+#include "tools/pktgen/packet.hpp"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
 // Writes captures: classic pcap files with nanosecond timestamps, or pcapng files.
-#include "pcap.hpp"
+#include "tools/pktgen/pcap.hpp"
 
 #include <cerrno>
 #include <cstring>

@@ -1,11 +1,11 @@
 // The benchmarks' workload: frames per flow id and flow ids by popularity.
-#include "workload.hpp"
+#include "tools/pktgen/workload.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "packet.hpp"
+#include "tools/pktgen/packet.hpp"
 
 namespace sluice::pktgen {
 

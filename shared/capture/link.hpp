@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace sluice::meter {
+namespace sluice {
 
 // How the parser finds the network layer of a packet. A DPDK port's frames are Ethernet; a
 // capture's are whatever its file (or pcapng interface) says.
@@ -51,4 +51,4 @@ LinkType link_type(std::uint32_t value);
 // description of it: "802.11 plus radiotap header (127)".
 std::string link_type_name(std::uint32_t value);
 
-}  // namespace sluice::meter
+}  // namespace sluice

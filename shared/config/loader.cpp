@@ -1,5 +1,5 @@
 // Reads the TOML file with toml++, checks it against the schema and across sections.
-#include "loader.hpp"
+#include "shared/config/loader.hpp"
 
 #include <toml++/toml.h>
 
@@ -12,8 +12,8 @@
 #include <numeric>
 #include <sstream>
 
-#include "schema.hpp"
-#include "units.hpp"
+#include "shared/config/schema.hpp"
+#include "shared/config/units.hpp"
 
 namespace sluice::config {
 namespace schema {

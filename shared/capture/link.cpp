@@ -1,9 +1,9 @@
 // The link layers a capture's packets may begin with, by their pcap LINKTYPE values.
-#include "link.hpp"
+#include "shared/capture/link.hpp"
 
 #include <pcap/pcap.h>
 
-namespace sluice::meter {
+namespace sluice {
 
 LinkType link_type(std::uint32_t value) {
     for (const LinkTypeInfo& l : kLinkTypes)
@@ -22,4 +22,4 @@ std::string link_type_name(std::uint32_t value) {
            std::to_string(value) + ")";
 }
 
-}  // namespace sluice::meter
+}  // namespace sluice

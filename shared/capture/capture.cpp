@@ -1,5 +1,5 @@
 // A capture file read straight into packets for the metering core: classic pcap or pcapng.
-#include "capture.hpp"
+#include "shared/capture/capture.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,10 +8,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "hash.hpp"
-
-namespace sluice::meter {
+namespace sluice {
 namespace {
+
+__extension__ typedef unsigned __int128 uint128;  // a time in units times 10^9
 
 constexpr std::uint32_t kMagicMicroseconds = 0xa1b2c3d4;
 constexpr std::uint32_t kMagicNanoseconds = 0xa1b23c4d;
@@ -426,4 +426,4 @@ unsigned CaptureReader::next_pcapng(PacketRef* out, unsigned max) {
     return n;
 }
 
-}  // namespace sluice::meter
+}  // namespace sluice

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "link.hpp"
-#include "packet.hpp"
+#include "shared/capture/link.hpp"
+#include "shared/capture/packet_ref.hpp"
 
-namespace sluice::meter {
+namespace sluice {
 
 class CaptureReader {
 public:
@@ -130,4 +130,4 @@ private:
     bool opened_ = false;            // open() is done: interfaces from now on are noticed
 };
 
-}  // namespace sluice::meter
+}  // namespace sluice

@@ -1,10 +1,10 @@
-// Which keys a reload may change: the schema marks the restart-only ones.
+// Which keys a reload may change: the schema marks the restart-only ones, and one visit keeps them.
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "loader.hpp"
-#include "schema.hpp"
+#include "shared/config/loader.hpp"
+#include "shared/config/schema.hpp"
 
 namespace sluice::config {
 namespace {

@@ -1,5 +1,5 @@
 // A flow record as one line of JSON, for scripts and tests.
-#include "record_json.hpp"
+#include "shared/records/record_json.hpp"
 
 #include <arpa/inet.h>
 

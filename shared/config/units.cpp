@@ -1,5 +1,5 @@
 // Parsing and printing of durations, sizes, CPU lists and socket addresses.
-#include "units.hpp"
+#include "shared/config/units.hpp"
 
 #include <algorithm>
 #include <array>
