@@ -9,27 +9,100 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dataplane/worker_loop.hpp"
 #include "sluice/log.hpp"
 
 namespace sluice::dataplane {
 namespace {
 
 constexpr unsigned kRxBurst = 32;
-constexpr unsigned kPublishEvery = 256;  // polls between copies of the counters to the memzone
-constexpr unsigned kTraceEndPolls = 4;   // empty polls of a capture that mean its end
-constexpr unsigned kHeaderBytes = 256;   // what the parser may need of a scattered frame
-constexpr unsigned kScanBuckets = 256;   // buckets a "top" scan looks at per poll
+// Two rx_bursts when the first comes back full: the metering core takes both at once.
+static_assert(meter::kMaxBurst >= 2 * kRxBurst);
+constexpr unsigned kTraceEndPolls = 4;  // empty polls of a replayed trace that mean its end
+constexpr unsigned kHeaderBytes = 256;  // what the parser may need of a scattered frame
+constexpr unsigned kScanBuckets = 256;  // buckets a "top" scan looks at per poll
 static_assert(meter::LargestFlows::kFlows == shm::kTopFlows);
 
-void publish(Worker& w) {
-    w.output.ring_used = rte_ring_count(w.ring);
-    w.output.ring_capacity = rte_ring_get_capacity(w.ring);
-    shm::publish(w.stats->meter, w.table->counters());
-    shm::publish(w.stats->output, w.output);
-}
+// A port's RX queue: up to two rx_bursts, metered, the mbufs freed. Live traffic takes the
+// clock's time; a trace replayed through the port (net_pcap) takes each packet's own, and ends
+// when the queue stays empty. The flow table prefetches the packets' data.
+template <bool Trace>
+struct QueueSource {
+    static constexpr bool kTrace = Trace;
+    rte_mbuf* mbufs[meter::kMaxBurst];
+    PacketRef refs[meter::kMaxBurst];
+    alignas(64) std::uint8_t headers[meter::kMaxBurst][kHeaderBytes];
 
-// New timeouts from a reload and flush requests, taken between bursts: relaxed loads of a line
-// that is written once in a long while.
+    unsigned burst(Worker& w) {
+        unsigned n = rte_eth_rx_burst(w.port_id, w.queue, mbufs, kRxBurst);
+        if (n == kRxBurst) n += rte_eth_rx_burst(w.port_id, w.queue, mbufs + n, kRxBurst);
+        if (n == 0) return 0;
+        const std::uint64_t now = Trace ? 0 : w.clock->now_ns();
+        std::uint64_t newest = now;
+        for (unsigned i = 0; i < n; ++i) {
+            rte_mbuf* m = mbufs[i];
+            const std::uint8_t* data = rte_pktmbuf_mtod(m, const std::uint8_t*);
+            std::uint32_t length = m->data_len;
+            if (m->nb_segs > 1 && length < kHeaderBytes) {
+                // Headers split across segments: gather the first bytes.
+                length = std::min<std::uint32_t>(kHeaderBytes, m->pkt_len);
+                data = static_cast<const std::uint8_t*>(rte_pktmbuf_read(m, 0, length, headers[i]));
+            }
+            std::uint64_t t = now;
+            if constexpr (Trace)
+                t = (m->ol_flags & w.timestamp_flag) != 0
+                        ? *RTE_MBUF_DYNFIELD(m, w.timestamp_offset, std::uint64_t*) * 1000
+                        : w.output.last_time_ns;
+            refs[i] = {data, length, m->pkt_len, t};
+            newest = std::max(newest, t);
+        }
+        w.table->process(refs, n, w.port_id, *w.out);
+        rte_pktmbuf_free_bulk(mbufs, n);
+        w.output.last_time_ns = std::max(w.output.last_time_ns, newest);
+        return n;
+    }
+
+    bool idle(Worker& w, unsigned empty_polls) {
+        if constexpr (Trace) {
+            // net_pcap reads the file synchronously: nothing left to read is its end.
+            return empty_polls >= kTraceEndPolls;
+        } else {
+            w.output.last_time_ns = w.clock->now_ns();  // time goes on without packets
+            return false;
+        }
+    }
+};
+
+// A capture the worker reads itself, straight from the reader's buffer.
+struct CaptureSource {
+    static constexpr bool kTrace = true;
+    PacketRef refs[meter::kMaxBurst];
+
+    unsigned burst(Worker& w) {
+        const unsigned n = w.capture->next(refs, meter::kMaxBurst);
+        if (!w.capture->notices().empty()) [[unlikely]] {
+            for (const std::string& notice : w.capture->notices())
+                SLUICE_WARN("%s", notice.c_str());
+            w.capture->notices().clear();
+        }
+        if (n == 0) return 0;
+        std::uint64_t newest = w.output.last_time_ns;
+        for (unsigned i = 0; i < n; ++i) newest = std::max(newest, refs[i].time_ns);
+        w.table->process(refs, n, w.port_id, *w.out, w.capture->link());
+        w.output.last_time_ns = newest;
+        return n;
+    }
+
+    bool idle(Worker& w, unsigned) {
+        if (!w.capture->error().empty())
+            SLUICE_ERROR("the capture stops early: %s; the packets before it are metered",
+                         w.capture->error().c_str());
+        return true;  // read synchronously: nothing now is nothing ever
+    }
+};
+
+}  // namespace
+
 void take_settings(Worker& w) {
     const std::uint64_t flushes = w.settings->flush_requests.load(std::memory_order_relaxed);
     if (flushes != w.flush_requests) {
@@ -61,18 +134,16 @@ void take_settings(Worker& w) {
     w.stats->settings_sequence.store(sequence, std::memory_order_relaxed);
 }
 
-}  // namespace
-
 void send_records(Worker& w, std::uint64_t wait_ns) {
     meter::RecordBuffer& out = *w.out;
     if (out.count == 0) return;  // most polls: nothing ended
     std::uint32_t sent = 0;
     const std::uint64_t deadline =
-        wait_ns != 0 ? rte_get_tsc_cycles() + wait_ns * rte_get_tsc_hz() / 1'000'000'000 : 0;
+        wait_ns != 0 ? rte_rdtsc() + wait_ns * w.tsc_hz / 1'000'000'000 : 0;
     while (true) {
         sent += rte_ring_sp_enqueue_burst_elem(w.ring, out.records + sent, sizeof(FlowRecord),
                                                out.count - sent, nullptr);
-        if (sent == out.count || wait_ns == 0 || rte_get_tsc_cycles() >= deadline ||
+        if (sent == out.count || wait_ns == 0 || rte_rdtsc() >= deadline ||
             w.abort.load(std::memory_order_relaxed))
             break;
         rte_delay_us_sleep(100);  // only while flushing: the control is draining
@@ -86,97 +157,7 @@ void send_records(Worker& w, std::uint64_t wait_ns) {
     out.count = 0;
 }
 
-namespace {
-
-// One burst from the port's queue: up to two rx_bursts, metered, the mbufs freed.
-unsigned meter_queue(Worker& w, rte_mbuf** mbufs, PacketRef* refs,
-                     std::uint8_t (*headers)[kHeaderBytes]) {
-    unsigned n = rte_eth_rx_burst(w.port_id, w.queue, mbufs, kRxBurst);
-    if (n == kRxBurst) n += rte_eth_rx_burst(w.port_id, w.queue, mbufs + n, kRxBurst);
-    if (n == 0) return 0;
-    const std::uint64_t now = w.trace ? 0 : w.clock->now_ns();
-    std::uint64_t newest = now;
-    for (unsigned i = 0; i < n; ++i) {
-        rte_mbuf* m = mbufs[i];
-        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
-        const std::uint8_t* data = rte_pktmbuf_mtod(m, const std::uint8_t*);
-        std::uint32_t length = m->data_len;
-        if (m->nb_segs > 1 && length < kHeaderBytes) {
-            // Headers split across segments: gather the first bytes.
-            length = std::min<std::uint32_t>(kHeaderBytes, m->pkt_len);
-            data = static_cast<const std::uint8_t*>(rte_pktmbuf_read(m, 0, length, headers[i]));
-        }
-        std::uint64_t t = now;
-        if (w.trace)
-            t = (m->ol_flags & w.timestamp_flag) != 0
-                    ? *RTE_MBUF_DYNFIELD(m, w.timestamp_offset, std::uint64_t*) * 1000
-                    : w.output.last_time_ns;
-        refs[i] = {data, length, m->pkt_len, t};
-        newest = std::max(newest, t);
-    }
-    w.table->process(refs, n, w.port_id, *w.out);
-    rte_pktmbuf_free_bulk(mbufs, n);
-    w.output.last_time_ns = std::max(w.output.last_time_ns, newest);
-    return n;
-}
-
-// One burst of a capture the worker reads itself, straight from the reader's buffer; 0 once
-// the capture is done.
-unsigned meter_capture(Worker& w, PacketRef* refs) {
-    const unsigned n = w.capture->next(refs, meter::kMaxBurst);
-    if (!w.capture->notices().empty()) [[unlikely]] {
-        for (const std::string& notice : w.capture->notices()) SLUICE_WARN("%s", notice.c_str());
-        w.capture->notices().clear();
-    }
-    if (n == 0) return 0;
-    std::uint64_t newest = w.output.last_time_ns;
-    for (unsigned i = 0; i < n; ++i) newest = std::max(newest, refs[i].time_ns);
-    w.table->process(refs, n, w.port_id, *w.out, w.capture->link());
-    w.output.last_time_ns = newest;
-    return n;
-}
-
-}  // namespace
-
-int worker_main(void* arg) {
-    Worker& w = *static_cast<Worker*>(arg);
-    rte_mbuf* mbufs[meter::kMaxBurst];
-    PacketRef refs[meter::kMaxBurst];
-    alignas(64) std::uint8_t headers[meter::kMaxBurst][kHeaderBytes];
-    unsigned empty_polls = 0;
-    bool trace_done = false;
-    while (!w.go.load(std::memory_order_acquire) && !w.stop.load(std::memory_order_relaxed))
-        rte_delay_us_sleep(1000);
-
-    for (unsigned poll = 1; !w.stop.load(std::memory_order_relaxed); ++poll) {
-        const unsigned n =
-            w.capture != nullptr ? meter_capture(w, refs) : meter_queue(w, mbufs, refs, headers);
-        if (n != 0) {
-            ++w.output.bursts;
-            empty_polls = 0;
-        } else if (w.capture != nullptr) {
-            trace_done = true;
-            if (!w.capture->error().empty())
-                SLUICE_ERROR("the capture stops early: %s; the packets before it are metered",
-                             w.capture->error().c_str());
-            break;
-        } else if (w.trace) {
-            // A capture is read synchronously: nothing left to read is its end.
-            if (++empty_polls >= kTraceEndPolls) {
-                trace_done = true;
-                break;
-            }
-        } else {
-            w.output.last_time_ns = w.clock->now_ns();
-        }
-        take_settings(w);
-        w.table->expire(w.output.last_time_ns, *w.out);
-        send_records(w, w.trace ? w.drain_timeout_ns : 0);
-        if (poll % kPublishEvery == 0) publish(w);
-    }
-
-    // The end of the run or of the trace: every flow leaves (forcedEnd, or the timeout that had
-    // already fallen), waiting for room in the ring as long as the control is draining it.
+void finish(Worker& w, bool ended) {
     // A flush in progress is finished first: the table's flush goes on from where it was.
     for (int round = w.flushing ? 2 : 1; round > 0; --round) {
         while (!w.abort.load(std::memory_order_relaxed)) {
@@ -186,10 +167,24 @@ int worker_main(void* arg) {
         }
     }
     publish(w);
-    w.stats->state.store(static_cast<std::uint32_t>(trace_done ? shm::WorkerState::trace_done
-                                                               : shm::WorkerState::stopped),
+    w.stats->state.store(static_cast<std::uint32_t>(ended ? shm::WorkerState::trace_done
+                                                          : shm::WorkerState::stopped),
                          std::memory_order_release);
-    return 0;
+}
+
+int worker_main(void* arg) {
+    Worker& w = *static_cast<Worker*>(arg);
+    if (w.tsc_hz == 0) w.tsc_hz = rte_get_tsc_hz();
+    if (w.capture != nullptr) {
+        CaptureSource source;
+        return run_worker(w, source);
+    }
+    if (w.trace) {
+        QueueSource<true> source;
+        return run_worker(w, source);
+    }
+    QueueSource<false> source;
+    return run_worker(w, source);
 }
 
 }  // namespace sluice::dataplane

@@ -20,6 +20,7 @@ struct alignas(64) Worker {
     std::uint16_t port_id = 0;
     std::uint16_t queue = 0;
     bool trace = false;         // a trace replay: packet times come from the capture
+    std::uint64_t tsc_hz = 0;   // the TSC's rate; 0: worker_main asks DPDK
     int timestamp_offset = -1;  // the mbuf dynfield of capture times, microseconds
     std::uint64_t timestamp_flag = 0;
     rte_ring* ring = nullptr;
@@ -47,8 +48,17 @@ struct alignas(64) Worker {
     meter::LargestFlows largest;
 };
 
-// The lcore function: meters until stopped (or until its trace ends), then flushes.
+// How often a worker copies its counters to the stats memzone, in TSC time.
+inline constexpr unsigned kPublishMs = 1;
+
+// The lcore function: picks the worker's packet source, meters until stopped (or until the
+// source ends), then flushes (worker_loop.hpp).
 int worker_main(void* worker);
+
+// The end of the run or of the source: every flow leaves (forcedEnd, or the timeout that had
+// already fallen), waiting for room in the ring as long as the control is draining it; then
+// the last counters and the worker's state (`ended`: trace_done, otherwise stopped).
+void finish(Worker& w, bool ended);
 
 // Hands the buffered records to the ring. A record that does not fit is counted as not sent,
 // with its packets and octets, once `wait_ns` has passed without the control making room (0:

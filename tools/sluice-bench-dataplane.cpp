@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
         return o.generator_only ? worker->output.bursts : shm::snapshot(stats->meter).packets;
     };
     // Warm-up: every flow once, so the table holds them all; the worker publishes its counters
-    // every 256 polls, so wait for them to show.
+    // every millisecond, so wait for them to show.
     if (!o.generator_only) {
         generate(rx, pool, frames, warm, o.flows / 32 * 32);
         while (processed() < o.flows / 32 * 32 * 9 / 10) rte_delay_us_sleep(1000);
