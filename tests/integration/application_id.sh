@@ -22,7 +22,7 @@ identified=$(grep -c '"app": [1-9]' "$WORK/records.jsonl")
 # The same capture exported over UDP: tshark decodes applicationId as RFC 6759 engine PANA-L7
 # and selector in the 42 identified records, and the options records name all 26 applications.
 port=47397
-sed -i '/^\[applications\]/,$d' "$WORK/sluice.toml"
+config_drop "$WORK/sluice.toml" applications
 cat >> "$WORK/sluice.toml" <<TOML
 [applications]
 signatures = "$signatures"
@@ -51,7 +51,7 @@ expect_contains "$WORK/decoded.txt" "ApplicationDesc: Hypertext Transfer Protoco
 
 # A signature that does not compile stops the start, naming its file, line and application.
 printf '[[application]]\nname = "broken"\nid = 1\n[[application.pattern]]\nregex = "^(unclosed"\n' > "$WORK/bad.toml"
-sed -i "s|^signatures = .*|signatures = \"$WORK/bad.toml\"|" "$WORK/sluice.toml"
+config_set "$WORK/sluice.toml" applications signatures "\"$WORK/bad.toml\""
 status=0
 "$DATAPLANE" --config "$WORK/sluice.toml" > "$WORK/bad.log" 2>&1 || status=$?
 [ "$status" -ne 0 ] || fail "a bad signature did not stop the start"

@@ -27,7 +27,7 @@ transport = \"file\"
 path = \"$dir/records.ipfix\"
 [metrics]
 enabled = false"
-  sed -i "s|^socket = .*|socket = \"$dir/control.sock\"|" "$dir/sluice.toml"
+  config_set "$dir/sluice.toml" control socket "\"$dir/control.sock\""
 
   "$DATAPLANE" --config "$dir/sluice.toml" > "$dir/dataplane.log" 2>&1 &
   local dataplane=$!

@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 
 # A CPU this machine does not have.
 write_config "$WORK/cores.toml" "net_null0"
-sed -i 's/^worker_cores = "1"/worker_cores = "126"/' "$WORK/cores.toml"
+config_set "$WORK/cores.toml" dataplane worker_cores '"126"'
 status=0
 "$DATAPLANE" --config "$WORK/cores.toml" 2> "$WORK/err" || status=$?
 [ "$status" -eq 1 ] || { cat "$WORK/err" >&2; fail "exited $status on a missing CPU"; }
@@ -23,7 +23,7 @@ cleanup_prefix
 write_config "$WORK/memory.toml" "net_null0,no-rx=1" '
 [flow]
 max_flows = 4194304'
-sed -i 's/^hugepage_memory = .*/hugepage_memory = "128MiB"/' "$WORK/memory.toml"
+config_set "$WORK/memory.toml" dataplane hugepage_memory '"128MiB"'
 status=0
 "$DATAPLANE" --config "$WORK/memory.toml" 2> "$WORK/err" || status=$?
 [ "$status" -eq 1 ] || { cat "$WORK/err" >&2; fail "exited $status with too little memory"; }

@@ -121,17 +121,17 @@ ctl --json collectors | grep -q '"records_sent":300,' || fail "the flush did not
 ctl --json stats | grep -q '"flows_active":0,' || fail "flows remain after the flush"
 
 # reload: a new timeout applies, a new core count needs a restart, a broken file changes nothing.
-sed -i 's/^idle_timeout = "1h"/idle_timeout = "30m"/' "$WORK/sluice.toml"
+config_set "$WORK/sluice.toml" flow idle_timeout '"30m"'
 ctl reload > "$WORK/reload.txt" || fail "a valid reload failed"
 expect_contains "$WORK/reload.txt" "applied (generation 2)"
 # The workers take the new timeouts at a burst boundary.
 for _ in $(seq 50); do ctl --json status | grep -q '"config_generation":2,"packets"' && break; sleep 0.1; done
 ctl --json status | grep -q '"config_generation":2,"packets"' || fail "the worker did not take the new timeouts"
-sed -i 's/^hugepage_memory = "256MiB"/hugepage_memory = "512MiB"/' "$WORK/sluice.toml"
+config_set "$WORK/sluice.toml" dataplane hugepage_memory '"512MiB"'
 ctl --json reload > "$WORK/reload.json" || fail "a reload with a restart-only change failed"
 expect_contains "$WORK/reload.json" '"needs_restart":["[dataplane]"]'
 cp "$WORK/sluice.toml" "$WORK/good.toml"
-sed -i 's/^idle_timeout = "30m"/idle_timeout = "soon"/' "$WORK/sluice.toml"
+config_set "$WORK/sluice.toml" flow idle_timeout '"soon"'
 status=0
 ctl --socket "$WORK/control.sock" reload 2> "$WORK/reload.err" || status=$?
 [ "$status" -eq 1 ] || fail "an invalid reload exits $status, not 1"

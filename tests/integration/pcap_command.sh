@@ -103,7 +103,7 @@ timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --config "$WORK/off.toml" --summ
 if grep -q "application identification" "$WORK/off.log"; then fail "signatures = \"\" did not turn identification off"; fi
 
 # Sluice's messages are DPDK log types too: at warning level the informational lines go.
-sed -i 's/^file_prefix = .*/&\neal_args = ["--log-level=sluice.*:warning"]/' "$WORK/sluice.toml"
+config_set "$WORK/sluice.toml" dataplane eal_args '["--log-level=sluice.*:warning"]'
 timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --config "$WORK/sluice.toml" --transport file --to "$WORK/quiet.ipfix" > "$WORK/quiet.log" 2>&1 ||
   { cat "$WORK/quiet.log" >&2; fail "sluice pcap at warning level failed"; }
 if grep -qE '^sluice-(dataplane|control): (attached|accounting|worker)' "$WORK/quiet.log"; then

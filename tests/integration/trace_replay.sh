@@ -17,7 +17,8 @@ same_records "$WORK/expected.jsonl" "$WORK/records.jsonl" "the records differ fr
 expect_summary "$WORK/summary.json" received.packets="$packets" taken.records=2000 \
   taken.packets="$packets" ignored.packets=0 dataplane_not_sent.records=0
 # The same capture as a `capture` port, read by the worker itself: the same records.
-sed -i "s|^device = .*|capture = \"$WORK/trace.pcap\"|" "$WORK/sluice.toml"
+config_unset "$WORK/sluice.toml" port device
+config_set "$WORK/sluice.toml" port capture "\"$WORK/trace.pcap\""
 replay_with_records "$WORK/sluice.toml"
 expect_contains "$WORK/dataplane.log" "a capture its worker reads itself, replayed in its own time"
 same_records "$WORK/expected.jsonl" "$WORK/records.jsonl" "a capture port's records differ from the trace's conversations"

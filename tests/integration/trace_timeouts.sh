@@ -10,15 +10,11 @@ write_config "$WORK/sluice.toml" "net_pcap0,rx_pcap=$WORK/trace.pcap" '
 max_flows = 65536'
 
 for run in 1 2; do
-  "$DATAPLANE" --config "$WORK/sluice.toml" > "$WORK/dataplane$run.log" 2>&1 &
-  dataplane=$!
-  "$CONTROL" --config "$WORK/sluice.toml" --wait 20s --print-records > "$WORK/records$run.jsonl" 2> "$WORK/control$run.log" ||
-    fail "sluice-control failed"
-  wait_exit "$dataplane" 30
-  [ "$EXIT_STATUS" -eq 0 ] || fail "sluice-dataplane exited $EXIT_STATUS"
+  replay_with_records "$WORK/sluice.toml"
+  mv "$WORK/records.jsonl" "$WORK/records$run.jsonl"
   cleanup_prefix
 done
-diff <(sort "$WORK/records1.jsonl") <(sort "$WORK/records2.jsonl") > "$WORK/diff" || { head -4 "$WORK/diff" >&2; fail "two runs differ"; }
+same_records "$WORK/records1.jsonl" "$WORK/records2.jsonl" "two runs differ"
 grep -q '"proto": 6, .*"end_reason": 3' "$WORK/records1.jsonl" || fail "no TCP flow ended by FIN"
 grep -q '"end_reason": 4' "$WORK/records1.jsonl" || fail "no flow ended with the trace"
 if grep '"end_reason": 3' "$WORK/records1.jsonl" | grep -qv '"proto": 6'; then fail "a non-TCP flow ended by FIN"; fi
