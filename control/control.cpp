@@ -114,7 +114,7 @@ private:
             return ops::error_json(plan.error);
         }
         exporter_.reconfigure(*plan.next, ops::reliability(snapshot()));
-        const std::uint64_t generation = publish_timeouts(zone_, plan.next->flow);
+        const std::uint64_t generation = shm::publish_timeouts(zone_, plan.next->flow);
         const bool metrics_changed = !(plan.next->metrics == config_.metrics);
         config_ = std::move(*plan.next);
         if (metrics_changed) start_metrics();

@@ -19,14 +19,6 @@ ReloadPlan plan_reload(const config::Config& running, config::LoadResult loaded)
     return plan;
 }
 
-std::uint64_t publish_timeouts(shm::StatsZone& zone, const config::Flow& flow) {
-    shm::publish(zone.flow_settings, {static_cast<std::uint64_t>(flow.idle_timeout.count()),
-                                      static_cast<std::uint64_t>(flow.active_timeout.count()),
-                                      static_cast<std::uint64_t>(flow.tcp_end_grace.count())});
-    zone.header.config_generation = zone.flow_settings.sequence.load(std::memory_order_relaxed) / 2;
-    return zone.header.config_generation;
-}
-
 std::string reload_summary(const std::string& file, std::uint64_t generation,
                            const std::vector<std::string>& needs_restart) {
     std::string keys;

@@ -23,10 +23,6 @@ struct ReloadPlan {
 // Decides a reload of `running` to what was loaded from its file.
 ReloadPlan plan_reload(const config::Config& running, config::LoadResult loaded);
 
-// Hands the [flow] timeouts to the workers (the seqlock of the stats memzone); returns the
-// configuration generation they make.
-std::uint64_t publish_timeouts(shm::StatsZone& zone, const config::Flow& flow);
-
 // What a reload that was applied did, as one line: "FILE applied (generation 2); these need a
 // restart and were left as they run: [dataplane]".
 std::string reload_summary(const std::string& file, std::uint64_t generation,

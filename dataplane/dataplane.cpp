@@ -127,10 +127,7 @@ bool Dataplane::start() {
     h.record_layout_version = kRecordLayoutVersion;
     h.dataplane_pid = getpid();
     h.start_time_ns = wall_clock_ns();
-    h.config_generation = 1;
-    shm::publish(stats_->flow_settings, {static_cast<std::uint64_t>(c.flow.idle_timeout.count()),
-                                         static_cast<std::uint64_t>(c.flow.active_timeout.count()),
-                                         static_cast<std::uint64_t>(c.flow.tcp_end_grace.count())});
+    shm::publish_timeouts(*stats_, c.flow);  // generation 1
     std::snprintf(h.sensor_name, sizeof(h.sensor_name), "%s", c.sensor.name.c_str());
     std::snprintf(h.version, sizeof(h.version), "%s", SLUICE_VERSION);
     // Last: a control that sees the magic number reads the whole header.
@@ -213,8 +210,7 @@ bool Dataplane::allocate_workers() {
             if (applications_) {
                 scratches_.push_back(std::make_unique<appid::Scratch>(*scratch_prototype_));
                 w->table->identify_applications(
-                    appid::identification(*scratches_.back(), c.applications.bytes,
-                                          static_cast<std::uint8_t>(c.applications.packets)));
+                    appid::identification(*scratches_.back(), c.applications));
             }
             w->out = new (out) meter::RecordBuffer{};
             const shm::RingName name(static_cast<unsigned>(index));

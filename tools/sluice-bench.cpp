@@ -132,8 +132,7 @@ void run_case(const Case& c, const Options& o, double hz) {
         FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000}, memory.get(),
         random_hash_key());
     auto out = std::make_unique<RecordBuffer>();
-    if (o.database != nullptr)
-        table->identify_applications(appid::identification(*o.scratch, 512, 4));
+    if (o.database != nullptr) table->identify_applications(appid::identification(*o.scratch));
 
     // Warm-up: every flow once, so the table holds c.flows active flows.
     HugeArray<std::uint8_t> warm(std::size_t{c.flows} * kSlotBytes);
@@ -242,8 +241,7 @@ int run_capture(const Options& o, double hz) {
         auto table = std::make_unique<FlowTable>(
             FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000}, memory.get(),
             random_hash_key());
-        if (o.database != nullptr)
-            table->identify_applications(appid::identification(*o.scratch, 512, 4));
+        if (o.database != nullptr) table->identify_applications(appid::identification(*o.scratch));
         records = 0;
         const auto t0 = Clock::now();
         const std::uint64_t c0 = __rdtsc();

@@ -141,13 +141,12 @@ std::uint32_t classify(const Database& db, const Scratch& scratch, const Payload
     return best;
 }
 
-meter::Identification identification(const Scratch& scratch, std::uint32_t bytes,
-                                     std::uint8_t packets) {
+meter::Identification identification(const Scratch& scratch, const config::Applications& budget) {
     const auto scan = [](const void* context, const Payload& p) {
         const auto& s = *static_cast<const Scratch*>(context);
         return classify(s.database(), s, p);
     };
-    return {scan, &scratch, bytes, packets};
+    return {scan, &scratch, budget.bytes, static_cast<std::uint8_t>(budget.packets)};
 }
 
 }  // namespace sluice::appid

@@ -77,8 +77,8 @@ using meter::Payload;
 std::uint32_t classify(const Database& db, const Scratch& scratch, const Payload& p);
 
 // The flow table's identification (meter::Identification) through a worker's `scratch` and its
-// database, which outlive the table; `bytes` and `packets` of each direction are scanned.
-meter::Identification identification(const Scratch& scratch, std::uint32_t bytes,
-                                     std::uint8_t packets);
+// database, which outlive the table, scanning as much of each direction as `budget` says.
+meter::Identification identification(const Scratch& scratch,
+                                     const config::Applications& budget = {});
 
 }  // namespace sluice::appid

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "sluice/config.hpp"
 #include "sluice/counters.hpp"
 #include "sluice/record.hpp"
 
@@ -159,6 +160,16 @@ struct StatsZone {
     PortStats ports[kMaxPorts];
     WorkerStats workers[kMaxWorkers];
 };
+
+// Hands the [flow] timeouts to the workers (the dataplane at start, the control at a reload);
+// returns the configuration generation they make, also in the header.
+inline std::uint64_t publish_timeouts(StatsZone& zone, const config::Flow& flow) {
+    publish(zone.flow_settings, {static_cast<std::uint64_t>(flow.idle_timeout.count()),
+                                 static_cast<std::uint64_t>(flow.active_timeout.count()),
+                                 static_cast<std::uint64_t>(flow.tcp_end_grace.count())});
+    zone.header.config_generation = zone.flow_settings.sequence.load(std::memory_order_relaxed) / 2;
+    return zone.header.config_generation;
+}
 
 // Copies a struct of 64-bit counters word by word with relaxed atomic stores (the writer) or
 // loads (a reader in the other process): no torn words, no locks, no fences on the hot path.

@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                             ~std::uintptr_t{63});
     meter::FlowTable table({kFlows, 1'000'000'000, 5'000'000'000, 100'000'000}, aligned,
                            meter::HashKey{{1, 2, 3, 4, 5, 6, 7, 8}});
-    table.identify_applications(appid::identification(*world.scratch, 512, 4));
+    table.identify_applications(appid::identification(*world.scratch));
 
     if (size == 0) return 0;
     const auto link =

@@ -212,8 +212,8 @@ TEST(Reload, TheTimeoutsReachTheWorkersSeqlockUnderANewGeneration) {
     flow.idle_timeout = 30s;
     flow.active_timeout = 60s;
     flow.tcp_end_grace = 2s;
-    EXPECT_EQ(publish_timeouts(*zone, flow), 1u);
-    EXPECT_EQ(publish_timeouts(*zone, flow), 2u);
+    EXPECT_EQ(shm::publish_timeouts(*zone, flow), 1u);
+    EXPECT_EQ(shm::publish_timeouts(*zone, flow), 2u);
     EXPECT_EQ(zone->header.config_generation, 2u);
     std::uint64_t sequence = 0;
     shm::FlowTimeouts t;
