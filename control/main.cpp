@@ -15,7 +15,7 @@ namespace {
 
 using namespace sluice;
 
-constexpr const char* kDefaultConfig = "/etc/sluice/sluice.toml";
+constexpr const char* kDefaultConfig = config::kDefaultPath;
 
 void usage(FILE* out) {
     std::fprintf(out,

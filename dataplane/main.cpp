@@ -24,7 +24,7 @@ namespace {
 
 using namespace sluice;
 
-constexpr const char* kDefaultConfig = "/etc/sluice/sluice.toml";
+constexpr const char* kDefaultConfig = config::kDefaultPath;
 
 void usage(FILE* out) {
     std::fprintf(out,

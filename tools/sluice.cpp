@@ -578,7 +578,7 @@ int main(int argc, char** argv) {
         usage(stderr);
         return 2;
     }
-    std::string config = "/etc/sluice/sluice.toml";
+    std::string config = config::kDefaultPath;
     std::vector<std::string> control_args;
     enum { kSummary = 256 };
     static const option options[] = {{"config", required_argument, nullptr, 'c'},

@@ -31,7 +31,7 @@ constexpr int kRefused = 1;      // the control answered with an error
 constexpr int kUsage = 2;        // a bad command line or configuration
 constexpr int kUnreachable = 3;  // no control answers on the socket
 
-constexpr const char* kDefaultConfig = "/etc/sluice/sluice.toml";
+constexpr const char* kDefaultConfig = config::kDefaultPath;
 constexpr std::size_t kMaxReply = 16 << 20;
 
 void usage(FILE* out) {

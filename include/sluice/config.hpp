@@ -12,6 +12,9 @@
 
 namespace sluice::config {
 
+// Where every program looks for the configuration unless given --config.
+inline constexpr const char* kDefaultPath = "/etc/sluice/sluice.toml";
+
 using Duration = std::chrono::nanoseconds;
 
 // A set of CPU ids, kept sorted and unique.
