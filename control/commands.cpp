@@ -11,14 +11,18 @@
 namespace sluice::control {
 
 std::optional<std::string> Commands::handle(const ops::Request& r, Clock::time_point now) {
+    using Handler = std::optional<std::string> (*)(Commands&, const Call&);
     struct Entry {
         std::string_view name;
-        std::optional<std::string> (Commands::*handler)(const Call&);
+        Handler handler;
     };
     static constexpr Entry kHandlers[] = {
-        {"status", &Commands::status}, {"stats", &Commands::stats},
-        {"top", &Commands::top},       {"collectors", &Commands::collectors},
-        {"flush", &Commands::flush},   {"reload", &Commands::reload},
+        {"status", [](Commands& c, const Call& call) { return c.status(call); }},
+        {"stats", [](Commands& c, const Call& call) { return c.stats(call); }},
+        {"top", [](Commands& c, const Call& call) { return c.top(call); }},
+        {"collectors", [](Commands& c, const Call& call) { return c.collectors(call); }},
+        {"flush", [](Commands& c, const Call& call) { return c.flush(call); }},
+        {"reload", [](Commands& c, const Call& call) { return c.reload(call); }},
     };
     static_assert(std::size(kHandlers) == std::size(ops::kCommands));
     static_assert(
@@ -36,7 +40,7 @@ std::optional<std::string> Commands::handle(const ops::Request& r, Clock::time_p
     if (auto error = ops::check_arguments(*spec, r)) return ops::error_json(*error);
     const auto format = r.string("format").value_or("json");
     const Call call{r, format == "text", now};
-    return (this->*kHandlers[spec - ops::kCommands].handler)(call);
+    return kHandlers[spec - ops::kCommands].handler(*this, call);
 }
 
 std::optional<std::string> Commands::status(const Call& c) {

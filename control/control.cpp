@@ -128,13 +128,14 @@ private:
     const Options& options_;
     Exporter exporter_;
     ops::ControlSocket socket_;
-    ops::MetricsServer metrics_;
     Commands commands_;
     std::uint64_t start_ns_;
     ops::Taken taken_;
     ops::Snapshot rate_base_;
     mutable std::mutex snapshot_mutex_;
     ops::Snapshot snapshot_;
+    // Last: destroyed first, so its thread stops before the snapshot it serves goes.
+    ops::MetricsServer metrics_;
 };
 
 int Control::run(const sigset_t& signals) {

@@ -138,8 +138,7 @@ void send_records(Worker& w, std::uint64_t wait_ns) {
     meter::RecordBuffer& out = *w.out;
     if (out.count == 0) return;  // most polls: nothing ended
     std::uint32_t sent = 0;
-    const std::uint64_t deadline =
-        wait_ns != 0 ? rte_rdtsc() + wait_ns * w.tsc_hz / 1'000'000'000 : 0;
+    const std::uint64_t deadline = wait_ns != 0 ? rte_rdtsc() + tsc_cycles(wait_ns, w.tsc_hz) : 0;
     while (true) {
         sent += rte_ring_sp_enqueue_burst_elem(w.ring, out.records + sent, sizeof(FlowRecord),
                                                out.count - sent, nullptr);

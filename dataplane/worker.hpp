@@ -20,7 +20,7 @@ struct alignas(64) Worker {
     std::uint16_t port_id = 0;
     std::uint16_t queue = 0;
     bool trace = false;         // a trace replay: packet times come from the capture
-    std::uint64_t tsc_hz = 0;   // the TSC's rate; 0: worker_main asks DPDK
+    std::uint64_t tsc_hz = 0;   // the TSC's rate, for the waits and publishing; 0: DPDK's
     int timestamp_offset = -1;  // the mbuf dynfield of capture times, microseconds
     std::uint64_t timestamp_flag = 0;
     rte_ring* ring = nullptr;
@@ -50,6 +50,12 @@ struct alignas(64) Worker {
 
 // How often a worker copies its counters to the stats memzone, in TSC time.
 inline constexpr unsigned kPublishMs = 1;
+
+// `ns` in cycles of a TSC of `hz`, without overflowing for waits of seconds at GHz rates.
+constexpr std::uint64_t tsc_cycles(std::uint64_t ns, std::uint64_t hz) {
+    __extension__ typedef unsigned __int128 u128;
+    return static_cast<std::uint64_t>(static_cast<u128>(ns) * hz / 1'000'000'000);
+}
 
 // The lcore function: picks the worker's packet source, meters until stopped (or until the
 // source ends), then flushes (worker_loop.hpp).

@@ -34,7 +34,7 @@ int run_worker(Worker& w, Source& source) {
     static_assert(std::is_same_v<decltype(Source::kTrace), const bool>);
     while (!w.go.load(std::memory_order_acquire) && !w.stop.load(std::memory_order_relaxed))
         rte_delay_us_sleep(1000);
-    const std::uint64_t publish_every = w.tsc_hz / 1000 * kPublishMs;
+    const std::uint64_t publish_every = tsc_cycles(kPublishMs * 1'000'000ull, w.tsc_hz);
     std::uint64_t next_publish = 0;
     unsigned empty_polls = 0;
     bool ended = false;

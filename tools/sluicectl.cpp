@@ -138,7 +138,8 @@ int main(int argc, char** argv) {
     }
     const std::string command = argv[optind];
     // A command this sluicectl does not know goes to the control all the same, which may be
-    // newer; it answers an unknown one with the list of its commands.
+    // newer; it answers an unknown one with the list of its commands. An argument needs a
+    // command known here, whose table names it.
     const ops::CommandSpec* spec = ops::find_command(command);
     std::optional<std::int64_t> argument;
     if (argc - optind == 2) {

@@ -184,7 +184,7 @@ void flatten(const S& s, std::string_view prefix, Emit&& emit) {
     REASONS(ignored_packets, kIgnoreReasonNames, 0, "ignored_",                                    \
             "sluice_worker_ignored_packets_total", "packets ignored",                              \
             "Packets not metered, by reason (see docs/metering.md).")                              \
-    REASONS(ignored_octets, kIgnoreReasonNames, 0, "ignored_octets_",                              \
+    REASONS(ignored_octets, kIgnoreReasonNames, 0, "octets_ignored_",                              \
             "sluice_worker_ignored_bytes_total", "frame octets ignored",                           \
             "Frame bytes of the packets not metered, by reason.")                                  \
     COUNTER(ignored_ip_octets, counter, "sluice_worker_ignored_ip_bytes_total",                    \

@@ -1,4 +1,5 @@
 // Which keys a reload may change: the schema marks the restart-only ones, and one visit keeps them.
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,7 +16,13 @@ namespace {
 // running value back.
 class Pass {
 public:
-    explicit Pass(std::vector<const void*>& running, bool locate)
+    // Where each key of the running configuration is, with its name to check the walk by.
+    struct Located {
+        std::string name;
+        const void* value;
+    };
+
+    explicit Pass(std::vector<Located>& running, bool locate)
         : running_(running), locate_(locate) {}
 
     void mark_restart_only() { restart_only_ = true; }
@@ -67,17 +74,22 @@ private:
         const bool restart_only = restart_only_;
         restart_only_ = false;
         if (locate_) {
-            running_.push_back(&value);
+            running_.push_back({section_ + "." + std::string(name), &value});
             return;
         }
-        const T& was = *static_cast<const T*>(running_.at(index_++));
+        // The schema visits the same keys whatever their values; were that ever not so, the two
+        // walks would part here rather than read one key as another.
+        const Located& at = running_.at(index_++);
+        if (at.name != section_ + "." + std::string(name))
+            throw std::logic_error("reload: the schema's walks parted at " + at.name);
+        const T& was = *static_cast<const T*>(at.value);
         if (!restart_only || was == value) return;
         value = was;
         const bool whole = name.starts_with('[');
         kept_.push_back(whole ? std::string(name) : section_ + "." + std::string(name));
     }
 
-    std::vector<const void*>& running_;
+    std::vector<Located>& running_;
     bool locate_;
     std::size_t index_ = 0;
     bool restart_only_ = false;
@@ -88,7 +100,7 @@ private:
 }  // namespace
 
 std::vector<std::string> keep_restart_only(const Config& running, Config& next) {
-    std::vector<const void*> where;
+    std::vector<Pass::Located> where;
     Pass locate(where, true);
     schema::visit(locate, const_cast<Config&>(running));  // only addresses are taken
     Pass keep(where, false);

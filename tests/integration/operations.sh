@@ -29,7 +29,7 @@ expect_contains "$WORK/status.txt" "net_af_packet0"
 
 replay "$WORK/trace.pcap"
 expect_contains "$WORK/tcpreplay.log" "Successful packets:        $packets"
-# The workers publish their counters every few hundred polls: wait until all packets show. A
+# The workers publish their counters every millisecond: wait until all packets show. A
 # kernel link may carry a frame of the host's own now and then (a non-IP one, ignored as
 # non_ip, as host_frames in lib.sh says); the trace's packets are all metered.
 for _ in $(seq 50); do

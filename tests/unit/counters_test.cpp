@@ -106,28 +106,170 @@ TEST(CounterCatalog, EveryCounterHasItsOwnFlatNameForTelemetry) {
         keys.insert(std::string(prefix).append(name).append(reason));
         ++values;
     };
-    std::size_t expected = 0;
-    auto count = [&expected](const auto& c) {
-        if constexpr (kByReason<decltype(c)>)
-            expected += c.reasons->size() - c.first;
-        else
-            ++expected;
-    };
-    MeterCounters::catalog(count);
-    OutputCounters::catalog(count);
-    PortCounters::catalog(count);
     flatten(MeterCounters{}, "", collect);
     flatten(OutputCounters{}, "", collect);
     flatten(PortCounters{}, "port0_", collect);
-    EXPECT_EQ(values, expected);
-    EXPECT_EQ(keys.size(), values);
+    EXPECT_EQ(keys.size(), values) << "no two values under one key";
     EXPECT_TRUE(keys.contains("ignored_non_ip"));
-    EXPECT_TRUE(keys.contains("ignored_octets_non_ip"));
+    EXPECT_TRUE(keys.contains("octets_ignored_non_ip"));
     EXPECT_TRUE(keys.contains("flows_ended_idle_timeout"));
     EXPECT_TRUE(keys.contains("fragments_matched"));
     EXPECT_TRUE(keys.contains("octets_not_sent"));
     EXPECT_TRUE(keys.contains("bursts"));
     EXPECT_TRUE(keys.contains("port0_imissed"));
+    // The keys telemetry had before the catalog, which scripts may read.
+    for (const char* key : {"packets",
+                            "octets",
+                            "metered_packets",
+                            "metered_octets",
+                            "ignored_ip_octets",
+                            "ignored_truncated_l2",
+                            "ignored_bad_total_length",
+                            "flows_created",
+                            "flows_active",
+                            "flows_ended_idle_timeout",
+                            "flows_ended_lack_of_resources",
+                            "evictions",
+                            "application_scans",
+                            "flows_identified",
+                            "records_sent",
+                            "records_not_sent",
+                            "packets_not_sent",
+                            "ring_used",
+                            "ring_capacity",
+                            "port0_ipackets",
+                            "port0_ibytes",
+                            "port0_imissed",
+                            "port0_ierrors",
+                            "port0_rx_nombuf",
+                            "port0_link_up"})
+        EXPECT_TRUE(keys.contains(key)) << key;
+    // Summed, the ignored_* keys but ignored_ip_octets are the packets ignored: one per reason.
+    std::set<std::string> reasons;
+    for (const std::string& key : keys)
+        if (key.starts_with("ignored_") && key != "ignored_ip_octets")
+            reasons.insert(key.substr(8));
+    std::set<std::string> names;
+    for (const auto& r : kIgnoreReasonNames) names.insert(std::string(r.name));
+    EXPECT_EQ(reasons, names);
+}
+
+// Prometheus families, their types and the JSON keys as they were before the catalog: names
+// that dashboards, alerts and scripts already use.
+TEST(CounterCatalog, TheNamesAndTypesUsersHadAreKept) {
+    Snapshot s;
+    s.ports.push_back({0, "net_null0", 1, {}});
+    s.workers.push_back({});
+    s.collectors.push_back({"nfcapd", "udp 127.0.0.1:4739", "up", "", {}});
+    const std::string metrics = prometheus_text(s);
+    const std::pair<const char*, const char*> families[] = {
+        {"sluice_info", "gauge"},
+        {"sluice_dataplane_start_time_seconds", "gauge"},
+        {"sluice_control_start_time_seconds", "gauge"},
+        {"sluice_port_received_packets_total", "counter"},
+        {"sluice_port_received_bytes_total", "counter"},
+        {"sluice_port_missed_packets_total", "counter"},
+        {"sluice_port_errors_total", "counter"},
+        {"sluice_port_no_mbuf_total", "counter"},
+        {"sluice_port_link_up", "gauge"},
+        {"sluice_port_link_speed_bytes_per_second", "gauge"},
+        {"sluice_worker_packets_total", "counter"},
+        {"sluice_worker_received_bytes_total", "counter"},
+        {"sluice_worker_metered_packets_total", "counter"},
+        {"sluice_worker_metered_bytes_total", "counter"},
+        {"sluice_worker_ignored_ip_bytes_total", "counter"},
+        {"sluice_worker_flows_created_total", "counter"},
+        {"sluice_worker_flows_active", "gauge"},
+        {"sluice_worker_evictions_total", "counter"},
+        {"sluice_worker_fragments_matched_total", "counter"},
+        {"sluice_worker_fragments_unmatched_total", "counter"},
+        {"sluice_worker_application_scans_total", "counter"},
+        {"sluice_worker_flows_identified_total", "counter"},
+        {"sluice_worker_records_sent_total", "counter"},
+        {"sluice_worker_records_not_sent_total", "counter"},
+        {"sluice_worker_packets_not_sent_total", "counter"},
+        {"sluice_worker_bytes_not_sent_total", "counter"},
+        {"sluice_worker_ring_records", "gauge"},
+        {"sluice_worker_ring_capacity_records", "gauge"},
+        {"sluice_worker_ignored_packets_total", "counter"},
+        {"sluice_worker_ignored_bytes_total", "counter"},
+        {"sluice_worker_flows_ended_total", "counter"},
+        {"sluice_control_records_taken_total", "counter"},
+        {"sluice_collector_records_sent_total", "counter"},
+        {"sluice_collector_packets_sent_total", "counter"},
+        {"sluice_collector_records_not_sent_total", "counter"},
+        {"sluice_collector_packets_not_sent_total", "counter"},
+        {"sluice_collector_messages_sent_total", "counter"},
+        {"sluice_collector_sent_bytes_total", "counter"},
+        {"sluice_collector_template_messages_sent_total", "counter"},
+        {"sluice_collector_statistics_records_sent_total", "counter"},
+        {"sluice_collector_sessions_opened_total", "counter"},
+        {"sluice_collector_send_failures_total", "counter"},
+        {"sluice_collector_open_failures_total", "counter"},
+        {"sluice_collector_buffered_records", "gauge"},
+        {"sluice_collector_up", "gauge"},
+    };
+    for (const auto& [name, type] : families)
+        EXPECT_NE(metrics.find("# TYPE " + std::string(name) + " " + type + "\n"),
+                  std::string::npos)
+            << name;
+    const std::string json = stats_json(s);
+    for (const char* key : {"\"total\":{\"packets\":",
+                            "\"octets\":",
+                            "\"metered_packets\":",
+                            "\"metered_octets\":",
+                            "\"ignored_packets\":{",
+                            "\"ignored_octets\":{",
+                            "\"ignored_ip_octets\":",
+                            "\"flows_created\":",
+                            "\"flows_active\":",
+                            "\"flows_ended\":{\"idle_timeout\":",
+                            "\"evictions\":",
+                            "\"fragments_matched\":",
+                            "\"fragments_unmatched\":",
+                            "\"application_scans\":",
+                            "\"flows_identified\":",
+                            "\"records_sent\":",
+                            "\"records_not_sent\":",
+                            "\"packets_not_sent\":",
+                            "\"octets_not_sent\":",
+                            "\"ring_used\":",
+                            "\"ring_capacity\":",
+                            "\"bursts\":",
+                            "\"taken\":{\"records\":0,\"packets\":0,\"octets\":0}",
+                            "\"link_up\":false",
+                            "\"link_speed_mbps\":",
+                            "\"ipackets\":",
+                            "\"rx_nombuf\":",
+                            "\"packets_sent\":",
+                            "\"octets_sent\":",
+                            "\"messages_sent\":",
+                            "\"bytes_sent\":",
+                            "\"template_messages_sent\":",
+                            "\"statistics_records_sent\":",
+                            "\"sessions_opened\":",
+                            "\"send_failures\":",
+                            "\"open_failures\":",
+                            "\"records_buffered\":"})
+        EXPECT_NE(json.find(key), std::string::npos) << key;
+}
+
+TEST(CounterCatalog, PrometheusHasSpeedsInBytesPerSecondAndTimesInSeconds) {
+    Snapshot s;
+    s.ports.push_back({0, "net_null0", 1, {}});
+    s.ports[0].counters.link_speed_mbps = 10'000;
+    WorkerSnapshot w;
+    w.output.last_time_ns = 1'700'000'000'500'000'000;
+    s.workers.push_back(w);
+    const std::string metrics = prometheus_text(s);
+    EXPECT_NE(
+        metrics.find("sluice_port_link_speed_bytes_per_second{port=\"0\",device=\"net_null0\"} "
+                     "1250000000\n"),
+        std::string::npos);
+    EXPECT_NE(metrics.find("sluice_worker_last_packet_time_seconds{worker=\"0\",port=\"0\","
+                           "queue=\"0\"} 1700000000.5\n"),
+              std::string::npos)
+        << metrics;
 }
 
 TEST(CounterCatalog, SumsAddCountersAndKeepTheNewestTime) {

@@ -93,7 +93,8 @@ protected:
         w_.out = out_.get();
         w_.stats = stats_.get();
         w_.settings = settings_.get();
-        w_.tsc_hz = 2'000'000'000;  // a guess is enough: it times the flush's wait only
+        // A guess is enough: it times the flush's wait and the publishing, both loosely.
+        w_.tsc_hz = 2'000'000'000;
         w_.drain_timeout_ns = drain_ns;
         w_.go.store(true);
     }
@@ -211,6 +212,11 @@ struct WatchingSource : FakeSource {
     }
 };
 
+TEST(WorkerTime, WaitsOfSecondsAtGigahertzRatesDoNotOverflow) {
+    EXPECT_EQ(tsc_cycles(10'000'000'000, 2'445'000'000), 24'450'000'000u);
+    EXPECT_EQ(tsc_cycles(1'000'000, 2'000'000'000), 2'000'000u);
+}
+
 TEST_F(WorkerLoop, CountersReachTheMemzoneOnTimeNotAfterSoManyPolls) {
     make(4096, 1024);
     WatchingSource source(64, 4, kSec);  // four bursts of 64
@@ -218,6 +224,16 @@ TEST_F(WorkerLoop, CountersReachTheMemzoneOnTimeNotAfterSoManyPolls) {
     ASSERT_EQ(source.published.size(), 5u);
     EXPECT_EQ(source.published[1], 64u) << "the first poll publishes";
     EXPECT_EQ(source.published[3], 192u) << "a poll after the interval publishes";
+}
+
+TEST_F(WorkerLoop, CountersAreNotCopiedAtEveryPollWithinTheInterval) {
+    make(4096, 1024);
+    w_.tsc_hz = 2'000'000'000'000;  // a TSC so fast that the interval is seconds long
+    WatchingSource source(64, 4, kSec);
+    run_worker(w_, source);
+    EXPECT_EQ(source.published, (std::vector<std::uint64_t>{0, 64, 64, 64, 64}))
+        << "the first poll only";
+    EXPECT_EQ(shm::snapshot(stats_->meter).packets, 256u) << "and at the end";
 }
 
 }  // namespace
