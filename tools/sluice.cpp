@@ -48,7 +48,8 @@ void usage(FILE* out) {
         out,
         "usage: sluice run [--config FILE] [--summary FILE]\n"
         "       sluice pcap CAPTURE [--to HOST:PORT|PATH] [--transport udp|tcp|file]\n"
-        "                   [--config FILE] [--print-records] [--summary FILE]\n"
+        "                   [--records biflow|uniflow] [--config FILE] [--print-records]\n"
+        "                   [--summary FILE]\n"
         "  run    start sluice-dataplane and sluice-control with one configuration;\n"
         "         Ctrl-C or SIGTERM stops both\n"
         "  pcap   meter a capture (pcap or pcapng) into flow records and export them to one\n"
@@ -59,6 +60,9 @@ void usage(FILE* out) {
         "                           [[collector]]'s; it needs no [[port]])\n"
         "  -t, --to HOST:PORT|PATH  pcap: the collector, or the IPFIX file to write\n"
         "      --transport T        pcap: udp (default), tcp or file\n"
+        "      --records R          pcap: biflow (default: both directions in one record,\n"
+        "                           RFC 5103) or uniflow (one record per direction, for\n"
+        "                           collectors such as pmacct that read no reverse fields)\n"
         "      --print-records      pcap: every record on stdout, one line of JSON each\n"
         "      --summary FILE       the final accounting as JSON, written when it stops\n"
         "  -V, --version            print the version and exit\n");
@@ -405,6 +409,7 @@ struct PcapOptions {
     std::string trace;
     std::string to;
     config::Transport transport = config::Transport::udp;
+    std::optional<config::Records> records;  // the configuration's collector's, or biflow
     std::optional<std::string> config;
     bool print_records = false;
     std::string summary;
@@ -460,6 +465,7 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& r
                 break;
             }
         collector.transport = o.transport;
+        if (o.records) collector.records = *o.records;
         collector.name = o.to;
         if (o.transport == config::Transport::file) {
             collector.path = fs::absolute(o.to).string();
@@ -517,10 +523,11 @@ int pcap(const PcapOptions& o) {
 
 int pcap_main(int argc, char** argv) {
     PcapOptions o;
-    enum { kTransport = 256, kPrintRecords, kSummary };
+    enum { kTransport = 256, kRecords, kPrintRecords, kSummary };
     static const option options[] = {{"config", required_argument, nullptr, 'c'},
                                      {"to", required_argument, nullptr, 't'},
                                      {"transport", required_argument, nullptr, kTransport},
+                                     {"records", required_argument, nullptr, kRecords},
                                      {"print-records", no_argument, nullptr, kPrintRecords},
                                      {"summary", required_argument, nullptr, kSummary},
                                      {nullptr, 0, nullptr, 0}};
@@ -537,6 +544,15 @@ int pcap_main(int argc, char** argv) {
                     if (name == optarg) o.transport = value, known = true;
                 if (!known) {
                     SLUICE_ERROR("--transport %s: expected udp, tcp or file", optarg);
+                    return 2;
+                }
+                break;
+            }
+            case kRecords: {
+                for (const auto& [name, value] : config::kRecordShapes)
+                    if (name == optarg) o.records = value;
+                if (!o.records) {
+                    SLUICE_ERROR("--records %s: expected biflow or uniflow", optarg);
                     return 2;
                 }
                 break;

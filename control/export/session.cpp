@@ -42,7 +42,7 @@ CollectorSession::CollectorSession(const config::Collector& collector,
       exporting_process_id_(exporting_process_id),
       channel_(channel ? std::move(channel) : make_channel(collector)),
       precision_(precision_of(collector.timestamps)),
-      builder_(observation_domain, ipfix::MessageBuilder::kMaxSize, precision_),
+      builder_(observation_domain, ipfix::MessageBuilder::kMaxSize, precision_, collector.records),
       // Default-initialised: the pages are touched only as records wait in them.
       buffer_(new FlowRecord[std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)]),
       capacity_(std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)),
@@ -56,6 +56,14 @@ SessionCounters CollectorSession::counters() const {
 }
 
 void CollectorSession::offer(std::span<const FlowRecord> records) {
+    if (config_.records == config::Records::uniflow) {
+        uniflow_.clear();
+        FlowRecord parts[2];
+        for (const FlowRecord& r : records)
+            for (unsigned i = 0, n = ipfix::to_uniflow(r, parts); i < n; ++i)
+                uniflow_.push_back(parts[i]);
+        records = uniflow_;
+    }
     const std::size_t room = capacity_ - buffered_;
     const std::size_t taken = std::min(room, records.size());
     std::size_t tail = (head_ + buffered_) % capacity_;
@@ -154,7 +162,7 @@ bool CollectorSession::rotate(Steady::time_point now) {
 
 // A new transport session (connection, file): its own sequence numbers, templates first.
 void CollectorSession::new_session() {
-    builder_ = ipfix::MessageBuilder(domain_, channel_->max_message(), precision_);
+    builder_ = ipfix::MessageBuilder(domain_, channel_->max_message(), precision_, config_.records);
     sequence_ = 0;
     templates_due_ = statistics_due_ = true;
     ++counters_.sessions_opened;
@@ -215,7 +223,8 @@ CollectorSession::Outcome CollectorSession::send(Steady::time_point now, Message
 CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
     const std::size_t limit = channel_->max_batch();
     const std::uint8_t version = buffer_[head_].ip_version;
-    group_by_version(limit / ipfix::biflow_template(version, precision_).record_length() + 1);
+    group_by_version(
+        limit / ipfix::flow_template(version, precision_, config_.records).record_length() + 1);
     batch_.clear();
     in_flight_messages_.clear();
     const std::uint32_t time = export_time();
@@ -394,7 +403,7 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
                                                             bool with_templates) {
     builder_.begin(sequence_);
     if (with_templates) {
-        const auto data = ipfix::biflow_templates(precision_);
+        const auto data = ipfix::flow_templates(precision_, config_.records);
         const std::array<const ipfix::Template*, 6> all{data[0],
                                                         data[1],
                                                         &ipfix::kMeteringStatistics,

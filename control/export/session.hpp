@@ -59,7 +59,8 @@ public:
                      std::uint32_t exporting_process_id, ApplicationNames names = nullptr,
                      std::unique_ptr<Channel> channel = nullptr, std::string domain_name = {});
 
-    // Takes records into the buffer; what does not fit is counted as not sent.
+    // Takes records into the buffer (a uniflow collector's: one per direction); what does not
+    // fit is counted as not sent.
     void offer(std::span<const FlowRecord> records);
 
     // Opens, reconnects, refreshes templates, sends statistics and buffered records, as far as
@@ -137,6 +138,7 @@ private:
 
     // The records buffer: a ring of FlowRecords, allocated once, touched as it fills.
     std::unique_ptr<FlowRecord[]> buffer_;
+    std::vector<FlowRecord> uniflow_;  // what offer() makes of biflows for a uniflow collector
     std::size_t capacity_;
     std::size_t head_ = 0;  // next to send
     std::size_t buffered_ = 0;

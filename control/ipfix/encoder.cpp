@@ -121,16 +121,38 @@ constexpr Element kV4NsFields[] = SLUICE_BIFLOW(sourceIPv4Address, destinationIP
 constexpr Element kV6NsFields[] = SLUICE_BIFLOW(sourceIPv6Address, destinationIPv6Address,
     flowStartNanoseconds, flowEndNanoseconds, reverseFlowStartNanoseconds, reverseFlowEndNanoseconds);
 #undef SLUICE_BIFLOW
+// One direction per record: what collectors that read no reverse elements take.
+#define SLUICE_UNIFLOW(SRC, DST, START, END)                                                   \
+    {ie::SRC, ie::DST, ie::sourceTransportPort, ie::destinationTransportPort,                 \
+     ie::protocolIdentifier, ie::vlanId, ie::ingressInterface,                                \
+     ie::octetDeltaCount, ie::packetDeltaCount, ie::START, ie::END, ie::tcpControlBits,       \
+     ie::minimumTTL, ie::maximumTTL, ie::flowEndReason, ie::applicationId}
+constexpr Element kUniV4MsFields[] = SLUICE_UNIFLOW(sourceIPv4Address, destinationIPv4Address,
+    flowStartMilliseconds, flowEndMilliseconds);
+constexpr Element kUniV6MsFields[] = SLUICE_UNIFLOW(sourceIPv6Address, destinationIPv6Address,
+    flowStartMilliseconds, flowEndMilliseconds);
+constexpr Element kUniV4NsFields[] = SLUICE_UNIFLOW(sourceIPv4Address, destinationIPv4Address,
+    flowStartNanoseconds, flowEndNanoseconds);
+constexpr Element kUniV6NsFields[] = SLUICE_UNIFLOW(sourceIPv6Address, destinationIPv6Address,
+    flowStartNanoseconds, flowEndNanoseconds);
+#undef SLUICE_UNIFLOW
 // clang-format on
 
 constexpr Biflow kV4Ms(kV4MsFields), kV6Ms(kV6MsFields), kV4Ns(kV4NsFields), kV6Ns(kV6NsFields);
-constexpr std::size_t kBiflowFields = std::size(kV4MsFields);
+constexpr Biflow kUniV4Ms(kUniV4MsFields), kUniV6Ms(kUniV6MsFields), kUniV4Ns(kUniV4NsFields),
+    kUniV6Ns(kUniV6NsFields);
 
+// Biflow templates 256-259, uniflow 264-267 (260-263 are the options templates below).
 const Template kTemplates[] = {
-    {256, kV4Ms.fields}, {257, kV6Ms.fields}, {258, kV4Ns.fields}, {259, kV6Ns.fields}};
-constexpr std::size_t kLengthOf[] = {kV4Ms.length, kV6Ms.length, kV4Ns.length, kV6Ns.length};
-const Template* const kMillisecondTemplates[] = {&kTemplates[0], &kTemplates[1]};
-const Template* const kNanosecondTemplates[] = {&kTemplates[2], &kTemplates[3]};
+    {256, kV4Ms.fields},    {257, kV6Ms.fields},    {258, kV4Ns.fields},    {259, kV6Ns.fields},
+    {264, kUniV4Ms.fields}, {265, kUniV6Ms.fields}, {266, kUniV4Ns.fields}, {267, kUniV6Ns.fields}};
+constexpr std::size_t kLengthOf[] = {kV4Ms.length,    kV6Ms.length,    kV4Ns.length,
+                                     kV6Ns.length,    kUniV4Ms.length, kUniV6Ms.length,
+                                     kUniV4Ns.length, kUniV6Ns.length};
+const Template* const kAnnounced[][2] = {{&kTemplates[0], &kTemplates[1]},
+                                         {&kTemplates[2], &kTemplates[3]},
+                                         {&kTemplates[4], &kTemplates[5]},
+                                         {&kTemplates[6], &kTemplates[7]}};
 
 constexpr Element kMeteringStatisticsFields[] = {
     ie::observationDomainId,          ie::packetTotalCount,
@@ -145,8 +167,9 @@ constexpr Element kExportingStatisticsFields[] = {
     ie::exportingProcessId,     ie::notSentFlowTotalCount, ie::notSentPacketTotalCount,
     ie::notSentOctetTotalCount, ie::flowStartMilliseconds, ie::flowEndMilliseconds};
 
-std::size_t template_index(int ip_version, TimePrecision precision) {
-    return (precision == TimePrecision::nanoseconds ? 2 : 0) + (ip_version == 6 ? 1 : 0);
+std::size_t template_index(int ip_version, TimePrecision precision, Records shape) {
+    return (shape == Records::uniflow ? 4 : 0) + (precision == TimePrecision::nanoseconds ? 2 : 0) +
+           (ip_version == 6 ? 1 : 0);
 }
 
 // Big-endian stores of 1, 2, 4 or 8 bytes.
@@ -223,7 +246,7 @@ void encode_record(std::uint8_t* p, const FlowRecord& r, std::index_sequence<I..
 
 template <const auto& B, bool NS>
 void encode_record(std::uint8_t* p, const FlowRecord& r) {
-    encode_record<B, NS>(p, r, std::make_index_sequence<kBiflowFields>());
+    encode_record<B, NS>(p, r, std::make_index_sequence<B.fields.size()>());
 }
 
 }  // namespace
@@ -249,20 +272,49 @@ std::size_t Template::record_length() const {
     return n;
 }
 
-const Template& biflow_template(int ip_version, TimePrecision precision) {
-    return kTemplates[template_index(ip_version, precision)];
+const Template& flow_template(int ip_version, TimePrecision precision, Records shape) {
+    return kTemplates[template_index(ip_version, precision, shape)];
 }
 
-std::span<const Template* const> biflow_templates(TimePrecision precision) {
-    if (precision == TimePrecision::nanoseconds) return kNanosecondTemplates;
-    return kMillisecondTemplates;
+std::span<const Template* const> flow_templates(TimePrecision precision, Records shape) {
+    return kAnnounced[template_index(4, precision, shape) / 2];
+}
+
+unsigned to_uniflow(const FlowRecord& r, FlowRecord (&out)[2]) {
+    unsigned n = 0;
+    if (r.packets != 0) {
+        FlowRecord& f = out[n++];
+        f = r;
+        f.reverse_packets = f.reverse_octets = f.reverse_first_ns = f.reverse_last_ns = 0;
+        f.reverse_tcp_flags = f.reverse_minimum_ttl = f.reverse_maximum_ttl = 0;
+    }
+    if (r.reverse_packets != 0) {
+        FlowRecord& b = out[n++];
+        b = r;
+        std::memcpy(b.source_address, r.destination_address, sizeof(b.source_address));
+        std::memcpy(b.destination_address, r.source_address, sizeof(b.destination_address));
+        const bool icmp = r.protocol == 1 || r.protocol == 58;
+        b.source_port = icmp ? 0 : r.destination_port;
+        b.destination_port = icmp ? 0 : r.source_port;
+        b.packets = r.reverse_packets;
+        b.octets = r.reverse_octets;
+        b.first_ns = r.reverse_first_ns;
+        b.last_ns = r.reverse_last_ns;
+        b.tcp_flags = r.reverse_tcp_flags;
+        b.minimum_ttl = r.reverse_minimum_ttl;
+        b.maximum_ttl = r.reverse_maximum_ttl;
+        b.reverse_packets = b.reverse_octets = b.reverse_first_ns = b.reverse_last_ns = 0;
+        b.reverse_tcp_flags = b.reverse_minimum_ttl = b.reverse_maximum_ttl = 0;
+    }
+    return n;
 }
 
 MessageBuilder::MessageBuilder(std::uint32_t observation_domain, std::size_t max_size,
-                               TimePrecision precision)
+                               TimePrecision precision, Records shape)
     : domain_(observation_domain),
       max_size_(std::min(max_size, kMaxSize)),
       precision_(precision),
+      shape_(shape),
       buffer_(max_size_) {
     begin(0);
 }
@@ -332,7 +384,7 @@ bool MessageBuilder::add_templates(std::span<const Template* const> templates) {
 }
 
 bool MessageBuilder::add(const FlowRecord& r) {
-    const std::size_t index = template_index(r.ip_version, precision_);
+    const std::size_t index = template_index(r.ip_version, precision_, shape_);
     const Template& t = kTemplates[index];
     const std::size_t length = kLengthOf[index];
     if (!open_set(t.id, length)) return false;
@@ -341,7 +393,11 @@ bool MessageBuilder::add(const FlowRecord& r) {
         case 0: encode_record<kV4Ms, false>(p, r); break;
         case 1: encode_record<kV6Ms, false>(p, r); break;
         case 2: encode_record<kV4Ns, true>(p, r); break;
-        default: encode_record<kV6Ns, true>(p, r); break;
+        case 3: encode_record<kV6Ns, true>(p, r); break;
+        case 4: encode_record<kUniV4Ms, false>(p, r); break;
+        case 5: encode_record<kUniV6Ms, false>(p, r); break;
+        case 6: encode_record<kUniV4Ns, true>(p, r); break;
+        default: encode_record<kUniV6Ns, true>(p, r); break;
     }
     size_ += length;
     ++records_;

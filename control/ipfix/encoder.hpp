@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "control/ipfix/elements.hpp"
+#include "sluice/config.hpp"
 #include "sluice/record.hpp"
 
 namespace sluice::ipfix {
@@ -25,11 +26,21 @@ struct Template {
     bool is_options() const { return scope_fields != 0; }
 };
 
-// The biflow templates for IPv4 and IPv6 records, in the chosen precision.
-const Template& biflow_template(int ip_version, TimePrecision precision);
+using config::Records;
 
-// The data templates a session announces for the precision, IPv4 then IPv6.
-std::span<const Template* const> biflow_templates(TimePrecision precision);
+// The flow templates for IPv4 and IPv6 records, in the chosen precision and shape.
+const Template& flow_template(int ip_version, TimePrecision precision,
+                              Records shape = Records::biflow);
+
+// The data templates a session announces for the precision and shape, IPv4 then IPv6.
+std::span<const Template* const> flow_templates(TimePrecision precision,
+                                                Records shape = Records::biflow);
+
+// A biflow as uniflow records, one per direction that saw packets, into `out`; how many. The
+// responder's record has the addresses and ports the other way round and its own counters,
+// times, TCP flags and TTLs; both keep the end reason and the application. (An ICMP reply's
+// type and code are not kept apart from the request's: its destination port is 0.)
+unsigned to_uniflow(const FlowRecord& biflow, FlowRecord (&out)[2]);
 
 // Metering Process Reliability Statistics (RFC 7011 section 4.2), scoped by
 // observationDomainId: the packets received (packetTotalCount) with their link-layer octets
@@ -61,8 +72,10 @@ public:
     static constexpr std::size_t kHeaderSize = 16;
     static constexpr std::size_t kMaxSize = 65535;  // the header's 16-bit length
 
+    // Flow records are added as `shape` says: biflows, or uniflow records (to_uniflow's).
     MessageBuilder(std::uint32_t observation_domain, std::size_t max_size,
-                   TimePrecision precision = TimePrecision::milliseconds);
+                   TimePrecision precision = TimePrecision::milliseconds,
+                   Records shape = Records::biflow);
 
     // Starts a message whose sequence number is the count of data records sent before it in
     // the session, modulo 2^32 (RFC 7011 section 3.1).
@@ -103,6 +116,7 @@ private:
     std::uint32_t domain_;
     std::size_t max_size_;
     TimePrecision precision_;
+    Records shape_;
     std::vector<std::uint8_t> buffer_;
     std::size_t size_ = 0;
     std::size_t set_start_ = 0;  // 0: no set open

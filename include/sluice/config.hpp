@@ -46,6 +46,14 @@ inline constexpr std::array<std::pair<std::string_view, Transport>, 3> kTranspor
     {"file", Transport::file},
 }};
 
+// What a collector's flow records are: biflows (RFC 5103, both directions in one record), or
+// one record per direction, for collectors that read no reverse elements.
+enum class Records { biflow, uniflow };
+inline constexpr std::array<std::pair<std::string_view, Records>, 2> kRecordShapes{{
+    {"biflow", Records::biflow},
+    {"uniflow", Records::uniflow},
+}};
+
 enum class Timestamps { milliseconds, nanoseconds };
 inline constexpr std::array<std::pair<std::string_view, Timestamps>, 2> kTimestamps{{
     {"milliseconds", Timestamps::milliseconds},
@@ -106,6 +114,7 @@ struct Collector {
     Duration template_refresh = std::chrono::seconds(60);
     std::uint16_t mtu = 1500;
     Timestamps timestamps = Timestamps::milliseconds;
+    Records records = Records::biflow;
     Duration statistics_interval = std::chrono::seconds(10);
     std::uint64_t buffer_size = 32ull << 20;           // records waiting for this collector
     std::uint64_t rotate_size = 256ull << 20;          // file: 0 never

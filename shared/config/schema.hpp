@@ -84,6 +84,7 @@ void visit(V& v, Collector& c) {
     v.duration("template_refresh", c.template_refresh, 1s, 24h);
     v.integer("mtu", c.mtu, 576, 65535);
     v.choice("timestamps", c.timestamps, kTimestamps);
+    v.choice("records", c.records, kRecordShapes);
     v.duration("statistics_interval", c.statistics_interval, 1s, 24h);
     v.size("buffer_size", c.buffer_size, kMiB, 64 * kGiB);
     v.size("rotate_size", c.rotate_size, 0, 1024 * kGiB);

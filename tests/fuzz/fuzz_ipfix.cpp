@@ -1,6 +1,7 @@
 // Fuzz target: arbitrary flow records through the IPFIX encoder. The input is records of 128
-// bytes (their fields as they fall) and a byte choosing the time precision; every message is
-// decoded back with the templates it announces and compared field by field with its records.
+// bytes (their fields as they fall) and a byte choosing the time precision and the shape (biflows,
+// or uniflow records made of them); every message is decoded back with the templates it announces
+// and compared field by field with its records.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -67,14 +68,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 1) return 0;
     const bool ns = data[0] & 1;
     const TimePrecision precision = ns ? TimePrecision::nanoseconds : TimePrecision::milliseconds;
+    const Records shape = (data[0] & 2) ? Records::uniflow : Records::biflow;
     std::vector<FlowRecord> records;
     for (std::size_t at = 1; at + sizeof(FlowRecord) <= size; at += sizeof(FlowRecord)) {
         FlowRecord r;
         std::memcpy(&r, data + at, sizeof(r));
         r.ip_version = (r.ip_version & 1) ? 6 : 4;  // the dataplane makes nothing else
-        records.push_back(r);
+        if (shape == Records::biflow) {
+            records.push_back(r);
+            continue;
+        }
+        FlowRecord parts[2];
+        const unsigned n = to_uniflow(r, parts);
+        check(n == (r.packets != 0) + (r.reverse_packets != 0));
+        for (unsigned i = 0; i < n; ++i) {
+            check(parts[i].reverse_packets == 0 && parts[i].reverse_octets == 0);
+            records.push_back(parts[i]);
+        }
     }
-    MessageBuilder b(7, 1472, precision);
+    MessageBuilder b(7, 1472, precision, shape);
     std::size_t next = 0;
     std::uint32_t sequence = 0;
     while (next < records.size()) {
@@ -94,7 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             std::size_t p = at + 4;
             while (p < end) {
                 check(r < next);
-                const Template& t = biflow_template(records[r].ip_version, precision);
+                const Template& t = flow_template(records[r].ip_version, precision, shape);
                 check(set == t.id);
                 for (const Element& e : t.fields) {
                     check(p + e.length <= end);

@@ -110,7 +110,7 @@ std::vector<std::vector<std::uint8_t>> messages(const std::vector<std::uint8_t>&
 // What a collector makes of a session's messages.
 struct Received {
     std::vector<Decoded> messages;
-    std::size_t flow_records = 0;
+    std::size_t flow_records = 0;        // biflow 256-259, uniflow 264-267
     std::size_t statistics_records = 0;  // metering and exporting reliability statistics
     std::size_t other_records = 0;       // the domain's name, the applications' names
 
@@ -124,7 +124,9 @@ struct Received {
             EXPECT_EQ(d.sequence, expected_sequence) << "RFC 7011: data records sent before";
             expected_sequence += static_cast<std::uint32_t>(d.records.size());
             for (const auto& [set, fields] : d.records)
-                (set < 260 ? flow_records : set < 262 ? statistics_records : other_records) += 1;
+                (set < 260 || set >= 264 ? flow_records
+                 : set < 262             ? statistics_records
+                                         : other_records) += 1;
         }
     }
 };
@@ -177,6 +179,26 @@ TEST(CollectorSession, UdpSendsTemplatesFirstThenEveryRecordInSequence) {
     EXPECT_EQ(c.packets_sent, 300u);
     EXPECT_EQ(c.records_not_sent, 0u);
     EXPECT_EQ(c.messages_sent, raw.size());
+}
+
+TEST(CollectorSession, AUniflowCollectorGetsARecordPerDirectionAndTheSamePackets) {
+    Listener sink(SOCK_DGRAM);
+    config::Collector c = collector(config::Transport::udp, sink.port);
+    c.records = config::Records::uniflow;
+    CollectorSession s(c, 42, 1);
+    auto biflows = records(100);
+    biflows[0].reverse_packets = biflows[0].reverse_octets = 0;  // a direction that sent nothing
+    s.offer(biflows);
+    s.service(Steady::now(), kReliability);
+    EXPECT_TRUE(s.drained());
+    const Received r(datagrams(sink.fd));
+    EXPECT_EQ(r.flow_records, 199u);
+    EXPECT_TRUE(r.messages[0].templates.contains(264));
+    EXPECT_TRUE(r.messages[0].templates.contains(265));
+    EXPECT_FALSE(r.messages[0].templates.contains(256));
+    const SessionCounters n = s.counters();
+    EXPECT_EQ(n.records_sent, 199u);
+    EXPECT_EQ(n.packets_sent, 100u * 2 + 99u * 1) << "every packet, in one record or the other";
 }
 
 TEST(CollectorSession, UdpRefreshesTemplatesAndStatisticsOnTime) {

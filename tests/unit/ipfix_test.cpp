@@ -58,8 +58,8 @@ TEST(IpfixElements, HaveIanaIdsAndAreDefinedOnce) {
 std::map<std::uint16_t, std::vector<Field>> learn_templates() {
     MessageBuilder b(1, 1472);
     b.begin(0);
-    const Template* t[] = {&biflow_template(4, TimePrecision::milliseconds),
-                           &biflow_template(6, TimePrecision::milliseconds)};
+    const Template* t[] = {&flow_template(4, TimePrecision::milliseconds),
+                           &flow_template(6, TimePrecision::milliseconds)};
     EXPECT_TRUE(b.add_templates(t));
     return Decoded(b.finish(1)).templates;
 }
@@ -82,8 +82,8 @@ TEST(IpfixMessage, HeaderCarriesVersionLengthTimeSequenceAndDomain) {
 TEST(IpfixMessage, TemplatesAndRecordsDecodeFieldByField) {
     MessageBuilder b(1, 1472);
     b.begin(0);
-    const Template* templates[] = {&biflow_template(4, TimePrecision::milliseconds),
-                                   &biflow_template(6, TimePrecision::milliseconds)};
+    const Template* templates[] = {&flow_template(4, TimePrecision::milliseconds),
+                                   &flow_template(6, TimePrecision::milliseconds)};
     ASSERT_TRUE(b.add_templates(templates));
     FlowRecord r4 = record4();
     FlowRecord r6 = record4();
@@ -131,11 +131,88 @@ TEST(IpfixMessage, TemplatesAndRecordsDecodeFieldByField) {
     EXPECT_EQ(value(v6.at({1, 0})), 5000u);
 }
 
+TEST(Uniflow, ABiflowIsOneRecordPerDirectionEachWithItsOwnCountersTimesFlagsAndTtls) {
+    FlowRecord parts[2];
+    ASSERT_EQ(to_uniflow(record4(), parts), 2u);
+    const FlowRecord& f = parts[0];
+    EXPECT_EQ(f.source_address[3], 1);
+    EXPECT_EQ(f.source_port, 51000);
+    EXPECT_EQ(f.destination_port, 443);
+    EXPECT_EQ(f.packets, 10u);
+    EXPECT_EQ(f.octets, 5000u);
+    EXPECT_EQ(f.first_ns, 1'700'000'000'123'456'789u);
+    EXPECT_EQ(f.tcp_flags, 0x1b);
+    EXPECT_EQ(f.reverse_packets, 0u);
+    EXPECT_EQ(f.reverse_octets, 0u);
+    const FlowRecord& b = parts[1];
+    EXPECT_EQ(b.source_address[0], 192);
+    EXPECT_EQ(b.source_address[3], 7);
+    EXPECT_EQ(b.destination_address[3], 1);
+    EXPECT_EQ(b.source_port, 443);
+    EXPECT_EQ(b.destination_port, 51000);
+    EXPECT_EQ(b.packets, 8u);
+    EXPECT_EQ(b.octets, 90000u);
+    EXPECT_EQ(b.first_ns, 1'700'000'000'200'000'000u);
+    EXPECT_EQ(b.last_ns, 1'700'000'000'900'000'000u);
+    EXPECT_EQ(b.tcp_flags, 0x12);
+    EXPECT_EQ(b.minimum_ttl, 50);
+    EXPECT_EQ(b.maximum_ttl, 51);
+    EXPECT_EQ(b.reverse_packets, 0u);
+    for (const FlowRecord& r : parts) {
+        EXPECT_EQ(r.end_reason, FlowEndReason::end_of_flow);
+        EXPECT_EQ(r.protocol, 6);
+        EXPECT_EQ(r.vlan_id, 42);
+    }
+}
+
+TEST(Uniflow, ADirectionWithoutPacketsHasNoRecordAndAnIcmpReplyNoTypeOfItsOwn) {
+    FlowRecord r = record4();
+    r.reverse_packets = r.reverse_octets = 0;
+    FlowRecord parts[2];
+    EXPECT_EQ(to_uniflow(r, parts), 1u);
+    r = record4();
+    r.protocol = 1;
+    r.source_port = 0;
+    r.destination_port = 8 * 256;  // echo request
+    ASSERT_EQ(to_uniflow(r, parts), 2u);
+    EXPECT_EQ(parts[0].destination_port, 8 * 256);
+    EXPECT_EQ(parts[1].source_port, 0);
+    EXPECT_EQ(parts[1].destination_port, 0);
+}
+
+TEST(Uniflow, TemplatesCarryNoReverseElementAndTheRecordsDecode) {
+    MessageBuilder b(1, 1472, TimePrecision::milliseconds, Records::uniflow);
+    b.begin(0);
+    ASSERT_TRUE(b.add_templates(flow_templates(TimePrecision::milliseconds, Records::uniflow)));
+    FlowRecord parts[2];
+    to_uniflow(record4(), parts);
+    ASSERT_TRUE(b.add(parts[0]));
+    ASSERT_TRUE(b.add(parts[1]));
+    const Decoded d(b.finish(1));
+    ASSERT_EQ(d.templates.size(), 2u);
+    for (const auto& [id, fields] : d.templates) {
+        EXPECT_TRUE(id == 264 || id == 265) << id;
+        EXPECT_EQ(fields.size(), 16u);
+        for (const Field& f : fields) EXPECT_EQ(f.pen, 0u) << "a reverse element";
+    }
+    ASSERT_EQ(d.records.size(), 2u);
+    const auto& back = d.records[1].second;
+    EXPECT_EQ(d.records[1].first, 264);
+    EXPECT_EQ(back.at({8, 0}), (std::vector<std::uint8_t>{192, 0, 2, 7}));
+    EXPECT_EQ(value(back.at({7, 0})), 443u);
+    EXPECT_EQ(value(back.at({2, 0})), 8u);
+    EXPECT_EQ(value(back.at({1, 0})), 90000u);
+    EXPECT_EQ(value(back.at({152, 0})), 1'700'000'000'200u);
+    EXPECT_EQ(value(back.at({6, 0})), 0x12u);
+    EXPECT_EQ(value(back.at({136, 0})), 3u);
+    EXPECT_EQ(flow_template(6, TimePrecision::nanoseconds, Records::uniflow).id, 267);
+}
+
 TEST(IpfixMessage, NanosecondTimestampsAreNtpFormat) {
     EXPECT_EQ(ntp_timestamp(1'700'000'000'500'000'000), (3'908'988'800ull << 32) | 0x80000000u);
     MessageBuilder b(1, 1472, TimePrecision::nanoseconds);
     b.begin(0);
-    const Template* t[] = {&biflow_template(4, TimePrecision::nanoseconds)};
+    const Template* t[] = {&flow_template(4, TimePrecision::nanoseconds)};
     ASSERT_TRUE(b.add_templates(t));
     ASSERT_TRUE(b.add(record4()));
     const Decoded d(b.finish(1));
@@ -149,7 +226,7 @@ TEST(IpfixMessage, NeverExceedsItsSize) {
     unsigned added = 0;
     while (b.add(record4())) ++added;
     const auto m = b.finish(1);
-    const std::size_t per = biflow_template(4, TimePrecision::milliseconds).record_length();
+    const std::size_t per = flow_template(4, TimePrecision::milliseconds).record_length();
     EXPECT_EQ(added, (1472 - 16 - 4) / per);
     EXPECT_LE(m.size(), 1472u);
     EXPECT_EQ(Decoded(m, learn_templates()).records.size(), added);
@@ -177,7 +254,7 @@ TEST(IpfixMessage, BiflowDirectionIsTheRecordsOwn) {
 TEST(IpfixMessage, OptionsTemplatesAndStatisticsRecordsDecode) {
     MessageBuilder b(9, 1472);
     b.begin(5);
-    const Template* t[] = {&biflow_template(4, TimePrecision::milliseconds), &kMeteringStatistics,
+    const Template* t[] = {&flow_template(4, TimePrecision::milliseconds), &kMeteringStatistics,
                            &kExportingStatistics};
     ASSERT_TRUE(b.add_templates(t));
     const std::uint64_t metering[] = {
