@@ -35,6 +35,7 @@ struct Options {
     int sink_cpu = 0;          // the collector
     bool sink_sleeps = false;  // a sink that blocks in recvmmsg: every datagram wakes it
     bool segmentation = true;  // the collector's segmentation_offload
+    config::Records shape = config::Records::biflow;
 };
 
 void pin(int cpu) {
@@ -141,6 +142,7 @@ Result run_once(const Options& o, const std::vector<FlowRecord>& records, std::u
     c.address = {"127.0.0.1", port};
     c.mtu = static_cast<std::uint16_t>(o.mtu);
     c.segmentation_offload = o.segmentation;
+    c.records = o.shape;
     control::CollectorSession session(c, 1, 1);
     const control::Reliability reliability{};
     // As sluice-control does: take a drain's worth of records, then let the session send.
@@ -165,14 +167,17 @@ void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-bench-export [--records N] [--mtu BYTES] [--repeat N] [--cpu N]\n"
                  "                           [--sink-cpu N] [--sink-sleeps] [--no-segmentation]\n"
+                 "                           [--uniflow]\n"
                  "Encodes N flow records (default 20000000) as IPFIX and sends them over UDP\n"
                  "to a counting sink on loopback, with sluice-control's collector session,\n"
                  "exporter on --cpu (1), sink on --sink-cpu (0). The sink polls its socket, as a\n"
                  "collector on another host costs the exporter no wake-ups; --sink-sleeps makes\n"
                  "it block instead, so the kernel wakes it for each datagram on the sender's\n"
                  "CPU. --no-segmentation sends one datagram per system call instead of batches\n"
-                 "the kernel cuts (the collector's segmentation_offload = false). Prints one\n"
-                 "JSON object per run and the median.\n");
+                 "the kernel cuts (the collector's segmentation_offload = false). --uniflow\n"
+                 "exports each biflow as one record per direction (records = \"uniflow\"): N\n"
+                 "biflows, 2N records. Prints one JSON object per run and the median, in\n"
+                 "records sent.\n");
 }
 
 }  // namespace
@@ -186,9 +191,10 @@ int main(int argc, char** argv) {
                                      {"sink-cpu", required_argument, nullptr, 's'},
                                      {"sink-sleeps", no_argument, nullptr, 'w'},
                                      {"no-segmentation", no_argument, nullptr, 'g'},
+                                     {"uniflow", no_argument, nullptr, 'u'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "n:m:r:c:s:wgh", options, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "n:m:r:c:s:wguh", options, nullptr)) != -1;) {
         switch (opt) {
             case 'n': o.records = std::strtoull(optarg, nullptr, 10); break;
             case 'm': o.mtu = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
@@ -197,6 +203,7 @@ int main(int argc, char** argv) {
             case 's': o.sink_cpu = std::atoi(optarg); break;
             case 'w': o.sink_sleeps = true; break;
             case 'g': o.segmentation = false; break;
+            case 'u': o.shape = config::Records::uniflow; break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }
@@ -235,8 +242,9 @@ int main(int argc, char** argv) {
     std::sort(rates.begin(), rates.end());
     std::printf(
         "{\"median_mrecords_per_s\": %.2f, \"mtu\": %u, \"runs\": %u, \"sink\": \"%s\", "
-        "\"segmentation\": %s}\n",
+        "\"segmentation\": %s, \"records\": \"%s\"}\n",
         rates[rates.size() / 2] / 1e6, o.mtu, o.repeat, o.sink_sleeps ? "sleeps" : "polls",
-        o.segmentation ? "true" : "false");
+        o.segmentation ? "true" : "false",
+        o.shape == config::Records::uniflow ? "uniflow" : "biflow");
     return 0;
 }
