@@ -48,18 +48,21 @@ void usage(FILE* out) {
         out,
         "usage: sluice run [--config FILE] [--summary FILE]\n"
         "       sluice pcap CAPTURE [--to HOST:PORT|PATH] [--transport udp|tcp|file]\n"
-        "                   [--records biflow|uniflow] [--config FILE] [--print-records]\n"
-        "                   [--summary FILE]\n"
+        "                   [--protocol ipfix|netflow9|netflow5] [--records biflow|uniflow]\n"
+        "                   [--config FILE] [--print-records] [--summary FILE]\n"
         "  run    start sluice-dataplane and sluice-control with one configuration;\n"
         "         Ctrl-C or SIGTERM stops both\n"
         "  pcap   meter a capture (pcap or pcapng) into flow records and export them to one\n"
-        "         collector (IPFIX over UDP or TCP, or an IPFIX file), then print the accounting\n"
+        "         collector (IPFIX over UDP or TCP, an IPFIX file, NetFlow v9 or v5 over UDP),\n"
+        "         then print the accounting\n"
         "  -c, --config FILE        the Sluice configuration (run: default\n"
         "                           /etc/sluice/sluice.toml; pcap: settings that replace the\n"
         "                           defaults, such as [flow], [sensor], [applications] and a\n"
         "                           [[collector]]'s; it needs no [[port]])\n"
         "  -t, --to HOST:PORT|PATH  pcap: the collector, or the IPFIX file to write\n"
         "      --transport T        pcap: udp (default), tcp or file\n"
+        "      --protocol P         pcap: ipfix (default), netflow9 (RFC 3954) or netflow5\n"
+        "                           (IPv4 only); NetFlow goes over UDP, in uniflow records\n"
         "      --records R          pcap: biflow (default: both directions in one record,\n"
         "                           RFC 5103) or uniflow (one record per direction, for\n"
         "                           collectors such as pmacct that read no reverse fields)\n"
@@ -405,11 +408,15 @@ struct PcapRun {
     PcapRun& operator=(const PcapRun&) = delete;
 };
 
+// How the log names each protocol.
+constexpr const char* kProtocolNames[] = {"IPFIX", "NetFlow v9", "NetFlow v5"};
+
 struct PcapOptions {
     std::string trace;
     std::string to;
     config::Transport transport = config::Transport::udp;
-    std::optional<config::Records> records;  // the configuration's collector's, or biflow
+    std::optional<config::Records> records;    // the configuration's collector's, or biflow
+    std::optional<config::Protocol> protocol;  // the configuration's collector's, or ipfix
     std::optional<std::string> config;
     bool print_records = false;
     std::string summary;
@@ -465,7 +472,12 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& r
                 break;
             }
         collector.transport = o.transport;
-        if (o.records) collector.records = *o.records;
+        if (o.protocol) collector.protocol = *o.protocol;
+        if (o.records) {
+            collector.records = *o.records;
+        } else if (collector.protocol != config::Protocol::ipfix) {
+            collector.records = config::Records::uniflow;
+        }
         collector.name = o.to;
         if (o.transport == config::Transport::file) {
             collector.path = fs::absolute(o.to).string();
@@ -483,12 +495,6 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& r
     c.control.socket = (run.work / "control.sock").string();
     c.metrics.enabled = false;  // a capture's run is over before anyone would scrape it
     return c;
-}
-
-const char* transport_name(config::Transport t) {
-    for (const auto& [name, value] : config::kTransports)
-        if (value == t) return name.data();
-    return "?";
 }
 
 int pcap(const PcapOptions& o) {
@@ -513,21 +519,36 @@ int pcap(const PcapOptions& o) {
     if (o.to.empty())
         SLUICE_INFO("metering %s into flow records", o.trace.c_str());
     else
-        SLUICE_INFO("metering %s into IPFIX records for %s (%s)", o.trace.c_str(), o.to.c_str(),
-                    transport_name(o.transport));
+        SLUICE_INFO("metering %s into %s records for %s (%s)", o.trace.c_str(),
+                    kProtocolNames[static_cast<int>(checked.config->collectors[0].protocol)],
+                    o.to.c_str(), config::choice_name(config::kTransports, o.transport).data());
     std::vector<std::string> control_args;
     if (o.print_records) control_args.push_back("--print-records");
     if (!o.summary.empty()) control_args.insert(control_args.end(), {"--summary", o.summary});
     return Launcher().run(file.string(), true, control_args);
 }
 
+// An option's value, one of a choice's names; false (said) when it is none of them.
+template <typename E, std::size_t N, typename Out>
+bool choice(const std::array<std::pair<std::string_view, E>, N>& names, const char* option,
+            Out& out) {
+    const auto value = config::choice_value(names, optarg);
+    if (!value) {
+        SLUICE_ERROR("%s %s: expected %s", option, optarg, config::choice_names(names).c_str());
+        return false;
+    }
+    out = *value;
+    return true;
+}
+
 int pcap_main(int argc, char** argv) {
     PcapOptions o;
-    enum { kTransport = 256, kRecords, kPrintRecords, kSummary };
+    enum { kTransport = 256, kRecords, kProtocol, kPrintRecords, kSummary };
     static const option options[] = {{"config", required_argument, nullptr, 'c'},
                                      {"to", required_argument, nullptr, 't'},
                                      {"transport", required_argument, nullptr, kTransport},
                                      {"records", required_argument, nullptr, kRecords},
+                                     {"protocol", required_argument, nullptr, kProtocol},
                                      {"print-records", no_argument, nullptr, kPrintRecords},
                                      {"summary", required_argument, nullptr, kSummary},
                                      {nullptr, 0, nullptr, 0}};
@@ -538,25 +559,15 @@ int pcap_main(int argc, char** argv) {
             case 't': o.to = optarg; break;
             case kPrintRecords: o.print_records = true; break;
             case kSummary: o.summary = fs::absolute(optarg).string(); break;
-            case kTransport: {
-                bool known = false;
-                for (const auto& [name, value] : config::kTransports)
-                    if (name == optarg) o.transport = value, known = true;
-                if (!known) {
-                    SLUICE_ERROR("--transport %s: expected udp, tcp or file", optarg);
-                    return 2;
-                }
+            case kTransport:
+                if (!choice(config::kTransports, "--transport", o.transport)) return 2;
                 break;
-            }
-            case kRecords: {
-                for (const auto& [name, value] : config::kRecordShapes)
-                    if (name == optarg) o.records = value;
-                if (!o.records) {
-                    SLUICE_ERROR("--records %s: expected biflow or uniflow", optarg);
-                    return 2;
-                }
+            case kRecords:
+                if (!choice(config::kRecordShapes, "--records", o.records)) return 2;
                 break;
-            }
+            case kProtocol:
+                if (!choice(config::kProtocols, "--protocol", o.protocol)) return 2;
+                break;
             default: usage(stderr); return 2;
         }
     }
@@ -566,6 +577,18 @@ int pcap_main(int argc, char** argv) {
             "--print-records or --summary");
         usage(stderr);
         return 2;
+    }
+    if (o.protocol.value_or(config::Protocol::ipfix) != config::Protocol::ipfix) {
+        const char* p = config::choice_name(config::kProtocols, *o.protocol).data();
+        if (o.transport != config::Transport::udp) {
+            SLUICE_ERROR("--protocol %s goes over UDP only, not --transport %s", p,
+                         config::choice_name(config::kTransports, o.transport).data());
+            return 2;
+        }
+        if (o.records == config::Records::biflow) {
+            SLUICE_ERROR("--protocol %s sends uniflow records: NetFlow has no reverse fields", p);
+            return 2;
+        }
     }
     o.trace = argv[optind];
     return pcap(o);

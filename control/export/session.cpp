@@ -26,9 +26,19 @@ ipfix::TimePrecision precision_of(config::Timestamps t) {
                                                 : ipfix::TimePrecision::milliseconds;
 }
 
-std::uint32_t export_time() {
-    return static_cast<std::uint32_t>(wall_clock_ns() / 1'000'000'000);
+// A message's end with its export time, now: IPFIX stamps seconds, NetFlow its uptime clock.
+std::span<const std::uint8_t> finish(ipfix::MessageBuilder& b, std::uint64_t now_ns) {
+    return b.finish(static_cast<std::uint32_t>(now_ns / 1'000'000'000));
 }
+template <typename NetFlow>
+std::span<const std::uint8_t> finish(NetFlow& b, std::uint64_t now_ns) {
+    return b.finish(now_ns);
+}
+
+template <typename... F>
+struct Overloaded : F... {
+    using F::operator()...;
+};
 
 }  // namespace
 
@@ -42,12 +52,32 @@ CollectorSession::CollectorSession(const config::Collector& collector,
       exporting_process_id_(exporting_process_id),
       channel_(channel ? std::move(channel) : make_channel(collector)),
       precision_(precision_of(collector.timestamps)),
-      builder_(observation_domain, ipfix::MessageBuilder::kMaxSize, precision_, collector.records),
+      builder_(std::in_place_type<netflow::V5Builder>, 0, 0),
       // Default-initialised: the pages are touched only as records wait in them.
       buffer_(new FlowRecord[std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)]),
       capacity_(std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)),
       backoff_(kFirstBackoff),
-      names_(names && !names->empty() ? std::move(names) : nullptr) {}
+      // NetFlow v5 has no options records to carry the names.
+      names_(names && !names->empty() && collector.protocol != config::Protocol::netflow5
+                 ? std::move(names)
+                 : nullptr) {
+    new_builder(ipfix::MessageBuilder::kMaxSize);
+}
+
+void CollectorSession::new_builder(std::size_t max_message) {
+    switch (config_.protocol) {
+        case config::Protocol::ipfix:
+            builder_.emplace<ipfix::MessageBuilder>(domain_, max_message, precision_,
+                                                    config_.shape());
+            break;
+        case config::Protocol::netflow9:
+            builder_.emplace<netflow::V9Builder>(domain_, max_message);
+            break;
+        case config::Protocol::netflow5:
+            builder_.emplace<netflow::V5Builder>(domain_, max_message);
+            break;
+    }
+}
 
 SessionCounters CollectorSession::counters() const {
     SessionCounters c = counters_;
@@ -56,7 +86,7 @@ SessionCounters CollectorSession::counters() const {
 }
 
 void CollectorSession::offer(std::span<const FlowRecord> records) {
-    if (config_.records == config::Records::uniflow) {
+    if (config_.shape() == config::Records::uniflow) {
         uniflow_.clear();
         FlowRecord parts[2];
         for (const FlowRecord& r : records)
@@ -64,6 +94,7 @@ void CollectorSession::offer(std::span<const FlowRecord> records) {
                 uniflow_.push_back(parts[i]);
         records = uniflow_;
     }
+    if (config_.protocol == config::Protocol::netflow5) records = for_v5(records);
     const std::size_t room = capacity_ - buffered_;
     const std::size_t taken = std::min(room, records.size());
     std::size_t tail = (head_ + buffered_) % capacity_;
@@ -87,8 +118,10 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
         return false;
     }
     if (in_flight_ && finish_in_flight(now) != Outcome::done) return false;
-    if (channel_->needs_template_refresh() && now >= next_templates_) templates_due_ = true;
-    if (now >= next_statistics_) statistics_due_ = true;
+    if (has_options()) {
+        if (channel_->needs_template_refresh() && now >= next_templates_) templates_due_ = true;
+        if (now >= next_statistics_) statistics_due_ = true;
+    }
     // A bounded share of work per call, so one collector's backlog never holds up the rings.
     for (std::size_t budget = kBytesPerService;;) {
         if (channel_->session_over(now) && !rotate(now)) return false;
@@ -100,10 +133,10 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
             o = send_names(now);
         } else if (buffered_ == 0) {
             return false;
-        } else if (channel_->max_batch() > builder_.max_size()) {
+        } else if (channel_->max_batch() > max_message()) {
             o = send_batch(now);
         } else {
-            builder_.begin(sequence_);
+            std::visit([this](auto& b) { b.begin(sequence_); }, builder_);
             Message m;
             take_records(m, 0);
             o = send(now, m);
@@ -126,7 +159,7 @@ void CollectorSession::close(const Reliability& reliability) {
         SLUICE_WARN("collector \"%s\" (%s): %lu records could not be sent before stopping",
                     name().c_str(), describe().c_str(), static_cast<unsigned long>(left.records));
     // The last statistics, with every loss counted, and a moment for the channel to take them.
-    if (state_ == SessionState::up || state_ == SessionState::failing) {
+    if (has_options() && (state_ == SessionState::up || state_ == SessionState::failing)) {
         send_statistics(now, reliability, false);
         const auto deadline = now + std::chrono::seconds(1);
         while (in_flight_ && (now = Steady::now()) < deadline) {
@@ -162,9 +195,9 @@ bool CollectorSession::rotate(Steady::time_point now) {
 
 // A new transport session (connection, file): its own sequence numbers, templates first.
 void CollectorSession::new_session() {
-    builder_ = ipfix::MessageBuilder(domain_, channel_->max_message(), precision_, config_.records);
+    new_builder(channel_->max_message());
     sequence_ = 0;
-    templates_due_ = statistics_due_ = true;
+    templates_due_ = statistics_due_ = has_options();
     ++counters_.sessions_opened;
 }
 
@@ -210,9 +243,9 @@ void CollectorSession::set_state(SessionState s) {
 }
 
 CollectorSession::Outcome CollectorSession::send(Steady::time_point now, Message m) {
-    const auto bytes = builder_.finish(export_time());
+    const auto bytes = std::visit([](auto& b) { return finish(b, wall_clock_ns()); }, builder_);
     m.bytes = bytes.size();
-    m.data_records = builder_.data_records();
+    m.sequence_step = std::visit([](const auto& b) { return b.sequence_step(); }, builder_);
     in_flight_messages_.assign(1, m);
     return transmit(now, bytes, bytes.size());
 }
@@ -224,21 +257,23 @@ CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
     const std::size_t limit = channel_->max_batch();
     const std::uint8_t version = buffer_[head_].ip_version;
     group_by_version(
-        limit / ipfix::flow_template(version, precision_, config_.records).record_length() + 1);
+        limit /
+            std::visit([version](const auto& b) { return b.record_length(version); }, builder_) +
+        1);
     batch_.clear();
     in_flight_messages_.clear();
-    const std::uint32_t time = export_time();
+    const std::uint64_t time = wall_clock_ns();
     std::size_t segment = 0;
-    std::uint32_t records = 0;
+    std::uint32_t steps = 0;
     while (buffered_ > 0 && buffer_[head_].ip_version == version &&
-           batch_.size() + builder_.max_size() <= limit) {
-        builder_.begin(sequence_ + records);
+           batch_.size() + max_message() <= limit) {
+        std::visit([&](auto& b) { b.begin(sequence_ + steps); }, builder_);
         Message m;
         take_records(m, version);
-        const auto bytes = builder_.finish(time);
+        const auto bytes = std::visit([time](auto& b) { return finish(b, time); }, builder_);
         m.bytes = bytes.size();
-        m.data_records = builder_.data_records();
-        records += m.data_records;
+        m.sequence_step = std::visit([](const auto& b) { return b.sequence_step(); }, builder_);
+        steps += m.sequence_step;
         batch_.insert(batch_.end(), bytes.begin(), bytes.end());
         in_flight_messages_.push_back(m);
         if (segment == 0) segment = bytes.size();
@@ -250,12 +285,16 @@ CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
 // Moves records from the head of the buffer into the builder's message while they fit (and,
 // `version` not 0, are of that IP version), counting them in `m`.
 void CollectorSession::take_records(Message& m, std::uint8_t version) {
-    while (buffered_ > 0 && (version == 0 || buffer_[head_].ip_version == version) &&
-           builder_.add(buffer_[head_])) {
-        m.totals.add(buffer_[head_]);
-        head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
-        --buffered_;
-    }
+    std::visit(
+        [&](auto& b) {
+            while (buffered_ > 0 && (version == 0 || buffer_[head_].ip_version == version) &&
+                   b.add(buffer_[head_])) {
+                m.totals.add(buffer_[head_]);
+                head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
+                --buffered_;
+            }
+        },
+        builder_);
 }
 
 // Brings the records of the head's IP version to the front of the next `window` records (as
@@ -359,7 +398,7 @@ CollectorSession::Outcome CollectorSession::send_one_by_one(Steady::time_point n
 // A message is out: its records count as sent, its sequence numbers as used, its templates and
 // statistics as delivered until their next time.
 void CollectorSession::completed(Steady::time_point now, const Message& m) {
-    sequence_ += m.data_records;
+    sequence_ += m.sequence_step;
     counters_.records_sent += m.totals.records;
     counters_.packets_sent += m.totals.packets;
     counters_.octets_sent += m.totals.octets;
@@ -401,34 +440,53 @@ CollectorSession::Outcome CollectorSession::after_failure(Steady::time_point now
 CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point now,
                                                             const Reliability& r,
                                                             bool with_templates) {
-    builder_.begin(sequence_);
-    if (with_templates) {
-        const auto data = ipfix::flow_templates(precision_, config_.records);
-        const std::array<const ipfix::Template*, 6> all{data[0],
-                                                        data[1],
-                                                        &ipfix::kMeteringStatistics,
-                                                        &ipfix::kExportingStatistics,
-                                                        &ipfix::kDomainName,
-                                                        &ipfix::kApplicationNames};
-        builder_.add_templates(std::span(all).first(names_ ? 6 : 5));
-        // What the observation domain is called goes with the templates, so a collector that
-        // learns them learns it too.
-        builder_.add_domain_name(domain_, domain_name_);
-    }
     const std::uint64_t since_ms = r.since_ns / 1'000'000;
     const std::uint64_t until_ms = (r.until_ns != 0 ? r.until_ns : wall_clock_ns()) / 1'000'000;
-    const std::uint64_t metering[] = {
-        domain_,           r.packets,        r.frame_octets,         r.metered_octets,
-        r.ignored_packets, r.ignored_octets, r.ignored_frame_octets, since_ms,
-        until_ms};
-    const std::uint64_t exporting[] = {exporting_process_id_,
-                                       r.records_not_sent + counters_.records_not_sent,
-                                       r.packets_not_sent + counters_.packets_not_sent,
-                                       r.octets_not_sent + counters_.octets_not_sent,
-                                       since_ms,
-                                       until_ms};
-    builder_.add(ipfix::kMeteringStatistics, metering);
-    builder_.add(ipfix::kExportingStatistics, exporting);
+    const std::uint64_t not_sent[] = {r.records_not_sent + counters_.records_not_sent,
+                                      r.packets_not_sent + counters_.packets_not_sent,
+                                      r.octets_not_sent + counters_.octets_not_sent};
+    std::visit(
+        Overloaded{
+            [&](ipfix::MessageBuilder& b) {
+                b.begin(sequence_);
+                if (with_templates) {
+                    const auto data = ipfix::flow_templates(precision_, config_.records);
+                    const std::array<const ipfix::Template*, 6> all{data[0],
+                                                                    data[1],
+                                                                    &ipfix::kMeteringStatistics,
+                                                                    &ipfix::kExportingStatistics,
+                                                                    &ipfix::kDomainName,
+                                                                    &ipfix::kApplicationNames};
+                    b.add_templates(std::span(all).first(names_ ? 6 : 5));
+                    // What the observation domain is called goes with the templates, so a
+                    // collector that learns them learns it too.
+                    b.add_domain_name(domain_, domain_name_);
+                }
+                const std::uint64_t metering[] = {
+                    domain_,           r.packets,        r.frame_octets,         r.metered_octets,
+                    r.ignored_packets, r.ignored_octets, r.ignored_frame_octets, since_ms,
+                    until_ms};
+                const std::uint64_t exporting[] = {exporting_process_id_, not_sent[0], not_sent[1],
+                                                   not_sent[2],           since_ms,    until_ms};
+                b.add(ipfix::kMeteringStatistics, metering);
+                b.add(ipfix::kExportingStatistics, exporting);
+            },
+            [&](netflow::V9Builder& b) {
+                b.begin(sequence_);
+                if (with_templates) b.add_templates(names_ != nullptr);
+                b.add_statistics(domain_, {.records_sent = counters_.records_sent,
+                                           .packets_sent = counters_.packets_sent,
+                                           .octets_sent = counters_.octets_sent,
+                                           .packets = r.packets,
+                                           .ignored_packets = r.ignored_packets,
+                                           .ignored_octets = r.ignored_octets,
+                                           .records_not_sent = not_sent[0],
+                                           .packets_not_sent = not_sent[1],
+                                           .octets_not_sent = not_sent[2]});
+            },
+            [](netflow::V5Builder&) {},  // never due: v5 has no options records
+        },
+        builder_);
     Message m;
     m.templates = with_templates;
     m.statistics = true;
@@ -437,16 +495,47 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
 
 // As many application names as fit in a message, from where the last message stopped.
 CollectorSession::Outcome CollectorSession::send_names(Steady::time_point now) {
-    builder_.begin(sequence_);
     std::size_t i = names_sent_;
-    for (; i < names_->size(); ++i) {
-        const ApplicationName& a = (*names_)[i];
-        if (!builder_.add_application(ipfix::application_id(a.id), a.name, a.description)) break;
-    }
+    std::visit(Overloaded{[&](netflow::V5Builder&) {},  // never due: names_ is null
+                          [&](auto& b) {
+                              b.begin(sequence_);
+                              for (; i < names_->size(); ++i) {
+                                  const ApplicationName& a = (*names_)[i];
+                                  if (!b.add_application(ipfix::application_id(a.id), a.name,
+                                                         a.description))
+                                      break;
+                              }
+                          }},
+               builder_);
     if (i == names_sent_) ++i;  // too long for any message of this collector: left out
     Message m;
     m.names_to = i;
     return send(now, m);
+}
+
+std::span<const FlowRecord> CollectorSession::for_v5(std::span<const FlowRecord> records) {
+    v5_.clear();
+    Totals ipv6;
+    for (const FlowRecord& r : records) {
+        if (r.ip_version == 4)
+            netflow::split_for_v5(r, v5_);
+        else
+            ipv6.add(r);
+    }
+    if (ipv6.records != 0) {
+        not_sent(ipv6);
+        counters_.ipv6_records_not_sent += ipv6.records;
+        counters_.ipv6_packets_not_sent += ipv6.packets;
+        counters_.ipv6_octets_not_sent += ipv6.octets;
+        if (!ipv6_logged_)
+            SLUICE_WARN(
+                "collector \"%s\" (%s): NetFlow v5 carries IPv4 only; IPv6 flow records are "
+                "counted as not sent (ipv6_records_not_sent); use protocol = \"netflow9\" or "
+                "\"ipfix\" for them",
+                name().c_str(), describe().c_str());
+        ipv6_logged_ = true;
+    }
+    return v5_;
 }
 
 void CollectorSession::not_sent(const Totals& t) {

@@ -6,10 +6,12 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "control/export/channel.hpp"
 #include "control/ipfix/encoder.hpp"
+#include "control/netflow/netflow.hpp"
 #include "sluice/config.hpp"
 #include "sluice/counters.hpp"
 #include "sluice/record.hpp"
@@ -94,7 +96,7 @@ private:
     // What a message carries, accounted for when it is out or lost.
     struct Message {
         Totals totals;
-        std::uint32_t data_records = 0;  // flow and options records, for the sequence
+        std::uint32_t sequence_step = 0;  // what it adds to the sequence number
         std::size_t bytes = 0;
         bool templates = false;
         bool statistics = false;
@@ -127,6 +129,15 @@ private:
     Outcome send_statistics(Steady::time_point now, const Reliability& r, bool with_templates);
     Outcome send_names(Steady::time_point now);
     void not_sent(const Totals& t);
+    // What a NetFlow v5 collector takes of uniflow records: IPv4, in 32-bit counts.
+    std::span<const FlowRecord> for_v5(std::span<const FlowRecord> records);
+    // The message format of this collector's protocol, for a channel of `max_message` bytes.
+    void new_builder(std::size_t max_message);
+    std::size_t max_message() const {
+        return std::visit([](const auto& b) { return b.max_size(); }, builder_);
+    }
+    // Templates, statistics and names: all but NetFlow v5, whose packets carry records only.
+    bool has_options() const { return config_.protocol != config::Protocol::netflow5; }
 
     config::Collector config_;
     std::uint32_t domain_;
@@ -134,11 +145,13 @@ private:
     std::uint32_t exporting_process_id_;
     std::unique_ptr<Channel> channel_;
     ipfix::TimePrecision precision_;
-    ipfix::MessageBuilder builder_;
+    std::variant<ipfix::MessageBuilder, netflow::V9Builder, netflow::V5Builder> builder_;
 
     // The records buffer: a ring of FlowRecords, allocated once, touched as it fills.
     std::unique_ptr<FlowRecord[]> buffer_;
     std::vector<FlowRecord> uniflow_;  // what offer() makes of biflows for a uniflow collector
+    std::vector<FlowRecord> v5_;       // and of those for a NetFlow v5 one
+    bool ipv6_logged_ = false;
     std::size_t capacity_;
     std::size_t head_ = 0;  // next to send
     std::size_t buffered_ = 0;

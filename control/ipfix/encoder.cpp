@@ -6,6 +6,8 @@
 #include <cstring>
 #include <utility>
 
+#include "sluice/big_endian.hpp"
+
 namespace sluice::ipfix {
 namespace {
 
@@ -172,26 +174,8 @@ std::size_t template_index(int ip_version, TimePrecision precision, Records shap
            (ip_version == 6 ? 1 : 0);
 }
 
-// Big-endian stores of 1, 2, 4 or 8 bytes.
 inline void store(std::uint8_t* p, std::uint64_t value, unsigned bytes) {
-    switch (bytes) {
-        case 1: *p = static_cast<std::uint8_t>(value); break;
-        case 2: {
-            const auto v = __builtin_bswap16(static_cast<std::uint16_t>(value));
-            std::memcpy(p, &v, 2);
-            break;
-        }
-        case 4: {
-            const auto v = __builtin_bswap32(static_cast<std::uint32_t>(value));
-            std::memcpy(p, &v, 4);
-            break;
-        }
-        default: {
-            const auto v = __builtin_bswap64(value);
-            std::memcpy(p, &v, 8);
-            break;
-        }
-    }
+    store_big_endian(p, value, bytes);
 }
 
 // Writes one field of a biflow record; returns where the next one starts.
@@ -317,6 +301,10 @@ MessageBuilder::MessageBuilder(std::uint32_t observation_domain, std::size_t max
       shape_(shape),
       buffer_(max_size_) {
     begin(0);
+}
+
+std::size_t MessageBuilder::record_length(int ip_version) const {
+    return kLengthOf[template_index(ip_version, precision_, shape_)];
 }
 
 void MessageBuilder::begin(std::uint32_t sequence) {

@@ -17,6 +17,33 @@ inline constexpr const char* kDefaultPath = "/etc/sluice/sluice.toml";
 
 using Duration = std::chrono::nanoseconds;
 
+// The name of a choice's value in its table of names ("udp" for Transport::udp).
+template <typename E, std::size_t N>
+constexpr std::string_view choice_name(const std::array<std::pair<std::string_view, E>, N>& names,
+                                       E value) {
+    for (const auto& [name, e] : names)
+        if (e == value) return name;
+    return "?";
+}
+
+// The value a name stands for in a choice's table; nullopt when it names none.
+template <typename E, std::size_t N>
+constexpr std::optional<E> choice_value(const std::array<std::pair<std::string_view, E>, N>& names,
+                                        std::string_view name) {
+    for (const auto& [n, e] : names)
+        if (n == name) return e;
+    return std::nullopt;
+}
+
+// "udp, tcp or file": the names of a choice, for messages.
+template <typename E, std::size_t N>
+std::string choice_names(const std::array<std::pair<std::string_view, E>, N>& names) {
+    std::string all;
+    for (std::size_t i = 0; i < N; ++i)
+        all += std::string(i == 0 ? "" : i + 1 == N ? " or " : ", ") + std::string(names[i].first);
+    return all;
+}
+
 // A set of CPU ids, kept sorted and unique.
 struct CpuSet {
     std::vector<unsigned> cpus;
@@ -52,6 +79,14 @@ enum class Records { biflow, uniflow };
 inline constexpr std::array<std::pair<std::string_view, Records>, 2> kRecordShapes{{
     {"biflow", Records::biflow},
     {"uniflow", Records::uniflow},
+}};
+
+// What a collector's messages are: IPFIX (RFC 7011), NetFlow v9 (RFC 3954) or NetFlow v5.
+enum class Protocol { ipfix, netflow9, netflow5 };
+inline constexpr std::array<std::pair<std::string_view, Protocol>, 3> kProtocols{{
+    {"ipfix", Protocol::ipfix},
+    {"netflow9", Protocol::netflow9},
+    {"netflow5", Protocol::netflow5},
 }};
 
 enum class Timestamps { milliseconds, nanoseconds };
@@ -110,6 +145,7 @@ struct Collector {
     std::string name;
     SocketAddress address;
     Transport transport = Transport::udp;
+    Protocol protocol = Protocol::ipfix;
     std::string path;
     Duration template_refresh = std::chrono::seconds(60);
     std::uint16_t mtu = 1500;
@@ -120,6 +156,9 @@ struct Collector {
     std::uint64_t rotate_size = 256ull << 20;          // file: 0 never
     Duration rotate_interval = std::chrono::hours(1);  // file: 0 never
     bool segmentation_offload = true;  // udp: batches of datagrams per send (UDP GSO)
+
+    // The records' shape on the wire: NetFlow has no reverse elements, so it is always uniflow.
+    Records shape() const { return protocol == Protocol::ipfix ? records : Records::uniflow; }
 
     friend bool operator==(const Collector&, const Collector&) = default;
 };

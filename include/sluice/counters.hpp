@@ -282,10 +282,19 @@ struct PortCounters {
             "packets not sent", "Packets in the flow records lost for this collector.")            \
     COUNTER(octets_not_sent, counter, "sluice_collector_record_bytes_not_sent_total",              \
             "IP octets not sent", "IP bytes in the flow records lost for this collector.")         \
+    COUNTER(ipv6_records_not_sent, counter, "sluice_collector_ipv6_records_not_sent_total",        \
+            "IPv6 records not sent (NetFlow v5)",                                                  \
+            "IPv6 flow records a NetFlow v5 collector cannot take; also in records not sent.")     \
+    COUNTER(ipv6_packets_not_sent, counter, "sluice_collector_ipv6_packets_not_sent_total",        \
+            "IPv6 packets not sent (NetFlow v5)",                                                  \
+            "Packets in the IPv6 flow records a NetFlow v5 collector cannot take.")                \
+    COUNTER(ipv6_octets_not_sent, counter, "sluice_collector_ipv6_record_bytes_not_sent_total",    \
+            "IPv6 octets not sent (NetFlow v5)",                                                   \
+            "IP bytes in the IPv6 flow records a NetFlow v5 collector cannot take.")               \
     COUNTER(messages_sent, counter, "sluice_collector_messages_sent_total", "messages sent",       \
-            "IPFIX messages sent.")                                                                \
+            "IPFIX messages or NetFlow export packets sent.")                                      \
     COUNTER(bytes_sent, counter, "sluice_collector_sent_bytes_total", "bytes sent",                \
-            "IPFIX bytes sent.")                                                                   \
+            "IPFIX or NetFlow bytes sent.")                                                        \
     COUNTER(template_messages_sent, counter, "sluice_collector_template_messages_sent_total",      \
             "template messages sent", "Messages carrying the templates.")                          \
     COUNTER(statistics_records_sent, counter, "sluice_collector_statistics_records_sent_total",    \

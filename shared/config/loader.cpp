@@ -516,6 +516,20 @@ void check_across(const Config& c, const toml::table& root, Ports ports, Errors&
         if (col.transport != Transport::file && col.address.host.empty())
             errors.add(where(root, {at}), key + ".address",
                        "is required when transport = \"udp\" or \"tcp\"");
+        if (col.protocol != Protocol::ipfix) {
+            const std::string protocol = toml_string(choice_name(kProtocols, col.protocol));
+            if (col.transport != Transport::udp)
+                errors.add(where(root, {at + ".transport", at}), key + ".transport",
+                           "is " + toml_string(choice_name(kTransports, col.transport)) +
+                               "; protocol = " + protocol +
+                               " goes over UDP only (IPFIX goes over TCP and into files)");
+            if (col.records != Records::uniflow && errors.given.contains(key + ".records"))
+                errors.add(
+                    where(root, {at + ".records", at}), key + ".records",
+                    "is \"biflow\"; NetFlow has no reverse elements, so protocol = " + protocol +
+                        " sends uniflow records (remove records, or set it to "
+                        "\"uniflow\")");
+        }
         if (col.rotate_size != 0 && col.rotate_size < 65536)
             errors.add(where(root, {at + ".rotate_size"}), key + ".rotate_size",
                        "is below one IPFIX message (64KiB); use 0 to never rotate by size");
@@ -542,6 +556,7 @@ LoadResult load_table(const toml::table& root, const std::string& file, Ports po
             col.name =
                 col.transport == Transport::file ? col.path : format_socket_address(col.address);
     if (errors.list.empty()) check_across(config, root, ports, errors);
+    for (auto& col : config.collectors) col.records = col.shape();  // NetFlow: always uniflow
     if (!errors.list.empty()) return {std::nullopt, std::move(errors.list), {}};
     return {std::move(config), {}, std::move(errors.given)};
 }

@@ -79,6 +79,7 @@ template <typename V>
 void visit(V& v, Collector& c) {
     v.string("name", c.name, any);
     v.choice("transport", c.transport, kTransports);
+    v.choice("protocol", c.protocol, kProtocols);
     v.socket_address("address", c.address);
     v.string("path", c.path, any);
     v.duration("template_refresh", c.template_refresh, 1s, 24h);

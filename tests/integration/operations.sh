@@ -67,7 +67,7 @@ for line in open(sys.argv[1]):
         _, _, name, kind = line.split()
         families[name] = kind
     elif not line.startswith("#"):
-        m = re.match(r'^([a-z_]+)(\{[^}]*\})? (\S+)$', line.strip())
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$', line.strip())
         assert m, line
         assert m.group(1) in families, f"{m.group(1)} has no TYPE"
         samples.setdefault(m.group(1), []).append(float(m.group(3)))

@@ -276,6 +276,42 @@ TEST(ConfigErrors, AFileRotatesAtZeroOrAtLeastOneMessage) {
                   "use 0 to never rotate by size"});
 }
 
+TEST(Config, NetflowCollectorsSendUniflowRecords) {
+    const Config c = loads(std::string(kPort) +
+                           "[[collector]]\naddress = \"127.0.0.1:2055\"\nprotocol = \"netflow9\"\n"
+                           "[[collector]]\naddress = \"127.0.0.1:9995\"\nprotocol = \"netflow5\"\n"
+                           "records = \"uniflow\"\n");
+    EXPECT_EQ(c.collectors[0].protocol, Protocol::netflow9);
+    EXPECT_EQ(c.collectors[0].records, Records::uniflow);
+    EXPECT_EQ(c.collectors[1].protocol, Protocol::netflow5);
+    EXPECT_EQ(loads(std::string(kPort) + "[[collector]]\naddress = \"127.0.0.1:4739\"\n")
+                  .collectors[0]
+                  .protocol,
+              Protocol::ipfix);
+    EXPECT_EQ(loads(to_toml(c)).collectors, c.collectors) << "what it prints loads the same";
+}
+
+TEST(ConfigErrors, NetflowGoesOverUdpInUniflowRecords) {
+    EXPECT_EQ(errors_of(std::string(kPort) +
+                        "[[collector]]\naddress = \"127.0.0.1:2055\"\nprotocol = \"netflow9\"\n"
+                        "transport = \"tcp\"\n"),
+              std::vector<std::string>{
+                  "test.toml:6:13: collector[1].transport: is \"tcp\"; protocol = \"netflow9\" "
+                  "goes over UDP only (IPFIX goes over TCP and into files)"});
+    EXPECT_EQ(errors_of(std::string(kPort) +
+                        "[[collector]]\naddress = \"127.0.0.1:2055\"\nprotocol = \"netflow5\"\n"
+                        "records = \"biflow\"\n"),
+              std::vector<std::string>{
+                  "test.toml:6:11: collector[1].records: is \"biflow\"; NetFlow has no reverse "
+                  "elements, so protocol = \"netflow5\" sends uniflow records (remove records, "
+                  "or set it to \"uniflow\")"});
+    EXPECT_EQ(errors_of(std::string(kPort) +
+                        "[[collector]]\naddress = \"127.0.0.1:2055\"\nprotocol = \"netflow\"\n"),
+              std::vector<std::string>{"test.toml:5:12: collector[1].protocol: expected one of "
+                                       "\"ipfix\", \"netflow9\", \"netflow5\", found "
+                                       "\"netflow\""});
+}
+
 TEST(ConfigErrors, CollectorsNeedAnAddressOrAPathAndTheirOwnNames) {
     EXPECT_EQ(errors_of(std::string(kPort) + "[[collector]]\ntransport = \"udp\"\n"),
               std::vector<std::string>{"test.toml:3:1: collector[1].address: is required when "

@@ -21,6 +21,7 @@
 #include "control/export/exporter.hpp"
 #include "control/export/session.hpp"
 #include "tests/unit/ipfix_decode.hpp"
+#include "tests/unit/netflow_decode.hpp"
 
 namespace sluice::control {
 namespace {
@@ -53,6 +54,16 @@ FlowRecord record(unsigned i) {
 std::vector<FlowRecord> records(unsigned n, unsigned from = 0) {
     std::vector<FlowRecord> out;
     for (unsigned i = 0; i < n; ++i) out.push_back(record(from + i));
+    return out;
+}
+
+// Records whose responders' packets have times too, as uniflow records need.
+std::vector<FlowRecord> timed_records(unsigned n) {
+    auto out = records(n);
+    for (FlowRecord& r : out) {
+        r.reverse_first_ns = r.first_ns + 500;
+        r.reverse_last_ns = r.last_ns;
+    }
     return out;
 }
 
@@ -199,6 +210,67 @@ TEST(CollectorSession, AUniflowCollectorGetsARecordPerDirectionAndTheSamePackets
     const SessionCounters n = s.counters();
     EXPECT_EQ(n.records_sent, 199u);
     EXPECT_EQ(n.packets_sent, 100u * 2 + 99u * 1) << "every packet, in one record or the other";
+}
+
+TEST(CollectorSession, ANetflow9CollectorGetsUniflowRecordsInASequenceOfPackets) {
+    Listener sink(SOCK_DGRAM);
+    config::Collector c = collector(config::Transport::udp, sink.port);
+    c.protocol = config::Protocol::netflow9;
+    CollectorSession s(c, 42, 1);
+    s.offer(timed_records(100));
+    s.service(Steady::now(), kReliability);
+    EXPECT_TRUE(s.drained());
+    const auto raw = datagrams(sink.fd);
+    std::map<std::uint16_t, netflow::V9Template> known;
+    std::size_t flows = 0, packets = 0;
+    std::uint32_t sequence = 0;
+    for (const auto& d : raw) {
+        EXPECT_LE(d.size(), 1472u);
+        const netflow::V9Packet p(d, known);
+        EXPECT_EQ(p.sequence, sequence++) << "RFC 3954: export packets sent before";
+        EXPECT_EQ(p.source_id, 42u);
+        for (const auto& r : p.records) {
+            if (r.set == netflow::kV9Ipv4Template || r.set == netflow::kV9Ipv6Template) {
+                ++flows;
+                packets += r.value(2);
+            }
+        }
+    }
+    EXPECT_EQ(flows, 200u) << "one record per direction";
+    EXPECT_EQ(packets, 300u);
+    netflow::V9Packet first(raw[0], known);
+    ASSERT_GE(first.records.size(), 2u);
+    EXPECT_EQ(first.records[0].set, netflow::kV9StatisticsTemplate);
+    EXPECT_EQ(first.records[0].value(86), 1000u) << "packets received";
+    EXPECT_EQ(first.records[0].value(166), 2u) << "the dataplane's records not sent";
+    EXPECT_EQ(s.counters().messages_sent, raw.size());
+}
+
+TEST(CollectorSession, ANetflow5CollectorCountsIpv6AsNotSentUnderAReasonOfItsOwn) {
+    Listener sink(SOCK_DGRAM);
+    config::Collector c = collector(config::Transport::udp, sink.port);
+    c.protocol = config::Protocol::netflow5;
+    CollectorSession s(c, 42, 1);
+    s.offer(timed_records(99));  // a third IPv6
+    s.service(Steady::now(), kReliability);
+    EXPECT_TRUE(s.drained());
+    std::uint32_t sequence = 0;
+    std::size_t flows = 0;
+    for (const auto& d : datagrams(sink.fd)) {
+        const netflow::V5Packet p(d);
+        EXPECT_EQ(p.sequence, sequence) << "flow_sequence: records sent before";
+        sequence += p.count;
+        flows += p.records.size();
+        EXPECT_EQ(p.engine_id, 42u);
+    }
+    EXPECT_EQ(flows, 132u) << "both directions of the 66 IPv4 biflows, and no options record";
+    const SessionCounters n = s.counters();
+    EXPECT_EQ(n.records_sent, 132u);
+    EXPECT_EQ(n.records_not_sent, 66u);
+    EXPECT_EQ(n.ipv6_records_not_sent, 66u);
+    EXPECT_EQ(n.ipv6_packets_not_sent, 99u);
+    EXPECT_EQ(n.packets_sent + n.packets_not_sent, 99u * 3);
+    EXPECT_EQ(n.statistics_records_sent, 0u);
 }
 
 TEST(CollectorSession, UdpRefreshesTemplatesAndStatisticsOnTime) {

@@ -1,0 +1,31 @@
+// Network byte order stores, for the wire formats the control writes.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace sluice {
+
+// Stores the low `bytes` (1, 2, 4 or 8) bytes of `value` at `p`, most significant first.
+inline void store_big_endian(std::uint8_t* p, std::uint64_t value, unsigned bytes) {
+    switch (bytes) {
+        case 1: *p = static_cast<std::uint8_t>(value); break;
+        case 2: {
+            const auto v = __builtin_bswap16(static_cast<std::uint16_t>(value));
+            std::memcpy(p, &v, 2);
+            break;
+        }
+        case 4: {
+            const auto v = __builtin_bswap32(static_cast<std::uint32_t>(value));
+            std::memcpy(p, &v, 4);
+            break;
+        }
+        default: {
+            const auto v = __builtin_bswap64(value);
+            std::memcpy(p, &v, 8);
+            break;
+        }
+    }
+}
+
+}  // namespace sluice
