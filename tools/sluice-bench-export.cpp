@@ -1,5 +1,5 @@
-// sluice-bench-export: measures how many flow records one control core encodes as IPFIX and
-// sends to a local UDP collector, with the collector session sluice-control uses. A sink
+// sluice-bench-export: measures how many flow records one control core encodes as IPFIX (or
+// NetFlow v9 or v5) and sends to a local UDP collector, with the collector session sluice-control uses. A sink
 // thread on another CPU receives and counts the messages. Prints one JSON object per run.
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -36,6 +36,7 @@ struct Options {
     bool sink_sleeps = false;  // a sink that blocks in recvmmsg: every datagram wakes it
     bool segmentation = true;  // the collector's segmentation_offload
     config::Records shape = config::Records::biflow;
+    config::Protocol protocol = config::Protocol::ipfix;
 };
 
 void pin(int cpu) {
@@ -143,6 +144,7 @@ Result run_once(const Options& o, const std::vector<FlowRecord>& records, std::u
     c.mtu = static_cast<std::uint16_t>(o.mtu);
     c.segmentation_offload = o.segmentation;
     c.records = o.shape;
+    c.protocol = o.protocol;
     control::CollectorSession session(c, 1, 1);
     const control::Reliability reliability{};
     // As sluice-control does: take a drain's worth of records, then let the session send.
@@ -163,11 +165,15 @@ Result run_once(const Options& o, const std::vector<FlowRecord>& records, std::u
     return {std::chrono::duration<double>(t1 - t0).count(), c1 - c0, session.counters()};
 }
 
+config::Records c_shape(const Options& o) {
+    return o.protocol == config::Protocol::ipfix ? o.shape : config::Records::uniflow;
+}
+
 void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-bench-export [--records N] [--mtu BYTES] [--repeat N] [--cpu N]\n"
                  "                           [--sink-cpu N] [--sink-sleeps] [--no-segmentation]\n"
-                 "                           [--uniflow]\n"
+                 "                           [--uniflow] [--protocol ipfix|netflow9|netflow5]\n"
                  "Encodes N flow records (default 20000000) as IPFIX and sends them over UDP\n"
                  "to a counting sink on loopback, with sluice-control's collector session,\n"
                  "exporter on --cpu (1), sink on --sink-cpu (0). The sink polls its socket, as a\n"
@@ -176,8 +182,9 @@ void usage(FILE* out) {
                  "CPU. --no-segmentation sends one datagram per system call instead of batches\n"
                  "the kernel cuts (the collector's segmentation_offload = false). --uniflow\n"
                  "exports each biflow as one record per direction (records = \"uniflow\"): N\n"
-                 "biflows, 2N records. Prints one JSON object per run and the median, in\n"
-                 "records sent.\n");
+                 "biflows, 2N records. --protocol netflow9 or netflow5 sends NetFlow instead, in\n"
+                 "uniflow records (v5: the IPv4 ones). Prints one JSON object per run and the\n"
+                 "median, in records sent.\n");
 }
 
 }  // namespace
@@ -192,9 +199,10 @@ int main(int argc, char** argv) {
                                      {"sink-sleeps", no_argument, nullptr, 'w'},
                                      {"no-segmentation", no_argument, nullptr, 'g'},
                                      {"uniflow", no_argument, nullptr, 'u'},
+                                     {"protocol", required_argument, nullptr, 'p'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "n:m:r:c:s:wguh", options, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "n:m:r:c:s:wgup:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'n': o.records = std::strtoull(optarg, nullptr, 10); break;
             case 'm': o.mtu = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
@@ -204,6 +212,15 @@ int main(int argc, char** argv) {
             case 'w': o.sink_sleeps = true; break;
             case 'g': o.segmentation = false; break;
             case 'u': o.shape = config::Records::uniflow; break;
+            case 'p': {
+                const auto p = config::choice_value(config::kProtocols, optarg);
+                if (!p) {
+                    usage(stderr);
+                    return 2;
+                }
+                o.protocol = *p;
+                break;
+            }
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }
@@ -242,9 +259,10 @@ int main(int argc, char** argv) {
     std::sort(rates.begin(), rates.end());
     std::printf(
         "{\"median_mrecords_per_s\": %.2f, \"mtu\": %u, \"runs\": %u, \"sink\": \"%s\", "
-        "\"segmentation\": %s, \"records\": \"%s\"}\n",
+        "\"segmentation\": %s, \"records\": \"%s\", \"protocol\": \"%s\"}\n",
         rates[rates.size() / 2] / 1e6, o.mtu, o.repeat, o.sink_sleeps ? "sleeps" : "polls",
         o.segmentation ? "true" : "false",
-        o.shape == config::Records::uniflow ? "uniflow" : "biflow");
+        config::choice_name(config::kRecordShapes, c_shape(o)).data(),
+        config::choice_name(config::kProtocols, o.protocol).data());
     return 0;
 }
