@@ -47,20 +47,24 @@ void usage(FILE* out) {
     std::fprintf(
         out,
         "usage: sluice run [--config FILE] [--summary FILE]\n"
-        "       sluice pcap CAPTURE [--to HOST:PORT|PATH] [--transport udp|tcp|file]\n"
+        "       sluice pcap CAPTURE [--to HOST:PORT|PATH] [--transport udp|tcp|tls|file]\n"
         "                   [--protocol ipfix|netflow9|netflow5] [--records biflow|uniflow]\n"
-        "                   [--config FILE] [--print-records] [--summary FILE]\n"
+        "                   [--ca-file FILE] [--config FILE] [--print-records]\n"
+        "                   [--summary FILE]\n"
         "  run    start sluice-dataplane and sluice-control with one configuration;\n"
         "         Ctrl-C or SIGTERM stops both\n"
         "  pcap   meter a capture (pcap or pcapng) into flow records and export them to one\n"
-        "         collector (IPFIX over UDP or TCP, an IPFIX file, NetFlow v9 or v5 over UDP),\n"
-        "         then print the accounting\n"
+        "         collector (IPFIX over UDP, TCP or TLS, an IPFIX file, NetFlow v9 or v5 over\n"
+        "         UDP), then print the accounting\n"
         "  -c, --config FILE        the Sluice configuration (run: default\n"
         "                           /etc/sluice/sluice.toml; pcap: settings that replace the\n"
         "                           defaults, such as [flow], [sensor], [applications] and a\n"
         "                           [[collector]]'s; it needs no [[port]])\n"
         "  -t, --to HOST:PORT|PATH  pcap: the collector, or the IPFIX file to write\n"
-        "      --transport T        pcap: udp (default), tcp or file\n"
+        "      --transport T        pcap: udp (default), tcp, tls (IPFIX over TLS, RFC 7011)\n"
+        "                           or file\n"
+        "      --ca-file FILE       pcap, tls: the CAs that sign the collector's certificate\n"
+        "                           (default: the system's)\n"
         "      --protocol P         pcap: ipfix (default), netflow9 (RFC 3954) or netflow5\n"
         "                           (IPv4 only); NetFlow goes over UDP, in uniflow records\n"
         "      --records R          pcap: biflow (default: both directions in one record,\n"
@@ -417,6 +421,7 @@ struct PcapOptions {
     config::Transport transport = config::Transport::udp;
     std::optional<config::Records> records;    // the configuration's collector's, or biflow
     std::optional<config::Protocol> protocol;  // the configuration's collector's, or ipfix
+    std::string ca_file;                       // tls: the CAs the collector is verified against
     std::optional<std::string> config;
     bool print_records = false;
     std::string summary;
@@ -473,6 +478,7 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& r
             }
         collector.transport = o.transport;
         if (o.protocol) collector.protocol = *o.protocol;
+        if (!o.ca_file.empty()) collector.ca_file = o.ca_file;
         if (o.records) {
             collector.records = *o.records;
         } else if (collector.protocol != config::Protocol::ipfix) {
@@ -543,12 +549,13 @@ bool choice(const std::array<std::pair<std::string_view, E>, N>& names, const ch
 
 int pcap_main(int argc, char** argv) {
     PcapOptions o;
-    enum { kTransport = 256, kRecords, kProtocol, kPrintRecords, kSummary };
+    enum { kTransport = 256, kRecords, kProtocol, kCaFile, kPrintRecords, kSummary };
     static const option options[] = {{"config", required_argument, nullptr, 'c'},
                                      {"to", required_argument, nullptr, 't'},
                                      {"transport", required_argument, nullptr, kTransport},
                                      {"records", required_argument, nullptr, kRecords},
                                      {"protocol", required_argument, nullptr, kProtocol},
+                                     {"ca-file", required_argument, nullptr, kCaFile},
                                      {"print-records", no_argument, nullptr, kPrintRecords},
                                      {"summary", required_argument, nullptr, kSummary},
                                      {nullptr, 0, nullptr, 0}};
@@ -558,6 +565,7 @@ int pcap_main(int argc, char** argv) {
             case 'c': o.config = optarg; break;
             case 't': o.to = optarg; break;
             case kPrintRecords: o.print_records = true; break;
+            case kCaFile: o.ca_file = fs::absolute(optarg).string(); break;
             case kSummary: o.summary = fs::absolute(optarg).string(); break;
             case kTransport:
                 if (!choice(config::kTransports, "--transport", o.transport)) return 2;
@@ -589,6 +597,10 @@ int pcap_main(int argc, char** argv) {
             SLUICE_ERROR("--protocol %s sends uniflow records: NetFlow has no reverse fields", p);
             return 2;
         }
+    }
+    if (!o.ca_file.empty() && o.transport != config::Transport::tls) {
+        SLUICE_ERROR("--ca-file is for --transport tls");
+        return 2;
     }
     o.trace = argv[optind];
     return pcap(o);

@@ -1,11 +1,16 @@
-// Where a collector's IPFIX messages go: a UDP or TCP socket, or an RFC 5655 file.
+// Where a collector's messages go: a UDP, TCP or TLS socket, or an RFC 5655 file.
 #include "control/export/channel.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +19,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <openssl/x509v3.h>
 
 #include "shared/config/units.hpp"
 #include "sluice/log.hpp"
@@ -424,11 +430,267 @@ OpenStatus Resolver::poll() {
     return OpenStatus::open;
 }
 
+// OpenSSL's reasons for the last failure, oldest first ("certificate verify failed").
+std::string openssl_errors() {
+    std::string text;
+    for (unsigned long e; (e = ERR_get_error()) != 0;) {
+        char line[256];
+        ERR_error_string_n(e, line, sizeof(line));
+        const char* reason = ERR_reason_error_string(e);
+        text += (text.empty() ? "" : "; ") + std::string(reason != nullptr ? reason : line);
+    }
+    return text;
+}
+
+// OpenSSL writes to its socket without MSG_NOSIGNAL: while one lives, SIGPIPE is held for
+// this thread, and one raised by a write to a closed connection is taken, not delivered.
+class HoldSigpipe {
+public:
+    HoldSigpipe() {
+        sigemptyset(&pipe_);
+        sigaddset(&pipe_, SIGPIPE);
+        sigset_t pending;
+        sigpending(&pending);
+        was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+        pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    }
+    ~HoldSigpipe() {
+        if (!was_pending_) {
+            const timespec none{0, 0};
+            while (sigtimedwait(&pipe_, nullptr, &none) == SIGPIPE) {
+            }
+        }
+        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    HoldSigpipe(const HoldSigpipe&) = delete;
+    HoldSigpipe& operator=(const HoldSigpipe&) = delete;
+
+private:
+    sigset_t pipe_, old_;
+    bool was_pending_ = false;
+};
+
+bool is_ip_literal(const std::string& host) {
+    in6_addr a;
+    return inet_pton(AF_INET, host.c_str(), &a) == 1 || inet_pton(AF_INET6, host.c_str(), &a) == 1;
+}
+
+// IPFIX over TLS over TCP (RFC 7011 section 10.4): TLS 1.2 or later, the collector's
+// certificate verified against ca_file (or the system's CAs) and for server_name (or the host
+// of the address), and this sensor's certificate when one is configured.
+class TlsChannel final : public SocketChannel {
+public:
+    explicit TlsChannel(const config::Collector& c)
+        : SocketChannel(c, SOCK_STREAM),
+          ca_file_(c.ca_file),
+          server_name_(c.server_name.empty() ? c.address.host : c.server_name),
+          certificate_(c.certificate),
+          private_key_(c.private_key) {}
+    ~TlsChannel() override {
+        drop();
+        if (context_ != nullptr) SSL_CTX_free(context_);
+    }
+
+    OpenStatus open(Steady::time_point now) override {
+        if (ssl_ != nullptr && handshaken_) return OpenStatus::open;
+        if (ssl_ == nullptr) {
+            const OpenStatus s = SocketChannel::open(now);  // the TCP connection
+            if (s != OpenStatus::open) return s;
+            if (!start()) {
+                drop();
+                return OpenStatus::failed;
+            }
+            deadline_ = now + kHandshakeTimeout;
+        }
+        return handshake(now);
+    }
+
+    bool is_open() const override { return SocketChannel::is_open() && handshaken_; }
+
+    SendStatus send(std::span<const std::uint8_t> m) override {
+        const SendStatus s = write(m);
+        if (s == SendStatus::partial) pending_.assign(m.begin() + written_, m.end());
+        return s;
+    }
+
+    SendStatus flush() override {
+        if (pending_.empty()) return SendStatus::sent;
+        const SendStatus s = write(pending_);
+        if (s == SendStatus::blocked) return SendStatus::partial;
+        if (s == SendStatus::partial)
+            pending_.erase(pending_.begin(), pending_.begin() + static_cast<long>(written_));
+        if (s == SendStatus::sent) pending_.clear();
+        return s;
+    }
+
+    // A collector sends nothing but its TLS records (session tickets): read and dropped. Its
+    // close_notify, or a closed connection, ends the session.
+    bool lost() override {
+        if (!is_open()) return false;
+        const HoldSigpipe hold;
+        for (char buffer[4096];;) {
+            ERR_clear_error();
+            const int n = SSL_read(ssl_, buffer, sizeof(buffer));
+            if (n > 0) continue;
+            const int e = SSL_get_error(ssl_, n);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return false;
+            lose(e, n);
+            if (e == SSL_ERROR_ZERO_RETURN) error_ = "the collector closed the TLS session";
+            return true;
+        }
+    }
+
+    // A close_notify after what is queued, then the end of the stream.
+    void close() override {
+        if (is_open()) {
+            const HoldSigpipe hold;
+            SSL_shutdown(ssl_);
+        }
+        if (fd_ >= 0) shutdown(fd_, SHUT_WR);
+        drop();
+        candidate_ = nullptr;
+    }
+
+    std::size_t max_message() const override { return 65535; }
+    bool needs_template_refresh() const override { return false; }
+    std::string describe() const override {
+        return "tls " + config::format_socket_address(address_);
+    }
+    std::uint64_t handshake_failures() const override { return handshake_failures_; }
+
+private:
+    static constexpr Steady::duration kHandshakeTimeout = std::chrono::seconds(10);
+
+    // The context, once: the CAs and this sensor's certificate are read when first needed.
+    bool start() {
+        ERR_clear_error();
+        if (context_ == nullptr && !make_context()) return false;
+        ssl_ = SSL_new(context_);
+        SSL_set_fd(ssl_, fd_);
+        if (is_ip_literal(server_name_)) {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), server_name_.c_str());
+        } else {
+            SSL_set_tlsext_host_name(ssl_, server_name_.c_str());
+            SSL_set1_host(ssl_, server_name_.c_str());
+        }
+        SSL_set_connect_state(ssl_);
+        handshaken_ = false;
+        return true;
+    }
+
+    bool make_context() {
+        SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+        if (c == nullptr) {
+            error_ = "cannot set up TLS: " + openssl_errors();
+            return false;
+        }
+        SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+        SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
+        SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        const bool cas = ca_file_.empty()
+                             ? SSL_CTX_set_default_verify_paths(c) == 1
+                             : SSL_CTX_load_verify_locations(c, ca_file_.c_str(), nullptr) == 1;
+        if (!cas) {
+            error_ = "cannot read the CAs of ca_file " + ca_file_ + ": " + openssl_errors();
+        } else if (!certificate_.empty() &&
+                   SSL_CTX_use_certificate_chain_file(c, certificate_.c_str()) != 1) {
+            error_ = "cannot read the certificate " + certificate_ + ": " + openssl_errors();
+        } else if (!private_key_.empty() &&
+                   (SSL_CTX_use_PrivateKey_file(c, private_key_.c_str(), SSL_FILETYPE_PEM) != 1 ||
+                    SSL_CTX_check_private_key(c) != 1)) {
+            error_ = "cannot use the private key " + private_key_ + ": " + openssl_errors();
+        } else {
+            context_ = c;
+            return true;
+        }
+        SSL_CTX_free(c);
+        return false;
+    }
+
+    OpenStatus handshake(Steady::time_point now) {
+        ERR_clear_error();
+        const HoldSigpipe hold;
+        const int r = SSL_connect(ssl_);
+        if (r == 1) {
+            handshaken_ = true;
+            pending_.clear();
+            error_.clear();
+            return OpenStatus::open;
+        }
+        const int e = SSL_get_error(ssl_, r);
+        if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && now < deadline_)
+            return OpenStatus::pending;
+        const long verified = SSL_get_verify_result(ssl_);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            error_ = "the TLS handshake did not finish within 10s";
+        } else if (verified != X509_V_OK) {
+            error_ = "TLS handshake failed: the collector's certificate is not trusted for \"" +
+                     server_name_ + "\": " + X509_verify_cert_error_string(verified);
+            ERR_clear_error();
+        } else {
+            lose(e, r);
+            error_ = "TLS handshake failed: " + error_;
+        }
+        ++handshake_failures_;
+        drop();
+        return OpenStatus::failed;
+    }
+
+    // Writes what it can of `m`: `written_` bytes when partial.
+    SendStatus write(std::span<const std::uint8_t> m) {
+        ERR_clear_error();
+        const HoldSigpipe hold;
+        const int n = SSL_write(ssl_, m.data(), static_cast<int>(m.size()));
+        if (n > 0) {
+            written_ = static_cast<std::size_t>(n);
+            return written_ == m.size() ? SendStatus::sent : SendStatus::partial;
+        }
+        const int e = SSL_get_error(ssl_, n);
+        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) return SendStatus::blocked;
+        lose(e, n);
+        drop();
+        return SendStatus::failed;
+    }
+
+    // Says why the session failed: OpenSSL's reasons, or the system's.
+    void lose(int e, int result) {
+        const int err = errno;
+        const std::string reasons = openssl_errors();
+        if (!reasons.empty())
+            error_ = reasons;
+        else if (e == SSL_ERROR_SYSCALL && result == 0)
+            error_ = "the collector closed the connection";
+        else if (e == SSL_ERROR_SYSCALL)
+            error_ = errno_text(err);
+        else
+            error_ = "TLS error " + std::to_string(e);
+        pending_.clear();
+    }
+
+    void drop() {
+        if (ssl_ != nullptr) SSL_free(ssl_);
+        ssl_ = nullptr;
+        handshaken_ = false;
+        pending_.clear();
+        close_socket();
+    }
+
+    std::string ca_file_, server_name_, certificate_, private_key_;
+    SSL_CTX* context_ = nullptr;
+    SSL* ssl_ = nullptr;
+    bool handshaken_ = false;
+    Steady::time_point deadline_{};
+    std::vector<std::uint8_t> pending_;
+    std::size_t written_ = 0;
+    std::uint64_t handshake_failures_ = 0;
+};
+
 std::unique_ptr<Channel> make_channel(const config::Collector& c) {
     switch (c.transport) {
         case config::Transport::udp: return std::make_unique<UdpChannel>(c);
         case config::Transport::tcp: return std::make_unique<TcpChannel>(c);
         case config::Transport::file: return std::make_unique<FileChannel>(c);
+        case config::Transport::tls: return std::make_unique<TlsChannel>(c);
     }
     return nullptr;
 }

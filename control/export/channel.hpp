@@ -1,4 +1,4 @@
-// Where a collector's IPFIX messages go: a UDP or TCP socket, or an RFC 5655 file.
+// Where a collector's messages go: a UDP, TCP or TLS socket, or an RFC 5655 file.
 #pragma once
 
 #include <netdb.h>
@@ -90,6 +90,8 @@ public:
     virtual bool needs_template_refresh() const = 0;
     // What is at the other end, for logs: "udp 127.0.0.1:4739".
     virtual std::string describe() const = 0;
+    // TLS handshakes that failed (a certificate not trusted, a protocol error, a timeout).
+    virtual std::uint64_t handshake_failures() const { return 0; }
     const std::string& error() const { return error_; }
 
 protected:

@@ -82,6 +82,7 @@ void CollectorSession::new_builder(std::size_t max_message) {
 SessionCounters CollectorSession::counters() const {
     SessionCounters c = counters_;
     c.records_buffered = buffered_;
+    c.handshake_failures = channel_->handshake_failures();
     return c;
 }
 

@@ -66,11 +66,12 @@ inline constexpr std::array<std::pair<std::string_view, RssMode>, 2> kRssModes{{
     {"ip-port", RssMode::ip_port},
 }};
 
-enum class Transport { udp, tcp, file };
-inline constexpr std::array<std::pair<std::string_view, Transport>, 3> kTransports{{
+enum class Transport { udp, tcp, file, tls };
+inline constexpr std::array<std::pair<std::string_view, Transport>, 4> kTransports{{
     {"udp", Transport::udp},
     {"tcp", Transport::tcp},
     {"file", Transport::file},
+    {"tls", Transport::tls},
 }};
 
 // What a collector's flow records are: biflows (RFC 5103, both directions in one record), or
@@ -147,6 +148,12 @@ struct Collector {
     Transport transport = Transport::udp;
     Protocol protocol = Protocol::ipfix;
     std::string path;
+    // tls: the CAs the collector's certificate is verified against (empty: the system's), the
+    // name it must carry (empty: the host of `address`), and this sensor's own certificate.
+    std::string ca_file;
+    std::string server_name;
+    std::string certificate;
+    std::string private_key;
     Duration template_refresh = std::chrono::seconds(60);
     std::uint16_t mtu = 1500;
     Timestamps timestamps = Timestamps::milliseconds;

@@ -305,6 +305,9 @@ struct PortCounters {
             "Messages that failed.")                                                               \
     COUNTER(open_failures, counter, "sluice_collector_open_failures_total", "open failures",       \
             "Names not resolved, connections refused, files not created.")                         \
+    COUNTER(handshake_failures, counter, "sluice_collector_tls_handshake_failures_total",          \
+            "TLS handshakes failed",                                                               \
+            "TLS handshakes that failed: a certificate not trusted, a protocol error, a timeout.") \
     COUNTER(records_buffered, gauge, "sluice_collector_buffered_records", "records buffered",      \
             "Records waiting in the collector's buffer.")
 

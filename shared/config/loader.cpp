@@ -515,7 +515,21 @@ void check_across(const Config& c, const toml::table& root, Ports ports, Errors&
             errors.add(where(root, {at}), key + ".path", "is required when transport = \"file\"");
         if (col.transport != Transport::file && col.address.host.empty())
             errors.add(where(root, {at}), key + ".address",
-                       "is required when transport = \"udp\" or \"tcp\"");
+                       "is required when transport = \"udp\", \"tcp\" or \"tls\"");
+        if (col.certificate.empty() != col.private_key.empty())
+            errors.add(
+                where(root, {at + (col.certificate.empty() ? ".private_key" : ".certificate"), at}),
+                key + (col.certificate.empty() ? ".certificate" : ".private_key"),
+                "is required with " +
+                    std::string(col.certificate.empty() ? "private_key" : "certificate") +
+                    ": a client certificate needs its key");
+        const bool tls_keys = !col.ca_file.empty() || !col.server_name.empty() ||
+                              !col.certificate.empty() || !col.private_key.empty();
+        if (tls_keys && col.transport != Transport::tls)
+            errors.add(where(root, {at + ".transport", at}), key + ".transport",
+                       "is " + toml_string(choice_name(kTransports, col.transport)) +
+                           "; ca_file, server_name, certificate and private_key are for "
+                           "transport = \"tls\"");
         if (col.protocol != Protocol::ipfix) {
             const std::string protocol = toml_string(choice_name(kProtocols, col.protocol));
             if (col.transport != Transport::udp)

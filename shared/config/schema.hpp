@@ -82,6 +82,10 @@ void visit(V& v, Collector& c) {
     v.choice("protocol", c.protocol, kProtocols);
     v.socket_address("address", c.address);
     v.string("path", c.path, any);
+    v.string("ca_file", c.ca_file, absolute_path);
+    v.string("server_name", c.server_name, any);
+    v.string("certificate", c.certificate, absolute_path);
+    v.string("private_key", c.private_key, absolute_path);
     v.duration("template_refresh", c.template_refresh, 1s, 24h);
     v.integer("mtu", c.mtu, 576, 65535);
     v.choice("timestamps", c.timestamps, kTimestamps);

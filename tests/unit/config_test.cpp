@@ -312,10 +312,37 @@ TEST(ConfigErrors, NetflowGoesOverUdpInUniflowRecords) {
                                        "\"netflow\""});
 }
 
+TEST(Config, TlsCollectorsTakeTheirCasNameAndCertificate) {
+    const Config c = loads(std::string(kPort) +
+                           "[[collector]]\naddress = \"collector.example:4740\"\n"
+                           "transport = \"tls\"\nca_file = \"/etc/sluice/ca.pem\"\n"
+                           "server_name = \"ipfix.example\"\n"
+                           "certificate = \"/etc/sluice/sensor.pem\"\n"
+                           "private_key = \"/etc/sluice/sensor.key\"\n");
+    EXPECT_EQ(c.collectors[0].transport, Transport::tls);
+    EXPECT_EQ(c.collectors[0].ca_file, "/etc/sluice/ca.pem");
+    EXPECT_EQ(c.collectors[0].server_name, "ipfix.example");
+    EXPECT_EQ(c.collectors[0].private_key, "/etc/sluice/sensor.key");
+    EXPECT_EQ(loads(to_toml(c)).collectors, c.collectors);
+}
+
+TEST(ConfigErrors, TlsKeysAreForTlsAndACertificateNeedsItsKey) {
+    EXPECT_EQ(errors_of(std::string(kPort) + "[[collector]]\naddress = \"127.0.0.1:4739\"\n"
+                                             "ca_file = \"/etc/sluice/ca.pem\"\n"),
+              std::vector<std::string>{
+                  "test.toml:3:1: collector[1].transport: is \"udp\"; ca_file, server_name, "
+                  "certificate and private_key are for transport = \"tls\""});
+    EXPECT_EQ(errors_of(std::string(kPort) +
+                        "[[collector]]\naddress = \"127.0.0.1:4740\"\ntransport = \"tls\"\n"
+                        "certificate = \"/etc/sluice/sensor.pem\"\n"),
+              std::vector<std::string>{"test.toml:6:15: collector[1].private_key: is required "
+                                       "with certificate: a client certificate needs its key"});
+}
+
 TEST(ConfigErrors, CollectorsNeedAnAddressOrAPathAndTheirOwnNames) {
     EXPECT_EQ(errors_of(std::string(kPort) + "[[collector]]\ntransport = \"udp\"\n"),
               std::vector<std::string>{"test.toml:3:1: collector[1].address: is required when "
-                                       "transport = \"udp\" or \"tcp\""});
+                                       "transport = \"udp\", \"tcp\" or \"tls\""});
     EXPECT_EQ(errors_of(std::string(kPort) + "[[collector]]\ntransport = \"file\"\n"),
               std::vector<std::string>{
                   "test.toml:3:1: collector[1].path: is required when transport = \"file\""});

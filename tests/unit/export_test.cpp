@@ -537,6 +537,30 @@ TEST(CollectorSession, TcpResendsTemplatesOnReconnectAndDeliversWhatWaited) {
     close(conn);
 }
 
+TEST(CollectorSession, TlsToAPeerThatSpeaksNoTlsFailsTheHandshakeAndRecordsWait) {
+    Listener collector_socket(SOCK_STREAM);
+    CollectorSession s(collector(config::Transport::tls, collector_socket.port), 1, 1);
+    EXPECT_EQ(s.describe(), "tls 127.0.0.1:" + std::to_string(collector_socket.port));
+    s.offer(records(50));
+    auto now = Steady::now();
+    const int conn = accept_within(collector_socket.fd, s, now);
+    ASSERT_GE(conn, 0);
+    const char answer[] = "HTTP/1.0 400 Bad Request\r\n\r\n";
+    ASSERT_EQ(write(conn, answer, sizeof(answer) - 1), static_cast<ssize_t>(sizeof(answer) - 1));
+    for (int i = 0; i < 1000 && s.state() != SessionState::down; ++i) {
+        std::this_thread::sleep_for(1ms);
+        s.service(now, kReliability);
+    }
+    EXPECT_EQ(s.state(), SessionState::down);
+    EXPECT_TRUE(s.last_error().starts_with("TLS handshake failed: ")) << s.last_error();
+    const SessionCounters c = s.counters();
+    EXPECT_EQ(c.handshake_failures, 1u);
+    EXPECT_EQ(c.records_buffered, 50u) << "records wait for the next session";
+    EXPECT_EQ(c.records_sent, 0u);
+    EXPECT_EQ(c.records_not_sent, 0u);
+    close(conn);
+}
+
 // A folder of its own for a file collector's files, removed at the end.
 struct FileCollector {
     fs::path dir;
