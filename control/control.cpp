@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -61,6 +62,24 @@ ApplicationNames application_names(const config::Config& c) {
     return names;
 }
 
+// The ports as collectors see them: each one's ingressInterface, name and description.
+Interfaces interfaces(const config::Config& c, const shm::StatsZone& zone) {
+    static_assert(ipfix::kMaxInterfaces == shm::kMaxPorts);
+    auto out = std::make_shared<std::vector<Interface>>();
+    const std::size_t n = std::min<std::size_t>(c.ports.size(), zone.header.port_count);
+    for (std::size_t i = 0; i < n; ++i) {
+        const config::Port& p = c.ports[i];
+        const std::uint16_t id = zone.ports[i].port_id;
+        const std::string description = p.capture.empty() ? p.device : p.capture;
+        std::string name = p.name;
+        if (name.empty())
+            name = p.capture.empty() ? std::string(p.device_name())
+                                     : std::filesystem::path(p.capture).filename().string();
+        out->push_back({id, p.if_index != 0 ? p.if_index : id, name, description});
+    }
+    return out;
+}
+
 // The running control: its configuration, the exporter, the operator's interfaces.
 class Control {
 public:
@@ -68,7 +87,7 @@ public:
         : config_(c),
           zone_(zone),
           options_(options),
-          exporter_(c, application_names(c)),
+          exporter_(c, application_names(c), interfaces(c, zone)),
           commands_(
               zone,
               [this] {

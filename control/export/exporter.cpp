@@ -8,13 +8,15 @@
 
 namespace sluice::control {
 
-Exporter::Exporter(const config::Config& config, ApplicationNames names)
+Exporter::Exporter(const config::Config& config, ApplicationNames names, Interfaces interfaces)
     : observation_domain_(config.sensor.observation_domain_id),
       domain_name_(config.sensor.name),
-      names_(std::move(names)) {
+      names_(std::move(names)),
+      interfaces_(std::move(interfaces)) {
     for (const config::Collector& c : config.collectors)
-        sessions_.push_back(std::make_unique<CollectorSession>(
-            c, observation_domain_, next_exporting_process_id_++, names_, nullptr, domain_name_));
+        sessions_.push_back(std::make_unique<CollectorSession>(c, observation_domain_,
+                                                               next_exporting_process_id_++, names_,
+                                                               nullptr, domain_name_, interfaces_));
 }
 
 void Exporter::reconfigure(const config::Config& config, const Reliability& reliability,
@@ -33,7 +35,7 @@ void Exporter::reconfigure(const config::Config& config, const Reliability& reli
         } else {
             next.push_back(std::make_unique<CollectorSession>(c, observation_domain_,
                                                               next_exporting_process_id_++, names_,
-                                                              nullptr, domain_name_));
+                                                              nullptr, domain_name_, interfaces_));
             SLUICE_INFO("collector \"%s\" (%s): added", c.name.c_str(),
                         next.back()->describe().c_str());
         }

@@ -12,7 +12,8 @@ namespace sluice::control {
 
 class Exporter {
 public:
-    explicit Exporter(const config::Config& config, ApplicationNames names = nullptr);
+    explicit Exporter(const config::Config& config, ApplicationNames names = nullptr,
+                      Interfaces interfaces = nullptr);
 
     // A reload: collectors whose settings are unchanged keep their session, buffer and
     // counters; removed or changed ones are closed (what they held counted as not sent) and the
@@ -34,6 +35,7 @@ private:
     std::uint32_t observation_domain_ = 0;
     std::string domain_name_;  // [sensor] name, which a reload does not change
     ApplicationNames names_;
+    Interfaces interfaces_;                        // the ports, which a reload does not change
     std::uint32_t next_exporting_process_id_ = 1;  // unique for the life of this control
 };
 

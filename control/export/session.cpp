@@ -45,7 +45,8 @@ struct Overloaded : F... {
 CollectorSession::CollectorSession(const config::Collector& collector,
                                    std::uint32_t observation_domain,
                                    std::uint32_t exporting_process_id, ApplicationNames names,
-                                   std::unique_ptr<Channel> channel, std::string domain_name)
+                                   std::unique_ptr<Channel> channel, std::string domain_name,
+                                   Interfaces interfaces)
     : config_(collector),
       domain_(observation_domain),
       domain_name_(std::move(domain_name)),
@@ -60,8 +61,18 @@ CollectorSession::CollectorSession(const config::Collector& collector,
       // NetFlow v5 has no options records to carry the names.
       names_(names && !names->empty() && collector.protocol != config::Protocol::netflow5
                  ? std::move(names)
-                 : nullptr) {
+                 : nullptr),
+      interfaces_(interfaces && !interfaces->empty() &&
+                          collector.protocol != config::Protocol::netflow5
+                      ? interfaces
+                      : nullptr) {
+    if (interfaces)
+        for (const Interface& i : *interfaces) if_index_[i.port_id % if_index_.size()] = i.if_index;
     new_builder(ipfix::MessageBuilder::kMaxSize);
+}
+
+std::size_t CollectorSession::names_count() const {
+    return (interfaces_ ? interfaces_->size() : 0) + (names_ ? names_->size() : 0);
 }
 
 void CollectorSession::new_builder(std::size_t max_message) {
@@ -77,6 +88,7 @@ void CollectorSession::new_builder(std::size_t max_message) {
             builder_.emplace<netflow::V5Builder>(domain_, max_message);
             break;
     }
+    std::visit([this](auto& b) { b.set_interfaces(if_index_); }, builder_);
 }
 
 SessionCounters CollectorSession::counters() const {
@@ -409,12 +421,12 @@ void CollectorSession::completed(Steady::time_point now, const Message& m) {
         ++counters_.template_messages_sent;
         templates_due_ = false;
         next_templates_ = now + config_.template_refresh;
-        names_due_ = names_ != nullptr;  // the names follow the templates that define them
+        names_due_ = names_count() != 0;  // the names follow the templates that define them
         names_sent_ = 0;
     }
     if (m.names_to != 0) {
         names_sent_ = m.names_to;
-        names_due_ = names_sent_ < names_->size();
+        names_due_ = names_sent_ < names_count();
     }
     if (m.statistics) {
         counters_.statistics_records_sent += 2;
@@ -452,13 +464,13 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
                 b.begin(sequence_);
                 if (with_templates) {
                     const auto data = ipfix::flow_templates(precision_, config_.records);
-                    const std::array<const ipfix::Template*, 6> all{data[0],
-                                                                    data[1],
-                                                                    &ipfix::kMeteringStatistics,
-                                                                    &ipfix::kExportingStatistics,
-                                                                    &ipfix::kDomainName,
-                                                                    &ipfix::kApplicationNames};
-                    b.add_templates(std::span(all).first(names_ ? 6 : 5));
+                    std::array<const ipfix::Template*, 7> all{
+                        data[0], data[1], &ipfix::kMeteringStatistics, &ipfix::kExportingStatistics,
+                        &ipfix::kDomainName};
+                    std::size_t n = 5;
+                    if (names_) all[n++] = &ipfix::kApplicationNames;
+                    if (interfaces_) all[n++] = &ipfix::kInterfaceNames;
+                    b.add_templates(std::span(all).first(n));
                     // What the observation domain is called goes with the templates, so a
                     // collector that learns them learns it too.
                     b.add_domain_name(domain_, domain_name_);
@@ -474,7 +486,7 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
             },
             [&](netflow::V9Builder& b) {
                 b.begin(sequence_);
-                if (with_templates) b.add_templates(names_ != nullptr);
+                if (with_templates) b.add_templates(names_ != nullptr, interfaces_ != nullptr);
                 b.add_statistics(domain_, {.records_sent = counters_.records_sent,
                                            .packets_sent = counters_.packets_sent,
                                            .octets_sent = counters_.octets_sent,
@@ -497,11 +509,18 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
 // As many application names as fit in a message, from where the last message stopped.
 CollectorSession::Outcome CollectorSession::send_names(Steady::time_point now) {
     std::size_t i = names_sent_;
-    std::visit(Overloaded{[&](netflow::V5Builder&) {},  // never due: names_ is null
+    const std::size_t ports = interfaces_ ? interfaces_->size() : 0, end = names_count();
+    std::visit(Overloaded{[&](netflow::V5Builder&) {},  // never due: it has no names
                           [&](auto& b) {
                               b.begin(sequence_);
-                              for (; i < names_->size(); ++i) {
-                                  const ApplicationName& a = (*names_)[i];
+                              for (; i < end; ++i) {
+                                  if (i < ports) {
+                                      const Interface& p = (*interfaces_)[i];
+                                      if (!b.add_interface(p.if_index, p.name, p.description))
+                                          break;
+                                      continue;
+                                  }
+                                  const ApplicationName& a = (*names_)[i - ports];
                                   if (!b.add_application(ipfix::application_id(a.id), a.name,
                                                          a.description))
                                       break;

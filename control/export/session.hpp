@@ -44,6 +44,16 @@ struct ApplicationName {
 };
 using ApplicationNames = std::shared_ptr<const std::vector<ApplicationName>>;
 
+// A port as collectors see it: the ingressInterface of its records, a name and a description,
+// sent as options records.
+struct Interface {
+    std::uint16_t port_id;  // the DPDK port id its records carry
+    std::uint32_t if_index;
+    std::string name;
+    std::string description;
+};
+using Interfaces = std::shared_ptr<const std::vector<Interface>>;
+
 enum class SessionState : std::uint8_t {
     opening,  // resolving, connecting
     up,
@@ -57,9 +67,11 @@ class CollectorSession {
 public:
     // `exporting_process_id` scopes this collector's Exporting Process statistics;
     // `domain_name` is sent as the observation domain's observationDomainName.
+    // `interfaces`, the ports, are named to collectors and give the records' ingressInterface.
     CollectorSession(const config::Collector& collector, std::uint32_t observation_domain,
                      std::uint32_t exporting_process_id, ApplicationNames names = nullptr,
-                     std::unique_ptr<Channel> channel = nullptr, std::string domain_name = {});
+                     std::unique_ptr<Channel> channel = nullptr, std::string domain_name = {},
+                     Interfaces interfaces = nullptr);
 
     // Takes records into the buffer (a uniflow collector's: one per direction); what does not
     // fit is counted as not sent.
@@ -100,7 +112,7 @@ private:
         std::size_t bytes = 0;
         bool templates = false;
         bool statistics = false;
-        std::size_t names_to = 0;  // the application names sent up to here
+        std::size_t names_to = 0;  // the interface and application names sent up to here
     };
 
     enum class Outcome { done, waiting, failed };
@@ -128,6 +140,7 @@ private:
     void lose_in_flight();
     Outcome send_statistics(Steady::time_point now, const Reliability& r, bool with_templates);
     Outcome send_names(Steady::time_point now);
+    std::size_t names_count() const;
     void not_sent(const Totals& t);
     // What a NetFlow v5 collector takes of uniflow records: IPv4, in 32-bit counts.
     std::span<const FlowRecord> for_v5(std::span<const FlowRecord> records);
@@ -166,7 +179,11 @@ private:
     bool templates_due_ = true;
     bool statistics_due_ = true;
     ApplicationNames names_;
-    bool names_due_ = false;  // after templates: the names, from names_sent_ on
+    Interfaces interfaces_;
+    ipfix::InterfaceIndexes if_index_ = ipfix::identity_interfaces();
+    // After templates: the interfaces' names, then the applications', from names_sent_ on (an
+    // index over both lists).
+    bool names_due_ = false;
     std::size_t names_sent_ = 0;
     Steady::time_point next_templates_{};
     Steady::time_point next_statistics_{};

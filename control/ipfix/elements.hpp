@@ -50,6 +50,8 @@ struct Element {
     X(minimumTTL,                    52, 0, unsigned8, 1)                                     \
     X(maximumTTL,                    53, 0, unsigned8, 1)                                     \
     X(vlanId,                        58, 0, unsigned16, 2)                                    \
+    X(interfaceName,                 82, 0, string, kVariableLength)                          \
+    X(interfaceDescription,          83, 0, string, kVariableLength)                          \
     X(octetTotalCount,               85, 0, unsigned64, 8)                                    \
     X(packetTotalCount,              86, 0, unsigned64, 8)                                    \
     X(applicationDescription,        94, 0, string, kVariableLength)                          \

@@ -144,7 +144,7 @@ constexpr Biflow kV4Ms(kV4MsFields), kV6Ms(kV6MsFields), kV4Ns(kV4NsFields), kV6
 constexpr Biflow kUniV4Ms(kUniV4MsFields), kUniV6Ms(kUniV6MsFields), kUniV4Ns(kUniV4NsFields),
     kUniV6Ns(kUniV6NsFields);
 
-// Biflow templates 256-259, uniflow 264-267 (260-263 are the options templates below).
+// Biflow templates 256-259, uniflow 264-267 (260-263 and 268 are the options templates below).
 const Template kTemplates[] = {
     {256, kV4Ms.fields},    {257, kV6Ms.fields},    {258, kV4Ns.fields},    {259, kV6Ns.fields},
     {264, kUniV4Ms.fields}, {265, kUniV6Ms.fields}, {266, kUniV4Ns.fields}, {267, kUniV6Ns.fields}};
@@ -165,6 +165,8 @@ constexpr Element kMeteringStatisticsFields[] = {
 constexpr Element kDomainNameFields[] = {ie::observationDomainId, ie::observationDomainName};
 constexpr Element kApplicationNamesFields[] = {ie::applicationId, ie::applicationName,
                                                ie::applicationDescription};
+constexpr Element kInterfaceNamesFields[] = {ie::ingressInterface, ie::interfaceName,
+                                             ie::interfaceDescription};
 constexpr Element kExportingStatisticsFields[] = {
     ie::exportingProcessId,     ie::notSentFlowTotalCount, ie::notSentPacketTotalCount,
     ie::notSentOctetTotalCount, ie::flowStartMilliseconds, ie::flowEndMilliseconds};
@@ -180,7 +182,8 @@ inline void store(std::uint8_t* p, std::uint64_t value, unsigned bytes) {
 
 // Writes one field of a biflow record; returns where the next one starts.
 [[gnu::always_inline]] inline std::uint8_t* encode(std::uint8_t* p, Source s, const Element& e,
-                                                   const FlowRecord& r, bool ns) {
+                                                   const FlowRecord& r, bool ns,
+                                                   const InterfaceIndexes& if_index) {
     auto time = [ns](std::uint64_t t) { return ns ? ntp_timestamp(t) : t / 1'000'000; };
     std::uint64_t v = 0;
     switch (s) {
@@ -194,7 +197,7 @@ inline void store(std::uint8_t* p, std::uint64_t value, unsigned bytes) {
         case Source::destination_port: v = r.destination_port; break;
         case Source::protocol: v = r.protocol; break;
         case Source::vlan_id: v = r.vlan_id; break;
-        case Source::ingress_port: v = r.ingress_port; break;
+        case Source::ingress_port: v = if_index[r.ingress_port % kMaxInterfaces]; break;
         case Source::octets: v = r.octets; break;
         case Source::packets: v = r.packets; break;
         case Source::reverse_octets: v = r.reverse_octets; break;
@@ -224,13 +227,14 @@ inline void store(std::uint8_t* p, std::uint64_t value, unsigned bytes) {
 // One record of biflow template `B`, its fields unrolled at compile time: each field's source
 // and length are constants, so every switch above folds away.
 template <const auto& B, bool NS, std::size_t... I>
-void encode_record(std::uint8_t* p, const FlowRecord& r, std::index_sequence<I...>) {
-    ((p = encode(p, B.sources[I], B.fields[I], r, NS)), ...);
+void encode_record(std::uint8_t* p, const FlowRecord& r, const InterfaceIndexes& if_index,
+                   std::index_sequence<I...>) {
+    ((p = encode(p, B.sources[I], B.fields[I], r, NS, if_index)), ...);
 }
 
 template <const auto& B, bool NS>
-void encode_record(std::uint8_t* p, const FlowRecord& r) {
-    encode_record<B, NS>(p, r, std::make_index_sequence<B.fields.size()>());
+void encode_record(std::uint8_t* p, const FlowRecord& r, const InterfaceIndexes& if_index) {
+    encode_record<B, NS>(p, r, if_index, std::make_index_sequence<B.fields.size()>());
 }
 
 }  // namespace
@@ -239,6 +243,13 @@ const Template kMeteringStatistics{260, kMeteringStatisticsFields, 1};
 const Template kExportingStatistics{261, kExportingStatisticsFields, 1};
 const Template kApplicationNames{262, kApplicationNamesFields, 1};
 const Template kDomainName{263, kDomainNameFields, 1};
+const Template kInterfaceNames{268, kInterfaceNamesFields, 1};
+
+InterfaceIndexes identity_interfaces() {
+    InterfaceIndexes out{};
+    for (std::uint32_t i = 0; i < out.size(); ++i) out[i] = i;
+    return out;
+}
 
 std::uint64_t ntp_timestamp(std::uint64_t unix_ns) {
     const std::uint64_t seconds = unix_ns / 1'000'000'000 + kNtpEpochOffset;
@@ -378,14 +389,14 @@ bool MessageBuilder::add(const FlowRecord& r) {
     if (!open_set(t.id, length)) return false;
     std::uint8_t* p = &buffer_[size_];
     switch (index) {
-        case 0: encode_record<kV4Ms, false>(p, r); break;
-        case 1: encode_record<kV6Ms, false>(p, r); break;
-        case 2: encode_record<kV4Ns, true>(p, r); break;
-        case 3: encode_record<kV6Ns, true>(p, r); break;
-        case 4: encode_record<kUniV4Ms, false>(p, r); break;
-        case 5: encode_record<kUniV6Ms, false>(p, r); break;
-        case 6: encode_record<kUniV4Ns, true>(p, r); break;
-        default: encode_record<kUniV6Ns, true>(p, r); break;
+        case 0: encode_record<kV4Ms, false>(p, r, if_index_); break;
+        case 1: encode_record<kV6Ms, false>(p, r, if_index_); break;
+        case 2: encode_record<kV4Ns, true>(p, r, if_index_); break;
+        case 3: encode_record<kV6Ns, true>(p, r, if_index_); break;
+        case 4: encode_record<kUniV4Ms, false>(p, r, if_index_); break;
+        case 5: encode_record<kUniV6Ms, false>(p, r, if_index_); break;
+        case 6: encode_record<kUniV4Ns, true>(p, r, if_index_); break;
+        default: encode_record<kUniV6Ns, true>(p, r, if_index_); break;
     }
     size_ += length;
     ++records_;
@@ -432,6 +443,12 @@ bool MessageBuilder::add_application(std::uint32_t id, std::string_view name,
                                      std::string_view description) {
     const std::string_view strings[] = {name, description};
     return add_named(kApplicationNames, id, strings);
+}
+
+bool MessageBuilder::add_interface(std::uint32_t if_index, std::string_view name,
+                                   std::string_view description) {
+    const std::string_view strings[] = {name, description};
+    return add_named(kInterfaceNames, if_index, strings);
 }
 
 bool MessageBuilder::add_domain_name(std::uint32_t domain, std::string_view name) {

@@ -2,6 +2,7 @@
 // and the options records of the reliability statistics (RFC 7011 section 4).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -60,6 +61,15 @@ extern const Template kApplicationNames;
 // observationDomainId: the sensor's [sensor] name.
 extern const Template kDomainName;
 
+// The interfaces' names (RFC 7011's interfaceName and interfaceDescription), scoped by
+// ingressInterface: collectors show the ports by name.
+extern const Template kInterfaceNames;
+
+// ingressInterface of the records by DPDK port id: [[port]] if_index, by default the port id.
+inline constexpr std::size_t kMaxInterfaces = 32;
+using InterfaceIndexes = std::array<std::uint32_t, kMaxInterfaces>;
+InterfaceIndexes identity_interfaces();
+
 // applicationId (RFC 6759): a classification engine id and a 24-bit selector. Sluice's ids
 // are its own registry of layer-7 applications, engine PANA-L7 (13); 0 ("not identified")
 // is sent as engine 0, which RFC 6759 reserves as invalid.
@@ -97,6 +107,12 @@ public:
     // A record of kDomainName.
     bool add_domain_name(std::uint32_t domain, std::string_view name);
 
+    // A record of kInterfaceNames.
+    bool add_interface(std::uint32_t if_index, std::string_view name, std::string_view description);
+
+    // What the records' ingressInterface is, by their ingress port.
+    void set_interfaces(const InterfaceIndexes& indexes) { if_index_ = indexes; }
+
     // Ends the message with its export time, seconds since the epoch: its bytes, valid until
     // the next begin().
     std::span<const std::uint8_t> finish(std::uint32_t export_time);
@@ -126,6 +142,7 @@ private:
     std::size_t set_start_ = 0;  // 0: no set open
     std::uint16_t set_id_ = 0;
     std::uint32_t records_ = 0;
+    InterfaceIndexes if_index_ = identity_interfaces();
 };
 
 // dateTimeNanoseconds: NTP format, seconds since 1900 and a 32-bit binary fraction (RFC 7011).

@@ -52,6 +52,8 @@ enum Field : std::uint16_t {
     APPLICATION_DESCRIPTION = 94,
     APPLICATION_TAG = 95,  // applicationId, as in IPFIX (RFC 6759)
     APPLICATION_NAME = 96,
+    IF_NAME = 82,
+    IF_DESC = 83,
     FLOW_END_REASON = 136,
     IGNORED_PACKETS = 164,
     IGNORED_OCTETS = 165,
@@ -84,6 +86,8 @@ constexpr FieldSpec kSamplingFields[] = {{SAMPLING_INTERVAL, 4}, {SAMPLING_ALGOR
 constexpr FieldSpec kApplicationFields[] = {{APPLICATION_TAG, 4},
                                             {APPLICATION_NAME, kV9NameLength},
                                             {APPLICATION_DESCRIPTION, kV9DescriptionLength}};
+constexpr FieldSpec kInterfaceFields[] = {
+    {INPUT_SNMP, 4}, {IF_NAME, kV9InterfaceNameLength}, {IF_DESC, kV9DescriptionLength}};
 constexpr std::uint8_t kDeterministic = 1;  // SAMPLING_ALGORITHM: every Nth packet
 
 struct V9Template {
@@ -96,6 +100,7 @@ constexpr V9Template kV6{kV9Ipv6Template, {}, kV6Fields};
 constexpr V9Template kStatistics{kV9StatisticsTemplate, kSystemScope, kStatisticsFields};
 constexpr V9Template kSampling{kV9SamplingTemplate, kSystemScope, kSamplingFields};
 constexpr V9Template kApplications{kV9ApplicationsTemplate, kSystemScope, kApplicationFields};
+constexpr V9Template kInterfaces{kV9InterfacesTemplate, kSystemScope, kInterfaceFields};
 
 constexpr std::size_t length_of(std::span<const FieldSpec> fields) {
     std::size_t n = 0;
@@ -219,9 +224,12 @@ bool V9Builder::open_set(std::uint16_t set_id, std::size_t record_length) {
     return true;
 }
 
-bool V9Builder::add_templates(bool application_names) {
-    const V9Template* all[] = {&kV4, &kV6, &kStatistics, &kSampling, &kApplications};
-    const std::span<const V9Template* const> templates(all, application_names ? 5 : 4);
+bool V9Builder::add_templates(bool application_names, bool interface_names) {
+    const V9Template* all[6] = {&kV4, &kV6, &kStatistics, &kSampling};
+    std::size_t n = 4;
+    if (application_names) all[n++] = &kApplications;
+    if (interface_names) all[n++] = &kInterfaces;
+    const std::span<const V9Template* const> templates(all, n);
     std::size_t size = 0;
     for (const V9Template* t : templates)
         size += (t->scope.empty() ? 4 : 6) + 4 * (t->scope.size() + t->fields.size()) +
@@ -277,7 +285,7 @@ bool V9Builder::add(const FlowRecord& r) {
     put(r.destination_port, 2);
     put(r.protocol, 1);
     put(r.vlan_id, 2);
-    put(r.ingress_port, 4);
+    put(if_index_[r.ingress_port % ipfix::kMaxInterfaces], 4);
     put(r.octets, 8);
     put(r.packets, 8);
     timed_.push_back(
@@ -316,16 +324,29 @@ bool V9Builder::add_application(std::uint32_t id, std::string_view name,
     if (!open_set(kV9ApplicationsTemplate, record_length_of(kApplications))) return false;
     put(source_id_, 4);
     put(id, 4);
-    // Fixed-length strings, cut to fit and padded with zero bytes.
-    for (const auto& [text, length] :
-         {std::pair{name, kV9NameLength}, std::pair{description, kV9DescriptionLength}}) {
-        const std::size_t n = std::min(text.size(), length);
-        std::memcpy(&buffer_[size_], text.data(), n);
-        std::memset(&buffer_[size_ + n], 0, length - n);
-        size_ += length;
-    }
+    put_string(name, kV9NameLength);
+    put_string(description, kV9DescriptionLength);
     ++records_;
     return true;
+}
+
+bool V9Builder::add_interface(std::uint32_t if_index, std::string_view name,
+                              std::string_view description) {
+    if (!open_set(kV9InterfacesTemplate, record_length_of(kInterfaces))) return false;
+    put(source_id_, 4);
+    put(if_index, 4);
+    put_string(name, kV9InterfaceNameLength);
+    put_string(description, kV9DescriptionLength);
+    ++records_;
+    return true;
+}
+
+// A fixed-length string, cut to fit and padded with zero bytes.
+void V9Builder::put_string(std::string_view text, std::size_t length) {
+    const std::size_t n = std::min(text.size(), length);
+    std::memcpy(&buffer_[size_], text.data(), n);
+    std::memset(&buffer_[size_ + n], 0, length - n);
+    size_ += length;
 }
 
 std::span<const std::uint8_t> V9Builder::finish(std::uint64_t now_ns) {
@@ -369,8 +390,9 @@ bool V5Builder::add(const FlowRecord& r) {
     std::memset(p, 0, kRecordSize);
     std::memcpy(p, r.source_address, 4);
     std::memcpy(p + 4, r.destination_address, 4);
-    // nexthop 0; input the ingress port, output 0
-    store_big_endian(p + 12, r.ingress_port, 2);
+    // nexthop 0; input the ingress interface, output 0
+    const std::uint32_t input = if_index_[r.ingress_port % ipfix::kMaxInterfaces];
+    store_big_endian(p + 12, input <= 0xffff ? input : 0, 2);
     store_big_endian(p + 16, std::min(r.packets, kMaxV5Count), 4);
     store_big_endian(p + 20, std::min(r.octets, kMaxV5Count), 4);
     // First and Last at finish()

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control/ipfix/encoder.hpp"
 #include "sluice/record.hpp"
 
 namespace sluice::netflow {
@@ -63,9 +64,11 @@ inline constexpr std::uint16_t kV9Ipv6Template = 257;
 inline constexpr std::uint16_t kV9StatisticsTemplate = 258;
 inline constexpr std::uint16_t kV9SamplingTemplate = 259;
 inline constexpr std::uint16_t kV9ApplicationsTemplate = 260;
+inline constexpr std::uint16_t kV9InterfacesTemplate = 261;
 // The fixed lengths of the application names' strings (NetFlow v9 has no variable length).
 inline constexpr std::size_t kV9NameLength = 32;
 inline constexpr std::size_t kV9DescriptionLength = 64;
+inline constexpr std::size_t kV9InterfaceNameLength = 32;
 
 // Builds one NetFlow v9 export packet at a time into a buffer of at most `max_size` bytes. The
 // source id is the observation domain.
@@ -79,14 +82,18 @@ public:
     // Starts a packet whose sequence number counts the export packets sent before it in the
     // session (RFC 3954 section 5.1).
     void begin(std::uint32_t sequence);
-    // The data templates, then the options templates; the names' template when asked.
-    bool add_templates(bool application_names);
+    // The data templates, then the options templates; the names' templates when asked.
+    bool add_templates(bool application_names, bool interface_names);
     // A uniflow record; false when it does not fit (or its times are too far from the others').
     bool add(const FlowRecord& record);
     // The statistics and the sampling options records.
     bool add_statistics(std::uint32_t source_id, const Statistics& s);
     // An application-names options record; `id` as the data records carry it.
     bool add_application(std::uint32_t id, std::string_view name, std::string_view description);
+    // An interface-names options record: INPUT_SNMP, IF_NAME and IF_DESC.
+    bool add_interface(std::uint32_t if_index, std::string_view name, std::string_view description);
+    // What the records' INPUT_SNMP is, by their ingress port.
+    void set_interfaces(const ipfix::InterfaceIndexes& indexes) { if_index_ = indexes; }
     // Ends the packet, stamped for `now_ns`: its bytes, valid until the next begin().
     std::span<const std::uint8_t> finish(std::uint64_t now_ns);
 
@@ -102,6 +109,7 @@ private:
     bool open_set(std::uint16_t set_id, std::size_t record_length);
     void close_set();
     void put(std::uint64_t value, unsigned bytes);
+    void put_string(std::string_view text, std::size_t length);
 
     // Where a record's FIRST_SWITCHED is, and its times: written when the packet's stamp is
     // known, at finish().
@@ -120,6 +128,7 @@ private:
     std::vector<Timed> timed_;
     std::uint64_t first_ms_ = 0, last_ms_ = 0;
     UptimeClock clock_;
+    ipfix::InterfaceIndexes if_index_ = ipfix::identity_interfaces();
 };
 
 // Builds one NetFlow v5 export packet at a time: at most 30 IPv4 records of 48 bytes. The
@@ -138,6 +147,8 @@ public:
     // (or its times are too far from the others').
     bool add(const FlowRecord& record);
     std::span<const std::uint8_t> finish(std::uint64_t now_ns);
+    // What the records' input is, by their ingress port: 0 where it passes 16 bits.
+    void set_interfaces(const ipfix::InterfaceIndexes& indexes) { if_index_ = indexes; }
 
     std::uint32_t sequence_step() const { return records_; }
     std::uint32_t records() const { return records_; }
@@ -154,6 +165,7 @@ private:
     std::uint64_t first_ms_[kMaxRecords] = {}, last_ms_[kMaxRecords] = {};
     std::uint64_t min_first_ms_ = 0, max_last_ms_ = 0;
     UptimeClock clock_;
+    ipfix::InterfaceIndexes if_index_ = ipfix::identity_interfaces();
 };
 
 }  // namespace sluice::netflow

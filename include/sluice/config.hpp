@@ -119,6 +119,10 @@ struct Dataplane {
 struct Port {
     std::string device;   // a DPDK device; or
     std::string capture;  // a pcap file the worker reads itself, replayed in its own time
+    // What collectors call it: interfaceName (default: the device's name, or the capture's
+    // file name) and the records' ingressInterface (0: its DPDK port id).
+    std::string name;
+    std::uint32_t if_index = 0;
     std::uint16_t rx_queues = 1;
     std::uint16_t rx_descriptors = 1024;
     std::uint16_t mtu = 1500;

@@ -59,6 +59,8 @@ template <typename V>
 void visit(V& v, Port& p) {
     v.string("device", p.device, device);
     v.string("capture", p.capture, absolute_path);
+    v.string("name", p.name, any);
+    v.integer("if_index", p.if_index, 0, 0x7fffffff);
     v.integer("rx_queues", p.rx_queues, 1, 128);
     v.integer("rx_descriptors", p.rx_descriptors, 64, 32768);
     v.integer("mtu", p.mtu, 68, 16000);

@@ -273,6 +273,34 @@ TEST(CollectorSession, ANetflow5CollectorCountsIpv6AsNotSentUnderAReasonOfItsOwn
     EXPECT_EQ(n.statistics_records_sent, 0u);
 }
 
+TEST(CollectorSession, PortsAreNamedAndRecordsCarryTheirIfIndex) {
+    Listener sink(SOCK_DGRAM);
+    auto ports = std::make_shared<std::vector<Interface>>(
+        std::vector<Interface>{{0, 436207616, "span-a", "0000:3b:00.0"}, {1, 1, "span-b", "x"}});
+    CollectorSession s(collector(config::Transport::udp, sink.port), 42, 1, nullptr, nullptr,
+                       "sensor-a", ports);
+    s.offer(records(10));  // ingress port 0
+    s.service(Steady::now(), kReliability);
+    const Received r(datagrams(sink.fd));
+    EXPECT_TRUE(r.messages[0].templates.contains(268));
+    std::vector<std::string> names;
+    std::size_t flows = 0;
+    for (const auto& m : r.messages)
+        for (const auto& [set, fields] : m.records) {
+            if (set == 268) {
+                names.emplace_back(fields.at({82, 0}).begin(), fields.at({82, 0}).end());
+                if (names.size() == 1) {
+                    EXPECT_EQ(ipfix::value(fields.at({10, 0})), 436207616u);
+                }
+            } else if (set == 256 || set == 257) {
+                ++flows;
+                EXPECT_EQ(ipfix::value(fields.at({10, 0})), 436207616u);
+            }
+        }
+    EXPECT_EQ(names, (std::vector<std::string>{"span-a", "span-b"}));
+    EXPECT_EQ(flows, 10u);
+}
+
 TEST(CollectorSession, UdpRefreshesTemplatesAndStatisticsOnTime) {
     Listener sink(SOCK_DGRAM);
     auto c = collector(config::Transport::udp, sink.port);

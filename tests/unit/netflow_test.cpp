@@ -93,7 +93,7 @@ TEST(UptimeClock, TheBaseMovesBeforeTheUptimePasses32Bits) {
 TEST(V9Builder, APacketHasTemplatesThenRecordsTimedToTheMillisecond) {
     V9Builder b(77, 1472);
     b.begin(5);
-    ASSERT_TRUE(b.add_templates(true));
+    ASSERT_TRUE(b.add_templates(true, true));
     const std::uint64_t first = 1'800'000'000'000 * kMs - 3'456'789'012, last = kNowNs - 1'234'567;
     FlowRecord v4 = flow(4, first, last);
     FlowRecord v6 = flow(6, first + 5 * kMs, last);
@@ -106,8 +106,8 @@ TEST(V9Builder, APacketHasTemplatesThenRecordsTimedToTheMillisecond) {
     const auto bytes = b.finish(kNowNs);
     std::map<std::uint16_t, V9Template> known;
     const V9Packet p(bytes, known);
-    EXPECT_EQ(p.count, 7u) << "2 data and 3 options templates, 2 records";
-    EXPECT_EQ(p.template_records, 5u);
+    EXPECT_EQ(p.count, 8u) << "2 data and 4 options templates, 2 records";
+    EXPECT_EQ(p.template_records, 6u);
     EXPECT_EQ(p.sequence, 5u);
     EXPECT_EQ(p.source_id, 77u);
     EXPECT_EQ(p.unix_secs, 1'800'000'001u) << "the next second: no record ends after its export";
@@ -142,7 +142,7 @@ TEST(V9Builder, APacketHasTemplatesThenRecordsTimedToTheMillisecond) {
 TEST(V9Builder, StatisticsSayWhatWasSentIgnoredAndLostAndThatEveryPacketIsMetered) {
     V9Builder b(1, 1472);
     b.begin(0);
-    ASSERT_TRUE(b.add_templates(false));
+    ASSERT_TRUE(b.add_templates(false, false));
     ASSERT_TRUE(b.add_statistics(1, {.records_sent = 10,
                                      .packets_sent = 20,
                                      .octets_sent = 3000,
@@ -175,7 +175,7 @@ TEST(V9Builder, StatisticsSayWhatWasSentIgnoredAndLostAndThatEveryPacketIsMetere
 TEST(V9Builder, ApplicationNamesAreFixedLengthStringsCutAndPadded) {
     V9Builder b(1, 1472);
     b.begin(0);
-    ASSERT_TRUE(b.add_templates(true));
+    ASSERT_TRUE(b.add_templates(true, false));
     ASSERT_TRUE(b.add_application(ipfix::application_id(4), "ssh", std::string(100, 'd')));
     std::map<std::uint16_t, V9Template> known;
     const V9Packet p(b.finish(kNowNs), known);
@@ -185,6 +185,27 @@ TEST(V9Builder, ApplicationNamesAreFixedLengthStringsCutAndPadded) {
     EXPECT_EQ(a.fields.at(96).size(), kV9NameLength);
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(a.fields.at(96).data())), "ssh");
     EXPECT_EQ(a.fields.at(94), std::vector<std::uint8_t>(kV9DescriptionLength, 'd'));
+}
+
+TEST(V9Builder, InterfacesAreNamedAndRecordsCarryTheirIfIndex) {
+    V9Builder b(1, 1472);
+    ipfix::InterfaceIndexes indexes = ipfix::identity_interfaces();
+    indexes[3] = 436207616;  // a switch's ifIndex
+    b.set_interfaces(indexes);
+    b.begin(0);
+    ASSERT_TRUE(b.add_templates(false, true));
+    ASSERT_TRUE(b.add_interface(436207616, "span-a", "0000:3b:00.0"));
+    ASSERT_TRUE(b.add(flow(4, kNowNs, kNowNs)));  // ingress port 3
+    std::map<std::uint16_t, V9Template> known;
+    const V9Packet p(b.finish(kNowNs), known);
+    ASSERT_EQ(p.records.size(), 2u);
+    EXPECT_EQ(p.records[0].set, kV9InterfacesTemplate);
+    EXPECT_EQ(p.records[0].value(10), 436207616u);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(p.records[0].fields.at(82).data())),
+              "span-a");
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(p.records[0].fields.at(83).data())),
+              "0000:3b:00.0");
+    EXPECT_EQ(p.records[1].value(10), 436207616u);
 }
 
 TEST(V9Builder, RecordsFillThePacketUpToItsSize) {
@@ -198,7 +219,7 @@ TEST(V9Builder, RecordsFillThePacketUpToItsSize) {
     std::map<std::uint16_t, V9Template> known;
     V9Builder t(1, 1472);
     t.begin(0);
-    t.add_templates(false);
+    t.add_templates(false, false);
     const V9Packet templates(t.finish(kNowNs), known);
     const V9Packet p(bytes, known);
     EXPECT_EQ(p.records.size(), n);
