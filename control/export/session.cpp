@@ -535,12 +535,20 @@ CollectorSession::Outcome CollectorSession::send_names(Steady::time_point now) {
 
 std::span<const FlowRecord> CollectorSession::for_v5(std::span<const FlowRecord> records) {
     v5_.clear();
-    Totals ipv6;
+    Totals ipv6, too_large;
     for (const FlowRecord& r : records) {
-        if (r.ip_version == 4)
-            netflow::split_for_v5(r, v5_);
-        else
+        if (r.ip_version != 4)
             ipv6.add(r);
+        else if (!netflow::split_for_v5(r, v5_))
+            too_large.add(r);
+    }
+    if (too_large.records != 0) {
+        not_sent(too_large);
+        SLUICE_WARN(
+            "collector \"%s\" (%s): %lu records too large for NetFlow v5 even split "
+            "into %lu parts; counted as not sent",
+            name().c_str(), describe().c_str(), static_cast<unsigned long>(too_large.records),
+            static_cast<unsigned long>(netflow::kMaxV5Parts));
     }
     if (ipv6.records != 0) {
         not_sent(ipv6);

@@ -127,12 +127,24 @@ std::size_t padded(std::size_t n) {
     return (n + 3) & ~std::size_t{3};
 }
 
+}  // namespace
+
+Times times_of(const FlowRecord& r) {
+    const std::uint64_t last = r.last_ns / 1'000'000;
+    return {std::max(r.first_ns / 1'000'000,
+                     last > UptimeClock::kMaxSpanMs ? last - UptimeClock::kMaxSpanMs : 0),
+            last};
+}
+
+namespace {
+
 // The earliest and latest times of a packet's records (first kNoFirst: none yet), widened by
 // one more; false when the span would pass what one packet carries.
 bool widen(std::uint64_t& first, std::uint64_t& last, const FlowRecord& r) {
     const bool none = first == kNoFirst;
-    const std::uint64_t f = std::min(first, r.first_ns / 1'000'000);
-    const std::uint64_t l = none ? r.last_ns / 1'000'000 : std::max(last, r.last_ns / 1'000'000);
+    const Times t = times_of(r);
+    const std::uint64_t f = std::min(first, t.first_ms);
+    const std::uint64_t l = none ? t.last_ms : std::max(last, t.last_ms);
     if (!none && l - f > UptimeClock::kMaxSpanMs) return false;
     first = f;
     last = l;
@@ -163,15 +175,16 @@ UptimeClock::Stamp UptimeClock::stamp(std::uint64_t now_ns, std::uint64_t first_
     return {export_ms, boot_ms_};
 }
 
-void split_for_v5(const FlowRecord& r, std::vector<FlowRecord>& out) {
-    const std::uint64_t parts =
-        std::max({std::uint64_t{1}, (r.packets + kMaxV5Count - 1) / kMaxV5Count,
-                  (r.octets + kMaxV5Count - 1) / kMaxV5Count});
+bool split_for_v5(const FlowRecord& r, std::vector<FlowRecord>& out) {
+    auto needed = [](std::uint64_t n) { return n / kMaxV5Count + (n % kMaxV5Count != 0); };
+    const std::uint64_t parts = std::max({std::uint64_t{1}, needed(r.packets), needed(r.octets)});
+    if (parts > kMaxV5Parts) return false;
     for (std::uint64_t i = 0; i < parts; ++i) {
         FlowRecord& part = out.emplace_back(r);
         part.packets = r.packets / parts + (i < r.packets % parts ? 1 : 0);
         part.octets = r.octets / parts + (i < r.octets % parts ? 1 : 0);
     }
+    return true;
 }
 
 V9Builder::V9Builder(std::uint32_t source_id, std::size_t max_size)
@@ -288,8 +301,8 @@ bool V9Builder::add(const FlowRecord& r) {
     put(if_index_[r.ingress_port % ipfix::kMaxInterfaces], 4);
     put(r.octets, 8);
     put(r.packets, 8);
-    timed_.push_back(
-        {start + first_switched_at(address), r.first_ns / 1'000'000, r.last_ns / 1'000'000});
+    const Times t = times_of(r);
+    timed_.push_back({start + first_switched_at(address), t.first_ms, t.last_ms});
     size_ += 8;  // FIRST_SWITCHED and LAST_SWITCHED, at finish()
     put(r.tcp_flags, 1);
     put(r.minimum_ttl, 1);
@@ -401,8 +414,9 @@ bool V5Builder::add(const FlowRecord& r) {
     p[37] = r.tcp_flags;
     p[38] = r.protocol;
     // tos, AS numbers and masks: 0
-    first_ms_[records_] = r.first_ns / 1'000'000;
-    last_ms_[records_] = r.last_ns / 1'000'000;
+    const Times t = times_of(r);
+    first_ms_[records_] = t.first_ms;
+    last_ms_[records_] = t.last_ms;
     ++records_;
     return true;
 }

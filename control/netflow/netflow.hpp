@@ -41,6 +41,14 @@ private:
     bool booted_ = false;
 };
 
+// A record's first and last times in milliseconds, as NetFlow carries them: a record longer
+// than kMaxSpanMs (24.8 days; the dataplane ends records at active_timeout, at most 24 h) has
+// its start moved up to that span before its end.
+struct Times {
+    std::uint64_t first_ms, last_ms;
+};
+Times times_of(const FlowRecord& record);
+
 // The totals a NetFlow v9 statistics options record carries.
 struct Statistics {
     std::uint64_t records_sent = 0, packets_sent = 0, octets_sent = 0;  // to this collector
@@ -52,10 +60,14 @@ struct Statistics {
 // The largest count a NetFlow v5 record holds.
 inline constexpr std::uint64_t kMaxV5Count = 0xffffffff;
 
+// The most records one flow record becomes in NetFlow v5: 4.5 PB, four times what a 100G link
+// carries in the longest active timeout (24 h).
+inline constexpr std::uint64_t kMaxV5Parts = 1 << 20;
+
 // A record as NetFlow v5 records, whose counters are 32 bits: one, or as many parts as its
 // packets or octets need, the counts shared out evenly, each part with the record's times and
-// fields. Appended to `out`.
-void split_for_v5(const FlowRecord& record, std::vector<FlowRecord>& out);
+// fields. Appended to `out`; false (nothing appended) beyond kMaxV5Parts.
+bool split_for_v5(const FlowRecord& record, std::vector<FlowRecord>& out);
 
 // The NetFlow v9 templates: uniflow records of IPv4 and of IPv6, and options templates for
 // the statistics, the sampling (every packet: interval 1) and the application names.

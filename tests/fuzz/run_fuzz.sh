@@ -4,5 +4,6 @@
 set -euo pipefail
 target=$1 seeds=$2 work=$3 seconds=$4
 mkdir -p "$work/corpus" "$work/crashes"
-"$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+# A crash exits 1: libFuzzer's own code for it, 77, is what meson counts as a skipped test.
+"$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 -error_exitcode=1 \
   -artifact_prefix="$work/crashes/" "$work/corpus" "$seeds" 2>&1 | tail -25

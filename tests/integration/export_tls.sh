@@ -20,16 +20,23 @@ openssl x509 -req -in "$WORK/collector.csr" -CA "$WORK/sluice-test-ca.pem" -CAke
   -CAcreateserial -out "$WORK/collector.pem" -days 2 -extfile "$WORK/san.cnf" 2> /dev/null ||
   fail "cannot make the collector's certificate"
 
-# s_server NAME: one TLS connection on $port, what it receives in $WORK/NAME.ipfix (its standard
-# input held open, as it ends the session at its end); sets SERVER.
+# s_server NAME: one TLS connection on $port, what it receives in $WORK/NAME.ipfix; sets SERVER.
+# Its standard input is a fifo this shell holds open on fd 3, as s_server ends the session at
+# the end of its input.
 s_server() {
+  rm -f "$WORK/server-input"
+  mkfifo "$WORK/server-input"
   openssl s_server -accept "127.0.0.1:$port" -cert "$WORK/collector.pem" -key "$WORK/collector.key" \
-    -quiet -naccept 1 < <(sleep 120) > "$WORK/$1.ipfix" 2> "$WORK/$1-server.log" &
+    -quiet -naccept 1 < "$WORK/server-input" > "$WORK/$1.ipfix" 2> "$WORK/$1-server.log" &
   SERVER=$!
+  exec 3> "$WORK/server-input"
   for _ in $(seq 50); do ss -ltn | grep -q ":$port " && return; sleep 0.1; done
   fail "openssl s_server did not listen"
 }
-stop_server() { { kill "$SERVER" || true; wait "$SERVER" || true; } 2> /dev/null; }
+stop_server() {
+  { kill "$SERVER" || true; wait "$SERVER" || true; } 2> /dev/null
+  exec 3>&-
+}
 
 s_server trusted
 timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --to "127.0.0.1:$port" --transport tls \

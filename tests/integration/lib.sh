@@ -167,17 +167,19 @@ nfdump_flows() {
   TZ=UTC nfdump -6 -R "$1" -q -N -o "$NFDUMP_FORMAT" | sed 's/ *| */|/g; s/^ *//; s/ *$//'
 }
 
-# check_tshark FILE [DECODE-AS]: the capture's IPFIX decodes without a malformed packet or an
-# expert note about IPFIX (tshark checks sequence numbers), with every template field known by name.
+# check_tshark FILE [DECODE-AS [FLOW-FIELDS]]: the capture's IPFIX (or NetFlow) decodes without
+# a malformed packet or an expert note about it (tshark checks sequence numbers), with a flow
+# template of FLOW-FIELDS fields (24: the biflow's; 0: none, NetFlow v5) and every template
+# field known by name.
 check_tshark() {
-  local decode=()
+  local decode=() fields=${3:-24}
   [ -z "${2:-}" ] || decode=(-d "$2")
   tshark -r "$1" "${decode[@]}" -q -z expert > "$WORK/expert.txt" 2>/dev/null
   # TCP's own notes (a full receive window) are the transport's business, not the export's.
   if grep -qE "^ +[0-9]+ +[A-Za-z]+ +CFLOW " "$WORK/expert.txt"; then cat "$WORK/expert.txt" >&2; fail "tshark reports problems in $1"; fi
   [ "$(tshark -r "$1" "${decode[@]}" -Y _ws.malformed 2>/dev/null | wc -l)" -eq 0 ] || fail "malformed IPFIX in $1"
   tshark -r "$1" "${decode[@]}" -V 2>/dev/null > "$WORK/decoded.txt"
-  grep -qE 'Field \([0-9]+/24\)' "$WORK/decoded.txt" || fail "no biflow template decoded in $1"
+  [ "$fields" -eq 0 ] || grep -qE "Field \\([0-9]+/$fields\\)" "$WORK/decoded.txt" || fail "no flow template of $fields fields decoded in $1"
   if grep -E 'Field \([0-9]+/[0-9]+\)' "$WORK/decoded.txt" | grep -qiE 'unknown|: [0-9]+$'; then
     grep -E 'Field \([0-9]+/[0-9]+\)' "$WORK/decoded.txt" | grep -iE 'unknown|: [0-9]+$' | sort -u | head >&2
     fail "tshark does not know a template field by name"

@@ -277,7 +277,7 @@ TEST(V5Builder, TakesNoIpv6AndFewerRecordsOnASmallMtu) {
 TEST(SplitForV5, CountersBeyond32BitsAreSharedOverRecordsThatSumExactly) {
     std::vector<FlowRecord> out;
     FlowRecord small = flow(4, kNowNs, kNowNs);
-    split_for_v5(small, out);
+    ASSERT_TRUE(split_for_v5(small, out));
     ASSERT_EQ(out.size(), 1u);
     EXPECT_EQ(std::memcmp(&out[0], &small, sizeof(small)), 0);
     struct Case {
@@ -291,7 +291,7 @@ TEST(SplitForV5, CountersBeyond32BitsAreSharedOverRecordsThatSumExactly) {
         FlowRecord big = flow(4, kNowNs, kNowNs);
         big.packets = packets;
         big.octets = octets;
-        split_for_v5(big, out);
+        ASSERT_TRUE(split_for_v5(big, out));
         EXPECT_EQ(out.size(), parts);
         std::uint64_t p = 0, o = 0;
         for (const FlowRecord& r : out) {
@@ -305,6 +305,11 @@ TEST(SplitForV5, CountersBeyond32BitsAreSharedOverRecordsThatSumExactly) {
         EXPECT_EQ(p, packets);
         EXPECT_EQ(o, octets);
     }
+    out.clear();
+    FlowRecord impossible = flow(4, kNowNs, kNowNs);
+    impossible.octets = ~std::uint64_t{0};
+    EXPECT_FALSE(split_for_v5(impossible, out)) << "beyond 2^20 parts: counted as not sent";
+    EXPECT_TRUE(out.empty());
 }
 
 }  // namespace
