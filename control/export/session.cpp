@@ -108,6 +108,7 @@ void CollectorSession::offer(std::span<const FlowRecord> records) {
         records = uniflow_;
     }
     if (config_.protocol == config::Protocol::netflow5) records = for_v5(records);
+    if (records.empty()) return;  // a batch of IPv6 only, for NetFlow v5
     const std::size_t room = capacity_ - buffered_;
     const std::size_t taken = std::min(room, records.size());
     std::size_t tail = (head_ + buffered_) % capacity_;

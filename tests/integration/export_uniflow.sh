@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A collector that reads no reverse elements: pmacct's nfacctd (print plugin, CSV). Fed biflows
 # it counts the initiators' packets only; fed `--records uniflow` it counts every packet and
-# byte of the capture, and every conversation is there in both directions.
+# byte of the capture, and every conversation is there in both directions; fed NetFlow v9
+# (`--protocol netflow9`, uniflow too) it counts them all as well.
 source "$(dirname "$0")/lib.sh"
 
 port=47411
@@ -56,6 +57,11 @@ read -r got_packets got_octets <<< "$(csv_totals "$WORK/uniflow.csv")"
 [ "$got_octets" -eq "$octets" ] || fail "nfacctd counted $got_octets bytes, not the capture's $octets"
 expect_summary "$WORK/uniflow.json" received.packets="$packets" collectors.0.exported.packets="$packets" \
   collectors.0.exported.ip_octets="$octets" collectors.0.balanced=true
+
+nfacctd_run netflow9 --protocol netflow9
+read -r got_packets got_octets <<< "$(csv_totals "$WORK/netflow9.csv")"
+[ "$got_packets" -eq "$packets" ] || fail "nfacctd counted $got_packets packets of NetFlow v9, not $packets"
+[ "$got_octets" -eq "$octets" ] || fail "nfacctd counted $got_octets bytes of NetFlow v9, not $octets"
 
 # Every direction of every conversation, with its own packets and bytes (an ICMP reply has no
 # type and code of its own: its ports are 0).

@@ -271,6 +271,9 @@ TEST(CollectorSession, ANetflow5CollectorCountsIpv6AsNotSentUnderAReasonOfItsOwn
     EXPECT_EQ(n.ipv6_packets_not_sent, 99u);
     EXPECT_EQ(n.packets_sent + n.packets_not_sent, 99u * 3);
     EXPECT_EQ(n.statistics_records_sent, 0u);
+    s.offer(timed_records(1));  // IPv6 only: nothing to buffer
+    EXPECT_EQ(s.counters().ipv6_records_not_sent, 68u);
+    EXPECT_EQ(s.counters().records_buffered, 0u);
 }
 
 TEST(CollectorSession, PortsAreNamedAndRecordsCarryTheirIfIndex) {
