@@ -527,6 +527,11 @@ public:
     // close_notify, or a closed connection, ends the session.
     bool lost() override {
         if (!is_open()) return false;
+        // Nothing arrived, as almost always: no TLS work, and no signal mask to change.
+        char byte;
+        if (recv(fd_, &byte, 1, MSG_DONTWAIT | MSG_PEEK) < 0 &&
+            (errno == EAGAIN || errno == EWOULDBLOCK) && SSL_pending(ssl_) == 0)
+            return false;
         const HoldSigpipe hold;
         for (char buffer[4096];;) {
             ERR_clear_error();

@@ -58,14 +58,9 @@ CollectorSession::CollectorSession(const config::Collector& collector,
       buffer_(new FlowRecord[std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)]),
       capacity_(std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)),
       backoff_(kFirstBackoff),
-      // NetFlow v5 has no options records to carry the names.
-      names_(names && !names->empty() && collector.protocol != config::Protocol::netflow5
-                 ? std::move(names)
-                 : nullptr),
-      interfaces_(interfaces && !interfaces->empty() &&
-                          collector.protocol != config::Protocol::netflow5
-                      ? interfaces
-                      : nullptr) {
+      // NetFlow v5 has no options records to carry the names (config_ is set by now).
+      names_(names && !names->empty() && has_options() ? std::move(names) : nullptr),
+      interfaces_(interfaces && !interfaces->empty() && has_options() ? interfaces : nullptr) {
     if (interfaces)
         for (const Interface& i : *interfaces) if_index_[i.port_id % if_index_.size()] = i.if_index;
     new_builder(ipfix::MessageBuilder::kMaxSize);
@@ -257,11 +252,17 @@ void CollectorSession::set_state(SessionState s) {
 }
 
 CollectorSession::Outcome CollectorSession::send(Steady::time_point now, Message m) {
-    const auto bytes = std::visit([](auto& b) { return finish(b, wall_clock_ns()); }, builder_);
-    m.bytes = bytes.size();
-    m.sequence_step = std::visit([](const auto& b) { return b.sequence_step(); }, builder_);
+    const auto bytes = finish_message(m, wall_clock_ns());
     in_flight_messages_.assign(1, m);
     return transmit(now, bytes, bytes.size());
+}
+
+// Ends the builder's message, stamped `now_ns`: its bytes, and what `m` must know of them.
+std::span<const std::uint8_t> CollectorSession::finish_message(Message& m, std::uint64_t now_ns) {
+    const auto bytes = std::visit([now_ns](auto& b) { return finish(b, now_ns); }, builder_);
+    m.bytes = bytes.size();
+    m.sequence_step = std::visit([](const auto& b) { return b.sequence_step(); }, builder_);
+    return bytes;
 }
 
 // Flow records of the IP version at the head of the buffer, as many messages as one send of
@@ -284,9 +285,7 @@ CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
         std::visit([&](auto& b) { b.begin(sequence_ + steps); }, builder_);
         Message m;
         take_records(m, version);
-        const auto bytes = std::visit([time](auto& b) { return finish(b, time); }, builder_);
-        m.bytes = bytes.size();
-        m.sequence_step = std::visit([](const auto& b) { return b.sequence_step(); }, builder_);
+        const auto bytes = finish_message(m, time);
         steps += m.sequence_step;
         batch_.insert(batch_.end(), bytes.begin(), bytes.end());
         in_flight_messages_.push_back(m);

@@ -124,6 +124,7 @@ private:
     void set_state(SessionState s);
     // Sends the builder's message, which carries `m`.
     Outcome send(Steady::time_point now, Message m);
+    std::span<const std::uint8_t> finish_message(Message& m, std::uint64_t now_ns);
     // Flow records of one IP version, several messages in one send of the channel.
     Outcome send_batch(Steady::time_point now);
     void take_records(Message& m, std::uint8_t version);
