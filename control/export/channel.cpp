@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
@@ -11,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,7 +37,11 @@ std::string errno_text(int err) {
 class SocketChannel : public Channel {
 public:
     SocketChannel(const config::Collector& c, int socktype)
-        : address_(c.address), socktype_(socktype), mtu_(c.mtu) {}
+        : address_(c.address),
+          socktype_(socktype),
+          mtu_(c.mtu),
+          ack_timeout_ms_(static_cast<unsigned>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(c.ack_timeout).count())) {}
     ~SocketChannel() override { close_socket(); }
 
     // Resolves the name, then tries its addresses in order until one connects; the next
@@ -65,6 +71,11 @@ public:
                     continue;
                 }
                 family_ = candidate_->ai_family;
+                // Data the collector does not acknowledge for ack_timeout ends the connection,
+                // also when its window stays shut (Linux counts zero-window probes too).
+                if (socktype_ == SOCK_STREAM)
+                    setsockopt(fd_, IPPROTO_TCP, TCP_USER_TIMEOUT, &ack_timeout_ms_,
+                               sizeof(ack_timeout_ms_));
                 if (connect(fd_, candidate_->ai_addr, candidate_->ai_addrlen) == 0)
                     return connected();
                 if (errno != EINPROGRESS) {
@@ -97,8 +108,21 @@ public:
                config::format_socket_address(address_);
     }
 
+    bool confirms() const override { return socktype_ == SOCK_STREAM; }
+    std::uint64_t written() const override { return written_bytes_; }
+    // What was written less what the kernel still queues unacknowledged (SIOCOUTQ, which
+    // still answers once the connection has failed).
+    std::uint64_t acknowledged() override {
+        int queued = 0;
+        if (fd_ >= 0 && socktype_ == SOCK_STREAM && ioctl(fd_, SIOCOUTQ, &queued) == 0 &&
+            queued >= 0 && static_cast<std::uint64_t>(queued) <= written_bytes_)
+            acked_bytes_ = written_bytes_ - static_cast<std::uint64_t>(queued);
+        return acked_bytes_;
+    }
+
 protected:
     OpenStatus connected() {
+        written_bytes_ = acked_bytes_ = 0;
         connected_ = true;
         candidate_ = nullptr;
         error_.clear();
@@ -116,6 +140,7 @@ protected:
     }
 
     void close_socket() {
+        if (fd_ >= 0) SocketChannel::acknowledged();  // the last figure, kept
         if (fd_ >= 0) ::close(fd_);
         fd_ = -1;
         connected_ = false;
@@ -130,6 +155,10 @@ protected:
     int fd_ = -1;
     int family_ = AF_INET;
     bool connected_ = false;
+    unsigned ack_timeout_ms_;
+    // Bytes of this connection, as TCP sees them: written to the socket, acknowledged.
+    std::uint64_t written_bytes_ = 0;
+    std::uint64_t acked_bytes_ = 0;
 };
 
 class UdpChannel final : public SocketChannel {
@@ -227,6 +256,7 @@ public:
         const ssize_t n = ::send(fd_, m.data(), m.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return SendStatus::blocked;
         if (n < 0) return lose(errno);
+        written_bytes_ += static_cast<std::uint64_t>(n);
         if (static_cast<std::size_t>(n) == m.size()) return SendStatus::sent;
         pending_.assign(m.begin() + n, m.end());
         return SendStatus::partial;
@@ -238,6 +268,7 @@ public:
             ::send(fd_, pending_.data(), pending_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return SendStatus::partial;
         if (n < 0) return lose(errno);
+        written_bytes_ += static_cast<std::uint64_t>(n);
         pending_.erase(pending_.begin(), pending_.begin() + n);
         return pending_.empty() ? SendStatus::sent : SendStatus::partial;
     }
@@ -646,6 +677,7 @@ private:
         ERR_clear_error();
         const HoldSigpipe hold;
         const int n = SSL_write(ssl_, m.data(), static_cast<int>(m.size()));
+        note_written();
         if (n > 0) {
             written_ = static_cast<std::size_t>(n);
             return written_ == m.size() ? SendStatus::sent : SendStatus::partial;
@@ -672,7 +704,11 @@ private:
         pending_.clear();
     }
 
+    // The TLS records' bytes on the socket: the handshake's and the messages'.
+    void note_written() { written_bytes_ = BIO_number_written(SSL_get_wbio(ssl_)); }
+
     void drop() {
+        if (ssl_ != nullptr) note_written();
         if (ssl_ != nullptr) SSL_free(ssl_);
         ssl_ = nullptr;
         handshaken_ = false;

@@ -92,6 +92,12 @@ public:
     virtual std::string describe() const = 0;
     // TLS handshakes that failed (a certificate not trusted, a protocol error, a timeout).
     virtual std::uint64_t handshake_failures() const { return 0; }
+    // A stream's collector host acknowledges what it receives: confirms() says so, written()
+    // counts the bytes written on this connection and acknowledged() those acknowledged, both
+    // from its start (a closed connection keeps its last figures until the next one opens).
+    virtual bool confirms() const { return false; }
+    virtual std::uint64_t written() const { return 0; }
+    virtual std::uint64_t acknowledged() { return 0; }
     const std::string& error() const { return error_; }
 
 protected:

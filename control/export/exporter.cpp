@@ -1,4 +1,5 @@
-// Every configured collector, each getting every record: the control's export stage.
+// Every configured collector (a group's members share theirs), each getting every record: the
+// control's export stage.
 #include "control/export/exporter.hpp"
 
 #include <algorithm>
@@ -13,10 +14,12 @@ Exporter::Exporter(const config::Config& config, ApplicationNames names, Interfa
       domain_name_(config.sensor.name),
       names_(std::move(names)),
       interfaces_(std::move(interfaces)) {
-    for (const config::Collector& c : config.collectors)
-        sessions_.push_back(std::make_unique<CollectorSession>(c, observation_domain_,
-                                                               next_exporting_process_id_++, names_,
-                                                               nullptr, domain_name_, interfaces_));
+    for (const config::Collector& c : config.collectors) collectors_.push_back(make(c));
+}
+
+std::unique_ptr<CollectorGroup> Exporter::make(const config::Collector& c) {
+    return std::make_unique<CollectorGroup>(c, observation_domain_, next_exporting_process_id_,
+                                            names_, domain_name_, interfaces_);
 }
 
 void Exporter::reconfigure(const config::Config& config, const Reliability& reliability,
@@ -25,48 +28,49 @@ void Exporter::reconfigure(const config::Config& config, const Reliability& reli
     const bool same_domain = config.sensor.observation_domain_id == observation_domain_;
     observation_domain_ = config.sensor.observation_domain_id;
     if (names) names_ = std::move(names);
-    std::vector<std::unique_ptr<CollectorSession>> next;
+    std::vector<std::unique_ptr<CollectorGroup>> next;
     for (const config::Collector& c : config.collectors) {
-        auto kept = std::find_if(sessions_.begin(), sessions_.end(), [&](const auto& s) {
-            return s != nullptr && same_domain && s->config() == c;
+        auto kept = std::find_if(collectors_.begin(), collectors_.end(), [&](const auto& g) {
+            return g != nullptr && same_domain && g->config() == c;
         });
-        if (kept != sessions_.end()) {
+        if (kept != collectors_.end()) {
             next.push_back(std::move(*kept));
         } else {
-            next.push_back(std::make_unique<CollectorSession>(c, observation_domain_,
-                                                              next_exporting_process_id_++, names_,
-                                                              nullptr, domain_name_, interfaces_));
-            SLUICE_INFO("collector \"%s\" (%s): added", c.name.c_str(),
-                        next.back()->describe().c_str());
+            next.push_back(make(c));
+            for (const auto& m : next.back()->members())
+                SLUICE_INFO("collector \"%s\" (%s): added", m->name().c_str(),
+                            m->describe().c_str());
         }
     }
-    for (auto& s : sessions_) {
-        if (s == nullptr) continue;
-        s->close(reliability);
+    for (auto& g : collectors_) {
+        if (g == nullptr) continue;
+        g->close(reliability);
         // Its totals leave with it: the closing report covers the collectors configured then.
-        const SessionCounters n = s->counters();
-        SLUICE_INFO(
-            "collector \"%s\" (%s): removed, having sent %llu records (%llu packets, %llu "
-            "octets) in %llu messages; %llu records (%llu packets) not sent",
-            s->name().c_str(), s->describe().c_str(),
-            static_cast<unsigned long long>(n.records_sent),
-            static_cast<unsigned long long>(n.packets_sent),
-            static_cast<unsigned long long>(n.octets_sent),
-            static_cast<unsigned long long>(n.messages_sent),
-            static_cast<unsigned long long>(n.records_not_sent),
-            static_cast<unsigned long long>(n.packets_not_sent));
+        for (const auto& s : g->members()) {
+            const SessionCounters n = s->counters();
+            SLUICE_INFO(
+                "collector \"%s\" (%s): removed, having sent %llu records (%llu packets, %llu "
+                "octets) in %llu messages; %llu records (%llu packets) not sent",
+                s->name().c_str(), s->describe().c_str(),
+                static_cast<unsigned long long>(n.records_sent),
+                static_cast<unsigned long long>(n.packets_sent),
+                static_cast<unsigned long long>(n.octets_sent),
+                static_cast<unsigned long long>(n.messages_sent),
+                static_cast<unsigned long long>(n.records_not_sent),
+                static_cast<unsigned long long>(n.packets_not_sent));
+        }
     }
-    sessions_ = std::move(next);
+    collectors_ = std::move(next);
 }
 
 void Exporter::offer(std::span<const FlowRecord> records) {
     if (records.empty()) return;
-    for (auto& s : sessions_) s->offer(records);
+    for (auto& g : collectors_) g->offer(records);
 }
 
 bool Exporter::service(Steady::time_point now, const Reliability& reliability) {
     bool more = false;
-    for (auto& s : sessions_) more |= s->service(now, reliability);
+    for (auto& g : collectors_) more |= g->service(now, reliability);
     return more;
 }
 
@@ -74,16 +78,16 @@ void Exporter::close(const Reliability& reliability, Steady::duration timeout) {
     const auto deadline = Steady::now() + timeout;
     while (Steady::now() < deadline) {
         bool drained = true;
-        for (auto& s : sessions_) {
-            // A collector that is down gets no more attempts: its buffer is what is lost.
-            if (s->state() == SessionState::down) continue;
-            s->service(Steady::now(), reliability);
-            drained &= s->drained();
+        for (auto& g : collectors_) {
+            // A member that is down gets no more attempts: what it holds is what is lost.
+            if (g->drained()) continue;
+            g->service(Steady::now(), reliability);
+            drained &= g->drained();
         }
         if (drained) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    for (auto& s : sessions_) s->close(reliability);
+    for (auto& g : collectors_) g->close(reliability);
 }
 
 }  // namespace sluice::control

@@ -1,11 +1,12 @@
-// Every configured collector, each getting every record: the control's export stage.
+// Every configured collector (a group's members share theirs), each getting every record: the
+// control's export stage.
 #pragma once
 
 #include <memory>
 #include <span>
 #include <vector>
 
-#include "control/export/session.hpp"
+#include "control/export/group.hpp"
 #include "sluice/config.hpp"
 
 namespace sluice::control {
@@ -28,10 +29,12 @@ public:
     // is counted as not sent.
     void close(const Reliability& reliability, Steady::duration timeout);
 
-    const std::vector<std::unique_ptr<CollectorSession>>& sessions() const { return sessions_; }
+    const std::vector<std::unique_ptr<CollectorGroup>>& collectors() const { return collectors_; }
 
 private:
-    std::vector<std::unique_ptr<CollectorSession>> sessions_;
+    std::unique_ptr<CollectorGroup> make(const config::Collector& c);
+
+    std::vector<std::unique_ptr<CollectorGroup>> collectors_;
     std::uint32_t observation_domain_ = 0;
     std::string domain_name_;  // [sensor] name, which a reload does not change
     ApplicationNames names_;

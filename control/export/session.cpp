@@ -57,6 +57,7 @@ CollectorSession::CollectorSession(const config::Collector& collector,
       // Default-initialised: the pages are touched only as records wait in them.
       buffer_(new FlowRecord[std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)]),
       capacity_(std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)),
+      confirms_(channel_->confirms()),
       backoff_(kFirstBackoff),
       // NetFlow v5 has no options records to carry the names (config_ is set by now).
       names_(names && !names->empty() && has_options() ? std::move(names) : nullptr),
@@ -88,7 +89,7 @@ void CollectorSession::new_builder(std::size_t max_message) {
 
 SessionCounters CollectorSession::counters() const {
     SessionCounters c = counters_;
-    c.records_buffered = buffered_;
+    c.records_buffered = buffered_ + retained_;
     c.handshake_failures = channel_->handshake_failures();
     return c;
 }
@@ -103,8 +104,12 @@ void CollectorSession::offer(std::span<const FlowRecord> records) {
         records = uniflow_;
     }
     if (config_.protocol == config::Protocol::netflow5) records = for_v5(records);
+    buffer_records(records);
+}
+
+void CollectorSession::buffer_records(std::span<const FlowRecord> records) {
     if (records.empty()) return;  // a batch of IPv6 only, for NetFlow v5
-    const std::size_t room = capacity_ - buffered_;
+    const std::size_t room = capacity_ - buffered_ - retained_;
     const std::size_t taken = std::min(room, records.size());
     std::size_t tail = (head_ + buffered_) % capacity_;
     const std::size_t first = std::min(taken, capacity_ - tail);
@@ -114,6 +119,12 @@ void CollectorSession::offer(std::span<const FlowRecord> records) {
     Totals dropped;
     for (const FlowRecord& r : records.subspan(taken)) dropped.add(r);
     not_sent(dropped);
+}
+
+void CollectorSession::take_backlog(std::vector<FlowRecord>& out) {
+    counters_.records_handed_over += buffered_;
+    for (; buffered_ > 0; --buffered_, head_ = (head_ + 1) % capacity_)
+        out.push_back(buffer_[head_]);
 }
 
 bool CollectorSession::service(Steady::time_point now, const Reliability& reliability) {
@@ -126,6 +137,7 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
         went_down(now);
         return false;
     }
+    confirm();
     if (in_flight_ && finish_in_flight(now) != Outcome::done) return false;
     if (has_options()) {
         if (channel_->needs_template_refresh() && now >= next_templates_) templates_due_ = true;
@@ -160,22 +172,36 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
 void CollectorSession::close(const Reliability& reliability) {
     auto now = Steady::now();
     if (in_flight_) finish_in_flight(now);
-    if (in_flight_) lose_in_flight();  // what the channel could not take by now
+    if (in_flight_ && !confirms_) lose_in_flight();  // what the channel could not take by now
     Totals left;
     for (; buffered_ > 0; --buffered_, head_ = (head_ + 1) % capacity_) left.add(buffer_[head_]);
     not_sent(left);
     if (left.records != 0)
         SLUICE_WARN("collector \"%s\" (%s): %lu records could not be sent before stopping",
                     name().c_str(), describe().c_str(), static_cast<unsigned long>(left.records));
-    // The last statistics, with every loss counted, and a moment for the channel to take them.
-    if (has_options() && (state_ == SessionState::up || state_ == SessionState::failing)) {
-        send_statistics(now, reliability, false);
-        const auto deadline = now + std::chrono::seconds(1);
-        while (in_flight_ && (now = Steady::now()) < deadline) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-            finish_in_flight(now);
-        }
-        if (in_flight_) lose_in_flight();
+    // The last statistics, with every loss counted, and a moment for the channel to take them
+    // and a stream's collector to acknowledge what it was sent.
+    const bool open = state_ == SessionState::up || state_ == SessionState::failing;
+    if (has_options() && open && !in_flight_) send_statistics(now, reliability, false);
+    const auto deadline = now + std::chrono::seconds(1);
+    while (open && (in_flight_ || !unconfirmed_.empty()) && (now = Steady::now()) < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (in_flight_) finish_in_flight(now);
+        confirm();
+    }
+    if (in_flight_ && !confirms_) lose_in_flight();
+    if (retained_ != 0) {
+        const Totals unconfirmed = retained_totals();
+        not_sent(unconfirmed);
+        SLUICE_WARN(
+            "collector \"%s\" (%s): %lu records sent were not acknowledged by the collector "
+            "before stopping; counted as not sent",
+            name().c_str(), describe().c_str(), static_cast<unsigned long>(unconfirmed.records));
+        retained_ = 0;
+        unconfirmed_.clear();
+        in_flight_messages_.clear();
+        in_flight_ = false;
+        held_.clear();
     }
     channel_->close();
 }
@@ -218,7 +244,10 @@ void CollectorSession::lose_in_flight() {
 }
 
 void CollectorSession::went_down(Steady::time_point now) {
-    lose_in_flight();
+    if (confirms_)
+        resend_unconfirmed();
+    else
+        lose_in_flight();
     channel_->close();
     retry_at_ = now + backoff_;
     backoff_ = std::min(backoff_ * 2, kMaxBackoff);
@@ -308,6 +337,7 @@ void CollectorSession::take_records(Message& m, std::uint8_t version) {
             }
         },
         builder_);
+    if (confirms_) retained_ += m.totals.records;
 }
 
 // Brings the records of the head's IP version to the front of the next `window` records (as
@@ -412,9 +442,13 @@ CollectorSession::Outcome CollectorSession::send_one_by_one(Steady::time_point n
 // statistics as delivered until their next time.
 void CollectorSession::completed(Steady::time_point now, const Message& m) {
     sequence_ += m.sequence_step;
-    counters_.records_sent += m.totals.records;
-    counters_.packets_sent += m.totals.packets;
-    counters_.octets_sent += m.totals.octets;
+    if (!confirms_) {
+        counters_.records_sent += m.totals.records;
+        counters_.packets_sent += m.totals.packets;
+        counters_.octets_sent += m.totals.octets;
+    } else if (m.totals.records != 0) {
+        unconfirmed_.push_back({channel_->written(), m.totals});
+    }
     ++counters_.messages_sent;
     counters_.bytes_sent += m.bytes;
     if (m.templates) {
@@ -442,12 +476,52 @@ void CollectorSession::completed(Steady::time_point now, const Message& m) {
 CollectorSession::Outcome CollectorSession::after_failure(Steady::time_point now) {
     ++counters_.send_failures;
     last_failure_ = now;
-    lose_in_flight();
-    if (!channel_->is_open())
+    if (!channel_->is_open()) {
         went_down(now);
-    else
+    } else {
+        lose_in_flight();
         set_state(SessionState::failing);
+    }
     return Outcome::failed;
+}
+
+void CollectorSession::confirm() {
+    if (unconfirmed_.empty()) return;
+    const std::uint64_t acknowledged = channel_->acknowledged();
+    for (; !unconfirmed_.empty() && unconfirmed_.front().end <= acknowledged;
+         unconfirmed_.pop_front()) {
+        const Totals& t = unconfirmed_.front().totals;
+        counters_.records_sent += t.records;
+        counters_.packets_sent += t.packets;
+        counters_.octets_sent += t.octets;
+        retained_ -= t.records;
+    }
+}
+
+// A record whose message was written, even in part, may have reached the collector: sent
+// again, it may be there twice (records_resent counts them).
+void CollectorSession::resend_unconfirmed() {
+    confirm();
+    std::uint64_t again = 0;
+    for (const Unconfirmed& u : unconfirmed_) again += u.totals.records;
+    if (in_flight_ && held_.empty())  // the channel holds the rest of a message begun
+        for (const Message& m : in_flight_messages_) again += m.totals.records;
+    counters_.records_resent += again;
+    head_ = (head_ + capacity_ - retained_) % capacity_;
+    buffered_ += retained_;
+    retained_ = 0;
+    unconfirmed_.clear();
+    in_flight_messages_.clear();
+    in_flight_ = false;
+    held_.clear();
+}
+
+CollectorSession::Totals CollectorSession::retained_totals() const {
+    Totals t;
+    for (std::size_t i = 0, at = (head_ + capacity_ - retained_) % capacity_; i < retained_;
+         ++i, at = (at + 1) % capacity_)
+        t.add(buffer_[at]);
+    return t;
 }
 
 CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point now,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -77,13 +78,19 @@ public:
     // fit is counted as not sent.
     void offer(std::span<const FlowRecord> records);
 
+    // A group's hand-over: the records waiting that no message has taken yet leave for
+    // another member (appended to `out`), which buffers them as they are.
+    void take_backlog(std::vector<FlowRecord>& out);
+    void add_backlog(std::span<const FlowRecord> records) { buffer_records(records); }
+    std::size_t backlog() const { return buffered_; }
+
     // Opens, reconnects, refreshes templates, sends statistics and buffered records, as far as
     // the channel accepts now and up to a bounded amount; true when it stopped at that bound
     // with more to send.
     bool service(Steady::time_point now, const Reliability& reliability);
 
     // True when every record offered has been sent or counted as not sent.
-    bool drained() const { return buffered_ == 0 && !in_flight_; }
+    bool drained() const { return buffered_ == 0 && !in_flight_ && retained_ == 0; }
 
     // Last statistics, then a clean close. Records still buffered are counted as not sent.
     void close(const Reliability& reliability);
@@ -115,7 +122,22 @@ private:
         std::size_t names_to = 0;  // the interface and application names sent up to here
     };
 
+    // Records a stream collector's host has not acknowledged yet, by the connection's byte
+    // that ends their message.
+    struct Unconfirmed {
+        std::uint64_t end;
+        Totals totals;
+    };
+
     enum class Outcome { done, waiting, failed };
+
+    void buffer_records(std::span<const FlowRecord> records);
+    // Counts as sent what the collector acknowledged.
+    void confirm();
+    // The connection is gone: what it did not confirm waits to go out again, in order.
+    void resend_unconfirmed();
+    // The records held back for confirmation, in the buffer before head_.
+    Totals retained_totals() const;
 
     void open(Steady::time_point now);
     bool rotate(Steady::time_point now);
@@ -169,6 +191,11 @@ private:
     std::size_t capacity_;
     std::size_t head_ = 0;  // next to send
     std::size_t buffered_ = 0;
+    // A stream collector's records stay in the buffer, before head_, from the message that
+    // takes them until its host acknowledges them (`unconfirmed_` once written).
+    const bool confirms_;
+    std::size_t retained_ = 0;
+    std::deque<Unconfirmed> unconfirmed_;
 
     SessionState state_ = SessionState::opening;
     SessionState logged_state_ = SessionState::opening;

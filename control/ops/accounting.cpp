@@ -32,6 +32,37 @@ bool balanced(const MeterCounters& m, const control::SessionCounters& n, const N
            m.metered_octets == n.octets_sent + lost.octets;
 }
 
+// A configured collector: one session, or a group's members with their counters summed.
+struct Configured {
+    std::string name, destination, state;
+    control::SessionCounters counters;
+    std::vector<const CollectorSnapshot*> members;  // a group's; empty for one collector
+};
+
+void exported_fields(JsonWriter& j, const control::SessionCounters& n) {
+    j.key("exported").begin_object();
+    j.field("records", n.records_sent).field("packets", n.packets_sent);
+    j.field("ip_octets", n.octets_sent).field("messages", n.messages_sent).end_object();
+}
+
+std::vector<Configured> configured(const Snapshot& s) {
+    std::vector<Configured> all;
+    for (const CollectorSnapshot& c : s.collectors) {
+        if (c.group.empty() || all.empty() || all.back().members.empty() ||
+            all.back().name != c.group) {
+            all.push_back({c.group.empty() ? c.name : c.group, c.destination, c.state, {}, {}});
+            if (!c.group.empty()) all.back().destination = "group";
+        }
+        Configured& x = all.back();
+        x.counters += c.counters;
+        if (c.group.empty()) continue;
+        x.members.push_back(&c);
+        x.destination += (x.members.size() == 1 ? " " : ", ") + c.destination;
+        if (c.state == "up") x.state = "up";  // a group is up while one member is
+    }
+    return all;
+}
+
 }  // namespace
 
 control::Reliability reliability(const Snapshot& s) {
@@ -73,7 +104,7 @@ void log_accounting(const Snapshot& s) {
                 " fragments given their first's ports, %" PRIu64 " metered with ports 0",
                 reasons.empty() ? "none" : reasons.c_str(), m.evictions, m.fragments_matched,
                 m.fragments_unmatched);
-    for (const auto& c : s.collectors) {
+    for (const Configured& c : configured(s)) {
         const control::SessionCounters& n = c.counters;
         const NotSent lost = not_sent(o, n);
         SLUICE_INFO("accounting for collector \"%s\" (%s): %" PRIu64 " packets received = %" PRIu64
@@ -83,6 +114,14 @@ void log_accounting(const Snapshot& s) {
                     c.name.c_str(), c.destination.c_str(), m.packets, n.packets_sent,
                     n.records_sent, m.ignored_total(), lost.packets, lost.records, n.octets_sent,
                     m.metered_octets, n.messages_sent);
+        for (const CollectorSnapshot* member : c.members) {
+            const control::SessionCounters& k = member->counters;
+            SLUICE_INFO(
+                "  member \"%s\" (%s): %" PRIu64 " records (%" PRIu64 " packets) exported, %" PRIu64
+                " not sent, %" PRIu64 " sent again, %" PRIu64 " handed over",
+                member->name.c_str(), member->destination.c_str(), k.records_sent, k.packets_sent,
+                k.records_not_sent, k.records_resent, k.records_handed_over);
+        }
     }
 }
 
@@ -130,18 +169,32 @@ std::string summary_json(const Snapshot& s) {
     j.field("records", o.records_not_sent).field("packets", o.packets_not_sent);
     j.field("ip_octets", o.octets_not_sent).end_object();
     j.key("collectors").begin_array();
-    for (const auto& c : s.collectors) {
+    for (const Configured& c : configured(s)) {
         const control::SessionCounters& n = c.counters;
         const NotSent lost = not_sent(o, n);
         j.begin_object();
         j.field("name", c.name).field("destination", c.destination).field("state", c.state);
-        j.key("exported").begin_object();
-        j.field("records", n.records_sent).field("packets", n.packets_sent);
-        j.field("ip_octets", n.octets_sent).field("messages", n.messages_sent).end_object();
+        exported_fields(j, n);
         j.key("not_sent").begin_object();
         j.field("records", lost.records).field("packets", lost.packets);
         j.field("ip_octets", lost.octets).end_object();
         j.field("balanced", balanced(m, n, lost));
+        if (!c.members.empty()) {
+            // Each member's own: what the dataplane did not send is the group's.
+            j.key("members").begin_array();
+            for (const CollectorSnapshot* member : c.members) {
+                const control::SessionCounters& k = member->counters;
+                j.begin_object().field("name", member->name);
+                j.field("destination", member->destination).field("state", member->state);
+                exported_fields(j, k);
+                j.key("not_sent").begin_object();
+                j.field("records", k.records_not_sent).field("packets", k.packets_not_sent);
+                j.field("ip_octets", k.octets_not_sent).end_object();
+                j.field("resent", k.records_resent).field("handed_over", k.records_handed_over);
+                j.end_object();
+            }
+            j.end_array();
+        }
         j.end_object();
     }
     j.end_array();

@@ -92,9 +92,11 @@ Snapshot take_snapshot(const shm::StatsZone& zone, const control::Exporter& expo
         x.output = shm::snapshot(ws.output);
         s.workers.push_back(x);
     }
-    for (const auto& session : exporter.sessions())
-        s.collectors.push_back({session->name(), session->describe(), state_name(session->state()),
-                                session->last_error(), session->counters()});
+    for (const auto& g : exporter.collectors())
+        for (const auto& m : g->members())
+            s.collectors.push_back({m->name(), m->describe(), state_name(m->state()),
+                                    m->last_error(), m->counters(),
+                                    g->is_group() ? g->name() : std::string()});
     s.taken = taken;
     if (previous != nullptr && s.time_ns > previous->time_ns) {
         const double seconds = static_cast<double>(s.time_ns - previous->time_ns) / 1e9;

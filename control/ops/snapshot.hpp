@@ -33,6 +33,7 @@ struct CollectorSnapshot {
     std::string state;        // opening, up, failing, down
     std::string last_error;
     control::SessionCounters counters;
+    std::string group;  // the collector this one is a member of; empty: not a group's
 };
 
 using Taken = TakenCounters;

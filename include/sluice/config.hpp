@@ -90,6 +90,14 @@ inline constexpr std::array<std::pair<std::string_view, Protocol>, 3> kProtocols
     {"netflow5", Protocol::netflow5},
 }};
 
+// A collector of several addresses: `failover` sends to the first reachable one, `balance`
+// spreads the flows over all of them.
+enum class GroupMode { single, failover, balance };
+inline constexpr std::array<std::pair<std::string_view, GroupMode>, 2> kGroupModes{{
+    {"failover", GroupMode::failover},
+    {"balance", GroupMode::balance},
+}};
+
 enum class Timestamps { milliseconds, nanoseconds };
 inline constexpr std::array<std::pair<std::string_view, Timestamps>, 2> kTimestamps{{
     {"milliseconds", Timestamps::milliseconds},
@@ -149,6 +157,9 @@ struct Flow {
 struct Collector {
     std::string name;
     SocketAddress address;
+    // A group: its members' addresses (then `address` is empty) and how they share the records.
+    std::vector<SocketAddress> addresses;
+    GroupMode mode = GroupMode::single;
     Transport transport = Transport::udp;
     Protocol protocol = Protocol::ipfix;
     std::string path;
@@ -167,9 +178,15 @@ struct Collector {
     std::uint64_t rotate_size = 256ull << 20;          // file: 0 never
     Duration rotate_interval = std::chrono::hours(1);  // file: 0 never
     bool segmentation_offload = true;  // udp: batches of datagrams per send (UDP GSO)
+    // tcp, tls: a connection whose collector acknowledges nothing sent for this long is given
+    // up (TCP_USER_TIMEOUT), and what it did not acknowledge goes out again.
+    Duration ack_timeout = std::chrono::seconds(30);
 
     // The records' shape on the wire: NetFlow has no reverse elements, so it is always uniflow.
     Records shape() const { return protocol == Protocol::ipfix ? records : Records::uniflow; }
+    // The collectors a session each: this one, or each member of its group, named
+    // "NAME/HOST:PORT".
+    std::vector<Collector> members() const;
 
     friend bool operator==(const Collector&, const Collector&) = default;
 };

@@ -308,8 +308,14 @@ struct PortCounters {
     COUNTER(handshake_failures, counter, "sluice_collector_tls_handshake_failures_total",          \
             "TLS handshakes failed",                                                               \
             "TLS handshakes that failed: a certificate not trusted, a protocol error, a timeout.") \
+    COUNTER(records_resent, counter, "sluice_collector_records_resent_total", "records resent",    \
+            "Records sent again after their connection was lost before the collector "             \
+            "acknowledged them; the collector may hold some twice.")                               \
+    COUNTER(records_handed_over, counter, "sluice_collector_records_handed_over_total",            \
+            "records handed over",                                                                 \
+            "Records passed to another member of a failover group, unsent.")                       \
     COUNTER(records_buffered, gauge, "sluice_collector_buffered_records", "records buffered",      \
-            "Records waiting in the collector's buffer.")
+            "Records waiting in the collector's buffer, and those sent but not yet acknowledged.")
 
 struct SessionCounters {
     SLUICE_COUNTER_STRUCT(SessionCounters, SLUICE_SESSION_COUNTERS)

@@ -101,6 +101,9 @@ std::string ConfigError::to_string() const {
 
 namespace {
 
+constexpr const char* kAddressExample =
+    "an address such as \"192.0.2.10:4739\" or \"[2001:db8::10]:4739\"";
+
 unsigned edit_distance(std::string_view a, std::string_view b) {
     std::vector<unsigned> row(b.size() + 1);
     std::iota(row.begin(), row.end(), 0u);
@@ -301,8 +304,30 @@ public:
     }
 
     void socket_address(std::string_view key, SocketAddress& out) {
-        parse_string(key, out, parse_socket_address, nullptr,
-                     "an address such as \"192.0.2.10:4739\" or \"[2001:db8::10]:4739\"");
+        parse_string(key, out, parse_socket_address, nullptr, kAddressExample);
+    }
+
+    void socket_addresses(std::string_view key, std::vector<SocketAddress>& out) {
+        const toml::node* n = find(key);
+        if (n == nullptr) return;
+        const toml::array* array = n->as_array();
+        if (array == nullptr) {
+            fail(*n, key, "expected an array of addresses, found " + describe(*n));
+            return;
+        }
+        out.clear();
+        for (const toml::node& item : *array) {
+            const auto text = item.value_exact<std::string>();
+            Parsed<SocketAddress> parsed =
+                text ? parse_socket_address(*text) : Parsed<SocketAddress>::fail("not a string");
+            if (!parsed.value) {
+                fail(item, key,
+                     std::string("expected ") + kAddressExample + ", found " + describe(item) +
+                         ": " + parsed.error);
+                return;
+            }
+            out.push_back(std::move(*parsed.value));
+        }
     }
 
     template <typename T>
@@ -449,6 +474,44 @@ toml::source_region where(const toml::table& root, std::initializer_list<std::st
     return root.source();
 }
 
+// A group of collectors: several addresses, how they share the records, over a transport
+// that can do it.
+void check_group(const Collector& col, const toml::table& root, const std::string& at,
+                 const std::string& key, Errors& errors) {
+    const std::string addresses = key + ".addresses";
+    if (col.addresses.empty()) {
+        if (col.mode != GroupMode::single)
+            errors.add(where(root, {at + ".mode"}), key + ".mode",
+                       "is for a group: give its members as addresses = [\"HOST:PORT\", ...]");
+        return;
+    }
+    const auto& node = where(root, {at + ".addresses", at});
+    if (!col.address.host.empty())
+        errors.add(where(root, {at + ".address"}), key + ".address",
+                   "and addresses are both given; a collector is one address or a group of "
+                   "addresses");
+    if (col.addresses.size() < 2)
+        errors.add(node, addresses,
+                   "has one address; a group needs two or more (use address for one collector)");
+    for (std::size_t i = 0; i < col.addresses.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (col.addresses[i] == col.addresses[j])
+                errors.add(node, addresses,
+                           toml_string(format_socket_address(col.addresses[i])) +
+                               " is given twice; each member has its own address");
+    if (col.transport == Transport::file)
+        errors.add(where(root, {at + ".transport", at}), key + ".transport",
+                   "is \"file\"; a group's members are addresses (udp, tcp or tls)");
+    if (col.mode == GroupMode::single)
+        errors.add(node, key + ".mode",
+                   "is required with addresses: \"failover\" (the first reachable member gets "
+                   "the records) or \"balance\" (the flows are spread over the members)");
+    if (col.mode == GroupMode::failover && col.transport == Transport::udp)
+        errors.add(where(root, {at + ".transport", at + ".mode", at}), key + ".transport",
+                   "is \"udp\"; mode = \"failover\" needs \"tcp\" or \"tls\", which tell "
+                   "when a collector is away (\"balance\" takes UDP)");
+}
+
 // Rules that span keys: cores, queues, devices and collectors fit together.
 void check_across(const Config& c, const toml::table& root, Ports ports, Errors& errors) {
     const auto& dp = c.dataplane;
@@ -513,9 +576,12 @@ void check_across(const Config& c, const toml::table& root, Ports ports, Errors&
         const std::string at = "collector[" + std::to_string(i) + "]";
         if (col.transport == Transport::file && col.path.empty())
             errors.add(where(root, {at}), key + ".path", "is required when transport = \"file\"");
-        if (col.transport != Transport::file && col.address.host.empty())
+        const bool group = !col.addresses.empty();
+        if (col.transport != Transport::file && col.address.host.empty() && !group)
             errors.add(where(root, {at}), key + ".address",
-                       "is required when transport = \"udp\", \"tcp\" or \"tls\"");
+                       "is required when transport = \"udp\", \"tcp\" or \"tls\" (or "
+                       "addresses, for a group)");
+        check_group(col, root, at, key, errors);
         if (col.certificate.empty() != col.private_key.empty())
             errors.add(
                 where(root, {at + (col.certificate.empty() ? ".private_key" : ".certificate"), at}),
@@ -565,10 +631,17 @@ LoadResult load_table(const toml::table& root, const std::string& file, Ports po
     Reader reader(root, "", errors);
     schema::visit(reader, config);
     reader.finish();
-    for (auto& col : config.collectors)
-        if (col.name.empty())
-            col.name =
-                col.transport == Transport::file ? col.path : format_socket_address(col.address);
+    for (auto& col : config.collectors) {
+        if (!col.name.empty()) continue;
+        if (col.transport == Transport::file) {
+            col.name = col.path;
+        } else if (col.addresses.empty()) {
+            col.name = format_socket_address(col.address);
+        } else {
+            for (const auto& a : col.addresses)
+                col.name += (col.name.empty() ? "" : ",") + format_socket_address(a);
+        }
+    }
     if (errors.list.empty()) check_across(config, root, ports, errors);
     for (auto& col : config.collectors) col.records = col.shape();  // NetFlow: always uniflow
     if (!errors.list.empty()) return {std::nullopt, std::move(errors.list), {}};
@@ -576,6 +649,19 @@ LoadResult load_table(const toml::table& root, const std::string& file, Ports po
 }
 
 }  // namespace
+
+std::vector<Collector> Collector::members() const {
+    if (addresses.empty()) return {*this};
+    std::vector<Collector> all;
+    for (const SocketAddress& a : addresses) {
+        Collector& m = all.emplace_back(*this);
+        m.name = name + "/" + format_socket_address(a);
+        m.address = a;
+        m.addresses.clear();
+        m.mode = GroupMode::single;
+    }
+    return all;
+}
 
 LoadResult load_string(std::string_view text, const std::string& file_name, Ports ports) {
     try {
@@ -713,6 +799,12 @@ public:
     }
     void socket_address(std::string_view key, const SocketAddress& a) {
         if (!a.host.empty()) line(key, toml_string(format_socket_address(a)));
+    }
+    void socket_addresses(std::string_view key, const std::vector<SocketAddress>& addresses) {
+        std::string list;
+        for (const auto& a : addresses)
+            list += (list.empty() ? "" : ", ") + toml_string(format_socket_address(a));
+        if (!list.empty()) line(key, "[" + list + "]");
     }
     template <typename T>
     void table(std::string_view key, T& value) {

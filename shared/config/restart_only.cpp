@@ -56,6 +56,7 @@ public:
     void boolean(std::string_view k, bool& f) { key(k, f); }
     void cpu_list(std::string_view k, CpuSet& f) { key(k, f); }
     void socket_address(std::string_view k, SocketAddress& f) { key(k, f); }
+    void socket_addresses(std::string_view k, std::vector<SocketAddress>& f) { key(k, f); }
     template <typename T>
     void tables(std::string_view k, std::vector<T>& f) {
         key("[[" + std::string(k) + "]]", f);

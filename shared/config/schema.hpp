@@ -83,6 +83,8 @@ void visit(V& v, Collector& c) {
     v.choice("transport", c.transport, kTransports);
     v.choice("protocol", c.protocol, kProtocols);
     v.socket_address("address", c.address);
+    v.socket_addresses("addresses", c.addresses);
+    v.choice("mode", c.mode, kGroupModes);
     v.string("path", c.path, any);
     v.string("ca_file", c.ca_file, absolute_path);
     v.string("server_name", c.server_name, any);
@@ -97,6 +99,7 @@ void visit(V& v, Collector& c) {
     v.size("rotate_size", c.rotate_size, 0, 1024 * kGiB);
     v.duration("rotate_interval", c.rotate_interval, 0s, 24h * 365);
     v.boolean("segmentation_offload", c.segmentation_offload);
+    v.duration("ack_timeout", c.ack_timeout, 1s, 1h);
 }
 
 template <typename V>

@@ -339,10 +339,86 @@ TEST(ConfigErrors, TlsKeysAreForTlsAndACertificateNeedsItsKey) {
                                        "with certificate: a client certificate needs its key"});
 }
 
+TEST(Config, CollectorGroupsAreMembersOfOneCollector) {
+    const Config c = loads(std::string(kPort) +
+                           "[[collector]]\nname = \"archive\"\ntransport = \"tcp\"\n"
+                           "addresses = [\"10.0.0.1:4739\", \"[2001:db8::2]:4739\"]\n"
+                           "mode = \"failover\"\nack_timeout = \"5s\"\n"
+                           "[[collector]]\naddresses = [\"10.0.1.1:2055\", \"10.0.1.2:2055\", "
+                           "\"10.0.1.3:2055\"]\nmode = \"balance\"\n");
+    const Collector& failover = c.collectors[0];
+    EXPECT_EQ(failover.mode, GroupMode::failover);
+    EXPECT_EQ(failover.ack_timeout, 5s);
+    EXPECT_TRUE(failover.address.host.empty());
+    const std::vector<Collector> members = failover.members();
+    ASSERT_EQ(members.size(), 2u);
+    EXPECT_EQ(members[0].name, "archive/10.0.0.1:4739");
+    EXPECT_EQ(members[1].name, "archive/[2001:db8::2]:4739");
+    EXPECT_EQ(members[1].address, (SocketAddress{"2001:db8::2", 4739}));
+    EXPECT_EQ(members[1].transport, Transport::tcp);
+    EXPECT_TRUE(members[1].addresses.empty());
+    EXPECT_EQ(members[1].mode, GroupMode::single);
+    EXPECT_EQ(c.collectors[1].mode, GroupMode::balance);
+    EXPECT_EQ(c.collectors[1].name, "10.0.1.1:2055,10.0.1.2:2055,10.0.1.3:2055");
+    EXPECT_EQ(c.collectors[1].members()[2].name,
+              "10.0.1.1:2055,10.0.1.2:2055,10.0.1.3:2055/10.0.1.3:2055");
+    EXPECT_EQ(loads(to_toml(c)).collectors, c.collectors) << "what it prints loads the same";
+    const Config one = loads(std::string(kPort) + "[[collector]]\naddress = \"127.0.0.1:4739\"\n");
+    EXPECT_EQ(one.collectors[0].members(), one.collectors) << "a collector is its own member";
+    EXPECT_EQ(one.collectors[0].ack_timeout, 30s);
+}
+
+TEST(ConfigErrors, GroupsNeedAddressesAModeAndATransportThatTellsAnAbsence) {
+    const std::string tcp = std::string(kPort) + "[[collector]]\ntransport = \"tcp\"\n";
+    EXPECT_EQ(
+        errors_of(tcp + "addresses = [\"10.0.0.1:4739\", \"10.0.0.2:4739\"]\n"),
+        std::vector<std::string>{"test.toml:5:13: collector[1].mode: is required with addresses: "
+                                 "\"failover\" (the first reachable member gets the records) or "
+                                 "\"balance\" (the flows are spread over the members)"});
+    EXPECT_EQ(
+        errors_of(tcp + "addresses = [\"10.0.0.1:4739\"]\nmode = \"failover\"\n"),
+        std::vector<std::string>{"test.toml:5:13: collector[1].addresses: has one address; a group "
+                                 "needs two or more (use address for one collector)"});
+    EXPECT_EQ(errors_of(tcp + "addresses = [\"10.0.0.1:4739\", \"10.0.0.1:4739\"]\n"
+                              "mode = \"balance\"\n"),
+              std::vector<std::string>{
+                  "test.toml:5:13: collector[1].addresses: \"10.0.0.1:4739\" is given "
+                  "twice; each member has its own address"});
+    EXPECT_EQ(errors_of(tcp + "address = \"10.0.0.1:4739\"\nmode = \"failover\"\n"),
+              std::vector<std::string>{
+                  "test.toml:6:8: collector[1].mode: is for a group: give its members "
+                  "as addresses = [\"HOST:PORT\", ...]"});
+    EXPECT_EQ(errors_of(tcp + "address = \"10.0.0.3:4739\"\n"
+                              "addresses = [\"10.0.0.1:4739\", \"10.0.0.2:4739\"]\n"
+                              "mode = \"failover\"\n"),
+              std::vector<std::string>{
+                  "test.toml:5:11: collector[1].address: and addresses are both given; "
+                  "a collector is one address or a group of addresses"});
+    EXPECT_EQ(errors_of(std::string(kPort) +
+                        "[[collector]]\naddresses = [\"10.0.0.1:4739\", \"10.0.0.2:4739\"]\n"
+                        "mode = \"failover\"\n"),
+              std::vector<std::string>{
+                  "test.toml:5:8: collector[1].transport: is \"udp\"; mode = "
+                  "\"failover\" needs \"tcp\" or \"tls\", which tell when a collector "
+                  "is away (\"balance\" takes UDP)"});
+    EXPECT_EQ(errors_of(tcp + "addresses = [\"10.0.0.1:4739\", \"somewhere\"]\n"
+                              "mode = \"failover\"\n"),
+              std::vector<std::string>{
+                  "test.toml:5:31: collector[1].addresses: expected an address such as "
+                  "\"192.0.2.10:4739\" or \"[2001:db8::10]:4739\", found \"somewhere\": "
+                  "an address is written as host:port"});
+    EXPECT_EQ(
+        errors_of(tcp + "addresses = [\"10.0.0.1:4739\", \"10.0.0.2:4739\"]\n"
+                        "mode = \"both\"\n"),
+        std::vector<std::string>{"test.toml:6:8: collector[1].mode: expected one of \"failover\", "
+                                 "\"balance\", found \"both\""});
+}
+
 TEST(ConfigErrors, CollectorsNeedAnAddressOrAPathAndTheirOwnNames) {
     EXPECT_EQ(errors_of(std::string(kPort) + "[[collector]]\ntransport = \"udp\"\n"),
               std::vector<std::string>{"test.toml:3:1: collector[1].address: is required when "
-                                       "transport = \"udp\", \"tcp\" or \"tls\""});
+                                       "transport = \"udp\", \"tcp\" or \"tls\" (or "
+                                       "addresses, for a group)"});
     EXPECT_EQ(errors_of(std::string(kPort) + "[[collector]]\ntransport = \"file\"\n"),
               std::vector<std::string>{
                   "test.toml:3:1: collector[1].path: is required when transport = \"file\""});

@@ -79,7 +79,7 @@ Snapshot example() {
     w.meter.ignored_packets[static_cast<std::size_t>(IgnoreReason::non_ip)] = 10;
     w.meter.flows_ended[static_cast<std::size_t>(FlowEndReason::idle_timeout)] = 4;
     s.workers.push_back(w);
-    s.collectors.push_back({"nfcapd", "udp 127.0.0.1:4739", "up", "", {}});
+    s.collectors.push_back({"nfcapd", "udp 127.0.0.1:4739", "up", "", {}, ""});
     s.collectors.back().counters.records_sent = 4;
     return s;
 }

@@ -1,0 +1,165 @@
+// What the collector-session tests share: records to send, loopback sockets to receive them
+// on, and what a collector makes of the messages.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "control/export/session.hpp"
+#include "tests/unit/ipfix_decode.hpp"
+
+namespace sluice::control::collector_test {
+
+using namespace std::chrono_literals;
+using ipfix::Decoded;
+
+inline FlowRecord record(unsigned i) {
+    FlowRecord r{};
+    const std::uint8_t src[4] = {10, 0, static_cast<std::uint8_t>(i >> 8),
+                                 static_cast<std::uint8_t>(i)};
+    const std::uint8_t dst[4] = {192, 0, 2, 1};
+    std::memcpy(r.source_address, src, 4);
+    std::memcpy(r.destination_address, dst, 4);
+    r.ip_version = (i % 3 == 0) ? 6 : 4;
+    r.protocol = 17;
+    r.source_port = static_cast<std::uint16_t>(1024 + i);
+    r.destination_port = 53;
+    r.packets = 2;
+    r.octets = 100 + i;
+    r.reverse_packets = 1;
+    r.reverse_octets = 50;
+    r.first_ns = 1'700'000'000'000'000'000 + i;
+    r.last_ns = r.first_ns + 1000;
+    r.end_reason = FlowEndReason::idle_timeout;
+    return r;
+}
+
+inline std::vector<FlowRecord> records(unsigned n, unsigned from = 0) {
+    std::vector<FlowRecord> out;
+    for (unsigned i = 0; i < n; ++i) out.push_back(record(from + i));
+    return out;
+}
+
+// Records whose responders' packets have times too, as uniflow records need.
+inline std::vector<FlowRecord> timed_records(unsigned n) {
+    auto out = records(n);
+    for (FlowRecord& r : out) {
+        r.reverse_first_ns = r.first_ns + 500;
+        r.reverse_last_ns = r.last_ns;
+    }
+    return out;
+}
+
+// A socket bound to a free loopback port.
+struct Listener {
+    int fd;
+    std::uint16_t port = 0;
+
+    explicit Listener(int type) : fd(socket(AF_INET, type, 0)) {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+        socklen_t len = sizeof(a);
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+        port = ntohs(a.sin_port);
+        if (type == SOCK_STREAM) listen(fd, 4);
+    }
+    ~Listener() { close(fd); }
+};
+
+inline config::Collector collector(config::Transport transport, std::uint16_t port) {
+    config::Collector c;
+    c.name = "test";
+    c.transport = transport;
+    c.address = {"127.0.0.1", port};
+    c.buffer_size = 1 << 20;
+    return c;
+}
+
+// Every datagram waiting on a UDP socket.
+inline std::vector<std::vector<std::uint8_t>> datagrams(int fd) {
+    std::vector<std::vector<std::uint8_t>> out;
+    std::vector<std::uint8_t> buf(65536);
+    ssize_t n;
+    while ((n = recv(fd, buf.data(), buf.size(), MSG_DONTWAIT)) > 0)
+        out.emplace_back(buf.begin(), buf.begin() + n);
+    return out;
+}
+
+// A TCP stream or a file cut into its messages by their length fields.
+inline std::vector<std::vector<std::uint8_t>> messages(const std::vector<std::uint8_t>& stream) {
+    std::vector<std::vector<std::uint8_t>> out;
+    for (std::size_t at = 0; at + 16 <= stream.size();) {
+        const std::size_t length = ipfix::get(stream, at + 2, 2);
+        EXPECT_GE(length, 16u);
+        if (length < 16 || at + length > stream.size()) break;
+        out.emplace_back(stream.begin() + static_cast<long>(at),
+                         stream.begin() + static_cast<long>(at + length));
+        at += length;
+    }
+    return out;
+}
+
+// What a collector makes of a session's messages.
+struct Received {
+    std::vector<Decoded> messages;
+    std::size_t flow_records = 0;        // biflow 256-259, uniflow 264-267
+    std::size_t statistics_records = 0;  // metering and exporting reliability statistics
+    std::size_t other_records = 0;       // the domain's name, the applications' names
+
+    explicit Received(const std::vector<std::vector<std::uint8_t>>& raw) {
+        std::map<std::uint16_t, std::vector<ipfix::Field>> known;
+        std::uint32_t expected_sequence = 0;
+        for (const auto& m : raw) {
+            messages.emplace_back(m, known);
+            const Decoded& d = messages.back();
+            known = d.templates;
+            EXPECT_EQ(d.sequence, expected_sequence) << "RFC 7011: data records sent before";
+            expected_sequence += static_cast<std::uint32_t>(d.records.size());
+            for (const auto& [set, fields] : d.records)
+                (set < 260 || set >= 264 ? flow_records
+                 : set < 262             ? statistics_records
+                                         : other_records) += 1;
+        }
+    }
+};
+
+inline const Reliability kReliability{.packets = 1000,
+                                      .frame_octets = 90000,
+                                      .metered_octets = 80000,
+                                      .ignored_packets = 7,
+                                      .ignored_octets = 500,
+                                      .ignored_frame_octets = 700,
+                                      .records_not_sent = 2,
+                                      .packets_not_sent = 20,
+                                      .octets_not_sent = 2000,
+                                      .since_ns = 1'700'000'000'000'000'000,
+                                      .until_ns = 1'700'000'060'000'000'000};
+
+// What a stream brings within 5 s, until `at_least` bytes or its end.
+inline std::vector<std::uint8_t> read_stream(int fd, std::size_t at_least) {
+    std::vector<std::uint8_t> out;
+    std::vector<std::uint8_t> buf(65536);
+    const auto deadline = Steady::now() + 5s;
+    while (out.size() < at_least && Steady::now() < deadline) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0) continue;
+        const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+        if (n <= 0) break;
+        out.insert(out.end(), buf.begin(), buf.begin() + n);
+    }
+    return out;
+}
+
+}  // namespace sluice::control::collector_test
