@@ -139,6 +139,12 @@ protected:
         candidate_ = candidate_->ai_next;
     }
 
+    // The next close resets the connection, dropping what is queued.
+    void reset_on_close() {
+        const linger now{1, 0};
+        if (fd_ >= 0) setsockopt(fd_, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
+    }
+
     void close_socket() {
         if (fd_ >= 0) SocketChannel::acknowledged();  // the last figure, kept
         if (fd_ >= 0) ::close(fd_);
@@ -289,6 +295,13 @@ public:
         if (is_open()) shutdown(fd_, SHUT_WR);
         pending_.clear();
         close_socket();
+    }
+
+    void abort() override {
+        reset_on_close();
+        pending_.clear();
+        close_socket();
+        candidate_ = nullptr;
     }
 
     std::size_t max_message() const override { return 65535; }
@@ -583,6 +596,12 @@ public:
             SSL_shutdown(ssl_);
         }
         if (fd_ >= 0) shutdown(fd_, SHUT_WR);
+        drop();
+        candidate_ = nullptr;
+    }
+
+    void abort() override {
+        reset_on_close();
         drop();
         candidate_ = nullptr;
     }

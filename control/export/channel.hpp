@@ -77,6 +77,9 @@ public:
     virtual bool session_over(Steady::time_point) const { return false; }
     // A clean close; a file is kept under its name.
     virtual void close() = 0;
+    // Closes at once, dropping what the kernel still queues (a stream is reset): what a stop
+    // counted as not sent does not reach the collector after all.
+    virtual void abort() { close(); }
     // Ends a session that session_over() reported: a file is renamed and a new one is opened.
     virtual void rotate() { close(); }
 

@@ -121,10 +121,12 @@ void CollectorSession::buffer_records(std::span<const FlowRecord> records) {
     not_sent(dropped);
 }
 
+// head_ stays: the records retained for confirmation are those before it.
 void CollectorSession::take_backlog(std::vector<FlowRecord>& out) {
     counters_.records_handed_over += buffered_;
-    for (; buffered_ > 0; --buffered_, head_ = (head_ + 1) % capacity_)
-        out.push_back(buffer_[head_]);
+    for (std::size_t i = 0, at = head_; i < buffered_; ++i, at = (at + 1) % capacity_)
+        out.push_back(buffer_[at]);
+    buffered_ = 0;
 }
 
 bool CollectorSession::service(Steady::time_point now, const Reliability& reliability) {
@@ -170,38 +172,55 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
 }
 
 void CollectorSession::close(const Reliability& reliability) {
+    stopping_ = true;
+    const auto open = [this] {
+        return state_ == SessionState::up || state_ == SessionState::failing;
+    };
+    // A moment for the channel to take the rest of a message begun, and for a stream's
+    // collector to acknowledge what it was sent.
     auto now = Steady::now();
-    if (in_flight_) finish_in_flight(now);
-    if (in_flight_ && !confirms_) lose_in_flight();  // what the channel could not take by now
-    Totals left;
-    for (; buffered_ > 0; --buffered_, head_ = (head_ + 1) % capacity_) left.add(buffer_[head_]);
-    not_sent(left);
-    if (left.records != 0)
-        SLUICE_WARN("collector \"%s\" (%s): %lu records could not be sent before stopping",
-                    name().c_str(), describe().c_str(), static_cast<unsigned long>(left.records));
-    // The last statistics, with every loss counted, and a moment for the channel to take them
-    // and a stream's collector to acknowledge what it was sent.
-    const bool open = state_ == SessionState::up || state_ == SessionState::failing;
-    if (has_options() && open && !in_flight_) send_statistics(now, reliability, false);
     const auto deadline = now + std::chrono::seconds(1);
-    while (open && (in_flight_ || !unconfirmed_.empty()) && (now = Steady::now()) < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (open() && (in_flight_ || !unconfirmed_.empty())) {
         if (in_flight_) finish_in_flight(now);
         confirm();
+        if ((!in_flight_ && unconfirmed_.empty()) || (now = Steady::now()) >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (in_flight_ && !confirms_) lose_in_flight();
-    if (retained_ != 0) {
-        const Totals unconfirmed = retained_totals();
+    const bool unacknowledged = retained_ != 0;
+    if (unacknowledged) {
+        const Totals unconfirmed = totals((head_ + capacity_ - retained_) % capacity_, retained_);
         not_sent(unconfirmed);
         SLUICE_WARN(
             "collector \"%s\" (%s): %lu records sent were not acknowledged by the collector "
-            "before stopping; counted as not sent",
+            "before stopping; counted as not sent, the connection reset",
             name().c_str(), describe().c_str(), static_cast<unsigned long>(unconfirmed.records));
         retained_ = 0;
         unconfirmed_.clear();
         in_flight_messages_.clear();
         in_flight_ = false;
         held_.clear();
+    }
+    // What waited, and what a connection lost in the moment above gave back.
+    const Totals left = totals(head_, buffered_);
+    buffered_ = 0;
+    not_sent(left);
+    if (left.records != 0)
+        SLUICE_WARN("collector \"%s\" (%s): %lu records could not be sent before stopping",
+                    name().c_str(), describe().c_str(), static_cast<unsigned long>(left.records));
+    // The records counted as not sent must not arrive after all: the connection is reset.
+    if (unacknowledged) {
+        channel_->abort();
+        return;
+    }
+    // The last statistics, every record counted as sent or not sent.
+    if (has_options() && open() && !in_flight_) {
+        send_statistics(now, reliability, false);
+        const auto until = Steady::now() + std::chrono::seconds(1);
+        while (in_flight_ && open() && (now = Steady::now()) < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            finish_in_flight(now);
+        }
     }
     channel_->close();
 }
@@ -506,7 +525,7 @@ void CollectorSession::resend_unconfirmed() {
     for (const Unconfirmed& u : unconfirmed_) again += u.totals.records;
     if (in_flight_ && held_.empty())  // the channel holds the rest of a message begun
         for (const Message& m : in_flight_messages_) again += m.totals.records;
-    counters_.records_resent += again;
+    if (!stopping_) counters_.records_resent += again;
     head_ = (head_ + capacity_ - retained_) % capacity_;
     buffered_ += retained_;
     retained_ = 0;
@@ -516,11 +535,9 @@ void CollectorSession::resend_unconfirmed() {
     held_.clear();
 }
 
-CollectorSession::Totals CollectorSession::retained_totals() const {
+CollectorSession::Totals CollectorSession::totals(std::size_t from, std::size_t n) const {
     Totals t;
-    for (std::size_t i = 0, at = (head_ + capacity_ - retained_) % capacity_; i < retained_;
-         ++i, at = (at + 1) % capacity_)
-        t.add(buffer_[at]);
+    for (std::size_t i = 0, at = from; i < n; ++i, at = (at + 1) % capacity_) t.add(buffer_[at]);
     return t;
 }
 

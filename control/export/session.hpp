@@ -136,8 +136,8 @@ private:
     void confirm();
     // The connection is gone: what it did not confirm waits to go out again, in order.
     void resend_unconfirmed();
-    // The records held back for confirmation, in the buffer before head_.
-    Totals retained_totals() const;
+    // The totals of `n` records of the buffer from `from` on.
+    Totals totals(std::size_t from, std::size_t n) const;
 
     void open(Steady::time_point now);
     bool rotate(Steady::time_point now);
@@ -196,6 +196,7 @@ private:
     const bool confirms_;
     std::size_t retained_ = 0;
     std::deque<Unconfirmed> unconfirmed_;
+    bool stopping_ = false;  // close() has begun: nothing goes out again
 
     SessionState state_ = SessionState::opening;
     SessionState logged_state_ = SessionState::opening;

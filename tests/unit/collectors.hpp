@@ -60,19 +60,24 @@ inline std::vector<FlowRecord> timed_records(unsigned n) {
     return out;
 }
 
+// Binds `fd` to a free loopback port and returns the port.
+inline std::uint16_t bind_loopback(int fd) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    return ntohs(a.sin_port);
+}
+
 // A socket bound to a free loopback port.
 struct Listener {
     int fd;
     std::uint16_t port = 0;
 
     explicit Listener(int type) : fd(socket(AF_INET, type, 0)) {
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-        socklen_t len = sizeof(a);
-        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-        port = ntohs(a.sin_port);
+        port = bind_loopback(fd);
         if (type == SOCK_STREAM) listen(fd, 4);
     }
     ~Listener() { close(fd); }

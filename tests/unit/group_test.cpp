@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -28,13 +29,7 @@ struct Port {
     explicit Port(int receive_buffer = 0) {
         if (receive_buffer != 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-        socklen_t len = sizeof(a);
-        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-        port = ntohs(a.sin_port);
+        port = bind_loopback(fd);
     }
     ~Port() { close(fd); }
     void listen() const { ::listen(fd, 4); }
@@ -203,6 +198,123 @@ TEST(CollectorSession, ARecordTheCollectorDidNotAcknowledgeIsSentAgainOnTheNextC
     s.close(kReliability);
     close(stalled);
     close(second);
+}
+
+// Each record's octetDeltaCount: record(i) carries 100 + i.
+std::vector<std::uint64_t> octets(const Received& r) {
+    std::vector<std::uint64_t> out;
+    for (const Decoded& d : r.messages)
+        for (const auto& [set, fields] : d.records)
+            if (const auto f = fields.find({1, 0}); f != fields.end() && (set < 260 || set >= 264))
+                out.push_back(ipfix::value(f->second));
+    return out;
+}
+
+TEST(CollectorSession,
+     AMemberThatHandsOverItsBacklogStillSendsAgainWhatItsCollectorDidNotAcknowledge) {
+    Port port(4096);  // a collector that stops reading: its window shuts after a few KB
+    port.listen();
+    config::Collector c = collector(config::Transport::tcp, port.port);
+    c.ack_timeout = std::chrono::seconds(1);
+    c.buffer_size = 32 << 20;
+    CollectorSession s(c, 1, 1);
+    auto now = Steady::now();
+    const int stalled = port.accept_while([&] { s.service(now, kReliability); });
+    ASSERT_GE(stalled, 0);
+    for (int i = 0; i < 100 && s.state() != SessionState::up; ++i) s.service(now, kReliability);
+    constexpr unsigned kRecords = 200000;  // far more than both sockets' buffers hold
+    s.offer(records(kRecords));
+    for (int i = 0; i < 50; ++i) {  // the window shuts, well within ack_timeout
+        s.service(now, kReliability);
+        std::this_thread::sleep_for(2ms);
+    }
+    ASSERT_EQ(s.state(), SessionState::up);
+    const std::size_t waiting = s.backlog();
+    ASSERT_GT(waiting, 0u);
+    std::vector<FlowRecord> handed;
+    s.take_backlog(handed);  // as a failover group moves them to another member
+    ASSERT_EQ(handed.size(), waiting);
+    EXPECT_EQ(s.counters().records_handed_over, waiting);
+    const std::uint64_t unconfirmed = kRecords - waiting - s.counters().records_sent;
+    EXPECT_EQ(s.counters().records_buffered, unconfirmed) << "sent, not yet acknowledged";
+
+    const auto deadline = Steady::now() + 10s;
+    while (s.state() == SessionState::up && Steady::now() < deadline) {
+        s.service(now, kReliability);
+        std::this_thread::sleep_for(2ms);
+    }
+    ASSERT_EQ(s.state(), SessionState::down) << "nothing acknowledged for ack_timeout";
+    const Received first = drain(stalled);
+    const std::uint64_t again = kRecords - waiting - s.counters().records_sent;
+    EXPECT_EQ(s.counters().records_buffered, again);
+    now += 2s;
+    const int second = port.accept_while([&] { s.service(now, kReliability); });
+    ASSERT_GE(second, 0);
+    std::vector<std::uint8_t> stream;
+    for (int i = 0; i < 2000 && s.counters().records_sent < kRecords - waiting; ++i) {
+        s.service(now, kReliability);
+        std::vector<std::uint8_t> buf(65536);
+        for (ssize_t n; (n = recv(second, buf.data(), buf.size(), MSG_DONTWAIT)) > 0;)
+            stream.insert(stream.end(), buf.begin(), buf.begin() + n);
+        std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_EQ(s.counters().records_sent, kRecords - waiting);
+    EXPECT_EQ(s.counters().records_not_sent, 0u);
+
+    std::vector<std::uint64_t> all = octets(first);
+    for (std::uint64_t o : octets(Received(messages(stream)))) all.push_back(o);
+    for (const FlowRecord& r : handed) all.push_back(r.octets);
+    std::sort(all.begin(), all.end());
+    std::vector<std::uint64_t> expected;
+    for (unsigned i = 0; i < kRecords; ++i) expected.push_back(record(i).octets);
+    EXPECT_TRUE(all == expected) << all.size() << " records over the two connections and the "
+                                 << "other member, not each of the " << kRecords << " once";
+    s.close(kReliability);
+    close(stalled);
+    close(second);
+}
+
+TEST(CollectorSession, AStopCountsEveryRecordTheCollectorDidNotAcknowledgeAsNotSentWithItsOctets) {
+    Port port(4096);  // a collector that stops reading
+    port.listen();
+    config::Collector c = collector(config::Transport::tcp, port.port);
+    c.buffer_size = 32 << 20;
+    CollectorSession s(c, 1, 1);
+    auto now = Steady::now();
+    const int stalled = port.accept_while([&] { s.service(now, kReliability); });
+    ASSERT_GE(stalled, 0);
+    for (int i = 0; i < 100 && s.state() != SessionState::up; ++i) s.service(now, kReliability);
+    constexpr unsigned kRecords = 100000;
+    const auto offered = records(kRecords);
+    s.offer(offered);
+    for (int i = 0; i < 20; ++i) {
+        s.service(now, kReliability);
+        std::this_thread::sleep_for(2ms);
+    }
+    ASSERT_GT(s.backlog(), 0u);
+    ASSERT_GT(s.counters().records_buffered, s.backlog()) << "some sent, not acknowledged";
+    s.close(kReliability);
+    const SessionCounters after = s.counters();
+    std::uint64_t packets = 0, octets = 0;
+    for (const FlowRecord& r : offered) {
+        packets += r.packets + r.reverse_packets;
+        octets += r.octets + r.reverse_octets;
+    }
+    EXPECT_EQ(after.records_sent + after.records_not_sent, kRecords);
+    EXPECT_EQ(after.packets_sent + after.packets_not_sent, packets);
+    EXPECT_EQ(after.octets_sent + after.octets_not_sent, octets);
+    EXPECT_EQ(after.records_buffered, 0u);
+    EXPECT_EQ(after.records_resent, 0u);
+    EXPECT_EQ(Received(messages([&] {
+                  std::vector<std::uint8_t> stream, buf(65536);
+                  for (ssize_t n; (n = recv(stalled, buf.data(), buf.size(), MSG_DONTWAIT)) > 0;)
+                      stream.insert(stream.end(), buf.begin(), buf.begin() + n);
+                  return stream;
+              }()))
+                  .flow_records,
+              after.records_sent)
+        << "what its host acknowledged is what was counted as sent";
+    close(stalled);
 }
 
 }  // namespace
