@@ -28,20 +28,15 @@ void Exporter::reconfigure(const config::Config& config, const Reliability& reli
     const bool same_domain = config.sensor.observation_domain_id == observation_domain_;
     observation_domain_ = config.sensor.observation_domain_id;
     if (names) names_ = std::move(names);
-    std::vector<std::unique_ptr<CollectorGroup>> next;
-    for (const config::Collector& c : config.collectors) {
+    std::vector<std::unique_ptr<CollectorGroup>> next(config.collectors.size());
+    for (std::size_t i = 0; i < config.collectors.size(); ++i) {
         auto kept = std::find_if(collectors_.begin(), collectors_.end(), [&](const auto& g) {
-            return g != nullptr && same_domain && g->config() == c;
+            return g != nullptr && same_domain && g->config() == config.collectors[i];
         });
-        if (kept != collectors_.end()) {
-            next.push_back(std::move(*kept));
-        } else {
-            next.push_back(make(c));
-            for (const auto& m : next.back()->members())
-                SLUICE_INFO("collector \"%s\" (%s): added", m->name().c_str(),
-                            m->describe().c_str());
-        }
+        if (kept != collectors_.end()) next[i] = std::move(*kept);
     }
+    // The others close first: a changed collector's spool is written before its new session
+    // opens it.
     for (auto& g : collectors_) {
         if (g == nullptr) continue;
         g->close(reliability);
@@ -59,6 +54,13 @@ void Exporter::reconfigure(const config::Config& config, const Reliability& reli
                 static_cast<unsigned long long>(n.records_not_sent),
                 static_cast<unsigned long long>(n.packets_not_sent));
         }
+        g.reset();
+    }
+    for (std::size_t i = 0; i < config.collectors.size(); ++i) {
+        if (next[i] != nullptr) continue;
+        next[i] = make(config.collectors[i]);
+        for (const auto& m : next[i]->members())
+            SLUICE_INFO("collector \"%s\" (%s): added", m->name().c_str(), m->describe().c_str());
     }
     collectors_ = std::move(next);
 }

@@ -65,6 +65,16 @@ CollectorSession::CollectorSession(const config::Collector& collector,
     if (interfaces)
         for (const Interface& i : *interfaces) if_index_[i.port_id % if_index_.size()] = i.if_index;
     new_builder(ipfix::MessageBuilder::kMaxSize);
+    if (!config_.spool.empty()) {
+        spool_ = std::make_unique<Spool>(
+            SpoolSettings{.folder = config_.spool,
+                          .sensor = domain_name_.empty() ? std::string("sluice") : domain_name_,
+                          .collector = config_.name,
+                          .size = config_.spool_size,
+                          .sync = config_.spool_sync,
+                          .overflow = config_.spool_overflow});
+        spool_start_ = spooled_ = spool_->held_at_open();
+    }
 }
 
 std::size_t CollectorSession::names_count() const {
@@ -91,7 +101,23 @@ SessionCounters CollectorSession::counters() const {
     SessionCounters c = counters_;
     c.records_buffered = buffered_ + retained_;
     c.handshake_failures = channel_->handshake_failures();
+    spool_counters(c);
     return c;
+}
+
+void CollectorSession::spool_counters(SessionCounters& c) const {
+    if (!spool_) return;
+    const SpoolState st = spool_->state();
+    c.spool_records = spooled_.records;
+    c.spool_packets = spooled_.packets;
+    c.spool_octets = spooled_.octets;
+    c.spool_bytes = st.bytes;
+    c.spool_oldest_ns = st.oldest_ns;
+    c.spool_replayed = st.records_replayed;
+    c.spool_write_failures = st.write_failures;
+    c.spool_start_records = spool_start_.records;
+    c.spool_start_packets = spool_start_.packets;
+    c.spool_start_octets = spool_start_.octets;
 }
 
 void CollectorSession::offer(std::span<const FlowRecord> records) {
@@ -108,7 +134,22 @@ void CollectorSession::offer(std::span<const FlowRecord> records) {
 }
 
 void CollectorSession::buffer_records(std::span<const FlowRecord> records) {
-    if (records.empty()) return;  // a batch of IPv6 only, for NetFlow v5
+    if (records.empty()) return;       // a batch of IPv6 only, for NetFlow v5
+    if (spool_ && !spool_->empty()) {  // behind what waits on disk, in order
+        spool_records(records);
+        return;
+    }
+    const std::size_t taken = append_to_buffer(records, false);
+    if (spool_) {
+        spool_records(records.subspan(taken));
+        return;
+    }
+    Totals dropped;
+    for (const FlowRecord& r : records.subspan(taken)) dropped.add(r);
+    not_sent(dropped);
+}
+
+std::size_t CollectorSession::append_to_buffer(std::span<const FlowRecord> records, bool spooled) {
     const std::size_t room = capacity_ - buffered_ - retained_;
     const std::size_t taken = std::min(room, records.size());
     std::size_t tail = (head_ + buffered_) % capacity_;
@@ -116,9 +157,90 @@ void CollectorSession::buffer_records(std::span<const FlowRecord> records) {
     std::memcpy(&buffer_[tail], records.data(), first * sizeof(FlowRecord));
     std::memcpy(&buffer_[0], records.data() + first, (taken - first) * sizeof(FlowRecord));
     buffered_ += taken;
-    Totals dropped;
-    for (const FlowRecord& r : records.subspan(taken)) dropped.add(r);
+    if (spool_ && taken != 0) {
+        if (!runs_.empty() && runs_.back().spooled == spooled)
+            runs_.back().records += taken;
+        else
+            runs_.push_back({taken, spooled});
+    }
+    return taken;
+}
+
+void CollectorSession::spool_records(std::span<const FlowRecord> records) {
+    if (records.empty()) return;
+    const Totals dropped = spool_->append(records);
+    for (const FlowRecord& r : records) spooled_.add(r);
+    spooled_.subtract(dropped);
     not_sent(dropped);
+}
+
+void CollectorSession::refill() {
+    while (!spool_->empty()) {
+        const std::size_t room = capacity_ - buffered_ - retained_;
+        if (room == 0) break;
+        const std::size_t tail = (head_ + buffered_) % capacity_;
+        const std::size_t n = spool_->read({&buffer_[tail], std::min(room, capacity_ - tail)});
+        if (n == 0) break;
+        const Totals read = totals(tail, n);
+        spooled_.subtract(read);
+        buffered_ += n;
+        if (!runs_.empty() && runs_.back().spooled)
+            runs_.back().records += n;
+        else
+            runs_.push_back({n, true});
+    }
+    // What damage took from the spool is lost for this collector.
+    const Totals damaged = spool_->state().damaged;
+    if (damaged.records != damage_seen_.records) {
+        const Totals lost{damaged.records - damage_seen_.records,
+                          damaged.packets - damage_seen_.packets,
+                          damaged.octets - damage_seen_.octets};
+        spooled_.subtract(lost);
+        counters_.spool_damaged += lost.records;
+        not_sent(lost);
+        damage_seen_ = damaged;
+    }
+}
+
+void CollectorSession::consume_runs(std::size_t n) {
+    while (n > 0 && !runs_.empty()) {
+        Run& run = runs_.front();
+        const std::size_t k = std::min(n, run.records);
+        if (run.spooled) spool_->release(k);
+        run.records -= k;
+        n -= k;
+        if (run.records == 0) runs_.pop_front();
+    }
+}
+
+void CollectorSession::spool_buffer() {
+    const std::size_t n = retained_ + buffered_;
+    std::vector<FlowRecord> held(n);
+    for (std::size_t i = 0, at = (head_ + capacity_ - retained_) % capacity_; i < n;
+         ++i, at = (at + 1) % capacity_)
+        held[i] = buffer_[at];
+    // What was read from the spool is in `held` now, in its place.
+    std::size_t from_spool = 0;
+    for (const Run& run : runs_)
+        if (run.spooled) from_spool += run.records;
+    spool_->release(from_spool);
+    runs_.clear();
+    retained_ = buffered_ = 0;
+    unconfirmed_.clear();
+    in_flight_messages_.clear();
+    in_flight_ = false;
+    held_.clear();
+    if (!held.empty()) {
+        const Totals dropped = spool_->prepend(held);
+        for (const FlowRecord& r : held) spooled_.add(r);
+        spooled_.subtract(dropped);
+        not_sent(dropped);
+    }
+    spool_->flush();
+    if (spooled_.records != 0)
+        SLUICE_INFO("collector \"%s\" (%s): %lu records wait in the spool (%s) for the next start",
+                    name().c_str(), describe().c_str(),
+                    static_cast<unsigned long>(spooled_.records), config_.spool.c_str());
 }
 
 // head_ stays: the records retained for confirmation are those before it.
@@ -130,6 +252,7 @@ void CollectorSession::take_backlog(std::vector<FlowRecord>& out) {
 }
 
 bool CollectorSession::service(Steady::time_point now, const Reliability& reliability) {
+    if (spool_) spool_->tick(now);
     if (state_ == SessionState::down && now < retry_at_) return false;
     if (state_ == SessionState::down || state_ == SessionState::opening) {
         open(now);
@@ -140,6 +263,7 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
         return false;
     }
     confirm();
+    if (spool_) refill();
     if (in_flight_ && finish_in_flight(now) != Outcome::done) return false;
     if (has_options()) {
         if (channel_->needs_template_refresh() && now >= next_templates_) templates_due_ = true;
@@ -188,7 +312,8 @@ void CollectorSession::close(const Reliability& reliability) {
     }
     if (in_flight_ && !confirms_) lose_in_flight();
     const bool unacknowledged = retained_ != 0;
-    if (unacknowledged) {
+    if (spool_) spool_buffer();  // what waits, and what was not acknowledged, for the next start
+    if (retained_ != 0) {
         const Totals unconfirmed = totals((head_ + capacity_ - retained_) % capacity_, retained_);
         not_sent(unconfirmed);
         SLUICE_WARN(
@@ -514,6 +639,7 @@ void CollectorSession::confirm() {
         counters_.packets_sent += t.packets;
         counters_.octets_sent += t.octets;
         retained_ -= t.records;
+        if (spool_) consume_runs(t.records);
     }
 }
 

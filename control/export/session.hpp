@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "control/export/channel.hpp"
+#include "control/export/spool.hpp"
 #include "control/ipfix/encoder.hpp"
 #include "control/netflow/netflow.hpp"
 #include "sluice/config.hpp"
@@ -90,7 +91,9 @@ public:
     bool service(Steady::time_point now, const Reliability& reliability);
 
     // True when every record offered has been sent or counted as not sent.
-    bool drained() const { return buffered_ == 0 && !in_flight_ && retained_ == 0; }
+    bool drained() const {
+        return buffered_ == 0 && !in_flight_ && retained_ == 0 && (!spool_ || spool_->empty());
+    }
 
     // Last statistics, then a clean close. Records still buffered are counted as not sent.
     void close(const Reliability& reliability);
@@ -103,14 +106,12 @@ public:
     SessionCounters counters() const;
 
 private:
-    struct Totals {
-        std::uint64_t records = 0, packets = 0, octets = 0;
-
-        void add(const FlowRecord& r) {
-            ++records;
-            packets += r.packets + r.reverse_packets;
-            octets += r.octets + r.reverse_octets;
-        }
+    using Totals = RecordTotals;
+    // A run of the buffer's records (from the oldest retained on), and whether they were read
+    // from the spool, which lets them go once they are confirmed.
+    struct Run {
+        std::size_t records;
+        bool spooled;
     };
     // What a message carries, accounted for when it is out or lost.
     struct Message {
@@ -138,6 +139,19 @@ private:
     void resend_unconfirmed();
     // The totals of `n` records of the buffer from `from` on.
     Totals totals(std::size_t from, std::size_t n) const;
+    // Copies records into the buffer behind what waits there (as many as fit): runs_ says where
+    // they came from.
+    std::size_t append_to_buffer(std::span<const FlowRecord> records, bool spooled);
+    // Into the spool, what it cannot take counted as not sent.
+    void spool_records(std::span<const FlowRecord> records);
+    // The spool's next records into the buffer, while it has room.
+    void refill();
+    // `n` records leave the front of the buffer (confirmed, or counted otherwise): those read
+    // from the spool leave it.
+    void consume_runs(std::size_t n);
+    // At a stop: what the buffer holds goes to the spool, ahead of what is on disk.
+    void spool_buffer();
+    void spool_counters(SessionCounters& c) const;
 
     void open(Steady::time_point now);
     bool rotate(Steady::time_point now);
@@ -197,6 +211,11 @@ private:
     std::size_t retained_ = 0;
     std::deque<Unconfirmed> unconfirmed_;
     bool stopping_ = false;  // close() has begun: nothing goes out again
+    std::unique_ptr<Spool> spool_;
+    std::deque<Run> runs_;  // with a spool: the buffer's records, retained ones first
+    Totals spooled_;        // what the spool holds that the buffer does not
+    Totals spool_start_;    // what it held when it opened
+    Totals damage_seen_;    // of the spool's damaged records, those counted
 
     SessionState state_ = SessionState::opening;
     SessionState logged_state_ = SessionState::opening;

@@ -26,10 +26,22 @@ NotSent not_sent(const shm::OutputCounters& o, const control::SessionCounters& n
 }
 
 // The identity a collector can check: every packet received is in a record it was sent,
-// ignored, or not sent; every IP octet metered is in a record it was sent, or not sent.
+// ignored, or not sent; every IP octet metered is in a record it was sent, or not sent. With a
+// spool, what an earlier run left there joins the received, and what waits there for the next
+// run joins the sent.
 bool balanced(const MeterCounters& m, const control::SessionCounters& n, const NotSent& lost) {
-    return m.packets == n.packets_sent + m.ignored_total() + lost.packets &&
-           m.metered_octets == n.octets_sent + lost.octets;
+    return m.packets + n.spool_start_packets ==
+               n.packets_sent + m.ignored_total() + lost.packets + n.spool_packets &&
+           m.metered_octets + n.spool_start_octets == n.octets_sent + lost.octets + n.spool_octets;
+}
+
+void spool_fields(JsonWriter& j, const control::SessionCounters& n) {
+    j.key("spooled").begin_object();
+    j.field("records", n.spool_records).field("packets", n.spool_packets);
+    j.field("ip_octets", n.spool_octets).end_object();
+    j.key("spooled_before").begin_object();
+    j.field("records", n.spool_start_records).field("packets", n.spool_start_packets);
+    j.field("ip_octets", n.spool_start_octets).end_object();
 }
 
 // A configured collector: one session, or a group's members with their counters summed.
@@ -114,6 +126,13 @@ void log_accounting(const Snapshot& s) {
                     c.name.c_str(), c.destination.c_str(), m.packets, n.packets_sent,
                     n.records_sent, m.ignored_total(), lost.packets, lost.records, n.octets_sent,
                     m.metered_octets, n.messages_sent);
+        if (n.spool_records != 0 || n.spool_start_records != 0)
+            SLUICE_INFO("  spool: %" PRIu64 " packets in %" PRIu64
+                        " records of earlier runs "
+                        "joined the exported; %" PRIu64 " packets in %" PRIu64
+                        " records wait there for the next run",
+                        n.spool_start_packets, n.spool_start_records, n.spool_packets,
+                        n.spool_records);
         for (const CollectorSnapshot* member : c.members) {
             const control::SessionCounters& k = member->counters;
             SLUICE_INFO(
@@ -178,6 +197,7 @@ std::string summary_json(const Snapshot& s) {
         j.key("not_sent").begin_object();
         j.field("records", lost.records).field("packets", lost.packets);
         j.field("ip_octets", lost.octets).end_object();
+        spool_fields(j, n);
         j.field("balanced", balanced(m, n, lost));
         if (!c.members.empty()) {
             // Each member's own: what the dataplane did not send is the group's.

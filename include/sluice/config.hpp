@@ -98,6 +98,16 @@ inline constexpr std::array<std::pair<std::string_view, GroupMode>, 2> kGroupMod
     {"balance", GroupMode::balance},
 }};
 
+// What a full spool gives up: the records arriving, or the oldest on disk.
+enum class SpoolOverflow { drop_newest, drop_oldest };
+inline constexpr std::array<std::pair<std::string_view, SpoolOverflow>, 2> kSpoolOverflows{{
+    {"drop-newest", SpoolOverflow::drop_newest},
+    {"drop-oldest", SpoolOverflow::drop_oldest},
+}};
+// spool_sync's "always" (after every write) and "never" (the kernel's own time).
+inline constexpr Duration kSyncAlways = Duration::zero();
+inline constexpr Duration kSyncNever = Duration::max();
+
 enum class Timestamps { milliseconds, nanoseconds };
 inline constexpr std::array<std::pair<std::string_view, Timestamps>, 2> kTimestamps{{
     {"milliseconds", Timestamps::milliseconds},
@@ -181,6 +191,12 @@ struct Collector {
     // tcp, tls: a connection whose collector acknowledges nothing sent for this long is given
     // up (TCP_USER_TIMEOUT), and what it did not acknowledge goes out again.
     Duration ack_timeout = std::chrono::seconds(30);
+    // tcp, tls: a folder where the records beyond buffer_size wait on disk, and what the
+    // control holds at a stop; empty: none.
+    std::string spool;
+    std::uint64_t spool_size = 4ull << 30;
+    Duration spool_sync = std::chrono::seconds(1);
+    SpoolOverflow spool_overflow = SpoolOverflow::drop_newest;
 
     // The records' shape on the wire: NetFlow has no reverse elements, so it is always uniflow.
     Records shape() const { return protocol == Protocol::ipfix ? records : Records::uniflow; }

@@ -315,7 +315,31 @@ struct PortCounters {
             "records handed over",                                                                 \
             "Records passed to another member of a failover group, unsent.")                       \
     COUNTER(records_buffered, gauge, "sluice_collector_buffered_records", "records buffered",      \
-            "Records waiting in the collector's buffer, and those sent but not yet acknowledged.")
+            "Records waiting in the collector's buffer, and those sent but not yet acknowledged.") \
+    COUNTER(spool_records, gauge, "sluice_collector_spool_records", "records spooled",             \
+            "Records waiting in the collector's spool on disk.")                                   \
+    COUNTER(spool_packets, gauge, "sluice_collector_spool_packets", "packets spooled",             \
+            "Packets in the records waiting in the spool.")                                        \
+    COUNTER(spool_octets, gauge, "sluice_collector_spool_record_bytes", "IP octets spooled",       \
+            "IP bytes in the records waiting in the spool.")                                       \
+    COUNTER(spool_bytes, gauge, "sluice_collector_spool_bytes", "spool bytes",                     \
+            "Bytes of the spool's files on disk.")                                                 \
+    COUNTER(spool_oldest_ns, time_ns, "sluice_collector_spool_oldest_record_seconds",              \
+            "oldest spooled flow start", "flowStart of the oldest record read from the spool.")    \
+    COUNTER(spool_replayed, counter, "sluice_collector_spool_records_replayed_total",              \
+            "records replayed from the spool", "Records read back from the spool to be sent.")     \
+    COUNTER(spool_damaged, counter, "sluice_collector_spool_records_damaged_total",                \
+            "spooled records damaged",                                                             \
+            "Records lost to damage in the spool's files (also in records not sent).")             \
+    COUNTER(spool_write_failures, counter, "sluice_collector_spool_write_failures_total",          \
+            "spool write failures", "Writes to the spool the disk refused: full, read-only.")      \
+    COUNTER(spool_start_records, gauge, "sluice_collector_spool_earlier_records",                  \
+            "records spooled by an earlier run",                                                   \
+            "Records the spool held when the control started.")                                    \
+    COUNTER(spool_start_packets, gauge, "sluice_collector_spool_earlier_packets",                  \
+            "packets spooled by an earlier run", "Packets in those records.")                      \
+    COUNTER(spool_start_octets, gauge, "sluice_collector_spool_earlier_record_bytes",              \
+            "IP octets spooled by an earlier run", "IP bytes in those records.")
 
 struct SessionCounters {
     SLUICE_COUNTER_STRUCT(SessionCounters, SLUICE_SESSION_COUNTERS)

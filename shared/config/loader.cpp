@@ -268,6 +268,24 @@ public:
             "a duration such as \"30s\", \"5m\" or \"250ms\"");
     }
 
+    // A duration, or "always" and "never".
+    void sync_period(std::string_view key, Duration& out, Duration min, Duration max) {
+        const toml::node* n = find(key);
+        if (n == nullptr) return;
+        if (const auto word = n->value_exact<std::string>(); word == "always" || word == "never") {
+            out = *word == "always" ? kSyncAlways : kSyncNever;
+            return;
+        }
+        parse_string(
+            key, out, parse_duration,
+            [&](Duration d) -> std::optional<std::string> {
+                if (d >= min && d <= max) return std::nullopt;
+                return "\"always\", \"never\" or a duration from " + format_duration(min) + " to " +
+                       format_duration(max);
+            },
+            "\"always\", \"never\" or a duration such as \"1s\"");
+    }
+
     void size(std::string_view key, std::uint64_t& out, std::uint64_t min, std::uint64_t max) {
         const toml::node* n = find(key);
         if (n == nullptr) return;
@@ -610,6 +628,20 @@ void check_across(const Config& c, const toml::table& root, Ports ports, Errors&
                         " sends uniflow records (remove records, or set it to "
                         "\"uniflow\")");
         }
+        if (!col.spool.empty() && col.transport != Transport::tcp &&
+            col.transport != Transport::tls)
+            errors.add(where(root, {at + ".spool", at}), key + ".spool",
+                       "is for transport = \"tcp\" or \"tls\", which tell when the collector is "
+                       "away (found " +
+                           toml_string(choice_name(kTransports, col.transport)) + ")");
+        if (!col.spool.empty() && col.mode == GroupMode::failover)
+            errors.add(where(root, {at + ".spool", at}), key + ".spool",
+                       "is for one collector or a group of mode = \"balance\"; a failover group "
+                       "hands its records from member to member in memory");
+        if (!col.spool.empty() && col.spool_size < col.buffer_size)
+            errors.add(where(root, {at + ".spool_size", at}), key + ".spool_size",
+                       "is " + format_size(col.spool_size) + ", below buffer_size (" +
+                           format_size(col.buffer_size) + "), which a stop writes to the spool");
         if (col.rotate_size != 0 && col.rotate_size < 65536)
             errors.add(where(root, {at + ".rotate_size"}), key + ".rotate_size",
                        "is below one IPFIX message (64KiB); use 0 to never rotate by size");
@@ -793,6 +825,11 @@ public:
     }
     void size(std::string_view key, std::uint64_t bytes, std::uint64_t, std::uint64_t) {
         line(key, toml_string(format_size(bytes)));
+    }
+    void sync_period(std::string_view key, Duration d, Duration, Duration) {
+        line(key, toml_string(d == kSyncAlways  ? "always"
+                              : d == kSyncNever ? "never"
+                                                : format_duration(d)));
     }
     void cpu_list(std::string_view key, const CpuSet& set) {
         line(key, toml_string(format_cpu_list(set)));

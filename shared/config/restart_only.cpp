@@ -44,6 +44,10 @@ public:
     void size(std::string_view k, std::uint64_t& f, Range...) {
         key(k, f);
     }
+    template <typename... Range>
+    void sync_period(std::string_view k, Duration& f, Range...) {
+        key(k, f);
+    }
     void string(std::string_view k, std::string& f, schema::StringCheck) { key(k, f); }
     void required_string(std::string_view k, std::string& f, schema::StringCheck) { key(k, f); }
     void strings(std::string_view k, std::vector<std::string>& f, schema::StringCheck) {

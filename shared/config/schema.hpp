@@ -100,6 +100,10 @@ void visit(V& v, Collector& c) {
     v.duration("rotate_interval", c.rotate_interval, 0s, 24h * 365);
     v.boolean("segmentation_offload", c.segmentation_offload);
     v.duration("ack_timeout", c.ack_timeout, 1s, 1h);
+    v.string("spool", c.spool, absolute_path);
+    v.size("spool_size", c.spool_size, 16 * kMiB, 64 * 1024 * kGiB);
+    v.sync_period("spool_sync", c.spool_sync, 1ms, 1h);
+    v.choice("spool_overflow", c.spool_overflow, kSpoolOverflows);
 }
 
 template <typename V>

@@ -20,39 +20,6 @@ namespace {
 
 using namespace collector_test;
 
-// A TCP collector's port: bound, listening only once listen() is called (until then a
-// connection is refused).
-struct Port {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    std::uint16_t port = 0;
-
-    explicit Port(int receive_buffer = 0) {
-        if (receive_buffer != 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
-        port = bind_loopback(fd);
-    }
-    ~Port() { close(fd); }
-    void listen() const { ::listen(fd, 4); }
-    // A connection that arrives while `step` runs, or -1.
-    template <typename Step>
-    int accept_while(Step step) const {
-        for (int i = 0; i < 200; ++i) {
-            step();
-            pollfd p{fd, POLLIN, 0};
-            if (poll(&p, 1, 5) == 1) return accept(fd, nullptr, nullptr);
-        }
-        return -1;
-    }
-};
-
-// What a stream brings that is there now: complete messages only, as a collector reads them.
-Received drain(int fd) {
-    std::vector<std::uint8_t> stream, buf(65536);
-    for (ssize_t n; (n = recv(fd, buf.data(), buf.size(), MSG_DONTWAIT)) > 0;)
-        stream.insert(stream.end(), buf.begin(), buf.begin() + n);
-    return Received(messages(stream));
-}
-
 TEST(BalanceMember, BothDirectionsAndEveryPartOfAFlowGoToOneMember) {
     std::size_t per_member[3] = {};
     for (unsigned i = 0; i < 3000; ++i) {
@@ -198,16 +165,6 @@ TEST(CollectorSession, ARecordTheCollectorDidNotAcknowledgeIsSentAgainOnTheNextC
     s.close(kReliability);
     close(stalled);
     close(second);
-}
-
-// Each record's octetDeltaCount: record(i) carries 100 + i.
-std::vector<std::uint64_t> octets(const Received& r) {
-    std::vector<std::uint64_t> out;
-    for (const Decoded& d : r.messages)
-        for (const auto& [set, fields] : d.records)
-            if (const auto f = fields.find({1, 0}); f != fields.end() && (set < 260 || set >= 264))
-                out.push_back(ipfix::value(f->second));
-    return out;
 }
 
 TEST(CollectorSession,

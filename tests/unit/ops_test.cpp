@@ -191,13 +191,37 @@ TEST(Accounting, TheSummarySaysPerCollectorWhetherEveryPacketIsAccountedFor) {
               std::string::npos)
         << j;
     EXPECT_NE(j.find(R"("non_ip":{"packets":6,"frame_octets":400})"), std::string::npos) << j;
-    EXPECT_NE(j.find(R"("name":"nfcapd","destination":"udp 127.0.0.1:4739","state":"up",)"
-                     R"("exported":{"records":4,"packets":85,"ip_octets":6000,"messages":0},)"
-                     R"("not_sent":{"records":1,"packets":5,"ip_octets":1000},"balanced":true})"),
-              std::string::npos)
+    EXPECT_NE(
+        j.find(R"("name":"nfcapd","destination":"udp 127.0.0.1:4739","state":"up",)"
+               R"("exported":{"records":4,"packets":85,"ip_octets":6000,"messages":0},)"
+               R"("not_sent":{"records":1,"packets":5,"ip_octets":1000},)"
+               R"("spooled":{"records":0,"packets":0,"ip_octets":0},)"
+               R"("spooled_before":{"records":0,"packets":0,"ip_octets":0},"balanced":true})"),
+        std::string::npos)
         << j;
     EXPECT_NE(j.find(R"("name":"lossy")"), std::string::npos);
     EXPECT_NE(j.find(R"("balanced":false)"), std::string::npos) << "80 + 10 + 5 is not 100";
+}
+
+TEST(Accounting, ASpoolsRecordsOfAnEarlierRunJoinTheReceivedAndThoseLeftForTheNextTheSent) {
+    Snapshot s = finished();
+    control::SessionCounters& n = s.collectors[0].counters;
+    n.spool_start_records = 3;  // an earlier run's, sent in this one
+    n.spool_start_packets = 30;
+    n.spool_start_octets = 2000;
+    n.spool_records = 2;  // this run's, left for the next
+    n.spool_packets = 20;
+    n.spool_octets = 1500;
+    n.packets_sent = 85 + 30 - 20;
+    n.octets_sent = 6000 + 2000 - 1500;
+    const std::string j = summary_json(s);
+    EXPECT_NE(j.find(R"("spooled":{"records":2,"packets":20,"ip_octets":1500},)"
+                     R"("spooled_before":{"records":3,"packets":30,"ip_octets":2000},)"
+                     R"("balanced":true})"),
+              std::string::npos)
+        << j;
+    n.spool_packets = 0;  // the records left in the spool not counted
+    EXPECT_NE(summary_json(s).find(R"("balanced":false)"), std::string::npos);
 }
 
 }  // namespace
