@@ -21,6 +21,7 @@ std::optional<std::string> Commands::handle(const ops::Request& r, Clock::time_p
         {"stats", [](Commands& c, const Call& call) { return c.stats(call); }},
         {"top", [](Commands& c, const Call& call) { return c.top(call); }},
         {"collectors", [](Commands& c, const Call& call) { return c.collectors(call); }},
+        {"spool", [](Commands& c, const Call& call) { return c.spool(call); }},
         {"flush", [](Commands& c, const Call& call) { return c.flush(call); }},
         {"reload", [](Commands& c, const Call& call) { return c.reload(call); }},
     };
@@ -56,6 +57,11 @@ std::optional<std::string> Commands::stats(const Call& c) {
 std::optional<std::string> Commands::collectors(const Call& c) {
     const ops::Snapshot s = snapshot_();
     return c.text ? ops::text_reply(ops::collectors_text(s)) : ops::collectors_json(s);
+}
+
+std::optional<std::string> Commands::spool(const Call& c) {
+    const ops::Snapshot s = snapshot_();
+    return c.text ? ops::text_reply(ops::spool_text(s)) : ops::spool_json(s);
 }
 
 // The largest active flows: every running worker scans its table a share per poll and answers

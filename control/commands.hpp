@@ -40,6 +40,7 @@ private:
     std::optional<std::string> stats(const Call& c);
     std::optional<std::string> top(const Call& c);
     std::optional<std::string> collectors(const Call& c);
+    std::optional<std::string> spool(const Call& c);
     std::optional<std::string> flush(const Call& c);
     std::optional<std::string> reload(const Call& c);
 

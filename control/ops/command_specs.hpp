@@ -30,6 +30,7 @@ inline constexpr CommandSpec kCommands[] = {
     {"top", "the largest active flows by octets, over all workers", "limit",
      "at most LIMIT of them (20)", shm::kTopFlows* shm::kMaxWorkers},
     {"collectors", "each collector's state, records sent and not sent, last error"},
+    {"spool", "each spooled collector's spool: records, bytes, oldest record, replay rate"},
     {"flush", "have every worker export its active flows now"},
     {"reload", "read the configuration again and apply what can change live"},
 };

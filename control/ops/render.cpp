@@ -7,6 +7,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "control/ops/json.hpp"
 #include "shared/records/record_json.hpp"
@@ -284,6 +285,49 @@ std::string collectors_text(const Snapshot& s) {
     std::string out;
     collectors_table(out, s);
     return out;
+}
+
+std::string spool_text(const Snapshot& s) {
+    std::string out;
+    line(out, "%-20s %12s %12s %-20s %12s %10s  %s", "COLLECTOR", "RECORDS", "BYTES",
+         "OLDEST RECORD", "REPLAYED", "REPLAY/S", "SPOOL");
+    bool any = false;
+    for (const auto& c : s.collectors) {
+        if (c.spool.empty()) continue;
+        any = true;
+        char oldest[32] = "-";
+        if (c.counters.spool_oldest_ns != 0) {
+            const std::time_t t =
+                static_cast<std::time_t>(c.counters.spool_oldest_ns / 1'000'000'000);
+            std::tm tm{};
+            gmtime_r(&t, &tm);
+            std::strftime(oldest, sizeof(oldest), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        }
+        line(out, "%-20s %12" PRIu64 " %12" PRIu64 " %-20s %12" PRIu64 " %10.0f  %s",
+             c.name.c_str(), c.counters.spool_records, c.counters.spool_bytes, oldest,
+             c.counters.spool_replayed, c.spool_replayed_per_second, c.spool.c_str());
+    }
+    if (!any) line(out, "%s", "no collector has a spool (docs/export.md: spool)");
+    return out;
+}
+
+std::string spool_json(const Snapshot& s) {
+    JsonWriter j;
+    j.begin_object().field("ok", true).key("collectors").begin_array();
+    for (const auto& c : s.collectors) {
+        if (c.spool.empty()) continue;
+        const control::SessionCounters& n = c.counters;
+        j.begin_object().field("name", c.name).field("spool", c.spool);
+        j.field("records", n.spool_records).field("packets", n.spool_packets);
+        j.field("ip_octets", n.spool_octets).field("bytes", n.spool_bytes);
+        j.field("oldest_record_ns", n.spool_oldest_ns).field("replayed", n.spool_replayed);
+        j.field("replayed_per_second", c.spool_replayed_per_second);
+        j.field("damaged", n.spool_damaged).field("write_failures", n.spool_write_failures);
+        j.field("earlier_records", n.spool_start_records);
+        j.end_object();
+    }
+    j.end_array().end_object();
+    return j.text();
 }
 
 std::string top_json(const std::vector<FlowRecord>& flows) {

@@ -19,6 +19,9 @@ std::string collectors_json(const Snapshot& s);
 std::string status_text(const Snapshot& s);
 std::string stats_text(const Snapshot& s);
 std::string collectors_text(const Snapshot& s);
+// The collectors that have a spool: what it holds, its oldest record, how fast it replays.
+std::string spool_json(const Snapshot& s);
+std::string spool_text(const Snapshot& s);
 std::string text_reply(const std::string& text);
 
 // The largest active flows, largest first: {"ok": true, "flows": [record, ...]}, and a table.

@@ -96,7 +96,7 @@ Snapshot take_snapshot(const shm::StatsZone& zone, const control::Exporter& expo
         for (const auto& m : g->members())
             s.collectors.push_back({m->name(), m->describe(), state_name(m->state()),
                                     m->last_error(), m->counters(),
-                                    g->is_group() ? g->name() : std::string()});
+                                    g->is_group() ? g->name() : std::string(), m->config().spool});
     s.taken = taken;
     if (previous != nullptr && s.time_ns > previous->time_ns) {
         const double seconds = static_cast<double>(s.time_ns - previous->time_ns) / 1e9;
@@ -104,6 +104,12 @@ Snapshot take_snapshot(const shm::StatsZone& zone, const control::Exporter& expo
         s.packets_per_second = static_cast<double>(now.packets - before.packets) / seconds;
         s.flows_per_second =
             static_cast<double>(now.flows_created - before.flows_created) / seconds;
+        for (CollectorSnapshot& c : s.collectors)
+            for (const CollectorSnapshot& p : previous->collectors)
+                if (p.name == c.name && c.counters.spool_replayed >= p.counters.spool_replayed)
+                    c.spool_replayed_per_second =
+                        static_cast<double>(c.counters.spool_replayed - p.counters.spool_replayed) /
+                        seconds;
     }
     return s;
 }

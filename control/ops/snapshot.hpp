@@ -34,6 +34,8 @@ struct CollectorSnapshot {
     std::string last_error;
     control::SessionCounters counters;
     std::string group;  // the collector this one is a member of; empty: not a group's
+    std::string spool;  // its spool's folder; empty: none
+    double spool_replayed_per_second = 0;  // over the last snapshot or so
 };
 
 using Taken = TakenCounters;

@@ -65,7 +65,7 @@ protected:
 TEST_F(CommandsTest, AnUnknownCommandIsAnsweredWithTheListOfCommands) {
     EXPECT_EQ(ask(R"({"command": "restart"})"),
               R"({"ok":false,"error":"unknown command \"restart\"; the commands are status, )"
-              R"(stats, top, collectors, flush, reload"})");
+              R"(stats, top, collectors, spool, flush, reload"})");
 }
 
 TEST_F(CommandsTest, ArgumentsACommandDoesNotTakeAreRefused) {

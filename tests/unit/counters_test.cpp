@@ -85,7 +85,7 @@ TEST(CounterCatalog, EveryCounterReachesTheJsonThePrometheusTextAndTheTextStats)
     fill(w.output, next);
     s.workers.push_back(w);
     fill(s.taken, next);
-    s.collectors.push_back({"nfcapd", "udp 127.0.0.1:4739", "up", "", {}, ""});
+    s.collectors.push_back({"nfcapd", "udp 127.0.0.1:4739", "up", "", {}, "", ""});
     fill(s.collectors[0].counters, next);
 
     const Rendered r{stats_json(s), prometheus_text(s), "\n" + stats_text(s)};
@@ -160,7 +160,7 @@ TEST(CounterCatalog, TheNamesAndTypesUsersHadAreKept) {
     Snapshot s;
     s.ports.push_back({0, "net_null0", 1, {}});
     s.workers.push_back({});
-    s.collectors.push_back({"nfcapd", "udp 127.0.0.1:4739", "up", "", {}, ""});
+    s.collectors.push_back({"nfcapd", "udp 127.0.0.1:4739", "up", "", {}, "", ""});
     const std::string metrics = prometheus_text(s);
     const std::pair<const char*, const char*> families[] = {
         {"sluice_info", "gauge"},

@@ -79,7 +79,7 @@ Snapshot example() {
     w.meter.ignored_packets[static_cast<std::size_t>(IgnoreReason::non_ip)] = 10;
     w.meter.flows_ended[static_cast<std::size_t>(FlowEndReason::idle_timeout)] = 4;
     s.workers.push_back(w);
-    s.collectors.push_back({"nfcapd", "udp 127.0.0.1:4739", "up", "", {}, ""});
+    s.collectors.push_back({"nfcapd", "udp 127.0.0.1:4739", "up", "", {}, "", ""});
     s.collectors.back().counters.records_sent = 4;
     return s;
 }
@@ -222,6 +222,31 @@ TEST(Accounting, ASpoolsRecordsOfAnEarlierRunJoinTheReceivedAndThoseLeftForTheNe
         << j;
     n.spool_packets = 0;  // the records left in the spool not counted
     EXPECT_NE(summary_json(s).find(R"("balanced":false)"), std::string::npos);
+}
+
+TEST(Render, TheSpoolCommandShowsEachSpooledCollectorsRecordsOldestRecordAndReplayRate) {
+    Snapshot s = finished();
+    EXPECT_NE(spool_text(s).find("no collector has a spool"), std::string::npos);
+    EXPECT_EQ(spool_json(s), R"({"ok":true,"collectors":[]})");
+    CollectorSnapshot& c = s.collectors[0];
+    c.spool = "/var/lib/sluice/spool";
+    c.counters.spool_records = 1200;
+    c.counters.spool_bytes = 153648;
+    c.counters.spool_oldest_ns = 1'700'000'000'000'000'000;  // 2023-11-14T22:13:20Z
+    c.counters.spool_replayed = 5000;
+    c.spool_replayed_per_second = 2500;
+    const std::string text = spool_text(s);
+    EXPECT_NE(text.find("2023-11-14T22:13:20Z"), std::string::npos) << text;
+    EXPECT_NE(text.find("/var/lib/sluice/spool"), std::string::npos) << text;
+    EXPECT_NE(text.find(" 2500 "), std::string::npos) << text;
+    const std::string json = spool_json(s);
+    EXPECT_NE(json.find(R"("name":"nfcapd","spool":"/var/lib/sluice/spool","records":1200,)"),
+              std::string::npos)
+        << json;
+    EXPECT_NE(json.find(R"("oldest_record_ns":1700000000000000000,"replayed":5000,)"
+                        R"("replayed_per_second":2500)"),
+              std::string::npos)
+        << json;
 }
 
 }  // namespace
