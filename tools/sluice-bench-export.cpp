@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,6 +42,10 @@ struct Options {
     config::Protocol protocol = config::Protocol::ipfix;
     std::string tls_to;  // a TLS collector at HOST:PORT instead of the UDP sink
     std::string ca_file;
+    std::string tcp_to;       // a TCP collector at HOST:PORT instead of the UDP sink
+    std::string spool;        // the TCP or TLS collector's spool folder
+    std::string spool_rates;  // measure the spool itself in this folder, no collector
+    config::Duration spool_sync = std::chrono::seconds(1);
 };
 
 void pin(int cpu) {
@@ -154,6 +159,11 @@ Result run_once(const Options& o, const std::vector<FlowRecord>& records, std::u
         c.address = *config::parse_socket_address(o.tls_to).value;
         c.ca_file = o.ca_file;
     }
+    if (!o.tcp_to.empty()) {
+        c.transport = config::Transport::tcp;
+        c.address = *config::parse_socket_address(o.tcp_to).value;
+    }
+    c.spool = o.spool;
     control::CollectorSession session(c, 1, 1);
     const control::Reliability reliability{};
     // Connected (a TLS handshake done) before the clock starts.
@@ -183,6 +193,77 @@ Result run_once(const Options& o, const std::vector<FlowRecord>& records, std::u
     return {std::chrono::duration<double>(t1 - t0).count(), c1 - c0, session.counters()};
 }
 
+// The spool alone: N records appended in drains of 256, as a collector away spools them, then
+// read back and confirmed, as its return replays them. Records per second each way.
+int spool_rates(const Options& o, const std::vector<FlowRecord>& records, double hz) {
+    std::vector<double> writes, replays;
+    std::vector<FlowRecord> buf(4096);
+    for (unsigned i = 0; i < o.repeat; ++i) {
+        const std::string folder = o.spool_rates + "/run" + std::to_string(i);
+        std::uint64_t c0, c1, c2;
+        double write_s, replay_s;
+        std::uint64_t replayed = 0;
+        {
+            control::Spool spool({.folder = folder,
+                                  .sensor = "bench",
+                                  .collector = "bench",
+                                  .size = 1ull << 40,
+                                  .sync = o.spool_sync,
+                                  .overflow = config::SpoolOverflow::drop_newest});
+            const auto t0 = Clock::now();
+            c0 = __rdtsc();
+            for (std::uint64_t n = 0; n < o.records;) {
+                const std::size_t at = n % records.size();
+                const std::size_t k =
+                    std::min<std::uint64_t>({256, records.size() - at, o.records - n});
+                spool.append(std::span(records).subspan(at, k));
+                spool.tick(Clock::now());
+                n += k;
+            }
+            spool.flush();
+            c1 = __rdtsc();
+            const auto t1 = Clock::now();
+            for (std::size_t n; (n = spool.read(buf)) != 0;) {
+                replayed += n;
+                spool.release(n);
+                spool.tick(Clock::now());
+            }
+            spool.flush();
+            c2 = __rdtsc();
+            write_s = std::chrono::duration<double>(t1 - t0).count();
+            replay_s = std::chrono::duration<double>(Clock::now() - t1).count();
+            if (replayed != o.records || spool.state().dropped.records != 0) {
+                std::fprintf(stderr, "sluice-bench-export: the spool gave back %llu of %llu\n",
+                             static_cast<unsigned long long>(replayed),
+                             static_cast<unsigned long long>(o.records));
+                return 1;
+            }
+        }
+        rmdir(folder.c_str());
+        writes.push_back(static_cast<double>(o.records) / write_s);
+        replays.push_back(static_cast<double>(o.records) / replay_s);
+        std::printf(
+            "{\"records\": %llu, \"write_mrecords_per_s\": %.2f, "
+            "\"write_cycles_per_record\": %.1f, \"replay_mrecords_per_s\": %.2f, "
+            "\"replay_cycles_per_record\": %.1f, \"tsc_ghz\": %.3f}\n",
+            static_cast<unsigned long long>(o.records), writes.back() / 1e6,
+            static_cast<double>(c1 - c0) / static_cast<double>(o.records), replays.back() / 1e6,
+            static_cast<double>(c2 - c1) / static_cast<double>(o.records), hz / 1e9);
+        std::fflush(stdout);
+    }
+    std::sort(writes.begin(), writes.end());
+    std::sort(replays.begin(), replays.end());
+    const std::string sync = o.spool_sync == config::kSyncAlways ? "always"
+                             : o.spool_sync == config::kSyncNever
+                                 ? "never"
+                                 : config::format_duration(o.spool_sync);
+    std::printf(
+        "{\"median_write_mrecords_per_s\": %.2f, \"median_replay_mrecords_per_s\": %.2f, "
+        "\"runs\": %u, \"spool_sync\": \"%s\"}\n",
+        writes[writes.size() / 2] / 1e6, replays[replays.size() / 2] / 1e6, o.repeat, sync.c_str());
+    return 0;
+}
+
 config::Records c_shape(const Options& o) {
     return o.protocol == config::Protocol::ipfix ? o.shape : config::Records::uniflow;
 }
@@ -192,7 +273,9 @@ void usage(FILE* out) {
                  "usage: sluice-bench-export [--records N] [--mtu BYTES] [--repeat N] [--cpu N]\n"
                  "                           [--sink-cpu N] [--sink-sleeps] [--no-segmentation]\n"
                  "                           [--uniflow] [--protocol ipfix|netflow9|netflow5]\n"
-                 "                           [--tls HOST:PORT --ca-file FILE]\n"
+                 "                           [--tls HOST:PORT --ca-file FILE] [--tcp HOST:PORT]\n"
+                 "                           [--spool DIR] [--spool-rates DIR]\n"
+                 "                           [--spool-sync always|never|DURATION]\n"
                  "Encodes N flow records (default 20000000) as IPFIX and sends them over UDP\n"
                  "to a counting sink on loopback, with sluice-control's collector session,\n"
                  "exporter on --cpu (1), sink on --sink-cpu (0). The sink polls its socket, as a\n"
@@ -204,7 +287,11 @@ void usage(FILE* out) {
                  "biflows, 2N records. --protocol netflow9 or netflow5 sends NetFlow instead, in\n"
                  "uniflow records (v5: the IPv4 ones). Prints one JSON object per run and the\n"
                  "median, in records sent. --tls sends IPFIX over TLS to a collector there\n"
-                 "(openssl s_server, say) whose certificate --ca-file's CAs sign, instead.\n");
+                 "(openssl s_server, say) whose certificate --ca-file's CAs sign, instead;\n"
+                 "--tcp sends IPFIX over TCP to a collector there. --spool gives that TCP or\n"
+                 "TLS collector a spool in DIR (what it costs when the collector keeps up).\n"
+                 "--spool-rates measures the spool alone in DIR: N records written in drains\n"
+                 "of 256, then read back and confirmed, with --spool-sync (1s).\n");
 }
 
 }  // namespace
@@ -222,10 +309,14 @@ int main(int argc, char** argv) {
                                      {"protocol", required_argument, nullptr, 'p'},
                                      {"tls", required_argument, nullptr, 't'},
                                      {"ca-file", required_argument, nullptr, 'a'},
+                                     {"tcp", required_argument, nullptr, 'T'},
+                                     {"spool", required_argument, nullptr, 'S'},
+                                     {"spool-rates", required_argument, nullptr, 'R'},
+                                     {"spool-sync", required_argument, nullptr, 'Y'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
     for (int opt;
-         (opt = getopt_long(argc, argv, "n:m:r:c:s:wgup:t:a:h", options, nullptr)) != -1;) {
+         (opt = getopt_long(argc, argv, "n:m:r:c:s:wgup:t:a:T:S:R:Y:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'n': o.records = std::strtoull(optarg, nullptr, 10); break;
             case 'm': o.mtu = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
@@ -246,17 +337,39 @@ int main(int argc, char** argv) {
             }
             case 't': o.tls_to = optarg; break;
             case 'a': o.ca_file = optarg; break;
+            case 'T': o.tcp_to = optarg; break;
+            case 'S': o.spool = optarg; break;
+            case 'R': o.spool_rates = optarg; break;
+            case 'Y': {
+                const std::string v = optarg;
+                const auto d = config::parse_duration(v);
+                if (v != "always" && v != "never" && !d.value) {
+                    usage(stderr);
+                    return 2;
+                }
+                o.spool_sync = v == "always"  ? config::kSyncAlways
+                               : v == "never" ? config::kSyncNever
+                                              : *d.value;
+                break;
+            }
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }
     }
     if (o.records == 0 || o.repeat == 0 || o.mtu < 576 || o.mtu > 65535 ||
-        (!o.tls_to.empty() && !config::parse_socket_address(o.tls_to).value)) {
+        (!o.tls_to.empty() && !config::parse_socket_address(o.tls_to).value) ||
+        (!o.tcp_to.empty() && !config::parse_socket_address(o.tcp_to).value) ||
+        (!o.spool.empty() && o.tls_to.empty() && o.tcp_to.empty())) {
         usage(stderr);
         return 2;
     }
     const double hz = tsc_hz();
     const auto records = make_records(1 << 20);
+    if (!o.spool_rates.empty()) {
+        pin(o.cpu);
+        mkdir(o.spool_rates.c_str(), 0750);
+        return spool_rates(o, records, hz);
+    }
     Sink sink;
     std::thread receiver([&] { sink.run(o.sink_cpu, o.sink_sleeps); });
     pin(o.cpu);
