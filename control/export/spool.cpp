@@ -192,11 +192,11 @@ Spool::Spool(SpoolSettings settings)
         bool ours = fd >= 0 && read_exact(fd, fixed, sizeof(fixed), 0) &&
                     std::memcmp(fixed, kSegmentMagic, 8) == 0;
         std::uint64_t length = ours ? get(fixed + 20, 4) : 0;
+        ours = ours && length >= 48 && length <= 1024;
         if (ours) {
             std::vector<std::uint8_t> h(length);
             const std::size_t names = get(fixed + 40, 2) + get(fixed + 42, 2);
-            ours = length >= 48 && length <= 1024 && read_exact(fd, h.data(), length, 0) &&
-                   44 + names + 4 <= length &&
+            ours = read_exact(fd, h.data(), length, 0) && 44 + names + 4 <= length &&
                    get(&h[44 + names], 4) == crc(h.data(), 44 + names) &&
                    get(fixed + 8, 4) == kFormat && get(fixed + 12, 4) == kRecordLayoutVersion &&
                    get(fixed + 16, 4) == sizeof(FlowRecord) && get(fixed + 24, 8) == it->seq &&
@@ -271,12 +271,17 @@ void Spool::scan(Segment& s, int fd, std::uint64_t data_start) {
         BlockHeader h;
         if (!read_exact(fd, &h, sizeof(h), at)) break;
         const std::uint64_t end = at + kBlockHeader + std::uint64_t{h.count} * sizeof(FlowRecord);
-        if (!valid(h) || end > s.bytes) {
+        if (!valid(h)) {
             at = resync(fd, at + 16, s.bytes);
             first = false;
             continue;
         }
         const std::uint32_t skip = first ? std::min(s.skip, h.count) : 0;
+        if (end > s.bytes) {  // cut short (a power loss): held, to be counted as lost
+            s.records += h.count - skip;
+            s.totals.add(RecordTotals{h.count - skip, h.packets, h.octets});
+            break;
+        }
         s.records += h.count - skip;
         s.totals.add(RecordTotals{h.count, h.packets, h.octets});
         if (skip != 0) {  // the records confirmed before are not held
@@ -339,6 +344,7 @@ int Spool::create_segment(Segment& s) {
     }
     s.bytes = s.start = s.header = header.size();
     state_.bytes += header.size();
+    folder_dirty_ = true;
     return fd;
 }
 
@@ -406,26 +412,25 @@ void Spool::fail_write(const std::string& what, int err) {
 }
 
 // Drops the oldest segment nothing has been read from (not the one written to): its records
-// are counted as dropped. False when there is none.
+// are counted as dropped, and its file keeps its header only, so that the segments' numbers
+// stay without a gap. False when there is none.
 bool Spool::drop_oldest(RecordTotals& dropped) {
-    for (auto it = segments_.begin(); it != segments_.end(); ++it) {
-        const bool reading = it->seq == read_seq_ && read_offset_ != it->start;
-        const bool handed = std::any_of(handed_.begin(), handed_.end(),
-                                        [&](const ReadBlock& b) { return b.seq == it->seq; });
-        if (reading || handed || is_tail(*it) || it->records == 0) continue;
-        dropped.add(it->totals);
-        unread_ -= it->records;
-        state_.bytes -= it->bytes;
+    for (Segment& seg : segments_) {
+        if (seg.loaded || is_tail(seg) || seg.records == 0) continue;
+        dropped.add(seg.totals);
+        unread_ -= std::min(unread_, seg.records);
         SLUICE_WARN("spool %s: full; the %lu oldest records of collector \"%s\" (%s) are dropped",
-                    settings_.folder.c_str(), static_cast<unsigned long>(it->records),
-                    settings_.collector.c_str(), it->path.c_str());
-        ::unlink(it->path.c_str());
-        if (it->seq == read_seq_) {
-            const auto next = std::next(it);
-            read_seq_ = next != segments_.end() ? next->seq : read_seq_ + 1;
-            read_offset_ = next != segments_.end() ? next->start : 0;
-        }
-        segments_.erase(it);
+                    settings_.folder.c_str(), static_cast<unsigned long>(seg.records),
+                    settings_.collector.c_str(), seg.path.c_str());
+        if (truncate(seg.path.c_str(), static_cast<off_t>(seg.header)) != 0)
+            SLUICE_WARN("spool %s: cannot truncate %s: %s", settings_.folder.c_str(),
+                        seg.path.c_str(), std::strerror(errno));
+        state_.bytes -= std::min(state_.bytes, seg.bytes - seg.header);
+        seg.bytes = seg.start = seg.header;
+        seg.skip = 0;
+        seg.records = 0;
+        seg.totals = {};
+        if (seg.seq == read_seq_) read_offset_ = seg.header;
         cursor_dirty_ = true;
         return true;
     }
@@ -514,6 +519,8 @@ std::size_t Spool::read(std::span<FlowRecord> out) {
         std::copy_n(block_.begin() + static_cast<long>(block_at_), k,
                     out.begin() + static_cast<long>(n));
         block_at_ += k;
+        handed_.back().given += static_cast<std::uint32_t>(k);
+        unread_ -= std::min<std::uint64_t>(unread_, k);
         n += k;
     }
     state_.records_replayed += n;
@@ -557,9 +564,10 @@ bool Spool::load_block() {
             if (read_fd_ < 0) {
                 SLUICE_WARN("spool %s: cannot open %s: %s; its records are lost",
                             settings_.folder.c_str(), seg->path.c_str(), std::strerror(errno));
-                state_.damaged.records += seg->records;
+                state_.damaged.add(seg->totals);
                 unread_ -= std::min(unread_, seg->records);
                 seg->records = 0;
+                seg->loaded = true;
                 read_offset_ = seg->bytes;
                 continue;
             }
@@ -567,46 +575,63 @@ bool Spool::load_block() {
         const std::uint64_t at = read_offset_;
         BlockHeader h;
         const bool header = read_exact(read_fd_, &h, sizeof(h), at) && valid(h);
-        const std::uint64_t end = at + kBlockHeader + std::uint64_t{h.count} * sizeof(FlowRecord);
-        if (!header || end > seg->bytes) {
-            const std::uint64_t next = header ? seg->bytes : resync(read_fd_, at + 16, seg->bytes);
+        if (!header) {
+            const std::uint64_t next = resync(read_fd_, at + 16, seg->bytes);
             state_.damaged_bytes += next - at;
-            if (header) {  // a block cut short: the end of a file a power loss interrupted
-                state_.damaged.add(RecordTotals{h.count, h.packets, h.octets});
-            }
-            SLUICE_WARN("spool %s: %s: %s at offset %lu; %lu bytes skipped",
-                        settings_.folder.c_str(), seg->path.c_str(),
-                        header ? "a block cut short" : "a block header that does not read",
-                        static_cast<unsigned long>(at), static_cast<unsigned long>(next - at));
+            SLUICE_WARN(
+                "spool %s: %s: a block header that does not read at offset %lu; %lu "
+                "bytes skipped",
+                settings_.folder.c_str(), seg->path.c_str(), static_cast<unsigned long>(at),
+                static_cast<unsigned long>(next - at));
             read_offset_ = next;
             continue;
         }
-        block_.resize(h.count);
-        const bool payload =
-            read_exact(read_fd_, block_.data(), h.count * sizeof(FlowRecord), at + kBlockHeader) &&
-            crc(block_.data(), h.count * sizeof(FlowRecord)) == h.payload_crc;
+        seg->loaded = true;
+        const std::uint64_t end = at + kBlockHeader + std::uint64_t{h.count} * sizeof(FlowRecord);
         const std::uint32_t skip = (at == seg->start) ? std::min(seg->skip, h.count) : 0;
+        const std::uint32_t held = h.count - skip;
+        seg->records -= std::min<std::uint64_t>(seg->records, held);
+        if (end > seg->bytes) {  // cut short: the end of a file a power loss interrupted
+            unread_ -= std::min<std::uint64_t>(unread_, held);
+            state_.damaged.add(RecordTotals{held, h.packets, h.octets});
+            state_.damaged_bytes += seg->bytes - at;
+            SLUICE_WARN("spool %s: %s: a block cut short at offset %lu; its %u records are lost",
+                        settings_.folder.c_str(), seg->path.c_str(), static_cast<unsigned long>(at),
+                        held);
+            read_offset_ = seg->bytes;
+            handed_.push_back({seg->seq, at, seg->bytes, 0, 0, 0, skip, 0});
+            release(0);
+            continue;
+        }
+        block_.resize(h.count);
+        const bool read =
+            read_exact(read_fd_, block_.data(), h.count * sizeof(FlowRecord), at + kBlockHeader);
         read_offset_ = end;
-        unread_ -= std::min<std::uint64_t>(unread_, h.count - skip);
-        seg->records -= std::min<std::uint64_t>(seg->records, h.count - skip);
-        if (!payload) {
-            state_.damaged.add(RecordTotals{h.count - skip, h.packets, h.octets});
+        if (!read || crc(block_.data(), h.count * sizeof(FlowRecord)) != h.payload_crc) {
+            // Its header's totals, less those of the records confirmed before (as scan() took
+            // them off).
+            RecordTotals lost{held, h.packets, h.octets};
+            for (std::uint32_t i = 0; read && i < skip; ++i) {
+                lost.packets -=
+                    std::min(lost.packets, block_[i].packets + block_[i].reverse_packets);
+                lost.octets -= std::min(lost.octets, block_[i].octets + block_[i].reverse_octets);
+            }
+            unread_ -= std::min<std::uint64_t>(unread_, held);
+            state_.damaged.add(lost);
             state_.damaged_bytes += end - at;
             SLUICE_WARN(
                 "spool %s: %s: the block at offset %lu does not match its checksum; its "
                 "%u records are lost",
-                settings_.folder.c_str(), seg->path.c_str(), static_cast<unsigned long>(at),
-                h.count - skip);
+                settings_.folder.c_str(), seg->path.c_str(), static_cast<unsigned long>(at), held);
             block_.clear();
             block_at_ = 0;
-            handed_.push_back({seg->seq, at, end, 0, 0, skip, 0});
+            handed_.push_back({seg->seq, at, end, 0, 0, 0, skip, 0});
             release(0);
             continue;
         }
         block_.erase(block_.begin(), block_.begin() + skip);
         block_at_ = 0;
-        handed_.push_back(
-            {seg->seq, at, end, static_cast<std::uint32_t>(block_.size()), 0, skip, h.oldest_ns});
+        handed_.push_back({seg->seq, at, end, held, 0, 0, skip, h.oldest_ns});
         return true;
     }
 }
@@ -614,7 +639,7 @@ bool Spool::load_block() {
 void Spool::release(std::uint64_t n) {
     while (!handed_.empty()) {
         ReadBlock& b = handed_.front();
-        const std::uint64_t k = std::min<std::uint64_t>(n, b.records - b.released);
+        const std::uint64_t k = std::min<std::uint64_t>(n, b.given - b.released);
         b.released += static_cast<std::uint32_t>(k);
         n -= k;
         auto seg = std::find_if(segments_.begin(), segments_.end(),
@@ -652,6 +677,7 @@ void Spool::remove_done() {
         state_.bytes -= std::min(state_.bytes, s.bytes);
         segments_.pop_front();
         cursor_dirty_ = true;
+        write_cursor();  // its entry goes at once: a later segment may take its number
     }
 }
 
@@ -689,6 +715,30 @@ void Spool::sync_now() {
     if (data_dirty_ && tail_fd_ >= 0) fdatasync(tail_fd_);
     if (cursor_fd_ >= 0) fdatasync(cursor_fd_);
     data_dirty_ = false;
+    if (folder_dirty_) {  // the segments created since: their names
+        const int fd = ::open(settings_.folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) fsync(fd);
+        if (fd >= 0) ::close(fd);
+        folder_dirty_ = false;
+    }
+}
+
+// The oldest flowStart of the next block to read, from its header, when it changed.
+void Spool::peek_oldest() {
+    if (unread_ == 0 || (peeked_seq_ == read_seq_ && peeked_offset_ == read_offset_)) return;
+    peeked_seq_ = read_seq_;
+    peeked_offset_ = read_offset_;
+    for (const Segment& seg : segments_) {
+        if (seg.seq < read_seq_) continue;
+        const std::uint64_t at = seg.seq == read_seq_ ? read_offset_ : seg.start;
+        if (at + kBlockHeader > seg.bytes) continue;
+        const int fd = ::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC);
+        BlockHeader h;
+        const bool ok = fd >= 0 && read_exact(fd, &h, sizeof(h), at) && valid(h);
+        if (fd >= 0) ::close(fd);
+        if (ok) next_oldest_ns_ = h.oldest_ns;
+        return;
+    }
 }
 
 void Spool::flush() {
@@ -698,6 +748,7 @@ void Spool::flush() {
 
 void Spool::tick(std::chrono::steady_clock::time_point now) {
     write_cursor();
+    peek_oldest();
     if (settings_.sync == config::kSyncAlways || settings_.sync == config::kSyncNever) return;
     if (now < next_sync_) return;
     next_sync_ = now + settings_.sync;
@@ -707,8 +758,13 @@ void Spool::tick(std::chrono::steady_clock::time_point now) {
 SpoolState Spool::state() const {
     SpoolState s = state_;
     s.records = unread_;
-    for (const ReadBlock& b : handed_) s.records += b.records - b.released;
-    s.oldest_ns = handed_.empty() ? 0 : handed_.front().oldest_ns;
+    for (const ReadBlock& b : handed_) s.records += b.given - b.released;
+    s.oldest_ns = unread_ != 0 ? next_oldest_ns_ : 0;
+    for (const ReadBlock& b : handed_)
+        if (b.records != b.released) {
+            s.oldest_ns = b.oldest_ns;
+            break;
+        }
     return s;
 }
 

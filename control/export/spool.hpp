@@ -107,12 +107,14 @@ private:
         std::uint64_t header = 0;   // its length: where the first block begins
         std::uint64_t start = 0;    // where reading begins: the first block not confirmed
         std::uint32_t skip = 0;     // records of that block already confirmed
+        bool loaded = false;        // a block of it was read in this run
     };
     // A block read and handed out, until its records are released.
     struct ReadBlock {
         std::uint64_t seq;
         std::uint64_t start, end;  // its offsets in its segment
-        std::uint32_t records;     // handed out
+        std::uint32_t records;     // it holds (less those confirmed before)
+        std::uint32_t given = 0;   // handed out by read()
         std::uint32_t released = 0;
         std::uint32_t first = 0;  // records of it confirmed before this run
         std::uint64_t oldest_ns;
@@ -131,6 +133,7 @@ private:
     void remove_done();
     void write_cursor();
     void sync_now();
+    void peek_oldest();
     void fail_write(const std::string& what, int err);
     std::string segment_path(std::uint64_t seq) const;
 
@@ -142,6 +145,9 @@ private:
     int cursor_fd_ = -1;
     bool cursor_dirty_ = false;
     bool data_dirty_ = false;
+    bool folder_dirty_ = false;
+    std::uint64_t next_oldest_ns_ = 0;  // of the next block to read
+    std::uint64_t peeked_seq_ = 0, peeked_offset_ = 0;
     std::chrono::steady_clock::time_point next_sync_{};
 
     // Reading: the segment and offset of the next block, and what is left of the last one.

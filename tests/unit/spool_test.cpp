@@ -174,7 +174,7 @@ TEST(Spool, AtItsSizeDropOldestDropsTheOldestSegmentNotYetRead) {
     const RecordTotals dropped = s.append(records(kBlock, static_cast<unsigned>(next)));
     EXPECT_EQ(dropped.records, 3 * kBlock) << "the oldest segment's three blocks";
     EXPECT_EQ(dropped.packets, totals(records(3 * kBlock)).packets);
-    EXPECT_FALSE(std::filesystem::exists(oldest));
+    EXPECT_FALSE(std::filesystem::exists(oldest)) << "at the front, nothing keeps it";
     const auto got = read_all(s);
     EXPECT_EQ(ids(got), range(3 * kBlock, next + kBlock));
 }
@@ -286,6 +286,55 @@ TEST(Spool, ADiskThatRefusesAWriteCountsAsAFullSpool) {
     EXPECT_EQ(read_all(s).size(), 2 * kBlock) << "what was written before is whole";
     s.append(records(10, 9000));  // the disk has room again
     EXPECT_EQ(read_all(s).size(), 10u);
+}
+
+TEST(Spool, ABlockReadInPartIsStillWhatIsReadNext) {
+    Folder f;
+    Spool s(settings(f));
+    s.append(records(500));
+    std::vector<FlowRecord> buf(100);
+    ASSERT_EQ(s.read(buf), 100u);
+    EXPECT_EQ(s.unread(), 400u);
+    EXPECT_FALSE(s.empty()) << "400 records of the block are not read yet";
+    EXPECT_EQ(s.state().records, 500u);
+    s.release(100);
+    EXPECT_EQ(ids(read_all(s)), range(100, 500));
+    EXPECT_TRUE(s.empty());
+}
+
+TEST(Spool, TheOldestRecordIsKnownBeforeItIsRead) {
+    Folder f;
+    Spool s(settings(f));
+    s.append(records(10, 5));
+    s.append(records(5));
+    s.tick(Steady::now());
+    EXPECT_EQ(s.state().oldest_ns, record(5).first_ns) << "the oldest of the first block";
+    std::vector<FlowRecord> buf(10);
+    ASSERT_EQ(s.read(buf), 10u);
+    s.release(10);
+    s.tick(Steady::now());
+    EXPECT_EQ(s.state().oldest_ns, record(0).first_ns);
+}
+
+TEST(Spool, DropOldestLeavesTheSegmentBeingReadAndDropsTheNextWhole) {
+    Folder f;
+    Spool s(settings(f, 4 << 20, config::SpoolOverflow::drop_oldest));
+    std::uint64_t next = 0;
+    while (f.segments().size() < 4 || s.state().bytes + kBlockBytes <= (4u << 20)) {
+        ASSERT_EQ(s.append(records(kBlock, static_cast<unsigned>(next))).records, 0u);
+        next += kBlock;
+    }
+    std::vector<FlowRecord> buf(kBlock);
+    ASSERT_EQ(s.read(buf), kBlock);  // the first block of the first segment, sent
+    s.release(kBlock);               // and confirmed
+    const RecordTotals dropped = s.append(records(kBlock, static_cast<unsigned>(next)));
+    const std::string second = f.segments()[1];
+    EXPECT_EQ(dropped.records, 3 * kBlock) << "the second segment, whole";
+    EXPECT_LT(size_of(second), 200u) << "its header stays: the segments' numbers have no gap";
+    EXPECT_EQ(dropped.packets, totals(records(3 * kBlock, 3 * kBlock)).packets);
+    std::vector<std::uint64_t> expected = range(kBlock, 3 * kBlock);
+    for (std::uint64_t i = 6 * kBlock; i < next + kBlock; ++i) expected.push_back(i);
+    EXPECT_EQ(ids(read_all(s)), expected);
 }
 
 // A TCP collector with a spool in `f` and a buffer of 8192 records.
