@@ -157,13 +157,16 @@ std::size_t CollectorSession::append_to_buffer(std::span<const FlowRecord> recor
     std::memcpy(&buffer_[tail], records.data(), first * sizeof(FlowRecord));
     std::memcpy(&buffer_[0], records.data() + first, (taken - first) * sizeof(FlowRecord));
     buffered_ += taken;
-    if (spool_ && taken != 0) {
-        if (!runs_.empty() && runs_.back().spooled == spooled)
-            runs_.back().records += taken;
-        else
-            runs_.push_back({taken, spooled});
-    }
+    if (spool_) note_run(taken, spooled);
     return taken;
+}
+
+void CollectorSession::note_run(std::size_t records, bool spooled) {
+    if (records == 0) return;
+    if (!runs_.empty() && runs_.back().spooled == spooled)
+        runs_.back().records += records;
+    else
+        runs_.push_back({records, spooled});
 }
 
 void CollectorSession::spool_records(std::span<const FlowRecord> records) {
@@ -184,10 +187,7 @@ void CollectorSession::refill() {
         const Totals read = totals(tail, n);
         spooled_.subtract(read);
         buffered_ += n;
-        if (!runs_.empty() && runs_.back().spooled)
-            runs_.back().records += n;
-        else
-            runs_.push_back({n, true});
+        note_run(n, true);
     }
     // What damage took from the spool is lost for this collector.
     const Totals damaged = spool_->state().damaged;

@@ -142,6 +142,7 @@ private:
     // Copies records into the buffer behind what waits there (as many as fit): runs_ says where
     // they came from.
     std::size_t append_to_buffer(std::span<const FlowRecord> records, bool spooled);
+    void note_run(std::size_t records, bool spooled);
     // Into the spool, what it cannot take counted as not sent.
     void spool_records(std::span<const FlowRecord> records);
     // The spool's next records into the buffer, while it has room.

@@ -155,8 +155,8 @@ Spool::Spool(SpoolSettings settings)
         std::vector<std::uint8_t> raw(n);
         const bool ok = n >= 12 && n <= 12 + kMaxCursorEntries * 24 &&
                         read_exact(cursor_fd_, raw.data(), n, 0) &&
-                        get(raw.data(), 4) == kCursorMagic && (n - 12) % 24 == 0 &&
-                        get(raw.data() + n - 4, 4) == crc(raw.data(), n - 4);
+                        get(raw.data(), 4) == kCursorMagic && get(raw.data() + 4, 4) == kFormat &&
+                        (n - 12) % 24 == 0 && get(raw.data() + n - 4, 4) == crc(raw.data(), n - 4);
         if (ok)
             for (std::size_t at = 8; at + 24 <= n - 4; at += 24)
                 cursor.insert(cursor.end(),
@@ -242,12 +242,13 @@ Spool::Spool(SpoolSettings settings)
     if (!segments_.empty()) {
         read_seq_ = segments_.front().seq;
         read_offset_ = segments_.front().start;
+    }
+    if (unread_ != 0)
         SLUICE_INFO(
             "spool %s: collector \"%s\" has %lu records in %zu segments from an earlier "
             "run; they go out first",
             settings_.folder.c_str(), settings_.collector.c_str(),
             static_cast<unsigned long>(unread_), segments_.size());
-    }
     block_.reserve(kBlockRecords);
 }
 
