@@ -42,8 +42,9 @@ struct Options {
     config::Protocol protocol = config::Protocol::ipfix;
     std::string tls_to;  // a TLS collector at HOST:PORT instead of the UDP sink
     std::string ca_file;
-    std::string tcp_to;       // a TCP collector at HOST:PORT instead of the UDP sink
-    std::string spool;        // the TCP or TLS collector's spool folder
+    std::string tcp_to;  // a TCP collector at HOST:PORT instead of the UDP sink
+    std::string spool;   // the TCP or TLS collector's spool folder
+    std::uint64_t buffer_size = 32ull << 20;  // the collector's memory buffer
     std::string spool_rates;  // measure the spool itself in this folder, no collector
     config::Duration spool_sync = std::chrono::seconds(1);
 };
@@ -164,6 +165,7 @@ Result run_once(const Options& o, const std::vector<FlowRecord>& records, std::u
         c.address = *config::parse_socket_address(o.tcp_to).value;
     }
     c.spool = o.spool;
+    c.buffer_size = o.buffer_size;
     control::CollectorSession session(c, 1, 1);
     const control::Reliability reliability{};
     // Connected (a TLS handshake done) before the clock starts.
@@ -274,7 +276,7 @@ void usage(FILE* out) {
                  "                           [--sink-cpu N] [--sink-sleeps] [--no-segmentation]\n"
                  "                           [--uniflow] [--protocol ipfix|netflow9|netflow5]\n"
                  "                           [--tls HOST:PORT --ca-file FILE] [--tcp HOST:PORT]\n"
-                 "                           [--spool DIR] [--spool-rates DIR]\n"
+                 "                           [--spool DIR] [--buffer SIZE] [--spool-rates DIR]\n"
                  "                           [--spool-sync always|never|DURATION]\n"
                  "Encodes N flow records (default 20000000) as IPFIX and sends them over UDP\n"
                  "to a counting sink on loopback, with sluice-control's collector session,\n"
@@ -289,7 +291,9 @@ void usage(FILE* out) {
                  "median, in records sent. --tls sends IPFIX over TLS to a collector there\n"
                  "(openssl s_server, say) whose certificate --ca-file's CAs sign, instead;\n"
                  "--tcp sends IPFIX over TCP to a collector there. --spool gives that TCP or\n"
-                 "TLS collector a spool in DIR (what it costs when the collector keeps up).\n"
+                 "TLS collector a spool in DIR (what it costs when the collector keeps up);\n"
+                 "--buffer gives it a memory buffer of SIZE (32MiB): with 1MiB and a spool,\n"
+                 "every record beyond the first 8192 goes through the spool.\n"
                  "--spool-rates measures the spool alone in DIR: N records written in drains\n"
                  "of 256, then read back and confirmed, with --spool-sync (1s).\n");
 }
@@ -313,10 +317,11 @@ int main(int argc, char** argv) {
                                      {"spool", required_argument, nullptr, 'S'},
                                      {"spool-rates", required_argument, nullptr, 'R'},
                                      {"spool-sync", required_argument, nullptr, 'Y'},
+                                     {"buffer", required_argument, nullptr, 'B'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt;
-         (opt = getopt_long(argc, argv, "n:m:r:c:s:wgup:t:a:T:S:R:Y:h", options, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "n:m:r:c:s:wgup:t:a:T:S:R:Y:B:h", options,
+                                     nullptr)) != -1;) {
         switch (opt) {
             case 'n': o.records = std::strtoull(optarg, nullptr, 10); break;
             case 'm': o.mtu = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
@@ -339,6 +344,15 @@ int main(int argc, char** argv) {
             case 'a': o.ca_file = optarg; break;
             case 'T': o.tcp_to = optarg; break;
             case 'S': o.spool = optarg; break;
+            case 'B': {
+                const auto size = config::parse_size(optarg);
+                if (!size.value || *size.value < sizeof(FlowRecord)) {
+                    usage(stderr);
+                    return 2;
+                }
+                o.buffer_size = *size.value;
+                break;
+            }
             case 'R': o.spool_rates = optarg; break;
             case 'Y': {
                 const std::string v = optarg;
