@@ -171,7 +171,11 @@ void CollectorSession::note_run(std::size_t records, bool spooled) {
 
 void CollectorSession::spool_records(std::span<const FlowRecord> records) {
     if (records.empty()) return;
-    const Totals dropped = spool_->append(records);
+    spooled(records, spool_->append(records));
+}
+
+// `records` went to the spool but for `dropped`, which are lost for this collector.
+void CollectorSession::spooled(std::span<const FlowRecord> records, const Totals& dropped) {
     for (const FlowRecord& r : records) spooled_.add(r);
     spooled_.subtract(dropped);
     not_sent(dropped);
@@ -226,16 +230,8 @@ void CollectorSession::spool_buffer() {
     spool_->release(from_spool);
     runs_.clear();
     retained_ = buffered_ = 0;
-    unconfirmed_.clear();
-    in_flight_messages_.clear();
-    in_flight_ = false;
-    held_.clear();
-    if (!held.empty()) {
-        const Totals dropped = spool_->prepend(held);
-        for (const FlowRecord& r : held) spooled_.add(r);
-        spooled_.subtract(dropped);
-        not_sent(dropped);
-    }
+    forget_messages();
+    if (!held.empty()) spooled(held, spool_->prepend(held));
     spool_->flush();
     if (spooled_.records != 0)
         SLUICE_INFO("collector \"%s\" (%s): %lu records wait in the spool (%s) for the next start",
@@ -321,10 +317,7 @@ void CollectorSession::close(const Reliability& reliability) {
             "before stopping; counted as not sent, the connection reset",
             name().c_str(), describe().c_str(), static_cast<unsigned long>(unconfirmed.records));
         retained_ = 0;
-        unconfirmed_.clear();
-        in_flight_messages_.clear();
-        in_flight_ = false;
-        held_.clear();
+        forget_messages();
     }
     // What waited, and what a connection lost in the moment above gave back.
     const Totals left = totals(head_, buffered_);
@@ -382,9 +375,7 @@ void CollectorSession::new_session() {
 
 void CollectorSession::lose_in_flight() {
     for (const Message& m : in_flight_messages_) not_sent(m.totals);
-    in_flight_messages_.clear();
-    in_flight_ = false;
-    held_.clear();
+    clear_in_flight();
 }
 
 void CollectorSession::went_down(Steady::time_point now) {
@@ -538,9 +529,7 @@ CollectorSession::Outcome CollectorSession::finish_in_flight(Steady::time_point 
 // Every message in flight is out.
 CollectorSession::Outcome CollectorSession::all_out(Steady::time_point now) {
     for (const Message& m : in_flight_messages_) completed(now, m);
-    in_flight_messages_.clear();
-    in_flight_ = false;
-    held_.clear();
+    clear_in_flight();
     return Outcome::done;
 }
 
@@ -655,7 +644,16 @@ void CollectorSession::resend_unconfirmed() {
     head_ = (head_ + capacity_ - retained_) % capacity_;
     buffered_ += retained_;
     retained_ = 0;
+    forget_messages();
+}
+
+// The messages begun or awaiting acknowledgement are no longer this session's to account for.
+void CollectorSession::forget_messages() {
     unconfirmed_.clear();
+    clear_in_flight();
+}
+
+void CollectorSession::clear_in_flight() {
     in_flight_messages_.clear();
     in_flight_ = false;
     held_.clear();

@@ -145,6 +145,7 @@ private:
     void note_run(std::size_t records, bool spooled);
     // Into the spool, what it cannot take counted as not sent.
     void spool_records(std::span<const FlowRecord> records);
+    void spooled(std::span<const FlowRecord> records, const Totals& dropped);
     // The spool's next records into the buffer, while it has room.
     void refill();
     // `n` records leave the front of the buffer (confirmed, or counted otherwise): those read
@@ -176,6 +177,8 @@ private:
     void completed(Steady::time_point now, const Message& m);
     Outcome after_failure(Steady::time_point now);
     void lose_in_flight();
+    void clear_in_flight();
+    void forget_messages();
     Outcome send_statistics(Steady::time_point now, const Reliability& r, bool with_templates);
     Outcome send_names(Steady::time_point now);
     std::size_t names_count() const;
