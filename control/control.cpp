@@ -87,7 +87,9 @@ public:
         : config_(c),
           zone_(zone),
           options_(options),
-          exporter_(c, application_names(c), interfaces(c, zone)),
+          exporter_(c, application_names(c), interfaces(c, zone),
+                    {shm::control_state_prefix(c.dataplane.file_prefix) + "collector-",
+                     zone.header.start_time_ns}),
           commands_(
               zone,
               [this] {
@@ -106,7 +108,7 @@ public:
 
 private:
     void refresh_snapshot() {
-        ops::Snapshot s = ops::take_snapshot(zone_, exporter_, taken_,
+        ops::Snapshot s = ops::take_snapshot(zone_, exporter_, drain_.taken(),
                                              config_.dataplane.file_prefix, start_ns_, &rate_base_);
         if (s.time_ns - rate_base_.time_ns >= 1'000'000'000) rate_base_ = s;
         const std::lock_guard lock(snapshot_mutex_);
@@ -149,7 +151,7 @@ private:
     ops::ControlSocket socket_;
     Commands commands_;
     std::uint64_t start_ns_;
-    ops::Taken taken_;
+    Drain drain_;
     ops::Snapshot rate_base_;
     mutable std::mutex snapshot_mutex_;
     ops::Snapshot snapshot_;
@@ -159,9 +161,11 @@ private:
 
 int Control::run(const sigset_t& signals) {
     shm::StatsHeader& h = zone_.header;
-    Drain drain;
-    if (!drain.attach(zone_)) return 1;
-    std::vector<FlowRecord> batch;
+    if (!drain_.attach(zone_, shm::control_state_prefix(config_.dataplane.file_prefix) + "rings"))
+        return 1;
+    // What a killed control had taken last, for the collectors that lack it.
+    if (const Drain::Batch left = drain_.left_over(); left.number != 0)
+        exporter_.offer(left.records, left.number);
     Reliability stats = ops::reliability(snapshot());
     auto next_beat = Steady::now();
     std::optional<Steady::time_point> stop_at;  // when a stop signal leaves the dataplane running
@@ -172,14 +176,11 @@ int Control::run(const sigset_t& signals) {
         return commands_.handle(r, Steady::now());
     };
     while (true) {
-        const std::size_t n = drain.poll(batch);
-        exporter_.offer(batch);
-        for (const FlowRecord& r : batch) {
-            ++taken_.records;
-            taken_.packets += r.packets + r.reverse_packets;
-            taken_.octets += r.octets + r.reverse_octets;
-            if (options_.print_records) std::printf("%s\n", to_json(r).c_str());
-        }
+        const Drain::Batch batch = drain_.poll();
+        const std::size_t n = batch.records.size();
+        exporter_.offer(batch.records, batch.number);
+        if (options_.print_records)
+            for (const FlowRecord& r : batch.records) std::printf("%s\n", to_json(r).c_str());
         const auto now = Steady::now();
         const bool more = exporter_.service(now, stats);
         socket_.poll(handler);
@@ -219,7 +220,11 @@ int Control::run(const sigset_t& signals) {
     // collector's counters as its close left them.
     refresh_snapshot();
     ops::Snapshot last = snapshot();
-    exporter_.close(ops::reliability(last), std::chrono::seconds(primary_gone ? 10 : 3));
+    // While the dataplane runs on, the counters stay for the next control; once it has gone,
+    // nothing of this run is needed any more.
+    exporter_.close(ops::reliability(last), std::chrono::seconds(primary_gone ? 10 : 3),
+                    !primary_gone);
+    if (primary_gone) drain_.remove_journal();
     h.control_heartbeat_ns.store(0, std::memory_order_release);
     std::fflush(stdout);
     refresh_snapshot();

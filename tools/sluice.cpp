@@ -28,6 +28,7 @@
 #include "shared/config/units.hpp"
 #include "sluice/hugepages.hpp"
 #include "sluice/log.hpp"
+#include "sluice/shm.hpp"
 #include "sluice_version.h"
 
 namespace {
@@ -323,11 +324,16 @@ private:
     Child control_{"sluice-control"};
 };
 
-// Removes what a DPDK primary of `prefix` leaves behind: its hugepage files and runtime folder.
+// Removes what a DPDK primary of `prefix` leaves behind: its hugepage files and runtime folder;
+// and what a killed sluice-control of it left for the next one.
 void remove_prefix_files(const std::string& prefix) {
     hugepages::remove_files(prefix);
     std::error_code ec;
     fs::remove_all(fs::path("/var/run/dpdk") / prefix, ec);
+    const fs::path state = shm::control_state_prefix(prefix);
+    for (const auto& e : fs::directory_iterator(state.parent_path(), ec))
+        if (e.path().filename().string().starts_with(state.filename().string()))
+            fs::remove(e.path(), ec);
 }
 
 constexpr std::string_view kPcapPrefix = "sluice-pcap-";

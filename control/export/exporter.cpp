@@ -9,17 +9,19 @@
 
 namespace sluice::control {
 
-Exporter::Exporter(const config::Config& config, ApplicationNames names, Interfaces interfaces)
+Exporter::Exporter(const config::Config& config, ApplicationNames names, Interfaces interfaces,
+                   SessionStore stores)
     : observation_domain_(config.sensor.observation_domain_id),
       domain_name_(config.sensor.name),
       names_(std::move(names)),
-      interfaces_(std::move(interfaces)) {
+      interfaces_(std::move(interfaces)),
+      stores_(std::move(stores)) {
     for (const config::Collector& c : config.collectors) collectors_.push_back(make(c));
 }
 
 std::unique_ptr<CollectorGroup> Exporter::make(const config::Collector& c) {
     return std::make_unique<CollectorGroup>(c, observation_domain_, next_exporting_process_id_,
-                                            names_, domain_name_, interfaces_);
+                                            names_, domain_name_, interfaces_, stores_);
 }
 
 void Exporter::reconfigure(const config::Config& config, const Reliability& reliability,
@@ -65,9 +67,9 @@ void Exporter::reconfigure(const config::Config& config, const Reliability& reli
     collectors_ = std::move(next);
 }
 
-void Exporter::offer(std::span<const FlowRecord> records) {
+void Exporter::offer(std::span<const FlowRecord> records, std::uint64_t batch) {
     if (records.empty()) return;
-    for (auto& g : collectors_) g->offer(records);
+    for (auto& g : collectors_) g->offer(records, batch);
 }
 
 bool Exporter::service(Steady::time_point now, const Reliability& reliability) {
@@ -76,7 +78,7 @@ bool Exporter::service(Steady::time_point now, const Reliability& reliability) {
     return more;
 }
 
-void Exporter::close(const Reliability& reliability, Steady::duration timeout) {
+void Exporter::close(const Reliability& reliability, Steady::duration timeout, bool keep_stores) {
     const auto deadline = Steady::now() + timeout;
     while (Steady::now() < deadline) {
         bool drained = true;
@@ -89,7 +91,7 @@ void Exporter::close(const Reliability& reliability, Steady::duration timeout) {
         if (drained) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    for (auto& g : collectors_) g->close(reliability);
+    for (auto& g : collectors_) g->close(reliability, keep_stores);
 }
 
 }  // namespace sluice::control

@@ -13,8 +13,9 @@ namespace sluice::control {
 
 class Exporter {
 public:
+    // `stores`: the prefix of the collectors' stores (SessionStore::of), none by default.
     explicit Exporter(const config::Config& config, ApplicationNames names = nullptr,
-                      Interfaces interfaces = nullptr);
+                      Interfaces interfaces = nullptr, SessionStore stores = {});
 
     // A reload: collectors whose settings are unchanged keep their session, buffer and
     // counters; removed or changed ones are closed (what they held counted as not sent) and the
@@ -22,12 +23,13 @@ public:
     void reconfigure(const config::Config& config, const Reliability& reliability,
                      ApplicationNames names = nullptr);
 
-    void offer(std::span<const FlowRecord> records);
+    // `batch` numbers a batch of the rings (see CollectorSession::offer).
+    void offer(std::span<const FlowRecord> records, std::uint64_t batch = 0);
     // True when a collector has more to send right away.
     bool service(Steady::time_point now, const Reliability& reliability);
     // Sends what is buffered for at most `timeout`, then closes every session; what is left
-    // is counted as not sent.
-    void close(const Reliability& reliability, Steady::duration timeout);
+    // is counted as not sent. `keep_stores`: their counters stay for the next control.
+    void close(const Reliability& reliability, Steady::duration timeout, bool keep_stores = false);
 
     const std::vector<std::unique_ptr<CollectorGroup>>& collectors() const { return collectors_; }
 
@@ -38,7 +40,8 @@ private:
     std::uint32_t observation_domain_ = 0;
     std::string domain_name_;  // [sensor] name, which a reload does not change
     ApplicationNames names_;
-    Interfaces interfaces_;                        // the ports, which a reload does not change
+    Interfaces interfaces_;  // the ports, which a reload does not change
+    SessionStore stores_;
     std::uint32_t next_exporting_process_id_ = 1;  // unique for the life of this control
 };
 

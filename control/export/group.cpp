@@ -47,24 +47,26 @@ std::size_t balance_member(const FlowRecord& r, std::size_t members) {
 CollectorGroup::CollectorGroup(const config::Collector& collector, std::uint32_t observation_domain,
                                std::uint32_t& next_exporting_process_id,
                                const ApplicationNames& names, const std::string& domain_name,
-                               const Interfaces& interfaces)
+                               const Interfaces& interfaces, const SessionStore& stores)
     : config_(collector) {
     for (const config::Collector& m : collector.members())
-        members_.push_back(std::make_unique<CollectorSession>(m, observation_domain,
-                                                              next_exporting_process_id++, names,
-                                                              nullptr, domain_name, interfaces));
+        members_.push_back(std::make_unique<CollectorSession>(
+            m, observation_domain, next_exporting_process_id++, names, nullptr, domain_name,
+            interfaces, stores.of(m.name)));
     shares_.resize(members_.size());
 }
 
-void CollectorGroup::offer(std::span<const FlowRecord> records) {
+void CollectorGroup::offer(std::span<const FlowRecord> records, std::uint64_t batch) {
     if (config_.mode != config::GroupMode::balance) {
-        members_[active_]->offer(records);
+        for (const auto& m : members_)
+            if (batch != 0 && m->batch() >= batch) return;
+        members_[active_]->offer(records, batch);
         return;
     }
     for (auto& share : shares_) share.clear();
     for (const FlowRecord& r : records) shares_[balance_member(r, members_.size())].push_back(r);
     for (std::size_t i = 0; i < members_.size(); ++i)
-        if (!shares_[i].empty()) members_[i]->offer(shares_[i]);
+        if (!shares_[i].empty()) members_[i]->offer(shares_[i], batch);
 }
 
 bool CollectorGroup::service(Steady::time_point now, const Reliability& reliability) {
@@ -105,8 +107,8 @@ bool CollectorGroup::drained() const {
     });
 }
 
-void CollectorGroup::close(const Reliability& reliability) {
-    for (auto& m : members_) m->close(reliability);
+void CollectorGroup::close(const Reliability& reliability, bool keep_stores) {
+    for (auto& m : members_) m->close(reliability, keep_stores);
 }
 
 }  // namespace sluice::control

@@ -17,16 +17,19 @@ public:
     // Each member's session gets its own exporting process id, from `next_exporting_process_id`.
     CollectorGroup(const config::Collector& collector, std::uint32_t observation_domain,
                    std::uint32_t& next_exporting_process_id, const ApplicationNames& names,
-                   const std::string& domain_name, const Interfaces& interfaces);
+                   const std::string& domain_name, const Interfaces& interfaces,
+                   const SessionStore& stores = {});
 
-    void offer(std::span<const FlowRecord> records);
+    // `batch`: a batch of the rings, which a member that took it already passes over (in a
+    // failover group, which any member took).
+    void offer(std::span<const FlowRecord> records, std::uint64_t batch = 0);
     // Services every member, then moves what waits at a failover group's other members to the
     // one that takes the records now. True when a member has more to send right away.
     bool service(Steady::time_point now, const Reliability& reliability);
     // True when every member still reachable has sent all it holds; what a member away holds
     // is what close() counts as not sent.
     bool drained() const;
-    void close(const Reliability& reliability);
+    void close(const Reliability& reliability, bool keep_stores = false);
 
     const config::Collector& config() const { return config_; }
     const std::string& name() const { return config_.name; }

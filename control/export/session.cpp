@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
+#include <new>
 #include <thread>
+#include <vector>
 
 #include "sluice/log.hpp"
 #include "sluice/time.hpp"
@@ -40,13 +43,40 @@ struct Overloaded : F... {
     using F::operator()...;
 };
 
+inline constexpr std::uint32_t kJournalLayout = 1 + (kRecordLayoutVersion << 16);
+// The journal's page, and the most records a reorder moves.
+constexpr std::size_t kJournalBytes = 4096;
+constexpr std::size_t kScratchRecords = 4096;
+static_assert(sizeof(SessionJournal) <= kJournalBytes);
+
+// A record of the buffer read from the spool carries this mark, which no encoder reads: a
+// control taking up a killed one's store knows which records the spool holds too.
+constexpr std::uint8_t kFromSpool = 1;
+std::uint8_t& mark(FlowRecord& r) {
+    return r.reserved[0];
+}
+bool same_record(FlowRecord a, FlowRecord b) {
+    mark(a) = mark(b) = 0;
+    return std::memcmp(&a, &b, sizeof(FlowRecord)) == 0;
+}
+
+// What the buffer's records are: the collector's protocol and record shape.
+std::uint32_t shape_of(const config::Collector& c) {
+    return static_cast<std::uint32_t>(c.protocol) << 8 | static_cast<std::uint32_t>(c.shape());
+}
+
+// A position of the journal, written after what it makes true.
+void publish(std::uint64_t& position, std::uint64_t value) {
+    std::atomic_ref<std::uint64_t>(position).store(value, std::memory_order_release);
+}
+
 }  // namespace
 
 CollectorSession::CollectorSession(const config::Collector& collector,
                                    std::uint32_t observation_domain,
                                    std::uint32_t exporting_process_id, ApplicationNames names,
                                    std::unique_ptr<Channel> channel, std::string domain_name,
-                                   Interfaces interfaces)
+                                   Interfaces interfaces, const SessionStore& store)
     : config_(collector),
       domain_(observation_domain),
       domain_name_(std::move(domain_name)),
@@ -54,14 +84,43 @@ CollectorSession::CollectorSession(const config::Collector& collector,
       channel_(channel ? std::move(channel) : make_channel(collector)),
       precision_(precision_of(collector.timestamps)),
       builder_(std::in_place_type<netflow::V5Builder>, 0, 0),
-      // Default-initialised: the pages are touched only as records wait in them.
-      buffer_(new FlowRecord[std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)]),
       capacity_(std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)),
+      j_(map_store(store, capacity_, file_, memory_)),
+      scratch_(reinterpret_cast<FlowRecord*>(reinterpret_cast<std::uint8_t*>(&j_) + kJournalBytes)),
+      buffer_(scratch_ + kScratchRecords),
       confirms_(channel_->confirms()),
+      spooled_(j_.spooled),
+      spool_start_(j_.spool_start),
+      damage_seen_(j_.damage_seen),
       backoff_(kFirstBackoff),
       // NetFlow v5 has no options records to carry the names (config_ is set by now).
       names_(names && !names->empty() && has_options() ? std::move(names) : nullptr),
-      interfaces_(interfaces && !interfaces->empty() && has_options() ? interfaces : nullptr) {
+      interfaces_(interfaces && !interfaces->empty() && has_options() ? interfaces : nullptr),
+      counters_(j_.counters) {
+    if (file_ && file_->found()) {
+        if (j_.magic == SessionJournal::kMagic && j_.layout == kJournalLayout &&
+            j_.capacity == capacity_ && j_.dataplane == store.dataplane &&
+            j_.shape == shape_of(collector)) {
+            taken_up_ = true;
+        } else {
+            const std::uint64_t held = j_.magic == SessionJournal::kMagic ? j_.end - j_.first : 0;
+            if (held != 0)
+                SLUICE_WARN(
+                    "collector \"%s\": %s was left by a sluice-control of a dataplane that has "
+                    "gone, or of another record shape; its %lu records are not sent",
+                    collector.name.c_str(), file_->path().c_str(),
+                    static_cast<unsigned long>(held));
+            j_ = SessionJournal{};
+        }
+    }
+    if (!taken_up_) {
+        j_.capacity = capacity_;
+        j_.dataplane = store.dataplane;
+        j_.shape = shape_of(collector);
+        j_.layout = kJournalLayout;
+        publish(j_.first, 0);  // a store made anew: the magic last
+        j_.magic = SessionJournal::kMagic;
+    }
     if (interfaces)
         for (const Interface& i : *interfaces) if_index_[i.port_id % if_index_.size()] = i.if_index;
     new_builder(ipfix::MessageBuilder::kMaxSize);
@@ -73,8 +132,103 @@ CollectorSession::CollectorSession(const config::Collector& collector,
                           .size = config_.spool_size,
                           .sync = config_.spool_sync,
                           .overflow = config_.spool_overflow});
-        spool_start_ = spooled_ = spool_->held_at_open();
+        if (!taken_up_) spool_start_ = spooled_ = spool_->held_at_open();
     }
+    if (taken_up_) take_up();
+}
+
+// A prefix of files, and a collector's (or member's) name: its store.
+SessionStore SessionStore::of(const std::string& name) const {
+    if (path.empty()) return *this;
+    return {shared_file_name(path, name), dataplane};
+}
+
+SessionJournal& CollectorSession::map_store(const SessionStore& store, std::size_t capacity,
+                                            std::unique_ptr<SharedFile>& file,
+                                            std::unique_ptr<std::uint8_t[]>& memory) {
+    const std::size_t bytes = kJournalBytes + (kScratchRecords + capacity) * sizeof(FlowRecord);
+    if (!store.path.empty()) {
+        std::string error;
+        file = SharedFile::open(store.path, bytes, error);
+        if (file && file->size() != bytes) {  // another buffer_size: begun again
+            const auto& old = *static_cast<const SessionJournal*>(file->data());
+            if (file->size() >= sizeof(old) && old.magic == SessionJournal::kMagic &&
+                old.end != old.first)
+                SLUICE_WARN("%s was left for another buffer_size; its %lu records are not sent",
+                            store.path.c_str(), static_cast<unsigned long>(old.end - old.first));
+            file->remove();
+            file = SharedFile::open(store.path, bytes, error);
+        }
+        if (file) return *static_cast<SessionJournal*>(file->data());
+        SLUICE_WARN("%s; this collector's records are kept in this process only", error.c_str());
+    }
+    // Default-initialised: the pages are touched only as records wait in them.
+    memory.reset(new (std::align_val_t{64}) std::uint8_t[bytes]);
+    return *new (memory.get()) SessionJournal{};
+}
+
+// The killed control's journal holds: a reorder it had begun is undone, what its messages
+// had taken waits again (counted as sent again: the collector may have it), and the records
+// read from its spool are those the spool hands out first.
+void CollectorSession::take_up() {
+    if (j_.reorder_count != 0) {
+        for (std::size_t i = 0; i < j_.reorder_count; ++i)
+            buffer_[(j_.reorder_at + i) % capacity_] = scratch_[i];
+        publish(j_.reorder_count, 0);
+    }
+    damage_seen_ = {};  // the spool opened anew counts its damage anew
+    if (spool_) take_up_spool();
+    counters_.records_resent += retained();
+    publish(j_.sent, j_.first);
+    if (buffered() != 0)
+        SLUICE_INFO(
+            "collector \"%s\": %lu records an earlier sluice-control had not sent wait "
+            "again (%s)",
+            name().c_str(), static_cast<unsigned long>(buffered()), file_->path().c_str());
+}
+
+void CollectorSession::take_up_spool() {
+    std::size_t from_spool = 0;  // the buffer's records read from the spool
+    for (std::uint64_t p = j_.first; p < j_.end; ++p)
+        from_spool += mark(buffer_[p % capacity_]) == kFromSpool;
+    const auto read_all = [this](std::span<FlowRecord> out) {
+        std::size_t n = 0;
+        for (std::size_t k = 1; n < out.size() && k != 0; n += k) k = spool_->read(out.subspan(n));
+        return n;
+    };
+    // Confirmed records whose release the cursor may lack: when the spool hands out the first
+    // of them, it did lack it, and they leave the spool now.
+    std::size_t handed = 0;  // of the buffer's records from the spool, handed out again
+    if (j_.unsaved != 0) {
+        std::vector<FlowRecord> released;
+        for (std::uint64_t p = j_.unsaved_at; p < j_.first; ++p)
+            if (mark(buffer_[p % capacity_]) == kFromSpool)
+                released.push_back(buffer_[p % capacity_]);
+        FlowRecord next;
+        if (!released.empty() && spool_->read({&next, 1}) == 1) {
+            if (same_record(next, released[0])) {
+                std::vector<FlowRecord> rest(released.size() - 1);
+                spool_->release(1 + read_all(rest));
+            } else if (from_spool != 0) {
+                handed = 1;  // the buffer's first from the spool
+            } else {         // the first not read yet: into the buffer, as refill() does
+                mark(next) = kFromSpool;
+                buffer_[j_.end % capacity_] = next;
+                Totals read;
+                read.add(next);
+                spooled_.subtract(read);
+                publish(j_.end, j_.end + 1);
+            }
+        }
+        spool_->flush();
+        publish(j_.unsaved, 0);
+    }
+    // The buffer's records from the spool are handed out again, to leave it as they are
+    // confirmed.
+    for (std::uint64_t p = j_.first; p < j_.end; ++p)
+        note_run(1, mark(buffer_[p % capacity_]) == kFromSpool);
+    std::vector<FlowRecord> again(from_spool - handed);
+    read_all(again);
 }
 
 std::size_t CollectorSession::names_count() const {
@@ -99,7 +253,7 @@ void CollectorSession::new_builder(std::size_t max_message) {
 
 SessionCounters CollectorSession::counters() const {
     SessionCounters c = counters_;
-    c.records_buffered = buffered_ + retained_;
+    c.records_buffered = j_.end - j_.first;
     c.handshake_failures = channel_->handshake_failures();
     spool_counters(c);
     return c;
@@ -118,6 +272,12 @@ void CollectorSession::spool_counters(SessionCounters& c) const {
     c.spool_start_records = spool_start_.records;
     c.spool_start_packets = spool_start_.packets;
     c.spool_start_octets = spool_start_.octets;
+}
+
+void CollectorSession::offer(std::span<const FlowRecord> records, std::uint64_t batch) {
+    if (batch != 0 && batch <= j_.batch) return;
+    offer(records);
+    if (batch != 0) publish(j_.batch, batch);
 }
 
 void CollectorSession::offer(std::span<const FlowRecord> records) {
@@ -150,14 +310,17 @@ void CollectorSession::buffer_records(std::span<const FlowRecord> records) {
 }
 
 std::size_t CollectorSession::append_to_buffer(std::span<const FlowRecord> records, bool spooled) {
-    const std::size_t room = capacity_ - buffered_ - retained_;
+    const std::size_t room = capacity_ - (j_.end - j_.first);
     const std::size_t taken = std::min(room, records.size());
-    std::size_t tail = (head_ + buffered_) % capacity_;
+    const std::size_t tail = j_.end % capacity_;
     const std::size_t first = std::min(taken, capacity_ - tail);
     std::memcpy(&buffer_[tail], records.data(), first * sizeof(FlowRecord));
     std::memcpy(&buffer_[0], records.data() + first, (taken - first) * sizeof(FlowRecord));
-    buffered_ += taken;
-    if (spool_) note_run(taken, spooled);
+    if (spool_) {
+        for (std::uint64_t p = j_.end; p < j_.end + taken; ++p) mark(buffer_[p % capacity_]) = 0;
+        note_run(taken, spooled);
+    }
+    publish(j_.end, j_.end + taken);
     return taken;
 }
 
@@ -183,15 +346,16 @@ void CollectorSession::spooled(std::span<const FlowRecord> records, const Totals
 
 void CollectorSession::refill() {
     while (!spool_->empty()) {
-        const std::size_t room = capacity_ - buffered_ - retained_;
+        const std::size_t room = capacity_ - (j_.end - j_.first);
         if (room == 0) break;
-        const std::size_t tail = (head_ + buffered_) % capacity_;
+        const std::size_t tail = j_.end % capacity_;
         const std::size_t n = spool_->read({&buffer_[tail], std::min(room, capacity_ - tail)});
         if (n == 0) break;
+        for (std::size_t i = 0; i < n; ++i) mark(buffer_[tail + i]) = kFromSpool;
         const Totals read = totals(tail, n);
         spooled_.subtract(read);
-        buffered_ += n;
         note_run(n, true);
+        publish(j_.end, j_.end + n);
     }
     // What damage took from the spool is lost for this collector.
     const Totals damaged = spool_->state().damaged;
@@ -218,10 +382,9 @@ void CollectorSession::consume_runs(std::size_t n) {
 }
 
 void CollectorSession::spool_buffer() {
-    const std::size_t n = retained_ + buffered_;
+    const std::size_t n = j_.end - j_.first;
     std::vector<FlowRecord> held(n);
-    for (std::size_t i = 0, at = (head_ + capacity_ - retained_) % capacity_; i < n;
-         ++i, at = (at + 1) % capacity_)
+    for (std::size_t i = 0, at = oldest(); i < n; ++i, at = (at + 1) % capacity_)
         held[i] = buffer_[at];
     // What was read from the spool is in `held` now, in its place.
     std::size_t from_spool = 0;
@@ -229,9 +392,10 @@ void CollectorSession::spool_buffer() {
         if (run.spooled) from_spool += run.records;
     spool_->release(from_spool);
     runs_.clear();
-    retained_ = buffered_ = 0;
     forget_messages();
     if (!held.empty()) spooled(held, spool_->prepend(held));
+    publish(j_.sent, j_.end);
+    publish(j_.first, j_.end);
     spool_->flush();
     if (spooled_.records != 0)
         SLUICE_INFO("collector \"%s\" (%s): %lu records wait in the spool (%s) for the next start",
@@ -239,12 +403,12 @@ void CollectorSession::spool_buffer() {
                     static_cast<unsigned long>(spooled_.records), config_.spool.c_str());
 }
 
-// head_ stays: the records retained for confirmation are those before it.
+// The records retained for confirmation, before head(), stay.
 void CollectorSession::take_backlog(std::vector<FlowRecord>& out) {
-    counters_.records_handed_over += buffered_;
-    for (std::size_t i = 0, at = head_; i < buffered_; ++i, at = (at + 1) % capacity_)
+    counters_.records_handed_over += buffered();
+    for (std::size_t i = 0, at = head(), n = buffered(); i < n; ++i, at = (at + 1) % capacity_)
         out.push_back(buffer_[at]);
-    buffered_ = 0;
+    publish(j_.end, j_.sent);
 }
 
 bool CollectorSession::service(Steady::time_point now, const Reliability& reliability) {
@@ -268,13 +432,13 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
     // A bounded share of work per call, so one collector's backlog never holds up the rings.
     for (std::size_t budget = kBytesPerService;;) {
         if (channel_->session_over(now) && !rotate(now)) return false;
-        if (budget < channel_->max_batch()) return buffered_ > 0;
+        if (budget < channel_->max_batch()) return buffered() > 0;
         Outcome o;
         if (templates_due_ || statistics_due_) {
             o = send_statistics(now, reliability, templates_due_);
         } else if (names_due_) {
             o = send_names(now);
-        } else if (buffered_ == 0) {
+        } else if (buffered() == 0) {
             return false;
         } else if (channel_->max_batch() > max_message()) {
             o = send_batch(now);
@@ -291,7 +455,8 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
     }
 }
 
-void CollectorSession::close(const Reliability& reliability) {
+void CollectorSession::close(const Reliability& reliability, bool keep_store) {
+    if (file_ && !keep_store) file_->remove();
     stopping_ = true;
     const auto open = [this] {
         return state_ == SessionState::up || state_ == SessionState::failing;
@@ -307,22 +472,23 @@ void CollectorSession::close(const Reliability& reliability) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (in_flight_ && !confirms_) lose_in_flight();
-    const bool unacknowledged = retained_ != 0;
+    const bool unacknowledged = retained() != 0;
     if (spool_) spool_buffer();  // what waits, and what was not acknowledged, for the next start
-    if (retained_ != 0) {
-        const Totals unconfirmed = totals((head_ + capacity_ - retained_) % capacity_, retained_);
+    if (retained() != 0) {
+        const Totals unconfirmed = totals(oldest(), retained());
         not_sent(unconfirmed);
         SLUICE_WARN(
             "collector \"%s\" (%s): %lu records sent were not acknowledged by the collector "
             "before stopping; counted as not sent, the connection reset",
             name().c_str(), describe().c_str(), static_cast<unsigned long>(unconfirmed.records));
-        retained_ = 0;
+        accounted(retained());
         forget_messages();
     }
     // What waited, and what a connection lost in the moment above gave back.
-    const Totals left = totals(head_, buffered_);
-    buffered_ = 0;
+    const Totals left = totals(head(), buffered());
     not_sent(left);
+    publish(j_.sent, j_.end);
+    accounted(retained());
     if (left.records != 0)
         SLUICE_WARN("collector \"%s\" (%s): %lu records could not be sent before stopping",
                     name().c_str(), describe().c_str(), static_cast<unsigned long>(left.records));
@@ -374,8 +540,15 @@ void CollectorSession::new_session() {
 }
 
 void CollectorSession::lose_in_flight() {
-    for (const Message& m : in_flight_messages_) not_sent(m.totals);
+    for (const Message& m : in_flight_messages_) {
+        not_sent(m.totals);
+        accounted(m.totals.records);
+    }
     clear_in_flight();
+}
+
+void CollectorSession::accounted(std::size_t n) {
+    publish(j_.first, j_.first + n);
 }
 
 void CollectorSession::went_down(Steady::time_point now) {
@@ -434,7 +607,7 @@ std::span<const std::uint8_t> CollectorSession::finish_message(Message& m, std::
 // length: what UDP segmentation needs to cut the batch into one datagram per message.
 CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
     const std::size_t limit = channel_->max_batch();
-    const std::uint8_t version = buffer_[head_].ip_version;
+    const std::uint8_t version = buffer_[head()].ip_version;
     group_by_version(
         limit /
             std::visit([version](const auto& b) { return b.record_length(version); }, builder_) +
@@ -444,7 +617,7 @@ CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
     const std::uint64_t time = wall_clock_ns();
     std::size_t segment = 0;
     std::uint32_t steps = 0;
-    while (buffered_ > 0 && buffer_[head_].ip_version == version &&
+    while (buffered() > 0 && buffer_[head()].ip_version == version &&
            batch_.size() + max_message() <= limit) {
         std::visit([&](auto& b) { b.begin(sequence_ + steps); }, builder_);
         Message m;
@@ -462,27 +635,37 @@ CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
 // Moves records from the head of the buffer into the builder's message while they fit (and,
 // `version` not 0, are of that IP version), counting them in `m`.
 void CollectorSession::take_records(Message& m, std::uint8_t version) {
+    std::size_t at = head();
+    std::uint64_t n = 0;
     std::visit(
         [&](auto& b) {
-            while (buffered_ > 0 && (version == 0 || buffer_[head_].ip_version == version) &&
-                   b.add(buffer_[head_])) {
-                m.totals.add(buffer_[head_]);
-                head_ = head_ + 1 == capacity_ ? 0 : head_ + 1;
-                --buffered_;
-            }
+            for (const std::uint64_t left = buffered();
+                 n < left && (version == 0 || buffer_[at].ip_version == version) &&
+                 b.add(buffer_[at]);
+                 ++n, at = at + 1 == capacity_ ? 0 : at + 1)
+                m.totals.add(buffer_[at]);
         },
         builder_);
-    if (confirms_) retained_ += m.totals.records;
+    publish(j_.sent, j_.sent + n);
 }
 
 // Brings the records of the head's IP version to the front of the next `window` records (as
-// far as the ring's storage runs on), keeping their order; the others follow, in theirs.
+// far as the ring's storage runs on), keeping their order; the others follow, in theirs. The
+// records as they were wait in the scratch meanwhile, so a kill in between loses none.
 void CollectorSession::group_by_version(std::size_t window) {
-    const std::size_t end = std::min({head_ + buffered_, capacity_, head_ + window});
-    const std::uint8_t version = buffer_[head_].ip_version;
+    const std::size_t head = this->head();
+    const std::size_t end =
+        std::min({head + buffered(), capacity_, head + window, head + kScratchRecords});
+    const std::uint8_t version = buffer_[head].ip_version;
+    std::size_t others = 0;
+    for (std::size_t i = head; i < end; ++i) others += buffer_[i].ip_version != version;
+    if (others == 0) return;
+    std::memcpy(scratch_, &buffer_[head], (end - head) * sizeof(FlowRecord));
+    j_.reorder_at = j_.sent;
+    publish(j_.reorder_count, end - head);
     aside_.clear();
-    std::size_t to = head_;
-    for (std::size_t i = head_; i < end; ++i) {
+    std::size_t to = head;
+    for (std::size_t i = head; i < end; ++i) {
         if (buffer_[i].ip_version != version) {
             aside_.push_back(buffer_[i]);
         } else if (to++ != i) {
@@ -490,6 +673,7 @@ void CollectorSession::group_by_version(std::size_t window) {
         }
     }
     std::copy(aside_.begin(), aside_.end(), &buffer_[to]);
+    publish(j_.reorder_count, 0);
 }
 
 CollectorSession::Outcome CollectorSession::transmit(Steady::time_point now,
@@ -558,6 +742,7 @@ CollectorSession::Outcome CollectorSession::send_one_by_one(Steady::time_point n
             ++counters_.send_failures;
             last_failure_ = now;
             not_sent(m.totals);
+            accounted(m.totals.records);
             failed = true;
         }
         at += m.bytes;
@@ -579,6 +764,7 @@ void CollectorSession::completed(Steady::time_point now, const Message& m) {
         counters_.records_sent += m.totals.records;
         counters_.packets_sent += m.totals.packets;
         counters_.octets_sent += m.totals.octets;
+        accounted(m.totals.records);
     } else if (m.totals.records != 0) {
         unconfirmed_.push_back({channel_->written(), m.totals});
     }
@@ -621,14 +807,22 @@ CollectorSession::Outcome CollectorSession::after_failure(Steady::time_point now
 void CollectorSession::confirm() {
     if (unconfirmed_.empty()) return;
     const std::uint64_t acknowledged = channel_->acknowledged();
+    if (unconfirmed_.front().end > acknowledged) return;
+    if (spool_) j_.unsaved_at = j_.first;
     for (; !unconfirmed_.empty() && unconfirmed_.front().end <= acknowledged;
          unconfirmed_.pop_front()) {
         const Totals& t = unconfirmed_.front().totals;
         counters_.records_sent += t.records;
         counters_.packets_sent += t.packets;
         counters_.octets_sent += t.octets;
-        retained_ -= t.records;
+        if (spool_) publish(j_.unsaved, j_.unsaved + t.records);
+        accounted(t.records);
         if (spool_) consume_runs(t.records);
+    }
+    // What left the spool is in its cursor before the journal says so.
+    if (spool_) {
+        spool_->save_cursor();
+        publish(j_.unsaved, 0);
     }
 }
 
@@ -641,9 +835,7 @@ void CollectorSession::resend_unconfirmed() {
     if (in_flight_ && held_.empty())  // the channel holds the rest of a message begun
         for (const Message& m : in_flight_messages_) again += m.totals.records;
     if (!stopping_) counters_.records_resent += again;
-    head_ = (head_ + capacity_ - retained_) % capacity_;
-    buffered_ += retained_;
-    retained_ = 0;
+    publish(j_.sent, j_.first);
     forget_messages();
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "control/export/channel.hpp"
+#include "control/export/shared_file.hpp"
 #include "control/export/spool.hpp"
 #include "control/ipfix/encoder.hpp"
 #include "control/netflow/netflow.hpp"
@@ -65,6 +66,41 @@ enum class SessionState : std::uint8_t {
 
 using sluice::SessionCounters;
 
+// Where a collector's records and counters are kept: in a file of /dev/shm, so that when
+// sluice-control is killed the next control takes them up, or (no path) in this process only.
+struct SessionStore {
+    std::string path;
+    std::uint64_t dataplane = 0;  // whose records they are: the dataplane's start time
+
+    // `path` a prefix: the store of the collector `name` among those of that prefix.
+    SessionStore of(const std::string& name) const;
+};
+
+// What a collector's store holds ahead of its records: where they stand, and its counters.
+// Positions count records since the store was made; a record's place in the buffer is its
+// position modulo the capacity. Each position is written after what it makes true.
+struct SessionJournal {
+    static constexpr std::uint32_t kMagic = 0x534c4a4e;  // "SLJN"
+    std::uint32_t magic;
+    std::uint32_t layout;  // kJournalLayout
+    std::uint32_t shape;   // the protocol and record shape its records are in
+    std::uint64_t capacity;
+    std::uint64_t dataplane;
+    std::uint64_t first;  // the oldest record not accounted for (sent, confirmed, not sent)
+    std::uint64_t sent;   // the next record to go into a message
+    std::uint64_t end;    // past the newest
+    std::uint64_t batch;  // the last batch of the rings this collector took
+    // A reorder of the buffer in progress: its records, as they were, are in the scratch.
+    std::uint64_t reorder_at, reorder_count;
+    // Records read from the spool, confirmed since `unsaved_at`, whose release the spool's
+    // cursor may not hold yet.
+    std::uint64_t unsaved_at, unsaved;
+    SessionCounters counters;
+    RecordTotals spooled;      // what the spool holds that the buffer does not
+    RecordTotals spool_start;  // what it held when it opened
+    RecordTotals damage_seen;  // of the spool's damaged records, those counted
+};
+
 class CollectorSession {
 public:
     // `exporting_process_id` scopes this collector's Exporting Process statistics;
@@ -73,17 +109,21 @@ public:
     CollectorSession(const config::Collector& collector, std::uint32_t observation_domain,
                      std::uint32_t exporting_process_id, ApplicationNames names = nullptr,
                      std::unique_ptr<Channel> channel = nullptr, std::string domain_name = {},
-                     Interfaces interfaces = nullptr);
+                     Interfaces interfaces = nullptr, const SessionStore& store = {});
 
     // Takes records into the buffer (a uniflow collector's: one per direction); what does not
     // fit is counted as not sent.
     void offer(std::span<const FlowRecord> records);
+    // The same, once: a batch of the rings (numbered from 1; 0: not one) this collector
+    // already took, as a killed control's successor offers it again, is passed over.
+    void offer(std::span<const FlowRecord> records, std::uint64_t batch);
+    std::uint64_t batch() const { return j_.batch; }
 
     // A group's hand-over: the records waiting that no message has taken yet leave for
     // another member (appended to `out`), which buffers them as they are.
     void take_backlog(std::vector<FlowRecord>& out);
     void add_backlog(std::span<const FlowRecord> records) { buffer_records(records); }
-    std::size_t backlog() const { return buffered_; }
+    std::size_t backlog() const { return buffered(); }
 
     // Opens, reconnects, refreshes templates, sends statistics and buffered records, as far as
     // the channel accepts now and up to a bounded amount; true when it stopped at that bound
@@ -92,11 +132,12 @@ public:
 
     // True when every record offered has been sent or counted as not sent.
     bool drained() const {
-        return buffered_ == 0 && !in_flight_ && retained_ == 0 && (!spool_ || spool_->empty());
+        return j_.end == j_.first && !in_flight_ && (!spool_ || spool_->empty());
     }
 
     // Last statistics, then a clean close. Records still buffered are counted as not sent.
-    void close(const Reliability& reliability);
+    // The store, which then holds counters only, stays for the next control when `keep_store`.
+    void close(const Reliability& reliability, bool keep_store = false);
 
     const std::string& name() const { return config_.name; }
     const config::Collector& config() const { return config_; }
@@ -131,6 +172,22 @@ private:
     };
 
     enum class Outcome { done, waiting, failed };
+
+    // The buffer's records: retained (in messages not accounted for yet), then buffered.
+    std::size_t head() const { return j_.sent % capacity_; }
+    std::size_t buffered() const { return j_.end - j_.sent; }
+    std::size_t retained() const { return j_.sent - j_.first; }
+    std::size_t oldest() const { return j_.first % capacity_; }
+    // `n` records at the front leave the buffer, accounted for.
+    void accounted(std::size_t n);
+
+    static SessionJournal& map_store(const SessionStore& store, std::size_t capacity,
+                                     std::unique_ptr<SharedFile>& file,
+                                     std::unique_ptr<std::uint8_t[]>& memory);
+    // What a killed control left in the store: its records wait again, those it may have sent
+    // counted as sent again.
+    void take_up();
+    void take_up_spool();
 
     void buffer_records(std::span<const FlowRecord> records);
     // Counts as sent what the collector acknowledged.
@@ -201,25 +258,29 @@ private:
     ipfix::TimePrecision precision_;
     std::variant<ipfix::MessageBuilder, netflow::V9Builder, netflow::V5Builder> builder_;
 
-    // The records buffer: a ring of FlowRecords, allocated once, touched as it fills.
-    std::unique_ptr<FlowRecord[]> buffer_;
+    // The store: the journal, a scratch for reorders, then the records buffer (a ring of
+    // FlowRecords), allocated once, touched as it fills.
+    std::unique_ptr<SharedFile> file_;
+    std::unique_ptr<std::uint8_t[]> memory_;
+    std::size_t capacity_;
+    SessionJournal& j_;
+    FlowRecord* scratch_;
+    FlowRecord* buffer_;
+    bool taken_up_ = false;
     std::vector<FlowRecord> uniflow_;  // what offer() makes of biflows for a uniflow collector
     std::vector<FlowRecord> v5_;       // and of those for a NetFlow v5 one
     bool ipv6_logged_ = false;
-    std::size_t capacity_;
-    std::size_t head_ = 0;  // next to send
-    std::size_t buffered_ = 0;
-    // A stream collector's records stay in the buffer, before head_, from the message that
-    // takes them until its host acknowledges them (`unconfirmed_` once written).
+    // A stream collector's records stay in the buffer, before head(), from the message that
+    // takes them until its host acknowledges them (`unconfirmed_` once written); others' until
+    // their message is out or lost.
     const bool confirms_;
-    std::size_t retained_ = 0;
     std::deque<Unconfirmed> unconfirmed_;
     bool stopping_ = false;  // close() has begun: nothing goes out again
     std::unique_ptr<Spool> spool_;
     std::deque<Run> runs_;  // with a spool: the buffer's records, retained ones first
-    Totals spooled_;        // what the spool holds that the buffer does not
-    Totals spool_start_;    // what it held when it opened
-    Totals damage_seen_;    // of the spool's damaged records, those counted
+    Totals& spooled_;
+    Totals& spool_start_;
+    Totals& damage_seen_;
 
     SessionState state_ = SessionState::opening;
     SessionState logged_state_ = SessionState::opening;
@@ -250,7 +311,7 @@ private:
     // A batch being built, and the records of the other IP version set aside meanwhile.
     std::vector<std::uint8_t> batch_;
     std::vector<FlowRecord> aside_;
-    SessionCounters counters_;
+    SessionCounters& counters_;
 };
 
 }  // namespace sluice::control

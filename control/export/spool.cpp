@@ -53,15 +53,6 @@ bool valid(const BlockHeader& h) {
            h.header_crc == crc(&h, offsetof(BlockHeader, header_crc));
 }
 
-// A name as it may stand in a file name: letters, digits, '.', '_' and '-'; others as '_'.
-std::string file_safe(const std::string& name) {
-    std::string out = name;
-    for (char& c : out)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
-            c = '_';
-    return out;
-}
-
 std::string utc_stamp(std::uint64_t ns) {
     const std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
     std::tm tm{};
@@ -136,6 +127,15 @@ std::uint64_t get(const std::uint8_t* p, std::size_t n) {
 }
 
 }  // namespace
+
+// A name as it may stand in a file name: letters, digits, '.', '_' and '-'; others as '_'.
+std::string file_safe(const std::string& name) {
+    std::string out = name;
+    for (char& c : out)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+            c = '_';
+    return out;
+}
 
 Spool::Spool(SpoolSettings settings)
     : settings_(std::move(settings)),

@@ -37,6 +37,9 @@ struct RecordTotals {
     }
 };
 
+// A name as it may stand in a file name: letters, digits, '.', '_' and '-'; others as '_'.
+std::string file_safe(const std::string& name);
+
 struct SpoolSettings {
     std::string folder;
     std::string sensor;     // the sensor's name and the collector's, in every file's name
@@ -92,6 +95,8 @@ public:
     void tick(std::chrono::steady_clock::time_point now);
     // Writes the cursor, and syncs unless spool_sync is "never".
     void flush();
+    // Writes the cursor (without a sync): what was released stays released after a kill.
+    void save_cursor() { write_cursor(); }
     // What the spool held when it opened: an earlier run's records.
     const RecordTotals& held_at_open() const { return opened_; }
     SpoolState state() const;

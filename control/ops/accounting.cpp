@@ -198,6 +198,8 @@ std::string summary_json(const Snapshot& s) {
         j.field("records", lost.records).field("packets", lost.packets);
         j.field("ip_octets", lost.octets).end_object();
         spool_fields(j, n);
+        // Records that may have reached the collector twice (see records_resent).
+        j.field("resent", n.records_resent);
         j.field("balanced", balanced(m, n, lost));
         if (!c.members.empty()) {
             // Each member's own: what the dataplane did not send is the group's.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <type_traits>
 
 #include "sluice/config.hpp"
@@ -32,6 +33,12 @@ struct RingName {
         std::snprintf(text, sizeof(text), "sluice_rec_%u", worker);
     }
 };
+
+// Where sluice-control keeps what must outlive it while the dataplane of `file_prefix` runs:
+// the batch of the rings in hand and each collector's records and counters.
+inline std::string control_state_prefix(const std::string& file_prefix) {
+    return "/dev/shm/sluice-" + file_prefix + "-";
+}
 
 enum class DataplaneState : std::uint32_t {
     starting = 0,

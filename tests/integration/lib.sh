@@ -17,9 +17,10 @@ fail() {
   exit 1
 }
 
-# Removes what a dead primary of our prefix leaves: hugepage files and the runtime folder.
+# Removes what a dead primary of our prefix leaves: hugepage files and the runtime folder; and
+# what a killed control leaves for the next one.
 cleanup_prefix() {
-  rm -f /dev/hugepages/"$PREFIX"map_* 2>/dev/null || true
+  rm -f /dev/hugepages/"$PREFIX"map_* /dev/shm/sluice-"$PREFIX"-* 2>/dev/null || true
   rm -rf "/var/run/dpdk/$PREFIX" 2>/dev/null || true
 }
 
