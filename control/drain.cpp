@@ -78,17 +78,11 @@ bool Drain::attach(const shm::StatsZone& zone, const std::string& journal) {
             SLUICE_WARN("%s; a kill of this control would lose the records it holds",
                         error.c_str());
     }
-    std::uint8_t* base = nullptr;
-    if (file_) {
-        base = static_cast<std::uint8_t*>(file_->data());
-    } else {
-        memory_.reset(new (std::align_val_t{64}) std::uint8_t[bytes]);
-        base = memory_.get();
-        std::memset(base, 0, kJournalBytes);
-    }
+    if (!file_) file_ = SharedFile::memory(bytes);
+    auto* base = static_cast<std::uint8_t*>(file_->data());
     j_ = reinterpret_cast<Journal*>(base);
     staged_ = reinterpret_cast<FlowRecord*>(base + kJournalBytes);
-    if (file_ && file_->found() && j_->magic == Journal::kMagic && j_->layout == Journal::kLayout &&
+    if (file_->found() && j_->magic == Journal::kMagic && j_->layout == Journal::kLayout &&
         j_->workers == rings_.size() && j_->dataplane == zone.header.start_time_ns)
         take_up();
     else

@@ -52,8 +52,7 @@ private:
     void count_taken(std::uint64_t batch);
 
     std::vector<rte_ring*> rings_;
-    std::unique_ptr<SharedFile> file_;
-    std::unique_ptr<std::uint8_t[]> memory_;  // without a journal
+    std::unique_ptr<SharedFile> file_;  // without a journal: this process's memory
     Journal* j_ = nullptr;
     FlowRecord* staged_ = nullptr;
     Batch left_over_;

@@ -85,7 +85,7 @@ CollectorSession::CollectorSession(const config::Collector& collector,
       precision_(precision_of(collector.timestamps)),
       builder_(std::in_place_type<netflow::V5Builder>, 0, 0),
       capacity_(std::max<std::size_t>(collector.buffer_size / sizeof(FlowRecord), 1)),
-      j_(map_store(store, capacity_, file_, memory_)),
+      j_(map_store(store, capacity_, file_)),
       scratch_(reinterpret_cast<FlowRecord*>(reinterpret_cast<std::uint8_t*>(&j_) + kJournalBytes)),
       buffer_(scratch_ + kScratchRecords),
       confirms_(channel_->confirms()),
@@ -97,7 +97,7 @@ CollectorSession::CollectorSession(const config::Collector& collector,
       names_(names && !names->empty() && has_options() ? std::move(names) : nullptr),
       interfaces_(interfaces && !interfaces->empty() && has_options() ? interfaces : nullptr),
       counters_(j_.counters) {
-    if (file_ && file_->found()) {
+    if (file_->found()) {
         if (j_.magic == SessionJournal::kMagic && j_.layout == kJournalLayout &&
             j_.capacity == capacity_ && j_.dataplane == store.dataplane &&
             j_.shape == shape_of(collector)) {
@@ -144,8 +144,7 @@ SessionStore SessionStore::of(const std::string& name) const {
 }
 
 SessionJournal& CollectorSession::map_store(const SessionStore& store, std::size_t capacity,
-                                            std::unique_ptr<SharedFile>& file,
-                                            std::unique_ptr<std::uint8_t[]>& memory) {
+                                            std::unique_ptr<SharedFile>& file) {
     const std::size_t bytes = kJournalBytes + (kScratchRecords + capacity) * sizeof(FlowRecord);
     if (!store.path.empty()) {
         std::string error;
@@ -162,9 +161,9 @@ SessionJournal& CollectorSession::map_store(const SessionStore& store, std::size
         if (file) return *static_cast<SessionJournal*>(file->data());
         SLUICE_WARN("%s; this collector's records are kept in this process only", error.c_str());
     }
-    // Default-initialised: the pages are touched only as records wait in them.
-    memory.reset(new (std::align_val_t{64}) std::uint8_t[bytes]);
-    return *new (memory.get()) SessionJournal{};
+    // Zeroed pages, touched only as records wait in them.
+    file = SharedFile::memory(bytes);
+    return *new (file->data()) SessionJournal{};
 }
 
 // The killed control's journal holds: a reorder it had begun is undone, what its messages
@@ -456,7 +455,7 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
 }
 
 void CollectorSession::close(const Reliability& reliability, bool keep_store) {
-    if (file_ && !keep_store) file_->remove();
+    if (!keep_store) file_->remove();
     stopping_ = true;
     const auto open = [this] {
         return state_ == SessionState::up || state_ == SessionState::failing;

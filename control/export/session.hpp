@@ -182,8 +182,7 @@ private:
     void accounted(std::size_t n);
 
     static SessionJournal& map_store(const SessionStore& store, std::size_t capacity,
-                                     std::unique_ptr<SharedFile>& file,
-                                     std::unique_ptr<std::uint8_t[]>& memory);
+                                     std::unique_ptr<SharedFile>& file);
     // What a killed control left in the store: its records wait again, those it may have sent
     // counted as sent again.
     void take_up();
@@ -260,8 +259,7 @@ private:
 
     // The store: the journal, a scratch for reorders, then the records buffer (a ring of
     // FlowRecords), allocated once, touched as it fills.
-    std::unique_ptr<SharedFile> file_;
-    std::unique_ptr<std::uint8_t[]> memory_;
+    std::unique_ptr<SharedFile> file_;  // a file of /dev/shm, or this process's memory
     std::size_t capacity_;
     SessionJournal& j_;
     FlowRecord* scratch_;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "control/export/spool.hpp"
 
@@ -52,12 +53,18 @@ std::unique_ptr<SharedFile> SharedFile::open(const std::string& path, std::size_
     return std::unique_ptr<SharedFile>(new SharedFile(path, data, size, found));
 }
 
+std::unique_ptr<SharedFile> SharedFile::memory(std::size_t size) {
+    void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data == MAP_FAILED) throw std::bad_alloc();
+    return std::unique_ptr<SharedFile>(new SharedFile({}, data, size, false));
+}
+
 SharedFile::~SharedFile() {
     munmap(data_, size_);
 }
 
 void SharedFile::remove() {
-    ::unlink(path_.c_str());
+    if (!path_.empty()) ::unlink(path_.c_str());
 }
 
 std::string shared_file_name(const std::string& prefix, const std::string& what) {

@@ -15,6 +15,8 @@ public:
     // in `error`.
     static std::unique_ptr<SharedFile> open(const std::string& path, std::size_t size,
                                             std::string& error);
+    // `size` bytes of this process's own, zeroed, in the same way (no file, nothing to find).
+    static std::unique_ptr<SharedFile> memory(std::size_t size);
     ~SharedFile();
     SharedFile(const SharedFile&) = delete;
     SharedFile& operator=(const SharedFile&) = delete;
