@@ -67,18 +67,9 @@ bool Drain::attach(const shm::StatsZone& zone, const std::string& journal) {
         rings_.push_back(ring);
     }
     const std::size_t bytes = kJournalBytes + rings_.size() * kBurst * sizeof(FlowRecord);
-    if (!journal.empty()) {
-        std::string error;
-        file_ = SharedFile::open(journal, bytes, error);
-        if (file_ && file_->size() != bytes) {
-            file_->remove();
-            file_ = SharedFile::open(journal, bytes, error);
-        }
-        if (!file_)
-            SLUICE_WARN("%s; a kill of this control would lose the records it holds",
-                        error.c_str());
-    }
-    if (!file_) file_ = SharedFile::memory(bytes);
+    // Another size: another dataplane's workers, whose batch is of no use.
+    file_ = SharedFile::open_sized(journal, bytes,
+                                   "a kill of this control would lose the records it holds");
     auto* base = static_cast<std::uint8_t*>(file_->data());
     j_ = reinterpret_cast<Journal*>(base);
     staged_ = reinterpret_cast<FlowRecord*>(base + kJournalBytes);

@@ -146,23 +146,17 @@ SessionStore SessionStore::of(const std::string& name) const {
 SessionJournal& CollectorSession::map_store(const SessionStore& store, std::size_t capacity,
                                             std::unique_ptr<SharedFile>& file) {
     const std::size_t bytes = kJournalBytes + (kScratchRecords + capacity) * sizeof(FlowRecord);
-    if (!store.path.empty()) {
-        std::string error;
-        file = SharedFile::open(store.path, bytes, error);
-        if (file && file->size() != bytes) {  // another buffer_size: begun again
-            const auto& old = *static_cast<const SessionJournal*>(file->data());
-            if (file->size() >= sizeof(old) && old.magic == SessionJournal::kMagic &&
+    // Zeroed pages, touched only as records wait in them.
+    file = SharedFile::open_sized(
+        store.path, bytes, "this collector's records are kept in this process only",
+        [](const SharedFile& f) {  // another buffer_size: begun again
+            const auto& old = *static_cast<const SessionJournal*>(f.data());
+            if (f.size() >= sizeof(old) && old.magic == SessionJournal::kMagic &&
                 old.end != old.first)
                 SLUICE_WARN("%s was left for another buffer_size; its %lu records are not sent",
-                            store.path.c_str(), static_cast<unsigned long>(old.end - old.first));
-            file->remove();
-            file = SharedFile::open(store.path, bytes, error);
-        }
-        if (file) return *static_cast<SessionJournal*>(file->data());
-        SLUICE_WARN("%s; this collector's records are kept in this process only", error.c_str());
-    }
-    // Zeroed pages, touched only as records wait in them.
-    file = SharedFile::memory(bytes);
+                            f.path().c_str(), static_cast<unsigned long>(old.end - old.first));
+        });
+    if (file->found()) return *static_cast<SessionJournal*>(file->data());
     return *new (file->data()) SessionJournal{};
 }
 
@@ -475,19 +469,17 @@ void CollectorSession::close(const Reliability& reliability, bool keep_store) {
     if (spool_) spool_buffer();  // what waits, and what was not acknowledged, for the next start
     if (retained() != 0) {
         const Totals unconfirmed = totals(oldest(), retained());
-        not_sent(unconfirmed);
+        lost(unconfirmed);
         SLUICE_WARN(
             "collector \"%s\" (%s): %lu records sent were not acknowledged by the collector "
             "before stopping; counted as not sent, the connection reset",
             name().c_str(), describe().c_str(), static_cast<unsigned long>(unconfirmed.records));
-        accounted(retained());
         forget_messages();
     }
     // What waited, and what a connection lost in the moment above gave back.
     const Totals left = totals(head(), buffered());
-    not_sent(left);
     publish(j_.sent, j_.end);
-    accounted(retained());
+    lost(left);
     if (left.records != 0)
         SLUICE_WARN("collector \"%s\" (%s): %lu records could not be sent before stopping",
                     name().c_str(), describe().c_str(), static_cast<unsigned long>(left.records));
@@ -539,15 +531,8 @@ void CollectorSession::new_session() {
 }
 
 void CollectorSession::lose_in_flight() {
-    for (const Message& m : in_flight_messages_) {
-        not_sent(m.totals);
-        accounted(m.totals.records);
-    }
+    for (const Message& m : in_flight_messages_) lost(m.totals);
     clear_in_flight();
-}
-
-void CollectorSession::accounted(std::size_t n) {
-    publish(j_.first, j_.first + n);
 }
 
 void CollectorSession::went_down(Steady::time_point now) {
@@ -740,8 +725,7 @@ CollectorSession::Outcome CollectorSession::send_one_by_one(Steady::time_point n
         } else {
             ++counters_.send_failures;
             last_failure_ = now;
-            not_sent(m.totals);
-            accounted(m.totals.records);
+            lost(m.totals);
             failed = true;
         }
         at += m.bytes;
@@ -760,10 +744,7 @@ CollectorSession::Outcome CollectorSession::send_one_by_one(Steady::time_point n
 void CollectorSession::completed(Steady::time_point now, const Message& m) {
     sequence_ += m.sequence_step;
     if (!confirms_) {
-        counters_.records_sent += m.totals.records;
-        counters_.packets_sent += m.totals.packets;
-        counters_.octets_sent += m.totals.octets;
-        accounted(m.totals.records);
+        sent(m.totals);
     } else if (m.totals.records != 0) {
         unconfirmed_.push_back({channel_->written(), m.totals});
     }
@@ -811,11 +792,8 @@ void CollectorSession::confirm() {
     for (; !unconfirmed_.empty() && unconfirmed_.front().end <= acknowledged;
          unconfirmed_.pop_front()) {
         const Totals& t = unconfirmed_.front().totals;
-        counters_.records_sent += t.records;
-        counters_.packets_sent += t.packets;
-        counters_.octets_sent += t.octets;
         if (spool_) publish(j_.unsaved, j_.unsaved + t.records);
-        accounted(t.records);
+        sent(t);
         if (spool_) consume_runs(t.records);
     }
     // What left the spool is in its cursor before the journal says so.
@@ -970,6 +948,18 @@ std::span<const FlowRecord> CollectorSession::for_v5(std::span<const FlowRecord>
         ipv6_logged_ = true;
     }
     return v5_;
+}
+
+void CollectorSession::sent(const Totals& t) {
+    counters_.records_sent += t.records;
+    counters_.packets_sent += t.packets;
+    counters_.octets_sent += t.octets;
+    publish(j_.first, j_.first + t.records);
+}
+
+void CollectorSession::lost(const Totals& t) {
+    not_sent(t);
+    publish(j_.first, j_.first + t.records);
 }
 
 void CollectorSession::not_sent(const Totals& t) {

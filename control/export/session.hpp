@@ -178,8 +178,6 @@ private:
     std::size_t buffered() const { return j_.end - j_.sent; }
     std::size_t retained() const { return j_.sent - j_.first; }
     std::size_t oldest() const { return j_.first % capacity_; }
-    // `n` records at the front leave the buffer, accounted for.
-    void accounted(std::size_t n);
 
     static SessionJournal& map_store(const SessionStore& store, std::size_t capacity,
                                      std::unique_ptr<SharedFile>& file);
@@ -238,6 +236,10 @@ private:
     Outcome send_statistics(Steady::time_point now, const Reliability& r, bool with_templates);
     Outcome send_names(Steady::time_point now);
     std::size_t names_count() const;
+    // The oldest `t.records` records of the buffer are sent (acknowledged, over a stream), or
+    // lost: counted, they leave it.
+    void sent(const Totals& t);
+    void lost(const Totals& t);
     void not_sent(const Totals& t);
     // What a NetFlow v5 collector takes of uniflow records: IPv4, in 32-bit counts.
     std::span<const FlowRecord> for_v5(std::span<const FlowRecord> records);

@@ -14,6 +14,7 @@
 #include <new>
 
 #include "control/export/spool.hpp"
+#include "sluice/log.hpp"
 
 namespace sluice::control {
 
@@ -57,6 +58,22 @@ std::unique_ptr<SharedFile> SharedFile::memory(std::size_t size) {
     void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (data == MAP_FAILED) throw std::bad_alloc();
     return std::unique_ptr<SharedFile>(new SharedFile({}, data, size, false));
+}
+
+std::unique_ptr<SharedFile> SharedFile::open_sized(
+    const std::string& path, std::size_t size, const char* otherwise,
+    const std::function<void(const SharedFile&)>& replacing) {
+    if (path.empty()) return memory(size);
+    std::string error;
+    auto file = open(path, size, error);
+    if (file && file->size() != size) {
+        if (replacing) replacing(*file);
+        file->remove();
+        file = open(path, size, error);
+    }
+    if (file) return file;
+    SLUICE_WARN("%s; %s", error.c_str(), otherwise);
+    return memory(size);
 }
 
 SharedFile::~SharedFile() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,12 @@ public:
                                             std::string& error);
     // `size` bytes of this process's own, zeroed, in the same way (no file, nothing to find).
     static std::unique_ptr<SharedFile> memory(std::size_t size);
+    // `path` (none: memory()) of exactly `size` bytes: a file of another size, left by another
+    // configuration, is replaced once `replacing` has seen it. A file that cannot be had is
+    // logged with `otherwise` (what memory() then means) and memory() it is.
+    static std::unique_ptr<SharedFile> open_sized(
+        const std::string& path, std::size_t size, const char* otherwise,
+        const std::function<void(const SharedFile&)>& replacing = {});
     ~SharedFile();
     SharedFile(const SharedFile&) = delete;
     SharedFile& operator=(const SharedFile&) = delete;
