@@ -306,3 +306,23 @@ stop_sensor() {
   wait_exit "$CONTROL_PID" 30
   [ "$EXIT_STATUS" -eq 0 ] || { cat "$WORK/control.log" >&2; fail "sluice-control exited $EXIT_STATUS"; }
 }
+
+# every_record_arrives EXPECTED GOT RESENT: the collector's records (GOT, JSON lines) hold every
+# record of EXPECTED, none it does not know, and no more held twice than RESENT, the records
+# counted as sent again.
+every_record_arrives() {
+  python3 - "$@" <<'PY' || fail "the collector lacks records, or holds more twice than were sent again"
+import collections, json, sys
+fields = ("src", "dst", "sport", "dport", "proto", "packets", "octets", "rpackets", "roctets")
+def load(path):
+    return collections.Counter(tuple(json.loads(l)[f] for f in fields) for l in open(path) if l.strip())
+expected, got = load(sys.argv[1]), load(sys.argv[2])
+missing = expected - got
+extra = got - expected
+twice = sum(n for r, n in extra.items() if r in expected)
+strange = sum(n for r, n in extra.items() if r not in expected)
+print(f"{sum(expected.values())} records expected, {len(missing)} missing, "
+      f"{twice} held twice (sent again: {sys.argv[3]}), {strange} unknown", file=sys.stderr)
+sys.exit(0 if not missing and not strange and twice <= int(sys.argv[3]) else 1)
+PY
+}
