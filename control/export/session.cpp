@@ -44,9 +44,8 @@ struct Overloaded : F... {
 };
 
 inline constexpr std::uint32_t kJournalLayout = 1 + (kRecordLayoutVersion << 16);
-// The journal's page, and the most records a reorder moves.
-constexpr std::size_t kJournalBytes = 4096;
-constexpr std::size_t kScratchRecords = 4096;
+constexpr std::size_t kJournalBytes = SessionJournal::kBytes;
+constexpr std::size_t kScratchRecords = SessionJournal::kScratchRecords;
 static_assert(sizeof(SessionJournal) <= kJournalBytes);
 
 // A record of the buffer read from the spool carries this mark, which no encoder reads: a
@@ -160,7 +159,7 @@ SessionJournal& CollectorSession::map_store(const SessionStore& store, std::size
     return *new (file->data()) SessionJournal{};
 }
 
-// The killed control's journal holds: a reorder it had begun is undone, what its messages
+// The killed control's journal holds: a reorder it had begun is finished, what its messages
 // had taken waits again (counted as sent again: the collector may have it), and the records
 // read from its spool are those the spool hands out first.
 void CollectorSession::take_up() {
@@ -635,28 +634,23 @@ void CollectorSession::take_records(Message& m, std::uint8_t version) {
 
 // Brings the records of the head's IP version to the front of the next `window` records (as
 // far as the ring's storage runs on), keeping their order; the others follow, in theirs. The
-// records as they were wait in the scratch meanwhile, so a kill in between loses none.
+// records from the first of another version on are put in their new order in the scratch
+// first, then copied back: a kill in between loses none (the next control copies them again).
 void CollectorSession::group_by_version(std::size_t window) {
     const std::size_t head = this->head();
-    const std::size_t end =
-        std::min({head + buffered(), capacity_, head + window, head + kScratchRecords});
+    std::size_t end = std::min({head + buffered(), capacity_, head + window});
     const std::uint8_t version = buffer_[head].ip_version;
-    std::size_t others = 0;
-    for (std::size_t i = head; i < end; ++i) others += buffer_[i].ip_version != version;
-    if (others == 0) return;
-    std::memcpy(scratch_, &buffer_[head], (end - head) * sizeof(FlowRecord));
-    j_.reorder_at = j_.sent;
-    publish(j_.reorder_count, end - head);
-    aside_.clear();
-    std::size_t to = head;
-    for (std::size_t i = head; i < end; ++i) {
-        if (buffer_[i].ip_version != version) {
-            aside_.push_back(buffer_[i]);
-        } else if (to++ != i) {
-            buffer_[to - 1] = buffer_[i];
-        }
-    }
-    std::copy(aside_.begin(), aside_.end(), &buffer_[to]);
+    std::size_t from = head;
+    while (from < end && buffer_[from].ip_version == version) ++from;
+    if (from == end) return;
+    end = std::min(end, from + kScratchRecords);
+    std::size_t same = 0;
+    for (std::size_t i = from; i < end; ++i) same += buffer_[i].ip_version == version;
+    for (std::size_t i = from, to_same = 0, to_other = same; i < end; ++i)
+        scratch_[buffer_[i].ip_version == version ? to_same++ : to_other++] = buffer_[i];
+    j_.reorder_at = j_.sent + (from - head);
+    publish(j_.reorder_count, end - from);
+    std::memcpy(&buffer_[from], scratch_, (end - from) * sizeof(FlowRecord));
     publish(j_.reorder_count, 0);
 }
 

@@ -81,6 +81,10 @@ struct SessionStore {
 // position modulo the capacity. Each position is written after what it makes true.
 struct SessionJournal {
     static constexpr std::uint32_t kMagic = 0x534c4a4e;  // "SLJN"
+    // The store: this journal in a page of its own, a scratch of kScratchRecords FlowRecords
+    // (the most one reorder moves), then the records buffer.
+    static constexpr std::size_t kBytes = 4096;
+    static constexpr std::size_t kScratchRecords = 4096;
     std::uint32_t magic;
     std::uint32_t layout;  // kJournalLayout
     std::uint32_t shape;   // the protocol and record shape its records are in
@@ -90,7 +94,7 @@ struct SessionJournal {
     std::uint64_t sent;   // the next record to go into a message
     std::uint64_t end;    // past the newest
     std::uint64_t batch;  // the last batch of the rings this collector took
-    // A reorder of the buffer in progress: its records, as they were, are in the scratch.
+    // A reorder of the buffer in progress: its records, in their new order, are in the scratch.
     std::uint64_t reorder_at, reorder_count;
     // Records read from the spool, confirmed since `unsaved_at`, whose release the spool's
     // cursor may not hold yet.
@@ -308,9 +312,7 @@ private:
     std::vector<Message> in_flight_messages_;
     std::size_t attempted_ = 0;  // bytes of the last send, for the budget of a service pass
     bool refusal_logged_ = false;
-    // A batch being built, and the records of the other IP version set aside meanwhile.
-    std::vector<std::uint8_t> batch_;
-    std::vector<FlowRecord> aside_;
+    std::vector<std::uint8_t> batch_;  // a batch being built
     SessionCounters& counters_;
 };
 
