@@ -6,6 +6,7 @@
 #include <rte_eal.h>
 #include <systemd/sd-daemon.h>
 
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -28,6 +29,7 @@
 #include "shared/config/loader.hpp"
 #include "shared/records/record_json.hpp"
 #include "sluice/log.hpp"
+#include "sluice/metadata.hpp"
 #include "sluice/record.hpp"
 #include "sluice/shm.hpp"
 #include "sluice/time.hpp"
@@ -159,6 +161,21 @@ private:
     ops::MetricsServer metrics_;
 };
 
+namespace {
+
+// Each record as a line of JSON, with its metadata.
+void print_records(std::span<const FlowRecord> slots) {
+    std::array<std::uint8_t, kMaxMetadataBytes> metadata;
+    for (std::size_t i = 0, k; i < slots.size(); i += k) {
+        k = unit_length(slots.subspan(i));
+        if (is_extension(slots[i])) continue;
+        const std::size_t bytes = gather_extensions(slots.subspan(i + 1, k - 1), metadata);
+        std::printf("%s\n", to_json(slots[i], {metadata.data(), bytes}).c_str());
+    }
+}
+
+}  // namespace
+
 int Control::run(const sigset_t& signals) {
     shm::StatsHeader& h = zone_.header;
     if (!drain_.attach(zone_, shm::control_state_prefix(config_.dataplane.file_prefix) + "rings"))
@@ -179,8 +196,7 @@ int Control::run(const sigset_t& signals) {
         const Drain::Batch batch = drain_.poll();
         const std::size_t n = batch.records.size();
         exporter_.offer(batch.records, batch.number);
-        if (options_.print_records)
-            for (const FlowRecord& r : batch.records) std::printf("%s\n", to_json(r).c_str());
+        if (options_.print_records) print_records(batch.records);
         const auto now = Steady::now();
         const bool more = exporter_.service(now, stats);
         socket_.poll(handler);

@@ -20,11 +20,12 @@ namespace sluice::control {
 // one in force naming the batch it includes, so that a batch is counted once.
 struct Drain::Journal {
     static constexpr std::uint32_t kMagic = 0x534c4452;  // "SLDR"
-    static constexpr std::uint32_t kLayout = 1 + (kRecordLayoutVersion << 16);
+    static constexpr std::uint32_t kLayout = 2 + (kRecordLayoutVersion << 16);
     struct Place {
-        std::uint32_t staged;                   // records of the batch
-        std::uint32_t tail[shm::kMaxWorkers];   // each ring's consumer position before it
-        std::uint32_t count[shm::kMaxWorkers];  // what it took of the ring
+        std::uint32_t staged;                     // slots of the batch
+        std::uint32_t tail[shm::kMaxWorkers];     // each ring's consumer position before it
+        std::uint32_t started[shm::kMaxWorkers];  // what it began to take of the ring
+        std::uint32_t count[shm::kMaxWorkers];    // what it took: whole units
     };
     std::uint32_t magic;
     std::uint32_t layout;
@@ -45,6 +46,20 @@ constexpr std::size_t kJournalBytes = 4096;
 
 void publish(std::uint64_t& field, std::uint64_t v) {
     std::atomic_ref<std::uint64_t>(field).store(v, std::memory_order_release);
+}
+
+// The slots of the whole units at the front of `slots`: the worker enqueues units whole, but
+// a burst may end inside one, whose rest it takes next time.
+unsigned complete_units(std::span<const FlowRecord> slots) {
+    unsigned n = 0;
+    while (n < slots.size()) {
+        const unsigned want = unit_slots(slots[n]);
+        unsigned k = 1;
+        while (k < want && n + k < slots.size() && is_extension(slots[n + k])) ++k;
+        if (k < want && n + k == slots.size()) break;
+        n += k;
+    }
+    return n;
 }
 
 std::uint32_t consumer_tail(const rte_ring* r) {
@@ -100,7 +115,7 @@ void Drain::take_up() {
         rte_ring* ring = rings_[w];
         const std::uint32_t tail = consumer_tail(ring);
         const bool unfinished = j_->batch != 0 && last.count[w] != 0 && tail == last.tail[w] &&
-                                ring->cons.head - tail == last.count[w];
+                                ring->cons.head - tail == last.started[w];
         rte_ring_dequeue_elem_finish(ring, unfinished ? last.count[w] : 0);
     }
     if (j_->batch != 0 && j_->copying == j_->batch) {
@@ -117,6 +132,7 @@ void Drain::count_taken(std::uint64_t batch) {
     TakenCounters& t = j_->taken[1 - s];
     t = j_->taken[s];
     for (std::uint32_t i = 0, n = j_->place[batch & 1].staged; i < n; ++i) {
+        if (is_extension(staged_[i])) continue;
         ++t.records;
         t.packets += staged_[i].packets + staged_[i].reverse_packets;
         t.octets += staged_[i].octets + staged_[i].reverse_octets;
@@ -133,8 +149,10 @@ Drain::Batch Drain::poll() {
     std::uint32_t n = 0;
     for (std::size_t w = 0; w < rings_.size(); ++w) {
         next.tail[w] = consumer_tail(rings_[w]);
-        next.count[w] = rte_ring_dequeue_burst_elem_start(rings_[w], staged_ + n,
-                                                          sizeof(FlowRecord), kBurst, nullptr);
+        next.started[w] = rte_ring_dequeue_burst_elem_start(rings_[w], staged_ + n,
+                                                            sizeof(FlowRecord), kBurst, nullptr);
+        // Whole units: one a burst cuts stays in the ring for the next.
+        next.count[w] = complete_units({staged_ + n, next.started[w]});
         n += next.count[w];
     }
     if (n == 0) {

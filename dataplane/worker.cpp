@@ -134,24 +134,40 @@ void take_settings(Worker& w) {
     w.stats->settings_sequence.store(sequence, std::memory_order_relaxed);
 }
 
+// The slots of the whole units at the front of `records` that fit in `room`.
+std::uint32_t units_within(const FlowRecord* records, std::uint32_t count, std::uint32_t room) {
+    std::uint32_t n = 0;
+    while (n < count && n + unit_slots(records[n]) <= room) n += unit_slots(records[n]);
+    return n;
+}
+
 void send_records(Worker& w, std::uint64_t wait_ns) {
     meter::RecordBuffer& out = *w.out;
     if (out.count == 0) return;  // most polls: nothing ended
     std::uint32_t sent = 0;
     const std::uint64_t deadline = wait_ns != 0 ? rte_rdtsc() + tsc_cycles(wait_ns, w.tsc_hz) : 0;
     while (true) {
-        sent += rte_ring_sp_enqueue_burst_elem(w.ring, out.records + sent, sizeof(FlowRecord),
-                                               out.count - sent, nullptr);
+        // Whole units: a record and its extensions go into the ring together. The worker is
+        // the ring's only producer, so the room it sees is there.
+        const std::uint32_t n =
+            units_within(out.records + sent, out.count - sent, rte_ring_free_count(w.ring));
+        sent += rte_ring_sp_enqueue_bulk_elem(w.ring, out.records + sent, sizeof(FlowRecord), n,
+                                              nullptr);
         if (sent == out.count || wait_ns == 0 || rte_rdtsc() >= deadline ||
             w.abort.load(std::memory_order_relaxed))
             break;
         rte_delay_us_sleep(100);  // only while flushing: the control is draining
     }
-    w.output.records_sent += sent;
-    for (std::uint32_t i = sent; i < out.count; ++i) {
+    for (std::uint32_t i = 0; i < out.count; ++i) {
+        const FlowRecord& r = out.records[i];
+        if (is_extension(r)) continue;
+        if (i < sent) {
+            ++w.output.records_sent;
+            continue;
+        }
         ++w.output.records_not_sent;
-        w.output.packets_not_sent += out.records[i].packets + out.records[i].reverse_packets;
-        w.output.octets_not_sent += out.records[i].octets + out.records[i].reverse_octets;
+        w.output.packets_not_sent += r.packets + r.reverse_packets;
+        w.output.octets_not_sent += r.octets + r.reverse_octets;
     }
     out.count = 0;
 }

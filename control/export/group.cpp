@@ -64,7 +64,12 @@ void CollectorGroup::offer(std::span<const FlowRecord> records, std::uint64_t ba
         return;
     }
     for (auto& share : shares_) share.clear();
-    for (const FlowRecord& r : records) shares_[balance_member(r, members_.size())].push_back(r);
+    for (std::size_t i = 0, k; i < records.size(); i += k) {  // each record with its extensions
+        k = unit_length(records.subspan(i));
+        auto& share = shares_[balance_member(records[i], members_.size())];
+        share.insert(share.end(), records.begin() + static_cast<long>(i),
+                     records.begin() + static_cast<long>(i + k));
+    }
     for (std::size_t i = 0; i < members_.size(); ++i)
         if (!shares_[i].empty()) members_[i]->offer(shares_[i], batch);
 }

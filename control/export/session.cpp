@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sluice/log.hpp"
+#include "sluice/metadata.hpp"
 #include "sluice/time.hpp"
 
 namespace sluice::control {
@@ -52,7 +53,7 @@ static_assert(sizeof(SessionJournal) <= kJournalBytes);
 // control taking up a killed one's store knows which records the spool holds too.
 constexpr std::uint8_t kFromSpool = 1;
 std::uint8_t& mark(FlowRecord& r) {
-    return r.reserved[0];
+    return r.mark;
 }
 bool same_record(FlowRecord a, FlowRecord b) {
     mark(a) = mark(b) = 0;
@@ -62,6 +63,16 @@ bool same_record(FlowRecord a, FlowRecord b) {
 // What the buffer's records are: the collector's protocol and record shape.
 std::uint32_t shape_of(const config::Collector& c) {
     return static_cast<std::uint32_t>(c.protocol) << 8 | static_cast<std::uint32_t>(c.shape());
+}
+
+// A record and its metadata into a message: IPFIX carries the metadata, NetFlow does not.
+bool add_record(ipfix::MessageBuilder& b, const FlowRecord& r,
+                std::span<const std::uint8_t> metadata) {
+    return b.add(r, metadata);
+}
+template <typename NetFlow>
+bool add_record(NetFlow& b, const FlowRecord& r, std::span<const std::uint8_t>) {
+    return b.add(r);
 }
 
 // A position of the journal, written after what it makes true.
@@ -122,6 +133,10 @@ CollectorSession::CollectorSession(const config::Collector& collector,
     }
     if (interfaces)
         for (const Interface& i : *interfaces) if_index_[i.port_id % if_index_.size()] = i.if_index;
+    metadata_groups_ = config_.metadata_groups();
+    if (metadata_groups_ != 0)
+        metadata_templates_ =
+            ipfix::metadata_templates(precision_, config_.shape(), metadata_groups_);
     new_builder(ipfix::MessageBuilder::kMaxSize);
     if (!config_.spool.empty()) {
         spool_ = std::make_unique<Spool>(
@@ -170,7 +185,7 @@ void CollectorSession::take_up() {
     }
     damage_seen_ = {};  // the spool opened anew counts its damage anew
     if (spool_) take_up_spool();
-    counters_.records_resent += retained();
+    counters_.records_resent += totals(oldest(), retained()).records;
     publish(j_.sent, j_.first);
     if (buffered() != 0)
         SLUICE_INFO(
@@ -224,14 +239,19 @@ void CollectorSession::take_up_spool() {
 }
 
 std::size_t CollectorSession::names_count() const {
-    return (interfaces_ ? interfaces_->size() : 0) + (names_ ? names_->size() : 0);
+    return metadata_templates_.size() + element_types() + (interfaces_ ? interfaces_->size() : 0) +
+           (names_ ? names_->size() : 0);
+}
+
+std::size_t CollectorSession::element_types() const {
+    return metadata_templates_.empty() ? 0 : std::size(ipfix::kOwnElements);
 }
 
 void CollectorSession::new_builder(std::size_t max_message) {
     switch (config_.protocol) {
         case config::Protocol::ipfix:
             builder_.emplace<ipfix::MessageBuilder>(domain_, max_message, precision_,
-                                                    config_.shape());
+                                                    config_.shape(), config_.metadata_groups());
             break;
         case config::Protocol::netflow9:
             builder_.emplace<netflow::V9Builder>(domain_, max_message);
@@ -276,9 +296,17 @@ void CollectorSession::offer(std::span<const FlowRecord> records) {
     if (config_.shape() == config::Records::uniflow) {
         uniflow_.clear();
         FlowRecord parts[2];
-        for (const FlowRecord& r : records)
-            for (unsigned i = 0, n = ipfix::to_uniflow(r, parts); i < n; ++i)
-                uniflow_.push_back(parts[i]);
+        for (std::size_t i = 0, k; i < records.size(); i += k) {
+            k = unit_length(records.subspan(i));
+            if (is_extension(records[i])) continue;
+            // Each direction's record keeps the flow's metadata.
+            for (unsigned p = 0, n = ipfix::to_uniflow(records[i], parts); p < n; ++p) {
+                parts[p].extensions = static_cast<std::uint8_t>(k - 1);
+                uniflow_.push_back(parts[p]);
+                uniflow_.insert(uniflow_.end(), records.begin() + static_cast<long>(i + 1),
+                                records.begin() + static_cast<long>(i + k));
+            }
+        }
         records = uniflow_;
     }
     if (config_.protocol == config::Protocol::netflow5) records = for_v5(records);
@@ -303,7 +331,7 @@ void CollectorSession::buffer_records(std::span<const FlowRecord> records) {
 
 std::size_t CollectorSession::append_to_buffer(std::span<const FlowRecord> records, bool spooled) {
     const std::size_t room = capacity_ - (j_.end - j_.first);
-    const std::size_t taken = std::min(room, records.size());
+    const std::size_t taken = whole_units(records, room);
     const std::size_t tail = j_.end % capacity_;
     const std::size_t first = std::min(taken, capacity_ - tail);
     std::memcpy(&buffer_[tail], records.data(), first * sizeof(FlowRecord));
@@ -432,7 +460,7 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
             o = send_names(now);
         } else if (buffered() == 0) {
             return false;
-        } else if (channel_->max_batch() > max_message()) {
+        } else if (channel_->max_batch() > max_message() && !own_template(buffer_[head()])) {
             o = send_batch(now);
         } else {
             std::visit([this](auto& b) { b.begin(sequence_); }, builder_);
@@ -616,20 +644,56 @@ CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
 }
 
 // Moves records from the head of the buffer into the builder's message while they fit (and,
-// `version` not 0, are of that IP version), counting them in `m`.
+// `version` not 0, are of that IP version and of its base template: a batch's), each with its
+// extensions, counting them in `m`.
+// Extensions whose record damage took are passed over with the records.
 void CollectorSession::take_records(Message& m, std::uint8_t version) {
     std::size_t at = head();
     std::uint64_t n = 0;
+    const std::uint64_t left = buffered();
+    std::array<std::uint8_t, kMaxMetadataBytes> metadata;
     std::visit(
         [&](auto& b) {
-            for (const std::uint64_t left = buffered();
-                 n < left && (version == 0 || buffer_[at].ip_version == version) &&
-                 b.add(buffer_[at]);
-                 ++n, at = at + 1 == capacity_ ? 0 : at + 1)
-                m.totals.add(buffer_[at]);
+            while (n < left) {
+                const FlowRecord& r = buffer_[at];
+                std::size_t k = 1;  // the slots of its unit
+                if (!is_extension(r)) [[likely]] {
+                    // A batch's messages are of one template each, all but the last the same
+                    // length: a record of a template with metadata goes in a message apart.
+                    if (version != 0 && (r.ip_version != version || own_template(r))) break;
+                    std::size_t bytes = 0;
+                    // Its extensions, as many as follow it (damage may have taken some).
+                    for (; k < unit_slots(r) && n + k < left; ++k) {
+                        const FlowRecord& e = buffer_[(at + k) % capacity_];
+                        if (!is_extension(e)) break;
+                        std::memcpy(&metadata[bytes],
+                                    reinterpret_cast<const RecordExtension&>(e).data,
+                                    RecordExtension::kData);
+                        bytes += RecordExtension::kData;
+                    }
+                    if (!add_record(b, r, {metadata.data(), bytes})) break;
+                }
+                for (std::size_t i = 0; i < k; ++i) m.totals.add(buffer_[(at + i) % capacity_]);
+                n += k;
+                at = (at + k) % capacity_;
+            }
         },
         builder_);
     publish(j_.sent, j_.sent + n);
+}
+
+// The slots of the whole unit at `i` that ends by `end`, 0 when `end` cuts it (an extension
+// without its record is a unit of its own; a record whose extensions damage took, of its
+// record and those left).
+std::size_t CollectorSession::unit_at(std::size_t i, std::size_t end) const {
+    const FlowRecord& r = buffer_[i];
+    if (is_extension(r)) return 1;
+    std::size_t k = 1;
+    for (; k < unit_slots(r); ++k) {
+        if (i + k >= end) return 0;
+        if (!is_extension(buffer_[i + k])) break;
+    }
+    return k;
 }
 
 // Brings the records of the head's IP version to the front of the next `window` records (as
@@ -640,14 +704,25 @@ void CollectorSession::group_by_version(std::size_t window) {
     const std::size_t head = this->head();
     std::size_t end = std::min({head + buffered(), capacity_, head + window});
     const std::uint8_t version = buffer_[head].ip_version;
+    if (version == 0) return;  // extensions without their record go first, as they are
     std::size_t from = head;
-    while (from < end && buffer_[from].ip_version == version) ++from;
+    for (std::size_t k; from < end && buffer_[from].ip_version == version; from += k)
+        if ((k = unit_at(from, end)) == 0) return;
     if (from == end) return;
-    end = std::min(end, from + kScratchRecords);
-    std::size_t same = 0;
-    for (std::size_t i = from; i < end; ++i) same += buffer_[i].ip_version == version;
-    for (std::size_t i = from, to_same = 0, to_other = same; i < end; ++i)
-        scratch_[buffer_[i].ip_version == version ? to_same++ : to_other++] = buffer_[i];
+    // Whole units only: one the end of the window (or of the ring's storage) cuts stays.
+    std::size_t same = 0, last = from;
+    for (std::size_t k; last < end && last - from < kScratchRecords; last += k) {
+        if ((k = unit_at(last, std::min(end, from + kScratchRecords))) == 0) break;
+        if (buffer_[last].ip_version == version) same += k;
+    }
+    end = last;
+    for (std::size_t i = from, to_same = 0, to_other = same; i < end;) {
+        const std::size_t k = unit_at(i, end);
+        std::size_t& to = buffer_[i].ip_version == version ? to_same : to_other;
+        std::copy_n(&buffer_[i], k, &scratch_[to]);
+        to += k;
+        i += k;
+    }
     j_.reorder_at = j_.sent + (from - head);
     publish(j_.reorder_count, end - from);
     std::memcpy(&buffer_[from], scratch_, (end - from) * sizeof(FlowRecord));
@@ -786,9 +861,9 @@ void CollectorSession::confirm() {
     for (; !unconfirmed_.empty() && unconfirmed_.front().end <= acknowledged;
          unconfirmed_.pop_front()) {
         const Totals& t = unconfirmed_.front().totals;
-        if (spool_) publish(j_.unsaved, j_.unsaved + t.records);
+        if (spool_) publish(j_.unsaved, j_.unsaved + t.slots);
         sent(t);
-        if (spool_) consume_runs(t.records);
+        if (spool_) consume_runs(t.slots);
     }
     // What left the spool is in its cursor before the journal says so.
     if (spool_) {
@@ -842,12 +917,13 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
                 b.begin(sequence_);
                 if (with_templates) {
                     const auto data = ipfix::flow_templates(precision_, config_.records);
-                    std::array<const ipfix::Template*, 7> all{
+                    std::array<const ipfix::Template*, 8> all{
                         data[0], data[1], &ipfix::kMeteringStatistics, &ipfix::kExportingStatistics,
                         &ipfix::kDomainName};
                     std::size_t n = 5;
                     if (names_) all[n++] = &ipfix::kApplicationNames;
                     if (interfaces_) all[n++] = &ipfix::kInterfaceNames;
+                    if (element_types() != 0) all[n++] = &ipfix::kElementTypes;
                     b.add_templates(std::span(all).first(n));
                     // What the observation domain is called goes with the templates, so a
                     // collector that learns them learns it too.
@@ -884,27 +960,43 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
     return send(now, m);
 }
 
-// As many application names as fit in a message, from where the last message stopped.
+// As many of what follows the templates as fit in a message, from where the last message
+// stopped: the flow templates with metadata, the type records of Sluice's own elements, the
+// interfaces' names and the applications'.
 CollectorSession::Outcome CollectorSession::send_names(Steady::time_point now) {
     std::size_t i = names_sent_;
-    const std::size_t ports = interfaces_ ? interfaces_->size() : 0, end = names_count();
-    std::visit(Overloaded{[&](netflow::V5Builder&) {},  // never due: it has no names
-                          [&](auto& b) {
-                              b.begin(sequence_);
-                              for (; i < end; ++i) {
-                                  if (i < ports) {
-                                      const Interface& p = (*interfaces_)[i];
-                                      if (!b.add_interface(p.if_index, p.name, p.description))
-                                          break;
-                                      continue;
-                                  }
-                                  const ApplicationName& a = (*names_)[i - ports];
-                                  if (!b.add_application(ipfix::application_id(a.id), a.name,
-                                                         a.description))
-                                      break;
-                              }
-                          }},
-               builder_);
+    const std::size_t templates = metadata_templates_.size();
+    const std::size_t types = templates + element_types();
+    const std::size_t ports = types + (interfaces_ ? interfaces_->size() : 0);
+    const std::size_t end = names_count();
+    std::visit(
+        Overloaded{[&](netflow::V5Builder&) {},  // never due: it has no names
+                   [&](auto& b) {
+                       b.begin(sequence_);
+                       for (; i < end; ++i) {
+                           if constexpr (std::is_same_v<decltype(b), ipfix::MessageBuilder&>) {
+                               if (i < templates) {
+                                   if (!b.add_templates({&metadata_templates_[i], 1})) break;
+                                   continue;
+                               }
+                               if (i < types) {
+                                   if (!b.add_element_type(ipfix::kOwnElements[i - templates]))
+                                       break;
+                                   continue;
+                               }
+                           }
+                           if (i < ports) {
+                               const Interface& p = (*interfaces_)[i - types];
+                               if (!b.add_interface(p.if_index, p.name, p.description)) break;
+                               continue;
+                           }
+                           const ApplicationName& a = (*names_)[i - ports];
+                           if (!b.add_application(ipfix::application_id(a.id), a.name,
+                                                  a.description))
+                               break;
+                       }
+                   }},
+        builder_);
     if (i == names_sent_) ++i;  // too long for any message of this collector: left out
     Message m;
     m.names_to = i;
@@ -914,7 +1006,10 @@ CollectorSession::Outcome CollectorSession::send_names(Steady::time_point now) {
 std::span<const FlowRecord> CollectorSession::for_v5(std::span<const FlowRecord> records) {
     v5_.clear();
     Totals ipv6, too_large;
-    for (const FlowRecord& r : records) {
+    for (FlowRecord r : records) {
+        if (is_extension(r)) continue;  // v5 has no field for them
+        r.extensions = 0;
+        r.metadata_groups = 0;
         if (r.ip_version != 4)
             ipv6.add(r);
         else if (!netflow::split_for_v5(r, v5_))
@@ -948,12 +1043,12 @@ void CollectorSession::sent(const Totals& t) {
     counters_.records_sent += t.records;
     counters_.packets_sent += t.packets;
     counters_.octets_sent += t.octets;
-    publish(j_.first, j_.first + t.records);
+    publish(j_.first, j_.first + t.slots);
 }
 
 void CollectorSession::lost(const Totals& t) {
     not_sent(t);
-    publish(j_.first, j_.first + t.records);
+    publish(j_.first, j_.first + t.slots);
 }
 
 void CollectorSession::not_sent(const Totals& t) {

@@ -224,6 +224,7 @@ private:
     // Flow records of one IP version, several messages in one send of the channel.
     Outcome send_batch(Steady::time_point now);
     void take_records(Message& m, std::uint8_t version);
+    std::size_t unit_at(std::size_t i, std::size_t end) const;
     void group_by_version(std::size_t window);
     // Sends `bytes` (the in-flight messages; several of `segment` bytes when a batch).
     Outcome transmit(Steady::time_point now, std::span<const std::uint8_t> bytes,
@@ -240,6 +241,7 @@ private:
     Outcome send_statistics(Steady::time_point now, const Reliability& r, bool with_templates);
     Outcome send_names(Steady::time_point now);
     std::size_t names_count() const;
+    std::size_t element_types() const;
     // The oldest `t.records` records of the buffer are sent (acknowledged, over a stream), or
     // lost: counted, they leave it.
     void sent(const Totals& t);
@@ -251,6 +253,10 @@ private:
     void new_builder(std::size_t max_message);
     std::size_t max_message() const {
         return std::visit([](const auto& b) { return b.max_size(); }, builder_);
+    }
+    // Whether `r` goes out in a template with metadata fields (not its IP version's base one).
+    bool own_template(const FlowRecord& r) const {
+        return r.extensions != 0 && (r.metadata_groups & metadata_groups_) != 0 && !is_extension(r);
     }
     // Templates, statistics and names: all but NetFlow v5, whose packets carry records only.
     bool has_options() const { return config_.protocol != config::Protocol::netflow5; }
@@ -298,8 +304,11 @@ private:
     ApplicationNames names_;
     Interfaces interfaces_;
     ipfix::InterfaceIndexes if_index_ = ipfix::identity_interfaces();
-    // After templates: the interfaces' names, then the applications', from names_sent_ on (an
-    // index over both lists).
+    // After templates: the flow templates with metadata, the type records of Sluice's own
+    // elements, the interfaces' names, then the applications', from names_sent_ on (an index
+    // over all four).
+    std::vector<const ipfix::Template*> metadata_templates_;
+    std::uint8_t metadata_groups_ = 0;  // what this collector takes of the records' metadata
     bool names_due_ = false;
     std::size_t names_sent_ = 0;
     Steady::time_point next_templates_{};

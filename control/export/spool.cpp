@@ -1,7 +1,7 @@
-// The spool's files. A segment is a header, then blocks: a 48-byte header (magic, record count,
-// their packets, octets and oldest flowStart, the payload's CRC-32 and the header's own) and
-// the records as FlowRecords. The cursor file lists, for the segments whose first blocks the
-// collector has confirmed, where reading resumes.
+// The spool's files. A segment is a header, then blocks: a 48-byte header (magic, slot and
+// record counts, the records' packets, octets and oldest flowStart, the payload's CRC-32 and
+// the header's own) and the slots as FlowRecords, whole units only. The cursor file lists,
+// for the segments whose first blocks the collector has confirmed, where reading resumes.
 #include "control/export/spool.hpp"
 
 #include <dirent.h>
@@ -25,7 +25,7 @@ namespace {
 constexpr char kSegmentMagic[8] = {'S', 'L', 'S', 'P', 'O', 'O', 'L', '1'};
 constexpr std::uint32_t kBlockMagic = 0x4b4c4253;   // "SBLK"
 constexpr std::uint32_t kCursorMagic = 0x52435353;  // "SSCR"
-constexpr std::uint32_t kFormat = 1;
+constexpr std::uint32_t kFormat = 2;
 constexpr std::size_t kBlockHeader = 48;
 constexpr std::uint32_t kBlockRecords = 2048;    // the most one block holds: 256 KiB
 constexpr std::uint64_t kFirstSeq = 1ull << 32;  // room below for what a stop puts in front
@@ -33,15 +33,20 @@ constexpr std::size_t kMaxCursorEntries = 64;
 
 struct BlockHeader {
     std::uint32_t magic;
-    std::uint32_t count;
+    std::uint32_t count;    // slots
+    std::uint32_t records;  // of them, records (the others their extensions)
+    std::uint32_t reserved;
     std::uint64_t packets;
     std::uint64_t octets;
     std::uint64_t oldest_ns;
     std::uint32_t payload_crc;
-    std::uint32_t header_crc;  // of the 40 bytes before it
-    std::uint64_t reserved;
+    std::uint32_t header_crc;  // of the 44 bytes before it
 };
 static_assert(sizeof(BlockHeader) == kBlockHeader);
+
+RecordTotals totals_of(const BlockHeader& h) {
+    return {h.records, h.packets, h.octets, h.count};
+}
 
 std::uint32_t crc(const void* data, std::size_t n) {
     return static_cast<std::uint32_t>(
@@ -50,7 +55,7 @@ std::uint32_t crc(const void* data, std::size_t n) {
 
 bool valid(const BlockHeader& h) {
     return h.magic == kBlockMagic && h.count != 0 && h.count <= kBlockRecords &&
-           h.header_crc == crc(&h, offsetof(BlockHeader, header_crc));
+           h.records <= h.count && h.header_crc == crc(&h, offsetof(BlockHeader, header_crc));
 }
 
 std::string utc_stamp(std::uint64_t ns) {
@@ -91,6 +96,18 @@ bool write_exact(int fd, const void* data, std::size_t n, std::uint64_t at, int&
     return true;
 }
 
+// The totals of the first `skip` slots of the block at `at`, those its collector confirmed
+// before (all of them, when they do not read).
+RecordTotals confirmed(int fd, std::uint64_t at, std::uint32_t skip) {
+    std::vector<FlowRecord> slots(skip);
+    RecordTotals t;
+    if (read_exact(fd, slots.data(), skip * sizeof(FlowRecord), at + kBlockHeader))
+        for (const FlowRecord& r : slots) t.add(r);
+    else
+        t.slots = t.records = skip;
+    return t;
+}
+
 std::uint64_t file_size(int fd) {
     struct stat st {};
     return fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
@@ -127,6 +144,20 @@ std::uint64_t get(const std::uint8_t* p, std::size_t n) {
 }
 
 }  // namespace
+
+std::size_t unit_length(std::span<const FlowRecord> slots) {
+    std::size_t k = 1;
+    if (!is_extension(slots[0]))
+        while (k < unit_slots(slots[0]) && k < slots.size() && is_extension(slots[k])) ++k;
+    return k;
+}
+
+std::size_t whole_units(std::span<const FlowRecord> slots, std::size_t room) {
+    std::size_t n = 0;
+    for (std::size_t k; n < slots.size() && n + (k = unit_length(slots.subspan(n))) <= room;)
+        n += k;
+    return n;
+}
 
 // A name as it may stand in a file name: letters, digits, '.', '_' and '-'; others as '_'.
 std::string file_safe(const std::string& name) {
@@ -278,22 +309,10 @@ void Spool::scan(Segment& s, int fd, std::uint64_t data_start) {
             continue;
         }
         const std::uint32_t skip = first ? std::min(s.skip, h.count) : 0;
-        if (end > s.bytes) {  // cut short (a power loss): held, to be counted as lost
-            s.records += h.count - skip;
-            s.totals.add(RecordTotals{h.count - skip, h.packets, h.octets});
-            break;
-        }
         s.records += h.count - skip;
-        s.totals.add(RecordTotals{h.count, h.packets, h.octets});
-        if (skip != 0) {  // the records confirmed before are not held
-            std::vector<FlowRecord> confirmed(skip);
-            if (read_exact(fd, confirmed.data(), skip * sizeof(FlowRecord), at + kBlockHeader))
-                for (const FlowRecord& r : confirmed) {
-                    s.totals.packets -= std::min(s.totals.packets, r.packets + r.reverse_packets);
-                    s.totals.octets -= std::min(s.totals.octets, r.octets + r.reverse_octets);
-                }
-            s.totals.records -= skip;
-        }
+        s.totals.add(totals_of(h));
+        if (end > s.bytes) break;  // cut short (a power loss): held, to be counted as lost
+        if (skip != 0) s.totals.subtract(confirmed(fd, at, skip));  // not held
         first = false;
         at = end;
     }
@@ -375,6 +394,8 @@ bool Spool::write_block(Segment& s, int fd, std::span<const FlowRecord> records)
     h.count = static_cast<std::uint32_t>(records.size());
     h.oldest_ns = UINT64_MAX;
     for (const FlowRecord& r : records) {
+        if (is_extension(r)) continue;
+        ++h.records;
         h.packets += r.packets + r.reverse_packets;
         h.octets += r.octets + r.reverse_octets;
         h.oldest_ns = std::min(h.oldest_ns, r.first_ns);
@@ -394,7 +415,7 @@ bool Spool::write_block(Segment& s, int fd, std::span<const FlowRecord> records)
     s.bytes += n;
     state_.bytes += n;
     s.records += records.size();
-    s.totals.add(RecordTotals{records.size(), h.packets, h.octets});
+    s.totals.add(totals_of(h));
     unread_ += records.size();
     write_logged_ = false;
     if (settings_.sync == config::kSyncAlways)
@@ -471,7 +492,7 @@ RecordTotals Spool::store(std::span<const FlowRecord> records, bool front) {
         }
     }
     while (!records.empty()) {
-        const auto block = records.first(std::min<std::size_t>(records.size(), kBlockRecords));
+        const auto block = records.first(whole_units(records, kBlockRecords));
         const std::uint64_t need = kBlockHeader + block.size_bytes();
         bool written = false;
         bool room = false;
@@ -516,15 +537,18 @@ std::size_t Spool::read(std::span<FlowRecord> out) {
     std::size_t n = 0;
     while (n < out.size()) {
         if (block_at_ == block_.size() && !load_block()) break;
-        const std::size_t k = std::min(out.size() - n, block_.size() - block_at_);
+        // A unit never spans two blocks: what does not fit whole waits for the next read.
+        const std::size_t k = whole_units(std::span(block_).subspan(block_at_), out.size() - n);
+        if (k == 0) break;
         std::copy_n(block_.begin() + static_cast<long>(block_at_), k,
                     out.begin() + static_cast<long>(n));
+        for (std::size_t i = 0; i < k; ++i)
+            state_.records_replayed += !is_extension(block_[block_at_ + i]);
         block_at_ += k;
         handed_.back().given += static_cast<std::uint32_t>(k);
         unread_ -= std::min<std::uint64_t>(unread_, k);
         n += k;
     }
-    state_.records_replayed += n;
     return n;
 }
 
@@ -594,11 +618,13 @@ bool Spool::load_block() {
         seg->records -= std::min<std::uint64_t>(seg->records, held);
         if (end > seg->bytes) {  // cut short: the end of a file a power loss interrupted
             unread_ -= std::min<std::uint64_t>(unread_, held);
-            state_.damaged.add(RecordTotals{held, h.packets, h.octets});
+            RecordTotals lost = totals_of(h);
+            if (skip != 0) lost.subtract(confirmed(read_fd_, at, skip));
+            state_.damaged.add(lost);
             state_.damaged_bytes += seg->bytes - at;
-            SLUICE_WARN("spool %s: %s: a block cut short at offset %lu; its %u records are lost",
+            SLUICE_WARN("spool %s: %s: a block cut short at offset %lu; its %lu records are lost",
                         settings_.folder.c_str(), seg->path.c_str(), static_cast<unsigned long>(at),
-                        held);
+                        static_cast<unsigned long>(lost.records));
             read_offset_ = seg->bytes;
             handed_.push_back({seg->seq, at, seg->bytes, 0, 0, 0, skip, 0});
             release(0);
@@ -611,19 +637,16 @@ bool Spool::load_block() {
         if (!read || crc(block_.data(), h.count * sizeof(FlowRecord)) != h.payload_crc) {
             // Its header's totals, less those of the records confirmed before (as scan() took
             // them off).
-            RecordTotals lost{held, h.packets, h.octets};
-            for (std::uint32_t i = 0; read && i < skip; ++i) {
-                lost.packets -=
-                    std::min(lost.packets, block_[i].packets + block_[i].reverse_packets);
-                lost.octets -= std::min(lost.octets, block_[i].octets + block_[i].reverse_octets);
-            }
+            RecordTotals lost = totals_of(h);
+            if (skip != 0) lost.subtract(confirmed(read_fd_, at, skip));
             unread_ -= std::min<std::uint64_t>(unread_, held);
             state_.damaged.add(lost);
             state_.damaged_bytes += end - at;
             SLUICE_WARN(
                 "spool %s: %s: the block at offset %lu does not match its checksum; its "
-                "%u records are lost",
-                settings_.folder.c_str(), seg->path.c_str(), static_cast<unsigned long>(at), held);
+                "%lu records are lost",
+                settings_.folder.c_str(), seg->path.c_str(), static_cast<unsigned long>(at),
+                static_cast<unsigned long>(lost.records));
             block_.clear();
             block_at_ = 0;
             handed_.push_back({seg->seq, at, end, 0, 0, 0, skip, 0});

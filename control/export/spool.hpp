@@ -16,11 +16,15 @@
 
 namespace sluice::control {
 
-// Records with their packets and octets (both directions), as the accounting counts them.
+// Records with their packets and octets (both directions), as the accounting counts them, and
+// the slots they take with their extensions.
 struct RecordTotals {
     std::uint64_t records = 0, packets = 0, octets = 0;
+    std::uint64_t slots = 0;
 
     void add(const FlowRecord& r) {
+        ++slots;
+        if (is_extension(r)) return;
         ++records;
         packets += r.packets + r.reverse_packets;
         octets += r.octets + r.reverse_octets;
@@ -29,13 +33,22 @@ struct RecordTotals {
         records += t.records;
         packets += t.packets;
         octets += t.octets;
+        slots += t.slots;
     }
     void subtract(const RecordTotals& t) {
         records -= std::min(records, t.records);
         packets -= std::min(packets, t.packets);
         octets -= std::min(octets, t.octets);
+        slots -= std::min(slots, t.slots);
     }
 };
+
+// The slots of the unit at the front of `slots`: its record and the extensions that follow it
+// (damage may have taken some: the unit ends where they do); an extension without its record
+// is a unit of one.
+std::size_t unit_length(std::span<const FlowRecord> slots);
+// The slots of the whole units at the front of `slots` that fit in `room` slots.
+std::size_t whole_units(std::span<const FlowRecord> slots, std::size_t room);
 
 // A name as it may stand in a file name: letters, digits, '.', '_' and '-'; others as '_'.
 std::string file_safe(const std::string& name);
@@ -51,7 +64,7 @@ struct SpoolSettings {
 
 // What the spool holds and what it lost, for the counters and `sluicectl spool`.
 struct SpoolState {
-    std::uint64_t records = 0;           // on disk, not yet confirmed by the collector
+    std::uint64_t records = 0;           // slots on disk, not yet confirmed by the collector
     std::uint64_t bytes = 0;             // of the segment files
     std::uint64_t oldest_ns = 0;         // flowStart of the oldest record held; 0: none
     std::uint64_t records_replayed = 0;  // read back for the collector
@@ -81,13 +94,13 @@ public:
     // Returns what could not be written.
     RecordTotals prepend(std::span<const FlowRecord> records);
 
-    // Reads the next records into `out`, the oldest first; returns how many. Damaged blocks
-    // are skipped, counted and logged.
+    // Reads the next records into `out`, the oldest first, each with its extensions; returns
+    // how many slots. Damaged blocks are skipped, counted and logged.
     std::size_t read(std::span<FlowRecord> out);
-    // The first `n` records read and not yet released are confirmed (or counted otherwise):
+    // The first `n` slots read and not yet released are confirmed (or counted otherwise):
     // they leave the spool.
     void release(std::uint64_t n);
-    // Records on disk not yet read.
+    // Slots on disk not yet read.
     std::uint64_t unread() const { return unread_; }
     bool empty() const { return unread_ == 0; }
 
@@ -107,7 +120,7 @@ private:
         std::uint64_t seq;
         std::string path;
         std::uint64_t bytes = 0;    // file length
-        std::uint64_t records = 0;  // in its blocks, as their headers say
+        std::uint64_t records = 0;  // slots in its blocks, as their headers say
         RecordTotals totals;        // of those records
         std::uint64_t header = 0;   // its length: where the first block begins
         std::uint64_t start = 0;    // where reading begins: the first block not confirmed
@@ -118,7 +131,7 @@ private:
     struct ReadBlock {
         std::uint64_t seq;
         std::uint64_t start, end;  // its offsets in its segment
-        std::uint32_t records;     // it holds (less those confirmed before)
+        std::uint32_t records;     // slots it holds (less those confirmed before)
         std::uint32_t given = 0;   // handed out by read()
         std::uint32_t released = 0;
         std::uint32_t first = 0;  // records of it confirmed before this run

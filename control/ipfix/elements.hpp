@@ -1,6 +1,9 @@
 // Every IPFIX Information Element Sluice exports, defined once: templates, encoder and tests
 // read them from here. Ids and types are IANA's (RFC 7012 and the IANA IPFIX registry);
-// reverse elements are the RFC 5103 ones, under Private Enterprise Number 29305.
+// reverse elements are the RFC 5103 ones, under Private Enterprise Number 29305. Where IANA
+// has no element for a field, CERT's (PEN 6871, YAF's, in libfixbuf's cert_ipfix.xml) where
+// it has one, else Sluice's own (kSluicePen), each described to collectors by an RFC 5610
+// type record (kOwnElements).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +12,12 @@
 namespace sluice::ipfix {
 
 inline constexpr std::uint32_t kReversePen = 29305;  // RFC 5103
+inline constexpr std::uint32_t kCertPen = 6871;      // CERT/NetSA (YAF)
+// Sluice has no Private Enterprise Number of its own: its elements are under the number RFC
+// 5612 keeps for documentation, which no vendor's elements use. The reverse of one of them
+// (RFC 5103 section 6.1) has bit 14 of its id set.
+inline constexpr std::uint32_t kSluicePen = 32473;
+inline constexpr std::uint16_t kReverseBit = 0x4000;
 
 enum class Type : std::uint8_t {
     unsigned8,
@@ -33,6 +42,32 @@ struct Element {
     Type type;
     std::uint16_t length;  // on the wire
 };
+
+// What RFC 5610 says of an element's values: semantics and units, IANA's codes.
+enum class Semantics : std::uint8_t { none = 0, quantity = 1, delta_counter = 3, identifier = 4 };
+enum class Units : std::uint16_t { none = 0, octets = 2, packets = 3, microseconds = 7 };
+
+// Sluice's own elements: name, id, PEN, type, length, semantics, units, and what it is, as its
+// RFC 5610 type record tells collectors. (The registry below takes the first five.)
+// clang-format off
+#define SLUICE_OWN_ELEMENTS(X)                                                                   \
+    X(tlsApplicationProtocols, 1, kSluicePen, string, kVariableLength, none, none,                           \
+      "The ALPN protocol names the TLS or QUIC ClientHello offered, in order, comma-separated")  \
+    X(tlsClientVersion, 2, kSluicePen, unsigned16, 2, identifier, none,                                      \
+      "The highest TLS version the ClientHello offered (supported_versions, else its version)")  \
+    X(tlsServerVersion, 3, kSluicePen, unsigned16, 2, identifier, none,                                      \
+      "The TLS version the ServerHello selected (supported_versions, else its version)")         \
+    X(tlsJa3, 4, kSluicePen, string, kVariableLength, identifier, none,                                      \
+      "The ClientHello's JA3 fingerprint: the MD5 of its JA3 string, 32 lowercase hex digits")   \
+    X(tlsJa4, 5, kSluicePen, string, kVariableLength, identifier, none,                                      \
+      "The ClientHello's JA4 fingerprint (FoxIO), as in t13d1516h2_8daaf6152771_e5627efa2ab1")   \
+    X(quicVersion, 6, kSluicePen, unsigned32, 4, identifier, none,                                           \
+      "The QUIC version of the flow's first Initial packet")                                     \
+    X(httpRequestCount, 7, kSluicePen, unsigned16, 2, delta_counter, none,                                   \
+      "HTTP requests seen in the flow's first packets (the metadata budget)")                    \
+    X(dnsQueryCount, 8, kSluicePen, unsigned16, 2, delta_counter, none,                                      \
+      "DNS queries seen in the flow's first packets (the metadata budget)")
+// clang-format on
 
 // clang-format off
 #define SLUICE_IPFIX_ELEMENTS(X)                                                              \
@@ -74,6 +109,24 @@ struct Element {
     X(observationTimeMilliseconds,  323, 0, date_time_milliseconds, 8)                        \
     X(layer2OctetTotalCount,        353, 0, unsigned64, 8)                                    \
     X(ignoredLayer2OctetTotalCount, 426, 0, unsigned64, 8)                                    \
+    X(httpStatusCode,               457, 0, unsigned16, 2)                                    \
+    X(httpRequestMethod,            459, 0, string, kVariableLength)                          \
+    X(httpRequestHost,              460, 0, string, kVariableLength)                          \
+    X(httpRequestTarget,            461, 0, string, kVariableLength)                          \
+    X(httpUserAgent,                468, 0, string, kVariableLength)                          \
+    X(informationElementId,         303, 0, unsigned16, 2)                                    \
+    X(informationElementDataType,   339, 0, unsigned8, 1)                                     \
+    X(informationElementDescription, 340, 0, string, kVariableLength)                         \
+    X(informationElementName,       341, 0, string, kVariableLength)                          \
+    X(informationElementSemantics,  344, 0, unsigned8, 1)                                     \
+    X(informationElementUnits,      345, 0, unsigned16, 2)                                    \
+    X(privateEnterpriseNumber,      346, 0, unsigned32, 4)                                    \
+    X(dnsQRType,                    175, kCertPen, unsigned16, 2)                             \
+    X(dnsNXDomain,                  177, kCertPen, unsigned8, 1)                              \
+    X(dnsQName,                     179, kCertPen, string, kVariableLength)                   \
+    X(sslServerCipher,              187, kCertPen, unsigned32, 4)                             \
+    X(sslServerName,                294, kCertPen, string, kVariableLength)                   \
+    SLUICE_OWN_ELEMENTS(X)                                                                    \
     X(reverseOctetDeltaCount,         1, kReversePen, unsigned64, 8)                          \
     X(reversePacketDeltaCount,        2, kReversePen, unsigned64, 8)                          \
     X(reverseTcpControlBits,          6, kReversePen, unsigned16, 2)                          \
@@ -86,15 +139,29 @@ struct Element {
 // clang-format on
 
 namespace ie {
-#define SLUICE_X(name, id, pen, type, length) \
+#define SLUICE_X(name, id, pen, type, length, ...) \
     inline constexpr Element name{id, pen, #name, Type::type, length};
 SLUICE_IPFIX_ELEMENTS(SLUICE_X)
 #undef SLUICE_X
 }  // namespace ie
 
 inline constexpr Element kAllElements[] = {
-#define SLUICE_X(name, id, pen, type, length) ie::name,
+#define SLUICE_X(name, id, pen, type, length, ...) ie::name,
     SLUICE_IPFIX_ELEMENTS(SLUICE_X)
+#undef SLUICE_X
+};
+
+// What an RFC 5610 type record says of one of Sluice's own elements.
+struct OwnElement {
+    Element element;
+    Semantics semantics;
+    Units units;
+    std::string_view description;
+};
+inline constexpr OwnElement kOwnElements[] = {
+#define SLUICE_X(name, id, pen, type, length, semantics, units, help) \
+    {ie::name, Semantics::semantics, Units::units, help},
+    SLUICE_OWN_ELEMENTS(SLUICE_X)
 #undef SLUICE_X
 };
 

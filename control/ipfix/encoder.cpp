@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "sluice/big_endian.hpp"
+#include "sluice/metadata.hpp"
 
 namespace sluice::ipfix {
 namespace {
@@ -171,6 +172,62 @@ constexpr Element kExportingStatisticsFields[] = {
     ie::exportingProcessId,     ie::notSentFlowTotalCount, ie::notSentPacketTotalCount,
     ie::notSentOctetTotalCount, ie::flowStartMilliseconds, ie::flowEndMilliseconds};
 
+constexpr Element kElementTypesFields[] = {
+    ie::informationElementId,         ie::privateEnterpriseNumber, ie::informationElementDataType,
+    ie::informationElementSemantics,  ie::informationElementUnits, ie::informationElementName,
+    ie::informationElementDescription};
+
+// A metadata group's fields: each element, and the field it takes its value from (in a
+// uniflow record of the responder, from `reverse`).
+struct GroupField {
+    Element element;
+    MetadataField field;
+    MetadataField reverse;
+};
+constexpr GroupField kTlsFields[] = {
+    {ie::sslServerName, MetadataField::tls_server_name, MetadataField::tls_server_name},
+    {ie::tlsApplicationProtocols, MetadataField::tls_alpn, MetadataField::tls_alpn},
+    {ie::tlsClientVersion, MetadataField::tls_client_version, MetadataField::tls_client_version},
+    {ie::tlsServerVersion, MetadataField::tls_server_version, MetadataField::tls_server_version},
+    {ie::sslServerCipher, MetadataField::tls_cipher, MetadataField::tls_cipher},
+    {ie::tlsJa3, MetadataField::tls_ja3, MetadataField::tls_ja3},
+    {ie::tlsJa4, MetadataField::tls_ja4, MetadataField::tls_ja4},
+};
+constexpr GroupField kQuicFields[] = {
+    {ie::sslServerName, MetadataField::quic_server_name, MetadataField::quic_server_name},
+    {ie::tlsApplicationProtocols, MetadataField::quic_alpn, MetadataField::quic_alpn},
+    {ie::quicVersion, MetadataField::quic_version, MetadataField::quic_version},
+};
+constexpr GroupField kHttpFields[] = {
+    {ie::httpRequestMethod, MetadataField::http_method, MetadataField::http_method},
+    {ie::httpRequestHost, MetadataField::http_host, MetadataField::http_host},
+    {ie::httpRequestTarget, MetadataField::http_target, MetadataField::http_target},
+    {ie::httpUserAgent, MetadataField::http_user_agent, MetadataField::http_user_agent},
+    {ie::httpStatusCode, MetadataField::http_status, MetadataField::http_status},
+    {ie::httpRequestCount, MetadataField::http_requests, MetadataField::http_requests},
+};
+constexpr GroupField kDnsFields[] = {
+    {ie::dnsQName, MetadataField::dns_query_name, MetadataField::dns_query_name},
+    {ie::dnsQRType, MetadataField::dns_query_type, MetadataField::dns_query_type},
+    {ie::dnsNXDomain, MetadataField::dns_response_code, MetadataField::dns_response_code},
+    {ie::dnsQueryCount, MetadataField::dns_queries, MetadataField::dns_queries},
+};
+// By MetadataGroup; tcp_health's last.
+constexpr std::span<const GroupField> kGroupFields[kMetadataGroups] = {
+    kTlsFields, kQuicFields, kHttpFields, kDnsFields, {}};
+constexpr unsigned kHealth = static_cast<unsigned>(MetadataGroup::tcp_health);
+
+// A flow template with metadata: its fields, and where those after the base ones come from.
+struct MetadataTemplate {
+    std::vector<Element> fields;
+    std::vector<GroupField> sources;  // of the fields after the base template's
+    Template t{0, {}};
+};
+
+// Every base template's (by template_index) combinations of an application group (or none)
+// and tcp_health (or not), by (base * 10 + group * 2 + health); group 4 is none.
+const std::vector<MetadataTemplate>& metadata_table();
+
 std::size_t template_index(int ip_version, TimePrecision precision, Records shape) {
     return (shape == Records::uniflow ? 4 : 0) + (precision == TimePrecision::nanoseconds ? 2 : 0) +
            (ip_version == 6 ? 1 : 0);
@@ -244,6 +301,75 @@ const Template kExportingStatistics{261, kExportingStatisticsFields, 1};
 const Template kApplicationNames{262, kApplicationNamesFields, 1};
 const Template kDomainName{263, kDomainNameFields, 1};
 const Template kInterfaceNames{268, kInterfaceNamesFields, 1};
+const Template kElementTypes{269, kElementTypesFields, 2};
+
+namespace {
+
+const std::vector<MetadataTemplate>& metadata_table() {
+    static const std::vector<MetadataTemplate> table = [] {
+        std::vector<MetadataTemplate> out(std::size(kTemplates) * 10);
+        for (std::size_t base = 0; base < std::size(kTemplates); ++base)
+            for (unsigned group = 0; group <= 4; ++group)
+                for (unsigned health = 0; health <= 1; ++health) {
+                    MetadataTemplate& m = out[base * 10 + group * 2 + health];
+                    m.fields.assign(kTemplates[base].fields.begin(), kTemplates[base].fields.end());
+                    if (group < 4)
+                        for (const GroupField& f : kGroupFields[group]) m.sources.push_back(f);
+                    if (health)
+                        for (const GroupField& f : kGroupFields[kHealth]) m.sources.push_back(f);
+                    for (const GroupField& f : m.sources) m.fields.push_back(f.element);
+                    m.t = {static_cast<std::uint16_t>(272 + base * 10 + group * 2 + health),
+                           m.fields};
+                }
+        return out;
+    }();
+    return table;
+}
+
+// The IANA code of an element's data type (RFC 5610's informationElementDataType).
+std::uint8_t data_type_code(Type t) {
+    switch (t) {
+        case Type::unsigned8: return 1;
+        case Type::unsigned16: return 2;
+        case Type::unsigned32: return 3;
+        case Type::unsigned64: return 4;
+        case Type::string: return 13;
+        case Type::date_time_milliseconds: return 15;
+        case Type::date_time_nanoseconds: return 17;
+        case Type::ipv4_address: return 18;
+        case Type::ipv6_address: return 19;
+        case Type::octet_array: return 0;
+    }
+    return 0;
+}
+
+// The group (0-3) of an application-layer bit among `groups`, or 4 for none.
+unsigned application_group(std::uint8_t groups) {
+    const unsigned app = groups & kApplicationGroups;
+    return app == 0 ? 4 : static_cast<unsigned>(__builtin_ctz(app));
+}
+
+// Whether the metadata templates of `group` and `health` carry anything for `groups`.
+bool useful(unsigned group, unsigned health, std::uint8_t groups) {
+    const bool app = group < 4 && (groups >> group & 1) && !kGroupFields[group].empty();
+    const bool tcp = health && (groups >> kHealth & 1) && !kGroupFields[kHealth].empty();
+    return (app || group == 4) && (tcp || !health) && (app || tcp);
+}
+
+}  // namespace
+
+std::vector<const Template*> metadata_templates(TimePrecision precision, Records shape,
+                                                std::uint8_t groups) {
+    std::vector<const Template*> out;
+    for (const int version : {4, 6}) {
+        const std::size_t base = template_index(version, precision, shape);
+        for (unsigned group = 0; group <= 4; ++group)
+            for (unsigned health = 0; health <= 1; ++health)
+                if (useful(group, health, groups))
+                    out.push_back(&metadata_table()[base * 10 + group * 2 + health].t);
+    }
+    return out;
+}
 
 InterfaceIndexes identity_interfaces() {
     InterfaceIndexes out{};
@@ -305,11 +431,12 @@ unsigned to_uniflow(const FlowRecord& r, FlowRecord (&out)[2]) {
 }
 
 MessageBuilder::MessageBuilder(std::uint32_t observation_domain, std::size_t max_size,
-                               TimePrecision precision, Records shape)
+                               TimePrecision precision, Records shape, std::uint8_t groups)
     : domain_(observation_domain),
       max_size_(std::min(max_size, kMaxSize)),
       precision_(precision),
       shape_(shape),
+      groups_(groups),
       buffer_(max_size_) {
     begin(0);
 }
@@ -382,12 +509,21 @@ bool MessageBuilder::add_templates(std::span<const Template* const> templates) {
     return true;
 }
 
-bool MessageBuilder::add(const FlowRecord& r) {
+bool MessageBuilder::add(const FlowRecord& r, std::span<const std::uint8_t> metadata) {
+    const std::uint8_t groups = r.metadata_groups & groups_;
+    if (groups != 0 && !metadata.empty()) [[unlikely]]
+        return add_with_metadata(r, metadata, groups);
     const std::size_t index = template_index(r.ip_version, precision_, shape_);
     const Template& t = kTemplates[index];
     const std::size_t length = kLengthOf[index];
     if (!open_set(t.id, length)) return false;
-    std::uint8_t* p = &buffer_[size_];
+    encode_base(index, &buffer_[size_], r);
+    size_ += length;
+    ++records_;
+    return true;
+}
+
+void MessageBuilder::encode_base(std::size_t index, std::uint8_t* p, const FlowRecord& r) const {
     switch (index) {
         case 0: encode_record<kV4Ms, false>(p, r, if_index_); break;
         case 1: encode_record<kV6Ms, false>(p, r, if_index_); break;
@@ -398,6 +534,91 @@ bool MessageBuilder::add(const FlowRecord& r) {
         case 6: encode_record<kUniV4Ns, true>(p, r, if_index_); break;
         default: encode_record<kUniV6Ns, true>(p, r, if_index_); break;
     }
+}
+
+// Variable-length values (RFC 7011 section 7): one length byte below 255, else 255 and two
+// bytes; a value longer than a field can say is cut.
+namespace {
+
+std::span<const std::uint8_t> cut(std::span<const std::uint8_t> v) {
+    return v.first(std::min<std::size_t>(v.size(), 65535 - 3));
+}
+
+std::size_t encoded_length(std::span<const std::uint8_t> v) {
+    return v.size() + (v.size() < 255 ? 1 : 3);
+}
+
+std::uint8_t* put_variable(std::uint8_t* p, std::span<const std::uint8_t> v) {
+    if (v.size() < 255) {
+        *p++ = static_cast<std::uint8_t>(v.size());
+    } else {
+        *p++ = 255;
+        store_big_endian(p, v.size(), 2);
+        p += 2;
+    }
+    if (!v.empty()) std::memcpy(p, v.data(), v.size());
+    return p + v.size();
+}
+
+}  // namespace
+
+bool MessageBuilder::add_with_metadata(const FlowRecord& r, std::span<const std::uint8_t> metadata,
+                                       std::uint8_t groups) {
+    // The record's fields, by id (a field the bytes carry twice: its first value).
+    std::array<std::span<const std::uint8_t>, 128> value{};
+    std::array<bool, 128> seen{};
+    MetadataReader reader(metadata);
+    for (MetadataReader::Field f; reader.next(f);) {
+        const auto id = static_cast<std::uint8_t>(f.info->field) & 127;
+        if (!seen[id]) value[id] = cut(f.value);
+        seen[id] = true;
+    }
+    const std::size_t index = template_index(r.ip_version, precision_, shape_);
+    const unsigned group = application_group(groups);
+    const unsigned health = groups >> kHealth & 1;
+    const MetadataTemplate& m = metadata_table()[index * 10 + group * 2 + health];
+    std::size_t length = kLengthOf[index];
+    for (const GroupField& f : m.sources) {
+        const auto id = static_cast<std::uint8_t>(r.responder ? f.reverse : f.field);
+        length +=
+            f.element.length == kVariableLength ? encoded_length(value[id]) : f.element.length;
+    }
+    if (!open_set(m.t.id, length)) return false;
+    std::uint8_t* p = &buffer_[size_];
+    encode_base(index, p, r);
+    p += kLengthOf[index];
+    for (const GroupField& f : m.sources) {
+        const auto& v = value[static_cast<std::uint8_t>(r.responder ? f.reverse : f.field)];
+        if (f.element.length == kVariableLength) {
+            p = put_variable(p, v);
+            continue;
+        }
+        std::uint64_t n = 0;  // little-endian in the metadata, of its type's width
+        for (std::size_t i = 0; i < std::min<std::size_t>(v.size(), 8); ++i)
+            n |= std::uint64_t{v[i]} << (8 * i);
+        store(p, n, f.element.length);
+        p += f.element.length;
+    }
+    size_ += length;
+    ++records_;
+    return true;
+}
+
+bool MessageBuilder::add_element_type(const OwnElement& e) {
+    const auto name = std::span(reinterpret_cast<const std::uint8_t*>(e.element.name.data()),
+                                e.element.name.size());
+    const auto description = std::span(reinterpret_cast<const std::uint8_t*>(e.description.data()),
+                                       e.description.size());
+    const std::size_t length =
+        2 + 4 + 1 + 1 + 2 + encoded_length(name) + encoded_length(description);
+    if (!open_set(kElementTypes.id, length)) return false;
+    std::uint8_t* p = &buffer_[size_];
+    store(p, e.element.id, 2);
+    store(p + 2, e.element.pen, 4);
+    store(p + 6, data_type_code(e.element.type), 1);
+    store(p + 7, static_cast<std::uint8_t>(e.semantics), 1);
+    store(p + 8, static_cast<std::uint16_t>(e.units), 2);
+    p = put_variable(put_variable(p + 10, name), description);
     size_ += length;
     ++records_;
     return true;

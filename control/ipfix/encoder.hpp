@@ -37,6 +37,16 @@ const Template& flow_template(int ip_version, TimePrecision precision,
 std::span<const Template* const> flow_templates(TimePrecision precision,
                                                 Records shape = Records::biflow);
 
+// The flow templates of records with metadata (sluice/metadata.hpp): a base template's fields,
+// then those of one application-layer group, those of tcp_health, or both; ids from 272. The
+// ones a collector that takes `groups` (MetadataGroup bits) uses, IPv4 and IPv6.
+std::vector<const Template*> metadata_templates(TimePrecision precision, Records shape,
+                                                std::uint8_t groups);
+
+// Information Element type records (RFC 5610) of Sluice's own elements, scoped by
+// informationElementId and privateEnterpriseNumber: a collector learns their names and types.
+extern const Template kElementTypes;
+
 // A biflow as uniflow records, one per direction that saw packets, into `out`; how many. The
 // responder's record has the addresses and ports the other way round and its own counters,
 // times, TCP flags and TTLs; both keep the end reason and the application. (An ICMP reply's
@@ -82,10 +92,11 @@ public:
     static constexpr std::size_t kHeaderSize = 16;
     static constexpr std::size_t kMaxSize = 65535;  // the header's 16-bit length
 
-    // Flow records are added as `shape` says: biflows, or uniflow records (to_uniflow's).
+    // Flow records are added as `shape` says: biflows, or uniflow records (to_uniflow's), with
+    // the metadata of `groups` (MetadataGroup bits) they have.
     MessageBuilder(std::uint32_t observation_domain, std::size_t max_size,
                    TimePrecision precision = TimePrecision::milliseconds,
-                   Records shape = Records::biflow);
+                   Records shape = Records::biflow, std::uint8_t groups = 0);
 
     // Starts a message whose sequence number is the count of data records sent before it in
     // the session, modulo 2^32 (RFC 7011 section 3.1).
@@ -95,8 +106,10 @@ public:
     // templates; false when they do not fit.
     bool add_templates(std::span<const Template* const> templates);
 
-    // A data record, in the data set of its template; false when it does not fit.
-    bool add(const FlowRecord& record);
+    // A data record, in the data set of its template; false when it does not fit. With
+    // `metadata` (its extensions' bytes), the fields of the groups it has that this builder
+    // takes, in the template of those groups.
+    bool add(const FlowRecord& record, std::span<const std::uint8_t> metadata = {});
 
     // An options (or any) record of `t` whose fields are unsigned numbers, in order.
     bool add(const Template& t, std::span<const std::uint64_t> values);
@@ -109,6 +122,9 @@ public:
 
     // A record of kInterfaceNames.
     bool add_interface(std::uint32_t if_index, std::string_view name, std::string_view description);
+
+    // A record of kElementTypes.
+    bool add_element_type(const OwnElement& e);
 
     // What the records' ingressInterface is, by their ingress port.
     void set_interfaces(const InterfaceIndexes& indexes) { if_index_ = indexes; }
@@ -128,6 +144,9 @@ public:
 
 private:
     bool open_set(std::uint16_t set_id, std::size_t record_length);
+    void encode_base(std::size_t index, std::uint8_t* p, const FlowRecord& r) const;
+    bool add_with_metadata(const FlowRecord& r, std::span<const std::uint8_t> metadata,
+                           std::uint8_t groups);
     // A record of `t`: a 4-byte scope, then strings of variable length.
     bool add_named(const Template& t, std::uint32_t scope,
                    std::span<const std::string_view> strings);
@@ -137,6 +156,7 @@ private:
     std::size_t max_size_;
     TimePrecision precision_;
     Records shape_;
+    std::uint8_t groups_;
     std::vector<std::uint8_t> buffer_;
     std::size_t size_ = 0;
     std::size_t set_start_ = 0;  // 0: no set open

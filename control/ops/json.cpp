@@ -6,6 +6,8 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "shared/records/record_json.hpp"
+
 namespace sluice::ops {
 namespace {
 
@@ -203,24 +205,7 @@ ParsedRequest parse_request(std::string_view text) {
 }
 
 std::string json_escape(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char u[8];
-                    std::snprintf(u, sizeof(u), "\\u%04x", c);
-                    out += u;
-                } else {
-                    out.push_back(c);
-                }
-        }
-    }
-    return out + "\"";
+    return control::json_string(s);
 }
 
 void JsonWriter::separate() {

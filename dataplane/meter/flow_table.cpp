@@ -73,7 +73,12 @@ void to_record(const Bucket& b, unsigned slot, FlowEndReason reason, FlowRecord&
     const FlowCold& c = b.cold[slot];
     const unsigned i = (h.state & kInitiatorIsAddress1) ? 1 : 0;
     const unsigned o = 1 - i;
-    std::memset(r.reserved, 0, sizeof(r.reserved));  // every other byte is written below
+    // Every other byte is written below; the metadata, when the flow has any, after.
+    r.mark = 0;
+    r.extensions = 0;
+    r.metadata_groups = 0;
+    r.responder = 0;
+    std::memset(r.reserved, 0, sizeof(r.reserved));
     std::memcpy(r.source_address, h.key.address[i], 4);
     std::memcpy(r.destination_address, h.key.address[o], 4);
     // An IPv4 flow has no tail: its addresses end in zeros.

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/metadata.hpp"
+
 namespace sluice::config {
 
 // Where every program looks for the configuration unless given --config.
@@ -197,7 +199,11 @@ struct Collector {
     std::uint64_t spool_size = 4ull << 30;
     Duration spool_sync = std::chrono::seconds(1);
     SpoolOverflow spool_overflow = SpoolOverflow::drop_newest;
+    // The metadata groups (sluice/metadata.hpp) this collector's records carry: all by default.
+    std::vector<std::string> fields{kMetadataGroupNames.begin(), kMetadataGroupNames.end()};
 
+    // `fields` as MetadataGroup bits (IPFIX only: NetFlow has no fields for them).
+    std::uint8_t metadata_groups() const;
     // The records' shape on the wire: NetFlow has no reverse elements, so it is always uniflow.
     Records shape() const { return protocol == Protocol::ipfix ? records : Records::uniflow; }
     // The collectors a session each: this one, or each member of its group, named
@@ -205,6 +211,19 @@ struct Collector {
     std::vector<Collector> members() const;
 
     friend bool operator==(const Collector&, const Collector&) = default;
+};
+
+// What the workers extract from the first payloads of a flow beside its application (TLS,
+// QUIC, HTTP and DNS metadata) and how they follow its TCP health: memory and bounds.
+struct Metadata {
+    bool enabled = true;
+    std::uint32_t flows = 65536;     // per worker: flows whose metadata is kept at once
+    std::uint32_t bytes = 4096;      // of each direction's first payloads, reassembled
+    std::uint32_t max_length = 256;  // of each string, in bytes, once escaped
+    std::uint32_t max_answers = 4;   // DNS answers (A and AAAA) kept
+    bool tcp_health = true;
+
+    friend bool operator==(const Metadata&, const Metadata&) = default;
 };
 
 // Application identification: the signature file and how much of each flow is scanned.
@@ -277,6 +296,7 @@ struct Config {
     Flow flow;
     std::vector<Collector> collectors;
     Applications applications;
+    Metadata metadata;
     Control control;
     Metrics metrics;
 };

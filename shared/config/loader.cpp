@@ -32,6 +32,16 @@ std::optional<std::string> pattern_flag(std::string_view s) {
     return "one of \"caseless\", \"dotall\", \"multiline\"";
 }
 
+std::optional<std::string> metadata_group(std::string_view s) {
+    for (const std::string_view g : kMetadataGroupNames)
+        if (s == g) return std::nullopt;
+    std::string expected = "one of";
+    for (const std::string_view g : kMetadataGroupNames)
+        expected +=
+            std::string(g == kMetadataGroupNames[0] ? " \"" : ", \"") + std::string(g) + "\"";
+    return expected;
+}
+
 std::optional<std::string> file_prefix(std::string_view s) {
     const bool ok = !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -681,6 +691,15 @@ LoadResult load_table(const toml::table& root, const std::string& file, Ports po
 }
 
 }  // namespace
+
+std::uint8_t Collector::metadata_groups() const {
+    if (protocol != Protocol::ipfix) return 0;
+    std::uint8_t groups = 0;
+    for (const std::string& f : fields)
+        for (unsigned g = 0; g < kMetadataGroups; ++g)
+            if (f == kMetadataGroupNames[g]) groups |= static_cast<std::uint8_t>(1u << g);
+    return groups;
+}
 
 std::vector<Collector> Collector::members() const {
     if (addresses.empty()) return {*this};

@@ -29,6 +29,7 @@ std::optional<std::string> eal_argument(std::string_view s);
 std::optional<std::string> absolute_path(std::string_view s);
 std::optional<std::string> any(std::string_view s);
 std::optional<std::string> pattern_flag(std::string_view s);
+std::optional<std::string> metadata_group(std::string_view s);
 
 // Marks the key or table the visitor meets next as restart-only: a reload keeps its running
 // value and names it as needing a restart. Every other key takes effect at a reload. A visitor
@@ -104,6 +105,17 @@ void visit(V& v, Collector& c) {
     v.size("spool_size", c.spool_size, 16 * kMiB, 64 * 1024 * kGiB);
     v.sync_period("spool_sync", c.spool_sync, 1ms, 1h);
     v.choice("spool_overflow", c.spool_overflow, kSpoolOverflows);
+    v.strings("fields", c.fields, metadata_group);
+}
+
+template <typename V>
+void visit(V& v, Metadata& m) {
+    v.boolean("enabled", m.enabled);
+    v.integer("flows", m.flows, 1024, 1u << 24);
+    v.integer("bytes", m.bytes, 256, 16384);
+    v.integer("max_length", m.max_length, 16, 512);
+    v.integer("max_answers", m.max_answers, 0, 16);
+    v.boolean("tcp_health", m.tcp_health);
 }
 
 template <typename V>
@@ -156,6 +168,7 @@ void visit(V& v, Config& c) {
     v.table("flow", c.flow);
     v.tables("collector", c.collectors);
     restart_only(v).table("applications", c.applications);
+    restart_only(v).table("metadata", c.metadata);
     restart_only(v).table("control", c.control);
     v.table("metrics", c.metrics);
 }

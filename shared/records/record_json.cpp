@@ -6,9 +6,63 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "sluice/metadata.hpp"
+
 namespace sluice::control {
 
-std::string to_json(const FlowRecord& r) {
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (const char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    char u[8];
+                    std::snprintf(u, sizeof(u), "\\u%04x", c);
+                    out += u;
+                } else {
+                    out.push_back(c);
+                }
+        }
+    }
+    return out + "\"";
+}
+
+namespace {
+
+// The metadata's fields as `, "name": value` each.
+std::string metadata_json(std::span<const std::uint8_t> metadata) {
+    std::string out;
+    MetadataReader reader(metadata);
+    for (MetadataReader::Field f; reader.next(f);) {
+        out += ", " + json_string(f.info->name) + ": ";
+        switch (f.info->type) {
+            case MetadataType::string: out += json_string(f.text()); break;
+            case MetadataType::addresses: {
+                out += "[";
+                for (std::size_t at = 0; at < f.value.size();) {
+                    const std::size_t n = f.value[at];
+                    if ((n != 4 && n != 16) || at + 1 + n > f.value.size()) break;
+                    char text[INET6_ADDRSTRLEN];
+                    inet_ntop(n == 4 ? AF_INET : AF_INET6, &f.value[at + 1], text, sizeof(text));
+                    out += (at == 0 ? "" : ", ") + json_string(text);
+                    at += 1 + n;
+                }
+                out += "]";
+                break;
+            }
+            default: out += std::to_string(f.number()); break;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string to_json(const FlowRecord& r, std::span<const std::uint8_t> metadata) {
     char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
     const int family = r.ip_version == 6 ? AF_INET6 : AF_INET;
     inet_ntop(family, r.source_address, src, sizeof(src));
@@ -27,7 +81,10 @@ std::string to_json(const FlowRecord& r) {
         r.reverse_last_ns, r.tcp_flags, r.reverse_tcp_flags, r.minimum_ttl, r.maximum_ttl,
         r.reverse_minimum_ttl, r.reverse_maximum_ttl, r.application_id, r.ingress_port,
         static_cast<unsigned>(r.end_reason), r.biflow_direction);
-    return line;
+    if (metadata.empty()) return line;
+    std::string out(line);
+    out.pop_back();  // the closing brace
+    return out + metadata_json(metadata) + "}";
 }
 
 }  // namespace sluice::control

@@ -227,7 +227,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // The wall clock of the export: the first record's own bytes, so that it falls before,
     // among or after the records' times.
     std::uint64_t now_ns = 1'800'000'000'000'000'000;
-    if (!records.empty()) std::memcpy(&now_ns, records[0].reserved, sizeof(now_ns));
+    if (!records.empty()) std::memcpy(&now_ns, records[0].reserved, sizeof(records[0].reserved));
     now_ns %= kLatestNs;
     if (protocol == 1) {
         check_v9(records, now_ns);

@@ -13,9 +13,11 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "control/export/session.hpp"
+#include "sluice/metadata.hpp"
 #include "tests/unit/ipfix_decode.hpp"
 
 namespace sluice::control::collector_test {
@@ -47,6 +49,33 @@ inline FlowRecord record(unsigned i) {
 inline std::vector<FlowRecord> records(unsigned n, unsigned from = 0) {
     std::vector<FlowRecord> out;
     for (unsigned i = 0; i < n; ++i) out.push_back(record(from + i));
+    return out;
+}
+
+// record(i) with TLS metadata: server name "host-I.example", cipher 0x1301, version 0x0304,
+// its extension slots after it.
+inline std::vector<FlowRecord> tls_unit(unsigned i) {
+    MetadataWriter w;
+    w.put(MetadataField::tls_server_name, "host-" + std::to_string(i) + ".example");
+    w.put(MetadataField::tls_alpn, "h2,http/1.1");
+    w.put_number(MetadataField::tls_client_version, 0x0304, 2);
+    w.put_number(MetadataField::tls_cipher, 0x1301, 2);
+    w.put(MetadataField::tls_ja3, "0123456789abcdef0123456789abcdef");
+    std::vector<FlowRecord> out(1 + kMaxExtensions);
+    out[0] = record(i);
+    out[0].metadata_groups = group_bit(MetadataGroup::tls);
+    out[0].extensions = static_cast<std::uint8_t>(write_extensions(w.bytes(), &out[1]));
+    out.resize(1 + out[0].extensions);
+    return out;
+}
+
+// records(n, from) where every `every`-th has TLS metadata (tls_unit).
+inline std::vector<FlowRecord> units(unsigned n, unsigned every, unsigned from = 0) {
+    std::vector<FlowRecord> out;
+    for (unsigned i = from; i < from + n; ++i) {
+        const auto u = i % every == 0 ? tls_unit(i) : std::vector<FlowRecord>{record(i)};
+        out.insert(out.end(), u.begin(), u.end());
+    }
     return out;
 }
 
@@ -89,6 +118,14 @@ inline config::Collector collector(config::Transport transport, std::uint16_t po
     c.transport = transport;
     c.address = {"127.0.0.1", port};
     c.buffer_size = 1 << 20;
+    c.fields.clear();  // records without metadata fields: the tests of metadata add them
+    return c;
+}
+
+// collector() whose records carry every metadata group, as by default.
+inline config::Collector metadata_collector(config::Transport transport, std::uint16_t port) {
+    config::Collector c = collector(transport, port);
+    c.fields = config::Collector{}.fields;
     return c;
 }
 
@@ -116,10 +153,14 @@ inline std::vector<std::vector<std::uint8_t>> messages(const std::vector<std::ui
     return out;
 }
 
+inline bool is_flow_template(std::uint16_t set) {
+    return set < 260 || (set >= 264 && set < 268) || set >= 272;
+}
+
 // What a collector makes of a session's messages.
 struct Received {
     std::vector<Decoded> messages;
-    std::size_t flow_records = 0;        // biflow 256-259, uniflow 264-267
+    std::size_t flow_records = 0;        // biflow 256-259, uniflow 264-267, with metadata 272-
     std::size_t statistics_records = 0;  // metering and exporting reliability statistics
     std::size_t other_records = 0;       // the domain's name, the applications' names
 
@@ -133,9 +174,9 @@ struct Received {
             EXPECT_EQ(d.sequence, expected_sequence) << "RFC 7011: data records sent before";
             expected_sequence += static_cast<std::uint32_t>(d.records.size());
             for (const auto& [set, fields] : d.records)
-                (set < 260 || set >= 264 ? flow_records
-                 : set < 262             ? statistics_records
-                                         : other_records) += 1;
+                (is_flow_template(set) ? flow_records
+                 : set < 262           ? statistics_records
+                                       : other_records) += 1;
         }
     }
 };

@@ -469,6 +469,7 @@ struct FileCollector {
         config.transport = config::Transport::file;
         config.path = (dir / "records.ipfix").string();
         config.buffer_size = 1 << 20;
+        config.fields.clear();
     }
     ~FileCollector() { fs::remove_all(dir); }
 

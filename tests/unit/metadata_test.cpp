@@ -1,0 +1,251 @@
+// Records with metadata: the bytes their extensions carry, how they travel through a
+// collector's buffer and spool as one unit, and the IPFIX templates and fields they go out in.
+#include "sluice/metadata.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "control/export/session.hpp"
+#include "control/export/spool.hpp"
+#include "control/ipfix/encoder.hpp"
+#include "shared/records/record_json.hpp"
+#include "tests/unit/collectors.hpp"
+#include "tests/unit/ipfix_decode.hpp"
+
+namespace sluice::control {
+namespace {
+
+using namespace collector_test;
+using ipfix::Decoded;
+
+std::string text(const std::vector<std::uint8_t>& bytes) {
+    return {bytes.begin(), bytes.end()};
+}
+
+// The server name of each flow record a collector received, by its octets (record(i): 100 + i),
+// "" for a record without one.
+std::map<std::uint64_t, std::string> server_names(const Received& r) {
+    std::map<std::uint64_t, std::string> out;
+    for (const Decoded& m : r.messages)
+        for (const auto& [set, fields] : m.records) {
+            if (!is_flow_template(set)) continue;
+            const auto sni = fields.find({294, ipfix::kCertPen});
+            out[ipfix::value(fields.at({1, 0}))] = sni == fields.end() ? "" : text(sni->second);
+        }
+    return out;
+}
+
+std::map<std::uint64_t, std::string> expected_names(unsigned n, unsigned every) {
+    std::map<std::uint64_t, std::string> out;
+    for (unsigned i = 0; i < n; ++i)
+        out[100 + i] = i % every == 0 ? "host-" + std::to_string(i) + ".example" : "";
+    return out;
+}
+
+TEST(Metadata, FieldsWrittenIntoExtensionsReadBackWhole) {
+    MetadataWriter w;
+    const std::string long_name(300, 'a');  // spans three extension slots
+    w.put(MetadataField::tls_server_name, long_name);
+    w.put_number(MetadataField::tls_cipher, 0xc02f, 2);
+    FlowRecord slots[kMaxExtensions];
+    const unsigned n = write_extensions(w.bytes(), slots);
+    EXPECT_EQ(n, 3u);
+    for (unsigned i = 0; i < n; ++i) {
+        EXPECT_TRUE(is_extension(slots[i]));
+        EXPECT_EQ(unit_slots(slots[i]), 1u) << "an extension alone is a unit of one";
+    }
+    std::array<std::uint8_t, kMaxMetadataBytes> bytes;
+    const std::size_t length = gather_extensions({slots, n}, bytes);
+    MetadataReader reader({bytes.data(), length});
+    MetadataReader::Field f;
+    ASSERT_TRUE(reader.next(f));
+    EXPECT_EQ(f.info->field, MetadataField::tls_server_name);
+    EXPECT_EQ(f.text(), long_name);
+    ASSERT_TRUE(reader.next(f));
+    EXPECT_EQ(f.number(), 0xc02fu);
+    EXPECT_FALSE(reader.next(f)) << "the zeros after the last field end them";
+}
+
+TEST(Metadata, AWriterKeepsWhatFitsAndSaysItWasFull) {
+    MetadataWriter w;
+    const std::string big(kMaxMetadataBytes - 3, 'x');
+    EXPECT_TRUE(w.put(MetadataField::http_target, big));
+    EXPECT_FALSE(w.put(MetadataField::http_host, "example.com"));
+    EXPECT_TRUE(w.full());
+    EXPECT_EQ(w.bytes().size(), kMaxMetadataBytes);
+}
+
+TEST(Metadata, AReaderStopsAtAFieldItDoesNotKnowOrThatRunsPastTheEnd) {
+    const std::uint8_t unknown[] = {200, 1, 0, 7};
+    MetadataReader::Field f;
+    EXPECT_FALSE(MetadataReader(unknown).next(f));
+    const std::uint8_t past[] = {1, 10, 0, 'a', 'b'};
+    EXPECT_FALSE(MetadataReader(past).next(f));
+}
+
+TEST(IpfixMessage, ARecordWithTlsMetadataGoesOutInTheTlsTemplateWithItsFields) {
+    ipfix::MessageBuilder b(1, 65535, ipfix::TimePrecision::milliseconds, config::Records::biflow,
+                            kAllMetadataGroups);
+    b.begin(0);
+    auto templates = ipfix::metadata_templates(ipfix::TimePrecision::milliseconds,
+                                               config::Records::biflow, kAllMetadataGroups);
+    templates.push_back(&ipfix::flow_template(4, ipfix::TimePrecision::milliseconds));
+    ASSERT_TRUE(b.add_templates(templates));
+    const auto unit = tls_unit(4);  // IPv4
+    std::array<std::uint8_t, kMaxMetadataBytes> bytes;
+    const std::size_t n = gather_extensions({unit.data() + 1, unit.size() - 1}, bytes);
+    ASSERT_TRUE(b.add(unit[0], {bytes.data(), n}));
+    ASSERT_TRUE(b.add(record(5)));
+    const Decoded d(b.finish(1));
+    ASSERT_EQ(d.records.size(), 2u);
+    EXPECT_EQ(d.records[0].first, 272) << "IPv4, milliseconds, biflow: the base 0; TLS: group 0";
+    EXPECT_EQ(d.records[1].first, 256);
+    const auto& f = d.records[0].second;
+    EXPECT_EQ(text(f.at({294, ipfix::kCertPen})), "host-4.example");
+    EXPECT_EQ(text(f.at({ipfix::ie::tlsApplicationProtocols.id, ipfix::kSluicePen})),
+              "h2,http/1.1");
+    EXPECT_EQ(ipfix::value(f.at({ipfix::ie::tlsClientVersion.id, ipfix::kSluicePen})), 0x0304u);
+    EXPECT_EQ(ipfix::value(f.at({187, ipfix::kCertPen})), 0x1301u);
+    EXPECT_EQ(text(f.at({ipfix::ie::tlsJa3.id, ipfix::kSluicePen})),
+              "0123456789abcdef0123456789abcdef");
+    EXPECT_EQ(text(f.at({ipfix::ie::tlsJa4.id, ipfix::kSluicePen})), "") << "not found: empty";
+    EXPECT_EQ(ipfix::value(f.at({ipfix::ie::tlsServerVersion.id, ipfix::kSluicePen})), 0u);
+    EXPECT_EQ(ipfix::value(f.at({1, 0})), 104u) << "the base fields as without metadata";
+}
+
+TEST(IpfixMessage, ACollectorThatTakesNoTlsGetsTheRecordInTheBaseTemplate) {
+    ipfix::MessageBuilder b(1, 65535, ipfix::TimePrecision::milliseconds, config::Records::biflow,
+                            group_bit(MetadataGroup::dns));
+    b.begin(0);
+    const auto unit = tls_unit(4);
+    std::array<std::uint8_t, kMaxMetadataBytes> bytes;
+    const std::size_t n = gather_extensions({unit.data() + 1, unit.size() - 1}, bytes);
+    ASSERT_TRUE(b.add(unit[0], {bytes.data(), n}));
+    const Decoded d(b.finish(1), [] {
+        ipfix::MessageBuilder t(1, 65535);
+        t.begin(0);
+        const ipfix::Template* base[] = {
+            &ipfix::flow_template(4, ipfix::TimePrecision::milliseconds)};
+        t.add_templates(base);
+        return Decoded(t.finish(1)).templates;
+    }());
+    ASSERT_EQ(d.records.size(), 1u);
+    EXPECT_EQ(d.records[0].first, 256);
+    EXPECT_TRUE(
+        ipfix::metadata_templates(ipfix::TimePrecision::milliseconds, config::Records::biflow, 0)
+            .empty());
+}
+
+TEST(CollectorSession, RecordsWithMetadataGoOutWithTheirFieldsAfterTheTemplatesAndTypes) {
+    Listener sink(SOCK_DGRAM);
+    CollectorSession s(metadata_collector(config::Transport::udp, sink.port), 42, 1);
+    s.offer(units(300, 4));  // IPv4 and IPv6, every fourth with TLS metadata
+    for (int i = 0; i < 10 && !s.drained(); ++i) s.service(Steady::now(), kReliability);
+    EXPECT_TRUE(s.drained());
+    const Received r(datagrams(sink.fd));
+    EXPECT_EQ(r.flow_records, 300u);
+    EXPECT_EQ(server_names(r), expected_names(300, 4))
+        << "each record with its own metadata, the IP versions grouped apart";
+    std::size_t types = 0;
+    for (const Decoded& m : r.messages)
+        for (const auto& [set, fields] : m.records)
+            if (set == 269) {
+                ++types;
+                EXPECT_EQ(ipfix::value(fields.at({346, 0})), ipfix::kSluicePen);
+            }
+    EXPECT_EQ(types, std::size(ipfix::kOwnElements));
+    const SessionCounters c = s.counters();
+    EXPECT_EQ(c.records_sent, 300u) << "records, not their extensions";
+    EXPECT_EQ(c.packets_sent, 900u);
+}
+
+TEST(CollectorSession, AUniflowCollectorGivesEachDirectionTheFlowsMetadata) {
+    Listener sink(SOCK_DGRAM);
+    config::Collector c = metadata_collector(config::Transport::udp, sink.port);
+    c.records = config::Records::uniflow;
+    CollectorSession s(c, 42, 1);
+    s.offer(tls_unit(4));
+    s.service(Steady::now(), kReliability);
+    const Received r(datagrams(sink.fd));
+    EXPECT_EQ(r.flow_records, 2u);
+    std::size_t named = 0;
+    for (const Decoded& m : r.messages)
+        for (const auto& [set, fields] : m.records)
+            if (is_flow_template(set))
+                named += text(fields.at({294, ipfix::kCertPen})) == "host-4.example";
+    EXPECT_EQ(named, 2u);
+}
+
+TEST(CollectorSession, ANetflow9CollectorGetsTheRecordsWithoutTheirMetadata) {
+    Listener sink(SOCK_DGRAM);
+    config::Collector c = metadata_collector(config::Transport::udp, sink.port);
+    c.protocol = config::Protocol::netflow9;
+    CollectorSession s(c, 42, 1);
+    s.offer(units(30, 3));
+    for (int i = 0; i < 10 && !s.drained(); ++i) s.service(Steady::now(), kReliability);
+    EXPECT_TRUE(s.drained());
+    const SessionCounters n = s.counters();
+    EXPECT_EQ(n.records_sent, 60u) << "30 biflows, two directions each";
+    EXPECT_EQ(n.records_not_sent, 0u);
+}
+
+TEST(CollectorSession, ABufferTooFullForARecordAndItsExtensionsCountsTheRecordOnce) {
+    Listener sink(SOCK_DGRAM);
+    config::Collector c = metadata_collector(config::Transport::udp, sink.port);
+    c.buffer_size = 1 << 20;  // 8192 slots
+    CollectorSession s(c, 42, 1);
+    const auto unit = tls_unit(9000);
+    ASSERT_GE(unit.size(), 2u);
+    s.offer(records(static_cast<unsigned>(8192 - unit.size() + 1)));  // room for all but one
+    s.offer(unit);
+    const SessionCounters n = s.counters();
+    EXPECT_EQ(n.records_not_sent, 1u);
+    EXPECT_EQ(n.packets_not_sent, 3u);
+}
+
+struct Folder {
+    std::string path;
+    Folder() {
+        char name[] = "/tmp/sluice-metadata-test.XXXXXX";
+        path = mkdtemp(name);
+    }
+    ~Folder() { std::filesystem::remove_all(path); }
+};
+
+TEST(Spool, KeepsEachRecordWithItsExtensionsAndReadsWholeUnits) {
+    Folder f;
+    Spool s({.folder = f.path, .sensor = "edge-1", .collector = "siem"});
+    const auto in = units(5000, 2);  // 7500 slots: blocks cut between units
+    EXPECT_EQ(s.append(in).records, 0u);
+    EXPECT_EQ(s.state().dropped.records, 0u);
+    std::vector<FlowRecord> out, buf(7);
+    for (std::size_t n; (n = s.read(buf)) != 0;) {
+        EXPECT_FALSE(is_extension(buf[0])) << "a read begins with a record";
+        EXPECT_EQ(whole_units({buf.data(), n}, n), n) << "and ends with its last extension";
+        out.insert(out.end(), buf.begin(), buf.begin() + static_cast<long>(n));
+    }
+    ASSERT_EQ(out.size(), in.size());
+    EXPECT_TRUE(
+        std::equal(in.begin(), in.end(), out.begin(), [](const FlowRecord& a, const FlowRecord& b) {
+            return std::memcmp(&a, &b, sizeof(a)) == 0;
+        }));
+    EXPECT_EQ(s.state().records_replayed, 5000u) << "records, not slots";
+}
+
+TEST(RecordJson, CarriesTheMetadataFieldsUnderTheirNames) {
+    const auto unit = tls_unit(4);
+    std::array<std::uint8_t, kMaxMetadataBytes> bytes;
+    const std::size_t n = gather_extensions({unit.data() + 1, unit.size() - 1}, bytes);
+    const std::string json = to_json(unit[0], {bytes.data(), n});
+    EXPECT_NE(json.find("\"tls_server_name\": \"host-4.example\""), std::string::npos) << json;
+    EXPECT_NE(json.find("\"tls_cipher\": 4865"), std::string::npos) << json;
+    EXPECT_EQ(json.back(), '}');
+}
+
+}  // namespace
+}  // namespace sluice::control
