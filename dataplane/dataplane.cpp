@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <new>
 
+#include "dataplane/l7/extractor.hpp"
 #include "dataplane/telemetry.hpp"
 #include "shared/config/loader.hpp"
 #include "sluice/log.hpp"
@@ -43,9 +44,13 @@ std::uint64_t ring_bytes(const config::Config& c) {
     return std::uint64_t{rte_align32pow2(c.flow.record_ring_size + 1)} * sizeof(FlowRecord) + 4096;
 }
 
+std::uint64_t metadata_bytes(const config::Config& c) {
+    return c.metadata.enabled ? l7::Extractor::memory_size(c.metadata) : 0;
+}
+
 std::uint64_t table_bytes(const config::Config& c) {
     return meter::FlowTable::memory_size(c.flow.max_flows) + sizeof(meter::FlowTable) +
-           sizeof(meter::RecordBuffer) + sizeof(Worker) + 3 * 64;
+           sizeof(meter::RecordBuffer) + sizeof(Worker) + 3 * 64 + metadata_bytes(c);
 }
 
 std::uint64_t mbuf_bytes(const config::Config& c, std::uint16_t data_room) {
@@ -81,6 +86,8 @@ Dataplane::~Dataplane() {
     }
     stop_ports(ports_);
     rte_mempool_free(pool_);
+    extractors_.clear();
+    for (void* m : metadata_memory_) rte_free(m);
 }
 
 bool Dataplane::start() {
@@ -94,14 +101,15 @@ bool Dataplane::start() {
         const auto workers = lcores_.size();
         SLUICE_ERROR(
             "this configuration needs %llu MiB of hugepage memory, [dataplane] hugepage_memory "
-            "gives %llu MiB: flow tables %llu MiB (%zu x %u flows), record rings %llu MiB, packet "
-            "buffers %llu MiB. Set hugepage_memory = \"%lluMiB\" (and reserve that many "
-            "hugepages: tools/setup, SLUICE_HUGEPAGES), or lower [flow] max_flows or "
-            "record_ring_size",
+            "gives %llu MiB: flow tables %llu MiB (%zu x %u flows, %llu MiB of it metadata), "
+            "record rings %llu MiB, packet buffers %llu MiB. Set hugepage_memory = \"%lluMiB\" "
+            "(and reserve that many hugepages: tools/setup, SLUICE_HUGEPAGES), or lower [flow] "
+            "max_flows or record_ring_size, or [metadata] flows",
             static_cast<unsigned long long>(mib(need)),
             static_cast<unsigned long long>(mib(c.dataplane.hugepage_memory)),
             static_cast<unsigned long long>(mib(workers * table_bytes(c))), workers,
-            c.flow.max_flows, static_cast<unsigned long long>(mib(workers * ring_bytes(c))),
+            c.flow.max_flows, static_cast<unsigned long long>(mib(workers * metadata_bytes(c))),
+            static_cast<unsigned long long>(mib(workers * ring_bytes(c))),
             static_cast<unsigned long long>(mib(mbuf_bytes(c, data_room))),
             static_cast<unsigned long long>(mib(need)));
         return false;
@@ -211,6 +219,17 @@ bool Dataplane::allocate_workers() {
                 scratches_.push_back(std::make_unique<appid::Scratch>(*scratch_prototype_));
                 w->table->identify_applications(
                     appid::identification(*scratches_.back(), c.applications));
+            } else {  // the budget of packets and bytes a flow's metadata is looked for in
+                w->table->identify_applications(
+                    {nullptr, nullptr, c.applications.bytes,
+                     static_cast<std::uint8_t>(c.applications.packets)});
+            }
+            if (c.metadata.enabled) {
+                void* slots = zalloc("metadata", l7::Extractor::memory_size(c.metadata));
+                if (slots == nullptr) return false;
+                metadata_memory_.push_back(slots);
+                extractors_.push_back(std::make_unique<l7::Extractor>(c.metadata, slots));
+                w->table->extract_metadata(extractors_.back()->hook());
             }
             w->out = new (out) meter::RecordBuffer{};
             const shm::RingName name(static_cast<unsigned>(index));

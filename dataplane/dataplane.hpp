@@ -12,6 +12,7 @@
 
 #include "dataplane/appid/classifier.hpp"
 #include "dataplane/clock.hpp"
+#include "dataplane/l7/extractor.hpp"
 #include "dataplane/ports.hpp"
 #include "dataplane/worker.hpp"
 #include "sluice/config.hpp"
@@ -60,6 +61,8 @@ private:
     std::unique_ptr<appid::Database> applications_;  // null: identification off
     std::unique_ptr<appid::Scratch> scratch_prototype_;
     std::vector<std::unique_ptr<appid::Scratch>> scratches_;
+    std::vector<std::unique_ptr<l7::Extractor>> extractors_;  // a worker's each
+    std::vector<void*> metadata_memory_;                      // their slots, in hugepages
 };
 
 }  // namespace sluice::dataplane

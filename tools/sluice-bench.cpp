@@ -17,6 +17,7 @@
 #include <x86intrin.h>
 
 #include "dataplane/appid/classifier.hpp"
+#include "dataplane/l7/extractor.hpp"
 #include "dataplane/meter/flow_table.hpp"
 #include "shared/capture/capture.hpp"
 #include "tools/pktgen/packet.hpp"
@@ -39,6 +40,7 @@ struct Options {
     std::string applications;  // a signature file: identification on
     std::string capture;       // a capture file to meter instead of the cases
     bool memory = false;       // measure the memory instead of the cases
+    bool metadata = false;     // metadata extraction on, [metadata]'s defaults
     const appid::Database* database = nullptr;
     const appid::Scratch* scratch = nullptr;
 };
@@ -48,6 +50,22 @@ struct Case {
     std::string distribution;  // zipf, uniform, new-flow-flood
     std::uint32_t flows;
     bool ipv6 = false;  // IPv6 frames (66 bytes on the wire) instead of IPv4 (64)
+};
+
+// With --metadata, an extractor of [metadata]'s defaults for `table`, its slots in memory of
+// its own.
+struct Metadata {
+    std::unique_ptr<std::uint8_t, decltype(&std::free)> memory{nullptr, &std::free};
+    std::unique_ptr<l7::Extractor> extractor;
+
+    Metadata(const struct Options& o, FlowTable& table) {
+        if (!o.metadata) return;
+        const config::Metadata c;
+        const std::size_t bytes = (l7::Extractor::memory_size(c) + 63) & ~std::size_t{63};
+        memory.reset(static_cast<std::uint8_t*>(std::aligned_alloc(64, bytes)));
+        extractor = std::make_unique<l7::Extractor>(c, memory.get());
+        table.extract_metadata(extractor->hook());
+    }
 };
 
 // Memory on 2 MB pages where the kernel has them (transparent hugepages), as the dataplane's
@@ -133,6 +151,7 @@ void run_case(const Case& c, const Options& o, double hz) {
         random_hash_key());
     auto out = std::make_unique<RecordBuffer>();
     if (o.database != nullptr) table->identify_applications(appid::identification(*o.scratch));
+    Metadata metadata(o, *table);
 
     // Warm-up: every flow once, so the table holds c.flows active flows.
     HugeArray<std::uint8_t> warm(std::size_t{c.flows} * kSlotBytes);
@@ -223,6 +242,13 @@ bool load_capture(const std::string& path, Capture& c) {
 
 // Meters a capture as a trace replay does: its own times, expiry after each burst, every flow
 // flushed at the end; the packets are in memory beforehand, so only the metering is timed.
+// Records are counted without their extensions.
+std::uint64_t records_in(const RecordBuffer& out) {
+    std::uint64_t n = 0;
+    for (std::uint32_t i = 0; i < out.count; i += unit_slots(out.records[i])) ++n;
+    return n;
+}
+
 int run_capture(const Options& o, double hz) {
     Capture capture;
     if (!load_capture(o.capture, capture)) return 1;
@@ -242,6 +268,7 @@ int run_capture(const Options& o, double hz) {
             FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000}, memory.get(),
             random_hash_key());
         if (o.database != nullptr) table->identify_applications(appid::identification(*o.scratch));
+        Metadata metadata(o, *table);
         records = 0;
         const auto t0 = Clock::now();
         const std::uint64_t c0 = __rdtsc();
@@ -257,12 +284,12 @@ int run_capture(const Options& o, double hz) {
             for (unsigned i = 0; i < n; ++i)
                 newest = std::max(newest, capture.packets[at + i].time_ns);
             table->expire(newest, *out);
-            records += out->count;
+            records += records_in(*out);
             out->count = 0;
         }
         for (bool done = false; !done;) {
             done = table->flush(newest, *out);
-            records += out->count;
+            records += records_in(*out);
             out->count = 0;
         }
         const std::uint64_t c1 = __rdtsc();
@@ -283,11 +310,13 @@ int run_capture(const Options& o, double hz) {
         "{\"case\": \"capture\", \"file\": \"%s\", \"packets\": %zu, \"bytes\": %zu, "
         "\"ignored\": %llu, \"records\": %llu, \"mpps\": %.2f, \"cycles_per_packet\": %.1f, "
         "\"seconds\": %.3f, \"runs\": %zu, \"mpps_min\": %.2f, \"mpps_max\": %.2f, "
-        "\"table_capacity\": %u, \"identification\": %s, \"tsc_ghz\": %.3f}\n",
+        "\"table_capacity\": %u, \"identification\": %s, \"metadata\": %s, "
+        "\"metadata_flows\": %llu, \"tsc_ghz\": %.3f}\n",
         o.capture.c_str(), capture.packets.size(), capture.bytes.size(),
         static_cast<unsigned long long>(ignored), static_cast<unsigned long long>(records), median,
         cycles[at], static_cast<double>(capture.packets.size()) / median / 1e6, sorted.size(),
         sorted.front(), sorted.back(), capacity, o.database != nullptr ? "true" : "false",
+        o.metadata ? "true" : "false", static_cast<unsigned long long>(counters.metadata_flows),
         hz / 1e9);
     return 0;
 }
@@ -353,7 +382,8 @@ void run_memory(const Options& o, double hz) {
 void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-bench [--quick] [--cpu N] [--repeat N] [--case SUBSTRING]\n"
-                 "                    [--applications FILE] [--capture FILE] [--memory]\n"
+                 "                    [--applications FILE] [--metadata] [--capture FILE]\n"
+                 "                    [--memory]\n"
                  "Measures parser + flow table + expiry on one core with 64-byte packets built in\n"
                  "memory: Zipf and uniform popularity over 1K, 1M and 8M active flows, and a\n"
                  "new-flow flood; then Zipf over 1M IPv6 flows (66-byte packets). Each case runs\n"
@@ -361,6 +391,8 @@ void usage(FILE* out) {
                  "case briefly (under a minute in all).\n"
                  "--applications FILE turns application identification on with the signatures\n"
                  "of FILE (512 bytes of the first 4 payload packets of each direction).\n"
+                 "--metadata turns metadata extraction on ([metadata]'s defaults: TLS hellos in\n"
+                 "the first 4 payload packets of each direction).\n"
                  "--capture FILE meters the packets of a capture (pcap or pcapng) instead, read\n"
                  "into memory first, in their own time, with a table of 1M flows and a flush at\n"
                  "the end, as sluice pcap's worker would without reading the file.\n"
@@ -380,9 +412,10 @@ int main(int argc, char** argv) {
                                      {"applications", required_argument, nullptr, 'a'},
                                      {"capture", required_argument, nullptr, 'p'},
                                      {"memory", no_argument, nullptr, 'm'},
+                                     {"metadata", no_argument, nullptr, 'M'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:p:mh", options, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:p:mMh", options, nullptr)) != -1;) {
         switch (opt) {
             case 'q': o.quick = true; break;
             case 'c': o.cpu = std::atoi(optarg); break;
@@ -391,6 +424,7 @@ int main(int argc, char** argv) {
             case 'a': o.applications = optarg; break;
             case 'p': o.capture = optarg; break;
             case 'm': o.memory = true; break;
+            case 'M': o.metadata = true; break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }

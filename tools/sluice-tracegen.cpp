@@ -13,8 +13,10 @@
 
 #include "shared/config/loader.hpp"
 #include "shared/records/record_json.hpp"
+#include "sluice/metadata.hpp"
 #include "sluice/record.hpp"
 #include "tools/pktgen/applications.hpp"
+#include "tools/pktgen/l7.hpp"
 #include "tools/pktgen/packet.hpp"
 #include "tools/pktgen/pcap.hpp"
 
@@ -38,6 +40,7 @@ struct Options {
     bool long_flow = false;
     bool hostile = false;
     std::string applications;    // a signature file: add its applications' conversations
+    unsigned l7 = 0;             // conversations whose metadata the records carry
     std::uint32_t linktype = 1;  // the pcap LINKTYPE the frames are written with
     CaptureFormat format = CaptureFormat::pcap;
 };
@@ -58,6 +61,7 @@ struct Event {
 // it before the trace does (flowEndReason forcedEnd).
 struct Expected {
     FlowRecord record{};
+    sluice::MetadataWriter metadata;  // the fields its record carries
 
     void add(const Packet& p, bool from_client, std::uint64_t t) {
         FlowRecord& r = record;
@@ -76,7 +80,7 @@ struct Expected {
 void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-tracegen --out FILE [--flows N] [--seed N] [--spread SECONDS]\n"
-                 "                       [--long-flow] [--applications FILE] [--hostile]\n"
+                 "                       [--long-flow] [--applications FILE] [--l7 N] [--hostile]\n"
                  "                       [--link NAME] [--format pcap|pcapng] [--expect FILE]\n"
                  "Writes N conversations (half TCP, a third UDP, the rest ICMP echo; 30%% IPv6)\n"
                  "to FILE and prints their totals as JSON: packets, ip_octets, flows.\n"
@@ -91,6 +95,9 @@ void usage(FILE* out) {
                  "--hostile adds frames no record should show: random bytes, cut frames,\n"
                  "broken headers, tunnels too deep, stray fragments, a SYN flood of 3000\n"
                  "sources and 2000 packets of one key (--expect does not list them).\n"
+                 "--l7 N adds N conversations whose first payloads Sluice reads for metadata:\n"
+                 "TLS (a ClientHello, every third split over two TCP segments, and a\n"
+                 "ServerHello), their records expecting the fields (but JA3 and JA4).\n"
                  "--link writes the same packets behind another link layer: ethernet (the\n"
                  "default), sll, sll2 (Linux cooked, tcpdump -i any), raw (raw IP), null, loop\n"
                  "(BSD loopback), ppp, ppp-hdlc or chdlc (Cisco HDLC).\n"
@@ -272,6 +279,87 @@ void application_conversations(const Options& o, std::vector<Event>& events,
     }
 }
 
+// One side of a TCP conversation: its packets carry sequence numbers that run on.
+struct TcpSide {
+    Packet p;
+    std::uint32_t seq;
+
+    Packet next(std::uint8_t flags, const std::string& content) {
+        Packet out = p;
+        out.tcp_flags = flags;
+        out.seq = seq;
+        out.content = content;
+        out.payload = static_cast<std::uint16_t>(content.size());
+        seq +=
+            static_cast<std::uint32_t>(content.size()) + ((flags & (tcp::syn | tcp::fin)) ? 1 : 0);
+        return out;
+    }
+};
+
+// --l7: conversations whose metadata their records carry, each field expected.
+void l7_conversations(const Options& o, std::vector<Event>& events,
+                      std::vector<Expected>& expected) {
+    std::uint64_t t = o.start_ns + 3'000'000;
+    using sluice::MetadataField;
+    for (unsigned i = 0; i < o.l7; ++i) {
+        const bool v6 = i % 4 == 3;
+        TcpSide client{{}, 1000 + i * 7919};
+        client.p.protocol = kTcp;
+        client.p.ip_version = v6 ? 6 : 4;
+        client.p.src =
+            v6 ? ipv6(0x2001, 0xdb8, 0, 7, 0, 0, static_cast<std::uint16_t>(i >> 8),
+                      static_cast<std::uint16_t>(i & 0xff))
+               : ipv4(10, 253, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i));
+        client.p.dst =
+            v6 ? ipv6(0x2001, 0xdb8, 0, 8, 0, 0, 0, static_cast<std::uint16_t>(1 + i % 50))
+               : ipv4(192, 0, 2, static_cast<std::uint8_t>(200 + i % 50));
+        client.p.src_port = static_cast<std::uint16_t>(30000 + i);
+        client.p.dst_port = 443;
+        TcpSide server{client.p, 500000 + i * 104729};
+        std::swap(server.p.src, server.p.dst);
+        std::swap(server.p.src_port, server.p.dst_port);
+        server.p.ttl = 60;
+        // The hello: ALPN h2 and http/1.1 or http/1.1 alone; a TLS 1.3 or a TLS 1.2 server.
+        ClientHelloSpec spec = browser_hello("host-" + std::to_string(i) + ".example");
+        if (i % 2 == 1) spec.alpn = {"http/1.1"};
+        if (i % 3 == 1) spec.ciphers.pop_back();  // clients of other fingerprints
+        if (i % 5 == 2) std::erase(spec.extensions, std::uint16_t{0x0015});
+        const bool tls13 = i % 2 == 0;
+        const std::uint16_t cipher = tls13 ? 0x1301 : 0xc02f;
+        const std::string hello = tls_client_hello(spec);
+        std::vector<Packet> packets = {client.next(tcp::syn, ""),
+                                       server.next(tcp::syn | tcp::ack, ""),
+                                       client.next(tcp::ack, "")};
+        if (i % 3 == 0) {  // one record over two segments
+            packets.push_back(client.next(tcp::ack, hello.substr(0, hello.size() / 2)));
+            packets.push_back(client.next(tcp::psh | tcp::ack, hello.substr(hello.size() / 2)));
+        } else {
+            packets.push_back(client.next(tcp::psh | tcp::ack, hello));
+        }
+        packets.push_back(
+            server.next(tcp::psh | tcp::ack, tls_server_hello(0x0303, cipher, tls13 ? 0x0304 : 0)));
+        packets.push_back(
+            client.next(tcp::psh | tcp::ack, std::string("\x17\x03\x03\x00\x05hello", 10)));
+        packets.push_back(server.next(tcp::fin | tcp::ack, ""));
+        packets.push_back(client.next(tcp::fin | tcp::ack, ""));
+        packets.push_back(server.next(tcp::ack, ""));
+        Expected e;
+        for (const Packet& p : packets) {
+            e.add(p, p.src == client.p.src, t);
+            events.push_back({t, p, {}});
+            t += 200'000;
+        }
+        key_of(packets[0], e);
+        e.record.metadata_groups = sluice::group_bit(sluice::MetadataGroup::tls);
+        e.metadata.put(MetadataField::tls_server_name, spec.server_name);
+        e.metadata.put(MetadataField::tls_alpn, i % 2 == 1 ? "http/1.1" : "h2,http/1.1");
+        e.metadata.put_number(MetadataField::tls_client_version, 0x0304, 2);
+        e.metadata.put_number(MetadataField::tls_server_version, tls13 ? 0x0304 : 0x0303, 2);
+        e.metadata.put_number(MetadataField::tls_cipher, cipher, 2);
+        expected.push_back(std::move(e));
+    }
+}
+
 // --hostile: what a SPAN port of a network under attack carries, none of it a conversation a
 // record should show: random bytes, frames cut short, broken IP and TCP headers, tunnels too
 // deep, fragment floods, a SYN flood from many sources, a flood of one key.
@@ -371,11 +459,13 @@ int run(const Options& o) {
         key_of(events[first].packet, expected[i]);
     }
     if (!o.applications.empty()) application_conversations(o, events, expected);
+    if (o.l7 != 0) l7_conversations(o, events, expected);
     if (o.hostile) hostile_frames(o, events);
     if (!o.expect.empty()) {
         std::FILE* f = std::fopen(o.expect.c_str(), "w");
         if (f == nullptr) throw std::runtime_error("cannot create " + o.expect);
-        for (const auto& e : expected) std::fprintf(f, "%s\n", control::to_json(e.record).c_str());
+        for (const auto& e : expected)
+            std::fprintf(f, "%s\n", control::to_json(e.record, e.metadata.bytes()).c_str());
         std::fclose(f);
     }
     std::stable_sort(events.begin(), events.end(),
@@ -409,11 +499,13 @@ int main(int argc, char** argv) {
                                      {"long-flow", no_argument, nullptr, 'l'},
                                      {"applications", required_argument, nullptr, 'a'},
                                      {"hostile", no_argument, nullptr, 'H'},
+                                     {"l7", required_argument, nullptr, '7'},
                                      {"link", required_argument, nullptr, 'L'},
                                      {"format", required_argument, nullptr, 'F'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "o:n:s:d:e:la:HL:F:h", options, nullptr)) != -1;) {
+    for (int opt;
+         (opt = getopt_long(argc, argv, "o:n:s:d:e:la:7:HL:F:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'o': o.out = optarg; break;
             case 'n': o.flows = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
@@ -423,6 +515,7 @@ int main(int argc, char** argv) {
             case 'l': o.long_flow = true; break;
             case 'a': o.applications = optarg; break;
             case 'H': o.hostile = true; break;
+            case '7': o.l7 = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
             case 'L': {
                 const auto* link =
                     std::find_if(std::begin(kLinks), std::end(kLinks),

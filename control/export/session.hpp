@@ -304,8 +304,8 @@ private:
     ApplicationNames names_;
     Interfaces interfaces_;
     ipfix::InterfaceIndexes if_index_ = ipfix::identity_interfaces();
-    // After templates: the flow templates with metadata, the type records of Sluice's own
-    // elements, the interfaces' names, then the applications', from names_sent_ on (an index
+    // After templates: the type records of Sluice's own elements, the flow templates with
+    // metadata, the interfaces' names, then the applications', from names_sent_ on (an index
     // over all four).
     std::vector<const ipfix::Template*> metadata_templates_;
     std::uint8_t metadata_groups_ = 0;  // what this collector takes of the records' metadata

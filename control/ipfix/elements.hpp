@@ -60,13 +60,7 @@ enum class Units : std::uint16_t { none = 0, octets = 2, packets = 3, microsecon
     X(tlsJa3, 4, kSluicePen, string, kVariableLength, identifier, none,                                      \
       "The ClientHello's JA3 fingerprint: the MD5 of its JA3 string, 32 lowercase hex digits")   \
     X(tlsJa4, 5, kSluicePen, string, kVariableLength, identifier, none,                                      \
-      "The ClientHello's JA4 fingerprint (FoxIO), as in t13d1516h2_8daaf6152771_e5627efa2ab1")   \
-    X(quicVersion, 6, kSluicePen, unsigned32, 4, identifier, none,                                           \
-      "The QUIC version of the flow's first Initial packet")                                     \
-    X(httpRequestCount, 7, kSluicePen, unsigned16, 2, delta_counter, none,                                   \
-      "HTTP requests seen in the flow's first packets (the metadata budget)")                    \
-    X(dnsQueryCount, 8, kSluicePen, unsigned16, 2, delta_counter, none,                                      \
-      "DNS queries seen in the flow's first packets (the metadata budget)")
+      "The ClientHello's JA4 fingerprint (FoxIO), as in t13d1516h2_8daaf6152771_e5627efa2ab1")
 // clang-format on
 
 // clang-format off
@@ -118,6 +112,8 @@ enum class Units : std::uint16_t { none = 0, octets = 2, packets = 3, microsecon
     X(informationElementDataType,   339, 0, unsigned8, 1)                                     \
     X(informationElementDescription, 340, 0, string, kVariableLength)                         \
     X(informationElementName,       341, 0, string, kVariableLength)                          \
+    X(informationElementRangeBegin, 342, 0, unsigned64, 8)                                    \
+    X(informationElementRangeEnd,   343, 0, unsigned64, 8)                                    \
     X(informationElementSemantics,  344, 0, unsigned8, 1)                                     \
     X(informationElementUnits,      345, 0, unsigned16, 2)                                    \
     X(privateEnterpriseNumber,      346, 0, unsigned32, 4)                                    \

@@ -172,9 +172,12 @@ constexpr Element kExportingStatisticsFields[] = {
     ie::exportingProcessId,     ie::notSentFlowTotalCount, ie::notSentPacketTotalCount,
     ie::notSentOctetTotalCount, ie::flowStartMilliseconds, ie::flowEndMilliseconds};
 
+// RFC 5610 section 3.9, as libfixbuf looks for it: its range too (0 and 0: none).
 constexpr Element kElementTypesFields[] = {
-    ie::informationElementId,         ie::privateEnterpriseNumber, ie::informationElementDataType,
-    ie::informationElementSemantics,  ie::informationElementUnits, ie::informationElementName,
+    ie::privateEnterpriseNumber,      ie::informationElementId,
+    ie::informationElementDataType,   ie::informationElementSemantics,
+    ie::informationElementUnits,      ie::informationElementRangeBegin,
+    ie::informationElementRangeEnd,   ie::informationElementName,
     ie::informationElementDescription};
 
 // A metadata group's fields: each element, and the field it takes its value from (in a
@@ -193,29 +196,8 @@ constexpr GroupField kTlsFields[] = {
     {ie::tlsJa3, MetadataField::tls_ja3, MetadataField::tls_ja3},
     {ie::tlsJa4, MetadataField::tls_ja4, MetadataField::tls_ja4},
 };
-constexpr GroupField kQuicFields[] = {
-    {ie::sslServerName, MetadataField::quic_server_name, MetadataField::quic_server_name},
-    {ie::tlsApplicationProtocols, MetadataField::quic_alpn, MetadataField::quic_alpn},
-    {ie::quicVersion, MetadataField::quic_version, MetadataField::quic_version},
-};
-constexpr GroupField kHttpFields[] = {
-    {ie::httpRequestMethod, MetadataField::http_method, MetadataField::http_method},
-    {ie::httpRequestHost, MetadataField::http_host, MetadataField::http_host},
-    {ie::httpRequestTarget, MetadataField::http_target, MetadataField::http_target},
-    {ie::httpUserAgent, MetadataField::http_user_agent, MetadataField::http_user_agent},
-    {ie::httpStatusCode, MetadataField::http_status, MetadataField::http_status},
-    {ie::httpRequestCount, MetadataField::http_requests, MetadataField::http_requests},
-};
-constexpr GroupField kDnsFields[] = {
-    {ie::dnsQName, MetadataField::dns_query_name, MetadataField::dns_query_name},
-    {ie::dnsQRType, MetadataField::dns_query_type, MetadataField::dns_query_type},
-    {ie::dnsNXDomain, MetadataField::dns_response_code, MetadataField::dns_response_code},
-    {ie::dnsQueryCount, MetadataField::dns_queries, MetadataField::dns_queries},
-};
-// By MetadataGroup; tcp_health's last.
-constexpr std::span<const GroupField> kGroupFields[kMetadataGroups] = {
-    kTlsFields, kQuicFields, kHttpFields, kDnsFields, {}};
-constexpr unsigned kHealth = static_cast<unsigned>(MetadataGroup::tcp_health);
+// By MetadataGroup.
+constexpr std::span<const GroupField> kGroupFields[kMetadataGroups] = {kTlsFields};
 
 // A flow template with metadata: its fields, and where those after the base ones come from.
 struct MetadataTemplate {
@@ -224,8 +206,8 @@ struct MetadataTemplate {
     Template t{0, {}};
 };
 
-// Every base template's (by template_index) combinations of an application group (or none)
-// and tcp_health (or not), by (base * 10 + group * 2 + health); group 4 is none.
+// Every base template's (by template_index) combination with each group, by (base * 10 +
+// group * 2): ids from 272, ten a base template.
 const std::vector<MetadataTemplate>& metadata_table();
 
 std::size_t template_index(int ip_version, TimePrecision precision, Records shape) {
@@ -309,18 +291,13 @@ const std::vector<MetadataTemplate>& metadata_table() {
     static const std::vector<MetadataTemplate> table = [] {
         std::vector<MetadataTemplate> out(std::size(kTemplates) * 10);
         for (std::size_t base = 0; base < std::size(kTemplates); ++base)
-            for (unsigned group = 0; group <= 4; ++group)
-                for (unsigned health = 0; health <= 1; ++health) {
-                    MetadataTemplate& m = out[base * 10 + group * 2 + health];
-                    m.fields.assign(kTemplates[base].fields.begin(), kTemplates[base].fields.end());
-                    if (group < 4)
-                        for (const GroupField& f : kGroupFields[group]) m.sources.push_back(f);
-                    if (health)
-                        for (const GroupField& f : kGroupFields[kHealth]) m.sources.push_back(f);
-                    for (const GroupField& f : m.sources) m.fields.push_back(f.element);
-                    m.t = {static_cast<std::uint16_t>(272 + base * 10 + group * 2 + health),
-                           m.fields};
-                }
+            for (unsigned group = 0; group < kMetadataGroups; ++group) {
+                MetadataTemplate& m = out[base * 10 + group * 2];
+                m.fields.assign(kTemplates[base].fields.begin(), kTemplates[base].fields.end());
+                m.sources.assign(kGroupFields[group].begin(), kGroupFields[group].end());
+                for (const GroupField& f : m.sources) m.fields.push_back(f.element);
+                m.t = {static_cast<std::uint16_t>(272 + base * 10 + group * 2), m.fields};
+            }
         return out;
     }();
     return table;
@@ -343,17 +320,9 @@ std::uint8_t data_type_code(Type t) {
     return 0;
 }
 
-// The group (0-3) of an application-layer bit among `groups`, or 4 for none.
+// The group of `groups`' application-layer bit (a flow has one at most).
 unsigned application_group(std::uint8_t groups) {
-    const unsigned app = groups & kApplicationGroups;
-    return app == 0 ? 4 : static_cast<unsigned>(__builtin_ctz(app));
-}
-
-// Whether the metadata templates of `group` and `health` carry anything for `groups`.
-bool useful(unsigned group, unsigned health, std::uint8_t groups) {
-    const bool app = group < 4 && (groups >> group & 1) && !kGroupFields[group].empty();
-    const bool tcp = health && (groups >> kHealth & 1) && !kGroupFields[kHealth].empty();
-    return (app || group == 4) && (tcp || !health) && (app || tcp);
+    return static_cast<unsigned>(__builtin_ctz(groups & kApplicationGroups));
 }
 
 }  // namespace
@@ -363,10 +332,8 @@ std::vector<const Template*> metadata_templates(TimePrecision precision, Records
     std::vector<const Template*> out;
     for (const int version : {4, 6}) {
         const std::size_t base = template_index(version, precision, shape);
-        for (unsigned group = 0; group <= 4; ++group)
-            for (unsigned health = 0; health <= 1; ++health)
-                if (useful(group, health, groups))
-                    out.push_back(&metadata_table()[base * 10 + group * 2 + health].t);
+        for (unsigned group = 0; group < kMetadataGroups; ++group)
+            if (groups >> group & 1) out.push_back(&metadata_table()[base * 10 + group * 2].t);
     }
     return out;
 }
@@ -574,9 +541,7 @@ bool MessageBuilder::add_with_metadata(const FlowRecord& r, std::span<const std:
         seen[id] = true;
     }
     const std::size_t index = template_index(r.ip_version, precision_, shape_);
-    const unsigned group = application_group(groups);
-    const unsigned health = groups >> kHealth & 1;
-    const MetadataTemplate& m = metadata_table()[index * 10 + group * 2 + health];
+    const MetadataTemplate& m = metadata_table()[index * 10 + application_group(groups) * 2];
     std::size_t length = kLengthOf[index];
     for (const GroupField& f : m.sources) {
         const auto id = static_cast<std::uint8_t>(r.responder ? f.reverse : f.field);
@@ -610,15 +575,17 @@ bool MessageBuilder::add_element_type(const OwnElement& e) {
     const auto description = std::span(reinterpret_cast<const std::uint8_t*>(e.description.data()),
                                        e.description.size());
     const std::size_t length =
-        2 + 4 + 1 + 1 + 2 + encoded_length(name) + encoded_length(description);
+        4 + 2 + 1 + 1 + 2 + 8 + 8 + encoded_length(name) + encoded_length(description);
     if (!open_set(kElementTypes.id, length)) return false;
     std::uint8_t* p = &buffer_[size_];
-    store(p, e.element.id, 2);
-    store(p + 2, e.element.pen, 4);
+    store(p, e.element.pen, 4);
+    store(p + 4, e.element.id, 2);
     store(p + 6, data_type_code(e.element.type), 1);
     store(p + 7, static_cast<std::uint8_t>(e.semantics), 1);
     store(p + 8, static_cast<std::uint16_t>(e.units), 2);
-    p = put_variable(put_variable(p + 10, name), description);
+    store(p + 10, 0, 8);
+    store(p + 18, 0, 8);
+    p = put_variable(put_variable(p + 26, name), description);
     size_ += length;
     ++records_;
     return true;

@@ -190,12 +190,27 @@ void FlowTable::refresh_due(Slot s) {
     s.bucket->due[s.index] = static_cast<std::uint16_t>(deadline >> kDueShift);
 }
 
+void FlowTable::write_record(Slot s, FlowEndReason reason, bool goes_on, RecordBuffer& out) {
+    FlowRecord& r = out.records[out.count++];
+    to_record(*s.bucket, s.index, reason, r);
+    ++counters_.flows_ended[static_cast<unsigned>(reason)];
+    if (s.cold().metadata != 0) [[unlikely]] {
+        r.extensions = static_cast<std::uint8_t>(
+            metadata_.emit(metadata_.context, s.cold().metadata, goes_on, &out.records[out.count],
+                           r.metadata_groups, counters_));
+        out.count += r.extensions;
+    }
+}
+
 // Writes the record of the slot's flow and frees the slot. A flow with no packet since its
 // last record (after an active timeout) has nothing to report.
 void FlowTable::end(Slot s, FlowEndReason reason, RecordBuffer& out) {
     if (counted(s.hot())) {
-        to_record(*s.bucket, s.index, reason, out.records[out.count++]);
-        ++counters_.flows_ended[static_cast<unsigned>(reason)];
+        write_record(s, reason, false, out);
+    } else if (s.cold().metadata != 0) {  // its metadata went with its last record
+        FlowRecord none[kMaxExtensions];
+        std::uint8_t groups;
+        metadata_.emit(metadata_.context, s.cold().metadata, false, none, groups, counters_);
     }
     s.bucket->tag[s.index] = 0;
     --counters_.flows_active;
@@ -203,8 +218,7 @@ void FlowTable::end(Slot s, FlowEndReason reason, RecordBuffer& out) {
 
 // An active timeout: the record so far leaves, and the flow is metered on with fresh counters.
 void FlowTable::export_and_go_on(Slot s, RecordBuffer& out) {
-    to_record(*s.bucket, s.index, FlowEndReason::active_timeout, out.records[out.count++]);
-    ++counters_.flows_ended[static_cast<unsigned>(FlowEndReason::active_timeout)];
+    write_record(s, FlowEndReason::active_timeout, true, out);
     restart_record(s.hot(), s.cold());
 }
 
@@ -341,8 +355,9 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
                              RecordBuffer& out) {
     const std::uint64_t now = p.time_ns;
     if (stale) q.candidates = candidates(q);
-    // A payload the flow's application may show in: looked at only while identification runs.
-    const bool scan = identification_.classify != nullptr && q.info.payload_length != 0;
+    // A payload the flow's application or metadata may show in: looked at only while
+    // identification or extraction runs.
+    const bool scan = inspecting_ && q.info.payload_length != 0;
     for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
         const auto bit = static_cast<unsigned>(__builtin_ctz(m));
         const Slot s{q.bucket[bit >> 4], (bit & 15) >> 1};
@@ -358,19 +373,19 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
         if (reason == kNotExpired) [[likely]] {
             update(s, q.info, now);
             if (scan) [[unlikely]]
-                identify(s, q.info, p);
+                inspect(s, q.info, p);
             return false;
         }
         if (reason == FlowEndReason::active_timeout) {
             export_and_go_on(s, out);
             update(s, q.info, now);
             refresh_due(s);
-            if (scan) identify(s, q.info, p);
+            if (scan) inspect(s, q.info, p);
             return false;
         }
         end(s, reason, out);
         create(s, q.info, q.tag, port, now);
-        if (scan) identify(s, q.info, p);
+        if (scan) inspect(s, q.info, p);
         return true;
     }
 
@@ -380,15 +395,15 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
         end(free, FlowEndReason::lack_of_resources, out);
     }
     create(free, q.info, q.tag, port, now);
-    if (scan) identify(free, q.info, p);
+    if (scan) inspect(free, q.info, p);
     return true;
 }
 
-// Scans the payload of one of the first packets of each direction until the flow's application
-// is known or the direction's budget is spent.
-void FlowTable::identify(Slot s, const PacketInfo& info, const PacketRef& p) {
+// Looks at the payload of one of the first packets of each direction until the flow's
+// application is known and its metadata extracted, or the direction's budget is spent.
+void FlowTable::inspect(Slot s, const PacketInfo& info, const PacketRef& p) {
     static_assert(config::Applications::kMaxPackets <= 15, "a direction's scans fit a nibble");
-    // Only the hot part is read until a scan is due: most packets stop here.
+    // Only the hot part is read until a look is due: most packets stop here.
     FlowHot& h = s.hot();
     const unsigned initiator = (h.state & kInitiatorIsAddress1) ? 1 : 0;
     const bool from_client = info.direction == initiator;
@@ -398,22 +413,33 @@ void FlowTable::identify(Slot s, const PacketInfo& info, const PacketRef& p) {
     h.scanned = static_cast<std::uint8_t>(h.scanned + (1u << shift));
     // Only what the first segment holds: the rest of a scattered frame is not gathered.
     const std::uint32_t held = p.length > info.payload_offset ? p.length - info.payload_offset : 0;
-    const std::uint32_t length =
-        std::min({std::uint32_t{info.payload_length}, held, identification_.bytes});
+    const std::uint32_t length = std::min(std::uint32_t{info.payload_length}, held);
     if (length == 0) return;
     const unsigned d = info.direction;
-    const Payload payload{p.data + info.payload_offset,
-                          length,
-                          h.key.protocol,
-                          from_client,
-                          (h.state & kSynSeen) != 0,
-                          {h.key.port[d], h.key.port[1 - d]}};
-    ++counters_.application_scans;
-    const std::uint32_t id = identification_.classify(identification_.context, payload);
-    if (id == 0) return;
-    s.cold().application_id = id;
-    h.scanned = 0xff;  // identified: no more scans
-    ++counters_.flows_identified;
+    Payload payload{p.data + info.payload_offset,
+                    std::min(length, identification_.bytes),
+                    h.key.protocol,
+                    from_client,
+                    (h.state & kSynSeen) != 0,
+                    {h.key.port[d], h.key.port[1 - d]},
+                    info.wire_payload_length,
+                    info.tcp_seq};
+    FlowCold& c = s.cold();
+    if (identification_.classify != nullptr && c.application_id == 0) {
+        ++counters_.application_scans;
+        if (const std::uint32_t id = identification_.classify(identification_.context, payload)) {
+            c.application_id = id;
+            ++counters_.flows_identified;
+        }
+    }
+    if (metadata_.inspect != nullptr && !c.metadata_done) {
+        payload.length = length;
+        c.metadata_done =
+            metadata_.inspect(metadata_.context, c.metadata, payload, p.time_ns, counters_);
+    }
+    const bool identified = identification_.classify == nullptr || c.application_id != 0;
+    if (identified && (metadata_.inspect == nullptr || c.metadata_done))
+        h.scanned = 0xff;  // nothing more to look for
 }
 
 // Where a new flow goes: a free slot in the emptier of its two buckets, which keeps both from
@@ -471,8 +497,8 @@ void FlowTable::expire(std::uint64_t now, RecordBuffer& out) {
     sweep_last_ns_ = now;
     const auto earned = static_cast<std::uint64_t>((uint128{elapsed} * sweep_rate_) >> 32);
     sweep_credit_ = std::min(sweep_credit_ + earned, std::uint64_t{buckets_} * 65536u);
-    for (unsigned visits = 0;
-         visits < kMaxSweepBuckets && sweep_credit_ >= 65536u && out.room() >= Bucket::kSlots;
+    for (unsigned visits = 0; visits < kMaxSweepBuckets && sweep_credit_ >= 65536u &&
+                              out.room() >= Bucket::kSlots * RecordBuffer::kMaxUnit;
          ++visits) {
         Bucket& b = table_[sweep_cursor_];
         sweep_cursor_ = sweep_cursor_ + 1 == buckets_ ? 0 : sweep_cursor_ + 1;
@@ -487,7 +513,7 @@ bool FlowTable::flush(std::uint64_t now, RecordBuffer& out) {
         Bucket& b = table_[flush_cursor_];
         for (unsigned slot = 0; slot < Bucket::kSlots; ++slot) {
             if (b.tag[slot] == 0) continue;
-            if (out.room() == 0) return false;
+            if (out.room() < RecordBuffer::kMaxUnit) return false;
             // A flow whose timeout already fell, which the sweep had not reached, ends as such.
             const FlowEndReason reason = expiry({&b, slot}, now);
             end({&b, slot}, reason == kNotExpired ? FlowEndReason::forced_end : reason, out);

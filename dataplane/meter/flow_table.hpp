@@ -30,7 +30,9 @@ struct FlowTableConfig {
 // Where the table puts the records of flows that end. The caller empties it between calls;
 // each call fills at most what it documents.
 struct RecordBuffer {
-    static constexpr std::uint32_t kCapacity = 256;
+    // Slots: a record with metadata takes its extensions too (kMaxUnit at most).
+    static constexpr std::uint32_t kCapacity = 2048;
+    static constexpr std::uint32_t kMaxUnit = 1 + kMaxExtensions;
     std::uint32_t count = 0;
     FlowRecord records[kCapacity];
 
@@ -56,10 +58,12 @@ static_assert(sizeof(FlowHot) == 64);
 // a line, never across two).
 struct FlowCold {
     std::uint64_t first_ns[2];
-    std::uint32_t packets_high[2];  // bits 32-63 of the packet counts
     std::uint32_t application_id;   // 0 until identified
+    std::uint32_t metadata;         // the extractor's slot of its metadata; 0: none
+    std::uint16_t packets_high[2];  // bits 32-47 of the record's packet counts
     std::uint16_t ingress_port;
-    std::uint8_t reserved[2];
+    bool metadata_done;  // its first payloads gave the extractor what they could
+    std::uint8_t reserved;
 };
 static_assert(sizeof(FlowCold) == 32);
 
@@ -122,7 +126,16 @@ public:
     bool scan_largest(std::uint32_t buckets, LargestFlows& top);
 
     // Identifies the applications of new flows from now on (off by default).
-    void identify_applications(const Identification& id) { identification_ = id; }
+    void identify_applications(const Identification& id) {
+        identification_ = id;
+        inspecting_ = identification_.classify != nullptr || metadata_.inspect != nullptr;
+    }
+    // Extracts the metadata of new flows from their first payloads, within the identification's
+    // budget of packets (off by default).
+    void extract_metadata(const MetadataHook& hook) {
+        metadata_ = hook;
+        inspecting_ = identification_.classify != nullptr || metadata_.inspect != nullptr;
+    }
 
     // New timeouts, from the next packet on (a reload).
     void set_timeouts(std::uint64_t idle_ns, std::uint64_t active_ns, std::uint64_t grace_ns);
@@ -162,7 +175,9 @@ private:
     void fetch_entries(Pending& q, std::uint64_t now);
     Slot new_flow_slot(const Pending& q, std::uint64_t now);
     bool meter(Pending& q, const PacketRef& p, std::uint16_t port, bool stale, RecordBuffer& out);
-    void identify(Slot s, const PacketInfo& info, const PacketRef& p);
+    void inspect(Slot s, const PacketInfo& info, const PacketRef& p);
+    // The record of a flow that ends or goes on, with its metadata's extensions.
+    void write_record(Slot s, FlowEndReason reason, bool goes_on, RecordBuffer& out);
     std::uint32_t candidates(const Pending& q);
 
     void update(Slot s, const PacketInfo& info, std::uint64_t now);
@@ -189,6 +204,8 @@ private:
     std::uint32_t flush_cursor_ = 0;
     std::uint32_t scan_cursor_ = 0;
     Identification identification_;
+    MetadataHook metadata_;
+    bool inspecting_ = false;  // identification or metadata
     FragmentMap fragments_;
 };
 

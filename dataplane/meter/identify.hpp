@@ -1,10 +1,13 @@
-// How the flow table asks for a flow's application: a plain function and its context, so the
-// metering core builds and is tested without Hyperscan (dataplane/appid gives the real one).
+// How the flow table asks for a flow's application and its metadata: plain functions and their
+// context, so the metering core builds and is tested without Hyperscan or OpenSSL
+// (dataplane/appid and dataplane/l7 give the real ones).
 #pragma once
 
 #include <cstdint>
 
 #include "sluice/config.hpp"
+#include "sluice/counters.hpp"
+#include "sluice/record.hpp"
 
 namespace sluice::meter {
 
@@ -15,7 +18,9 @@ struct Payload {
     std::uint8_t protocol;
     bool from_client;  // sent by the initiator
     bool roles_known;  // TCP with its SYN seen: "client" and "server" patterns apply as written
-    std::uint16_t ports[2];  // the packet's source and destination ports, for hints
+    std::uint16_t ports[2];         // the packet's source and destination ports, for hints
+    std::uint32_t wire_length = 0;  // of the whole payload, of which `length` bytes are here
+    std::uint32_t tcp_seq = 0;      // of its first byte
 };
 
 // Set at start; `classify` returns the application the payload identifies, or 0.
@@ -26,6 +31,22 @@ struct Identification {
     std::uint32_t bytes = config::Applications{}.bytes;  // scanned of each payload
     // Payload packets scanned per direction; a nibble of FlowHot::scanned counts them.
     std::uint8_t packets = config::Applications{}.packets;
+};
+
+// Set at start; off when `inspect` is null. A flow's metadata lives in a slot of the
+// extractor's, numbered from 1 (0: none), which the flow table keeps for it.
+struct MetadataHook {
+    // One of the first payloads of a flow (within Identification::packets per direction):
+    // true once the flow needs no more of them.
+    using Inspect = bool (*)(void* context, std::uint32_t& slot, const Payload& payload,
+                             std::uint64_t time_ns, MeterCounters& counters);
+    // The extensions of the flow's record into `out` (room for kMaxExtensions); how many, and
+    // the groups they carry. The slot is freed unless the flow goes on (`goes_on`).
+    using Emit = unsigned (*)(void* context, std::uint32_t& slot, bool goes_on, FlowRecord* out,
+                              std::uint8_t& groups, MeterCounters& counters);
+    Inspect inspect = nullptr;
+    Emit emit = nullptr;
+    void* context = nullptr;
 };
 
 }  // namespace sluice::meter

@@ -66,11 +66,13 @@ struct PacketInfo {
     FlowKey key;
     std::uint8_t direction;  // 0: sent by endpoint 0 of the key, 1: by endpoint 1
     std::uint8_t tcp_flags;
-    std::uint8_t ttl;              // IPv4 TTL or IPv6 hop limit
-    std::uint16_t ip_length;       // IPv4 total length, IPv6 payload length + 40
-    std::uint16_t payload_offset;  // first byte after the L4 header
-    std::uint16_t payload_length;  // bytes of L4 payload inside the frame
-    std::uint16_t l3_offset;       // of an ignored packet with an IP header: where it begins
+    std::uint8_t ttl;                   // IPv4 TTL or IPv6 hop limit
+    std::uint16_t ip_length;            // IPv4 total length, IPv6 payload length + 40
+    std::uint16_t payload_offset;       // first byte after the L4 header
+    std::uint16_t payload_length;       // bytes of L4 payload inside the frame
+    std::uint16_t l3_offset;            // of an ignored packet with an IP header: where it begins
+    std::uint16_t wire_payload_length;  // of the L4 payload as sent (a capture may cut it)
+    std::uint32_t tcp_seq;              // TCP: the sequence number of its first byte
 };
 
 }  // namespace sluice::meter

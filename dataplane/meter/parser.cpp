@@ -358,6 +358,7 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
             sport = be16(l4p);
             dport = be16(l4p + 2);
             out.tcp_flags = l4p[13];
+            out.tcp_seq = be32(l4p + 4);
             break;
         case kUdp:
         case kSctp:
@@ -376,6 +377,8 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
     }
     out.payload_offset = static_cast<std::uint16_t>(off + l4 + l4_header);
     out.payload_length = static_cast<std::uint16_t>(l4_avail - l4_header);
+    out.wire_payload_length =
+        static_cast<std::uint16_t>(ip_end > l4 + l4_header ? ip_end - l4 - l4_header : 0);
     if (first_fragment) {
         fragments.remember(frag_id, sport, dport, now_ns);
         return metered(sport, dport, ParseResult::Fragment::first);

@@ -73,6 +73,14 @@ inline constexpr auto kEndReasonNames = [] {
     return names;
 }();
 
+// The protocols whose messages the workers read for metadata.
+inline constexpr std::array kMetadataProtocolNames{
+    CounterName{"tls", "TLS ClientHello and ServerHello"},
+    CounterName{"quic", "QUIC v1 Initial packets"},
+    CounterName{"http", "HTTP/1.x requests and responses"},
+    CounterName{"dns", "DNS messages"},
+};
+
 // What a counter's value is, for the outputs that convert it.
 enum class CounterKind : std::uint8_t {
     counter,  // only grows; summed over workers
@@ -205,7 +213,28 @@ void flatten(const S& s, std::string_view prefix, Emit&& emit) {
     COUNTER(application_scans, counter, "sluice_worker_application_scans_total",                   \
             "application scans", "Payloads scanned for the flow's application.")                   \
     COUNTER(flows_identified, counter, "sluice_worker_flows_identified_total", "flows identified", \
-            "Flows whose application a scan found.")
+            "Flows whose application a scan found.")                                               \
+    COUNTER(metadata_flows, counter, "sluice_worker_metadata_flows_total", "flows with metadata",  \
+            "Flows whose first payloads began a TLS, QUIC, HTTP or DNS message.")                  \
+    COUNTER(metadata_slots_used, gauge, "sluice_worker_metadata_slots", "metadata slots used",     \
+            "Flows whose metadata the worker keeps now ([metadata] flows at most).")               \
+    COUNTER(metadata_slots_full, counter, "sluice_worker_metadata_slots_full_total",               \
+            "flows without room for metadata",                                                     \
+            "Flows whose metadata found no free slot ([metadata] flows): exported without it.")    \
+    COUNTER(metadata_reassembly_full, counter, "sluice_worker_metadata_reassembly_full_total",     \
+            "messages without room to reassemble",                                                 \
+            "Messages split over segments that found no free reassembly buffer.")                  \
+    COUNTER(metadata_out_of_order, counter, "sluice_worker_metadata_out_of_order_total",           \
+            "messages cut by a missing segment",                                                   \
+            "Messages given up because a segment was missing or came out of order.")               \
+    COUNTER(metadata_beyond_budget, counter, "sluice_worker_metadata_beyond_budget_total",         \
+            "messages beyond the budget",                                                          \
+            "Messages longer than [metadata] bytes, or not whole within the packets inspected.")   \
+    COUNTER(metadata_fields_cut, counter, "sluice_worker_metadata_fields_cut_total",               \
+            "metadata fields cut", "Strings cut to [metadata] max_length.")                        \
+    REASONS(metadata_malformed, kMetadataProtocolNames, 0, "metadata_malformed_",                  \
+            "sluice_worker_metadata_malformed_total", "malformed messages",                        \
+            "Messages that began as their protocol's but did not read, by protocol.")
 
 struct MeterCounters {
     SLUICE_COUNTER_STRUCT(MeterCounters, SLUICE_METER_COUNTERS)

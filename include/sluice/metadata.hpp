@@ -16,12 +16,8 @@ namespace sluice {
 
 // The groups a collector chooses among (`fields`), a bit each in FlowRecord::metadata_groups.
 // clang-format off
-#define SLUICE_METADATA_GROUPS(X)                                                        \
-    X(tls, 0, "TLS ClientHello and ServerHello: server name, ALPN, versions, cipher, JA3, JA4") \
-    X(quic, 1, "QUIC v1 Initial: the ClientHello's server name and ALPN, the QUIC version")   \
-    X(http, 2, "HTTP/1.x: the first request's method, host, target and user agent; status")   \
-    X(dns, 3, "DNS: the first query's name and type, the response code, the first answers")   \
-    X(tcp_health, 4, "TCP: handshake round trips, retransmissions, reordering, zero windows")
+#define SLUICE_METADATA_GROUPS(X) \
+    X(tls, 0, "TLS ClientHello and ServerHello: server name, ALPN, versions, cipher, JA3, JA4")
 // clang-format on
 
 enum class MetadataGroup : std::uint8_t {
@@ -29,15 +25,17 @@ enum class MetadataGroup : std::uint8_t {
     SLUICE_METADATA_GROUPS(SLUICE_X)
 #undef SLUICE_X
 };
-inline constexpr unsigned kMetadataGroups = 5;
+inline constexpr unsigned kMetadataGroups = 0
+#define SLUICE_X(name, bit, help) +1
+    SLUICE_METADATA_GROUPS(SLUICE_X)
+#undef SLUICE_X
+    ;
 inline constexpr std::uint8_t kAllMetadataGroups = (1u << kMetadataGroups) - 1;
 inline constexpr std::uint8_t group_bit(MetadataGroup g) {
     return static_cast<std::uint8_t>(1u << static_cast<unsigned>(g));
 }
 // The application-layer groups: a flow has one of them at most.
-inline constexpr std::uint8_t kApplicationGroups =
-    group_bit(MetadataGroup::tls) | group_bit(MetadataGroup::quic) |
-    group_bit(MetadataGroup::http) | group_bit(MetadataGroup::dns);
+inline constexpr std::uint8_t kApplicationGroups = group_bit(MetadataGroup::tls);
 
 inline constexpr std::array<std::string_view, kMetadataGroups> kMetadataGroupNames = {
 #define SLUICE_X(name, bit, help) #name,
@@ -49,7 +47,8 @@ enum class MetadataType : std::uint8_t { string, u8, u16, u32, u64, addresses };
 
 // Each field: its id in the bytes, its group, how its value reads, and its name in the
 // record JSON. `addresses`: IPv4 and IPv6 addresses, each a length byte (4 or 16) and the
-// address. Numbers are little-endian, of their type's width.
+// address. Numbers are little-endian, of their type's width. Ids are for good: a field that
+// goes keeps its id unused.
 // clang-format off
 #define SLUICE_METADATA_FIELDS(X)                                  \
     X(tls_server_name,          1, tls, string)                    \
@@ -58,33 +57,7 @@ enum class MetadataType : std::uint8_t { string, u8, u16, u32, u64, addresses };
     X(tls_ja3,                  4, tls, string)                    \
     X(tls_ja4,                  5, tls, string)                    \
     X(tls_server_version,       6, tls, u16)                       \
-    X(tls_cipher,               7, tls, u16)                       \
-    X(quic_server_name,        16, quic, string)                   \
-    X(quic_alpn,               17, quic, string)                   \
-    X(quic_version,            18, quic, u32)                      \
-    X(http_method,             32, http, string)                   \
-    X(http_host,               33, http, string)                   \
-    X(http_target,             34, http, string)                   \
-    X(http_user_agent,         35, http, string)                   \
-    X(http_status,             36, http, u16)                      \
-    X(http_requests,           37, http, u16)                      \
-    X(dns_query_name,          48, dns, string)                    \
-    X(dns_query_type,          49, dns, u16)                       \
-    X(dns_response_code,       50, dns, u8)                        \
-    X(dns_answers,             51, dns, addresses)                 \
-    X(dns_queries,             52, dns, u16)                       \
-    X(tcp_syn_rtt_us,          64, tcp_health, u32)                \
-    X(tcp_ack_rtt_us,          65, tcp_health, u32)                \
-    X(tcp_retransmitted_packets, 66, tcp_health, u32)              \
-    X(tcp_reverse_retransmitted_packets, 67, tcp_health, u32)      \
-    X(tcp_retransmitted_octets, 68, tcp_health, u64)               \
-    X(tcp_reverse_retransmitted_octets, 69, tcp_health, u64)       \
-    X(tcp_out_of_order_packets, 70, tcp_health, u32)               \
-    X(tcp_reverse_out_of_order_packets, 71, tcp_health, u32)       \
-    X(tcp_zero_windows,        72, tcp_health, u32)                \
-    X(tcp_reverse_zero_windows, 73, tcp_health, u32)               \
-    X(tcp_largest_gap_us,      74, tcp_health, u32)                \
-    X(tcp_reverse_largest_gap_us, 75, tcp_health, u32)
+    X(tls_cipher,               7, tls, u16)
 // clang-format on
 
 enum class MetadataField : std::uint8_t {

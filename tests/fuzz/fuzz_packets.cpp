@@ -1,7 +1,9 @@
-// Fuzz target: arbitrary frames through the parser and the flow table, with identification on.
+// Fuzz target: arbitrary frames through the parser and the flow table, with identification and
+// metadata extraction on.
 // The input is a byte choosing the link layer (Ethernet, or one of a capture's), then a
 // sequence of frames, each a 2-byte length then its bytes. Whatever they hold, nothing reads
-// out of bounds (ASan) and every packet is metered or ignored, exactly once.
+// out of bounds (ASan), every packet is metered or ignored, exactly once, and every metadata
+// slot taken is freed with its flow.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "dataplane/appid/classifier.hpp"
+#include "dataplane/l7/extractor.hpp"
 #include "dataplane/meter/flow_table.hpp"
 
 using namespace sluice;
@@ -18,11 +21,19 @@ namespace {
 struct World {
     std::unique_ptr<appid::Database> db;
     std::unique_ptr<appid::Scratch> scratch;
+    config::Metadata metadata{.flows = 64, .bytes = 2048};
+    std::vector<std::uint8_t> slots =
+        std::vector<std::uint8_t>(l7::Extractor::memory_size(metadata) + 64);
+    std::unique_ptr<l7::Extractor> extractor;
     World() {
         std::vector<std::string> errors;
         db = appid::Database::load(SLUICE_SOURCE_DIR "/config/applications.toml", errors);
         if (!db) std::abort();
         scratch = std::make_unique<appid::Scratch>(*db);
+        extractor = std::make_unique<l7::Extractor>(
+            metadata,
+            reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(slots.data()) + 63) &
+                                    ~std::uintptr_t{63}));
     }
 };
 
@@ -37,6 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     meter::FlowTable table({kFlows, 1'000'000'000, 5'000'000'000, 100'000'000}, aligned,
                            meter::HashKey{{1, 2, 3, 4, 5, 6, 7, 8}});
     table.identify_applications(appid::identification(*world.scratch));
+    table.extract_metadata(world.extractor->hook());
 
     if (size == 0) return 0;
     const auto link =
@@ -59,7 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::uint64_t in_records = 0;
     table.process(refs.data(), static_cast<unsigned>(refs.size()), 0, *out, link);
     auto drain = [&] {
-        for (std::uint32_t i = 0; i < out->count; ++i)
+        for (std::uint32_t i = 0; i < out->count; i += unit_slots(out->records[i]))
             in_records += out->records[i].packets + out->records[i].reverse_packets;
         out->count = 0;
     };
@@ -71,6 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const MeterCounters& c = table.counters();
     if (c.packets != refs.size() || c.packets != c.metered_packets + c.ignored_total() ||
         c.metered_packets != in_records)
-        std::abort();  // the accounting identity broke
+        std::abort();                              // the accounting identity broke
+    if (c.metadata_slots_used != 0) std::abort();  // a slot outlived its flow
     return 0;
 }

@@ -18,7 +18,7 @@ def load(path, fields):
             r = json.loads(line)
         except json.JSONDecodeError as e:
             sys.exit(f"{path}:{number}: not a record: {e}")
-        records[tuple((f, r[f]) for f in (fields or sorted(r)))] += 1
+        records[tuple((f, r.get(f)) for f in (fields or sorted(r)))] += 1
     return records
 
 

@@ -74,8 +74,8 @@ TEST(Metadata, FieldsWrittenIntoExtensionsReadBackWhole) {
 TEST(Metadata, AWriterKeepsWhatFitsAndSaysItWasFull) {
     MetadataWriter w;
     const std::string big(kMaxMetadataBytes - 3, 'x');
-    EXPECT_TRUE(w.put(MetadataField::http_target, big));
-    EXPECT_FALSE(w.put(MetadataField::http_host, "example.com"));
+    EXPECT_TRUE(w.put(MetadataField::tls_server_name, big));
+    EXPECT_FALSE(w.put(MetadataField::tls_alpn, "h2"));
     EXPECT_TRUE(w.full());
     EXPECT_EQ(w.bytes().size(), kMaxMetadataBytes);
 }
@@ -120,7 +120,7 @@ TEST(IpfixMessage, ARecordWithTlsMetadataGoesOutInTheTlsTemplateWithItsFields) {
 
 TEST(IpfixMessage, ACollectorThatTakesNoTlsGetsTheRecordInTheBaseTemplate) {
     ipfix::MessageBuilder b(1, 65535, ipfix::TimePrecision::milliseconds, config::Records::biflow,
-                            group_bit(MetadataGroup::dns));
+                            0);
     b.begin(0);
     const auto unit = tls_unit(4);
     std::array<std::uint8_t, kMaxMetadataBytes> bytes;

@@ -127,12 +127,12 @@ std::vector<std::uint8_t> build(const Packet& p) {
             case kTcp:
                 put16(f, p.src_port);
                 put16(f, p.dst_port);
-                put32(f, 1);        // sequence
-                put32(f, 0);        // acknowledgement
+                put32(f, p.seq);
+                put32(f, p.ack);
                 f.push_back(0x50);  // data offset: 5 words
                 f.push_back(p.tcp_flags);
-                put16(f, 65535);  // window
-                put32(f, 0);      // checksum, urgent pointer
+                put16(f, p.window);
+                put32(f, 0);  // checksum, urgent pointer
                 break;
             case kUdp:
                 put16(f, p.src_port);

@@ -36,6 +36,8 @@ struct Packet {
     std::uint16_t src_port = 0;  // ICMP: type
     std::uint16_t dst_port = 0;  // ICMP: code
     std::uint8_t tcp_flags = 0;
+    std::uint32_t seq = 1, ack = 0;  // TCP
+    std::uint16_t window = 65535;
     std::uint8_t ttl = 64;
     std::uint16_t payload = 0;  // bytes after the L4 header
     std::string content;        // those bytes, when they matter; the rest are 0x5a

@@ -1,0 +1,98 @@
+// A worker's metadata extraction: what its flows' first payloads say (TLS hellos, QUIC
+// Initials, HTTP requests and responses, DNS messages), kept in slots of fixed memory beside
+// the flow table until the flow's record takes them as extensions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "dataplane/l7/tls.hpp"
+#include "dataplane/meter/identify.hpp"
+#include "sluice/config.hpp"
+#include "sluice/metadata.hpp"
+
+namespace sluice::l7 {
+
+class Extractor {
+public:
+    // Bytes of memory for `c`: the slots and the reassembly buffers.
+    static std::size_t memory_size(const config::Metadata& c);
+
+    // `memory` (memory_size(c) bytes, 64-byte aligned) outlives the extractor; it is cleared.
+    Extractor(const config::Metadata& c, void* memory);
+    Extractor(const Extractor&) = delete;
+    Extractor& operator=(const Extractor&) = delete;
+
+    bool inspect(std::uint32_t& slot, const meter::Payload& p, std::uint64_t time_ns,
+                 MeterCounters& counters);
+    unsigned emit(std::uint32_t& slot, bool goes_on, FlowRecord* out, std::uint8_t& groups,
+                  MeterCounters& counters);
+
+    // What the flow table calls.
+    meter::MetadataHook hook();
+
+    std::uint32_t slots() const { return slots_; }
+
+private:
+    enum class Protocol : std::uint8_t { none, tls, quic, http, dns };
+    // One direction's bytes of a message split over TCP segments.
+    struct Stream {
+        std::uint32_t next_seq;  // of the byte that continues it
+        std::uint32_t buffer;    // a reassembly buffer, from 1; 0: none
+        std::uint16_t length;    // bytes in it
+        bool done;               // nothing more is read from this direction
+    };
+    struct Slot {
+        std::uint32_t next_free;
+        Protocol protocol;
+        std::uint8_t groups;       // found: MetadataGroup bits
+        bool client_is_initiator;  // the initiator sent the first message (roles by content)
+        std::uint8_t reserved;
+        Stream stream[2];        // [0] the client's, [1] the server's
+        std::uint16_t length;    // of `fields`
+        std::uint16_t requests;  // HTTP requests, DNS queries
+        std::uint32_t reserved2;
+        // Then the fields found, in metadata.hpp's bytes, up to field_bytes_.
+    };
+
+    Slot& slot(std::uint32_t i) {
+        return *reinterpret_cast<Slot*>(slots_memory_ + std::size_t{i - 1} * slot_bytes_);
+    }
+    std::uint8_t* fields(Slot& s) { return reinterpret_cast<std::uint8_t*>(&s + 1); }
+    std::uint8_t* buffer(std::uint32_t b) {
+        return buffers_memory_ + std::size_t{b - 1} * config_.bytes;
+    }
+
+    Protocol detect(const meter::Payload& p) const;
+    std::uint32_t take_slot();
+    void free_slot(std::uint32_t i);
+    void release(Stream& st);
+    // Feeds one payload of side `side` to the slot's protocol.
+    void feed(Slot& s, unsigned side, const meter::Payload& p, MeterCounters& c);
+    // What a parser makes of `bytes` (a direction's stream from its first byte).
+    Parse parse(Slot& s, unsigned side, std::span<const std::uint8_t> bytes, MeterCounters& c);
+    Parse parse_tls(Slot& s, unsigned side, std::span<const std::uint8_t> bytes, MeterCounters& c);
+
+    // Fields into the slot: what does not fit is left out, and counted.
+    void put(Slot& s, MetadataField f, std::span<const std::uint8_t> value, MeterCounters& c);
+    void put_number(Slot& s, MetadataField f, std::uint64_t v, unsigned width, MeterCounters& c);
+    // A string, escaped (bytes outside printable ASCII, and '\', as \xHH) and cut to
+    // max_length.
+    void put_text(Slot& s, MetadataField f, std::span<const std::uint8_t> value, MeterCounters& c);
+
+    config::Metadata config_;
+    std::uint32_t slots_;
+    std::uint32_t buffers_;
+    std::size_t slot_bytes_;
+    std::size_t field_bytes_;
+    std::uint8_t* slots_memory_;
+    std::uint8_t* buffers_memory_;
+    std::uint32_t* free_buffers_;
+    std::uint32_t free_buffer_count_ = 0;
+    std::uint32_t free_slot_ = 0;
+    Digests digests_;
+    std::uint8_t scratch_[16384];  // a handshake message records split, gathered
+};
+
+}  // namespace sluice::l7

@@ -1,0 +1,296 @@
+// Metadata extraction: the TLS hellos read field by field, their JA3 and JA4, and the
+// extractor behind a flow table: a conversation's record carries what its first payloads said.
+#include "tools/pktgen/l7.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/l7/extractor.hpp"
+#include "dataplane/l7/tls.hpp"
+#include "dataplane/meter/flow_table.hpp"
+#include "sluice/metadata.hpp"
+#include "tools/pktgen/packet.hpp"
+
+namespace sluice::l7 {
+namespace {
+
+using namespace pktgen;
+
+std::span<const std::uint8_t> bytes(const std::string& s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// The ClientHello in `stream`, read.
+ClientHello client_hello(const std::string& stream) {
+    static std::uint8_t scratch[16384];
+    std::span<const std::uint8_t> body;
+    EXPECT_EQ(handshake_message(bytes(stream), 1, scratch, body), Parse::complete);
+    ClientHello h;
+    EXPECT_EQ(parse_client_hello(body, h), Parse::complete);
+    return h;
+}
+
+TEST(Tls, AClientHelloGivesItsServerNameAlpnVersionsAndLists) {
+    const ClientHello h = client_hello(tls_client_hello(browser_hello("www.example.com")));
+    EXPECT_EQ(h.server_name, "www.example.com");
+    EXPECT_EQ(h.version, 0x0303);
+    EXPECT_EQ(h.offered_version(), 0x0304) << "the highest of supported_versions, GREASE out";
+    EXPECT_EQ(h.ciphers.count, 16u);
+    EXPECT_EQ(h.extensions.count, 18u);
+    EXPECT_EQ(h.signature_algorithms.count, 8u);
+    ASSERT_TRUE(h.has_alpn);
+    EXPECT_EQ(std::string(h.alpn.begin(), h.alpn.end()), std::string("\x02h2\x08http/1.1"));
+}
+
+TEST(Tls, Ja3IsTheMd5OfVersionCiphersExtensionsGroupsAndFormatsWithoutGrease) {
+    const ClientHello h = client_hello(tls_client_hello(browser_hello("www.example.com")));
+    char text[512];
+    const std::size_t n = ja3_string(h, text);
+    EXPECT_EQ(std::string(text, n),
+              "771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,"
+              "27-0-51-16-17513-23-45-13-5-35-18-43-65281-11-10-21,29-23-24,0");
+    Digests d;
+    char hash[32];
+    ja3(h, d, hash);
+    EXPECT_EQ(std::string(hash, 32), "c000e2caf3a25423f9de6c8a4b12a975");  // hashlib.md5
+}
+
+TEST(Tls, Ja4MatchesFoxIosWorkedExample) {
+    const ClientHello h = client_hello(tls_client_hello(browser_hello("www.example.com")));
+    Digests d;
+    char out[36];
+    EXPECT_EQ(std::string(out, ja4(h, 't', d, out)), "t13d1516h2_8daaf6152771_e5627efa2ab1");
+    ClientHelloSpec bare;  // no SNI, no ALPN, no extensions, no ciphers
+    bare.version = 0x0301;
+    const ClientHello b = client_hello(tls_client_hello(bare));
+    EXPECT_EQ(std::string(out, ja4(b, 'q', d, out)), "q10i000000_000000000000_000000000000");
+}
+
+TEST(Tls, Ja4TakesHexDigitsOfAnAlpnThatIsNotAlphanumeric) {
+    ClientHelloSpec spec = browser_hello("a.example");
+    spec.alpn = {std::string("\xab\xcd", 2)};
+    const ClientHello h = client_hello(tls_client_hello(spec));
+    Digests d;
+    char out[36];
+    EXPECT_EQ(std::string(out, ja4(h, 't', d, out)).substr(0, 10), "t13d1516ad");
+}
+
+TEST(Tls, AHandshakeSplitOverRecordsIsGathered) {
+    const std::string stream = tls_client_hello(browser_hello("split.example"), 100);
+    ASSERT_GT(stream.size(), 300u);
+    EXPECT_EQ(client_hello(stream).server_name, "split.example");
+    std::uint8_t scratch[16384];
+    std::span<const std::uint8_t> body;
+    EXPECT_EQ(handshake_message(bytes(stream).first(250), 1, scratch, body), Parse::incomplete);
+    EXPECT_EQ(handshake_message(bytes(stream), 1, {scratch, 64}, body), Parse::beyond);
+}
+
+TEST(Tls, AServerHelloGivesTheSelectedVersionAndCipher) {
+    const std::string stream = tls_server_hello(0x0303, 0x1301, 0x0304);
+    std::uint8_t scratch[16384];
+    std::span<const std::uint8_t> body;
+    ASSERT_EQ(handshake_message(bytes(stream), 2, scratch, body), Parse::complete);
+    ServerHello h;
+    ASSERT_EQ(parse_server_hello(body, h), Parse::complete);
+    EXPECT_EQ(h.cipher, 0x1301);
+    EXPECT_EQ(h.negotiated(), 0x0304);
+}
+
+TEST(Tls, EveryCutOfAClientHelloIsIncompleteAndEveryLyingLengthMalformedNeverBeyondItsBytes) {
+    const std::string stream = tls_client_hello(browser_hello("www.example.com"));
+    std::uint8_t scratch[16384];
+    for (std::size_t n = 0; n < stream.size(); ++n) {
+        std::span<const std::uint8_t> body;
+        EXPECT_EQ(handshake_message(bytes(stream).first(n), 1, scratch, body), Parse::incomplete)
+            << n;
+    }
+    std::span<const std::uint8_t> body;
+    ASSERT_EQ(handshake_message(bytes(stream), 1, scratch, body), Parse::complete);
+    // Each length byte of the body raised: the parser says malformed, reading nothing past it.
+    std::vector<std::uint8_t> copy(body.begin(), body.end());
+    for (std::size_t i = 0; i < copy.size(); ++i) {
+        auto bad = copy;
+        bad[i] = 0xff;
+        ClientHello h;
+        const Parse p = parse_client_hello({bad.data(), bad.size()}, h);
+        EXPECT_TRUE(p == Parse::complete || p == Parse::malformed) << i;
+    }
+}
+
+// A flow table with an extractor, and the records it makes.
+class Extraction : public ::testing::Test {
+protected:
+    static constexpr std::uint64_t kT0 = 1'700'000'000'000'000'000;
+
+    void SetUp() override {
+        config_.flows = 1024;
+        memory_.reset(static_cast<std::uint8_t*>(
+            std::aligned_alloc(64, (Extractor::memory_size(config_) + 63) & ~std::size_t{63})));
+        extractor_ = std::make_unique<Extractor>(config_, memory_.get());
+        table_memory_.reset(static_cast<std::uint8_t*>(
+            std::aligned_alloc(64, meter::FlowTable::memory_size(1024))));
+        table_ = std::make_unique<meter::FlowTable>(
+            meter::FlowTableConfig{1024, 60'000'000'000, 600'000'000'000, 1'000'000'000},
+            table_memory_.get(), meter::HashKey{});
+        table_->identify_applications({nullptr, nullptr, 512, 4});
+        table_->extract_metadata(extractor_->hook());
+        client_.protocol = server_.protocol = kTcp;
+        client_.src = ipv4(10, 0, 0, 1);
+        client_.dst = ipv4(192, 0, 2, 1);
+        client_.src_port = 40000;
+        client_.dst_port = 443;
+        server_ = client_;
+        std::swap(server_.src, server_.dst);
+        std::swap(server_.src_port, server_.dst_port);
+    }
+
+    // A segment with `content` from the client (or the server), its sequence numbers running on.
+    void segment(bool from_client, const std::string& content, std::uint8_t flags = tcp::ack) {
+        Packet p = from_client ? client_ : server_;
+        std::uint32_t& seq = from_client ? client_seq_ : server_seq_;
+        p.tcp_flags = flags;
+        p.seq = seq;
+        p.content = content;
+        p.payload = static_cast<std::uint16_t>(content.size());
+        seq += static_cast<std::uint32_t>(content.size()) + ((flags & tcp::syn) ? 1 : 0);
+        const auto frame = build(p);
+        const PacketRef ref{frame.data(), static_cast<std::uint32_t>(frame.size()),
+                            static_cast<std::uint32_t>(frame.size()), t_};
+        t_ += 1'000'000;
+        table_->process(&ref, 1, 0, out_);
+        drain();
+    }
+    void drain() {
+        slots_.insert(slots_.end(), out_.records, out_.records + out_.count);
+        out_.count = 0;
+    }
+    void handshake() {
+        segment(true, "", tcp::syn);
+        segment(false, "", tcp::syn | tcp::ack);
+        segment(true, "");
+    }
+
+    // The records made, flushed, each with its metadata's fields by name.
+    std::vector<std::map<std::string, std::string>> records() {
+        for (bool done = false; !done; drain()) done = table_->flush(t_, out_);
+        std::vector<std::map<std::string, std::string>> out;
+        for (std::size_t i = 0; i < slots_.size(); i += unit_slots(slots_[i])) {
+            const FlowRecord& r = slots_[i];
+            std::array<std::uint8_t, kMaxMetadataBytes> bytes;
+            const std::size_t n = gather_extensions({&slots_[i + 1], r.extensions}, bytes);
+            std::map<std::string, std::string> fields;
+            fields["groups"] = std::to_string(r.metadata_groups);
+            MetadataReader reader({bytes.data(), n});
+            for (MetadataReader::Field f; reader.next(f);)
+                fields[std::string(f.info->name)] = f.info->type == MetadataType::string
+                                                        ? std::string(f.text())
+                                                        : std::to_string(f.number());
+            out.push_back(fields);
+        }
+        slots_.clear();
+        return out;
+    }
+
+    struct Free {
+        void operator()(std::uint8_t* p) const { std::free(p); }
+    };
+    config::Metadata config_;
+    std::unique_ptr<std::uint8_t, Free> memory_, table_memory_;
+    std::unique_ptr<Extractor> extractor_;
+    std::unique_ptr<meter::FlowTable> table_;
+    meter::RecordBuffer out_;
+    std::vector<FlowRecord> slots_;  // the records made, with their extensions
+    Packet client_, server_;
+    std::uint32_t client_seq_ = 1000, server_seq_ = 5000;
+    std::uint64_t t_ = kT0;
+};
+
+TEST_F(Extraction, ATlsConversationsRecordCarriesItsHellosFields) {
+    handshake();
+    segment(true, tls_client_hello(browser_hello("www.example.com")));
+    segment(false, tls_server_hello(0x0303, 0x1301, 0x0304));
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].at("groups"), std::to_string(group_bit(MetadataGroup::tls)));
+    EXPECT_EQ(r[0].at("tls_server_name"), "www.example.com");
+    EXPECT_EQ(r[0].at("tls_alpn"), "h2,http/1.1");
+    EXPECT_EQ(r[0].at("tls_client_version"), std::to_string(0x0304));
+    EXPECT_EQ(r[0].at("tls_ja3"), "c000e2caf3a25423f9de6c8a4b12a975");
+    EXPECT_EQ(r[0].at("tls_ja4"), "t13d1516h2_8daaf6152771_e5627efa2ab1");
+    EXPECT_EQ(r[0].at("tls_server_version"), std::to_string(0x0304));
+    EXPECT_EQ(r[0].at("tls_cipher"), std::to_string(0x1301));
+    EXPECT_EQ(table_->counters().metadata_flows, 1u);
+    EXPECT_EQ(table_->counters().metadata_slots_used, 0u) << "freed with the record";
+}
+
+TEST_F(Extraction, AClientHelloOverThreeSegmentsIsReassembled) {
+    handshake();
+    const std::string hello = tls_client_hello(browser_hello("three.example"));
+    const std::size_t third = hello.size() / 3;
+    segment(true, hello.substr(0, third));
+    segment(true, hello.substr(third, third));
+    segment(true, hello.substr(2 * third));
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].at("tls_server_name"), "three.example");
+}
+
+TEST_F(Extraction, ASegmentOutOfOrderGivesUpTheMessageAndIsCounted) {
+    handshake();
+    const std::string hello = tls_client_hello(browser_hello("gap.example"));
+    segment(true, hello.substr(0, 100));
+    client_seq_ += 50;  // 50 bytes never seen
+    segment(true, hello.substr(150));
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].count("tls_server_name"), 0u);
+    EXPECT_EQ(table_->counters().metadata_out_of_order, 1u);
+}
+
+TEST_F(Extraction, AServerNameOfOtherBytesIsEscapedAndCutToMaxLength) {
+    config_.max_length = 32;
+    SetUp();
+    handshake();
+    segment(true, tls_client_hello(browser_hello(std::string("a\\b\x01") + std::string(40, 'z'))));
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].at("tls_server_name"), "a\\x5cb\\x01" + std::string(22, 'z'));
+    EXPECT_EQ(table_->counters().metadata_fields_cut, 1u);
+}
+
+TEST_F(Extraction, AFlowWhoseFirstPayloadIsNoneOfTheProtocolsTakesNoSlot) {
+    handshake();
+    segment(true, "SSH-2.0-OpenSSH_9.2\r\n");
+    segment(true, tls_client_hello(browser_hello("late.example")));  // not its first message
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].count("tls_server_name"), 0u);
+    EXPECT_EQ(table_->counters().metadata_flows, 0u);
+}
+
+TEST_F(Extraction, FlowsBeyondTheSlotsAreExportedWithoutMetadataAndCounted) {
+    SetUp();
+    config_.flows = 16;
+    extractor_ = std::make_unique<Extractor>(config_, memory_.get());
+    table_->extract_metadata(extractor_->hook());
+    for (unsigned i = 0; i < 30; ++i) {
+        client_.src_port = static_cast<std::uint16_t>(20000 + i);
+        server_.dst_port = client_.src_port;
+        segment(true, tls_client_hello(browser_hello("many.example")));
+    }
+    const auto r = records();
+    ASSERT_EQ(r.size(), 30u);
+    std::size_t named = 0;
+    for (const auto& fields : r) named += fields.count("tls_server_name");
+    EXPECT_EQ(named, 16u);
+    EXPECT_EQ(table_->counters().metadata_flows, 16u);
+    EXPECT_EQ(table_->counters().metadata_slots_full, 14u);
+}
+
+}  // namespace
+}  // namespace sluice::l7

@@ -1,0 +1,123 @@
+// Application-layer messages as clients and servers send them.
+#include "tools/pktgen/l7.hpp"
+
+namespace sluice::pktgen {
+namespace {
+
+void u8(std::string& s, unsigned v) {
+    s.push_back(static_cast<char>(v & 0xff));
+}
+void u16(std::string& s, unsigned v) {
+    u8(s, v >> 8);
+    u8(s, v);
+}
+void u24(std::string& s, unsigned v) {
+    u8(s, v >> 16);
+    u16(s, v);
+}
+// `body` behind a length of `bytes` bytes.
+std::string vec(const std::string& body, unsigned bytes) {
+    std::string s;
+    if (bytes == 1) u8(s, static_cast<unsigned>(body.size()));
+    if (bytes == 2) u16(s, static_cast<unsigned>(body.size()));
+    return s + body;
+}
+std::string u16s(const std::vector<std::uint16_t>& v) {
+    std::string s;
+    for (const auto x : v) u16(s, x);
+    return s;
+}
+
+std::string extension_body(const ClientHelloSpec& h, std::uint16_t type) {
+    switch (type) {
+        case 0x0000: {
+            std::string entry;
+            u8(entry, 0);
+            entry += vec(h.server_name, 2);
+            return vec(entry, 2);
+        }
+        case 0x0010: {
+            std::string list;
+            for (const auto& p : h.alpn) list += vec(p, 1);
+            return vec(list, 2);
+        }
+        case 0x000a: return vec(u16s(h.groups), 2);
+        case 0x000b: return vec(std::string(h.point_formats.begin(), h.point_formats.end()), 1);
+        case 0x000d: return vec(u16s(h.signature_algorithms), 2);
+        case 0x002b: return vec(u16s(h.supported_versions), 1);
+        case 0x0015: return std::string(h.padding, '\0');
+        default: return {};
+    }
+}
+
+// Handshake message bytes in TLS records of at most `record` bytes each.
+std::string records(const std::string& handshake, std::size_t record) {
+    std::string out;
+    for (std::size_t at = 0; at < handshake.size(); at += record) {
+        const std::string part = handshake.substr(at, record);
+        u8(out, 22);
+        u16(out, 0x0301);
+        out += vec(part, 2);
+    }
+    return out;
+}
+
+}  // namespace
+
+ClientHelloSpec browser_hello(const std::string& server_name) {
+    ClientHelloSpec h;
+    h.ciphers = {0x0a0a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030,
+                 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035};
+    h.extensions = {0x1a1a, 0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d,
+                    0x0005, 0x0023, 0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015, 0x2a2a};
+    h.server_name = server_name;
+    h.alpn = {"h2", "http/1.1"};
+    h.groups = {0x3a3a, 0x001d, 0x0017, 0x0018};
+    h.point_formats = {0};
+    h.signature_algorithms = {0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601};
+    h.supported_versions = {0x4a4a, 0x0304, 0x0303};
+    h.padding = 100;
+    return h;
+}
+
+std::string tls_client_hello(const ClientHelloSpec& h, std::size_t record) {
+    std::string body;
+    u16(body, h.version);
+    body += std::string(32, '\x11');          // random
+    body += vec(std::string(32, '\x22'), 1);  // legacy_session_id
+    body += vec(u16s(h.ciphers), 2);
+    body += vec(std::string(1, '\0'), 1);  // compression: null
+    std::string extensions;
+    for (const auto type : h.extensions) {
+        u16(extensions, type);
+        extensions += vec(extension_body(h, type), 2);
+    }
+    body += vec(extensions, 2);
+    std::string handshake;
+    u8(handshake, 1);
+    u24(handshake, static_cast<unsigned>(body.size()));
+    return records(handshake + body, record);
+}
+
+std::string tls_server_hello(std::uint16_t version, std::uint16_t cipher, std::uint16_t selected) {
+    std::string body;
+    u16(body, version);
+    body += std::string(32, '\x33');
+    body += vec(std::string(32, '\x22'), 1);
+    u16(body, cipher);
+    u8(body, 0);
+    std::string extensions;
+    if (selected != 0) {
+        u16(extensions, 0x002b);
+        std::string v;
+        u16(v, selected);
+        extensions += vec(v, 2);
+    }
+    body += vec(extensions, 2);
+    std::string handshake;
+    u8(handshake, 2);
+    u24(handshake, static_cast<unsigned>(body.size()));
+    return records(handshake + body, 16384);
+}
+
+}  // namespace sluice::pktgen
