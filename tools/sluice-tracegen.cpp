@@ -95,9 +95,11 @@ void usage(FILE* out) {
                  "--hostile adds frames no record should show: random bytes, cut frames,\n"
                  "broken headers, tunnels too deep, stray fragments, a SYN flood of 3000\n"
                  "sources and 2000 packets of one key (--expect does not list them).\n"
-                 "--l7 N adds N conversations whose first payloads Sluice reads for metadata:\n"
-                 "TLS (a ClientHello, every third split over two TCP segments, and a\n"
-                 "ServerHello), their records expecting the fields (but JA3 and JA4).\n"
+                 "--l7 N adds N conversations whose first payloads Sluice reads for metadata,\n"
+                 "in turn TLS (a ClientHello, every third split over two TCP segments, and a\n"
+                 "ServerHello), HTTP (a request, every third split, its response, and for half a\n"
+                 "second exchange) and DNS over UDP (a query and its response, for half a second\n"
+                 "query), their records expecting the fields (but JA3 and JA4).\n"
                  "--link writes the same packets behind another link layer: ethernet (the\n"
                  "default), sll, sll2 (Linux cooked, tcpdump -i any), raw (raw IP), null, loop\n"
                  "(BSD loopback), ppp, ppp-hdlc or chdlc (Cisco HDLC).\n"
@@ -296,66 +298,181 @@ struct TcpSide {
     }
 };
 
-// --l7: conversations whose metadata their records carry, each field expected.
+// The packets of one --l7 conversation, `j` its number among those of its kind, and the
+// fields its record carries.
+struct L7Conversation {
+    std::vector<Packet> packets;
+    sluice::MetadataWriter fields;
+    std::uint8_t groups = 0;
+};
+
+L7Conversation tls_conversation(unsigned j, TcpSide client, TcpSide server) {
+    using sluice::MetadataField;
+    L7Conversation c;
+    // The hello: ALPN h2 and http/1.1 or http/1.1 alone; a TLS 1.3 or a TLS 1.2 server.
+    ClientHelloSpec spec = browser_hello("host-" + std::to_string(j) + ".example");
+    if (j % 2 == 1) spec.alpn = {"http/1.1"};
+    if (j % 3 == 1) spec.ciphers.pop_back();  // clients of other fingerprints
+    if (j % 5 == 2) std::erase(spec.extensions, std::uint16_t{0x0015});
+    const bool tls13 = j % 2 == 0;
+    const std::uint16_t cipher = tls13 ? 0x1301 : 0xc02f;
+    const std::string hello = tls_client_hello(spec);
+    c.packets = {client.next(tcp::syn, ""), server.next(tcp::syn | tcp::ack, ""),
+                 client.next(tcp::ack, "")};
+    if (j % 3 == 0) {  // one record over two segments
+        c.packets.push_back(client.next(tcp::ack, hello.substr(0, hello.size() / 2)));
+        c.packets.push_back(client.next(tcp::psh | tcp::ack, hello.substr(hello.size() / 2)));
+    } else {
+        c.packets.push_back(client.next(tcp::psh | tcp::ack, hello));
+    }
+    c.packets.push_back(
+        server.next(tcp::psh | tcp::ack, tls_server_hello(0x0303, cipher, tls13 ? 0x0304 : 0)));
+    c.packets.push_back(
+        client.next(tcp::psh | tcp::ack, std::string("\x17\x03\x03\x00\x05hello", 10)));
+    c.packets.push_back(server.next(tcp::fin | tcp::ack, ""));
+    c.packets.push_back(client.next(tcp::fin | tcp::ack, ""));
+    c.packets.push_back(server.next(tcp::ack, ""));
+    c.groups = sluice::group_bit(sluice::MetadataGroup::tls);
+    c.fields.put(MetadataField::tls_server_name, spec.server_name);
+    c.fields.put(MetadataField::tls_alpn, j % 2 == 1 ? "http/1.1" : "h2,http/1.1");
+    c.fields.put_number(MetadataField::tls_client_version, 0x0304, 2);
+    c.fields.put_number(MetadataField::tls_server_version, tls13 ? 0x0304 : 0x0303, 2);
+    c.fields.put_number(MetadataField::tls_cipher, cipher, 2);
+    return c;
+}
+
+L7Conversation http_conversation(unsigned j, TcpSide client, TcpSide server) {
+    using sluice::MetadataField;
+    L7Conversation c;
+    const std::string method = j % 4 == 1 ? "POST" : "GET";
+    const std::string host = "web-" + std::to_string(j) + ".example";
+    const std::string target = "/page/" + std::to_string(j) + "?q=" + std::to_string(j * 7);
+    const std::string agent = j % 2 == 0 ? "Mozilla/5.0 (X11; Linux x86_64)" : "curl/7.88.1";
+    const unsigned status = j % 5 == 3 ? 404 : 200;
+    const std::string request = http_request(method, target, host, agent);
+    c.packets = {client.next(tcp::syn, ""), server.next(tcp::syn | tcp::ack, ""),
+                 client.next(tcp::ack, "")};
+    if (j % 3 == 0) {  // the header section over two segments
+        c.packets.push_back(client.next(tcp::ack, request.substr(0, request.size() / 2)));
+        c.packets.push_back(client.next(tcp::psh | tcp::ack, request.substr(request.size() / 2)));
+    } else {
+        c.packets.push_back(client.next(tcp::psh | tcp::ack, request));
+    }
+    c.packets.push_back(server.next(tcp::psh | tcp::ack, http_response(status, 200 + j % 300)));
+    const bool again = j % 2 == 0;  // a second request on the connection
+    if (again) {
+        c.packets.push_back(
+            client.next(tcp::psh | tcp::ack, http_request("GET", "/favicon.ico", host, agent)));
+        c.packets.push_back(server.next(tcp::psh | tcp::ack, http_response(404, 0)));
+    }
+    c.packets.push_back(server.next(tcp::fin | tcp::ack, ""));
+    c.packets.push_back(client.next(tcp::fin | tcp::ack, ""));
+    c.packets.push_back(server.next(tcp::ack, ""));
+    c.groups = sluice::group_bit(sluice::MetadataGroup::http);
+    c.fields.put(MetadataField::http_method, method);
+    c.fields.put(MetadataField::http_host, host);
+    c.fields.put(MetadataField::http_target, target);
+    c.fields.put(MetadataField::http_user_agent, agent);
+    c.fields.put_number(MetadataField::http_status, status, 2);
+    c.fields.put_number(MetadataField::http_requests, again ? 2 : 1, 2);
+    return c;
+}
+
+L7Conversation dns_conversation(unsigned j, Packet query, Packet answer) {
+    using sluice::MetadataField;
+    L7Conversation c;
+    query.protocol = answer.protocol = kUdp;
+    query.dst_port = answer.src_port = 53;
+    const std::string name = "name-" + std::to_string(j) + ".example";
+    const std::uint16_t type = j % 3 == 2 ? 28 : 1;
+    const unsigned rcode = j % 5 == 4 ? 3 : 0;  // NXDOMAIN, no answer
+    std::vector<DnsAnswer> answers;
+    std::vector<std::uint8_t> listed;  // the addresses as the record carries them
+    if (rcode == 0)
+        for (unsigned a = 0; a < 1 + j % 2; ++a) {
+            DnsAnswer x{type, {}};
+            if (type == 1)
+                x.data = {198, 51, 100, static_cast<std::uint8_t>(1 + (j + a) % 250)};
+            else
+                x.data = {0x20,
+                          0x01,
+                          0x0d,
+                          0xb8,
+                          0,
+                          0,
+                          0,
+                          0,
+                          0,
+                          0,
+                          0,
+                          0,
+                          0,
+                          0,
+                          static_cast<std::uint8_t>(j >> 8),
+                          static_cast<std::uint8_t>(j + a)};
+            listed.push_back(static_cast<std::uint8_t>(x.data.size()));
+            listed.insert(listed.end(), x.data.begin(), x.data.end());
+            answers.push_back(x);
+        }
+    const auto id = static_cast<std::uint16_t>(0x1000 + j);
+    const auto with = [](Packet p, const std::string& content) {
+        p.content = content;
+        p.payload = static_cast<std::uint16_t>(content.size());
+        return p;
+    };
+    c.packets = {with(query, dns_query(id, name, type)),
+                 with(answer, dns_response(id, name, type, rcode, answers))};
+    const bool again = j % 2 == 1;  // the client asks once more
+    if (again) {
+        c.packets.push_back(with(query, dns_query(static_cast<std::uint16_t>(id + 1), name, 16)));
+        c.packets.push_back(
+            with(answer, dns_response(static_cast<std::uint16_t>(id + 1), name, 16, 0, {})));
+    }
+    c.groups = sluice::group_bit(sluice::MetadataGroup::dns);
+    c.fields.put(MetadataField::dns_query_name, name);
+    c.fields.put_number(MetadataField::dns_query_type, type, 2);
+    c.fields.put_number(MetadataField::dns_response_code, rcode, 1);
+    c.fields.put(MetadataField::dns_answers, std::span<const std::uint8_t>(listed));
+    c.fields.put_number(MetadataField::dns_queries, again ? 2 : 1, 2);
+    return c;
+}
+
+// --l7: conversations whose metadata their records carry, each field expected: TLS, HTTP and
+// DNS in turn.
 void l7_conversations(const Options& o, std::vector<Event>& events,
                       std::vector<Expected>& expected) {
     std::uint64_t t = o.start_ns + 3'000'000;
-    using sluice::MetadataField;
     for (unsigned i = 0; i < o.l7; ++i) {
-        const bool v6 = i % 4 == 3;
-        TcpSide client{{}, 1000 + i * 7919};
-        client.p.protocol = kTcp;
-        client.p.ip_version = v6 ? 6 : 4;
-        client.p.src =
+        const unsigned j = i / 3;
+        const bool v6 = j % 4 == 3;
+        Packet client;
+        client.protocol = kTcp;
+        client.ip_version = v6 ? 6 : 4;
+        client.src =
             v6 ? ipv6(0x2001, 0xdb8, 0, 7, 0, 0, static_cast<std::uint16_t>(i >> 8),
                       static_cast<std::uint16_t>(i & 0xff))
                : ipv4(10, 253, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i));
-        client.p.dst =
-            v6 ? ipv6(0x2001, 0xdb8, 0, 8, 0, 0, 0, static_cast<std::uint16_t>(1 + i % 50))
-               : ipv4(192, 0, 2, static_cast<std::uint8_t>(200 + i % 50));
-        client.p.src_port = static_cast<std::uint16_t>(30000 + i);
-        client.p.dst_port = 443;
-        TcpSide server{client.p, 500000 + i * 104729};
-        std::swap(server.p.src, server.p.dst);
-        std::swap(server.p.src_port, server.p.dst_port);
-        server.p.ttl = 60;
-        // The hello: ALPN h2 and http/1.1 or http/1.1 alone; a TLS 1.3 or a TLS 1.2 server.
-        ClientHelloSpec spec = browser_hello("host-" + std::to_string(i) + ".example");
-        if (i % 2 == 1) spec.alpn = {"http/1.1"};
-        if (i % 3 == 1) spec.ciphers.pop_back();  // clients of other fingerprints
-        if (i % 5 == 2) std::erase(spec.extensions, std::uint16_t{0x0015});
-        const bool tls13 = i % 2 == 0;
-        const std::uint16_t cipher = tls13 ? 0x1301 : 0xc02f;
-        const std::string hello = tls_client_hello(spec);
-        std::vector<Packet> packets = {client.next(tcp::syn, ""),
-                                       server.next(tcp::syn | tcp::ack, ""),
-                                       client.next(tcp::ack, "")};
-        if (i % 3 == 0) {  // one record over two segments
-            packets.push_back(client.next(tcp::ack, hello.substr(0, hello.size() / 2)));
-            packets.push_back(client.next(tcp::psh | tcp::ack, hello.substr(hello.size() / 2)));
-        } else {
-            packets.push_back(client.next(tcp::psh | tcp::ack, hello));
-        }
-        packets.push_back(
-            server.next(tcp::psh | tcp::ack, tls_server_hello(0x0303, cipher, tls13 ? 0x0304 : 0)));
-        packets.push_back(
-            client.next(tcp::psh | tcp::ack, std::string("\x17\x03\x03\x00\x05hello", 10)));
-        packets.push_back(server.next(tcp::fin | tcp::ack, ""));
-        packets.push_back(client.next(tcp::fin | tcp::ack, ""));
-        packets.push_back(server.next(tcp::ack, ""));
+        client.dst = v6 ? ipv6(0x2001, 0xdb8, 0, 8, 0, 0, 0, static_cast<std::uint16_t>(1 + i % 50))
+                        : ipv4(192, 0, 2, static_cast<std::uint8_t>(200 + i % 50));
+        client.src_port = static_cast<std::uint16_t>(20000 + i % 40000);
+        client.dst_port = i % 3 == 0 ? 443 : 80;
+        Packet server = client;
+        std::swap(server.src, server.dst);
+        std::swap(server.src_port, server.dst_port);
+        server.ttl = 60;
+        const TcpSide c{client, 1000 + i * 7919}, s{server, 500000 + i * 104729};
+        const L7Conversation conversation = i % 3 == 0   ? tls_conversation(j, c, s)
+                                            : i % 3 == 1 ? http_conversation(j, c, s)
+                                                         : dns_conversation(j, client, server);
         Expected e;
-        for (const Packet& p : packets) {
-            e.add(p, p.src == client.p.src, t);
+        for (const Packet& p : conversation.packets) {
+            e.add(p, p.src == client.src, t);
             events.push_back({t, p, {}});
             t += 200'000;
         }
-        key_of(packets[0], e);
-        e.record.metadata_groups = sluice::group_bit(sluice::MetadataGroup::tls);
-        e.metadata.put(MetadataField::tls_server_name, spec.server_name);
-        e.metadata.put(MetadataField::tls_alpn, i % 2 == 1 ? "http/1.1" : "h2,http/1.1");
-        e.metadata.put_number(MetadataField::tls_client_version, 0x0304, 2);
-        e.metadata.put_number(MetadataField::tls_server_version, tls13 ? 0x0304 : 0x0303, 2);
-        e.metadata.put_number(MetadataField::tls_cipher, cipher, 2);
+        key_of(conversation.packets[0], e);
+        e.record.metadata_groups = conversation.groups;
+        e.metadata = conversation.fields;
         expected.push_back(std::move(e));
     }
 }

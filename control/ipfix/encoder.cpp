@@ -2,6 +2,8 @@
 // and the options records of the reliability statistics (RFC 7011 section 4).
 #include "control/ipfix/encoder.hpp"
 
+#include <arpa/inet.h>
+
 #include <array>
 #include <cstring>
 #include <utility>
@@ -180,24 +182,38 @@ constexpr Element kElementTypesFields[] = {
     ie::informationElementRangeEnd,   ie::informationElementName,
     ie::informationElementDescription};
 
-// A metadata group's fields: each element, and the field it takes its value from (in a
-// uniflow record of the responder, from `reverse`).
+// A metadata group's fields: each element, and the field it takes its value from.
 struct GroupField {
     Element element;
     MetadataField field;
-    MetadataField reverse;
 };
 constexpr GroupField kTlsFields[] = {
-    {ie::sslServerName, MetadataField::tls_server_name, MetadataField::tls_server_name},
-    {ie::tlsApplicationProtocols, MetadataField::tls_alpn, MetadataField::tls_alpn},
-    {ie::tlsClientVersion, MetadataField::tls_client_version, MetadataField::tls_client_version},
-    {ie::tlsServerVersion, MetadataField::tls_server_version, MetadataField::tls_server_version},
-    {ie::sslServerCipher, MetadataField::tls_cipher, MetadataField::tls_cipher},
-    {ie::tlsJa3, MetadataField::tls_ja3, MetadataField::tls_ja3},
-    {ie::tlsJa4, MetadataField::tls_ja4, MetadataField::tls_ja4},
+    {ie::sslServerName, MetadataField::tls_server_name},
+    {ie::tlsApplicationProtocols, MetadataField::tls_alpn},
+    {ie::tlsClientVersion, MetadataField::tls_client_version},
+    {ie::tlsServerVersion, MetadataField::tls_server_version},
+    {ie::sslServerCipher, MetadataField::tls_cipher},
+    {ie::tlsJa3, MetadataField::tls_ja3},
+    {ie::tlsJa4, MetadataField::tls_ja4},
+};
+constexpr GroupField kHttpFields[] = {
+    {ie::httpRequestMethod, MetadataField::http_method},
+    {ie::httpRequestHost, MetadataField::http_host},
+    {ie::httpRequestTarget, MetadataField::http_target},
+    {ie::httpUserAgent, MetadataField::http_user_agent},
+    {ie::httpStatusCode, MetadataField::http_status},
+    {ie::httpRequestCount, MetadataField::http_requests},
+};
+constexpr GroupField kDnsFields[] = {
+    {ie::dnsQName, MetadataField::dns_query_name},
+    {ie::dnsQRType, MetadataField::dns_query_type},
+    {ie::dnsNXDomain, MetadataField::dns_response_code},
+    {ie::dnsAnswerAddresses, MetadataField::dns_answers},
+    {ie::dnsQueryCount, MetadataField::dns_queries},
 };
 // By MetadataGroup.
-constexpr std::span<const GroupField> kGroupFields[kMetadataGroups] = {kTlsFields};
+constexpr std::span<const GroupField> kGroupFields[kMetadataGroups] = {kTlsFields, kHttpFields,
+                                                                       kDnsFields};
 
 // A flow template with metadata: its fields, and where those after the base ones come from.
 struct MetadataTemplate {
@@ -318,6 +334,25 @@ std::uint8_t data_type_code(Type t) {
         case Type::octet_array: return 0;
     }
     return 0;
+}
+
+// A metadata list of addresses (a length byte, 4 or 16, and the address, each) as text,
+// comma-separated, into `out` (kMaxMetadataBytes); its length.
+std::size_t addresses_text(std::span<const std::uint8_t> list, char* out) {
+    std::size_t n = 0;
+    for (std::size_t at = 0; at < list.size();) {
+        const std::size_t k = list[at];
+        if ((k != 4 && k != 16) || at + 1 + k > list.size()) break;
+        char text[INET6_ADDRSTRLEN];
+        inet_ntop(k == 4 ? AF_INET : AF_INET6, &list[at + 1], text, sizeof(text));
+        const std::size_t length = std::strlen(text);
+        if (n + (n != 0) + length > kMaxMetadataBytes) break;
+        if (n != 0) out[n++] = ',';
+        std::memcpy(out + n, text, length);
+        n += length;
+        at += 1 + k;
+    }
+    return n;
 }
 
 // The group of `groups`' application-layer bit (a flow has one at most).
@@ -534,17 +569,23 @@ bool MessageBuilder::add_with_metadata(const FlowRecord& r, std::span<const std:
     // The record's fields, by id (a field the bytes carry twice: its first value).
     std::array<std::span<const std::uint8_t>, 128> value{};
     std::array<bool, 128> seen{};
+    char addresses[kMaxMetadataBytes];  // a list of addresses as text
     MetadataReader reader(metadata);
     for (MetadataReader::Field f; reader.next(f);) {
         const auto id = static_cast<std::uint8_t>(f.info->field) & 127;
-        if (!seen[id]) value[id] = cut(f.value);
+        if (seen[id]) continue;
         seen[id] = true;
+        value[id] = cut(f.value);
+        if (f.info->type == MetadataType::addresses) {
+            const std::size_t n = addresses_text(f.value, addresses);
+            value[id] = {reinterpret_cast<const std::uint8_t*>(addresses), n};
+        }
     }
     const std::size_t index = template_index(r.ip_version, precision_, shape_);
     const MetadataTemplate& m = metadata_table()[index * 10 + application_group(groups) * 2];
     std::size_t length = kLengthOf[index];
     for (const GroupField& f : m.sources) {
-        const auto id = static_cast<std::uint8_t>(r.responder ? f.reverse : f.field);
+        const auto id = static_cast<std::uint8_t>(f.field);
         length +=
             f.element.length == kVariableLength ? encoded_length(value[id]) : f.element.length;
     }
@@ -553,7 +594,7 @@ bool MessageBuilder::add_with_metadata(const FlowRecord& r, std::span<const std:
     encode_base(index, p, r);
     p += kLengthOf[index];
     for (const GroupField& f : m.sources) {
-        const auto& v = value[static_cast<std::uint8_t>(r.responder ? f.reverse : f.field)];
+        const auto& v = value[static_cast<std::uint8_t>(f.field)];
         if (f.element.length == kVariableLength) {
             p = put_variable(p, v);
             continue;

@@ -5,21 +5,37 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dataplane/l7/dns.hpp"
+#include "dataplane/l7/http.hpp"
+
 namespace sluice::l7 {
 namespace {
 
-constexpr std::uint8_t kTcp = 6;
+constexpr std::uint8_t kTcp = 6, kUdp = 17;
+constexpr std::uint16_t kDnsPort = 53;
+
+// Slot::state bits.
+enum : std::uint8_t {
+    kQueryRead = 1,     // DNS: the first query's fields are in
+    kResponseRead = 2,  // DNS: the first response's
+    kNamed = 4,         // DNS: the question's name and type are in
+};
 
 // The fields a flow keeps: two strings at max_length (most are far shorter: a flow's strings
-// share the room, and one that finds none left is counted as cut) and its numbers; within what
-// a record's extensions carry.
+// share the room, and one that finds none left is counted as cut), its numbers and the DNS
+// answers; within what a record's extensions carry.
 std::size_t field_bytes(const config::Metadata& c) {
     const std::size_t strings = 2 * (3 + std::size_t{c.max_length});
+    const std::size_t answers = 3 + std::size_t{c.max_answers} * 17;
     const std::size_t numbers = 16 * 11;
-    return std::min<std::size_t>(kMaxMetadataBytes, (strings + numbers + 63) & ~63ull);
+    return std::min<std::size_t>(kMaxMetadataBytes, (strings + answers + numbers + 63) & ~63ull);
 }
 
 // Messages split over segments are few and short-lived: a buffer for one flow in 16.
+std::size_t malformed_index(auto protocol) {
+    return static_cast<std::size_t>(protocol) - 1;  // kMetadataProtocolNames's order
+}
+
 std::size_t buffer_count(const config::Metadata& c) {
     return std::max<std::size_t>(64, c.flows / 16);
 }
@@ -87,12 +103,24 @@ void Extractor::release(Stream& st) {
     st.length = 0;
 }
 
-// What a flow's first message says it speaks.
+// What a flow's first message says it speaks: TLS and HTTP by their first bytes, DNS by its
+// port and a header that reads.
 Extractor::Protocol Extractor::detect(const meter::Payload& p) const {
-    const std::uint8_t* d = p.data;
-    if (p.protocol == kTcp && p.length >= 6 && d[0] == 22 && d[1] == 3 && d[2] <= 4 && d[5] == 1)
+    const std::span<const std::uint8_t> d(p.data, p.length);
+    const bool dns_port = p.ports[0] == kDnsPort || p.ports[1] == kDnsPort;
+    if (p.protocol == kUdp) return dns_port && dns_start(d) ? Protocol::dns : Protocol::none;
+    if (p.protocol != kTcp) return Protocol::none;
+    if (d.size() >= 6 && d[0] == 22 && d[1] == 3 && d[2] <= 4 && d[5] == 1)
         return Protocol::tls;  // a handshake record that begins with a ClientHello
+    if (http_request_start(d)) return Protocol::http;
+    if (dns_port && d.size() >= 2 && dns_start(d.subspan(2))) return Protocol::dns;
     return Protocol::none;
+}
+
+// Whether the protocol's client goes on being counted (HTTP requests, DNS queries) once its
+// first message is read: its payloads are looked at to the end of the budget.
+bool Extractor::counts(Protocol protocol) {
+    return protocol == Protocol::http || protocol == Protocol::dns;
 }
 
 bool Extractor::inspect(std::uint32_t& index, const meter::Payload& p, std::uint64_t,
@@ -114,8 +142,22 @@ bool Extractor::inspect(std::uint32_t& index, const meter::Payload& p, std::uint
     }
     Slot& s = slot(index);
     const unsigned side = p.from_client == s.client_is_initiator ? 0 : 1;
-    if (!s.stream[side].done) feed(s, side, p, c);
-    return s.stream[0].done && s.stream[1].done;
+    if (s.protocol == Protocol::dns && p.protocol == kUdp) {
+        datagram(s, {p.data, p.length}, c);
+        return false;  // its queries are counted to the end of the budget
+    }
+    if (side == 0 && s.protocol == Protocol::http)
+        s.requests = static_cast<std::uint16_t>(s.requests + http_requests_in({p.data, p.length}));
+    if (!s.stream[side].read) feed(s, side, p, c);
+    return s.stream[0].read && s.stream[1].read && !counts(s.protocol);
+}
+
+// A DNS message over UDP, whole in its datagram: a query counted, the first query's and the
+// first response's fields read.
+void Extractor::datagram(Slot& s, std::span<const std::uint8_t> message, MeterCounters& c) {
+    if (message.size() >= 3 && (message[2] & 0x80) == 0) ++s.requests;
+    const Parse result = parse_dns_message(s, message, c);
+    if (result == Parse::malformed) ++c.metadata_malformed[malformed_index(Protocol::dns)];
 }
 
 void Extractor::feed(Slot& s, unsigned side, const meter::Payload& p, MeterCounters& c) {
@@ -129,7 +171,7 @@ void Extractor::feed(Slot& s, unsigned side, const meter::Payload& p, MeterCount
         if (result == Parse::incomplete && p.protocol == kTcp && whole) {
             if (free_buffer_count_ == 0) {
                 ++c.metadata_reassembly_full;
-                st.done = true;
+                finish(st);
                 return;
             }
             st.buffer = free_buffers_[--free_buffer_count_];
@@ -141,8 +183,7 @@ void Extractor::feed(Slot& s, unsigned side, const meter::Payload& p, MeterCount
     } else {  // the next segment of a message split over several
         if (p.tcp_seq != st.next_seq || !whole) {
             ++c.metadata_out_of_order;
-            release(st);
-            st.done = true;
+            finish(st);
             return;
         }
         st.next_seq += p.wire_length;
@@ -156,26 +197,98 @@ void Extractor::feed(Slot& s, unsigned side, const meter::Payload& p, MeterCount
         case Parse::incomplete:
             if (st.buffer == 0) {  // cut by the frame's capture length
                 ++c.metadata_beyond_budget;
-                st.done = true;
+                finish(st);
             }
             return;
         case Parse::complete: break;
         case Parse::beyond: ++c.metadata_beyond_budget; break;
-        case Parse::malformed:
-            ++c.metadata_malformed[static_cast<std::size_t>(s.protocol) - 1];
-            break;
+        case Parse::malformed: ++c.metadata_malformed[malformed_index(s.protocol)]; break;
         case Parse::other: break;
     }
+    finish(st);
+}
+
+// The direction's first message is read, or given up: nothing more is gathered for it.
+void Extractor::finish(Stream& st) {
     release(st);
-    st.done = true;
+    st.read = true;
 }
 
 Parse Extractor::parse(Slot& s, unsigned side, std::span<const std::uint8_t> bytes,
                        MeterCounters& c) {
     switch (s.protocol) {
         case Protocol::tls: return parse_tls(s, side, bytes, c);
+        case Protocol::http: return parse_http(s, side, bytes, c);
+        case Protocol::dns: {  // over TCP: each message behind its 2-byte length
+            if (bytes.size() < 2) return Parse::incomplete;
+            const std::size_t length = std::size_t{bytes[0]} << 8 | bytes[1];
+            if (bytes.size() < 2 + length) return Parse::incomplete;
+            return parse_dns_message(s, bytes.subspan(2, length), c);
+        }
         default: return Parse::other;
     }
+}
+
+Parse Extractor::parse_http(Slot& s, unsigned side, std::span<const std::uint8_t> bytes,
+                            MeterCounters& c) {
+    if (side == 1) {
+        std::uint16_t status = 0;
+        const Parse read = parse_http_status(bytes, status);
+        if (read == Parse::complete) put_number(s, MetadataField::http_status, status, 2, c);
+        return read;
+    }
+    HttpRequest r;
+    const Parse read = parse_http_request(bytes, r);
+    if (read != Parse::complete) return read;
+    s.groups |= group_bit(MetadataGroup::http);
+    const auto as_bytes = [](std::string_view v) {
+        return std::span(reinterpret_cast<const std::uint8_t*>(v.data()), v.size());
+    };
+    put_text(s, MetadataField::http_method, as_bytes(r.method), c);
+    if (r.has_host) put_text(s, MetadataField::http_host, as_bytes(r.host), c);
+    put_text(s, MetadataField::http_target, as_bytes(r.target), c);
+    if (r.has_user_agent) put_text(s, MetadataField::http_user_agent, as_bytes(r.user_agent), c);
+    return Parse::complete;
+}
+
+// The first query's name and type, then the first response's code and answers (and its
+// question, when the query was not seen).
+Parse Extractor::parse_dns_message(Slot& s, std::span<const std::uint8_t> message,
+                                   MeterCounters& c) {
+    const bool response = message.size() >= 3 && (message[2] & 0x80) != 0;
+    const std::uint8_t bit = response ? kResponseRead : kQueryRead;
+    if (s.state & bit) return Parse::complete;
+    DnsMessage m;
+    const Parse read = parse_dns(message, config_.max_answers, m);
+    if (read != Parse::complete) return read;
+    s.state |= bit;
+    s.groups |= group_bit(MetadataGroup::dns);
+    if (m.has_question && !(s.state & kNamed)) {
+        s.state |= kNamed;
+        // The labels' bytes escaped, and a '.' within a label too: '.' only between labels.
+        std::uint8_t text[256 * 4];
+        std::size_t n = 0, from = 0;
+        for (unsigned l = 0; l < m.labels; ++l) {
+            if (l != 0) text[n++] = '.';
+            for (std::size_t i = from; i < m.label_ends[l]; ++i) {
+                if (m.name[i] != '.') {
+                    n += escape(m.name[i], text + n);
+                    continue;
+                }
+                std::memcpy(text + n, "\\x2e", 4);
+                n += 4;
+            }
+            from = m.label_ends[l] + 1u;
+        }
+        if (m.labels == 0) text[n++] = '.';
+        put_text(s, MetadataField::dns_query_name, {text, n}, c, true);
+        put_number(s, MetadataField::dns_query_type, m.type, 2, c);
+    }
+    if (response) {
+        put_number(s, MetadataField::dns_response_code, m.response_code, 1, c);
+        put(s, MetadataField::dns_answers, {m.answers.data(), m.answers_length}, c);
+    }
+    return Parse::complete;
 }
 
 Parse Extractor::parse_tls(Slot& s, unsigned side, std::span<const std::uint8_t> bytes,
@@ -245,26 +358,36 @@ void Extractor::put_number(Slot& s, MetadataField f, std::uint64_t v, unsigned w
     put(s, f, {b, width}, c);
 }
 
-void Extractor::put_text(Slot& s, MetadataField f, std::span<const std::uint8_t> value,
-                         MeterCounters& c) {
+// `b` as it stands in a string: itself when printable ASCII (but '\\'), else \xHH; its length.
+std::size_t Extractor::escape(std::uint8_t b, std::uint8_t* out) {
     static constexpr char kHex[] = "0123456789abcdef";
+    if (b >= 0x20 && b < 0x7f && b != '\\') {
+        out[0] = b;
+        return 1;
+    }
+    out[0] = '\\';
+    out[1] = 'x';
+    out[2] = static_cast<std::uint8_t>(kHex[b >> 4]);
+    out[3] = static_cast<std::uint8_t>(kHex[b & 15]);
+    return 4;
+}
+
+void Extractor::put_text(Slot& s, MetadataField f, std::span<const std::uint8_t> value,
+                         MeterCounters& c, bool escaped) {
     std::uint8_t text[512 + 4];
     std::size_t n = 0;
-    for (const std::uint8_t b : value) {
-        const bool plain = b >= 0x20 && b < 0x7f && b != '\\';
-        const std::size_t k = plain ? 1 : 4;
+    for (std::size_t i = 0; i < value.size();) {
+        std::uint8_t one[4];
+        // An escape already written is one unit: it is kept or cut whole.
+        const bool unit = escaped && value[i] == '\\' && i + 4 <= value.size();
+        const std::size_t k = unit ? 4 : escaped ? 1 : escape(value[i], one);
         if (n + k > config_.max_length) {
             ++c.metadata_fields_cut;
             break;
         }
-        if (plain) {
-            text[n++] = b;
-        } else {
-            text[n++] = '\\';
-            text[n++] = 'x';
-            text[n++] = static_cast<std::uint8_t>(kHex[b >> 4]);
-            text[n++] = static_cast<std::uint8_t>(kHex[b & 15]);
-        }
+        std::memcpy(text + n, escaped ? &value[i] : one, k);
+        n += k;
+        i += escaped ? k : 1;
     }
     put(s, f, {text, n}, c);
 }
@@ -273,7 +396,24 @@ unsigned Extractor::emit(std::uint32_t& index, bool goes_on, FlowRecord* out, st
                          MeterCounters& c) {
     Slot& s = slot(index);
     groups = s.groups;
-    const unsigned n = s.groups != 0 ? write_extensions({fields(s), s.length}, out) : 0;
+    unsigned n = 0;
+    if (s.groups != 0) {
+        std::uint8_t bytes[kMaxMetadataBytes];
+        std::memcpy(bytes, fields(s), s.length);
+        std::size_t length = s.length;
+        // The counts so far, behind the fields found once.
+        const MetadataField count = s.protocol == Protocol::http ? MetadataField::http_requests
+                                                                 : MetadataField::dns_queries;
+        if (counts(s.protocol) && length + 5 <= sizeof(bytes)) {
+            bytes[length] = static_cast<std::uint8_t>(count);
+            bytes[length + 1] = 2;
+            bytes[length + 2] = 0;
+            bytes[length + 3] = static_cast<std::uint8_t>(s.requests);
+            bytes[length + 4] = static_cast<std::uint8_t>(s.requests >> 8);
+            length += 5;
+        }
+        n = write_extensions({bytes, length}, out);
+    }
     if (!goes_on) {
         free_slot(index);
         index = 0;

@@ -41,17 +41,17 @@ private:
         std::uint32_t next_seq;  // of the byte that continues it
         std::uint32_t buffer;    // a reassembly buffer, from 1; 0: none
         std::uint16_t length;    // bytes in it
-        bool done;               // nothing more is read from this direction
+        bool read;               // its first message is read, or given up
     };
     struct Slot {
         std::uint32_t next_free;
         Protocol protocol;
         std::uint8_t groups;       // found: MetadataGroup bits
         bool client_is_initiator;  // the initiator sent the first message (roles by content)
-        std::uint8_t reserved;
-        Stream stream[2];        // [0] the client's, [1] the server's
-        std::uint16_t length;    // of `fields`
-        std::uint16_t requests;  // HTTP requests, DNS queries
+        std::uint8_t state;        // what of the protocol's messages is read
+        Stream stream[2];          // [0] the client's, [1] the server's
+        std::uint16_t length;      // of `fields`
+        std::uint16_t requests;    // HTTP requests, DNS queries
         std::uint32_t reserved2;
         // Then the fields found, in metadata.hpp's bytes, up to field_bytes_.
     };
@@ -65,21 +65,28 @@ private:
     }
 
     Protocol detect(const meter::Payload& p) const;
+    static bool counts(Protocol protocol);
     std::uint32_t take_slot();
     void free_slot(std::uint32_t i);
     void release(Stream& st);
     // Feeds one payload of side `side` to the slot's protocol.
     void feed(Slot& s, unsigned side, const meter::Payload& p, MeterCounters& c);
+    void finish(Stream& st);
+    void datagram(Slot& s, std::span<const std::uint8_t> message, MeterCounters& c);
     // What a parser makes of `bytes` (a direction's stream from its first byte).
     Parse parse(Slot& s, unsigned side, std::span<const std::uint8_t> bytes, MeterCounters& c);
     Parse parse_tls(Slot& s, unsigned side, std::span<const std::uint8_t> bytes, MeterCounters& c);
+    Parse parse_http(Slot& s, unsigned side, std::span<const std::uint8_t> bytes, MeterCounters& c);
+    Parse parse_dns_message(Slot& s, std::span<const std::uint8_t> message, MeterCounters& c);
 
     // Fields into the slot: what does not fit is left out, and counted.
     void put(Slot& s, MetadataField f, std::span<const std::uint8_t> value, MeterCounters& c);
     void put_number(Slot& s, MetadataField f, std::uint64_t v, unsigned width, MeterCounters& c);
-    // A string, escaped (bytes outside printable ASCII, and '\', as \xHH) and cut to
-    // max_length.
-    void put_text(Slot& s, MetadataField f, std::span<const std::uint8_t> value, MeterCounters& c);
+    // A string, escaped (bytes outside printable ASCII, and '\', as \xHH; `escaped`: it is
+    // already) and cut to max_length, never inside an escape.
+    void put_text(Slot& s, MetadataField f, std::span<const std::uint8_t> value, MeterCounters& c,
+                  bool escaped = false);
+    static std::size_t escape(std::uint8_t b, std::uint8_t* out);
 
     config::Metadata config_;
     std::uint32_t slots_;

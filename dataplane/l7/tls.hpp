@@ -8,16 +8,9 @@
 #include <span>
 #include <string_view>
 
-namespace sluice::l7 {
+#include "dataplane/l7/parse.hpp"
 
-// How far a parser got with the bytes it was given.
-enum class Parse : std::uint8_t {
-    complete,    // the message was read
-    incomplete,  // more bytes of the stream are needed
-    malformed,   // a length or a field that cannot be
-    other,       // not this protocol's message
-    beyond,      // longer than the bytes a flow may gather for it
-};
+namespace sluice::l7 {
 
 // A list of 16-bit values of a hello, GREASE included, in order, up to its bound (what lies
 // beyond is counted, not kept).

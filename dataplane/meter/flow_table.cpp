@@ -77,7 +77,6 @@ void to_record(const Bucket& b, unsigned slot, FlowEndReason reason, FlowRecord&
     r.mark = 0;
     r.extensions = 0;
     r.metadata_groups = 0;
-    r.responder = 0;
     std::memset(r.reserved, 0, sizeof(r.reserved));
     std::memcpy(r.source_address, h.key.address[i], 4);
     std::memcpy(r.destination_address, h.key.address[o], 4);

@@ -213,13 +213,14 @@ struct Collector {
     friend bool operator==(const Collector&, const Collector&) = default;
 };
 
-// What the workers extract from the first payloads of a flow beside its application (TLS
-// metadata): memory and bounds.
+// What the workers extract from the first payloads of a flow beside its application (TLS, HTTP
+// and DNS metadata): memory and bounds.
 struct Metadata {
     bool enabled = true;
     std::uint32_t flows = 32768;     // per worker: flows whose metadata is kept at once
     std::uint32_t bytes = 4096;      // of each direction's first payloads, reassembled
     std::uint32_t max_length = 256;  // of each string, in bytes, once escaped
+    std::uint32_t max_answers = 4;   // DNS answers (A and AAAA addresses) kept
 
     friend bool operator==(const Metadata&, const Metadata&) = default;
 };

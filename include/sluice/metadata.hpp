@@ -16,8 +16,10 @@ namespace sluice {
 
 // The groups a collector chooses among (`fields`), a bit each in FlowRecord::metadata_groups.
 // clang-format off
-#define SLUICE_METADATA_GROUPS(X) \
-    X(tls, 0, "TLS ClientHello and ServerHello: server name, ALPN, versions, cipher, JA3, JA4")
+#define SLUICE_METADATA_GROUPS(X)                                                                \
+    X(tls, 0, "TLS ClientHello and ServerHello: server name, ALPN, versions, cipher, JA3, JA4")   \
+    X(http, 1, "HTTP/1.x: the first request's method, host, target and user agent; its status")   \
+    X(dns, 2, "DNS: the first query's name and type, the response code, the first answers")
 // clang-format on
 
 enum class MetadataGroup : std::uint8_t {
@@ -35,7 +37,8 @@ inline constexpr std::uint8_t group_bit(MetadataGroup g) {
     return static_cast<std::uint8_t>(1u << static_cast<unsigned>(g));
 }
 // The application-layer groups: a flow has one of them at most.
-inline constexpr std::uint8_t kApplicationGroups = group_bit(MetadataGroup::tls);
+inline constexpr std::uint8_t kApplicationGroups =
+    group_bit(MetadataGroup::tls) | group_bit(MetadataGroup::http) | group_bit(MetadataGroup::dns);
 
 inline constexpr std::array<std::string_view, kMetadataGroups> kMetadataGroupNames = {
 #define SLUICE_X(name, bit, help) #name,
@@ -57,7 +60,18 @@ enum class MetadataType : std::uint8_t { string, u8, u16, u32, u64, addresses };
     X(tls_ja3,                  4, tls, string)                    \
     X(tls_ja4,                  5, tls, string)                    \
     X(tls_server_version,       6, tls, u16)                       \
-    X(tls_cipher,               7, tls, u16)
+    X(tls_cipher,               7, tls, u16)                       \
+    X(http_method,             32, http, string)                   \
+    X(http_host,               33, http, string)                   \
+    X(http_target,             34, http, string)                   \
+    X(http_user_agent,         35, http, string)                   \
+    X(http_status,             36, http, u16)                      \
+    X(http_requests,           37, http, u16)                      \
+    X(dns_query_name,          48, dns, string)                    \
+    X(dns_query_type,          49, dns, u16)                       \
+    X(dns_response_code,       50, dns, u8)                        \
+    X(dns_answers,             51, dns, addresses)                 \
+    X(dns_queries,             52, dns, u16)
 // clang-format on
 
 enum class MetadataField : std::uint8_t {

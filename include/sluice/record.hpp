@@ -67,10 +67,7 @@ struct alignas(64) FlowRecord {
     // record of a flow (active timeouts included).
     std::uint8_t biflow_direction;
     std::uint8_t metadata_groups;  // MetadataGroup bits of what the extensions carry
-    // A uniflow record made of a biflow's responder (sluice-control's own, never exported):
-    // the metadata fields of its direction are the reverse ones.
-    std::uint8_t responder;
-    std::uint8_t reserved[6];
+    std::uint8_t reserved[7];
 };
 static_assert(sizeof(FlowRecord) == 128);
 static_assert(std::is_trivially_copyable_v<FlowRecord>);

@@ -114,6 +114,7 @@ void visit(V& v, Metadata& m) {
     v.integer("flows", m.flows, 1024, 1u << 24);
     v.integer("bytes", m.bytes, 256, 16384);
     v.integer("max_length", m.max_length, 16, 512);
+    v.integer("max_answers", m.max_answers, 0, 16);
 }
 
 template <typename V>

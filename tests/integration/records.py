@@ -11,6 +11,10 @@ import json
 import sys
 
 
+def frozen(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
 def load(path, fields):
     records = collections.Counter()
     for number, line in enumerate(open(path), 1):
@@ -18,7 +22,7 @@ def load(path, fields):
             r = json.loads(line)
         except json.JSONDecodeError as e:
             sys.exit(f"{path}:{number}: not a record: {e}")
-        records[tuple((f, r.get(f)) for f in (fields or sorted(r)))] += 1
+        records[tuple((f, frozen(r.get(f))) for f in (fields or sorted(r)))] += 1
     return records
 
 

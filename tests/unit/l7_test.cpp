@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/l7/dns.hpp"
 #include "dataplane/l7/extractor.hpp"
+#include "dataplane/l7/http.hpp"
 #include "dataplane/l7/tls.hpp"
 #include "dataplane/meter/flow_table.hpp"
 #include "sluice/metadata.hpp"
@@ -25,7 +27,7 @@ std::span<const std::uint8_t> bytes(const std::string& s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
-// The ClientHello in `stream`, read.
+// The ClientHello in `stream`, read: its views are into `stream`, which must outlive it.
 ClientHello client_hello(const std::string& stream) {
     static std::uint8_t scratch[16384];
     std::span<const std::uint8_t> body;
@@ -36,7 +38,8 @@ ClientHello client_hello(const std::string& stream) {
 }
 
 TEST(Tls, AClientHelloGivesItsServerNameAlpnVersionsAndLists) {
-    const ClientHello h = client_hello(tls_client_hello(browser_hello("www.example.com")));
+    const std::string h_stream = tls_client_hello(browser_hello("www.example.com"));
+    const ClientHello h = client_hello(h_stream);
     EXPECT_EQ(h.server_name, "www.example.com");
     EXPECT_EQ(h.version, 0x0303);
     EXPECT_EQ(h.offered_version(), 0x0304) << "the highest of supported_versions, GREASE out";
@@ -48,7 +51,8 @@ TEST(Tls, AClientHelloGivesItsServerNameAlpnVersionsAndLists) {
 }
 
 TEST(Tls, Ja3IsTheMd5OfVersionCiphersExtensionsGroupsAndFormatsWithoutGrease) {
-    const ClientHello h = client_hello(tls_client_hello(browser_hello("www.example.com")));
+    const std::string h_stream = tls_client_hello(browser_hello("www.example.com"));
+    const ClientHello h = client_hello(h_stream);
     char text[512];
     const std::size_t n = ja3_string(h, text);
     EXPECT_EQ(std::string(text, n),
@@ -61,20 +65,23 @@ TEST(Tls, Ja3IsTheMd5OfVersionCiphersExtensionsGroupsAndFormatsWithoutGrease) {
 }
 
 TEST(Tls, Ja4MatchesFoxIosWorkedExample) {
-    const ClientHello h = client_hello(tls_client_hello(browser_hello("www.example.com")));
+    const std::string h_stream = tls_client_hello(browser_hello("www.example.com"));
+    const ClientHello h = client_hello(h_stream);
     Digests d;
     char out[36];
     EXPECT_EQ(std::string(out, ja4(h, 't', d, out)), "t13d1516h2_8daaf6152771_e5627efa2ab1");
     ClientHelloSpec bare;  // no SNI, no ALPN, no extensions, no ciphers
     bare.version = 0x0301;
-    const ClientHello b = client_hello(tls_client_hello(bare));
+    const std::string b_stream = tls_client_hello(bare);
+    const ClientHello b = client_hello(b_stream);
     EXPECT_EQ(std::string(out, ja4(b, 'q', d, out)), "q10i000000_000000000000_000000000000");
 }
 
 TEST(Tls, Ja4TakesHexDigitsOfAnAlpnThatIsNotAlphanumeric) {
     ClientHelloSpec spec = browser_hello("a.example");
     spec.alpn = {std::string("\xab\xcd", 2)};
-    const ClientHello h = client_hello(tls_client_hello(spec));
+    const std::string h_stream = tls_client_hello(spec);
+    const ClientHello h = client_hello(h_stream);
     Digests d;
     char out[36];
     EXPECT_EQ(std::string(out, ja4(h, 't', d, out)).substr(0, 10), "t13d1516ad");
@@ -119,6 +126,90 @@ TEST(Tls, EveryCutOfAClientHelloIsIncompleteAndEveryLyingLengthMalformedNeverBey
         ClientHello h;
         const Parse p = parse_client_hello({bad.data(), bad.size()}, h);
         EXPECT_TRUE(p == Parse::complete || p == Parse::malformed) << i;
+    }
+}
+
+TEST(Http, ARequestGivesItsMethodTargetHostAndUserAgent) {
+    const std::string r = http_request("GET", "/a/b?c=d", "www.example.com", "curl/7.88.1");
+    HttpRequest h;
+    ASSERT_EQ(parse_http_request(bytes(r), h), Parse::complete);
+    EXPECT_EQ(h.method, "GET");
+    EXPECT_EQ(h.target, "/a/b?c=d");
+    EXPECT_EQ(h.host, "www.example.com");
+    EXPECT_EQ(h.user_agent, "curl/7.88.1");
+    for (std::size_t n = 0; n < r.size(); ++n) {
+        HttpRequest cut;
+        const Parse p = parse_http_request(bytes(r).first(n), cut);
+        EXPECT_TRUE(p == Parse::incomplete || (n < 4 && p == Parse::other)) << n;
+    }
+}
+
+TEST(Http, AHeaderNameIsReadWhateverItsCaseAndItsValueTrimmed) {
+    const std::string r = "POST /x HTTP/1.0\r\nhOsT:   a.example \t\r\nuser-AGENT: ua\r\n\r\n";
+    HttpRequest h;
+    ASSERT_EQ(parse_http_request(bytes(r), h), Parse::complete);
+    EXPECT_EQ(h.host, "a.example");
+    EXPECT_EQ(h.user_agent, "ua");
+}
+
+TEST(Http, WhatIsNotAnHttp1RequestIsOtherOrMalformed) {
+    HttpRequest h;
+    EXPECT_EQ(parse_http_request(bytes("GET / HTTP/2.0\r\n\r\n"), h), Parse::other);
+    EXPECT_EQ(parse_http_request(bytes("GETX / HTTP/1.1\r\n\r\n"), h), Parse::other);
+    EXPECT_EQ(parse_http_request(bytes("GET / HTTP/1.1\r\nno colon\r\n\r\n"), h), Parse::malformed);
+}
+
+TEST(Http, AStatusLineGivesItsCode) {
+    std::uint16_t status = 0;
+    EXPECT_EQ(parse_http_status(bytes(http_response(404, 10)), status), Parse::complete);
+    EXPECT_EQ(status, 404);
+    EXPECT_EQ(parse_http_status(bytes("HTTP/1.1 2"), status), Parse::incomplete);
+    EXPECT_EQ(parse_http_status(bytes("HTTP/1.1 2x0 OK\r\n"), status), Parse::malformed);
+    EXPECT_EQ(parse_http_status(bytes("SSH-2.0\r\n"), status), Parse::other);
+}
+
+TEST(Http, PipelinedRequestsInOnePayloadAreEachCounted) {
+    const std::string two =
+        http_request("GET", "/1", "h", "") + http_request("HEAD", "/2", "h", "");
+    EXPECT_EQ(http_requests_in(bytes(two)), 2u);
+    EXPECT_EQ(http_requests_in(bytes("continued body")), 0u);
+}
+
+TEST(Dns, AQueryGivesItsNameAndType) {
+    DnsMessage m;
+    ASSERT_EQ(parse_dns(bytes(dns_query(7, "www.example.com", 28)), 4, m), Parse::complete);
+    EXPECT_FALSE(m.response);
+    EXPECT_EQ(std::string(m.name.begin(), m.name.begin() + m.name_length), "www.example.com");
+    EXPECT_EQ(m.labels, 3u);
+    EXPECT_EQ(m.type, 28);
+}
+
+TEST(Dns, AResponseGivesItsCodeAndItsAddressesWithinTheBound) {
+    const std::vector<DnsAnswer> answers = {{1, {192, 0, 2, 1}},
+                                            {5, {3, 'c', 'd', 'n', 0}},
+                                            {28, std::vector<std::uint8_t>(16, 0x20)},
+                                            {1, {192, 0, 2, 2}}};
+    DnsMessage m;
+    ASSERT_EQ(parse_dns(bytes(dns_response(7, "a.example", 1, 0, answers)), 2, m), Parse::complete);
+    EXPECT_TRUE(m.response);
+    EXPECT_EQ(m.response_code, 0);
+    EXPECT_EQ(m.answer_count, 2u) << "the A and the AAAA; the CNAME is no address; two at most";
+    EXPECT_EQ(m.answers_length, 1u + 4 + 1 + 16);
+    DnsMessage nx;
+    ASSERT_EQ(parse_dns(bytes(dns_response(8, "no.example", 1, 3, {})), 4, nx), Parse::complete);
+    EXPECT_EQ(nx.response_code, 3);
+}
+
+TEST(Dns, APointerLoopAndEveryCutAreMalformedNeverARead) {
+    std::string loop = dns_query(1, "a", 1);
+    loop[12] = static_cast<char>(0xc0);  // the name points at itself
+    loop[13] = 12;
+    DnsMessage m;
+    EXPECT_EQ(parse_dns(bytes(loop), 4, m), Parse::malformed);
+    const std::string r = dns_response(7, "www.example.com", 1, 0, {{1, {192, 0, 2, 1}}});
+    for (std::size_t n = 0; n < r.size(); ++n) {
+        DnsMessage cut;
+        EXPECT_EQ(parse_dns(bytes(r).first(n), 4, cut), Parse::malformed) << n;
     }
 }
 
@@ -168,6 +259,23 @@ protected:
     void drain() {
         slots_.insert(slots_.end(), out_.records, out_.records + out_.count);
         out_.count = 0;
+    }
+    // A UDP datagram from the client (or the server) of the DNS conversation.
+    void datagram(bool from_client, const std::string& content) {
+        Packet p = from_client ? client_ : server_;
+        p.protocol = kUdp;
+        if (from_client)
+            p.dst_port = 53;
+        else
+            p.src_port = 53;
+        p.content = content;
+        p.payload = static_cast<std::uint16_t>(content.size());
+        const auto frame = build(p);
+        const PacketRef ref{frame.data(), static_cast<std::uint32_t>(frame.size()),
+                            static_cast<std::uint32_t>(frame.size()), t_};
+        t_ += 1'000'000;
+        table_->process(&ref, 1, 0, out_);
+        drain();
     }
     void handshake() {
         segment(true, "", tcp::syn);
@@ -290,6 +398,50 @@ TEST_F(Extraction, FlowsBeyondTheSlotsAreExportedWithoutMetadataAndCounted) {
     EXPECT_EQ(named, 16u);
     EXPECT_EQ(table_->counters().metadata_flows, 16u);
     EXPECT_EQ(table_->counters().metadata_slots_full, 14u);
+}
+
+TEST_F(Extraction, AnHttpConversationsRecordCarriesItsFirstRequestStatusAndRequestCount) {
+    client_.dst_port = 80;
+    server_.src_port = 80;
+    handshake();
+    const std::string first = http_request("GET", "/index.html", "www.example.com", "Mozilla/5.0");
+    segment(true, first.substr(0, 20));  // the request line over two segments
+    segment(true, first.substr(20));
+    segment(false, http_response(200, 100));
+    segment(true, http_request("GET", "/style.css", "www.example.com", "Mozilla/5.0"));
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].at("groups"), std::to_string(group_bit(MetadataGroup::http)));
+    EXPECT_EQ(r[0].at("http_method"), "GET");
+    EXPECT_EQ(r[0].at("http_target"), "/index.html");
+    EXPECT_EQ(r[0].at("http_host"), "www.example.com");
+    EXPECT_EQ(r[0].at("http_user_agent"), "Mozilla/5.0");
+    EXPECT_EQ(r[0].at("http_status"), "200");
+    EXPECT_EQ(r[0].at("http_requests"), "2");
+}
+
+TEST_F(Extraction, ADnsConversationsRecordCarriesItsQueryAnswersAndQueryCount) {
+    datagram(true, dns_query(0x1234, "www.example.com", 1));
+    datagram(false, dns_response(0x1234, "www.example.com", 1, 0,
+                                 {{1, {192, 0, 2, 10}}, {1, {192, 0, 2, 11}}}));
+    datagram(true, dns_query(0x1235, "www.example.com", 28));
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].at("groups"), std::to_string(group_bit(MetadataGroup::dns)));
+    EXPECT_EQ(r[0].at("dns_query_name"), "www.example.com");
+    EXPECT_EQ(r[0].at("dns_query_type"), "1");
+    EXPECT_EQ(r[0].at("dns_response_code"), "0");
+    EXPECT_EQ(r[0].count("dns_answers"), 1u);
+    EXPECT_EQ(r[0].at("dns_queries"), "2");
+}
+
+TEST_F(Extraction, ADnsLabelOfOtherBytesIsEscapedAndItsDotsKeptApartFromTheSeparators) {
+    std::string query = dns_query(1, "a.b.example", 1);
+    query[13] = '.';  // the first label, "a", is now "."
+    datagram(true, query);
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].at("dns_query_name"), "\\x2e.b.example");
 }
 
 }  // namespace

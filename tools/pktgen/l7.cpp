@@ -120,4 +120,71 @@ std::string tls_server_hello(std::uint16_t version, std::uint16_t cipher, std::u
     return records(handshake + body, 16384);
 }
 
+std::string http_request(const std::string& method, const std::string& target,
+                         const std::string& host, const std::string& user_agent) {
+    std::string r = method + " " + target + " HTTP/1.1\r\n";
+    if (!host.empty()) r += "Host: " + host + "\r\n";
+    if (!user_agent.empty()) r += "User-Agent: " + user_agent + "\r\n";
+    return r + "Accept: */*\r\n\r\n";
+}
+
+std::string http_response(unsigned status, std::size_t body) {
+    return "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Not Found") +
+           "\r\nContent-Type: text/html\r\nContent-Length: " + std::to_string(body) + "\r\n\r\n" +
+           std::string(body, 'x');
+}
+
+namespace {
+
+std::string dns_name(const std::string& dotted) {
+    std::string out;
+    for (std::size_t at = 0; at < dotted.size();) {
+        std::size_t end = dotted.find('.', at);
+        if (end == std::string::npos) end = dotted.size();
+        u8(out, static_cast<unsigned>(end - at));
+        out += dotted.substr(at, end - at);
+        at = end + 1;
+    }
+    u8(out, 0);
+    return out;
+}
+
+std::string dns_header(std::uint16_t id, unsigned flags, unsigned questions, unsigned answers) {
+    std::string h;
+    u16(h, id);
+    u16(h, flags);
+    u16(h, questions);
+    u16(h, answers);
+    u16(h, 0);
+    u16(h, 0);
+    return h;
+}
+
+}  // namespace
+
+std::string dns_query(std::uint16_t id, const std::string& name, std::uint16_t type) {
+    std::string q = dns_header(id, 0x0100, 1, 0) + dns_name(name);
+    u16(q, type);
+    u16(q, 1);  // IN
+    return q;
+}
+
+std::string dns_response(std::uint16_t id, const std::string& name, std::uint16_t type,
+                         unsigned rcode, const std::vector<DnsAnswer>& answers) {
+    std::string r =
+        dns_header(id, 0x8180 | (rcode & 0xf), 1, static_cast<unsigned>(answers.size())) +
+        dns_name(name);
+    u16(r, type);
+    u16(r, 1);
+    for (const DnsAnswer& a : answers) {
+        u16(r, 0xc00c);  // the question's name
+        u16(r, a.type);
+        u16(r, 1);
+        u16(r, 0);
+        u16(r, 300);  // TTL
+        r += vec(std::string(a.data.begin(), a.data.end()), 2);
+    }
+    return r;
+}
+
 }  // namespace sluice::pktgen

@@ -1,5 +1,6 @@
-// Application-layer messages as clients and servers send them: TLS hellos, for the tests of
-// metadata extraction and sluice-tracegen --l7.
+// Application-layer messages as clients and servers send them: TLS hellos, HTTP requests and
+// responses, DNS queries and responses, for the tests of metadata extraction and
+// sluice-tracegen --l7.
 #pragma once
 
 #include <cstdint>
@@ -31,5 +32,22 @@ ClientHelloSpec browser_hello(const std::string& server_name);
 std::string tls_client_hello(const ClientHelloSpec& spec, std::size_t record = 16384);
 // A ServerHello choosing `cipher`, with supported_versions `selected` (0: without it).
 std::string tls_server_hello(std::uint16_t version, std::uint16_t cipher, std::uint16_t selected);
+
+// An HTTP/1.1 request with Host and User-Agent (omitted when empty) and an Accept header.
+std::string http_request(const std::string& method, const std::string& target,
+                         const std::string& host, const std::string& user_agent);
+// An HTTP/1.1 response with `status`, its headers and a body of `body` bytes.
+std::string http_response(unsigned status, std::size_t body);
+
+struct DnsAnswer {
+    std::uint16_t type;              // 1: A, 28: AAAA, 5: CNAME (data: a name)
+    std::vector<std::uint8_t> data;  // 4 or 16 bytes of address
+};
+// A DNS query for `name` (dotted) of `type`, with ID `id`, recursion desired.
+std::string dns_query(std::uint16_t id, const std::string& name, std::uint16_t type);
+// Its response: the question again, `rcode`, and the answers, each naming the question by a
+// compression pointer.
+std::string dns_response(std::uint16_t id, const std::string& name, std::uint16_t type,
+                         unsigned rcode, const std::vector<DnsAnswer>& answers);
 
 }  // namespace sluice::pktgen
