@@ -72,8 +72,9 @@ Extractor::Extractor(const config::Metadata& c, void* memory)
 }
 
 meter::MetadataHook Extractor::hook() {
-    return {[](void* x, std::uint32_t& slot, const meter::Payload& p, std::uint64_t t,
-               MeterCounters& c) { return static_cast<Extractor*>(x)->inspect(slot, p, t, c); },
+    return {[](void* x, std::uint32_t& slot, const meter::Payload& p, MeterCounters& c) {
+                return static_cast<Extractor*>(x)->inspect(slot, p, c);
+            },
             [](void* x, std::uint32_t& slot, bool goes_on, FlowRecord* out, std::uint8_t& groups,
                MeterCounters& c) {
                 return static_cast<Extractor*>(x)->emit(slot, goes_on, out, groups, c);
@@ -113,7 +114,8 @@ Extractor::Protocol Extractor::detect(const meter::Payload& p) const {
     if (d.size() >= 6 && d[0] == 22 && d[1] == 3 && d[2] <= 4 && d[5] == 1)
         return Protocol::tls;  // a handshake record that begins with a ClientHello
     if (http_request_start(d)) return Protocol::http;
-    if (dns_port && d.size() >= 2 && dns_start(d.subspan(2))) return Protocol::dns;
+    // Over TCP a DNS message may begin with its length alone, its header in the next segment.
+    if (dns_port && (d.size() < 2 + 12 || dns_start(d.subspan(2)))) return Protocol::dns;
     return Protocol::none;
 }
 
@@ -123,8 +125,7 @@ bool Extractor::counts(Protocol protocol) {
     return protocol == Protocol::http || protocol == Protocol::dns;
 }
 
-bool Extractor::inspect(std::uint32_t& index, const meter::Payload& p, std::uint64_t,
-                        MeterCounters& c) {
+bool Extractor::inspect(std::uint32_t& index, const meter::Payload& p, MeterCounters& c) {
     if (p.length == 0) return false;
     if (index == 0) {
         const Protocol protocol = detect(p);
@@ -146,8 +147,14 @@ bool Extractor::inspect(std::uint32_t& index, const meter::Payload& p, std::uint
         datagram(s, {p.data, p.length}, c);
         return false;  // its queries are counted to the end of the budget
     }
+    const std::span<const std::uint8_t> payload(p.data, p.length);
     if (side == 0 && s.protocol == Protocol::http)
-        s.requests = static_cast<std::uint16_t>(s.requests + http_requests_in({p.data, p.length}));
+        s.requests = static_cast<std::uint16_t>(s.requests + http_requests_in(payload));
+    // DNS over TCP: the first query as it is read, then one each client segment that begins
+    // one behind its length.
+    if (side == 0 && s.protocol == Protocol::dns && s.stream[0].read && payload.size() > 4 &&
+        !(payload[4] & 0x80) && dns_start(payload.subspan(2)))
+        ++s.requests;
     if (!s.stream[side].read) feed(s, side, p, c);
     return s.stream[0].read && s.stream[1].read && !counts(s.protocol);
 }
@@ -223,7 +230,9 @@ Parse Extractor::parse(Slot& s, unsigned side, std::span<const std::uint8_t> byt
             if (bytes.size() < 2) return Parse::incomplete;
             const std::size_t length = std::size_t{bytes[0]} << 8 | bytes[1];
             if (bytes.size() < 2 + length) return Parse::incomplete;
-            return parse_dns_message(s, bytes.subspan(2, length), c);
+            const auto message = bytes.subspan(2, length);
+            if (message.size() >= 3 && (message[2] & 0x80) == 0) ++s.requests;
+            return parse_dns_message(s, message, c);
         }
         default: return Parse::other;
     }

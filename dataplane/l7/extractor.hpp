@@ -24,8 +24,7 @@ public:
     Extractor(const Extractor&) = delete;
     Extractor& operator=(const Extractor&) = delete;
 
-    bool inspect(std::uint32_t& slot, const meter::Payload& p, std::uint64_t time_ns,
-                 MeterCounters& counters);
+    bool inspect(std::uint32_t& slot, const meter::Payload& p, MeterCounters& counters);
     unsigned emit(std::uint32_t& slot, bool goes_on, FlowRecord* out, std::uint8_t& groups,
                   MeterCounters& counters);
 

@@ -433,8 +433,7 @@ void FlowTable::inspect(Slot s, const PacketInfo& info, const PacketRef& p) {
     }
     if (metadata_.inspect != nullptr && !c.metadata_done) {
         payload.length = length;
-        c.metadata_done =
-            metadata_.inspect(metadata_.context, c.metadata, payload, p.time_ns, counters_);
+        c.metadata_done = metadata_.inspect(metadata_.context, c.metadata, payload, counters_);
     }
     const bool identified = identification_.classify == nullptr || c.application_id != 0;
     if (identified && (metadata_.inspect == nullptr || c.metadata_done))

@@ -39,7 +39,7 @@ struct MetadataHook {
     // One of the first payloads of a flow (within Identification::packets per direction):
     // true once the flow needs no more of them.
     using Inspect = bool (*)(void* context, std::uint32_t& slot, const Payload& payload,
-                             std::uint64_t time_ns, MeterCounters& counters);
+                             MeterCounters& counters);
     // The extensions of the flow's record into `out` (room for kMaxExtensions); how many, and
     // the groups they carry. The slot is freed unless the flow goes on (`goes_on`).
     using Emit = unsigned (*)(void* context, std::uint32_t& slot, bool goes_on, FlowRecord* out,

@@ -246,28 +246,18 @@ protected:
         std::uint32_t& seq = from_client ? client_seq_ : server_seq_;
         p.tcp_flags = flags;
         p.seq = seq;
-        p.content = content;
-        p.payload = static_cast<std::uint16_t>(content.size());
         seq += static_cast<std::uint32_t>(content.size()) + ((flags & tcp::syn) ? 1 : 0);
-        const auto frame = build(p);
-        const PacketRef ref{frame.data(), static_cast<std::uint32_t>(frame.size()),
-                            static_cast<std::uint32_t>(frame.size()), t_};
-        t_ += 1'000'000;
-        table_->process(&ref, 1, 0, out_);
-        drain();
-    }
-    void drain() {
-        slots_.insert(slots_.end(), out_.records, out_.records + out_.count);
-        out_.count = 0;
+        meter(p, content);
     }
     // A UDP datagram from the client (or the server) of the DNS conversation.
     void datagram(bool from_client, const std::string& content) {
         Packet p = from_client ? client_ : server_;
         p.protocol = kUdp;
-        if (from_client)
-            p.dst_port = 53;
-        else
-            p.src_port = 53;
+        (from_client ? p.dst_port : p.src_port) = 53;
+        meter(p, content);
+    }
+    // `p` with `content` through the table, a millisecond after the packet before.
+    void meter(Packet p, const std::string& content) {
         p.content = content;
         p.payload = static_cast<std::uint16_t>(content.size());
         const auto frame = build(p);
@@ -275,7 +265,8 @@ protected:
                             static_cast<std::uint32_t>(frame.size()), t_};
         t_ += 1'000'000;
         table_->process(&ref, 1, 0, out_);
-        drain();
+        slots_.insert(slots_.end(), out_.records, out_.records + out_.count);
+        out_.count = 0;
     }
     void handshake() {
         segment(true, "", tcp::syn);
@@ -285,7 +276,10 @@ protected:
 
     // The records made, flushed, each with its metadata's fields by name.
     std::vector<std::map<std::string, std::string>> records() {
-        for (bool done = false; !done; drain()) done = table_->flush(t_, out_);
+        for (bool done = false; !done; out_.count = 0) {
+            done = table_->flush(t_, out_);
+            slots_.insert(slots_.end(), out_.records, out_.records + out_.count);
+        }
         std::vector<std::map<std::string, std::string>> out;
         for (std::size_t i = 0; i < slots_.size(); i += unit_slots(slots_[i])) {
             const FlowRecord& r = slots_[i];
@@ -442,6 +436,26 @@ TEST_F(Extraction, ADnsLabelOfOtherBytesIsEscapedAndItsDotsKeptApartFromTheSepar
     const auto r = records();
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0].at("dns_query_name"), "\\x2e.b.example");
+}
+
+TEST_F(Extraction, DnsOverTcpIsReadBehindItsLengthsEvenSplitOverSegments) {
+    client_.dst_port = 53;
+    server_.src_port = 53;
+    const auto framed = [](const std::string& m) {
+        return std::string{static_cast<char>(m.size() >> 8), static_cast<char>(m.size() & 0xff)} +
+               m;
+    };
+    handshake();
+    const std::string query = framed(dns_query(9, "tcp.example", 1));
+    segment(true, query.substr(0, 7));
+    segment(true, query.substr(7));
+    segment(false, framed(dns_response(9, "tcp.example", 1, 0, {{1, {192, 0, 2, 53}}})));
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].at("dns_query_name"), "tcp.example");
+    EXPECT_EQ(r[0].at("dns_response_code"), "0");
+    EXPECT_EQ(r[0].count("dns_answers"), 1u);
+    EXPECT_EQ(r[0].at("dns_queries"), "1");
 }
 
 }  // namespace
