@@ -98,8 +98,10 @@ void usage(FILE* out) {
                  "--l7 N adds N conversations whose first payloads Sluice reads for metadata,\n"
                  "in turn TLS (a ClientHello, every third split over two TCP segments, and a\n"
                  "ServerHello), HTTP (a request, every third split, its response, and for half a\n"
-                 "second exchange) and DNS over UDP (a query and its response, for half a second\n"
-                 "query), their records expecting the fields (but JA3 and JA4).\n"
+                 "second exchange), DNS over UDP (a query and its response, for half a second\n"
+                 "query) and QUIC (a client's Initial, every second one's ClientHello over two\n"
+                 "datagrams in scattered CRYPTO frames; the server's answer), their records\n"
+                 "expecting the fields (but JA3 and JA4).\n"
                  "--link writes the same packets behind another link layer: ethernet (the\n"
                  "default), sll, sll2 (Linux cooked, tcpdump -i any), raw (raw IP), null, loop\n"
                  "(BSD loopback), ppp, ppp-hdlc or chdlc (Cisco HDLC).\n"
@@ -437,13 +439,45 @@ L7Conversation dns_conversation(unsigned j, Packet query, Packet answer) {
     return c;
 }
 
-// --l7: conversations whose metadata their records carry, each field expected: TLS, HTTP and
-// DNS in turn.
+L7Conversation quic_conversation(unsigned j, Packet client, Packet server) {
+    using sluice::MetadataField;
+    L7Conversation c;
+    client.protocol = server.protocol = kUdp;
+    ClientHelloSpec spec = browser_hello("quic-" + std::to_string(j) + ".example");
+    spec.alpn = {"h3"};
+    const bool split = j % 2 == 1;  // a hello as long as a post-quantum key share makes it
+    if (split) spec.padding = 1400;
+    std::string id(8, '\0');
+    for (unsigned k = 0; k < 8; ++k) id[k] = static_cast<char>((j * 131 + k * 29) & 0xff);
+    const auto with = [](Packet p, const std::string& content) {
+        p.content = content;
+        p.payload = static_cast<std::uint16_t>(content.size());
+        return p;
+    };
+    for (const std::string& d :
+         quic_client_initials(id, client_hello_message(spec), split ? 2 : 1, split ? 4 : 1))
+        c.packets.push_back(with(client, d));
+    // The server's Handshake packet (its Initial left out), and 1-RTT packets after: none of it
+    // read.
+    const std::string handshake = std::string("\xe0\x00\x00\x00\x01\x08sluice-c\x08", 15) + id +
+                                  "\x43\xe8" + std::string(1000, 's');
+    c.packets.push_back(with(server, handshake));
+    c.packets.push_back(with(client, "\x40" + std::string(60, 'c')));
+    c.packets.push_back(with(server, "\x40" + std::string(300 + j % 200, 's')));
+    c.groups = sluice::group_bit(sluice::MetadataGroup::quic);
+    c.fields.put_number(MetadataField::quic_version, 1, 4);
+    c.fields.put(MetadataField::quic_server_name, spec.server_name);
+    c.fields.put(MetadataField::quic_alpn, "h3");
+    return c;
+}
+
+// --l7: conversations whose metadata their records carry, each field expected: TLS, HTTP, DNS
+// and QUIC in turn.
 void l7_conversations(const Options& o, std::vector<Event>& events,
                       std::vector<Expected>& expected) {
     std::uint64_t t = o.start_ns + 3'000'000;
     for (unsigned i = 0; i < o.l7; ++i) {
-        const unsigned j = i / 3;
+        const unsigned j = i / 4;
         const bool v6 = j % 4 == 3;
         Packet client;
         client.protocol = kTcp;
@@ -455,15 +489,16 @@ void l7_conversations(const Options& o, std::vector<Event>& events,
         client.dst = v6 ? ipv6(0x2001, 0xdb8, 0, 8, 0, 0, 0, static_cast<std::uint16_t>(1 + i % 50))
                         : ipv4(192, 0, 2, static_cast<std::uint8_t>(200 + i % 50));
         client.src_port = static_cast<std::uint16_t>(20000 + i % 40000);
-        client.dst_port = i % 3 == 0 ? 443 : 80;
+        client.dst_port = i % 4 == 0 || i % 4 == 3 ? 443 : 80;
         Packet server = client;
         std::swap(server.src, server.dst);
         std::swap(server.src_port, server.dst_port);
         server.ttl = 60;
         const TcpSide c{client, 1000 + i * 7919}, s{server, 500000 + i * 104729};
-        const L7Conversation conversation = i % 3 == 0   ? tls_conversation(j, c, s)
-                                            : i % 3 == 1 ? http_conversation(j, c, s)
-                                                         : dns_conversation(j, client, server);
+        const L7Conversation conversation = i % 4 == 0   ? tls_conversation(j, c, s)
+                                            : i % 4 == 1 ? http_conversation(j, c, s)
+                                            : i % 4 == 2 ? dns_conversation(j, client, server)
+                                                         : quic_conversation(j, client, server);
         Expected e;
         for (const Packet& p : conversation.packets) {
             e.add(p, p.src == client.src, t);

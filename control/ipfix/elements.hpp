@@ -60,13 +60,15 @@ enum class Units : std::uint16_t { none = 0, octets = 2, packets = 3, microsecon
     X(tlsJa3, 4, kSluicePen, string, kVariableLength, identifier, none,                                      \
       "The ClientHello's JA3 fingerprint: the MD5 of its JA3 string, 32 lowercase hex digits")   \
     X(tlsJa4, 5, kSluicePen, string, kVariableLength, identifier, none,                                      \
-      "The ClientHello's JA4 fingerprint (FoxIO), as in t13d1516h2_8daaf6152771_e5627efa2ab1")   \
+      "The ClientHello's JA4 fingerprint (FoxIO): t13d1516h2_8daaf6152771_e5627efa2ab1, q... QUIC")\
     X(httpRequestCount, 6, kSluicePen, unsigned16, 2, quantity, none,                            \
       "HTTP requests the client began in the flow's first payloads (the inspection budget)")     \
     X(dnsQueryCount, 7, kSluicePen, unsigned16, 2, quantity, none,                               \
       "DNS queries the client sent in the flow's first payloads (the inspection budget)")        \
     X(dnsAnswerAddresses, 8, kSluicePen, string, kVariableLength, none, none,                    \
-      "The A and AAAA addresses of the first response's answers, comma-separated, in order")
+      "The A and AAAA addresses of the first response's answers, comma-separated, in order")    \
+    X(quicVersion, 9, kSluicePen, unsigned32, 4, identifier, none,                               \
+      "The QUIC version of the client's first long header packet (1: RFC 9000)")
 // clang-format on
 
 // clang-format off

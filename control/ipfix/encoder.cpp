@@ -211,9 +211,16 @@ constexpr GroupField kDnsFields[] = {
     {ie::dnsAnswerAddresses, MetadataField::dns_answers},
     {ie::dnsQueryCount, MetadataField::dns_queries},
 };
+// The server name under the same element as TLS's: an analyst's search finds both.
+constexpr GroupField kQuicFields[] = {
+    {ie::quicVersion, MetadataField::quic_version},
+    {ie::sslServerName, MetadataField::quic_server_name},
+    {ie::tlsApplicationProtocols, MetadataField::quic_alpn},
+    {ie::tlsJa4, MetadataField::quic_ja4},
+};
 // By MetadataGroup.
 constexpr std::span<const GroupField> kGroupFields[kMetadataGroups] = {kTlsFields, kHttpFields,
-                                                                       kDnsFields};
+                                                                       kDnsFields, kQuicFields};
 
 // A flow template with metadata: its fields, and where those after the base ones come from.
 struct MetadataTemplate {

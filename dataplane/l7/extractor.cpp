@@ -19,7 +19,15 @@ enum : std::uint8_t {
     kQueryRead = 1,     // DNS: the first query's fields are in
     kResponseRead = 2,  // DNS: the first response's
     kNamed = 4,         // DNS: the question's name and type are in
+    kVersionRead = 8,   // QUIC: the version is in
 };
+
+// QUIC: the ranges of the CRYPTO stream a reassembly buffer holds, kept at its end.
+struct CryptoRange {
+    std::uint16_t begin, end;
+};
+constexpr std::size_t kMaxCryptoRanges = 16;
+constexpr std::size_t kCryptoRangeBytes = kMaxCryptoRanges * sizeof(CryptoRange);
 
 // The fields a flow keeps: two strings at max_length (most are far shorter: a flow's strings
 // share the room, and one that finds none left is counted as cut), its numbers and the DNS
@@ -105,11 +113,19 @@ void Extractor::release(Stream& st) {
 }
 
 // What a flow's first message says it speaks: TLS and HTTP by their first bytes, DNS by its
-// port and a header that reads.
+// port and a header that reads, QUIC by a long header in a datagram of an Initial's size.
 Extractor::Protocol Extractor::detect(const meter::Payload& p) const {
     const std::span<const std::uint8_t> d(p.data, p.length);
     const bool dns_port = p.ports[0] == kDnsPort || p.ports[1] == kDnsPort;
-    if (p.protocol == kUdp) return dns_port && dns_start(d) ? Protocol::dns : Protocol::none;
+    if (p.protocol == kUdp) {
+        if (dns_port && dns_start(d)) return Protocol::dns;
+        // A client's first QUIC datagram: a long header of a version (0 is Version
+        // Negotiation), padded to its least length.
+        if (d.size() >= 7 && quic_long_header(d[0]) && (d[1] | d[2] | d[3] | d[4]) != 0 &&
+            p.wire_length >= kQuicMinInitialDatagram)
+            return Protocol::quic;
+        return Protocol::none;
+    }
     if (p.protocol != kTcp) return Protocol::none;
     if (d.size() >= 6 && d[0] == 22 && d[1] == 3 && d[2] <= 4 && d[5] == 1)
         return Protocol::tls;  // a handshake record that begins with a ClientHello
@@ -148,6 +164,16 @@ bool Extractor::inspect(std::uint32_t& index, const meter::Payload& p, MeterCoun
         return false;  // its queries are counted to the end of the budget
     }
     const std::span<const std::uint8_t> payload(p.data, p.length);
+    if (s.protocol == Protocol::quic) {  // the client's Initials: the server's are not read
+        if (side == 1 || s.stream[0].read) return s.stream[0].read;
+        if (p.length != p.wire_length) {  // cut by the frame's capture length
+            ++c.metadata_beyond_budget;
+            finish(s.stream[0]);
+        } else {
+            quic_datagram(s, payload, c);
+        }
+        return s.stream[0].read;
+    }
     if (side == 0 && s.protocol == Protocol::http)
         s.requests = static_cast<std::uint16_t>(s.requests + http_requests_in(payload));
     // DNS over TCP: the first query as it is read, then one each client segment that begins
@@ -165,6 +191,122 @@ void Extractor::datagram(Slot& s, std::span<const std::uint8_t> message, MeterCo
     if (message.size() >= 3 && (message[2] & 0x80) == 0) ++s.requests;
     const Parse result = parse_dns_message(s, message, c);
     if (result == Parse::malformed) ++c.metadata_malformed[malformed_index(Protocol::dns)];
+}
+
+void Extractor::quic_datagram(Slot& s, std::span<const std::uint8_t> d, MeterCounters& c) {
+    Stream& st = s.stream[0];
+    if (!(s.state & kVersionRead) && d.size() >= 5 && quic_long_header(d[0])) {
+        const std::uint32_t version =
+            std::uint32_t{d[1]} << 24 | std::uint32_t{d[2]} << 16 | std::uint32_t{d[3]} << 8 | d[4];
+        s.state |= kVersionRead;
+        s.groups |= group_bit(MetadataGroup::quic);
+        put_number(s, MetadataField::quic_version, version, 4, c);
+        if (version != kQuicVersion1) {  // its Initials' keys are not version 1's
+            ++c.metadata_quic_other_versions;
+            finish(st);
+            return;
+        }
+    }
+    // The datagram's Initial packets, and the 0-RTT and Handshake packets coalesced with them;
+    // a short header packet ends what can be read.
+    for (std::size_t at = 0; at < d.size() && quic_long_header(d[at]);) {
+        QuicLongHeader h;
+        std::span<const std::uint8_t> frames;
+        const Parse opened = open_initial(d.subspan(at), quic_, plain_, h, frames);
+        if (opened == Parse::other && h.packet_length != 0) {
+            at += h.packet_length;
+            continue;
+        }
+        if (opened == Parse::other) break;  // Retry
+        bool kept = true;
+        const Parse walked =
+            opened != Parse::complete
+                ? opened
+                : crypto_frames(frames, [&](std::uint64_t offset, std::span<const std::uint8_t> b) {
+                      kept = kept && gather_crypto(st, offset, b, c);
+                  });
+        if (walked == Parse::malformed) ++c.metadata_malformed[malformed_index(Protocol::quic)];
+        if (walked != Parse::complete || !kept) {
+            finish(st);
+            return;
+        }
+        at += h.packet_length;
+    }
+    switch (quic_client_hello(s, c)) {
+        case Parse::incomplete: return;  // the rest in the client's next Initials
+        case Parse::beyond: ++c.metadata_beyond_budget; break;
+        case Parse::malformed: ++c.metadata_malformed[malformed_index(Protocol::quic)]; break;
+        default: break;
+    }
+    finish(st);
+}
+
+bool Extractor::gather_crypto(Stream& st, std::uint64_t offset, std::span<const std::uint8_t> data,
+                              MeterCounters& c) {
+    if (data.empty()) return true;
+    const std::size_t room = config_.bytes - kCryptoRangeBytes;
+    if (offset + data.size() > room) {  // the ClientHello is longer than [metadata] bytes
+        ++c.metadata_beyond_budget;
+        return false;
+    }
+    if (st.buffer == 0) {
+        if (free_buffer_count_ == 0) {
+            ++c.metadata_reassembly_full;
+            return false;
+        }
+        st.buffer = free_buffers_[--free_buffer_count_];
+        st.length = 0;
+    }
+    std::uint8_t* b = buffer(st.buffer);
+    std::memcpy(b + offset, data.data(), data.size());
+    // The ranges held, in order and apart: the new one merged with those it touches.
+    CryptoRange held[kMaxCryptoRanges], merged[kMaxCryptoRanges + 1];
+    std::memcpy(held, b + room, st.length * sizeof(CryptoRange));
+    CryptoRange added{static_cast<std::uint16_t>(offset),
+                      static_cast<std::uint16_t>(offset + data.size())};
+    std::size_t n = 0;
+    bool placed = false;
+    for (std::size_t i = 0; i < st.length; ++i) {
+        const CryptoRange r = held[i];
+        if (r.end < added.begin) {
+            merged[n++] = r;
+        } else if (added.end < r.begin) {
+            if (!placed) merged[n++] = added, placed = true;
+            merged[n++] = r;
+        } else {
+            added = {std::min(added.begin, r.begin), std::max(added.end, r.end)};
+        }
+    }
+    if (!placed) merged[n++] = added;
+    if (n > kMaxCryptoRanges) {  // scattered further than the buffer keeps track of
+        ++c.metadata_out_of_order;
+        return false;
+    }
+    std::memcpy(b + room, merged, n * sizeof(CryptoRange));
+    st.length = static_cast<std::uint16_t>(n);
+    return true;
+}
+
+Parse Extractor::quic_client_hello(Slot& s, MeterCounters& c) {
+    const Stream& st = s.stream[0];
+    if (st.buffer == 0) return Parse::incomplete;
+    const std::uint8_t* b = buffer(st.buffer);
+    const std::size_t room = config_.bytes - kCryptoRangeBytes;
+    CryptoRange first;
+    std::memcpy(&first, b + room, sizeof(first));
+    if (first.begin != 0 || first.end < 4) return Parse::incomplete;
+    if (b[0] != 1) return Parse::malformed;  // a client's Initials carry its ClientHello
+    const std::size_t need = 4 + (std::size_t{b[1]} << 16 | std::size_t{b[2]} << 8 | b[3]);
+    if (need > room) return Parse::beyond;
+    if (first.end < need) return Parse::incomplete;
+    ClientHello h;
+    const Parse read = parse_client_hello({b + 4, need - 4}, h);
+    if (read != Parse::complete) return read;
+    put_hello(s, h, MetadataField::quic_server_name, MetadataField::quic_alpn, c);
+    char fingerprint[36];
+    const std::size_t n = ja4(h, 'q', digests_, fingerprint);
+    put(s, MetadataField::quic_ja4, {reinterpret_cast<const std::uint8_t*>(fingerprint), n}, c);
+    return Parse::complete;
 }
 
 void Extractor::feed(Slot& s, unsigned side, const meter::Payload& p, MeterCounters& c) {
@@ -318,24 +460,7 @@ Parse Extractor::parse_tls(Slot& s, unsigned side, std::span<const std::uint8_t>
     const Parse read = parse_client_hello(body, h);
     if (read != Parse::complete) return read;
     s.groups |= group_bit(MetadataGroup::tls);
-    if (h.has_server_name)
-        put_text(
-            s, MetadataField::tls_server_name,
-            {reinterpret_cast<const std::uint8_t*>(h.server_name.data()), h.server_name.size()}, c);
-    if (h.has_alpn) {  // the protocol names, comma-separated
-        std::uint8_t names[512];
-        std::size_t n = 0;
-        for (std::size_t at = 0; at < h.alpn.size();) {
-            const std::size_t k = h.alpn[at];
-            if (at + 1 + k > h.alpn.size()) break;
-            if (n != 0 && n < sizeof(names)) names[n++] = ',';
-            const std::size_t copy = std::min(k, sizeof(names) - n);
-            std::memcpy(names + n, &h.alpn[at + 1], copy);
-            n += copy;
-            at += 1 + k;
-        }
-        put_text(s, MetadataField::tls_alpn, {names, n}, c);
-    }
+    put_hello(s, h, MetadataField::tls_server_name, MetadataField::tls_alpn, c);
     put_number(s, MetadataField::tls_client_version, h.offered_version(), 2, c);
     char fingerprint[36];
     char ja3_hex[32];
@@ -344,6 +469,27 @@ Parse Extractor::parse_tls(Slot& s, unsigned side, std::span<const std::uint8_t>
     const std::size_t n = ja4(h, 't', digests_, fingerprint);
     put(s, MetadataField::tls_ja4, {reinterpret_cast<const std::uint8_t*>(fingerprint), n}, c);
     return Parse::complete;
+}
+
+void Extractor::put_hello(Slot& s, const ClientHello& h, MetadataField server_name,
+                          MetadataField alpn, MeterCounters& c) {
+    if (h.has_server_name)
+        put_text(
+            s, server_name,
+            {reinterpret_cast<const std::uint8_t*>(h.server_name.data()), h.server_name.size()}, c);
+    if (!h.has_alpn) return;
+    std::uint8_t names[512];
+    std::size_t n = 0;
+    for (std::size_t at = 0; at < h.alpn.size();) {
+        const std::size_t k = h.alpn[at];
+        if (at + 1 + k > h.alpn.size()) break;
+        if (n != 0 && n < sizeof(names)) names[n++] = ',';
+        const std::size_t copy = std::min(k, sizeof(names) - n);
+        std::memcpy(names + n, &h.alpn[at + 1], copy);
+        n += copy;
+        at += 1 + k;
+    }
+    put_text(s, alpn, {names, n}, c);
 }
 
 void Extractor::put(Slot& s, MetadataField f, std::span<const std::uint8_t> value,

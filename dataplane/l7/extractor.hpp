@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 
+#include "dataplane/l7/quic.hpp"
 #include "dataplane/l7/tls.hpp"
 #include "dataplane/meter/identify.hpp"
 #include "sluice/config.hpp"
@@ -35,11 +36,12 @@ public:
 
 private:
     enum class Protocol : std::uint8_t { none, tls, quic, http, dns };
-    // One direction's bytes of a message split over TCP segments.
+    // One direction's bytes of a message split over TCP segments, or (QUIC) the client's
+    // CRYPTO stream gathered from its Initial packets.
     struct Stream {
         std::uint32_t next_seq;  // of the byte that continues it
         std::uint32_t buffer;    // a reassembly buffer, from 1; 0: none
-        std::uint16_t length;    // bytes in it
+        std::uint16_t length;    // bytes in it; QUIC: the ranges of the stream it holds
         bool read;               // its first message is read, or given up
     };
     struct Slot {
@@ -72,6 +74,16 @@ private:
     void feed(Slot& s, unsigned side, const meter::Payload& p, MeterCounters& c);
     void finish(Stream& st);
     void datagram(Slot& s, std::span<const std::uint8_t> message, MeterCounters& c);
+    // A client datagram of a QUIC flow: its version, its Initial packets' CRYPTO frames.
+    void quic_datagram(Slot& s, std::span<const std::uint8_t> datagram, MeterCounters& c);
+    // Gathers CRYPTO bytes at `offset` of the stream; false when they cannot be kept.
+    bool gather_crypto(Stream& st, std::uint64_t offset, std::span<const std::uint8_t> data,
+                       MeterCounters& c);
+    // What the CRYPTO stream holds from its start, once it holds the whole ClientHello.
+    Parse quic_client_hello(Slot& s, MeterCounters& c);
+    // A ClientHello's server name and ALPN (comma-separated), into the slot's fields.
+    void put_hello(Slot& s, const ClientHello& h, MetadataField server_name, MetadataField alpn,
+                   MeterCounters& c);
     // What a parser makes of `bytes` (a direction's stream from its first byte).
     Parse parse(Slot& s, unsigned side, std::span<const std::uint8_t> bytes, MeterCounters& c);
     Parse parse_tls(Slot& s, unsigned side, std::span<const std::uint8_t> bytes, MeterCounters& c);
@@ -98,7 +110,9 @@ private:
     std::uint32_t free_buffer_count_ = 0;
     std::uint32_t free_slot_ = 0;
     Digests digests_;
+    QuicCrypto quic_;
     std::uint8_t scratch_[16384];  // a handshake message records split, gathered
+    std::uint8_t plain_[16384];    // a QUIC packet's header and payload, unprotected
 };
 
 }  // namespace sluice::l7

@@ -213,8 +213,8 @@ struct Collector {
     friend bool operator==(const Collector&, const Collector&) = default;
 };
 
-// What the workers extract from the first payloads of a flow beside its application (TLS, HTTP
-// and DNS metadata): memory and bounds.
+// What the workers extract from the first payloads of a flow beside its application (TLS, QUIC,
+// HTTP and DNS metadata): memory and bounds.
 struct Metadata {
     bool enabled = true;
     std::uint32_t flows = 32768;     // per worker: flows whose metadata is kept at once

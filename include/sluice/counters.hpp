@@ -232,6 +232,10 @@ void flatten(const S& s, std::string_view prefix, Emit&& emit) {
             "Messages longer than [metadata] bytes, or not whole within the packets inspected.")   \
     COUNTER(metadata_fields_cut, counter, "sluice_worker_metadata_fields_cut_total",               \
             "metadata fields cut", "Strings cut to [metadata] max_length.")                        \
+    COUNTER(                                                                                       \
+        metadata_quic_other_versions, counter, "sluice_worker_metadata_quic_other_versions_total", \
+        "QUIC flows of other versions",                                                            \
+        "QUIC flows of a version other than 1: their version exported, their Initials unread.")    \
     REASONS(metadata_malformed, kMetadataProtocolNames, 0, "metadata_malformed_",                  \
             "sluice_worker_metadata_malformed_total", "malformed messages",                        \
             "Messages that began as their protocol's but did not read, by protocol.")

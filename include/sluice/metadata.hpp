@@ -19,7 +19,8 @@ namespace sluice {
 #define SLUICE_METADATA_GROUPS(X)                                                                \
     X(tls, 0, "TLS ClientHello and ServerHello: server name, ALPN, versions, cipher, JA3, JA4")   \
     X(http, 1, "HTTP/1.x: the first request's method, host, target and user agent; its status")   \
-    X(dns, 2, "DNS: the first query's name and type, the response code, the first answers")
+    X(dns, 2, "DNS: the first query's name and type, the response code, the first answers")      \
+    X(quic, 3, "QUIC: the version; the Initial's ClientHello: server name, ALPN, JA4")
 // clang-format on
 
 enum class MetadataGroup : std::uint8_t {
@@ -38,7 +39,8 @@ inline constexpr std::uint8_t group_bit(MetadataGroup g) {
 }
 // The application-layer groups: a flow has one of them at most.
 inline constexpr std::uint8_t kApplicationGroups =
-    group_bit(MetadataGroup::tls) | group_bit(MetadataGroup::http) | group_bit(MetadataGroup::dns);
+    group_bit(MetadataGroup::tls) | group_bit(MetadataGroup::http) | group_bit(MetadataGroup::dns) |
+    group_bit(MetadataGroup::quic);
 
 inline constexpr std::array<std::string_view, kMetadataGroups> kMetadataGroupNames = {
 #define SLUICE_X(name, bit, help) #name,
@@ -71,7 +73,11 @@ enum class MetadataType : std::uint8_t { string, u8, u16, u32, u64, addresses };
     X(dns_query_type,          49, dns, u16)                       \
     X(dns_response_code,       50, dns, u8)                        \
     X(dns_answers,             51, dns, addresses)                 \
-    X(dns_queries,             52, dns, u16)
+    X(dns_queries,             52, dns, u16)                      \
+    X(quic_version,            64, quic, u32)                     \
+    X(quic_server_name,        65, quic, string)                  \
+    X(quic_alpn,               66, quic, string)                  \
+    X(quic_ja4,                67, quic, string)
 // clang-format on
 
 enum class MetadataField : std::uint8_t {

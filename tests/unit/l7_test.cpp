@@ -1,5 +1,6 @@
-// Metadata extraction: the TLS hellos read field by field, their JA3 and JA4, and the
-// extractor behind a flow table: a conversation's record carries what its first payloads said.
+// Metadata extraction: the TLS hellos read field by field, their JA3 and JA4, QUIC's Initial
+// protection (RFC 9001's worked example), and the extractor behind a flow table: a conversation's
+// record carries what its first payloads said.
 #include "tools/pktgen/l7.hpp"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include "dataplane/l7/dns.hpp"
 #include "dataplane/l7/extractor.hpp"
 #include "dataplane/l7/http.hpp"
+#include "dataplane/l7/quic.hpp"
 #include "dataplane/l7/tls.hpp"
 #include "dataplane/meter/flow_table.hpp"
 #include "sluice/metadata.hpp"
@@ -213,6 +215,112 @@ TEST(Dns, APointerLoopAndEveryCutAreMalformedNeverARead) {
     }
 }
 
+// RFC 9001 appendix A: the keys of Destination Connection ID 8394c8f03e515708, and the
+// client's first Initial packet.
+std::vector<std::uint8_t> from_hex(std::string_view hex) {
+    std::vector<std::uint8_t> out;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+        out.push_back(
+            static_cast<std::uint8_t>(std::stoul(std::string(hex.substr(i, 2)), nullptr, 16)));
+    return out;
+}
+std::string to_hex(std::span<const std::uint8_t> b) {
+    std::string out;
+    char two[3];
+    for (const std::uint8_t x : b) std::snprintf(two, sizeof(two), "%02x", x), out += two;
+    return out;
+}
+const std::vector<std::uint8_t> kRfcConnectionId = from_hex("8394c8f03e515708");
+// Its CRYPTO frame: a ClientHello for example.com offering ALPN "alpn", unpadded.
+const std::vector<std::uint8_t> kRfcFrames = from_hex(
+    "060040f1010000ed0303ebf8fa56f12939b9584a3896472ec40bb863cfd3e868"
+    "04fe3a47f06a2b69484c00000413011302010000c000000010000e00000b6578"
+    "616d706c652e636f6dff01000100000a00080006001d00170018001000070005"
+    "04616c706e000500050100000000003300260024001d00209370b2c9caa47fba"
+    "baf4559fedba753de171fa71f50f1ce15d43e994ec74d748002b000302030400"
+    "0d0010000e0403050306030203080408050806002d00020101001c0002400100"
+    "3900320408ffffffffffffffff05048000ffff07048000ffff08011001048000"
+    "75300901100f088394c8f03e51570806048000ffff");
+
+TEST(Quic, InitialKeysAreRfc9001s) {
+    QuicCrypto crypto;
+    const QuicKeys client = crypto.initial_keys(kRfcConnectionId, true);
+    EXPECT_EQ(to_hex(client.key), "1f369613dd76d5467730efcbe3b1a22d");
+    EXPECT_EQ(to_hex(client.iv), "fa044b2f42a3fd3b46fb255c");
+    EXPECT_EQ(to_hex(client.hp), "9f50449e04a0e810283a1e9933adedd2");
+    const QuicKeys server = crypto.initial_keys(kRfcConnectionId, false);
+    EXPECT_EQ(to_hex(server.key), "cf3a5331653c364c88f0f379b6067e37");
+    EXPECT_EQ(to_hex(server.iv), "0ac1493ca1905853b0bba03e");
+    EXPECT_EQ(to_hex(server.hp), "c206b8d9b9f0f37644430b490eeaa314");
+}
+
+// RFC 9001's packet: packet number 2, no Source Connection ID, 1162 bytes of frames.
+std::vector<std::uint8_t> rfc_initial(QuicCrypto& crypto) {
+    std::vector<std::uint8_t> frames = kRfcFrames;
+    frames.resize(1162);  // PADDING
+    std::vector<std::uint8_t> packet(1300);
+    packet.resize(seal_initial(crypto, kRfcConnectionId, {}, 2, frames, packet));
+    return packet;
+}
+
+TEST(Quic, TheRfcsClientInitialIsProtectedAsItShowsAndOpensToItsClientHello) {
+    QuicCrypto crypto;
+    const std::vector<std::uint8_t> packet = rfc_initial(crypto);
+    ASSERT_EQ(packet.size(), 1200u);
+    EXPECT_EQ(to_hex(std::span(packet).first(22)), "c000000001088394c8f03e5157080000449e7b9aec34");
+    EXPECT_EQ(to_hex(std::span(packet).subspan(22, 16)), "d1b1c98dd7689fb8ec11d242b123dc9b");
+    std::vector<std::uint8_t> plain(packet.size());
+    QuicLongHeader h;
+    std::span<const std::uint8_t> frames;
+    ASSERT_EQ(open_initial(packet, crypto, plain, h, frames), Parse::complete);
+    EXPECT_EQ(h.version, kQuicVersion1);
+    EXPECT_EQ(to_hex(h.destination_id), "8394c8f03e515708");
+    EXPECT_EQ(frames.size(), 1162u);
+    std::vector<std::pair<std::uint64_t, std::size_t>> crypto_seen;
+    std::span<const std::uint8_t> hello;
+    ASSERT_EQ(crypto_frames(frames,
+                            [&](std::uint64_t offset, std::span<const std::uint8_t> data) {
+                                crypto_seen.emplace_back(offset, data.size());
+                                hello = data;
+                            }),
+              Parse::complete);
+    ASSERT_EQ(crypto_seen.size(), 1u);
+    EXPECT_EQ(crypto_seen[0], (std::pair<std::uint64_t, std::size_t>{0, 241}));
+    ClientHello c;
+    ASSERT_EQ(parse_client_hello(hello.subspan(4), c), Parse::complete);
+    EXPECT_EQ(c.server_name, "example.com");
+    EXPECT_EQ(std::string(c.alpn.begin(), c.alpn.end()),
+              "\x04"
+              "alpn");
+}
+
+TEST(Quic, AnInitialWithAnyByteChangedOrCutShortDoesNotOpen) {
+    QuicCrypto crypto;
+    const std::vector<std::uint8_t> packet = rfc_initial(crypto);
+    std::vector<std::uint8_t> plain(packet.size());
+    QuicLongHeader h;
+    std::span<const std::uint8_t> frames;
+    for (const std::size_t at :
+         {std::size_t{6}, std::size_t{20}, std::size_t{40}, std::size_t{700}, packet.size() - 1}) {
+        std::vector<std::uint8_t> changed = packet;
+        changed[at] ^= 0x01;
+        EXPECT_EQ(open_initial(changed, crypto, plain, h, frames), Parse::malformed) << at;
+    }
+    for (const std::size_t n :
+         {std::size_t{3}, std::size_t{21}, std::size_t{600}, packet.size() - 1})
+        EXPECT_EQ(open_initial(std::span(packet).first(n), crypto, plain, h, frames),
+                  Parse::malformed)
+            << n;
+}
+
+TEST(Quic, AFrameAnInitialMayNotCarryOrOneCutShortIsMalformed) {
+    const auto none = [](std::uint64_t, std::span<const std::uint8_t>) {};
+    EXPECT_EQ(crypto_frames(from_hex("0008"), none), Parse::malformed) << "STREAM";
+    EXPECT_EQ(crypto_frames(from_hex("060040f1"), none), Parse::malformed) << "CRYPTO cut short";
+    EXPECT_EQ(crypto_frames(from_hex("02000000"), none), Parse::malformed) << "ACK cut short";
+    EXPECT_EQ(crypto_frames(from_hex("0200000000010000"), none), Parse::complete) << "ACK, PING";
+}
+
 // A flow table with an extractor, and the records it makes.
 class Extraction : public ::testing::Test {
 protected:
@@ -254,6 +362,12 @@ protected:
         Packet p = from_client ? client_ : server_;
         p.protocol = kUdp;
         (from_client ? p.dst_port : p.src_port) = 53;
+        meter(p, content);
+    }
+    // A UDP datagram from the client (or the server) of a QUIC conversation.
+    void quic(bool from_client, const std::string& content) {
+        Packet p = from_client ? client_ : server_;
+        p.protocol = kUdp;
         meter(p, content);
     }
     // `p` with `content` through the table, a millisecond after the packet before.
@@ -456,6 +570,90 @@ TEST_F(Extraction, DnsOverTcpIsReadBehindItsLengthsEvenSplitOverSegments) {
     EXPECT_EQ(r[0].at("dns_response_code"), "0");
     EXPECT_EQ(r[0].count("dns_answers"), 1u);
     EXPECT_EQ(r[0].at("dns_queries"), "1");
+}
+
+ClientHelloSpec quic_hello(const std::string& server_name) {
+    ClientHelloSpec spec = browser_hello(server_name);
+    spec.alpn = {"h3"};
+    return spec;
+}
+
+TEST_F(Extraction, AQuicClientsInitialGivesItsVersionServerNameAlpnAndJa4) {
+    for (const std::string& d : quic_client_initials(
+             "\x01\x02\x03\x04\x05\x06\x07\x08", client_hello_message(quic_hello("quic.example"))))
+        quic(true, d);
+    quic(false, std::string(1200, '\xc0'));  // the server's: not read
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].at("groups"), std::to_string(group_bit(MetadataGroup::quic)));
+    EXPECT_EQ(r[0].at("quic_version"), "1");
+    EXPECT_EQ(r[0].at("quic_server_name"), "quic.example");
+    EXPECT_EQ(r[0].at("quic_alpn"), "h3");
+    EXPECT_EQ(r[0].at("quic_ja4"), "q13d1516h3_8daaf6152771_e5627efa2ab1");
+    EXPECT_EQ(table_->counters().metadata_malformed[1], 0u);
+}
+
+TEST_F(Extraction, AClientHelloOverTwoInitialsInScatteredFramesIsGathered) {
+    ClientHelloSpec spec = quic_hello("two.example");
+    spec.padding = 1500;  // as a post-quantum key share makes it: longer than one datagram
+    const auto datagrams =
+        quic_client_initials(std::string(20, '\x5a'), client_hello_message(spec), 2, 5);
+    ASSERT_EQ(datagrams.size(), 2u);
+    quic(true, datagrams[0]);
+    quic(true, datagrams[1]);
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].at("quic_server_name"), "two.example");
+    EXPECT_EQ(table_->counters().metadata_reassembly_full +
+                  table_->counters().metadata_out_of_order +
+                  table_->counters().metadata_beyond_budget,
+              0u);
+}
+
+TEST_F(Extraction, AClientHelloLongerThanTheBytesIsCountedAndTheVersionStillExported) {
+    ClientHelloSpec spec = quic_hello("long.example");
+    spec.padding = config_.bytes;
+    for (const std::string& d :
+         quic_client_initials(std::string(8, '\x11'), client_hello_message(spec), 4, 1))
+        quic(true, d);
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].at("quic_version"), "1");
+    EXPECT_EQ(r[0].count("quic_server_name"), 0u);
+    EXPECT_EQ(table_->counters().metadata_beyond_budget, 1u);
+}
+
+TEST_F(Extraction, AQuicFlowOfAnotherVersionKeepsItsVersionAndIsCounted) {
+    std::string initial(1200, '\0');
+    initial.replace(0, 7, "\xd0\x6b\x33\x43\xcf\x00\x00", 7);  // version 2's number
+    quic(true, initial);
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].at("quic_version"), std::to_string(0x6b3343cf));
+    EXPECT_EQ(r[0].count("quic_server_name"), 0u);
+    EXPECT_EQ(table_->counters().metadata_quic_other_versions, 1u);
+}
+
+TEST_F(Extraction, AnInitialThatDoesNotOpenIsCountedMalformed) {
+    std::string d =
+        quic_client_initials("\x01\x02\x03\x04", client_hello_message(quic_hello("x")))[0];
+    d[600] = static_cast<char>(d[600] ^ 0x80);
+    quic(true, d);
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].at("quic_version"), "1");
+    EXPECT_EQ(table_->counters().metadata_malformed[1], 1u) << "kMetadataProtocolNames: quic";
+}
+
+TEST_F(Extraction, AShortDatagramOrOneWithoutALongHeaderIsNotQuic) {
+    quic(true, std::string(1199, '\xc0'));
+    client_.src_port = 40001;
+    quic(true, std::string(1300, '\x40'));
+    const auto r = records();
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(r[0].at("groups"), "0");
+    EXPECT_EQ(r[1].at("groups"), "0");
+    EXPECT_EQ(table_->counters().metadata_flows, 0u);
 }
 
 }  // namespace

@@ -1,6 +1,11 @@
 // Application-layer messages as clients and servers send them.
 #include "tools/pktgen/l7.hpp"
 
+#include <algorithm>
+#include <span>
+
+#include "dataplane/l7/quic.hpp"
+
 namespace sluice::pktgen {
 namespace {
 
@@ -80,7 +85,7 @@ ClientHelloSpec browser_hello(const std::string& server_name) {
     return h;
 }
 
-std::string tls_client_hello(const ClientHelloSpec& h, std::size_t record) {
+std::string client_hello_message(const ClientHelloSpec& h) {
     std::string body;
     u16(body, h.version);
     body += std::string(32, '\x11');          // random
@@ -96,7 +101,49 @@ std::string tls_client_hello(const ClientHelloSpec& h, std::size_t record) {
     std::string handshake;
     u8(handshake, 1);
     u24(handshake, static_cast<unsigned>(body.size()));
-    return records(handshake + body, record);
+    return handshake + body;
+}
+
+std::string tls_client_hello(const ClientHelloSpec& h, std::size_t record) {
+    return records(client_hello_message(h), record);
+}
+
+std::vector<std::string> quic_client_initials(const std::string& destination_id,
+                                              const std::string& hello, unsigned datagrams,
+                                              unsigned frames) {
+    l7::QuicCrypto crypto;
+    const auto id = [](const std::string& s) {
+        return std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+    };
+    std::vector<std::string> out;
+    const std::size_t per_datagram = (hello.size() + datagrams - 1) / datagrams;
+    for (unsigned d = 0; d < datagrams; ++d) {
+        const std::size_t from = std::min(hello.size(), d * per_datagram);
+        const std::size_t to = std::min(hello.size(), from + per_datagram);
+        // The datagram's part of the hello in `frames` CRYPTO frames, the last first, a PING
+        // between each two; then PADDING to the datagram's least length.
+        std::string payload;
+        const std::size_t per_frame = (to - from + frames - 1) / frames;
+        for (unsigned f = frames; f-- > 0;) {
+            const std::size_t a = std::min(to, from + f * per_frame);
+            const std::size_t b = std::min(to, a + per_frame);
+            if (a == b) continue;
+            u8(payload, 0x06);
+            u16(payload, static_cast<unsigned>(0x4000 | a));  // 2-byte variable-length integers
+            u16(payload, static_cast<unsigned>(0x4000 | (b - a)));
+            payload += hello.substr(a, b - a);
+            u8(payload, 0x01);
+        }
+        // Header (5 + 1 + ids + 1 + 1 + 2 + 4) and tag (16) around the payload: 1200 in all.
+        const std::size_t overhead = 14 + destination_id.size() + 8 + 16;
+        if (payload.size() + overhead < 1200)
+            payload.append(1200 - overhead - payload.size(), '\0');
+        std::vector<std::uint8_t> packet(payload.size() + overhead + 64);
+        const std::size_t n =
+            l7::seal_initial(crypto, id(destination_id), id("sluice-c"), d, id(payload), packet);
+        out.emplace_back(reinterpret_cast<const char*>(packet.data()), n);
+    }
+    return out;
 }
 
 std::string tls_server_hello(std::uint16_t version, std::uint16_t cipher, std::uint16_t selected) {

@@ -28,8 +28,16 @@ struct ClientHelloSpec {
 // values, with `server_name` and ALPN h2, http/1.1.
 ClientHelloSpec browser_hello(const std::string& server_name);
 
+// A ClientHello as a handshake message, without a record around it (as QUIC carries it).
+std::string client_hello_message(const ClientHelloSpec& spec);
 // The TLS record (or records, each at most `record` bytes of the handshake) of a ClientHello.
 std::string tls_client_hello(const ClientHelloSpec& spec, std::size_t record = 16384);
+// A QUIC client's first datagrams, each one version 1 Initial packet numbered from 0 and
+// padded to 1200 bytes: `hello` (a handshake message) split over `datagrams`, each part in
+// `frames` CRYPTO frames sent last first with a PING after each, as browsers scatter them.
+std::vector<std::string> quic_client_initials(const std::string& destination_id,
+                                              const std::string& hello, unsigned datagrams = 1,
+                                              unsigned frames = 1);
 // A ServerHello choosing `cipher`, with supported_versions `selected` (0: without it).
 std::string tls_server_hello(std::uint16_t version, std::uint16_t cipher, std::uint16_t selected);
 
