@@ -1,7 +1,6 @@
 // QUIC Initial packets: the long header, the Initial keys, header and packet protection.
 #include "dataplane/l7/quic.hpp"
 
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -67,38 +66,61 @@ Parse read_long_header(std::span<const std::uint8_t> d, QuicLongHeader& out) {
 }
 
 QuicCrypto::QuicCrypto()
-    : mac_(EVP_MAC_fetch(nullptr, "HMAC", nullptr)),
-      mac_ctx_(mac_ != nullptr ? EVP_MAC_CTX_new(static_cast<EVP_MAC*>(mac_)) : nullptr),
+    : sha256_(EVP_MD_fetch(nullptr, "SHA256", nullptr)),
+      ctx_(EVP_MD_CTX_new()),
+      salt_inner_(EVP_MD_CTX_new()),
+      salt_outer_(EVP_MD_CTX_new()),
+      inner_(EVP_MD_CTX_new()),
+      outer_(EVP_MD_CTX_new()),
       ecb_(EVP_CIPHER_fetch(nullptr, "AES-128-ECB", nullptr)),
       gcm_(EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr)),
       cipher_ctx_(EVP_CIPHER_CTX_new()) {
-    if (mac_ctx_ == nullptr || ecb_ == nullptr || gcm_ == nullptr || cipher_ctx_ == nullptr)
+    if (sha256_ == nullptr || ctx_ == nullptr || salt_inner_ == nullptr || salt_outer_ == nullptr ||
+        inner_ == nullptr || outer_ == nullptr || ecb_ == nullptr || gcm_ == nullptr ||
+        cipher_ctx_ == nullptr)
         throw std::bad_alloc();
-    char digest[] = "SHA256";
-    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                                 OSSL_PARAM_END};
-    EVP_MAC_CTX_set_params(static_cast<EVP_MAC_CTX*>(mac_ctx_), params);
+    prepare(kInitialSaltV1, salt_inner_, salt_outer_);
 }
 
 QuicCrypto::~QuicCrypto() {
     EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(cipher_ctx_));
     EVP_CIPHER_free(static_cast<EVP_CIPHER*>(gcm_));
     EVP_CIPHER_free(static_cast<EVP_CIPHER*>(ecb_));
-    EVP_MAC_CTX_free(static_cast<EVP_MAC_CTX*>(mac_ctx_));
-    EVP_MAC_free(static_cast<EVP_MAC*>(mac_));
+    for (void* c : {ctx_, salt_inner_, salt_outer_, inner_, outer_})
+        EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(c));
+    EVP_MD_free(static_cast<EVP_MD*>(sha256_));
 }
 
-void QuicCrypto::hmac(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data,
+void QuicCrypto::prepare(std::span<const std::uint8_t> key, void* inner, void* outer) {
+    // Keys here are at most 32 bytes: within SHA-256's block, padded with zeros.
+    std::uint8_t pad[2][64] = {};
+    std::memcpy(pad[0], key.data(), std::min<std::size_t>(key.size(), 64));
+    std::memcpy(pad[1], pad[0], 64);
+    for (int i = 0; i < 64; ++i) {
+        pad[0][i] ^= 0x36;
+        pad[1][i] ^= 0x5c;
+    }
+    const auto* md = static_cast<const EVP_MD*>(sha256_);
+    EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(inner), md, nullptr);
+    EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(inner), pad[0], 64);
+    EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(outer), md, nullptr);
+    EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(outer), pad[1], 64);
+}
+
+void QuicCrypto::hmac(void* inner, void* outer, std::span<const std::uint8_t> data,
                       std::uint8_t (&out)[32]) {
-    auto* ctx = static_cast<EVP_MAC_CTX*>(mac_ctx_);
-    std::size_t n = 0;
-    EVP_MAC_init(ctx, key.data(), key.size(), nullptr);
-    EVP_MAC_update(ctx, data.data(), data.size());
-    EVP_MAC_final(ctx, out, &n, sizeof(out));
+    auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
+    std::uint8_t inner_hash[32];
+    unsigned int n = 0;
+    EVP_MD_CTX_copy_ex(ctx, static_cast<EVP_MD_CTX*>(inner));
+    EVP_DigestUpdate(ctx, data.data(), data.size());
+    EVP_DigestFinal_ex(ctx, inner_hash, &n);
+    EVP_MD_CTX_copy_ex(ctx, static_cast<EVP_MD_CTX*>(outer));
+    EVP_DigestUpdate(ctx, inner_hash, sizeof(inner_hash));
+    EVP_DigestFinal_ex(ctx, out, &n);
 }
 
-void QuicCrypto::expand_label(const std::uint8_t (&secret)[32], const char* label,
-                              std::span<std::uint8_t> out) {
+void QuicCrypto::expand_label(const char* label, std::span<std::uint8_t> out) {
     // HkdfLabel: length, "tls13 " + label, an empty context; then T(1) = HMAC(secret, info | 1),
     // all the output there is up to 32 bytes.
     std::uint8_t info[2 + 1 + 6 + 32 + 1 + 1];
@@ -114,18 +136,20 @@ void QuicCrypto::expand_label(const std::uint8_t (&secret)[32], const char* labe
     info[n++] = 0;  // context
     info[n++] = 1;  // the block counter
     std::uint8_t block[32];
-    hmac(secret, {info, n}, block);
+    hmac(inner_, outer_, {info, n}, block);
     std::memcpy(out.data(), block, out.size());
 }
 
 QuicKeys QuicCrypto::initial_keys(std::span<const std::uint8_t> destination_id, bool client) {
     std::uint8_t initial[32], secret[32];
-    hmac(kInitialSaltV1, destination_id, initial);  // HKDF-Extract
-    expand_label(initial, client ? "client in" : "server in", secret);
+    hmac(salt_inner_, salt_outer_, destination_id, initial);  // HKDF-Extract
+    prepare(initial, inner_, outer_);
+    expand_label(client ? "client in" : "server in", secret);
+    prepare(secret, inner_, outer_);
     QuicKeys k;
-    expand_label(secret, "quic key", k.key);
-    expand_label(secret, "quic iv", k.iv);
-    expand_label(secret, "quic hp", k.hp);
+    expand_label("quic key", k.key);
+    expand_label("quic iv", k.iv);
+    expand_label("quic hp", k.hp);
     return k;
 }
 

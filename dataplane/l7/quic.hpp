@@ -70,16 +70,23 @@ public:
               std::span<const std::uint8_t> in, std::uint8_t* out);
 
 private:
-    void hmac(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data,
+    // HMAC-SHA256 (RFC 2104) from the key's inner and outer hash states, prepared once by
+    // prepare(): a copy of each and the message hashed on, no set-up per call.
+    void prepare(std::span<const std::uint8_t> key, void* inner, void* outer);
+    void hmac(void* inner, void* outer, std::span<const std::uint8_t> data,
               std::uint8_t (&out)[32]);
-    // HKDF-Expand-Label (RFC 8446 section 7.1) with an empty context, `out.size()` <= 32.
-    void expand_label(const std::uint8_t (&secret)[32], const char* label,
-                      std::span<std::uint8_t> out);
+    // HKDF-Expand-Label (RFC 8446 section 7.1) with an empty context, `out.size()` <= 32, from
+    // the secret prepared in inner_ and outer_.
+    void expand_label(const char* label, std::span<std::uint8_t> out);
     void nonce(const QuicKeys& k, std::uint64_t number, std::uint8_t (&out)[12]) const;
 
-    void* mac_;      // EVP_MAC
-    void* mac_ctx_;  // EVP_MAC_CTX
-    void* ecb_;      // EVP_CIPHER
+    void* sha256_;      // EVP_MD
+    void* ctx_;         // EVP_MD_CTX: the one a hash is computed in
+    void* salt_inner_;  // EVP_MD_CTX: version 1's salt as an HMAC key, for HKDF-Extract
+    void* salt_outer_;
+    void* inner_;  // EVP_MD_CTX: the secret being expanded
+    void* outer_;
+    void* ecb_;  // EVP_CIPHER
     void* gcm_;
     void* cipher_ctx_;  // EVP_CIPHER_CTX
 };
