@@ -50,6 +50,7 @@ struct Case {
     std::string distribution;  // zipf, uniform, new-flow-flood
     std::uint32_t flows;
     bool ipv6 = false;  // IPv6 frames (66 bytes on the wire) instead of IPv4 (64)
+    bool tcp = false;   // TCP ACKs instead of UDP datagrams (64 bytes): what TCP health reads
 };
 
 // With --metadata, an extractor of [metadata]'s defaults for `table`, its slots in memory of
@@ -135,7 +136,7 @@ std::uint64_t run(FlowTable& table, std::uint8_t* stream, std::size_t stream_len
 
 void run_case(const Case& c, const Options& o, double hz) {
     std::mt19937_64 rng(42);
-    const auto base = pktgen::base_frame(c.ipv6);
+    const auto base = pktgen::base_frame(c.ipv6, c.tcp);
     const auto frame_bytes = static_cast<std::uint32_t>(base.size());
     const bool flood = c.distribution == "new-flow-flood";
     // Room for the active flows at 80% load, so the steady cases do not evict.
@@ -145,10 +146,11 @@ void run_case(const Case& c, const Options& o, double hz) {
         flood ? measured + c.flows
               : std::min<std::size_t>(std::max<std::size_t>(2ull * c.flows, 4'000'000), 16'000'000);
 
-    HugeArray<std::uint8_t> memory(FlowTable::memory_size(capacity));
+    const bool health = o.metadata && config::Metadata{}.tcp_health;
+    HugeArray<std::uint8_t> memory(FlowTable::memory_size(capacity, health));
     auto table = std::make_unique<FlowTable>(
-        FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000}, memory.get(),
-        random_hash_key());
+        FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000, health},
+        memory.get(), random_hash_key());
     auto out = std::make_unique<RecordBuffer>();
     if (o.database != nullptr) table->identify_applications(appid::identification(*o.scratch));
     Metadata metadata(o, *table);
@@ -257,7 +259,8 @@ int run_capture(const Options& o, double hz) {
         return 1;
     }
     const std::uint32_t capacity = config::Flow{}.max_flows;  // the dataplane's default
-    HugeArray<std::uint8_t> memory(FlowTable::memory_size(capacity));
+    const bool health = o.metadata && config::Metadata{}.tcp_health;
+    HugeArray<std::uint8_t> memory(FlowTable::memory_size(capacity, health));
     auto out = std::make_unique<RecordBuffer>();
     std::vector<double> mpps, cycles;
     std::uint64_t records = 0;
@@ -265,8 +268,8 @@ int run_capture(const Options& o, double hz) {
     for (unsigned r = 0; r < o.repeat; ++r) {
         // A new table each run: the capture's flows start afresh.
         auto table = std::make_unique<FlowTable>(
-            FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000}, memory.get(),
-            random_hash_key());
+            FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000, health},
+            memory.get(), random_hash_key());
         if (o.database != nullptr) table->identify_applications(appid::identification(*o.scratch));
         Metadata metadata(o, *table);
         records = 0;
@@ -386,13 +389,14 @@ void usage(FILE* out) {
                  "                    [--memory]\n"
                  "Measures parser + flow table + expiry on one core with 64-byte packets built in\n"
                  "memory: Zipf and uniform popularity over 1K, 1M and 8M active flows, and a\n"
-                 "new-flow flood; then Zipf over 1M IPv6 flows (66-byte packets). Each case runs\n"
+                 "new-flow flood; then Zipf over 1M IPv6 flows (66-byte packets), and over 1M TCP\n"
+                 "flows (ACKs, what --metadata's TCP health reads). Each case runs\n"
                  "--repeat times (5; 3 with --quick) and reports the median. --quick runs each\n"
                  "case briefly (under a minute in all).\n"
                  "--applications FILE turns application identification on with the signatures\n"
                  "of FILE (512 bytes of the first 4 payload packets of each direction).\n"
-                 "--metadata turns metadata extraction on ([metadata]'s defaults: TLS hellos in\n"
-                 "the first 4 payload packets of each direction).\n"
+                 "--metadata turns metadata extraction on ([metadata]'s defaults: TLS, QUIC, HTTP\n"
+                 "and DNS in the first 4 payload packets of each direction, and TCP health).\n"
                  "--capture FILE meters the packets of a capture (pcap or pcapng) instead, read\n"
                  "into memory first, in their own time, with a table of 1M flows and a flush at\n"
                  "the end, as sluice pcap's worker would without reading the file.\n"
@@ -465,6 +469,7 @@ int main(int argc, char** argv) {
         {"uniform-8M", "uniform", 8'000'000},
         {"new-flow-flood-1M", "new-flow-flood", 1'000'000},
         {"zipf-1M-ipv6", "zipf", 1'000'000, true},
+        {"zipf-1M-tcp", "zipf", 1'000'000, false, true},
     };
     for (const auto& c : cases)
         if (o.only.empty() || c.name.find(o.only) != std::string::npos) run_case(c, o, hz);

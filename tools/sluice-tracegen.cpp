@@ -41,6 +41,7 @@ struct Options {
     bool hostile = false;
     std::string applications;    // a signature file: add its applications' conversations
     unsigned l7 = 0;             // conversations whose metadata the records carry
+    unsigned tcp_health = 0;     // TCP conversations with retransmissions, reordering, ...
     std::uint32_t linktype = 1;  // the pcap LINKTYPE the frames are written with
     CaptureFormat format = CaptureFormat::pcap;
 };
@@ -60,12 +61,26 @@ struct Event {
 // The biflow record Sluice must produce for a conversation of the trace, when no timeout ends
 // it before the trace does (flowEndReason forcedEnd).
 struct Expected {
+    // What a TCP conversation's record says of its health (docs/export.md's definitions):
+    // the times and zero windows from the packets, the retransmitted and reordered segments as
+    // the conversation says it made them. By direction: [0] the source's.
+    struct Health {
+        std::uint64_t last_ns[2] = {};
+        std::uint32_t largest_gap_us[2] = {};
+        std::uint32_t retransmitted[2] = {}, out_of_order[2] = {}, zero_windows[2] = {};
+        std::uint64_t retransmitted_octets[2] = {};
+        std::uint64_t ack_ns = 0;  // the initiator's ACK of the SYN/ACK
+    };
+    enum class Segment { fresh, retransmitted, out_of_order };
+
     FlowRecord record{};
     sluice::MetadataWriter metadata;  // the fields its record carries
+    Health health;
 
-    void add(const Packet& p, bool from_client, std::uint64_t t) {
+    void add(const Packet& p, bool from_client, std::uint64_t t, Segment kind = Segment::fresh) {
         FlowRecord& r = record;
         const auto ip_length = build(p).size() - 14 - 4 * p.vlans.size();
+        if (p.protocol == kTcp) tcp(p, from_client ? 0 : 1, t, kind, ip_length);
         std::uint64_t& packets = from_client ? r.packets : r.reverse_packets;
         std::uint64_t& first = from_client ? r.first_ns : r.reverse_first_ns;
         (from_client ? r.octets : r.reverse_octets) += ip_length;
@@ -75,15 +90,76 @@ struct Expected {
         (from_client ? r.maximum_ttl : r.reverse_maximum_ttl) = p.ttl;
         if (packets++ == 0) first = t;
     }
+
+    void tcp(const Packet& p, unsigned d, std::uint64_t t, Segment kind, std::uint64_t ip_length) {
+        Health& h = health;
+        const std::uint64_t packets = d == 0 ? record.packets : record.reverse_packets;
+        if (packets != 0)
+            h.largest_gap_us[d] = std::max(h.largest_gap_us[d],
+                                           static_cast<std::uint32_t>((t - h.last_ns[d]) / 1000));
+        h.last_ns[d] = t;
+        if (p.window == 0 && !(p.tcp_flags & (tcp::syn | tcp::fin | tcp::rst))) ++h.zero_windows[d];
+        if (kind == Segment::retransmitted) {
+            ++h.retransmitted[d];
+            h.retransmitted_octets[d] += ip_length;
+        }
+        if (kind == Segment::out_of_order) ++h.out_of_order[d];
+        if (d == 0 && h.ack_ns == 0 && (p.tcp_flags & (tcp::syn | tcp::ack)) == tcp::ack &&
+            (record.tcp_flags & tcp::syn) &&
+            (record.reverse_tcp_flags & (tcp::syn | tcp::ack)) == (tcp::syn | tcp::ack))
+            h.ack_ns = t;
+    }
+
+    // A TCP record's health fields, after its own.
+    void finish() {
+        if (record.protocol != kTcp) return;
+        using sluice::MetadataField;
+        const Health& h = health;
+        const FlowRecord& r = record;
+        if (h.ack_ns != 0) {
+            metadata.put_number(MetadataField::tcp_syn_to_synack_us,
+                                (r.reverse_first_ns - r.first_ns) / 1000, 4);
+            metadata.put_number(MetadataField::tcp_synack_to_ack_us,
+                                (h.ack_ns - r.reverse_first_ns) / 1000, 4);
+        }
+        for (unsigned d = 0; d < 2; ++d) {
+            const auto id = [d](MetadataField f) {
+                return static_cast<MetadataField>(static_cast<std::uint8_t>(f) +
+                                                  d * sluice::kTcpReverseOffset);
+            };
+            metadata.put_number(id(MetadataField::tcp_retransmitted_packets), h.retransmitted[d],
+                                4);
+            metadata.put_number(id(MetadataField::tcp_retransmitted_octets),
+                                h.retransmitted_octets[d], 8);
+            metadata.put_number(id(MetadataField::tcp_out_of_order), h.out_of_order[d], 4);
+            metadata.put_number(id(MetadataField::tcp_zero_windows), h.zero_windows[d], 4);
+            metadata.put_number(id(MetadataField::tcp_largest_gap_us), h.largest_gap_us[d], 4);
+        }
+        record.metadata_groups |= sluice::group_bit(sluice::MetadataGroup::tcp_health);
+    }
+};
+
+// Sequence numbers that run on, for conversations built a packet at a time: [0] the client's.
+struct TcpNumbers {
+    std::uint32_t next[2];
+
+    void number(Packet& p, bool from_client) {
+        if (p.protocol != kTcp) return;
+        std::uint32_t& n = next[from_client ? 0 : 1];
+        p.seq = n;
+        n += p.payload + ((p.tcp_flags & (tcp::syn | tcp::fin)) ? 1u : 0u);
+    }
 };
 
 void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-tracegen --out FILE [--flows N] [--seed N] [--spread SECONDS]\n"
                  "                       [--long-flow] [--applications FILE] [--l7 N] [--hostile]\n"
+                 "                       [--tcp-health N]\n"
                  "                       [--link NAME] [--format pcap|pcapng] [--expect FILE]\n"
                  "Writes N conversations (half TCP, a third UDP, the rest ICMP echo; 30%% IPv6)\n"
-                 "to FILE and prints their totals as JSON: packets, ip_octets, flows.\n"
+                 "to FILE and prints their totals as JSON: packets, ip_octets, flows. TCP\n"
+                 "segments carry sequence numbers that run on, as a real stack's do.\n"
                  "--expect writes the record Sluice must make of each conversation, one JSON\n"
                  "line each as sluice-control --print-records prints them, when no timeout ends\n"
                  "a flow before the trace does.\n"
@@ -102,6 +178,10 @@ void usage(FILE* out) {
                  "query) and QUIC (a client's Initial, every second one's ClientHello over two\n"
                  "datagrams in scattered CRYPTO frames; the server's answer), their records\n"
                  "expecting the fields (but JA3 and JA4).\n"
+                 "--tcp-health N adds N TCP conversations whose health records show: handshake\n"
+                 "times that vary, every third client's segment retransmitted 200 ms later,\n"
+                 "every third (others) two segments reordered, every fourth server's zero window,\n"
+                 "every fifth client's keep-alive (which counts as neither).\n"
                  "--link writes the same packets behind another link layer: ethernet (the\n"
                  "default), sll, sll2 (Linux cooked, tcpdump -i any), raw (raw IP), null, loop\n"
                  "(BSD loopback), ppp, ppp-hdlc or chdlc (Cisco HDLC).\n"
@@ -129,7 +209,9 @@ void conversation(std::mt19937_64& rng, unsigned index, std::uint64_t t, std::ve
     rsp.ttl = 60;
     // 0.1 to 5 ms, in whole microseconds: what a pcap reader keeps of a timestamp.
     const auto gap = [&] { return (100 + rng() % 4'900) * 1'000; };
+    TcpNumbers numbers{{1000 + index * 7919, 500000 + index * 104729}};
     auto send = [&](Packet p) {
+        numbers.number(p, p.src == req.src);
         expected.add(p, p.src == req.src, t);
         out.push_back({t, std::move(p), {}});
         t += gap();
@@ -271,7 +353,9 @@ void application_conversations(const Options& o, std::vector<Event>& events,
                 if (!sample.server.empty()) packets.push_back(with(server, 0, sample.server));
             }
             Expected e;
-            for (const Packet& p : packets) {
+            TcpNumbers numbers{{1000 + n * 7919, 500000 + n * 104729}};
+            for (Packet& p : packets) {
+                numbers.number(p, p.src == client.src);
                 e.add(p, p.src == packets[0].src, t);
                 events.push_back({t, p, {}});
                 t += 1'000'000;
@@ -512,6 +596,93 @@ void l7_conversations(const Options& o, std::vector<Event>& events,
     }
 }
 
+// --tcp-health: TCP conversations whose health is known, each direction's ACKs true to what
+// the other sent. The handshake's times vary with the conversation; then the client sends three
+// segments, every third conversation the third before the second (out of order) and every
+// third one more the first again 200 ms later (a retransmission: the server had acknowledged
+// nothing of them); the server acknowledges them, every fourth conversation first with a zero
+// window and then a window update; it answers, the client acknowledges, every fifth
+// conversation sends a keep-alive (neither), and both close.
+void tcp_health_conversations(const Options& o, std::vector<Event>& events,
+                              std::vector<Expected>& expected) {
+    using Segment = Expected::Segment;
+    for (unsigned j = 0; j < o.tcp_health; ++j) {
+        const bool v6 = j % 4 == 3;
+        Packet client;
+        client.protocol = kTcp;
+        client.ip_version = v6 ? 6 : 4;
+        client.src =
+            v6 ? ipv6(0x2001, 0xdb8, 0, 9, 0, 0, static_cast<std::uint16_t>(j >> 8),
+                      static_cast<std::uint16_t>(j & 0xff))
+               : ipv4(10, 252, static_cast<std::uint8_t>(j >> 8), static_cast<std::uint8_t>(j));
+        client.dst =
+            v6 ? ipv6(0x2001, 0xdb8, 0, 10, 0, 0, 0, static_cast<std::uint16_t>(1 + j % 50))
+               : ipv4(198, 51, 100, static_cast<std::uint8_t>(1 + j % 50));
+        client.src_port = static_cast<std::uint16_t>(30000 + j % 30000);
+        client.dst_port = 8443;
+        Packet server = client;
+        std::swap(server.src, server.dst);
+        std::swap(server.src_port, server.dst_port);
+        server.ttl = 60;
+        const std::uint32_t c0 = 7000 + j * 6151, s0 = 900000 + j * 15485863;
+        const auto segment = [](Packet p, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+                                std::uint16_t payload, std::uint16_t window = 65535) {
+            p.tcp_flags = flags;
+            p.seq = seq;
+            p.ack = ack;
+            p.payload = payload;
+            p.window = window;
+            return p;
+        };
+        Expected e;
+        std::uint64_t t = o.start_ns + 5'000'000 + std::uint64_t{j} * 1'000'000;
+        const auto send = [&](const Packet& p, std::uint64_t at, Segment kind = Segment::fresh) {
+            e.add(p, p.src == client.src, at, kind);
+            events.push_back({at, p, {}});
+        };
+        const std::uint64_t synack = t + (100 + j % 20 * 25) * 1000;
+        const std::uint64_t ack = synack + (50 + j % 7 * 10) * 1000;
+        const std::uint32_t c = c0 + 1, sv = s0 + 1;  // the first data bytes' numbers
+        const Packet syn = segment(client, tcp::syn, c0, 0, 0);
+        send(syn, t);
+        send(segment(server, tcp::syn | tcp::ack, s0, c, 0), synack);
+        send(segment(client, tcp::ack, c, sv, 0), ack);
+        t = ack + 1'000'000;
+        const bool reordered = j % 3 == 1, resent = j % 3 == 0;
+        send(segment(client, tcp::ack, c, sv, 200), t);
+        if (reordered) {
+            send(segment(client, tcp::psh | tcp::ack, c + 400, sv, 200), t + 10'000);
+            send(segment(client, tcp::ack, c + 200, sv, 200), t + 15'000, Segment::out_of_order);
+        } else {
+            send(segment(client, tcp::ack, c + 200, sv, 200), t + 10'000);
+            send(segment(client, tcp::psh | tcp::ack, c + 400, sv, 200), t + 20'000);
+        }
+        if (resent) {
+            t += 200'000'000;  // the client's retransmission timeout
+            send(segment(client, tcp::ack, c, sv, 200), t, Segment::retransmitted);
+        }
+        t += 500'000;
+        if (j % 4 == 2) {
+            send(segment(server, tcp::ack, sv, c + 600, 0, 0), t);
+            t += 100'000;
+        }
+        send(segment(server, tcp::ack, sv, c + 600, 0), t);
+        const auto answer = static_cast<std::uint16_t>(300 + j % 500);
+        send(segment(server, tcp::psh | tcp::ack, sv, c + 600, answer), t + 500'000);
+        send(segment(client, tcp::ack, c + 600, sv + answer, 0), t + 600'000);
+        t += 700'000;
+        if (j % 5 == 4) {
+            send(segment(client, tcp::ack, c + 599, sv + answer, 1), t + 1'000'000);
+            t += 1'100'000;
+        }
+        send(segment(client, tcp::fin | tcp::ack, c + 600, sv + answer, 0), t);
+        send(segment(server, tcp::fin | tcp::ack, sv + answer, c + 601, 0), t + 100'000);
+        send(segment(client, tcp::ack, c + 601, sv + answer + 1, 0), t + 200'000);
+        key_of(syn, e);
+        expected.push_back(std::move(e));
+    }
+}
+
 // --hostile: what a SPAN port of a network under attack carries, none of it a conversation a
 // record should show: random bytes, frames cut short, broken IP and TCP headers, tunnels too
 // deep, fragment floods, a SYN flood from many sources, a flood of one key.
@@ -612,6 +783,8 @@ int run(const Options& o) {
     }
     if (!o.applications.empty()) application_conversations(o, events, expected);
     if (o.l7 != 0) l7_conversations(o, events, expected);
+    if (o.tcp_health != 0) tcp_health_conversations(o, events, expected);
+    for (Expected& e : expected) e.finish();
     if (o.hostile) hostile_frames(o, events);
     if (!o.expect.empty()) {
         std::FILE* f = std::fopen(o.expect.c_str(), "w");
@@ -652,12 +825,13 @@ int main(int argc, char** argv) {
                                      {"applications", required_argument, nullptr, 'a'},
                                      {"hostile", no_argument, nullptr, 'H'},
                                      {"l7", required_argument, nullptr, '7'},
+                                     {"tcp-health", required_argument, nullptr, 'T'},
                                      {"link", required_argument, nullptr, 'L'},
                                      {"format", required_argument, nullptr, 'F'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
     for (int opt;
-         (opt = getopt_long(argc, argv, "o:n:s:d:e:la:7:HL:F:h", options, nullptr)) != -1;) {
+         (opt = getopt_long(argc, argv, "o:n:s:d:e:la:7:T:HL:F:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'o': o.out = optarg; break;
             case 'n': o.flows = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
@@ -668,6 +842,9 @@ int main(int argc, char** argv) {
             case 'a': o.applications = optarg; break;
             case 'H': o.hostile = true; break;
             case '7': o.l7 = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
+            case 'T':
+                o.tcp_health = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10));
+                break;
             case 'L': {
                 const auto* link =
                     std::find_if(std::begin(kLinks), std::end(kLinks),

@@ -299,12 +299,26 @@ void CollectorSession::offer(std::span<const FlowRecord> records) {
         for (std::size_t i = 0, k; i < records.size(); i += k) {
             k = unit_length(records.subspan(i));
             if (is_extension(records[i])) continue;
-            // Each direction's record keeps the flow's metadata.
+            // Each direction's record keeps the flow's metadata; the responder's has its own
+            // direction's fields as the source's.
+            const auto extensions = records.subspan(i + 1, k - 1);
             for (unsigned p = 0, n = ipfix::to_uniflow(records[i], parts); p < n; ++p) {
                 parts[p].extensions = static_cast<std::uint8_t>(k - 1);
                 uniflow_.push_back(parts[p]);
-                uniflow_.insert(uniflow_.end(), records.begin() + static_cast<long>(i + 1),
-                                records.begin() + static_cast<long>(i + k));
+                const bool responder = p == 1 || records[i].packets == 0;
+                if (!responder || extensions.empty()) {
+                    uniflow_.insert(uniflow_.end(), extensions.begin(), extensions.end());
+                    continue;
+                }
+                std::array<std::uint8_t, kMaxMetadataBytes> bytes{};
+                const std::size_t length = gather_extensions(extensions, bytes);
+                reverse_directions(std::span(bytes).first(length));
+                FlowRecord reversed[kMaxExtensions];
+                write_extensions(std::span(bytes).first(length), reversed);
+                for (std::size_t e = 0; e < extensions.size(); ++e) {
+                    reversed[e].mark = extensions[e].mark;
+                    uniflow_.push_back(reversed[e]);
+                }
             }
         }
         records = uniflow_;
@@ -369,9 +383,16 @@ void CollectorSession::refill() {
         const std::size_t room = capacity_ - (j_.end - j_.first);
         if (room == 0) break;
         const std::size_t tail = j_.end % capacity_;
-        const std::size_t n = spool_->read({&buffer_[tail], std::min(room, capacity_ - tail)});
+        std::size_t n = spool_->read({&buffer_[tail], std::min(room, capacity_ - tail)});
+        if (n == 0 && room > capacity_ - tail) {
+            // A record whose extensions run past the buffer's end: read whole, then wrapped
+            // round as append_to_buffer() wraps units.
+            FlowRecord unit[1 + kMaxExtensions];
+            n = spool_->read({unit, std::min(room, std::size(unit))});
+            for (std::size_t i = 0; i < n; ++i) buffer_[(tail + i) % capacity_] = unit[i];
+        }
         if (n == 0) break;
-        for (std::size_t i = 0; i < n; ++i) mark(buffer_[tail + i]) = kFromSpool;
+        for (std::size_t i = 0; i < n; ++i) mark(buffer_[(tail + i) % capacity_]) = kFromSpool;
         const Totals read = totals(tail, n);
         spooled_.subtract(read);
         note_run(n, true);
@@ -961,13 +982,15 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
 }
 
 // As many of what follows the templates as fit in a message, from where the last message
-// stopped: the flow templates with metadata, the type records of Sluice's own elements, the
-// interfaces' names and the applications'.
+// stopped: the type records of Sluice's own elements, the flow templates with metadata, the
+// interfaces' names and the applications'. The types come before the templates that use them:
+// a collector that met an element in a template first (libfixbuf's) takes it for an unknown
+// one, and reads its numbers in the wrong byte order even once it has learnt its type.
 CollectorSession::Outcome CollectorSession::send_names(Steady::time_point now) {
     std::size_t i = names_sent_;
-    const std::size_t templates = metadata_templates_.size();
-    const std::size_t types = templates + element_types();
-    const std::size_t ports = types + (interfaces_ ? interfaces_->size() : 0);
+    const std::size_t types = element_types();
+    const std::size_t templates = types + metadata_templates_.size();
+    const std::size_t ports = templates + (interfaces_ ? interfaces_->size() : 0);
     const std::size_t end = names_count();
     std::visit(
         Overloaded{[&](netflow::V5Builder&) {},  // never due: it has no names
@@ -975,18 +998,18 @@ CollectorSession::Outcome CollectorSession::send_names(Steady::time_point now) {
                        b.begin(sequence_);
                        for (; i < end; ++i) {
                            if constexpr (std::is_same_v<decltype(b), ipfix::MessageBuilder&>) {
-                               if (i < templates) {
-                                   if (!b.add_templates({&metadata_templates_[i], 1})) break;
+                               if (i < types) {
+                                   if (!b.add_element_type(ipfix::kOwnElements[i])) break;
                                    continue;
                                }
-                               if (i < types) {
-                                   if (!b.add_element_type(ipfix::kOwnElements[i - templates]))
+                               if (i < templates) {
+                                   if (!b.add_templates({&metadata_templates_[i - types], 1}))
                                        break;
                                    continue;
                                }
                            }
                            if (i < ports) {
-                               const Interface& p = (*interfaces_)[i - types];
+                               const Interface& p = (*interfaces_)[i - templates];
                                if (!b.add_interface(p.if_index, p.name, p.description)) break;
                                continue;
                            }

@@ -68,7 +68,31 @@ enum class Units : std::uint16_t { none = 0, octets = 2, packets = 3, microsecon
     X(dnsAnswerAddresses, 8, kSluicePen, string, kVariableLength, none, none,                    \
       "The A and AAAA addresses of the first response's answers, comma-separated, in order")    \
     X(quicVersion, 9, kSluicePen, unsigned32, 4, identifier, none,                               \
-      "The QUIC version of the client's first long header packet (1: RFC 9000)")
+      "The QUIC version of the client's first long header packet (1: RFC 9000)")                \
+    X(tcpSynToSynAckMicroseconds, 10, kSluicePen, unsigned32, 4, quantity, microseconds,        \
+      "From the initiator's first SYN to the responder's SYN/ACK, as the sensor saw them")      \
+    X(tcpSynAckToAckMicroseconds, 11, kSluicePen, unsigned32, 4, quantity, microseconds,        \
+      "From the responder's SYN/ACK to the initiator's ACK of it, as the sensor saw them")      \
+    X(tcpRetransmittedPackets, 12, kSluicePen, unsigned32, 4, delta_counter, packets,           \
+      "The source's TCP segments that resent sequence numbers it had sent before")              \
+    X(tcpRetransmittedOctets, 13, kSluicePen, unsigned64, 8, delta_counter, octets,             \
+      "The IP octets of those retransmitted segments, as octetDeltaCount counts them")          \
+    X(tcpOutOfOrderPackets, 14, kSluicePen, unsigned32, 4, delta_counter, packets,              \
+      "The source's segments below what it had sent, within a round trip: reordered, not resent")\
+    X(tcpZeroWindowPackets, 15, kSluicePen, unsigned32, 4, delta_counter, packets,              \
+      "The source's segments that advertised a zero receive window (its buffer full)")          \
+    X(tcpLargestGapMicroseconds, 16, kSluicePen, unsigned32, 4, quantity, microseconds,         \
+      "The longest time between two consecutive packets of the source's in the record")         \
+    X(reverseTcpRetransmittedPackets, 0x4000 | 12, kSluicePen, unsigned32, 4, delta_counter,    \
+      packets, "tcpRetransmittedPackets of the responder's segments (RFC 5103)")                \
+    X(reverseTcpRetransmittedOctets, 0x4000 | 13, kSluicePen, unsigned64, 8, delta_counter,     \
+      octets, "tcpRetransmittedOctets of the responder's segments (RFC 5103)")                  \
+    X(reverseTcpOutOfOrderPackets, 0x4000 | 14, kSluicePen, unsigned32, 4, delta_counter,       \
+      packets, "tcpOutOfOrderPackets of the responder's segments (RFC 5103)")                   \
+    X(reverseTcpZeroWindowPackets, 0x4000 | 15, kSluicePen, unsigned32, 4, delta_counter,       \
+      packets, "tcpZeroWindowPackets of the responder's segments (RFC 5103)")                   \
+    X(reverseTcpLargestGapMicroseconds, 0x4000 | 16, kSluicePen, unsigned32, 4, quantity,       \
+      microseconds, "tcpLargestGapMicroseconds of the responder's packets (RFC 5103)")
 // clang-format on
 
 // clang-format off

@@ -218,9 +218,29 @@ constexpr GroupField kQuicFields[] = {
     {ie::tlsApplicationProtocols, MetadataField::quic_alpn},
     {ie::tlsJa4, MetadataField::quic_ja4},
 };
-// By MetadataGroup.
-constexpr std::span<const GroupField> kGroupFields[kMetadataGroups] = {kTlsFields, kHttpFields,
-                                                                       kDnsFields, kQuicFields};
+// A biflow's; a uniflow record has its source's alone (the responder's record has them
+// renamed, reverse_directions()).
+constexpr GroupField kTcpHealthFields[] = {
+    {ie::tcpSynToSynAckMicroseconds, MetadataField::tcp_syn_to_synack_us},
+    {ie::tcpSynAckToAckMicroseconds, MetadataField::tcp_synack_to_ack_us},
+    {ie::tcpRetransmittedPackets, MetadataField::tcp_retransmitted_packets},
+    {ie::tcpRetransmittedOctets, MetadataField::tcp_retransmitted_octets},
+    {ie::tcpOutOfOrderPackets, MetadataField::tcp_out_of_order},
+    {ie::tcpZeroWindowPackets, MetadataField::tcp_zero_windows},
+    {ie::tcpLargestGapMicroseconds, MetadataField::tcp_largest_gap_us},
+    {ie::reverseTcpRetransmittedPackets, MetadataField::reverse_tcp_retransmitted_packets},
+    {ie::reverseTcpRetransmittedOctets, MetadataField::reverse_tcp_retransmitted_octets},
+    {ie::reverseTcpOutOfOrderPackets, MetadataField::reverse_tcp_out_of_order},
+    {ie::reverseTcpZeroWindowPackets, MetadataField::reverse_tcp_zero_windows},
+    {ie::reverseTcpLargestGapMicroseconds, MetadataField::reverse_tcp_largest_gap_us},
+};
+constexpr std::size_t kUniflowTcpHealthFields = 7;
+// The application-layer groups', by MetadataGroup.
+constexpr std::span<const GroupField> kGroupFields[] = {kTlsFields, kHttpFields, kDnsFields,
+                                                        kQuicFields};
+constexpr unsigned kNoApplication = std::size(kGroupFields);
+static_assert(kNoApplication == static_cast<unsigned>(MetadataGroup::tcp_health),
+              "the application-layer groups come first");
 
 // A flow template with metadata: its fields, and where those after the base ones come from.
 struct MetadataTemplate {
@@ -229,8 +249,9 @@ struct MetadataTemplate {
     Template t{0, {}};
 };
 
-// Every base template's (by template_index) combination with each group, by (base * 10 +
-// group * 2): ids from 272, ten a base template.
+// Every base template's (by template_index) combination with an application-layer group or
+// none (kNoApplication) and with TCP health or not, by base * 10 + group * 2 + health: ids from
+// 272, ten a base template (the tenth, neither, unused).
 const std::vector<MetadataTemplate>& metadata_table();
 
 std::size_t template_index(int ip_version, TimePrecision precision, Records shape) {
@@ -314,13 +335,22 @@ const std::vector<MetadataTemplate>& metadata_table() {
     static const std::vector<MetadataTemplate> table = [] {
         std::vector<MetadataTemplate> out(std::size(kTemplates) * 10);
         for (std::size_t base = 0; base < std::size(kTemplates); ++base)
-            for (unsigned group = 0; group < kMetadataGroups; ++group) {
-                MetadataTemplate& m = out[base * 10 + group * 2];
-                m.fields.assign(kTemplates[base].fields.begin(), kTemplates[base].fields.end());
-                m.sources.assign(kGroupFields[group].begin(), kGroupFields[group].end());
-                for (const GroupField& f : m.sources) m.fields.push_back(f.element);
-                m.t = {static_cast<std::uint16_t>(272 + base * 10 + group * 2), m.fields};
-            }
+            for (unsigned group = 0; group <= kNoApplication; ++group)
+                for (unsigned health = 0; health < 2; ++health) {
+                    if (group == kNoApplication && health == 0) continue;
+                    const std::size_t id = base * 10 + group * 2 + health;
+                    MetadataTemplate& m = out[id];
+                    m.fields.assign(kTemplates[base].fields.begin(), kTemplates[base].fields.end());
+                    if (group != kNoApplication)
+                        m.sources.assign(kGroupFields[group].begin(), kGroupFields[group].end());
+                    if (health != 0)
+                        m.sources.insert(
+                            m.sources.end(), std::begin(kTcpHealthFields),
+                            base >= 4 ? std::begin(kTcpHealthFields) + kUniflowTcpHealthFields
+                                      : std::end(kTcpHealthFields));
+                    for (const GroupField& f : m.sources) m.fields.push_back(f.element);
+                    m.t = {static_cast<std::uint16_t>(272 + id), m.fields};
+                }
         return out;
     }();
     return table;
@@ -362,9 +392,13 @@ std::size_t addresses_text(std::span<const std::uint8_t> list, char* out) {
     return n;
 }
 
-// The group of `groups`' application-layer bit (a flow has one at most).
-unsigned application_group(std::uint8_t groups) {
-    return static_cast<unsigned>(__builtin_ctz(groups & kApplicationGroups));
+// The metadata template of a record with `groups` (a flow has one application-layer group at
+// most), by its index in metadata_table() after the base's.
+unsigned metadata_variant(std::uint8_t groups) {
+    const std::uint8_t application = groups & kApplicationGroups;
+    const unsigned group =
+        application != 0 ? static_cast<unsigned>(__builtin_ctz(application)) : kNoApplication;
+    return group * 2 + ((groups & group_bit(MetadataGroup::tcp_health)) != 0 ? 1 : 0);
 }
 
 }  // namespace
@@ -372,10 +406,15 @@ unsigned application_group(std::uint8_t groups) {
 std::vector<const Template*> metadata_templates(TimePrecision precision, Records shape,
                                                 std::uint8_t groups) {
     std::vector<const Template*> out;
+    const bool health = (groups & group_bit(MetadataGroup::tcp_health)) != 0;
     for (const int version : {4, 6}) {
         const std::size_t base = template_index(version, precision, shape);
-        for (unsigned group = 0; group < kMetadataGroups; ++group)
-            if (groups >> group & 1) out.push_back(&metadata_table()[base * 10 + group * 2].t);
+        for (unsigned group = 0; group <= kNoApplication; ++group) {
+            if (group != kNoApplication && (groups >> group & 1))
+                out.push_back(&metadata_table()[base * 10 + group * 2].t);
+            if (health && (group == kNoApplication || (groups >> group & 1)))
+                out.push_back(&metadata_table()[base * 10 + group * 2 + 1].t);
+        }
     }
     return out;
 }
@@ -589,7 +628,7 @@ bool MessageBuilder::add_with_metadata(const FlowRecord& r, std::span<const std:
         }
     }
     const std::size_t index = template_index(r.ip_version, precision_, shape_);
-    const MetadataTemplate& m = metadata_table()[index * 10 + application_group(groups) * 2];
+    const MetadataTemplate& m = metadata_table()[index * 10 + metadata_variant(groups)];
     std::size_t length = kLengthOf[index];
     for (const GroupField& f : m.sources) {
         const auto id = static_cast<std::uint8_t>(f.field);

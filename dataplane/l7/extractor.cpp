@@ -36,7 +36,9 @@ std::size_t field_bytes(const config::Metadata& c) {
     const std::size_t strings = 2 * (3 + std::size_t{c.max_length});
     const std::size_t answers = 3 + std::size_t{c.max_answers} * 17;
     const std::size_t numbers = 16 * 11;
-    return std::min<std::size_t>(kMaxMetadataBytes, (strings + answers + numbers + 63) & ~63ull);
+    // Room for the count emit() adds, and the flow table's TCP health fields.
+    constexpr std::size_t kMost = (kMaxMetadataBytes - 5 - kTcpHealthBytes) & ~63ull;
+    return std::min<std::size_t>(kMost, (strings + answers + numbers + 63) & ~63ull);
 }
 
 // Messages split over segments are few and short-lived: a buffer for one flow in 16.
@@ -83,9 +85,9 @@ meter::MetadataHook Extractor::hook() {
     return {[](void* x, std::uint32_t& slot, const meter::Payload& p, MeterCounters& c) {
                 return static_cast<Extractor*>(x)->inspect(slot, p, c);
             },
-            [](void* x, std::uint32_t& slot, bool goes_on, FlowRecord* out, std::uint8_t& groups,
-               MeterCounters& c) {
-                return static_cast<Extractor*>(x)->emit(slot, goes_on, out, groups, c);
+            [](void* x, std::uint32_t& slot, bool goes_on, MetadataWriter& fields,
+               std::uint8_t& groups, MeterCounters& c) {
+                static_cast<Extractor*>(x)->emit(slot, goes_on, fields, groups, c);
             },
             this};
 }
@@ -547,34 +549,23 @@ void Extractor::put_text(Slot& s, MetadataField f, std::span<const std::uint8_t>
     put(s, f, {text, n}, c);
 }
 
-unsigned Extractor::emit(std::uint32_t& index, bool goes_on, FlowRecord* out, std::uint8_t& groups,
-                         MeterCounters& c) {
+void Extractor::emit(std::uint32_t& index, bool goes_on, MetadataWriter& out, std::uint8_t& groups,
+                     MeterCounters& c) {
     Slot& s = slot(index);
     groups = s.groups;
-    unsigned n = 0;
     if (s.groups != 0) {
-        std::uint8_t bytes[kMaxMetadataBytes];
-        std::memcpy(bytes, fields(s), s.length);
-        std::size_t length = s.length;
-        // The counts so far, behind the fields found once.
-        const MetadataField count = s.protocol == Protocol::http ? MetadataField::http_requests
-                                                                 : MetadataField::dns_queries;
-        if (counts(s.protocol) && length + 5 <= sizeof(bytes)) {
-            bytes[length] = static_cast<std::uint8_t>(count);
-            bytes[length + 1] = 2;
-            bytes[length + 2] = 0;
-            bytes[length + 3] = static_cast<std::uint8_t>(s.requests);
-            bytes[length + 4] = static_cast<std::uint8_t>(s.requests >> 8);
-            length += 5;
-        }
-        n = write_extensions({bytes, length}, out);
+        out.append({fields(s), s.length});
+        // The count so far, behind the fields found once.
+        if (counts(s.protocol))
+            out.put_number(s.protocol == Protocol::http ? MetadataField::http_requests
+                                                        : MetadataField::dns_queries,
+                           s.requests, 2);
     }
     if (!goes_on) {
         free_slot(index);
         index = 0;
         --c.metadata_slots_used;
     }
-    return n;
 }
 
 }  // namespace sluice::l7

@@ -26,8 +26,9 @@ public:
     Extractor& operator=(const Extractor&) = delete;
 
     bool inspect(std::uint32_t& slot, const meter::Payload& p, MeterCounters& counters);
-    unsigned emit(std::uint32_t& slot, bool goes_on, FlowRecord* out, std::uint8_t& groups,
-                  MeterCounters& counters);
+    // The slot's fields into `out`, which has room for them (field_bytes plus a count).
+    void emit(std::uint32_t& slot, bool goes_on, MetadataWriter& out, std::uint8_t& groups,
+              MeterCounters& counters);
 
     // What the flow table calls.
     meter::MetadataHook hook();

@@ -22,8 +22,24 @@ enum : std::uint8_t {
     kCounted1 = 64,  // and from endpoint 1
 };
 
+// TcpHealth::state bits.
+enum : std::uint8_t {
+    kHealthSeen0 = 1,         // next_seq[0] holds; << 1 for direction 1
+    kHealthAdvanced0 = 4,     // the direction's last segment with data was no retransmission
+    kHandshakeInRecord = 16,  // the record saw the handshake end: it carries its times
+};
+
+// A segment below what its direction sent is out of order when it comes within the handshake's
+// round trip of the one before (or this long, the round trip unseen), as tshark reckons.
+constexpr std::uint64_t kOutOfOrderWithoutRtt = 3'000'000;
+
 constexpr std::uint8_t kTcp = 6, kIcmp = 1, kIcmpv6 = 58;
 constexpr std::uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpAck = 0x10;
+
+// Nanoseconds as whole microseconds, rounded up: 0 stays for "none".
+inline std::uint32_t micros_up(std::uint64_t ns) {
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>((ns + 999) / 1000, UINT32_MAX));
+}
 constexpr auto kNotExpired = FlowEndReason{0};
 
 inline std::uint32_t range(std::uint32_t x, std::uint32_t n) {
@@ -43,8 +59,10 @@ inline unsigned first_slot(unsigned mask) {
 
 // Fetches the line of a flow's hot part; its cold part too for a flow about to be created or
 // exported, and its key's tail for an IPv6 flow.
-inline void prefetch_flow(const Bucket& b, unsigned slot, bool cold, bool tail) {
+inline void prefetch_flow(const Bucket& b, unsigned slot, bool cold, bool tail,
+                          const TcpHealth* health) {
     __builtin_prefetch(&b.hot[slot]);
+    if (health != nullptr) __builtin_prefetch(health);
     if (cold) __builtin_prefetch(&b.cold[slot]);
     if (tail) {
         const char* t = reinterpret_cast<const char*>(&b.tail[slot]);
@@ -125,21 +143,43 @@ void restart_record(FlowHot& h, FlowCold& c) {
     h.state &= static_cast<std::uint8_t>(~(kCounted0 | kCounted1));
 }
 
+// The same for a flow's TCP health: its counts start again, its sequence numbers go on.
+void restart_health(TcpHealth& t) {
+    for (unsigned d = 0; d < 2; ++d) {
+        t.largest_gap_us[d] = 0;
+        t.retransmitted_packets[d] = 0;
+        t.out_of_order[d] = 0;
+        t.zero_windows[d] = 0;
+        t.retransmitted_octets[d] = 0;
+    }
+    t.state &= static_cast<std::uint8_t>(~kHandshakeInRecord);
+}
+
 }  // namespace
 
-std::size_t FlowTable::memory_size(std::uint32_t max_flows) {
-    const std::uint32_t buckets =
-        std::max<std::uint32_t>(2, (max_flows + Bucket::kSlots - 1) / Bucket::kSlots);
-    return std::size_t{buckets} * sizeof(Bucket);
+namespace {
+
+std::uint32_t bucket_count(std::uint32_t max_flows) {
+    return std::max<std::uint32_t>(2, (max_flows + Bucket::kSlots - 1) / Bucket::kSlots);
+}
+
+}  // namespace
+
+std::size_t FlowTable::memory_size(std::uint32_t max_flows, bool tcp_health) {
+    const std::size_t flows = std::size_t{bucket_count(max_flows)} * Bucket::kSlots;
+    return flows * (sizeof(Bucket) / Bucket::kSlots + (tcp_health ? sizeof(TcpHealth) : 0));
 }
 
 FlowTable::FlowTable(const FlowTableConfig& config, void* memory, const HashKey& key)
     : config_(config),
       table_(static_cast<Bucket*>(memory)),
-      buckets_(static_cast<std::uint32_t>(memory_size(config.max_flows) / sizeof(Bucket))),
+      health_(config.tcp_health
+                  ? reinterpret_cast<TcpHealth*>(table_ + bucket_count(config.max_flows))
+                  : nullptr),
+      buckets_(bucket_count(config.max_flows)),
       key_(key),
       fragments_(key) {
-    std::memset(memory, 0, memory_size(config.max_flows));
+    std::memset(memory, 0, memory_size(config.max_flows, config.tcp_health));
     set_timeouts(config.idle_timeout_ns, config.active_timeout_ns, config.tcp_end_grace_ns);
 }
 
@@ -193,11 +233,48 @@ void FlowTable::write_record(Slot s, FlowEndReason reason, bool goes_on, RecordB
     FlowRecord& r = out.records[out.count++];
     to_record(*s.bucket, s.index, reason, r);
     ++counters_.flows_ended[static_cast<unsigned>(reason)];
-    if (s.cold().metadata != 0) [[unlikely]] {
-        r.extensions = static_cast<std::uint8_t>(
-            metadata_.emit(metadata_.context, s.cold().metadata, goes_on, &out.records[out.count],
-                           r.metadata_groups, counters_));
-        out.count += r.extensions;
+    const bool health = health_ != nullptr && s.hot().key.protocol == kTcp;
+    if (s.cold().metadata == 0 && !health) return;
+    MetadataWriter fields;
+    std::uint8_t groups = 0;
+    if (s.cold().metadata != 0)
+        metadata_.emit(metadata_.context, s.cold().metadata, goes_on, fields, groups, counters_);
+    if (health) {
+        health_fields(s, fields);
+        groups |= group_bit(MetadataGroup::tcp_health);
+    }
+    r.metadata_groups = groups;
+    r.extensions =
+        static_cast<std::uint8_t>(write_extensions(fields.bytes(), &out.records[out.count]));
+    out.count += r.extensions;
+}
+
+void FlowTable::health_fields(Slot s, MetadataWriter& fields) const {
+    const TcpHealth& t = health(s);
+    const FlowCold& c = s.cold();
+    const unsigned i = (s.hot().state & kInitiatorIsAddress1) ? 1 : 0;
+    const unsigned o = 1 - i;
+    // The SYN/ACK is the responder's first packet: the handshake's time splits there.
+    if (t.state & kHandshakeInRecord) {
+        const std::uint64_t to_synack = c.first_ns[o] - c.first_ns[i];
+        if (c.first_ns[o] >= c.first_ns[i] && to_synack <= t.initial_rtt_ns) {
+            fields.put_number(MetadataField::tcp_syn_to_synack_us, micros_up(to_synack), 4);
+            fields.put_number(MetadataField::tcp_synack_to_ack_us,
+                              micros_up(t.initial_rtt_ns - to_synack), 4);
+        }
+    }
+    for (const unsigned d : {i, o}) {
+        const auto id = [&](MetadataField f) {
+            return static_cast<MetadataField>(static_cast<std::uint8_t>(f) +
+                                              (d == i ? 0 : kTcpReverseOffset));
+        };
+        fields.put_number(id(MetadataField::tcp_retransmitted_packets), t.retransmitted_packets[d],
+                          4);
+        fields.put_number(id(MetadataField::tcp_retransmitted_octets), t.retransmitted_octets[d],
+                          8);
+        fields.put_number(id(MetadataField::tcp_out_of_order), t.out_of_order[d], 4);
+        fields.put_number(id(MetadataField::tcp_zero_windows), t.zero_windows[d], 4);
+        fields.put_number(id(MetadataField::tcp_largest_gap_us), t.largest_gap_us[d], 4);
     }
 }
 
@@ -207,7 +284,7 @@ void FlowTable::end(Slot s, FlowEndReason reason, RecordBuffer& out) {
     if (counted(s.hot())) {
         write_record(s, reason, false, out);
     } else if (s.cold().metadata != 0) {  // its metadata went with its last record
-        FlowRecord none[kMaxExtensions];
+        MetadataWriter none;
         std::uint8_t groups;
         metadata_.emit(metadata_.context, s.cold().metadata, false, none, groups, counters_);
     }
@@ -219,9 +296,65 @@ void FlowTable::end(Slot s, FlowEndReason reason, RecordBuffer& out) {
 void FlowTable::export_and_go_on(Slot s, RecordBuffer& out) {
     write_record(s, FlowEndReason::active_timeout, true, out);
     restart_record(s.hot(), s.cold());
+    if (health_ != nullptr) restart_health(health(s));
+}
+
+// Sequence numbers are compared as RFC 1982 serial numbers: they wrap.
+inline void FlowTable::track_health(Slot s, const PacketInfo& info, std::uint64_t now) {
+    TcpHealth& t = health(s);
+    const FlowHot& h = s.hot();
+    const unsigned d = info.direction;
+    const std::uint8_t f = info.tcp_flags;
+    const std::uint64_t since = now > h.last_ns[d] ? now - h.last_ns[d] : 0;
+    if (h.state & (kCounted0 << d))
+        t.largest_gap_us[d] =
+            std::max(t.largest_gap_us[d],
+                     static_cast<std::uint32_t>(std::min<std::uint64_t>(since / 1000, UINT32_MAX)));
+    if (info.tcp_window == 0 && !(f & (kTcpSyn | kTcpFin | kTcpRst))) ++t.zero_windows[d];
+    const std::uint32_t length =
+        info.wire_payload_length + ((f & kTcpSyn) ? 1u : 0u) + ((f & kTcpFin) ? 1u : 0u);
+    const std::uint32_t end = info.tcp_seq + length;
+    const auto seen = static_cast<std::uint8_t>(kHealthSeen0 << d);
+    const auto advanced = static_cast<std::uint8_t>(kHealthAdvanced0 << d);
+    if (!(t.state & seen)) {
+        t.state |= seen | (length != 0 ? advanced : 0);
+        t.next_seq[d] = end;
+    } else if (length != 0) {
+        const std::uint32_t next = t.next_seq[d];
+        // A keep-alive: one byte (or none) below what was sent, to draw an ACK.
+        const bool keep_alive =
+            length == 1 && info.tcp_seq == next - 1 && !(f & (kTcpSyn | kTcpFin | kTcpRst));
+        if (static_cast<std::int32_t>(info.tcp_seq - next) < 0 && !keep_alive) [[unlikely]] {
+            const std::uint64_t soon =
+                t.initial_rtt_ns != 0 ? t.initial_rtt_ns : kOutOfOrderWithoutRtt;
+            if ((t.state & advanced) && since < soon && end != next) {
+                ++t.out_of_order[d];
+            } else {
+                ++t.retransmitted_packets[d];
+                t.retransmitted_octets[d] += info.ip_length;
+                t.state &= static_cast<std::uint8_t>(~advanced);
+            }
+        }
+        if (static_cast<std::int32_t>(end - next) > 0) {
+            t.next_seq[d] = end;
+            t.state |= advanced;
+        }
+    }
+    // The initiator's ACK of the responder's SYN/ACK ends the handshake.
+    if (t.initial_rtt_ns == 0 && (f & (kTcpSyn | kTcpAck)) == kTcpAck && (h.state & kSynSeen)) {
+        const unsigned i = (h.state & kInitiatorIsAddress1) ? 1 : 0;
+        if (d == i && (h.tcp_flags[i] & kTcpSyn) &&
+            (h.tcp_flags[1 - i] & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck)) {
+            const std::uint64_t first = s.cold().first_ns[i];
+            t.initial_rtt_ns = static_cast<std::uint32_t>(
+                std::clamp<std::uint64_t>(now > first ? now - first : 0, 1, UINT32_MAX));
+            t.state |= kHandshakeInRecord;
+        }
+    }
 }
 
 inline void FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now) {
+    if (health_ != nullptr && info.tcp_header) track_health(s, info, now);
     FlowHot& e = s.hot();
     const unsigned d = info.direction;
     const auto counted_d = static_cast<std::uint8_t>(kCounted0 << d);
@@ -257,6 +390,7 @@ void FlowTable::create(Slot s, const PacketInfo& info, std::uint16_t tag, std::u
     FlowHot& e = s.hot();
     std::memset(&e, 0, sizeof(e));
     s.cold() = FlowCold{};
+    if (health_ != nullptr && info.key.head.protocol == kTcp) health(s) = TcpHealth{};
     e.key = info.key.head;
     if (info.key.head.ip_version == 6) s.tail() = info.key.tail;
     s.cold().ingress_port = port;
@@ -337,13 +471,15 @@ inline void FlowTable::fetch_entries(Pending& q, std::uint64_t now) {
     if (!q.metered) return;
     q.candidates = candidates(q);
     const bool v6 = q.info.key.head.ip_version == 6;
+    const bool tcp = health_ != nullptr && q.info.key.head.protocol == kTcp;
     if (q.candidates == 0) {
         const Slot s = new_flow_slot(q, now);
-        prefetch_flow(*s.bucket, s.index, true, v6);
+        prefetch_flow(*s.bucket, s.index, true, v6, tcp ? &health(s) : nullptr);
     }
     for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
         const auto bit = static_cast<unsigned>(__builtin_ctz(m));
-        prefetch_flow(*q.bucket[bit >> 4], (bit & 15) >> 1, false, v6);
+        const Slot s{q.bucket[bit >> 4], (bit & 15) >> 1};
+        prefetch_flow(*s.bucket, s.index, false, v6, tcp ? &health(s) : nullptr);
     }
 }
 

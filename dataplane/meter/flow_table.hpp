@@ -12,6 +12,7 @@
 #include "shared/capture/link.hpp"
 #include "shared/capture/packet_ref.hpp"
 #include "sluice/counters.hpp"
+#include "sluice/metadata.hpp"
 #include "sluice/record.hpp"
 
 namespace sluice::meter {
@@ -25,6 +26,7 @@ struct FlowTableConfig {
     std::uint64_t idle_timeout_ns;
     std::uint64_t active_timeout_ns;
     std::uint64_t tcp_end_grace_ns;
+    bool tcp_health = false;  // a TcpHealth line beside each flow, filled by its TCP packets
 };
 
 // Where the table puts the records of flows that end. The caller empties it between calls;
@@ -67,6 +69,24 @@ struct FlowCold {
 };
 static_assert(sizeof(FlowCold) == 32);
 
+// What a TCP flow's packets say of its health, one line a flow in an array beside the buckets
+// (a flow's at its slot's index): read and written by each of its TCP packets, never by
+// others. By direction as the key has them ([0] endpoint 0's); the counts and largest gaps are
+// the record's, the rest the flow's.
+struct TcpHealth {
+    std::uint32_t next_seq[2];  // after the highest byte (SYN and FIN count one) sent
+    std::uint32_t largest_gap_us[2];
+    std::uint32_t retransmitted_packets[2];
+    std::uint32_t out_of_order[2];
+    std::uint32_t zero_windows[2];
+    std::uint64_t retransmitted_octets[2];
+    std::uint32_t initial_rtt_ns;  // the initiator's first packet (its SYN) to its ACK of the
+                                   // SYN/ACK, at most 2^32-1; 0: not seen
+    std::uint8_t state;            // TcpHealthState bits
+    std::uint8_t reserved[3];
+};
+static_assert(sizeof(TcpHealth) == 64);
+
 // A bucket of 8 flows: the tags of its slots (0: empty), when each was last seen and when its
 // active timeout or TCP end falls, all in one cache line; then the hot parts, the cold parts,
 // and the tails of IPv6 keys. Lookups compare tags before touching an entry; eviction and the
@@ -99,10 +119,12 @@ struct LargestFlows {
 
 class FlowTable {
 public:
-    // Bytes of bucket memory for max_flows: 128 per flow, rounded up to whole buckets.
-    static std::size_t memory_size(std::uint32_t max_flows);
+    // Bytes of memory for max_flows: 128 per flow, rounded up to whole buckets; with TCP health,
+    // 64 more a flow.
+    static std::size_t memory_size(std::uint32_t max_flows, bool tcp_health = false);
 
-    // `memory` is 64-byte aligned, memory_size(config.max_flows) bytes, owned by the caller
+    // `memory` is 64-byte aligned, memory_size(config.max_flows, config.tcp_health) bytes, owned
+    // by the caller
     // (hugepages in the dataplane) and outlives the table. It is cleared here.
     FlowTable(const FlowTableConfig& config, void* memory, const HashKey& key);
 
@@ -157,6 +179,9 @@ private:
         FlowCold& cold() const { return bucket->cold[index]; }
         FlowKeyTail& tail() const { return bucket->tail[index]; }
     };
+    TcpHealth& health(Slot s) const {
+        return health_[static_cast<std::size_t>(s.bucket - table_) * Bucket::kSlots + s.index];
+    }
 
     // One packet of a burst on its way through the pipeline.
     struct Pending {
@@ -181,6 +206,10 @@ private:
     std::uint32_t candidates(const Pending& q);
 
     void update(Slot s, const PacketInfo& info, std::uint64_t now);
+    // What a TCP packet says of its flow's health; before `update` has counted it.
+    void track_health(Slot s, const PacketInfo& info, std::uint64_t now);
+    // The record's TCP health fields, into `fields`.
+    void health_fields(Slot s, MetadataWriter& fields) const;
     void create(Slot s, const PacketInfo& info, std::uint16_t tag, std::uint16_t port,
                 std::uint64_t now);
     FlowEndReason expiry(Slot s, std::uint64_t now) const;
@@ -191,6 +220,7 @@ private:
 
     FlowTableConfig config_;
     Bucket* table_;
+    TcpHealth* health_;  // null: TCP health off
     std::uint32_t buckets_;
     HashKey key_;
     MeterCounters counters_;

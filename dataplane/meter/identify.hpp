@@ -7,6 +7,7 @@
 
 #include "sluice/config.hpp"
 #include "sluice/counters.hpp"
+#include "sluice/metadata.hpp"
 #include "sluice/record.hpp"
 
 namespace sluice::meter {
@@ -40,10 +41,10 @@ struct MetadataHook {
     // true once the flow needs no more of them.
     using Inspect = bool (*)(void* context, std::uint32_t& slot, const Payload& payload,
                              MeterCounters& counters);
-    // The extensions of the flow's record into `out` (room for kMaxExtensions); how many, and
-    // the groups they carry. The slot is freed unless the flow goes on (`goes_on`).
-    using Emit = unsigned (*)(void* context, std::uint32_t& slot, bool goes_on, FlowRecord* out,
-                              std::uint8_t& groups, MeterCounters& counters);
+    // The fields of the flow's record into `fields`, and the groups they carry. The slot is
+    // freed unless the flow goes on (`goes_on`).
+    using Emit = void (*)(void* context, std::uint32_t& slot, bool goes_on, MetadataWriter& fields,
+                          std::uint8_t& groups, MeterCounters& counters);
     Inspect inspect = nullptr;
     Emit emit = nullptr;
     void* context = nullptr;

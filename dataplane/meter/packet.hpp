@@ -73,6 +73,8 @@ struct PacketInfo {
     std::uint16_t l3_offset;            // of an ignored packet with an IP header: where it begins
     std::uint16_t wire_payload_length;  // of the L4 payload as sent (a capture may cut it)
     std::uint32_t tcp_seq;              // TCP: the sequence number of its first byte
+    std::uint16_t tcp_window;           // TCP: the window it advertises (unscaled)
+    bool tcp_header;                    // a TCP header was read (not a later fragment)
 };
 
 }  // namespace sluice::meter

@@ -190,6 +190,7 @@ std::uint16_t icmp_type_code(std::uint8_t type, std::uint8_t code, bool v6) {
 ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t frame_length,
                   LinkType link, std::uint64_t now_ns, FragmentMap& fragments, PacketInfo& out) {
     out.tcp_flags = 0;
+    out.tcp_header = false;
     out.payload_offset = 0;
     out.payload_length = 0;
 
@@ -359,6 +360,8 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
             dport = be16(l4p + 2);
             out.tcp_flags = l4p[13];
             out.tcp_seq = be32(l4p + 4);
+            out.tcp_window = be16(l4p + 14);
+            out.tcp_header = true;
             break;
         case kUdp:
         case kSctp:

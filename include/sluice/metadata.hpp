@@ -20,7 +20,8 @@ namespace sluice {
     X(tls, 0, "TLS ClientHello and ServerHello: server name, ALPN, versions, cipher, JA3, JA4")   \
     X(http, 1, "HTTP/1.x: the first request's method, host, target and user agent; its status")   \
     X(dns, 2, "DNS: the first query's name and type, the response code, the first answers")      \
-    X(quic, 3, "QUIC: the version; the Initial's ClientHello: server name, ALPN, JA4")
+    X(quic, 3, "QUIC: the version; the Initial's ClientHello: server name, ALPN, JA4")          \
+    X(tcp_health, 4, "TCP: handshake times, retransmissions, out-of-order, zero windows, gaps")
 // clang-format on
 
 enum class MetadataGroup : std::uint8_t {
@@ -77,7 +78,19 @@ enum class MetadataType : std::uint8_t { string, u8, u16, u32, u64, addresses };
     X(quic_version,            64, quic, u32)                     \
     X(quic_server_name,        65, quic, string)                  \
     X(quic_alpn,               66, quic, string)                  \
-    X(quic_ja4,                67, quic, string)
+    X(quic_ja4,                67, quic, string)                  \
+    X(tcp_syn_to_synack_us,    80, tcp_health, u32)               \
+    X(tcp_synack_to_ack_us,    81, tcp_health, u32)               \
+    X(tcp_retransmitted_packets, 82, tcp_health, u32)             \
+    X(tcp_retransmitted_octets, 83, tcp_health, u64)              \
+    X(tcp_out_of_order,        84, tcp_health, u32)               \
+    X(tcp_zero_windows,        85, tcp_health, u32)               \
+    X(tcp_largest_gap_us,      86, tcp_health, u32)               \
+    X(reverse_tcp_retransmitted_packets, 87, tcp_health, u32)     \
+    X(reverse_tcp_retransmitted_octets, 88, tcp_health, u64)      \
+    X(reverse_tcp_out_of_order, 89, tcp_health, u32)              \
+    X(reverse_tcp_zero_windows, 90, tcp_health, u32)              \
+    X(reverse_tcp_largest_gap_us, 91, tcp_health, u32)
 // clang-format on
 
 enum class MetadataField : std::uint8_t {
@@ -99,6 +112,23 @@ inline constexpr MetadataFieldInfo kMetadataFields[] = {
     SLUICE_METADATA_FIELDS(SLUICE_X)
 #undef SLUICE_X
 };
+
+// The most bytes a record's TCP health fields take: the two handshake times (u32), and each
+// direction's four u32 counts and its u64 octets.
+inline constexpr std::size_t kTcpHealthBytes = 2 * (3 + 4) + 2 * (4 * (3 + 4) + 3 + 8);
+
+// The TCP health fields of one direction: the source's (the initiator's), and the responder's
+// as many ids further (a uniflow record of the responder's direction carries its own as the
+// source's).
+inline constexpr std::uint8_t kTcpDirectionFields[] = {82, 83, 84, 85, 86};
+inline constexpr std::uint8_t kTcpReverseOffset = 5;
+
+// The field of the other direction for a directional field; the field itself otherwise.
+inline constexpr std::uint8_t reverse_field(std::uint8_t id) {
+    if (id >= 82 && id < 82 + kTcpReverseOffset) return id + kTcpReverseOffset;
+    if (id >= 87 && id < 87 + kTcpReverseOffset) return id - kTcpReverseOffset;
+    return id;
+}
 
 // The registry's entry of a field id; null for an id it does not have.
 inline const MetadataFieldInfo* metadata_field(std::uint8_t id) {
@@ -133,6 +163,16 @@ public:
         std::uint8_t b[8];
         for (unsigned i = 0; i < width; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
         return put(f, {b, width});
+    }
+    // Fields already in these bytes' form (another writer's).
+    bool append(std::span<const std::uint8_t> fields) {
+        if (length_ + fields.size() > bytes_.size()) {
+            full_ = true;
+            return false;
+        }
+        if (!fields.empty()) std::memcpy(&bytes_[length_], fields.data(), fields.size());
+        length_ += fields.size();
+        return true;
     }
     std::span<const std::uint8_t> bytes() const { return {bytes_.data(), length_}; }
     bool full() const { return full_; }
@@ -212,5 +252,15 @@ private:
     std::span<const std::uint8_t> bytes_;
     std::size_t at_ = 0;
 };
+
+// Renames each directional field of metadata bytes to the other direction's, in place: the
+// fields of a responder's uniflow record.
+inline void reverse_directions(std::span<std::uint8_t> bytes) {
+    for (std::size_t at = 0; at + 3 <= bytes.size() && bytes[at] != 0;) {
+        const std::size_t length = bytes[at + 1] | std::size_t{bytes[at + 2]} << 8;
+        bytes[at] = reverse_field(bytes[at]);
+        at += 3 + length;
+    }
+}
 
 }  // namespace sluice

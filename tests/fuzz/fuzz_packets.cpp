@@ -1,5 +1,5 @@
-// Fuzz target: arbitrary frames through the parser and the flow table, with identification and
-// metadata extraction on.
+// Fuzz target: arbitrary frames through the parser and the flow table, with identification,
+// metadata extraction and TCP health on.
 // The input is a byte choosing the link layer (Ethernet, or one of a capture's), then a
 // sequence of frames, each a 2-byte length then its bytes. Whatever they hold, nothing reads
 // out of bounds (ASan), every packet is metered or ignored, exactly once, and every metadata
@@ -42,10 +42,10 @@ struct World {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static World world;
     constexpr std::uint32_t kFlows = 1024;
-    static std::vector<std::uint8_t> memory(meter::FlowTable::memory_size(kFlows) + 64);
+    static std::vector<std::uint8_t> memory(meter::FlowTable::memory_size(kFlows, true) + 64);
     void* aligned = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(memory.data()) + 63) &
                                             ~std::uintptr_t{63});
-    meter::FlowTable table({kFlows, 1'000'000'000, 5'000'000'000, 100'000'000}, aligned,
+    meter::FlowTable table({kFlows, 1'000'000'000, 5'000'000'000, 100'000'000, true}, aligned,
                            meter::HashKey{{1, 2, 3, 4, 5, 6, 7, 8}});
     table.identify_applications(appid::identification(*world.scratch));
     table.extract_metadata(world.extractor->hook());
@@ -71,8 +71,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::uint64_t in_records = 0;
     table.process(refs.data(), static_cast<unsigned>(refs.size()), 0, *out, link);
     auto drain = [&] {
-        for (std::uint32_t i = 0; i < out->count; i += unit_slots(out->records[i]))
-            in_records += out->records[i].packets + out->records[i].reverse_packets;
+        for (std::uint32_t i = 0; i < out->count; i += unit_slots(out->records[i])) {
+            const FlowRecord& r = out->records[i];
+            in_records += r.packets + r.reverse_packets;
+            // A TCP record carries its health, whatever its packets held.
+            if (r.protocol == 6 && !(r.metadata_groups & group_bit(MetadataGroup::tcp_health)))
+                std::abort();
+        }
         out->count = 0;
     };
     drain();

@@ -63,7 +63,7 @@ expect_summary "$WORK/summary.json" collectors.0.name=archive collectors.0.expor
 [ "$(summary received packets)" -le $((packets + HOST_FRAMES)) ] || fail "more packets received than sent"
 # The records of the outage came on the new connection, behind its templates.
 ipfixDump -i "$WORK/after.ipfix" -s > "$WORK/after.txt" 2>&1
-flows=$(awk -F'|' '$1 ~ /^ *25[67] / { n += $2 } END { print n + 0 }' "$WORK/after.txt")
+flows=$(flow_records "$WORK/after.txt")
 [ "$flows" -eq 8192 ] || { cat "$WORK/after.txt" >&2; fail "$flows records after the reconnect, not 8192"; }
 check_tshark "$WORK/export.pcapng" "tcp.port==$port,cflow"
 # The collector that never was: failing, counted, and it held nothing up.

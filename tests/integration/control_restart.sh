@@ -23,6 +23,10 @@ idle_timeout = \"1s\"
 active_timeout = \"1h\"
 tcp_end_grace = \"500ms\"
 record_ring_size = $ring
+# A ring's size is in slots, and a TCP record's health takes one more: without it, a slot is a
+# record, and the ring holds exactly its size in records.
+[metadata]
+tcp_health = false
 [[collector]]
 name = \"archive\"
 transport = \"file\"

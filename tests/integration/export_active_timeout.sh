@@ -42,6 +42,6 @@ nfdump -R "$WORK/nfcapd" -I > "$WORK/nfdump-totals.txt"
 expect_contains "$WORK/nfdump-totals.txt" "Flows: $total"
 expect_contains "$WORK/nfdump-totals.txt" "Packets: $packets"
 ipfixDump -i "$WORK/records.ipfix" -s > "$WORK/stats.txt"
-[ "$(awk -F'|' '$1 ~ /^ *25[67] / { n += $2 } END { print n + 0 }' "$WORK/stats.txt")" -eq "$total" ] ||
+[ "$(flow_records "$WORK/stats.txt")" -eq "$total" ] ||
   fail "the file does not hold the $total records nfcapd got"
 echo "export_active_timeout: ok ($records records for the long conversation)"

@@ -49,7 +49,7 @@ sleep 0.5
 stop_server
 ipfixDump -i "$WORK/trusted.ipfix" -s > "$WORK/stats.txt" 2> "$WORK/ipfixdump.err"
 [ ! -s "$WORK/ipfixdump.err" ] || { cat "$WORK/ipfixdump.err" >&2; fail "ipfixDump complains about the TLS stream"; }
-flows=$(awk -F'|' '$1 ~ /^ *25[67] / { n += $2 } END { print n + 0 }' "$WORK/stats.txt")
+flows=$(flow_records "$WORK/stats.txt")
 [ "$flows" -eq 3000 ] || { cat "$WORK/stats.txt" >&2; fail "$flows flow records came through TLS, not 3000"; }
 
 s_server untrusted

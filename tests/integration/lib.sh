@@ -47,7 +47,7 @@ name = "test-$TEST_NAME"
 [dataplane]
 main_core = 0
 worker_cores = "1"
-hugepage_memory = "256MiB"
+hugepage_memory = "384MiB"
 file_prefix = "$PREFIX"
 [[port]]
 device = "$2"
@@ -231,6 +231,14 @@ replay_with_records() {
     { cat "$WORK/dataplane.log" "$WORK/control.log" >&2; fail "sluice-control failed"; }
   wait_exit "$dataplane" 30
   [ "$EXIT_STATUS" -eq 0 ] || { cat "$WORK/dataplane.log" >&2; fail "sluice-dataplane exited $EXIT_STATUS"; }
+}
+
+# flow_records STATS: the flow records in an `ipfixDump -s` listing, those of the biflow
+# templates (256, 257) and of the templates with metadata (272 to 351: a TCP record carries its
+# health, docs/export.md).
+flow_records() {
+  awk -F'|' '$1 ~ /^ *[0-9]+ / { t = $1 + 0; if (t == 256 || t == 257 || (t >= 272 && t <= 351)) n += $2 }
+    END { print n + 0 }' "$1"
 }
 
 # same_records EXPECTED GOT WHAT [FIELDS]: the two JSON-lines files hold the same records, in any

@@ -98,6 +98,10 @@ for name in tlsApplicationProtocols:120 tlsClientVersion:60 tlsServerVersion:60 
   [ "$(grep -cE "\(32473/[0-9]+\) +${name%:*} : " "$WORK/dump.txt")" -eq "${name#*:}" ] ||
     fail "ipfixDump does not name ${name%:*} in ${name#*:} records (from the RFC 5610 type records)"
 done
+# Their numbers in network byte order, as the type records say: the types came first.
+[ "$(grep -cE "\) *quicVersion : 1$" "$WORK/dump.txt")" -eq 60 ] || fail "ipfixDump does not read QUIC version 1"
+[ "$(grep -cE "\) *tlsClientVersion : 772$" "$WORK/dump.txt")" -eq 60 ] ||
+  fail "ipfixDump does not read 60 TLS 1.3 client versions (772)"
 
 port=47495
 start_nfcapd "$port" "$WORK/nfcapd"

@@ -57,7 +57,7 @@ expect_summary "$WORK/cut.json" received.packets=$((packets - 1)) collectors.0.b
 timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --transport file --to "$WORK/records.ipfix" > "$WORK/file.log" 2>&1 ||
   { cat "$WORK/file.log" >&2; fail "sluice pcap to a file failed"; }
 ipfixDump -i "$WORK/records.ipfix" -s > "$WORK/stats.txt"
-flows=$(awk -F'|' '$1 ~ /^ *25[67] / { n += $2 } END { print n + 0 }' "$WORK/stats.txt")
+flows=$(flow_records "$WORK/stats.txt")
 [ "$flows" -eq 2000 ] || { cat "$WORK/stats.txt" >&2; fail "the file holds $flows flow records, not 2000"; }
 # By default the installed (here: the build tree's) signatures name the applications.
 expect_contains "$WORK/file.log" "application identification: 26 applications"

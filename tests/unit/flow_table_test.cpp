@@ -19,6 +19,7 @@ namespace sluice::meter {
 namespace {
 
 using namespace sluice::pktgen;
+constexpr std::uint64_t kUs = 1'000;
 constexpr std::uint64_t kMs = 1'000'000;
 constexpr std::uint64_t kSec = 1'000'000'000;
 constexpr std::uint64_t kT0 = 1'700'000'000 * kSec;
@@ -27,11 +28,12 @@ constexpr HashKey kHashKey{{1, 2, 3, 4, 5, 6, 7, 8}};
 class Table : public ::testing::Test {
 protected:
     void make(std::uint32_t max_flows, std::uint64_t idle = 15 * kSec,
-              std::uint64_t active = 60 * kSec, std::uint64_t grace = 2 * kSec) {
-        memory_.reset(
-            static_cast<Bucket*>(std::aligned_alloc(64, FlowTable::memory_size(max_flows))));
-        table_ = std::make_unique<FlowTable>(FlowTableConfig{max_flows, idle, active, grace},
-                                             memory_.get(), kHashKey);
+              std::uint64_t active = 60 * kSec, std::uint64_t grace = 2 * kSec,
+              bool health = false) {
+        memory_.reset(static_cast<Bucket*>(
+            std::aligned_alloc(64, FlowTable::memory_size(max_flows, health))));
+        table_ = std::make_unique<FlowTable>(
+            FlowTableConfig{max_flows, idle, active, grace, health}, memory_.get(), kHashKey);
     }
 
     void SetUp() override { make(1024); }
@@ -42,6 +44,7 @@ protected:
         const MeterCounters& c = table_->counters();
         std::uint64_t in_records = 0, octets_in_records = 0;
         for (const auto& r : records_) {
+            if (is_extension(r)) continue;
             in_records += r.packets + r.reverse_packets;
             octets_in_records += r.octets + r.reverse_octets;
         }
@@ -128,6 +131,49 @@ protected:
         std::swap(p.src, p.dst);
         std::swap(p.src_port, p.dst_port);
         return p;
+    }
+
+    // The records, without their extensions.
+    std::vector<FlowRecord> records() const {
+        std::vector<FlowRecord> out;
+        for (const FlowRecord& r : records_)
+            if (!is_extension(r)) out.push_back(r);
+        return out;
+    }
+
+    // The metadata fields of the n-th record, by name; numbers only.
+    std::map<std::string, std::uint64_t> fields(std::size_t n) const {
+        std::map<std::string, std::uint64_t> out;
+        for (std::size_t i = 0; i < records_.size(); ++i) {
+            if (is_extension(records_[i]) || n-- != 0) continue;
+            std::array<std::uint8_t, kMaxMetadataBytes> bytes;
+            const std::size_t length = gather_extensions(
+                std::span(records_).subspan(i + 1, records_[i].extensions), bytes);
+            const std::span<const std::uint8_t> read(bytes.data(), length);
+            MetadataReader reader(read);
+            for (MetadataReader::Field f; reader.next(f);)
+                out[std::string(f.info->name)] = f.number();
+            return out;
+        }
+        ADD_FAILURE() << "no record " << n;
+        return out;
+    }
+
+    // A TCP segment of the client's (or the server's), its sequence number and window given.
+    static Packet segment(bool from_client, std::uint8_t flags, std::uint32_t seq,
+                          std::uint16_t payload = 0, std::uint16_t window = 65535) {
+        Packet p = tcp(from_client, flags, payload);
+        p.seq = seq;
+        p.window = window;
+        return p;
+    }
+
+    // SYN at kT0, SYN/ACK 300 us later, the ACK 120 us after that; the client's data from
+    // sequence number 1001, the server's from 5001.
+    void handshake() {
+        send(segment(true, tcp::syn, 1000), kT0);
+        send(segment(false, tcp::syn | tcp::ack, 5000), kT0 + 300 * kUs);
+        send(segment(true, tcp::ack, 1001), kT0 + 420 * kUs);
     }
 
     // The flow in the table, for the tests that look inside: the only one there is.
@@ -563,6 +609,158 @@ TEST(FlowTableBursts, MeterExactlyAsSinglePacketsDo) {
 TEST(FlowTableMemory, IsOneHundredAndTwentyEightBytesPerFlowIndexIncluded) {
     EXPECT_EQ(FlowTable::memory_size(1 << 20), std::size_t{128} << 20);
     EXPECT_EQ(FlowTable::memory_size(1000), 125u * 1024);
+}
+
+TEST(FlowTableMemory, TcpHealthAddsSixtyFourBytesPerFlow) {
+    EXPECT_EQ(FlowTable::memory_size(1 << 20, true), std::size_t{192} << 20);
+    EXPECT_EQ(FlowTable::memory_size(1000, true), 125u * 1024 + 1000u * 64);
+}
+
+// TCP health: what each direction's segments say, by the sensor's definitions (docs/export.md).
+class Health : public Table {
+protected:
+    void SetUp() override { make(1024, 15 * kSec, 60 * kSec, 2 * kSec, true); }
+};
+
+TEST_F(Health, TheHandshakeSplitsAtTheSynAckAndEachDirectionsLargestGapIsKept) {
+    handshake();
+    send(segment(true, tcp::psh | tcp::ack, 1001, 100), kT0 + 2000 * kUs);
+    send(segment(false, tcp::psh | tcp::ack, 5001, 300), kT0 + 2500 * kUs);
+    flush();
+    ASSERT_EQ(records().size(), 1u);
+    EXPECT_EQ(records()[0].metadata_groups, group_bit(MetadataGroup::tcp_health));
+    const std::map<std::string, std::uint64_t> expected{
+        {"tcp_syn_to_synack_us", 300},
+        {"tcp_synack_to_ack_us", 120},
+        {"tcp_retransmitted_packets", 0},
+        {"tcp_retransmitted_octets", 0},
+        {"tcp_out_of_order", 0},
+        {"tcp_zero_windows", 0},
+        {"tcp_largest_gap_us", 1580},
+        {"reverse_tcp_retransmitted_packets", 0},
+        {"reverse_tcp_retransmitted_octets", 0},
+        {"reverse_tcp_out_of_order", 0},
+        {"reverse_tcp_zero_windows", 0},
+        {"reverse_tcp_largest_gap_us", 2200},
+    };
+    EXPECT_EQ(fields(0), expected);
+}
+
+TEST_F(Health, ASegmentResentAfterTheRoundTripIsARetransmissionWithItsOctets) {
+    handshake();
+    send(segment(true, tcp::ack, 1001, 100), kT0 + 1 * kMs);
+    send(segment(true, tcp::ack, 1101, 100), kT0 + 1 * kMs + 10 * kUs);
+    send(segment(true, tcp::ack, 1001, 100), kT0 + 201 * kMs);  // after a 200 ms timeout
+    flush();
+    const auto f = fields(0);
+    EXPECT_EQ(f.at("tcp_retransmitted_packets"), 1u);
+    EXPECT_EQ(f.at("tcp_retransmitted_octets"), 140u) << "IP octets, as octetDeltaCount";
+    EXPECT_EQ(f.at("tcp_out_of_order"), 0u);
+    EXPECT_EQ(f.at("reverse_tcp_retransmitted_packets"), 0u);
+}
+
+TEST_F(Health, ASegmentOvertakenWithinTheRoundTripIsOutOfOrderNotResent) {
+    handshake();
+    send(segment(true, tcp::ack, 1101, 100), kT0 + 1 * kMs);  // the second segment first
+    send(segment(true, tcp::ack, 1001, 100), kT0 + 1 * kMs + 50 * kUs);
+    send(segment(true, tcp::ack, 1201, 100), kT0 + 1 * kMs + 60 * kUs);
+    flush();
+    const auto f = fields(0);
+    EXPECT_EQ(f.at("tcp_out_of_order"), 1u);
+    EXPECT_EQ(f.at("tcp_retransmitted_packets"), 0u);
+}
+
+TEST_F(Health, TheSameLateSegmentPastTheRoundTripIsARetransmission) {
+    handshake();
+    send(segment(true, tcp::ack, 1101, 100), kT0 + 1 * kMs);
+    send(segment(true, tcp::ack, 1001, 100), kT0 + 1 * kMs + 500 * kUs);  // iRTT is 420 us
+    flush();
+    EXPECT_EQ(fields(0).at("tcp_retransmitted_packets"), 1u);
+    EXPECT_EQ(fields(0).at("tcp_out_of_order"), 0u);
+}
+
+TEST_F(Health, SegmentsResentTogetherAfterATimeoutAreAllRetransmissions) {
+    handshake();
+    for (std::uint32_t k = 0; k < 3; ++k)
+        send(segment(true, tcp::ack, 1001 + 100 * k, 100), kT0 + 1 * kMs + k * 10 * kUs);
+    for (std::uint32_t k = 0; k < 3; ++k)  // go-back-N: each close after the one before
+        send(segment(true, tcp::ack, 1001 + 100 * k, 100), kT0 + 300 * kMs + k * 10 * kUs);
+    flush();
+    EXPECT_EQ(fields(0).at("tcp_retransmitted_packets"), 3u);
+    EXPECT_EQ(fields(0).at("tcp_retransmitted_octets"), 3u * 140);
+    EXPECT_EQ(fields(0).at("tcp_out_of_order"), 0u);
+}
+
+TEST_F(Health, KeepAlivesAndPureAcksAreNeitherResentNorOutOfOrder) {
+    handshake();
+    send(segment(true, tcp::ack, 1001, 100), kT0 + 1 * kMs);
+    send(segment(true, tcp::ack, 1100, 1), kT0 + 5 * kSec);   // keep-alive: next - 1, one byte
+    send(segment(true, tcp::ack, 1100, 0), kT0 + 10 * kSec);  // keep-alive without the byte
+    send(segment(true, tcp::ack, 1101, 0), kT0 + 11 * kSec);
+    flush();
+    EXPECT_EQ(fields(0).at("tcp_retransmitted_packets"), 0u);
+    EXPECT_EQ(fields(0).at("tcp_out_of_order"), 0u);
+    EXPECT_EQ(fields(0).at("tcp_largest_gap_us"), 5'000'000u);
+}
+
+TEST_F(Health, ZeroWindowsAreCountedByTheDirectionThatAdvertisesThemNotOnResets) {
+    handshake();
+    send(segment(false, tcp::ack, 5001, 0, 0), kT0 + 1 * kMs);
+    send(segment(false, tcp::ack, 5001, 0, 0), kT0 + 2 * kMs);
+    send(segment(false, tcp::ack, 5001, 0, 512), kT0 + 3 * kMs);
+    send(segment(true, tcp::rst, 1001, 0, 0), kT0 + 4 * kMs);
+    flush();
+    EXPECT_EQ(fields(0).at("reverse_tcp_zero_windows"), 2u);
+    EXPECT_EQ(fields(0).at("tcp_zero_windows"), 0u);
+}
+
+TEST_F(Health, SequenceNumbersThatWrapAreNotRetransmissions) {
+    send(segment(true, tcp::syn, 0xffffff00), kT0);
+    send(segment(false, tcp::syn | tcp::ack, 7), kT0 + 100 * kUs);
+    send(segment(true, tcp::ack, 0xffffff01, 200), kT0 + 200 * kUs);
+    send(segment(true, tcp::ack, 0xffffff01 + 200, 200), kT0 + 300 * kUs);  // past 2^32
+    send(segment(true, tcp::ack, 0xffffff01, 200), kT0 + 900 * kMs);        // before it
+    flush();
+    EXPECT_EQ(fields(0).at("tcp_retransmitted_packets"), 1u);
+    EXPECT_EQ(fields(0).at("tcp_out_of_order"), 0u);
+}
+
+TEST_F(Health, AFlowJoinedMidwayHasNoHandshakeTimesAndStartsFromItsFirstSegment) {
+    send(segment(false, tcp::ack, 9000, 500), kT0);
+    send(segment(false, tcp::ack, 9500, 500), kT0 + 1 * kMs);
+    flush();
+    const auto f = fields(0);
+    EXPECT_EQ(f.count("tcp_syn_to_synack_us"), 0u);
+    EXPECT_EQ(f.count("tcp_synack_to_ack_us"), 0u);
+    EXPECT_EQ(f.at("tcp_retransmitted_packets"), 0u);
+    EXPECT_EQ(f.at("tcp_largest_gap_us"), 1000u) << "the creator is the source";
+}
+
+TEST_F(Health, EachRecordCountsItsOwnWhileTheSequenceAndHandshakeGoOn) {
+    make(1024, 15 * kSec, 1 * kSec, 2 * kSec, true);
+    handshake();
+    send(segment(true, tcp::ack, 1001, 100), kT0 + 10 * kMs);
+    send(segment(true, tcp::ack, 1001, 100), kT0 + 500 * kMs);  // resent, first record
+    expire(kT0 + 1100 * kMs);                                   // the active timeout
+    send(segment(true, tcp::ack, 1101, 100), kT0 + 1200 * kMs);
+    send(segment(true, tcp::ack, 1101, 100), kT0 + 1500 * kMs);  // resent, second record
+    send(segment(true, tcp::ack, 1101, 100), kT0 + 1800 * kMs);  // and again
+    flush();
+    ASSERT_EQ(records().size(), 2u);
+    EXPECT_EQ(fields(0).at("tcp_retransmitted_packets"), 1u);
+    EXPECT_EQ(fields(0).at("tcp_syn_to_synack_us"), 300u);
+    EXPECT_EQ(fields(1).at("tcp_retransmitted_packets"), 2u);
+    EXPECT_EQ(fields(1).count("tcp_syn_to_synack_us"), 0u) << "the handshake is the first's";
+    EXPECT_EQ(fields(1).at("tcp_largest_gap_us"), 300'000u);
+}
+
+TEST_F(Health, FlowsOtherThanTcpCarryNoHealth) {
+    send(udp(1), kT0);
+    send(reply(udp(1)), kT0 + kMs);
+    flush();
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].extensions, 0u);
+    EXPECT_EQ(records_[0].metadata_groups, 0u);
 }
 
 }  // namespace

@@ -118,6 +118,97 @@ TEST(IpfixMessage, ARecordWithTlsMetadataGoesOutInTheTlsTemplateWithItsFields) {
     EXPECT_EQ(ipfix::value(f.at({1, 0})), 104u) << "the base fields as without metadata";
 }
 
+// A TCP record's unit with TCP health (its responder's values 10 times its initiator's), and
+// TLS metadata too when `tls`.
+std::vector<FlowRecord> health_unit(unsigned i, bool tls) {
+    std::vector<FlowRecord> out = tls ? tls_unit(i) : std::vector<FlowRecord>{record(i)};
+    std::array<std::uint8_t, kMaxMetadataBytes> bytes{};
+    std::size_t length = gather_extensions(std::span(out).subspan(1), bytes);
+    while (length > 0 && bytes[length - 1] == 0) --length;  // the fields, not the padding
+    MetadataWriter w;
+    w.append({bytes.data(), length});
+    w.put_number(MetadataField::tcp_syn_to_synack_us, 250, 4);
+    w.put_number(MetadataField::tcp_synack_to_ack_us, 40, 4);
+    for (const unsigned scale : {1u, 10u}) {
+        const auto id = [&](MetadataField f) {
+            return static_cast<MetadataField>(static_cast<std::uint8_t>(f) +
+                                              (scale == 1 ? 0 : kTcpReverseOffset));
+        };
+        w.put_number(id(MetadataField::tcp_retransmitted_packets), 1 * scale, 4);
+        w.put_number(id(MetadataField::tcp_retransmitted_octets), 1500 * scale, 8);
+        w.put_number(id(MetadataField::tcp_out_of_order), 2 * scale, 4);
+        w.put_number(id(MetadataField::tcp_zero_windows), 3 * scale, 4);
+        w.put_number(id(MetadataField::tcp_largest_gap_us), 4000 * scale, 4);
+    }
+    out.resize(1 + kMaxExtensions);
+    out[0].protocol = 6;
+    out[0].metadata_groups |= group_bit(MetadataGroup::tcp_health);
+    out[0].extensions = static_cast<std::uint8_t>(write_extensions(w.bytes(), &out[1]));
+    out.resize(1 + out[0].extensions);
+    return out;
+}
+
+std::vector<std::uint8_t> metadata_of(const std::vector<FlowRecord>& unit) {
+    std::array<std::uint8_t, kMaxMetadataBytes> bytes;
+    const std::size_t n = gather_extensions(std::span(unit).subspan(1), bytes);
+    return {bytes.begin(), bytes.begin() + static_cast<long>(n)};
+}
+
+std::uint64_t own(const auto& f, ipfix::Element e) {
+    return ipfix::value(f.at({e.id, ipfix::kSluicePen}));
+}
+
+TEST(IpfixMessage, TcpHealthGoesOutAloneOrBesideTheApplicationsFieldsEachDirectionApart) {
+    ipfix::MessageBuilder b(1, 65535, ipfix::TimePrecision::milliseconds, config::Records::biflow,
+                            kAllMetadataGroups);
+    b.begin(0);
+    const auto templates = ipfix::metadata_templates(ipfix::TimePrecision::milliseconds,
+                                                     config::Records::biflow, kAllMetadataGroups);
+    EXPECT_EQ(templates.size(), 18u) << "each IP version: 4 groups, each with and without TCP "
+                                        "health, and TCP health alone";
+    ASSERT_TRUE(b.add_templates(templates));
+    for (const bool tls : {false, true}) {
+        const auto unit = health_unit(4, tls);
+        const auto m = metadata_of(unit);
+        ASSERT_TRUE(b.add(unit[0], m));
+    }
+    const Decoded d(b.finish(1));
+    ASSERT_EQ(d.records.size(), 2u);
+    EXPECT_EQ(d.records[0].first, 272 + 4 * 2 + 1) << "no application group, TCP health";
+    EXPECT_EQ(d.records[1].first, 272 + 0 * 2 + 1) << "TLS and TCP health";
+    EXPECT_EQ(text(d.records[1].second.at({294, ipfix::kCertPen})), "host-4.example");
+    for (const auto& [set, f] : d.records) {
+        EXPECT_EQ(own(f, ipfix::ie::tcpSynToSynAckMicroseconds), 250u);
+        EXPECT_EQ(own(f, ipfix::ie::tcpSynAckToAckMicroseconds), 40u);
+        EXPECT_EQ(own(f, ipfix::ie::tcpRetransmittedPackets), 1u);
+        EXPECT_EQ(own(f, ipfix::ie::tcpRetransmittedOctets), 1500u);
+        EXPECT_EQ(own(f, ipfix::ie::tcpOutOfOrderPackets), 2u);
+        EXPECT_EQ(own(f, ipfix::ie::tcpZeroWindowPackets), 3u);
+        EXPECT_EQ(own(f, ipfix::ie::tcpLargestGapMicroseconds), 4000u);
+        EXPECT_EQ(own(f, ipfix::ie::reverseTcpRetransmittedPackets), 10u);
+        EXPECT_EQ(own(f, ipfix::ie::reverseTcpRetransmittedOctets), 15000u);
+        EXPECT_EQ(own(f, ipfix::ie::reverseTcpOutOfOrderPackets), 20u);
+        EXPECT_EQ(own(f, ipfix::ie::reverseTcpZeroWindowPackets), 30u);
+        EXPECT_EQ(own(f, ipfix::ie::reverseTcpLargestGapMicroseconds), 40000u);
+        EXPECT_EQ(ipfix::ie::reverseTcpRetransmittedPackets.id, 0x4000 | 12);
+    }
+}
+
+TEST(Metadata, ReversingDirectionsSwapsEachDirectionalFieldAndLeavesTheRest) {
+    auto m = metadata_of(health_unit(4, true));
+    reverse_directions(m);
+    std::map<std::string, std::uint64_t> got;
+    MetadataReader reader(m);
+    for (MetadataReader::Field f; reader.next(f);)
+        if (f.info->type != MetadataType::string) got[std::string(f.info->name)] = f.number();
+    EXPECT_EQ(got.at("tcp_retransmitted_packets"), 10u);
+    EXPECT_EQ(got.at("reverse_tcp_retransmitted_packets"), 1u);
+    EXPECT_EQ(got.at("tcp_largest_gap_us"), 40000u);
+    EXPECT_EQ(got.at("reverse_tcp_largest_gap_us"), 4000u);
+    EXPECT_EQ(got.at("tcp_syn_to_synack_us"), 250u);
+    EXPECT_EQ(got.at("tls_client_version"), 0x0304u);
+}
+
 TEST(IpfixMessage, ACollectorThatTakesNoTlsGetsTheRecordInTheBaseTemplate) {
     ipfix::MessageBuilder b(1, 65535, ipfix::TimePrecision::milliseconds, config::Records::biflow,
                             0);
@@ -159,6 +250,16 @@ TEST(CollectorSession, RecordsWithMetadataGoOutWithTheirFieldsAfterTheTemplatesA
                 EXPECT_EQ(ipfix::value(fields.at({346, 0})), ipfix::kSluicePen);
             }
     EXPECT_EQ(types, std::size(ipfix::kOwnElements));
+    // The type records before the templates that use their elements, in the messages' order.
+    std::size_t last_type = 0, first_template = r.messages.size();
+    for (std::size_t i = 0; i < r.messages.size(); ++i) {
+        for (const auto& [set, fields] : r.messages[i].records)
+            if (set == 269) last_type = i;
+        if (first_template == r.messages.size() &&
+            r.messages[i].templates.lower_bound(272) != r.messages[i].templates.end())
+            first_template = i;
+    }
+    EXPECT_LE(last_type, first_template);
     const SessionCounters c = s.counters();
     EXPECT_EQ(c.records_sent, 300u) << "records, not their extensions";
     EXPECT_EQ(c.packets_sent, 900u);
@@ -179,6 +280,30 @@ TEST(CollectorSession, AUniflowCollectorGivesEachDirectionTheFlowsMetadata) {
             if (is_flow_template(set))
                 named += text(fields.at({294, ipfix::kCertPen})) == "host-4.example";
     EXPECT_EQ(named, 2u);
+}
+
+TEST(CollectorSession, AUniflowCollectorGivesTheRespondersRecordItsOwnTcpHealth) {
+    Listener sink(SOCK_DGRAM);
+    config::Collector c = metadata_collector(config::Transport::udp, sink.port);
+    c.records = config::Records::uniflow;
+    CollectorSession s(c, 42, 1);
+    s.offer(health_unit(4, false));
+    s.service(Steady::now(), kReliability);
+    const Received r(datagrams(sink.fd));
+    ASSERT_EQ(r.flow_records, 2u);
+    std::map<std::uint64_t, std::uint64_t> retransmitted;  // by packets
+    for (const Decoded& m : r.messages)
+        for (const auto& [set, fields] : m.records) {
+            if (!is_flow_template(set)) continue;
+            EXPECT_EQ(
+                fields.count({ipfix::ie::reverseTcpRetransmittedPackets.id, ipfix::kSluicePen}), 0u)
+                << "a uniflow record has no reverse fields";
+            retransmitted[ipfix::value(fields.at({2, 0}))] =
+                own(fields, ipfix::ie::tcpRetransmittedPackets);
+        }
+    const FlowRecord f = record(4);
+    EXPECT_EQ(retransmitted,
+              (std::map<std::uint64_t, std::uint64_t>{{f.packets, 1}, {f.reverse_packets, 10}}));
 }
 
 TEST(CollectorSession, ANetflow9CollectorGetsTheRecordsWithoutTheirMetadata) {

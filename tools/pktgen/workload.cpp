@@ -9,7 +9,7 @@
 
 namespace sluice::pktgen {
 
-// The frame of flow `id`: UDP, addresses and ports spread over the id. IPv4 10.a.b.c to
+// The frame of flow `id`: UDP (or TCP), addresses and ports spread over the id. IPv4 10.a.b.c to
 // 172.16.d.e; IPv6 2001:db8::a:b:c to 2001:db8:1::d:e, the same bytes at an address's end.
 void write_frame(std::uint8_t* slot, const std::vector<std::uint8_t>& base, std::uint64_t id) {
     std::memcpy(slot, base.data(), base.size());
@@ -33,8 +33,17 @@ void write_frame(std::uint8_t* slot, const std::vector<std::uint8_t>& base, std:
     udp[1] = static_cast<std::uint8_t>(sport);
 }
 
-std::vector<std::uint8_t> base_frame(bool v6) {
+std::vector<std::uint8_t> base_frame(bool v6, bool tcp) {
     Packet p;
+    if (tcp) {  // an ACK without data, padded to the least Ethernet frame
+        p.protocol = kTcp;
+        p.tcp_flags = tcp::ack;
+        p.src_port = 1024;
+        p.dst_port = 443;
+        auto f = build(p);
+        f.resize(kFrameBytes);
+        return f;
+    }
     p.protocol = kUdp;
     p.src_port = 1024;
     p.dst_port = 443;

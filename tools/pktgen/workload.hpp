@@ -12,8 +12,9 @@ inline constexpr std::uint32_t kFrameBytes = 60;      // a 64-byte packet on the
 inline constexpr std::uint32_t kFrameBytesIpv6 = 62;  // Ethernet, IPv6 and UDP headers alone
 inline constexpr double kZipfExponent = 1.0;
 
-// The frame every flow's is made from: kFrameBytes of IPv4, or kFrameBytesIpv6 of IPv6.
-std::vector<std::uint8_t> base_frame(bool ipv6 = false);
+// The frame every flow's is made from: kFrameBytes of IPv4 UDP, or kFrameBytesIpv6 of IPv6;
+// `tcp`: an IPv4 TCP ACK without data, padded to kFrameBytes.
+std::vector<std::uint8_t> base_frame(bool ipv6 = false, bool tcp = false);
 
 // Writes flow `id`'s frame at `slot` (base's size): addresses and ports spread over the id.
 void write_frame(std::uint8_t* slot, const std::vector<std::uint8_t>& base, std::uint64_t id);
