@@ -211,20 +211,24 @@ void CollectorSession::take_up_spool() {
         for (std::uint64_t p = j_.unsaved_at; p < j_.first; ++p)
             if (mark(buffer_[p % capacity_]) == kFromSpool)
                 released.push_back(buffer_[p % capacity_]);
-        FlowRecord next;
-        if (!released.empty() && spool_->read({&next, 1}) == 1) {
-            if (same_record(next, released[0])) {
-                std::vector<FlowRecord> rest(released.size() - 1);
-                spool_->release(1 + read_all(rest));
+        // The spool's next record, with its extensions: it hands out whole units.
+        FlowRecord next[1 + kMaxExtensions];
+        const std::size_t k = released.empty() ? 0 : spool_->read(next);
+        if (k != 0) {
+            if (same_record(next[0], released[0])) {
+                std::vector<FlowRecord> rest(released.size() - std::min(k, released.size()));
+                spool_->release(k + read_all(rest));
             } else if (from_spool != 0) {
-                handed = 1;  // the buffer's first from the spool
+                handed = k;  // the buffer's first from the spool
             } else {         // the first not read yet: into the buffer, as refill() does
-                mark(next) = kFromSpool;
-                buffer_[j_.end % capacity_] = next;
                 Totals read;
-                read.add(next);
+                for (std::size_t i = 0; i < k; ++i) {
+                    mark(next[i]) = kFromSpool;
+                    buffer_[(j_.end + i) % capacity_] = next[i];
+                    read.add(next[i]);
+                }
                 spooled_.subtract(read);
-                publish(j_.end, j_.end + 1);
+                publish(j_.end, j_.end + k);
             }
         }
         spool_->flush();

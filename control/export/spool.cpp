@@ -279,7 +279,7 @@ Spool::Spool(SpoolSettings settings)
             "spool %s: collector \"%s\" has %lu records in %zu segments from an earlier "
             "run; they go out first",
             settings_.folder.c_str(), settings_.collector.c_str(),
-            static_cast<unsigned long>(unread_), segments_.size());
+            static_cast<unsigned long>(opened_.records), segments_.size());
     block_.reserve(kBlockRecords);
 }
 

@@ -35,12 +35,12 @@ constexpr std::uint64_t kOutOfOrderWithoutRtt = 3'000'000;
 
 constexpr std::uint8_t kTcp = 6, kIcmp = 1, kIcmpv6 = 58;
 constexpr std::uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpAck = 0x10;
+constexpr auto kNotExpired = FlowEndReason{0};
 
 // Nanoseconds as whole microseconds, rounded up: 0 stays for "none".
 inline std::uint32_t micros_up(std::uint64_t ns) {
     return static_cast<std::uint32_t>(std::min<std::uint64_t>((ns + 999) / 1000, UINT32_MAX));
 }
-constexpr auto kNotExpired = FlowEndReason{0};
 
 inline std::uint32_t range(std::uint32_t x, std::uint32_t n) {
     return static_cast<std::uint32_t>((std::uint64_t{x} * n) >> 32);
@@ -154,10 +154,6 @@ void restart_health(TcpHealth& t) {
     }
     t.state &= static_cast<std::uint8_t>(~kHandshakeInRecord);
 }
-
-}  // namespace
-
-namespace {
 
 std::uint32_t bucket_count(std::uint32_t max_flows) {
     return std::max<std::uint32_t>(2, (max_flows + Bucket::kSlots - 1) / Bucket::kSlots);

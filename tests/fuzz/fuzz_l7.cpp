@@ -77,7 +77,7 @@ void quic_initials(const std::vector<std::uint8_t>& bytes) {
         if (extractor.inspect(slot, p, counters)) break;
     }
     if (slot == 0) std::abort();  // a version 1 Initial is QUIC's
-    sluice::FlowRecord out[sluice::kMaxExtensions];
+    sluice::MetadataWriter out;
     std::uint8_t groups = 0;
     extractor.emit(slot, false, out, groups, counters);
 }

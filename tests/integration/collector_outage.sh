@@ -18,6 +18,10 @@ max_flows = 65536
 idle_timeout = \"1s\"
 active_timeout = \"1h\"
 tcp_end_grace = \"500ms\"
+# A buffer's size is in slots, and a TCP record's health takes one more: without it, a slot
+# is a record, and the buffer holds exactly 8192 records.
+[metadata]
+tcp_health = false
 [[collector]]
 name = \"archive\"
 transport = \"tcp\"
