@@ -76,8 +76,9 @@ run_sluice "$WORK/first.toml" away-again
 segments=$(find "$WORK/spool" -name '*.spool' | sort)
 [ "$(echo "$segments" | wc -l)" -ge 2 ] || fail "the stop left one segment: $segments"
 segment=$(echo "$segments" | head -n 1)
-size=$(stat -c %s "$segment")
-printf '\xff\xff\xff\xff' | dd of="$segment" bs=1 seek=$((size / 2)) conv=notrunc status=none
+# 4 bytes flipped 4 KiB in: inside the first block's records (its header is 48 bytes after the
+# segment's few hundred), wherever the blocks of whole units end.
+printf '\xff\xff\xff\xff' | dd of="$segment" bs=1 seek=4096 conv=notrunc status=none
 segment=$(echo "$segments" | tail -n 1)  # the last block cut short, as by a power loss
 truncate -s $(($(stat -c %s "$segment") - 1000)) "$segment"
 socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" "CREATE:$WORK/collector2.ipfix" &
