@@ -123,10 +123,7 @@ struct Expected {
                                 (h.ack_ns - r.reverse_first_ns) / 1000, 4);
         }
         for (unsigned d = 0; d < 2; ++d) {
-            const auto id = [d](MetadataField f) {
-                return static_cast<MetadataField>(static_cast<std::uint8_t>(f) +
-                                                  d * sluice::kTcpReverseOffset);
-            };
+            const auto id = [d](MetadataField f) { return sluice::of_direction(f, d == 1); };
             metadata.put_number(id(MetadataField::tcp_retransmitted_packets), h.retransmitted[d],
                                 4);
             metadata.put_number(id(MetadataField::tcp_retransmitted_octets),

@@ -234,7 +234,8 @@ constexpr GroupField kTcpHealthFields[] = {
     {ie::reverseTcpZeroWindowPackets, MetadataField::reverse_tcp_zero_windows},
     {ie::reverseTcpLargestGapMicroseconds, MetadataField::reverse_tcp_largest_gap_us},
 };
-constexpr std::size_t kUniflowTcpHealthFields = 7;
+// The handshake's times and the source's fields: all but the responder's.
+constexpr std::size_t kUniflowTcpHealthFields = std::size(kTcpHealthFields) - kTcpReverseOffset;
 // The application-layer groups', by MetadataGroup.
 constexpr std::span<const GroupField> kGroupFields[] = {kTlsFields, kHttpFields, kDnsFields,
                                                         kQuicFields};

@@ -260,10 +260,7 @@ void FlowTable::health_fields(Slot s, MetadataWriter& fields) const {
         }
     }
     for (const unsigned d : {i, o}) {
-        const auto id = [&](MetadataField f) {
-            return static_cast<MetadataField>(static_cast<std::uint8_t>(f) +
-                                              (d == i ? 0 : kTcpReverseOffset));
-        };
+        const auto id = [&](MetadataField f) { return of_direction(f, d != i); };
         fields.put_number(id(MetadataField::tcp_retransmitted_packets), t.retransmitted_packets[d],
                           4);
         fields.put_number(id(MetadataField::tcp_retransmitted_octets), t.retransmitted_octets[d],

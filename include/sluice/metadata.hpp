@@ -117,17 +117,30 @@ inline constexpr MetadataFieldInfo kMetadataFields[] = {
 // direction's four u32 counts and its u64 octets.
 inline constexpr std::size_t kTcpHealthBytes = 2 * (3 + 4) + 2 * (4 * (3 + 4) + 3 + 8);
 
-// The TCP health fields of one direction: the source's (the initiator's), and the responder's
-// as many ids further (a uniflow record of the responder's direction carries its own as the
-// source's).
-inline constexpr std::uint8_t kTcpDirectionFields[] = {82, 83, 84, 85, 86};
-inline constexpr std::uint8_t kTcpReverseOffset = 5;
+// The TCP health fields of one direction: the source's (the initiator's) from
+// tcp_retransmitted_packets on, the responder's as many ids further (a uniflow record of the
+// responder's direction carries its own as the source's).
+inline constexpr auto kTcpSourceFirst =
+    static_cast<std::uint8_t>(MetadataField::tcp_retransmitted_packets);
+inline constexpr std::uint8_t kTcpReverseOffset =
+    static_cast<std::uint8_t>(MetadataField::reverse_tcp_retransmitted_packets) - kTcpSourceFirst;
+static_assert(static_cast<std::uint8_t>(MetadataField::reverse_tcp_largest_gap_us) -
+                      static_cast<std::uint8_t>(MetadataField::tcp_largest_gap_us) ==
+                  kTcpReverseOffset,
+              "each direction's fields in the same order");
 
 // The field of the other direction for a directional field; the field itself otherwise.
 inline constexpr std::uint8_t reverse_field(std::uint8_t id) {
-    if (id >= 82 && id < 82 + kTcpReverseOffset) return id + kTcpReverseOffset;
-    if (id >= 87 && id < 87 + kTcpReverseOffset) return id - kTcpReverseOffset;
+    if (id >= kTcpSourceFirst && id < kTcpSourceFirst + kTcpReverseOffset)
+        return id + kTcpReverseOffset;
+    if (id >= kTcpSourceFirst + kTcpReverseOffset && id < kTcpSourceFirst + 2 * kTcpReverseOffset)
+        return id - kTcpReverseOffset;
     return id;
+}
+
+// A source's field as the responder's (`reverse`) or as itself.
+inline constexpr MetadataField of_direction(MetadataField f, bool reverse) {
+    return reverse ? static_cast<MetadataField>(reverse_field(static_cast<std::uint8_t>(f))) : f;
 }
 
 // The registry's entry of a field id; null for an id it does not have.

@@ -130,10 +130,7 @@ std::vector<FlowRecord> health_unit(unsigned i, bool tls) {
     w.put_number(MetadataField::tcp_syn_to_synack_us, 250, 4);
     w.put_number(MetadataField::tcp_synack_to_ack_us, 40, 4);
     for (const unsigned scale : {1u, 10u}) {
-        const auto id = [&](MetadataField f) {
-            return static_cast<MetadataField>(static_cast<std::uint8_t>(f) +
-                                              (scale == 1 ? 0 : kTcpReverseOffset));
-        };
+        const auto id = [&](MetadataField f) { return of_direction(f, scale != 1); };
         w.put_number(id(MetadataField::tcp_retransmitted_packets), 1 * scale, 4);
         w.put_number(id(MetadataField::tcp_retransmitted_octets), 1500 * scale, 8);
         w.put_number(id(MetadataField::tcp_out_of_order), 2 * scale, 4);
