@@ -48,15 +48,25 @@ std::uint64_t metadata_bytes(const config::Config& c) {
     return c.metadata.enabled ? l7::Extractor::memory_size(c.metadata) : 0;
 }
 
+// A worker's flow table with what lies beside it.
+std::uint64_t flow_table_bytes(const config::Config& c) {
+    return meter::FlowTable::memory_size(c.flow.max_flows, c.metadata.tcp_health,
+                                         c.flow.tunnels() != 0);
+}
+
 std::uint64_t health_bytes(const config::Config& c) {
     return meter::FlowTable::memory_size(c.flow.max_flows, c.metadata.tcp_health) -
            meter::FlowTable::memory_size(c.flow.max_flows);
 }
 
+std::uint64_t tunnel_bytes(const config::Config& c) {
+    return meter::FlowTable::memory_size(c.flow.max_flows, false, c.flow.tunnels() != 0) -
+           meter::FlowTable::memory_size(c.flow.max_flows);
+}
+
 std::uint64_t table_bytes(const config::Config& c) {
-    return meter::FlowTable::memory_size(c.flow.max_flows, c.metadata.tcp_health) +
-           sizeof(meter::FlowTable) + sizeof(meter::RecordBuffer) + sizeof(Worker) + 3 * 64 +
-           metadata_bytes(c);
+    return flow_table_bytes(c) + sizeof(meter::FlowTable) + sizeof(meter::RecordBuffer) +
+           sizeof(Worker) + 3 * 64 + metadata_bytes(c);
 }
 
 std::uint64_t mbuf_bytes(const config::Config& c, std::uint16_t data_room) {
@@ -108,15 +118,16 @@ bool Dataplane::start() {
         SLUICE_ERROR(
             "this configuration needs %llu MiB of hugepage memory, [dataplane] hugepage_memory "
             "gives %llu MiB: flow tables %llu MiB (%zu x %u flows, %llu MiB of it metadata, "
-            "%llu MiB TCP health), record rings %llu MiB, packet buffers %llu MiB. Set "
-            "hugepage_memory = \"%lluMiB\" (and reserve that many hugepages: tools/setup, "
-            "SLUICE_HUGEPAGES), or lower [flow] max_flows or record_ring_size, or [metadata] "
-            "flows, or set [metadata] tcp_health = false",
+            "%llu MiB TCP health, %llu MiB tunnels), record rings %llu MiB, packet buffers "
+            "%llu MiB. Set hugepage_memory = \"%lluMiB\" (and reserve that many hugepages: "
+            "tools/setup, SLUICE_HUGEPAGES), or lower [flow] max_flows or record_ring_size, or "
+            "[metadata] flows, or set [metadata] tcp_health = false or [flow] decapsulate = []",
             static_cast<unsigned long long>(mib(need)),
             static_cast<unsigned long long>(mib(c.dataplane.hugepage_memory)),
             static_cast<unsigned long long>(mib(workers * table_bytes(c))), workers,
             c.flow.max_flows, static_cast<unsigned long long>(mib(workers * metadata_bytes(c))),
             static_cast<unsigned long long>(mib(workers * health_bytes(c))),
+            static_cast<unsigned long long>(mib(workers * tunnel_bytes(c))),
             static_cast<unsigned long long>(mib(workers * ring_bytes(c))),
             static_cast<unsigned long long>(mib(mbuf_bytes(c, data_room))),
             static_cast<unsigned long long>(mib(need)));
@@ -213,8 +224,7 @@ bool Dataplane::allocate_workers() {
             w->timestamp_offset = port.timestamp_offset;
             w->timestamp_flag = port.timestamp_flag;
             w->clock = &clock_;
-            void* memory = zalloc("a flow table", meter::FlowTable::memory_size(
-                                                      c.flow.max_flows, c.metadata.tcp_health));
+            void* memory = zalloc("a flow table", flow_table_bytes(c));
             void* table = zalloc("a flow table", sizeof(meter::FlowTable));
             void* out = zalloc("a record buffer", sizeof(meter::RecordBuffer));
             if (memory == nullptr || table == nullptr || out == nullptr) return false;
@@ -223,7 +233,7 @@ bool Dataplane::allocate_workers() {
                                        static_cast<std::uint64_t>(c.flow.idle_timeout.count()),
                                        static_cast<std::uint64_t>(c.flow.active_timeout.count()),
                                        static_cast<std::uint64_t>(c.flow.tcp_end_grace.count()),
-                                       c.metadata.tcp_health},
+                                       c.metadata.tcp_health, meter::decapsulation(c.flow)},
                 memory, key);
             if (applications_) {
                 scratches_.push_back(std::make_unique<appid::Scratch>(*scratch_prototype_));
@@ -267,9 +277,7 @@ bool Dataplane::allocate_workers() {
                 "ring of %u records",
                 index, s.lcore, s.cpu, port.id, q,
                 static_cast<unsigned long long>(w->table->capacity()),
-                static_cast<unsigned long long>(
-                    mib(meter::FlowTable::memory_size(c.flow.max_flows, c.metadata.tcp_health))),
-                c.flow.record_ring_size);
+                static_cast<unsigned long long>(mib(flow_table_bytes(c))), c.flow.record_ring_size);
         }
     }
     return true;

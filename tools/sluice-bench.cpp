@@ -36,11 +36,12 @@ struct Options {
     bool quick = false;
     unsigned repeat = 5;
     int cpu = -1;
-    std::string only;          // run the cases whose name contains this
-    std::string applications;  // a signature file: identification on
-    std::string capture;       // a capture file to meter instead of the cases
-    bool memory = false;       // measure the memory instead of the cases
-    bool metadata = false;     // metadata extraction on, [metadata]'s defaults
+    std::string only;           // run the cases whose name contains this
+    std::string applications;   // a signature file: identification on
+    std::string capture;        // a capture file to meter instead of the cases
+    bool memory = false;        // measure the memory instead of the cases
+    bool metadata = false;      // metadata extraction on, [metadata]'s defaults
+    bool decapsulation = true;  // [flow]'s defaults: every tunnel taken out of
     const appid::Database* database = nullptr;
     const appid::Scratch* scratch = nullptr;
 };
@@ -147,9 +148,10 @@ void run_case(const Case& c, const Options& o, double hz) {
               : std::min<std::size_t>(std::max<std::size_t>(2ull * c.flows, 4'000'000), 16'000'000);
 
     const bool health = o.metadata && config::Metadata{}.tcp_health;
-    HugeArray<std::uint8_t> memory(FlowTable::memory_size(capacity, health));
+    const Decapsulation decap = o.decapsulation ? decapsulation(config::Flow{}) : Decapsulation{};
+    HugeArray<std::uint8_t> memory(FlowTable::memory_size(capacity, health, decap.tunnels != 0));
     auto table = std::make_unique<FlowTable>(
-        FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000, health},
+        FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000, health, decap},
         memory.get(), random_hash_key());
     auto out = std::make_unique<RecordBuffer>();
     if (o.database != nullptr) table->identify_applications(appid::identification(*o.scratch));
@@ -200,7 +202,7 @@ void run_case(const Case& c, const Options& o, double hz) {
         "\"packets\": %llu, \"mpps\": %.2f, \"cycles_per_packet\": %.1f, \"runs\": %zu, "
         "\"mpps_min\": %.2f, \"mpps_max\": %.2f, \"table_capacity\": %llu, \"active_flows\": %llu, "
         "\"evictions\": %llu, \"records\": %llu, \"identification\": %s, "
-        "\"application_scans\": %llu, \"tsc_ghz\": %.3f%s}\n",
+        "\"application_scans\": %llu, \"decapsulation\": %s, \"tsc_ghz\": %.3f%s}\n",
         c.name.c_str(), c.flows, frame_bytes + 4, c.distribution.c_str(),
         static_cast<unsigned long long>(measured), median.mpps, median.cycles_per_packet,
         runs.size(), runs.front().mpps, runs.back().mpps,
@@ -209,7 +211,8 @@ void run_case(const Case& c, const Options& o, double hz) {
         static_cast<unsigned long long>(after.evictions - before.evictions),
         static_cast<unsigned long long>(records), o.database != nullptr ? "true" : "false",
         static_cast<unsigned long long>(after.application_scans - before.application_scans),
-        hz / 1e9, c.distribution == "zipf" ? ", \"zipf_exponent\": 1.0" : "");
+        o.decapsulation ? "true" : "false", hz / 1e9,
+        c.distribution == "zipf" ? ", \"zipf_exponent\": 1.0" : "");
     std::fflush(stdout);
 }
 
@@ -260,7 +263,8 @@ int run_capture(const Options& o, double hz) {
     }
     const std::uint32_t capacity = config::Flow{}.max_flows;  // the dataplane's default
     const bool health = o.metadata && config::Metadata{}.tcp_health;
-    HugeArray<std::uint8_t> memory(FlowTable::memory_size(capacity, health));
+    const Decapsulation decap = o.decapsulation ? decapsulation(config::Flow{}) : Decapsulation{};
+    HugeArray<std::uint8_t> memory(FlowTable::memory_size(capacity, health, decap.tunnels != 0));
     auto out = std::make_unique<RecordBuffer>();
     std::vector<double> mpps, cycles;
     std::uint64_t records = 0;
@@ -268,7 +272,7 @@ int run_capture(const Options& o, double hz) {
     for (unsigned r = 0; r < o.repeat; ++r) {
         // A new table each run: the capture's flows start afresh.
         auto table = std::make_unique<FlowTable>(
-            FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000, health},
+            FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000, health, decap},
             memory.get(), random_hash_key());
         if (o.database != nullptr) table->identify_applications(appid::identification(*o.scratch));
         Metadata metadata(o, *table);
@@ -314,13 +318,13 @@ int run_capture(const Options& o, double hz) {
         "\"ignored\": %llu, \"records\": %llu, \"mpps\": %.2f, \"cycles_per_packet\": %.1f, "
         "\"seconds\": %.3f, \"runs\": %zu, \"mpps_min\": %.2f, \"mpps_max\": %.2f, "
         "\"table_capacity\": %u, \"identification\": %s, \"metadata\": %s, "
-        "\"metadata_flows\": %llu, \"tsc_ghz\": %.3f}\n",
+        "\"metadata_flows\": %llu, \"decapsulation\": %s, \"tsc_ghz\": %.3f}\n",
         o.capture.c_str(), capture.packets.size(), capture.bytes.size(),
         static_cast<unsigned long long>(ignored), static_cast<unsigned long long>(records), median,
         cycles[at], static_cast<double>(capture.packets.size()) / median / 1e6, sorted.size(),
         sorted.front(), sorted.back(), capacity, o.database != nullptr ? "true" : "false",
         o.metadata ? "true" : "false", static_cast<unsigned long long>(counters.metadata_flows),
-        hz / 1e9);
+        o.decapsulation ? "true" : "false", hz / 1e9);
     return 0;
 }
 
@@ -386,7 +390,7 @@ void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-bench [--quick] [--cpu N] [--repeat N] [--case SUBSTRING]\n"
                  "                    [--applications FILE] [--metadata] [--capture FILE]\n"
-                 "                    [--memory]\n"
+                 "                    [--memory] [--no-decapsulation]\n"
                  "Measures parser + flow table + expiry on one core with 64-byte packets built in\n"
                  "memory: Zipf and uniform popularity over 1K, 1M and 8M active flows, and a\n"
                  "new-flow flood; then Zipf over 1M IPv6 flows (66-byte packets), and over 1M TCP\n"
@@ -397,6 +401,8 @@ void usage(FILE* out) {
                  "of FILE (512 bytes of the first 4 payload packets of each direction).\n"
                  "--metadata turns metadata extraction on ([metadata]'s defaults: TLS, QUIC, HTTP\n"
                  "and DNS in the first 4 payload packets of each direction, and TCP health).\n"
+                 "--no-decapsulation takes no packet out of a tunnel ([flow] decapsulate = []);\n"
+                 "by default every tunnel is, as [flow]'s defaults say.\n"
                  "--capture FILE meters the packets of a capture (pcap or pcapng) instead, read\n"
                  "into memory first, in their own time, with a table of 1M flows and a flush at\n"
                  "the end, as sluice pcap's worker would without reading the file.\n"
@@ -417,9 +423,10 @@ int main(int argc, char** argv) {
                                      {"capture", required_argument, nullptr, 'p'},
                                      {"memory", no_argument, nullptr, 'm'},
                                      {"metadata", no_argument, nullptr, 'M'},
+                                     {"no-decapsulation", no_argument, nullptr, 'D'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:p:mMh", options, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:p:mMDh", options, nullptr)) != -1;) {
         switch (opt) {
             case 'q': o.quick = true; break;
             case 'c': o.cpu = std::atoi(optarg); break;
@@ -429,6 +436,7 @@ int main(int argc, char** argv) {
             case 'p': o.capture = optarg; break;
             case 'm': o.memory = true; break;
             case 'M': o.metadata = true; break;
+            case 'D': o.decapsulation = false; break;
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }

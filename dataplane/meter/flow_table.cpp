@@ -161,9 +161,10 @@ std::uint32_t bucket_count(std::uint32_t max_flows) {
 
 }  // namespace
 
-std::size_t FlowTable::memory_size(std::uint32_t max_flows, bool tcp_health) {
+std::size_t FlowTable::memory_size(std::uint32_t max_flows, bool tcp_health, bool tunnels) {
     const std::size_t flows = std::size_t{bucket_count(max_flows)} * Bucket::kSlots;
-    return flows * (sizeof(Bucket) / Bucket::kSlots + (tcp_health ? sizeof(TcpHealth) : 0));
+    return flows * (sizeof(Bucket) / Bucket::kSlots + (tcp_health ? sizeof(TcpHealth) : 0) +
+                    (tunnels ? sizeof(FlowTunnel) : 0));
 }
 
 FlowTable::FlowTable(const FlowTableConfig& config, void* memory, const HashKey& key)
@@ -172,10 +173,14 @@ FlowTable::FlowTable(const FlowTableConfig& config, void* memory, const HashKey&
       health_(config.tcp_health
                   ? reinterpret_cast<TcpHealth*>(table_ + bucket_count(config.max_flows))
                   : nullptr),
+      tunnels_(config.decapsulation.tunnels != 0
+                   ? reinterpret_cast<FlowTunnel*>(reinterpret_cast<char*>(memory) +
+                                                   memory_size(config.max_flows, config.tcp_health))
+                   : nullptr),
       buckets_(bucket_count(config.max_flows)),
       key_(key),
       fragments_(key) {
-    std::memset(memory, 0, memory_size(config.max_flows, config.tcp_health));
+    std::memset(memory, 0, memory_size(config.max_flows, config.tcp_health, tunnels_ != nullptr));
     set_timeouts(config.idle_timeout_ns, config.active_timeout_ns, config.tcp_end_grace_ns);
 }
 
@@ -378,6 +383,25 @@ inline void FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now)
     if (e.state & kEnded) refresh_due(s);
 }
 
+[[gnu::noinline]] void FlowTable::remember_tunnel(Slot s, const PacketInfo& info,
+                                                  const TunnelInfo& tunnel,
+                                                  const std::uint8_t* frame) {
+    s.cold().tunneled = true;
+    FlowTunnel& t = this->tunnel(s);
+    t = FlowTunnel{};
+    t.identity = tunnel.identity;
+    t.id = tunnel.id;
+    t.erspan_session = tunnel.erspan_session;
+    t.type = tunnel.type;
+    const std::uint8_t* outer = frame + tunnel.outer_offset;
+    t.outer_ip_version = outer[0] >> 4;
+    const unsigned bytes = t.outer_ip_version == 6 ? 16 : 4;
+    const unsigned at = t.outer_ip_version == 6 ? 8 : 12;
+    const unsigned d = info.direction;
+    std::memcpy(t.outer_address[d], outer + at, bytes);
+    std::memcpy(t.outer_address[1 - d], outer + at + bytes, bytes);
+}
+
 void FlowTable::create(Slot s, const PacketInfo& info, std::uint16_t tag, std::uint16_t port,
                        std::uint64_t now) {
     FlowHot& e = s.hot();
@@ -397,7 +421,7 @@ void FlowTable::create(Slot s, const PacketInfo& info, std::uint16_t tag, std::u
 
 void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port, RecordBuffer& out,
                         LinkType link) {
-    Pending pending[kMaxBurst];
+    Pending* pending = pending_;
     bool changed = false;
     // The burst's totals, added to the counters once: kept in registers, where the counters
     // themselves would be loaded and stored for every packet.
@@ -408,7 +432,8 @@ void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port
     // t - kLagMatch - kLagUpdate is updated, so each fetch has time to arrive before its use.
     for (unsigned t = 0; t < n + kLagMatch + kLagUpdate; ++t) {
         if (t < n)
-            fetch_buckets(packets[t], pending[t], t + 2 < n ? packets[t + 2].data : nullptr, link);
+            fetch_buckets(packets[t], pending[t], found_[t],
+                          t + 2 < n ? packets[t + 2].data : nullptr, link);
         if (t >= kLagMatch && t - kLagMatch < n)
             fetch_entries(pending[t - kLagMatch], packets[t - kLagMatch].time_ns);
         if (t >= kLagMatch + kLagUpdate) {
@@ -426,23 +451,25 @@ void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port
     counters_.metered_octets += metered_octets;
 }
 
-inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, const std::uint8_t* next,
-                                     LinkType link) {
+inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, TunnelInfo& tunnel,
+                                     const std::uint8_t* next, LinkType link) {
     if (next != nullptr) __builtin_prefetch(next + 14);
-    const ParseResult r =
-        parse(p.data, p.length, p.frame_length, link, p.time_ns, fragments_, q.info);
+    const ParseResult r = parse(p.data, p.length, p.frame_length, link, p.time_ns, fragments_,
+                                config_.decapsulation, q.info, tunnel);
     q.metered = r.metered();
     if (!r.metered()) {
         const auto reason = static_cast<unsigned>(r.reason());
         ++counters_.ignored_packets[reason];
         counters_.ignored_octets[reason] += p.frame_length;
-        if (carries_ip(r.reason()))
+        if (carries_ip(r.reason()) || q.info.tunnel_depth != 0)
             counters_.ignored_ip_octets += p.frame_length - q.info.l3_offset;
         return;
     }
     if (r.fragment() == ParseResult::Fragment::matched) ++counters_.fragments_matched;
     if (r.fragment() == ParseResult::Fragment::unmatched) ++counters_.fragments_unmatched;
-    const std::uint64_t h = flow_hash(q.info.key, key_);
+    std::uint64_t h = flow_hash(q.info.key, key_);
+    if (q.info.key.head.tunneled) [[unlikely]]
+        h ^= detail::mix(tunnel.identity ^ key_.k[2], key_.k[3]);
     q.tag = static_cast<std::uint16_t>(h >> 32);
     q.tag += q.tag == 0;
     const std::uint32_t b1 = range(static_cast<std::uint32_t>(h), buckets_);
@@ -468,11 +495,15 @@ inline void FlowTable::fetch_entries(Pending& q, std::uint64_t now) {
     if (q.candidates == 0) {
         const Slot s = new_flow_slot(q, now);
         prefetch_flow(*s.bucket, s.index, true, v6, tcp ? &health(s) : nullptr);
+        if (q.info.tunnel_depth != 0) [[unlikely]]
+            __builtin_prefetch(&tunnel(s));
     }
     for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
         const auto bit = static_cast<unsigned>(__builtin_ctz(m));
         const Slot s{q.bucket[bit >> 4], (bit & 15) >> 1};
         prefetch_flow(*s.bucket, s.index, false, v6, tcp ? &health(s) : nullptr);
+        if (q.info.key.head.tunneled) [[unlikely]]
+            __builtin_prefetch(&tunnel(s));
     }
 }
 
@@ -491,6 +522,9 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
         const Slot s{q.bucket[bit >> 4], (bit & 15) >> 1};
         if (!(s.hot().key == q.info.key.head)) continue;
         if (q.info.key.head.ip_version == 6 && !(s.tail() == q.info.key.tail)) continue;
+        if (q.info.key.head.tunneled) [[unlikely]] {
+            if (tunnel(s).identity != found(q).identity) continue;
+        }
         // The header says whether a timeout may have passed; only then is it worked out.
         const bool maybe =
             static_cast<std::uint32_t>(now >> kSeenShift) - s.bucket->last_seen[s.index] >=
@@ -513,6 +547,8 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
         }
         end(s, reason, out);
         create(s, q.info, q.tag, port, now);
+        if (q.info.tunnel_depth != 0) [[unlikely]]
+            remember_tunnel(s, q.info, found(q), p.data);
         if (scan) inspect(s, q.info, p);
         return true;
     }
@@ -523,6 +559,8 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
         end(free, FlowEndReason::lack_of_resources, out);
     }
     create(free, q.info, q.tag, port, now);
+    if (q.info.tunnel_depth != 0) [[unlikely]]
+        remember_tunnel(free, q.info, found(q), p.data);
     if (scan) inspect(free, q.info, p);
     return true;
 }

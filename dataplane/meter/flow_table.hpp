@@ -9,6 +9,7 @@
 #include "dataplane/meter/hash.hpp"
 #include "dataplane/meter/identify.hpp"
 #include "dataplane/meter/packet.hpp"
+#include "dataplane/meter/parser.hpp"
 #include "shared/capture/link.hpp"
 #include "shared/capture/packet_ref.hpp"
 #include "sluice/counters.hpp"
@@ -27,6 +28,8 @@ struct FlowTableConfig {
     std::uint64_t active_timeout_ns;
     std::uint64_t tcp_end_grace_ns;
     bool tcp_health = false;  // a TcpHealth line beside each flow, filled by its TCP packets
+    // The tunnels packets are taken out of; with any, a FlowTunnel line beside each flow.
+    Decapsulation decapsulation{};
 };
 
 // Where the table puts the records of flows that end. The caller empties it between calls;
@@ -65,7 +68,7 @@ struct FlowCold {
     std::uint16_t packets_high[2];  // bits 32-47 of the record's packet counts
     std::uint16_t ingress_port;
     bool metadata_done;  // its first payloads gave the extractor what they could
-    std::uint8_t reserved;
+    bool tunneled;       // its first packet came out of a tunnel: its FlowTunnel says which
 };
 static_assert(sizeof(FlowCold) == 32);
 
@@ -86,6 +89,22 @@ struct TcpHealth {
     std::uint8_t reserved[3];
 };
 static_assert(sizeof(TcpHealth) == 64);
+
+// The tunnel a flow's first packet came out of, one line a flow in an array beside the buckets
+// (a flow's at its slot's index): written when a flow of a tunnel is created, read by the
+// packets of a flow whose key's head says `tunneled` and when its record is written.
+struct FlowTunnel {
+    std::uint64_t identity;  // the key's part beyond its head (TunnelInfo::identity)
+    std::uint32_t id;
+    std::uint16_t erspan_session;  // + 1; 0: none
+    TunnelType type;
+    std::uint8_t outer_ip_version;
+    // By key endpoint: the outer source address of the packets endpoint d sends (IPv4 in the
+    // first 4 bytes).
+    std::uint8_t outer_address[2][16];
+    std::uint8_t reserved[16];
+};
+static_assert(sizeof(FlowTunnel) == 64);
 
 // A bucket of 8 flows: the tags of its slots (0: empty), when each was last seen and when its
 // active timeout or TCP end falls, all in one cache line; then the hot parts, the cold parts,
@@ -121,7 +140,8 @@ class FlowTable {
 public:
     // Bytes of memory for max_flows: 128 per flow, rounded up to whole buckets; with TCP health,
     // 64 more a flow.
-    static std::size_t memory_size(std::uint32_t max_flows, bool tcp_health = false);
+    static std::size_t memory_size(std::uint32_t max_flows, bool tcp_health = false,
+                                   bool tunnels = false);
 
     // `memory` is 64-byte aligned, memory_size(config.max_flows, config.tcp_health) bytes, owned
     // by the caller
@@ -179,9 +199,11 @@ private:
         FlowCold& cold() const { return bucket->cold[index]; }
         FlowKeyTail& tail() const { return bucket->tail[index]; }
     };
-    TcpHealth& health(Slot s) const {
-        return health_[static_cast<std::size_t>(s.bucket - table_) * Bucket::kSlots + s.index];
+    std::size_t flow_index(Slot s) const {
+        return static_cast<std::size_t>(s.bucket - table_) * Bucket::kSlots + s.index;
     }
+    TcpHealth& health(Slot s) const { return health_[flow_index(s)]; }
+    FlowTunnel& tunnel(Slot s) const { return tunnels_[flow_index(s)]; }
 
     // One packet of a burst on its way through the pipeline.
     struct Pending {
@@ -196,10 +218,15 @@ private:
     static constexpr unsigned kLagMatch = 16;
     static constexpr unsigned kLagUpdate = 16;
 
-    void fetch_buckets(const PacketRef& p, Pending& q, const std::uint8_t* next, LinkType link);
+    void fetch_buckets(const PacketRef& p, Pending& q, TunnelInfo& tunnel, const std::uint8_t* next,
+                       LinkType link);
     void fetch_entries(Pending& q, std::uint64_t now);
     Slot new_flow_slot(const Pending& q, std::uint64_t now);
-    bool meter(Pending& q, const PacketRef& p, std::uint16_t port, bool stale, RecordBuffer& out);
+    // Inlined into process(), as it was before its tunnel checks made it look too big to be.
+    [[gnu::always_inline]] bool meter(Pending& q, const PacketRef& p, std::uint16_t port,
+                                      bool stale, RecordBuffer& out);
+    // The tunnel packet q of the burst was taken out of, when q.info.tunnel_depth says one.
+    const TunnelInfo& found(const Pending& q) const { return found_[&q - pending_]; }
     void inspect(Slot s, const PacketInfo& info, const PacketRef& p);
     // The record of a flow that ends or goes on, with its metadata's extensions.
     void write_record(Slot s, FlowEndReason reason, bool goes_on, RecordBuffer& out);
@@ -212,6 +239,9 @@ private:
     void health_fields(Slot s, MetadataWriter& fields) const;
     void create(Slot s, const PacketInfo& info, std::uint16_t tag, std::uint16_t port,
                 std::uint64_t now);
+    // A flow created by a packet out of a tunnel: which, into its FlowTunnel.
+    void remember_tunnel(Slot s, const PacketInfo& info, const TunnelInfo& tunnel,
+                         const std::uint8_t* frame);
     FlowEndReason expiry(Slot s, std::uint64_t now) const;
     void end(Slot s, FlowEndReason reason, RecordBuffer& out);
     void export_and_go_on(Slot s, RecordBuffer& out);
@@ -220,7 +250,8 @@ private:
 
     FlowTableConfig config_;
     Bucket* table_;
-    TcpHealth* health_;  // null: TCP health off
+    TcpHealth* health_;    // null: TCP health off
+    FlowTunnel* tunnels_;  // null: no decapsulation
     std::uint32_t buckets_;
     HashKey key_;
     MeterCounters counters_;
@@ -237,6 +268,10 @@ private:
     MetadataHook metadata_;
     bool inspecting_ = false;  // identification or metadata
     FragmentMap fragments_;
+    // The burst on its way through process(), and the tunnels its packets were taken out of
+    // (beside, as most have none: a Pending's PacketInfo fills its line).
+    Pending pending_[kMaxBurst];
+    TunnelInfo found_[kMaxBurst];
 };
 
 }  // namespace sluice::meter

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "sluice/tunnel.hpp"
+
 namespace sluice::meter {
 
 // A canonical bidirectional key: the lower endpoint (address, then port) first, so both
@@ -16,7 +18,12 @@ namespace sluice::meter {
 struct FlowKeyHead {
     std::uint8_t address[2][4];  // network byte order: an address's first 4 bytes (IPv4: all)
     std::uint16_t port[2];       // host byte order; ICMP: 0 and type * 256 + code
-    std::uint16_t vlan_id;       // outermost VLAN id, 0 when untagged
+    std::uint16_t vlan_id : 12;  // outermost VLAN id, 0 when untagged
+    // Its packets came out of a tunnel whose identity keys the flow too (TunnelInfo::identity,
+    // which the flow table keeps beside the key). Beside the VLAN id, whose 12 bits leave
+    // room, so that the IP version is a whole byte where every packet reads it.
+    std::uint16_t tunneled : 1;
+    std::uint16_t unused : 3;
     std::uint8_t protocol;
     std::uint8_t ip_version;
 
@@ -61,12 +68,27 @@ static_assert(sizeof(FlowKey) == 40);
 static_assert(std::endian::native == std::endian::little,
               "the parser writes keys as little-endian words");
 
+// The tunnels a packet was taken out of (PacketInfo::tunnel_depth of them): the innermost
+// one's, and the ERSPAN session that mirrored it, if one did. Beside the PacketInfo, which it
+// would not fit in a line with, and written only for a packet out of a tunnel.
+struct TunnelInfo {
+    // What keys the flow beside the inner key when the key's head says `tunneled`: the
+    // innermost tunnel's type (bits 48-55) and id (0-31) when [flow] tunnel_key has its type,
+    // and the ERSPAN session + 1 (32-47) when it has "erspan".
+    std::uint64_t identity;
+    std::uint32_t id;              // VNI, TEID, GRE key or ERSPAN session; 0: none
+    std::uint16_t outer_offset;    // where the innermost tunnel's outer IP header begins
+    std::uint16_t erspan_session;  // the session + 1; 0: not mirrored by ERSPAN
+    TunnelType type;
+};
+
 // What the parser found in a packet it can meter.
 struct PacketInfo {
     FlowKey key;
     std::uint8_t direction;  // 0: sent by endpoint 0 of the key, 1: by endpoint 1
     std::uint8_t tcp_flags;
     std::uint8_t ttl;                   // IPv4 TTL or IPv6 hop limit
+    std::uint8_t tunnel_depth;          // tunnels it was taken out of (TunnelInfo says which)
     std::uint16_t ip_length;            // IPv4 total length, IPv6 payload length + 40
     std::uint16_t payload_offset;       // first byte after the L4 header
     std::uint16_t payload_length;       // bytes of L4 payload inside the frame

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace sluice::meter {
 namespace {
@@ -15,7 +16,12 @@ constexpr std::uint16_t kEtherQinQOld = 0x9100;
 constexpr std::uint16_t kEtherMpls = 0x8847;
 constexpr std::uint16_t kEtherMplsMulticast = 0x8848;
 
+constexpr std::uint16_t kEtherBridged = 0x6558;  // transparent Ethernet bridging (NVGRE, Geneve)
+constexpr std::uint16_t kEtherErspan2 = 0x88be;  // ERSPAN type I and II
+constexpr std::uint16_t kEtherErspan3 = 0x22eb;
+
 constexpr std::uint8_t kTcp = 6, kUdp = 17, kSctp = 132, kIcmp = 1, kIcmpv6 = 58;
+constexpr std::uint8_t kIpInIp = 4, kIpv6InIp = 41, kGre = 47;
 constexpr std::uint8_t kHopByHop = 0, kRouting = 43, kFragment = 44, kAh = 51, kDestOpts = 60;
 
 constexpr unsigned kMaxVlanTags = 2;
@@ -157,8 +163,8 @@ template <bool kV6>
              : (swap ? std::uint32_t{dst_port} | std::uint32_t{src_port} << 16
                      : std::uint32_t{src_port} | std::uint32_t{dst_port} << 16);
     // The words as FlowKey lays them out (little endian). Head: both addresses' first 4 bytes;
-    // port[0], port[1], vlan_id, protocol, ip_version. Tail: bytes 4-15 of the first address,
-    // then of the second (IPv4: zeros).
+    // port[0], port[1], vlan_id (and tunneled 0), protocol, ip_version. Tail: bytes 4-15 of the
+    // first address, then of the second (IPv4: zeros).
     const std::uint64_t w0 = (a0 & 0xffffffffu) | b0 << 32;
     const std::uint64_t w1 = std::uint64_t{ports} | std::uint64_t{vlan} << 32 |
                              std::uint64_t{protocol} << 48 | std::uint64_t{kV6 ? 6u : 4u} << 56;
@@ -185,10 +191,160 @@ std::uint16_t icmp_type_code(std::uint8_t type, std::uint8_t code, bool v6) {
     return static_cast<std::uint16_t>(type << 8 | code);
 }
 
-}  // namespace
+// What a tunnel's header says is inside it.
+struct Inner {
+    enum Kind : std::uint8_t { none, truncated, ethernet, ip };
+    Kind kind = none;  // none: not a packet of a tunnel that is decapsulated
+    TunnelType type = TunnelType::none;
+    std::uint16_t vlan = 0;     // ERSPAN: the mirrored frame's VLAN, for a frame without a tag
+    std::uint16_t session = 0;  // ERSPAN: the session + 1
+    std::uint32_t offset = 0;   // of what is inside, from the tunnel's header
+    std::uint32_t id = 0;
+};
+constexpr Inner kCut{Inner::truncated};
 
-ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t frame_length,
-                  LinkType link, std::uint64_t now_ns, FragmentMap& fragments, PacketInfo& out) {
+// What a GRE payload is: ERSPAN's frames, or IPv4, IPv6 or Ethernet.
+Inner gre(const std::uint8_t* p, std::uint32_t avail, std::uint8_t tunnels) {
+    if (avail < 4) return kCut;
+    // C, R, K, S, strict source route, recursion; then flags and version: RFC 2784 with RFC
+    // 2890's key and sequence number. Version 1 (PPTP) and source routes are not looked into.
+    if ((p[0] & 0x4f) != 0 || (p[1] & 0x07) != 0) return {};
+    const std::uint32_t header =
+        4u + ((p[0] & 0x80) ? 4 : 0) + ((p[0] & 0x20) ? 4 : 0) + ((p[0] & 0x10) ? 4 : 0);
+    const std::uint16_t protocol = be16(p + 2);
+    Inner in;
+    if (protocol == kEtherErspan2 || protocol == kEtherErspan3) {
+        if (!(tunnels & tunnel_bit(TunnelType::erspan))) return {};
+        if (avail < header) return kCut;
+        in.type = TunnelType::erspan;
+        in.kind = Inner::ethernet;
+        if (protocol == kEtherErspan2 && !(p[0] & 0x10)) {  // type I: no sequence, no header
+            in.offset = header;
+            return in;
+        }
+        const std::uint8_t* e = p + header;
+        const std::uint32_t length = protocol == kEtherErspan2 ? 8 : 12;
+        if (avail < header + length) return kCut;
+        const unsigned version = e[0] >> 4;
+        if (version != (protocol == kEtherErspan2 ? 1u : 2u)) return {};
+        in.vlan = be16(e) & 0x0fff;
+        in.id = be16(e + 2) & 0x03ff;
+        in.session = static_cast<std::uint16_t>(in.id + 1);
+        in.offset = header + length;
+        if (protocol == kEtherErspan3) {
+            const unsigned frame_type = (e[10] >> 2) & 0x1f;  // 0: Ethernet, 2: IP
+            if (frame_type == 2)
+                in.kind = Inner::ip;
+            else if (frame_type != 0)
+                return {};
+            if (e[11] & 0x01) in.offset += 8;  // a platform-specific subheader
+            if (avail < in.offset) return kCut;
+        }
+        return in;
+    }
+    if (!(tunnels & tunnel_bit(TunnelType::gre))) return {};
+    switch (protocol) {
+        case kEtherIpv4:
+        case kEtherIpv6: in.kind = Inner::ip; break;
+        case kEtherBridged: in.kind = Inner::ethernet; break;
+        default: return {};
+    }
+    if (avail < header) return kCut;
+    in.type = TunnelType::gre;
+    if (p[0] & 0x20) in.id = be32(p + ((p[0] & 0x80) ? 8 : 4));
+    in.offset = header;
+    return in;
+}
+
+// VXLAN (RFC 7348): flags with I (a VNI), 3 reserved bytes, the VNI, a reserved byte.
+Inner vxlan(const std::uint8_t* p, std::uint32_t avail) {
+    if (avail < 8) return kCut;
+    if (!(p[0] & 0x08)) return {};
+    return {Inner::ethernet, TunnelType::vxlan, 0, 0, 8, be32(p + 4) >> 8};
+}
+
+// Geneve (RFC 8926): version 0, options' length in 4-byte words, flags, the protocol, the
+// VNI.
+Inner geneve(const std::uint8_t* p, std::uint32_t avail) {
+    if (avail < 8) return kCut;
+    if ((p[0] >> 6) != 0) return {};
+    const std::uint32_t header = 8u + (p[0] & 0x3fu) * 4;
+    Inner in{Inner::none, TunnelType::geneve, 0, 0, header, be32(p + 4) >> 8};
+    switch (be16(p + 2)) {
+        case kEtherBridged: in.kind = Inner::ethernet; break;
+        case kEtherIpv4:
+        case kEtherIpv6: in.kind = Inner::ip; break;
+        default: return {};
+    }
+    if (avail < header) return kCut;
+    return in;
+}
+
+// GTP-U (3GPP TS 29.281): version 1, protocol type GTP, a G-PDU (255: a user's packet; echo
+// and the other messages are the tunnel's own), the TEID; with E, S or PN a sequence number,
+// an N-PDU number and the first extension header's type, then the extension headers, each
+// its length in 4-byte words and its next one's type last.
+Inner gtpu(const std::uint8_t* p, std::uint32_t avail) {
+    constexpr unsigned kMaxExtensions = 8;
+    if (avail < 8) return kCut;
+    if ((p[0] & 0xf0) != 0x30 || p[1] != 255) return {};
+    Inner in{Inner::ip, TunnelType::gtpu, 0, 0, 8, be32(p + 4)};
+    if (p[0] & 0x07) {
+        if (avail < 12) return kCut;
+        std::uint8_t next = (p[0] & 0x04) ? p[11] : 0;
+        in.offset = 12;
+        for (unsigned n = 0; next != 0; ++n) {
+            if (n == kMaxExtensions) return {};
+            if (avail < in.offset + 1) return kCut;
+            const std::uint32_t length = p[in.offset] * 4u;
+            if (length == 0) return {};
+            if (avail < in.offset + length) return kCut;
+            next = p[in.offset + length - 1];
+            in.offset += length;
+        }
+    }
+    return in;
+}
+
+// The tunnel a packet of IP protocol `protocol` (and UDP port `port`) is in, its header at `p`
+// with `avail` bytes readable; none when it is not in one that `d` decapsulates. Out of line:
+// most packets are in none, and do not get this far.
+[[gnu::noinline]] Inner inside_tunnel(const std::uint8_t* p, std::uint32_t avail,
+                                      std::uint8_t protocol, std::uint16_t port,
+                                      const Decapsulation& d) {
+    switch (protocol) {
+        case kGre: return gre(p, avail, d.tunnels);
+        case kIpInIp:
+        case kIpv6InIp:
+            if (!(d.tunnels & tunnel_bit(TunnelType::ipip))) return {};
+            return {Inner::ip, TunnelType::ipip};
+        case kUdp: {
+            Inner in;  // after the UDP header, read already
+            if (port == d.vxlan_port && (d.tunnels & tunnel_bit(TunnelType::vxlan)))
+                in = vxlan(p + 8, avail - 8);
+            else if (port == d.geneve_port && (d.tunnels & tunnel_bit(TunnelType::geneve)))
+                in = geneve(p + 8, avail - 8);
+            else if (port == d.gtpu_port && (d.tunnels & tunnel_bit(TunnelType::gtpu)))
+                in = gtpu(p + 8, avail - 8);
+            in.offset += 8;
+            return in;
+        }
+        default: return {};
+    }
+}
+
+ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::uint32_t inner,
+                        std::uint32_t length, std::uint32_t frame_length, const Inner& in,
+                        std::uint64_t now_ns, FragmentMap& fragments, const Decapsulation& decap,
+                        PacketInfo& out, TunnelInfo& tunnel);
+
+// The packet from `data` on, its link layer `link`: parse's work, and decapsulate's for the
+// packet inside a tunnel.
+[[gnu::always_inline]] inline ParseResult parse_from(const std::uint8_t* data, std::uint32_t length,
+                                                     std::uint32_t frame_length, LinkType link,
+                                                     std::uint64_t now_ns, FragmentMap& fragments,
+                                                     const Decapsulation& decap, PacketInfo& out,
+                                                     TunnelInfo& tunnel) {
     out.tcp_flags = 0;
     out.tcp_header = false;
     out.payload_offset = 0;
@@ -350,6 +506,7 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
     const std::uint32_t l4_avail = limit - l4;
     std::uint16_t sport = 0, dport = 0;
     std::uint32_t l4_header = 0;
+    bool maybe_tunnel = false;
     switch (protocol) {
         case kTcp:
             if (l4_avail < 20) return ignore_ip(IgnoreReason::truncated_l4);
@@ -369,6 +526,8 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
             if (l4_avail < l4_header) return ignore_ip(IgnoreReason::truncated_l4);
             sport = be16(l4p);
             dport = be16(l4p + 2);
+            // Its port's low 6 bits in the mask of the tunnels' ports: maybe a tunnel's.
+            maybe_tunnel = protocol == kUdp && ((decap.udp_ports >> (dport & 63)) & 1);
             break;
         case kIcmp:
         case kIcmpv6:
@@ -376,7 +535,23 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
             l4_header = l4_avail < 8 ? l4_avail : 8;
             dport = icmp_type_code(l4p[0], l4p[1], protocol == kIcmpv6);
             break;
-        default: break;  // other protocols: ports 0, the whole IP payload is payload
+        default:  // other protocols: ports 0, the whole IP payload is payload
+            // GRE and IP in IP: their protocol's bit in the mask of those tunnels use.
+            maybe_tunnel = protocol < 64 && ((decap.protocols >> protocol) & 1);
+            break;
+    }
+    // What may be a tunnel's is looked at whole, out of line. A fragment is not: its inner
+    // headers may be in another one.
+    if (maybe_tunnel && !first_fragment) [[unlikely]] {
+        const Inner in = inside_tunnel(l4p, l4_avail, protocol, dport, decap);
+        if (in.kind == Inner::truncated) return ignore_ip(IgnoreReason::truncated_tunnel);
+        if (in.kind != Inner::none) {
+            // What is inside is read as far as the outer IP packet goes.
+            const auto at = static_cast<std::uint32_t>(l4p - data);
+            return decapsulate(data, off, at + in.offset, at + l4_avail,
+                               std::min(frame_length, off + ip_end), in, now_ns, fragments, decap,
+                               out, tunnel);
+        }
     }
     out.payload_offset = static_cast<std::uint16_t>(off + l4 + l4_header);
     out.payload_length = static_cast<std::uint16_t>(l4_avail - l4_header);
@@ -387,6 +562,95 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
         return metered(sport, dport, ParseResult::Fragment::first);
     }
     return metered(sport, dport, ParseResult::Fragment::none);
+}
+
+// The packet inside the tunnel of `in`, from `inner` on, `length` bytes of it readable and
+// `frame_length` its outer packet's end; `outer_l3`: the tunnel's outer IP header. Every offset
+// it gives is from `data`'s start. Out of line: most packets are in no tunnel.
+[[gnu::noinline]] ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3,
+                                          std::uint32_t inner, std::uint32_t length,
+                                          std::uint32_t frame_length, const Inner& in,
+                                          std::uint64_t now_ns, FragmentMap& fragments,
+                                          const Decapsulation& decap, PacketInfo& out,
+                                          TunnelInfo& tunnel) {
+    const unsigned depth = out.tunnel_depth;
+    if (depth == decap.depth) {
+        out.l3_offset = static_cast<std::uint16_t>(outer_l3);
+        return ParseResult::ignore(IgnoreReason::tunnel_too_deep);
+    }
+    out.tunnel_depth = static_cast<std::uint8_t>(depth + 1);
+    tunnel.type = in.type;
+    tunnel.id = in.id;
+    tunnel.outer_offset = static_cast<std::uint16_t>(outer_l3);
+    if (in.session != 0)
+        tunnel.erspan_session = in.session;
+    else if (depth == 0)
+        tunnel.erspan_session = 0;
+    const std::uint8_t* p = data + inner;
+    length -= inner;
+    frame_length -= inner;
+    ParseResult r = ParseResult::ignore(IgnoreReason::truncated_l3);
+    if (in.kind == Inner::ethernet) {
+        r = parse_from(p, length, frame_length, LinkType::ethernet, now_ns, fragments, decap, out,
+                       tunnel);
+    } else if (length >= 1) {
+        const unsigned v = p[0] >> 4;
+        r = v == 4 || v == 6
+                ? parse_from(p, length, frame_length, v == 4 ? LinkType::ipv4 : LinkType::ipv6,
+                             now_ns, fragments, decap, out, tunnel)
+                : ParseResult::ignore(IgnoreReason::non_ip);
+    }
+    const bool innermost = out.tunnel_depth == depth + 1;
+    if (r.metered()) {
+        out.payload_offset = static_cast<std::uint16_t>(out.payload_offset + inner);
+        // ERSPAN's VLAN field: the mirrored frame's, when the frame carries no tag.
+        if (innermost && in.vlan != 0 && out.key.head.vlan_id == 0) out.key.head.vlan_id = in.vlan;
+    }
+    if (!innermost)  // a deeper tunnel's outer header, from where this one's inner packet began
+        tunnel.outer_offset = static_cast<std::uint16_t>(tunnel.outer_offset + inner);
+    if (depth == 0) {
+        // An ignored packet is counted with its outermost IP header's octets.
+        out.l3_offset = static_cast<std::uint16_t>(outer_l3);
+        tunnel.identity =
+            ((decap.keyed & tunnel_bit(tunnel.type))
+                 ? std::uint64_t{static_cast<std::uint8_t>(tunnel.type)} << 48 | tunnel.id
+                 : 0) |
+            ((decap.keyed & tunnel_bit(TunnelType::erspan))
+                 ? std::uint64_t{tunnel.erspan_session} << 32
+                 : 0);
+        if (r.metered()) out.key.head.tunneled = tunnel.identity != 0;
+    }
+    return r;
+}
+
+}  // namespace
+
+Decapsulation decapsulation(std::uint8_t tunnels, std::uint8_t keyed, std::uint8_t depth,
+                            std::uint16_t vxlan_port, std::uint16_t geneve_port,
+                            std::uint16_t gtpu_port) {
+    Decapsulation d{tunnels, keyed, depth, vxlan_port, geneve_port, gtpu_port};
+    const auto on = [tunnels](TunnelType t) { return (tunnels & tunnel_bit(t)) != 0; };
+    if (on(TunnelType::gre) || on(TunnelType::erspan)) d.protocols |= std::uint64_t{1} << kGre;
+    if (on(TunnelType::ipip))
+        d.protocols |= std::uint64_t{1} << kIpInIp | std::uint64_t{1} << kIpv6InIp;
+    const std::pair<TunnelType, std::uint16_t> udp[] = {{TunnelType::vxlan, vxlan_port},
+                                                        {TunnelType::geneve, geneve_port},
+                                                        {TunnelType::gtpu, gtpu_port}};
+    for (const auto& [t, port] : udp)
+        if (on(t)) d.udp_ports |= std::uint64_t{1} << (port & 63);
+    return d;
+}
+
+Decapsulation decapsulation(const config::Flow& f) {
+    return decapsulation(f.tunnels(), f.keyed_tunnels(), static_cast<std::uint8_t>(f.tunnel_depth),
+                         f.vxlan_port, f.geneve_port, f.gtpu_port);
+}
+
+ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t frame_length,
+                  LinkType link, std::uint64_t now_ns, FragmentMap& fragments,
+                  const Decapsulation& decap, PacketInfo& out, TunnelInfo& tunnel) {
+    out.tunnel_depth = 0;
+    return parse_from(data, length, frame_length, link, now_ns, fragments, decap, out, tunnel);
 }
 
 }  // namespace sluice::meter

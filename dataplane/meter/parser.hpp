@@ -6,6 +6,7 @@
 #include "dataplane/meter/fragments.hpp"
 #include "dataplane/meter/packet.hpp"
 #include "shared/capture/link.hpp"
+#include "sluice/config.hpp"
 #include "sluice/counters.hpp"
 
 namespace sluice::meter {
@@ -33,6 +34,28 @@ private:
     std::uint8_t code_;
 };
 
+// Which tunnels a packet is taken out of ([flow] decapsulate), on which UDP ports, and how
+// deep.
+struct Decapsulation {
+    std::uint8_t tunnels = 0;  // TunnelType bits; 0: none
+    std::uint8_t keyed = 0;    // TunnelType bits of the tunnels whose identity keys a flow
+    std::uint8_t depth = 3;
+    std::uint16_t vxlan_port = 4789;
+    std::uint16_t geneve_port = 6081;
+    std::uint16_t gtpu_port = 2152;
+    // The IP protocols (below 64) GRE and IP in IP are carried in, a bit each, and the low 6
+    // bits of the UDP tunnels' ports: what the parser checks every packet against.
+    // decapsulation() sets them.
+    std::uint64_t protocols = 0;
+    std::uint64_t udp_ports = 0;
+};
+
+// What [flow] says of tunnels, or the same given one by one.
+Decapsulation decapsulation(const config::Flow& f);
+Decapsulation decapsulation(std::uint8_t tunnels, std::uint8_t keyed, std::uint8_t depth = 3,
+                            std::uint16_t vxlan_port = 4789, std::uint16_t geneve_port = 6081,
+                            std::uint16_t gtpu_port = 2152);
+
 // Ethernet II (or the link layer of a capture: Linux cooked, raw IP, BSD loopback, PPP, Cisco
 // HDLC), up to two VLAN tags (0x8100, 0x88A8, 0x9100), up to eight MPLS labels, IPv4
 // (options, fragments), IPv6 (hop-by-hop, routing, destination options, fragment and AH
@@ -40,8 +63,13 @@ private:
 // bytes; `frame_length` (at least `length`) is the whole frame's, which the IP lengths are
 // checked against (a scattered jumbo frame: the headers are in the first segment).
 // First fragments are remembered in `fragments`; later ones take their ports from it.
-// A packet ignored for a reason that carries_ip() has out.l3_offset set: where its IP header is.
+// A packet in one of `decap`'s tunnels is the packet inside (`tunnel` says which tunnel, when
+// out.tunnel_depth says it was in one), up to `decap.depth` tunnels deep; an IP fragment is
+// not looked into.
+// A packet ignored for a reason that carries_ip(), or inside a tunnel, has out.l3_offset set:
+// where its (outermost) IP header is.
 ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t frame_length,
-                  LinkType link, std::uint64_t now_ns, FragmentMap& fragments, PacketInfo& out);
+                  LinkType link, std::uint64_t now_ns, FragmentMap& fragments,
+                  const Decapsulation& decap, PacketInfo& out, TunnelInfo& tunnel);
 
 }  // namespace sluice::meter

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sluice/metadata.hpp"
+#include "sluice/tunnel.hpp"
 
 namespace sluice::config {
 
@@ -162,6 +163,21 @@ struct Flow {
     Duration active_timeout = std::chrono::seconds(60);
     Duration tcp_end_grace = std::chrono::seconds(2);
     std::uint32_t record_ring_size = 1u << 16;
+    // The tunnels (sluice/tunnel.hpp) whose packets are metered as the conversation inside:
+    // all by default.
+    std::vector<std::string> decapsulate{kTunnelNames.begin(), kTunnelNames.end()};
+    // The tunnels whose identity (VNI, TEID, GRE key, ERSPAN session) keys a flow beside the
+    // conversation inside, so that tenants that use the same addresses stay apart.
+    std::vector<std::string> tunnel_key{kTunnelNames.begin(), kTunnelNames.end()};
+    std::uint16_t vxlan_port = 4789;
+    std::uint16_t geneve_port = 6081;
+    std::uint16_t gtpu_port = 2152;
+    // The most tunnels a packet is taken out of; one in more is ignored (tunnel_too_deep).
+    std::uint32_t tunnel_depth = 3;
+
+    // `decapsulate` and `tunnel_key` as TunnelType bits.
+    std::uint8_t tunnels() const;
+    std::uint8_t keyed_tunnels() const;
 
     friend bool operator==(const Flow&, const Flow&) = default;
 };

@@ -15,7 +15,8 @@ namespace sluice {
 
 // Why a packet was not metered. Every packet is metered or counted under exactly one reason.
 // The reasons up to non_ip are found before an IP header (the packet carries none, or none was
-// reached); from truncated_l3 on, the packet had an IP header where its link layer put one.
+// reached; a packet taken out of a tunnel had the tunnel's); from truncated_l3 on, the packet
+// had an IP header where its link layer put one.
 #define SLUICE_IGNORE_REASONS(X)                                                                \
     X(truncated_l2, "the frame ends inside its link-layer, VLAN or MPLS headers")               \
     X(unsupported_link_type, "a capture's link type that Sluice does not meter (802.11, ...)")  \
@@ -29,7 +30,9 @@ namespace sluice {
     X(bad_header_length, "the IPv4 header length is below 20 bytes or beyond the total length") \
     X(bad_total_length, "the IP total length is beyond the frame")                              \
     X(bad_l4_header, "the TCP data offset is below 20 bytes")                                   \
-    X(too_many_ipv6_extensions, "more than eight IPv6 extension headers")
+    X(too_many_ipv6_extensions, "more than eight IPv6 extension headers")                       \
+    X(truncated_tunnel, "the frame ends inside a GRE, ERSPAN, VXLAN, Geneve or GTP-U header")   \
+    X(tunnel_too_deep, "inside more tunnels than [flow] tunnel_depth")
 
 enum class IgnoreReason : std::uint8_t {
 #define SLUICE_X(name, help) name,

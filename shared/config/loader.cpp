@@ -32,14 +32,26 @@ std::optional<std::string> pattern_flag(std::string_view s) {
     return "one of \"caseless\", \"dotall\", \"multiline\"";
 }
 
-std::optional<std::string> metadata_group(std::string_view s) {
-    for (const std::string_view g : kMetadataGroupNames)
+namespace {
+// Nothing when `s` is one of `names`; otherwise what is expected.
+template <std::size_t N>
+std::optional<std::string> one_of(std::string_view s,
+                                  const std::array<std::string_view, N>& names) {
+    for (const std::string_view g : names)
         if (s == g) return std::nullopt;
     std::string expected = "one of";
-    for (const std::string_view g : kMetadataGroupNames)
-        expected +=
-            std::string(g == kMetadataGroupNames[0] ? " \"" : ", \"") + std::string(g) + "\"";
+    for (const std::string_view g : names)
+        expected += std::string(g == names[0] ? " \"" : ", \"") + std::string(g) + "\"";
     return expected;
+}
+}  // namespace
+
+std::optional<std::string> metadata_group(std::string_view s) {
+    return one_of(s, kMetadataGroupNames);
+}
+
+std::optional<std::string> tunnel(std::string_view s) {
+    return one_of(s, kTunnelNames);
 }
 
 std::optional<std::string> file_prefix(std::string_view s) {
@@ -691,6 +703,24 @@ LoadResult load_table(const toml::table& root, const std::string& file, Ports po
 }
 
 }  // namespace
+
+namespace {
+std::uint8_t tunnel_bits(const std::vector<std::string>& names) {
+    std::uint8_t bits = 0;
+    for (const std::string& t : names)
+        for (unsigned i = 0; i < kTunnelTypes; ++i)
+            if (t == kTunnelNames[i]) bits |= tunnel_bit(static_cast<TunnelType>(i + 1));
+    return bits;
+}
+}  // namespace
+
+std::uint8_t Flow::tunnels() const {
+    return tunnel_bits(decapsulate);
+}
+
+std::uint8_t Flow::keyed_tunnels() const {
+    return tunnel_bits(tunnel_key);
+}
 
 std::uint8_t Collector::metadata_groups() const {
     if (protocol != Protocol::ipfix) return 0;

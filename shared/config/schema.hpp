@@ -30,6 +30,7 @@ std::optional<std::string> absolute_path(std::string_view s);
 std::optional<std::string> any(std::string_view s);
 std::optional<std::string> pattern_flag(std::string_view s);
 std::optional<std::string> metadata_group(std::string_view s);
+std::optional<std::string> tunnel(std::string_view s);
 
 // Marks the key or table the visitor meets next as restart-only: a reload keeps its running
 // value and names it as needing a restart. Every other key takes effect at a reload. A visitor
@@ -76,6 +77,12 @@ void visit(V& v, Flow& f) {
     v.duration("active_timeout", f.active_timeout, 1s, 24h);
     v.duration("tcp_end_grace", f.tcp_end_grace, 0s, 5min);
     restart_only(v).integer("record_ring_size", f.record_ring_size, 1024, 1u << 26);
+    restart_only(v).strings("decapsulate", f.decapsulate, tunnel);
+    restart_only(v).strings("tunnel_key", f.tunnel_key, tunnel);
+    restart_only(v).integer("vxlan_port", f.vxlan_port, 1, 65535);
+    restart_only(v).integer("geneve_port", f.geneve_port, 1, 65535);
+    restart_only(v).integer("gtpu_port", f.gtpu_port, 1, 65535);
+    restart_only(v).integer("tunnel_depth", f.tunnel_depth, 1, 8);
 }
 
 template <typename V>

@@ -1,5 +1,5 @@
 // Fuzz target: arbitrary frames through the parser and the flow table, with identification,
-// metadata extraction and TCP health on.
+// metadata extraction, TCP health and every tunnel's decapsulation on.
 // The input is a byte choosing the link layer (Ethernet, or one of a capture's), then a
 // sequence of frames, each a 2-byte length then its bytes. Whatever they hold, nothing reads
 // out of bounds (ASan), every packet is metered or ignored, exactly once, and every metadata
@@ -42,11 +42,12 @@ struct World {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static World world;
     constexpr std::uint32_t kFlows = 1024;
-    static std::vector<std::uint8_t> memory(meter::FlowTable::memory_size(kFlows, true) + 64);
+    static std::vector<std::uint8_t> memory(meter::FlowTable::memory_size(kFlows, true, true) + 64);
     void* aligned = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(memory.data()) + 63) &
                                             ~std::uintptr_t{63});
-    meter::FlowTable table({kFlows, 1'000'000'000, 5'000'000'000, 100'000'000, true}, aligned,
-                           meter::HashKey{{1, 2, 3, 4, 5, 6, 7, 8}});
+    meter::FlowTable table({kFlows, 1'000'000'000, 5'000'000'000, 100'000'000, true,
+                            meter::decapsulation(config::Flow{})},
+                           aligned, meter::HashKey{{1, 2, 3, 4, 5, 6, 7, 8}});
     table.identify_applications(appid::identification(*world.scratch));
     table.extract_metadata(world.extractor->hook());
 

@@ -100,6 +100,31 @@ buffer_size = "256MiB"
     EXPECT_EQ(c.collectors[1].buffer_size, 256ull << 20);
 }
 
+TEST(Config, EveryTunnelIsDecapsulatedAndKeysFlowsUnlessToldOtherwise) {
+    Config c = loads(kPort);
+    EXPECT_EQ(c.flow.tunnels(), kAllTunnels);
+    EXPECT_EQ(c.flow.keyed_tunnels(), kAllTunnels);
+    EXPECT_EQ(c.flow.vxlan_port, 4789);
+    EXPECT_EQ(c.flow.tunnel_depth, 3u);
+    c = loads(std::string(kPort) +
+              "[flow]\ndecapsulate = [\"vxlan\", \"erspan\"]\ntunnel_key = []\n"
+              "vxlan_port = 8472\ntunnel_depth = 1\n");
+    EXPECT_EQ(c.flow.tunnels(), tunnel_bit(TunnelType::vxlan) | tunnel_bit(TunnelType::erspan));
+    EXPECT_EQ(c.flow.keyed_tunnels(), 0);
+    EXPECT_EQ(c.flow.vxlan_port, 8472);
+    EXPECT_EQ(c.flow.tunnel_depth, 1u);
+}
+
+TEST(ConfigErrors, AnUnknownTunnelIsNamedWithTheOnesThereAre) {
+    EXPECT_EQ(errors_of(std::string(kPort) + "[flow]\ndecapsulate = [\"mpls\"]\n"),
+              std::vector<std::string>{
+                  "test.toml:4:16: flow.decapsulate: expected one of \"gre\", \"erspan\", "
+                  "\"vxlan\", \"geneve\", \"gtpu\", \"ipip\", found \"mpls\""});
+    EXPECT_EQ(errors_of(std::string(kPort) + "[flow]\ntunnel_depth = 9\n"),
+              std::vector<std::string>{"test.toml:4:16: flow.tunnel_depth: expected a whole "
+                                       "number from 1 to 8, found 9"});
+}
+
 TEST(Config, WorkerCoresMayBeAnArrayOfIds) {
     const Config c = loads(
         "[dataplane]\nworker_cores = [1, 2]\n[[port]]\ndevice = \"net_null0\"\n"

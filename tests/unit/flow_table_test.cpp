@@ -28,12 +28,13 @@ constexpr HashKey kHashKey{{1, 2, 3, 4, 5, 6, 7, 8}};
 class Table : public ::testing::Test {
 protected:
     void make(std::uint32_t max_flows, std::uint64_t idle = 15 * kSec,
-              std::uint64_t active = 60 * kSec, std::uint64_t grace = 2 * kSec,
-              bool health = false) {
+              std::uint64_t active = 60 * kSec, std::uint64_t grace = 2 * kSec, bool health = false,
+              Decapsulation decap = {}) {
         memory_.reset(static_cast<Bucket*>(
-            std::aligned_alloc(64, FlowTable::memory_size(max_flows, health))));
+            std::aligned_alloc(64, FlowTable::memory_size(max_flows, health, decap.tunnels != 0))));
         table_ = std::make_unique<FlowTable>(
-            FlowTableConfig{max_flows, idle, active, grace, health}, memory_.get(), kHashKey);
+            FlowTableConfig{max_flows, idle, active, grace, health, decap}, memory_.get(),
+            kHashKey);
     }
 
     void SetUp() override { make(1024); }
@@ -65,6 +66,12 @@ protected:
         drain();
     }
     void send(const Packet& p, std::uint64_t t) { send({{p, t}}); }
+    void send_frame(const std::vector<std::uint8_t>& frame, std::uint64_t t) {
+        const PacketRef ref{frame.data(), static_cast<std::uint32_t>(frame.size()),
+                            static_cast<std::uint32_t>(frame.size()), t};
+        table_->process(&ref, 1, 3, out_);
+        drain();
+    }
 
     void expire(std::uint64_t t) {
         table_->expire(t, out_);
@@ -256,8 +263,10 @@ std::uint16_t tag_of(const Packet& p) {
     const auto frame = build(p);
     FragmentMap fragments(kHashKey);
     PacketInfo info{};
+    TunnelInfo tunnel{};
     parse(frame.data(), static_cast<std::uint32_t>(frame.size()),
-          static_cast<std::uint32_t>(frame.size()), LinkType::ethernet, 0, fragments, info);
+          static_cast<std::uint32_t>(frame.size()), LinkType::ethernet, 0, fragments, {}, info,
+          tunnel);
     const auto tag = static_cast<std::uint16_t>(flow_hash(info.key, kHashKey) >> 32);
     return tag == 0 ? 1 : tag;
 }
@@ -289,6 +298,75 @@ TEST_F(Table, AnIpv4RecordsAddressesEndInZeros) {
     ASSERT_EQ(records_.size(), 1u);
     EXPECT_EQ(std::to_array(records_[0].source_address), ipv4(10, 0, 0, 7));
     EXPECT_EQ(std::to_array(records_[0].destination_address), ipv4(172, 16, 0, 1));
+}
+
+// The same conversation in VNI 100 and VNI 200, both directions in 100 (the other VTEP's
+// entropy port), as VXLAN frames.
+std::vector<std::vector<std::uint8_t>> two_tenants() {
+    Packet p;
+    p.src = ipv4(10, 0, 0, 1);
+    p.dst = ipv4(10, 0, 0, 2);
+    p.src_port = 5000;
+    p.dst_port = 53;
+    p.payload = 20;
+    Tunnel t;
+    t.id = 100;
+    std::vector<std::vector<std::uint8_t>> out;
+    out.push_back(encapsulate(build(p), t));
+    t.id = 200;
+    out.push_back(encapsulate(build(p), t));
+    t.id = 100;
+    std::swap(t.src, t.dst);
+    t.source_port = 60000;
+    std::swap(p.src, p.dst);
+    std::swap(p.src_port, p.dst_port);
+    out.push_back(encapsulate(build(p), t));
+    return out;
+}
+
+TEST_F(Table, TenantsWithTheSameAddressesInTwoVnisStayApartAndMeterTheInnerOctets) {
+    make(1024, 15 * kSec, 60 * kSec, 2 * kSec, false, decapsulation(kAllTunnels, kAllTunnels));
+    const auto frames = two_tenants();
+    for (std::size_t i = 0; i < frames.size(); ++i) send_frame(frames[i], kT0 + i * kMs);
+    flush();
+    ASSERT_EQ(records_.size(), 2u);
+    std::sort(records_.begin(), records_.end(), [](const FlowRecord& a, const FlowRecord& b) {
+        return a.reverse_packets > b.reverse_packets;
+    });
+    EXPECT_EQ(records_[0].packets, 1u);
+    EXPECT_EQ(records_[0].reverse_packets, 1u);
+    EXPECT_EQ(records_[0].octets, 20u + 8 + 20);  // the inner packet's
+    EXPECT_EQ(std::to_array(records_[0].source_address), ipv4(10, 0, 0, 1));
+    EXPECT_EQ(records_[0].destination_port, 53);
+    EXPECT_EQ(records_[1].packets, 1u);
+    EXPECT_EQ(records_[1].reverse_packets, 0u);
+}
+
+TEST_F(Table, TenantsMeetWhenTheirTunnelDoesNotKeyFlows) {
+    make(1024, 15 * kSec, 60 * kSec, 2 * kSec, false, decapsulation(kAllTunnels, 0));
+    const auto frames = two_tenants();
+    for (std::size_t i = 0; i < frames.size(); ++i) send_frame(frames[i], kT0 + i * kMs);
+    flush();
+    ASSERT_EQ(records_.size(), 1u);
+    EXPECT_EQ(records_[0].packets, 2u);
+    EXPECT_EQ(records_[0].reverse_packets, 1u);
+}
+
+TEST_F(Table, APacketIgnoredInsideATunnelCountsItsOuterIpOctets) {
+    make(1024, 15 * kSec, 60 * kSec, 2 * kSec, false, decapsulation(kAllTunnels, kAllTunnels));
+    auto arp = build(udp(1));
+    arp[12] = 0x08, arp[13] = 0x06;
+    const auto frame = encapsulate(arp, Tunnel{});
+    send_frame(frame, kT0);
+    const MeterCounters& c = table_->counters();
+    EXPECT_EQ(c.ignored_packets[static_cast<unsigned>(IgnoreReason::non_ip)], 1u);
+    EXPECT_EQ(c.ignored_ip_octets, frame.size() - 14);
+}
+
+TEST(FlowTableMemory, TunnelsTakeALineAFlow) {
+    EXPECT_EQ(FlowTable::memory_size(1024, false, true) - FlowTable::memory_size(1024), 1024u * 64);
+    EXPECT_EQ(FlowTable::memory_size(1024, true, true) - FlowTable::memory_size(1024, true),
+              1024u * 64);
 }
 
 TEST_F(Table, APacketCountBeyond32BitsCarriesIntoTheRecord) {

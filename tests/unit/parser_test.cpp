@@ -20,7 +20,7 @@ protected:
         const std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[frame.size()]);
         std::copy(frame.begin(), frame.end(), copy.get());
         const auto size = static_cast<std::uint32_t>(frame.size());
-        return parse(copy.get(), size, size, link, now, fragments, info);
+        return parse(copy.get(), size, size, link, now, fragments, decap, info, tunnel);
     }
 
     ParseResult parse_packet(const Packet& p) { return parse_frame(build(p)); }
@@ -77,7 +77,9 @@ protected:
     }
 
     FragmentMap fragments{HashKey{{1, 2, 3, 4, 5, 6, 7, 8}}};
+    Decapsulation decap = decapsulation(kAllTunnels, kAllTunnels);
     PacketInfo info{};
+    TunnelInfo tunnel{};
 };
 
 TEST_F(Parser, Ipv4TcpGivesTheCanonicalKeyAndDirection) {
@@ -361,7 +363,7 @@ TEST_F(Parser, AScatteredJumboFrameIsCheckedAgainstItsWholeLength) {
     const std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[first_segment.size()]);
     std::copy(first_segment.begin(), first_segment.end(), copy.get());
     const ParseResult r = parse(copy.get(), 2048, static_cast<std::uint32_t>(frame.size()),
-                                LinkType::ethernet, 1000, fragments, info);
+                                LinkType::ethernet, 1000, fragments, decap, info, tunnel);
     ASSERT_TRUE(r.metered());
     EXPECT_EQ(info.ip_length, 20 + 20 + 8000);
     EXPECT_EQ(info.payload_length, 2048 - 14 - 40);

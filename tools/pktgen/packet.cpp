@@ -216,4 +216,126 @@ std::vector<std::uint8_t> reframe(const std::vector<std::uint8_t>& frame, std::u
     return out;
 }
 
+std::vector<std::uint8_t> encapsulate(const std::vector<std::uint8_t>& frame, const Tunnel& t) {
+    using Kind = Tunnel::Kind;
+    const bool whole = t.kind == Kind::erspan1 || t.kind == Kind::erspan2 ||
+                       t.kind == Kind::erspan3 || t.kind == Kind::vxlan ||
+                       ((t.kind == Kind::gre || t.kind == Kind::geneve) && t.ethernet);
+    const std::vector<std::uint8_t> inner(whole ? frame.begin() : frame.begin() + 14, frame.end());
+    const std::uint16_t inner_type =
+        whole ? 0x6558 : static_cast<std::uint16_t>((inner[0] >> 4) == 6 ? 0x86dd : 0x0800);
+    // The tunnel's own header, and what carries it: UDP, GRE or nothing.
+    std::vector<std::uint8_t> h;
+    std::uint8_t protocol = kGre;
+    std::uint16_t port = 0;
+    switch (t.kind) {
+        case Kind::gre:
+        case Kind::erspan1:
+        case Kind::erspan2:
+        case Kind::erspan3: {
+            const bool seq = t.sequence || t.kind == Kind::erspan2 || t.kind == Kind::erspan3;
+            const bool key = t.key && t.kind == Kind::gre;
+            h.push_back(static_cast<std::uint8_t>((t.checksum ? 0x80 : 0) | (key ? 0x20 : 0) |
+                                                  (seq ? 0x10 : 0)));
+            h.push_back(0);
+            put16(h, t.kind == Kind::gre ? inner_type : t.kind == Kind::erspan3 ? 0x22eb : 0x88be);
+            if (t.checksum) put32(h, 0);  // checksum and reserved: not checked by a sensor
+            if (key) put32(h, t.id);
+            if (seq) put32(h, 7);
+            if (t.kind == Kind::erspan2 || t.kind == Kind::erspan3) {
+                const unsigned version = t.kind == Kind::erspan2 ? 1 : 2;
+                put16(h, static_cast<std::uint16_t>(version << 12 | (t.erspan_vlan & 0x0fff)));
+                put16(h, static_cast<std::uint16_t>(t.id & 0x03ff));
+                if (t.kind == Kind::erspan2) {
+                    put32(h, 0);  // reserved, index
+                } else {
+                    put32(h, 0x12345678);  // timestamp
+                    put16(h, 0);           // security group tag
+                    h.push_back(0);        // P, frame type 0 (Ethernet), hardware id
+                    h.push_back(t.erspan_subheader ? 1 : 0);
+                    if (t.erspan_subheader) put32(h, 0), put32(h, 0);
+                }
+            }
+            break;
+        }
+        case Kind::vxlan:
+            protocol = kUdp;
+            port = t.port != 0 ? t.port : 4789;
+            put32(h, 0x08000000);
+            put32(h, t.id << 8);
+            break;
+        case Kind::geneve:
+            protocol = kUdp;
+            port = t.port != 0 ? t.port : 6081;
+            h.push_back(static_cast<std::uint8_t>(t.geneve_option_words & 0x3f));
+            h.push_back(0);
+            put16(h, inner_type);
+            put32(h, t.id << 8);
+            for (unsigned i = 0; i < t.geneve_option_words; ++i) put32(h, 0x01020304);
+            break;
+        case Kind::gtpu: {
+            protocol = kUdp;
+            port = t.port != 0 ? t.port : 2152;
+            const bool more = t.gtpu_sequence || t.gtpu_extensions > 0;
+            h.push_back(static_cast<std::uint8_t>(0x30 | (t.gtpu_extensions > 0 ? 0x04 : 0) |
+                                                  (t.gtpu_sequence ? 0x02 : 0)));
+            h.push_back(255);
+            const std::size_t extra = (more ? 4 : 0) + 4 * t.gtpu_extensions;
+            put16(h, static_cast<std::uint16_t>(extra + inner.size()));
+            put32(h, t.id);
+            if (more) {
+                put16(h, 1);  // sequence number
+                h.push_back(0);
+                h.push_back(t.gtpu_extensions > 0 ? 0x85 : 0);  // PDU session container
+            }
+            for (unsigned i = 0; i < t.gtpu_extensions; ++i) {
+                h.push_back(1);  // 4 bytes
+                h.push_back(0);
+                h.push_back(0x09);  // a QFI
+                h.push_back(i + 1 < t.gtpu_extensions ? 0x85 : 0);
+            }
+            break;
+        }
+        case Kind::ipip: protocol = (inner[0] >> 4) == 6 ? 41 : 4; break;
+    }
+    std::vector<std::uint8_t> payload;
+    if (protocol == kUdp) {
+        put16(payload, t.source_port);
+        put16(payload, port);
+        put16(payload, static_cast<std::uint16_t>(8 + h.size() + inner.size()));
+        put16(payload, 0);  // no checksum
+    }
+    payload.insert(payload.end(), h.begin(), h.end());
+    payload.insert(payload.end(), inner.begin(), inner.end());
+
+    std::vector<std::uint8_t> f;
+    const std::uint8_t macs[12] = {0x02, 0, 0, 0, 0, 0x12, 0x02, 0, 0, 0, 0, 0x11};
+    f.insert(f.end(), macs, macs + 12);
+    put16(f, t.ip_version == 6 ? 0x86dd : 0x0800);
+    const std::size_t ip = f.size();
+    if (t.ip_version == 4) {
+        f.push_back(0x45);
+        f.push_back(0);
+        put16(f, static_cast<std::uint16_t>(20 + payload.size()));
+        put32(f, 0);  // id, no fragment
+        f.push_back(64);
+        f.push_back(protocol);
+        put16(f, 0);
+        f.insert(f.end(), t.src.begin(), t.src.begin() + 4);
+        f.insert(f.end(), t.dst.begin(), t.dst.begin() + 4);
+        const std::uint16_t sum = checksum(f.data() + ip, 20);
+        f[ip + 10] = static_cast<std::uint8_t>(sum >> 8);
+        f[ip + 11] = static_cast<std::uint8_t>(sum);
+    } else {
+        put32(f, 0x60000000);
+        put16(f, static_cast<std::uint16_t>(payload.size()));
+        f.push_back(protocol);
+        f.push_back(64);
+        f.insert(f.end(), t.src.begin(), t.src.end());
+        f.insert(f.end(), t.dst.begin(), t.dst.end());
+    }
+    f.insert(f.end(), payload.begin(), payload.end());
+    return f;
+}
+
 }  // namespace sluice::pktgen

@@ -18,7 +18,7 @@ namespace tcp {
 inline constexpr std::uint8_t fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ack = 0x10;
 }
 
-inline constexpr std::uint8_t kTcp = 6, kUdp = 17, kIcmp = 1, kIcmpv6 = 58, kSctp = 132;
+inline constexpr std::uint8_t kTcp = 6, kUdp = 17, kIcmp = 1, kIcmpv6 = 58, kSctp = 132, kGre = 47;
 inline constexpr std::uint8_t kHopByHop = 0, kRouting = 43, kFragmentHeader = 44, kAh = 51,
                               kDestinationOptions = 60;
 
@@ -53,6 +53,41 @@ struct Packet {
 
 // The frame, with correct lengths and IPv4 header checksum.
 std::vector<std::uint8_t> build(const Packet& p);
+
+// A tunnel a frame is sent through: the outer headers a sensor meets on a SPAN of an overlay,
+// a mobile core, or a remote mirror session.
+struct Tunnel {
+    enum class Kind {
+        gre,      // the frame's IP packet (or, with `ethernet`, the frame) in GRE
+        erspan1,  // the frame in GRE 0x88BE, no sequence number, no ERSPAN header
+        erspan2,  // in GRE 0x88BE with a sequence number and an ERSPAN type II header
+        erspan3,  // in GRE 0x22EB with an ERSPAN type III header
+        vxlan,    // the frame in VXLAN
+        geneve,   // the frame (or, without `ethernet`, its IP packet) in Geneve
+        gtpu,     // the frame's IP packet in a GTP-U G-PDU
+        ipip,     // the frame's IP packet in an outer IP packet
+    };
+    Kind kind = Kind::vxlan;
+    int ip_version = 4;  // the outer IP header's
+    Address src = ipv4(192, 0, 2, 1);
+    Address dst = ipv4(192, 0, 2, 2);
+    std::uint32_t id = 0;    // GRE key, ERSPAN session, VNI, TEID
+    bool key = false;        // GRE: a key field (id)
+    bool checksum = false;   // GRE: a checksum field
+    bool sequence = false;   // GRE: a sequence number field
+    bool ethernet = false;   // GRE, Geneve: the whole frame (0x6558) instead of its packet
+    std::uint16_t port = 0;  // UDP destination port; 0: the tunnel's well-known one
+    std::uint16_t source_port = 49152;
+    std::uint16_t erspan_vlan = 0;  // ERSPAN II and III: the mirrored frame's VLAN field
+    bool erspan_subheader = false;  // ERSPAN III: the 8-byte platform-specific subheader
+    unsigned geneve_option_words = 0;
+    unsigned gtpu_extensions = 0;  // GTP-U: extension headers of 4 bytes each (and E set)
+    bool gtpu_sequence = false;    // GTP-U: S set, so the optional 4 bytes are there
+};
+
+// `frame` (an Ethernet frame without VLAN tags or MPLS labels, as build() makes them) sent
+// through `t`: a new Ethernet frame, the tunnel's outer IP header (TTL 64) and what it carries.
+std::vector<std::uint8_t> encapsulate(const std::vector<std::uint8_t>& frame, const Tunnel& t);
 
 // An Ethernet frame as a capture of pcap link type `linktype` holds the same packet: its
 // network layer (from byte 14 on) behind that link's own header. Links with an EtherType
