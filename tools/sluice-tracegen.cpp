@@ -42,6 +42,7 @@ struct Options {
     std::string applications;    // a signature file: add its applications' conversations
     unsigned l7 = 0;             // conversations whose metadata the records carry
     unsigned tcp_health = 0;     // TCP conversations with retransmissions, reordering, ...
+    bool tunnels = false;        // the conversations sent through tunnels of every kind
     std::uint32_t linktype = 1;  // the pcap LINKTYPE the frames are written with
     CaptureFormat format = CaptureFormat::pcap;
 };
@@ -56,6 +57,7 @@ struct Event {
     std::uint64_t time_ns;
     Packet packet;
     std::vector<std::uint8_t> raw;  // a frame written as it is (--hostile), instead of packet
+    int conversation = -1;          // --tunnels: the conversation of the first flows it is of
 };
 
 // The biflow record Sluice must produce for a conversation of the trace, when no timeout ends
@@ -152,7 +154,7 @@ void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-tracegen --out FILE [--flows N] [--seed N] [--spread SECONDS]\n"
                  "                       [--long-flow] [--applications FILE] [--l7 N] [--hostile]\n"
-                 "                       [--tcp-health N]\n"
+                 "                       [--tcp-health N] [--tunnels]\n"
                  "                       [--link NAME] [--format pcap|pcapng] [--expect FILE]\n"
                  "Writes N conversations (half TCP, a third UDP, the rest ICMP echo; 30%% IPv6)\n"
                  "to FILE and prints their totals as JSON: packets, ip_octets, flows. TCP\n"
@@ -179,6 +181,10 @@ void usage(FILE* out) {
                  "times that vary, every third client's segment retransmitted 200 ms later,\n"
                  "every third (others) two segments reordered, every fourth server's zero window,\n"
                  "every fifth client's keep-alive (which counts as neither).\n"
+                 "--tunnels sends the N conversations through tunnels, each kind in turn: GRE\n"
+                 "with a key, NVGRE (Ethernet in GRE), ERSPAN II and III, VXLAN, Geneve, GTP-U\n"
+                 "and IP in IP, between endpoints 198.18.x.y (or fd00::x:y every third) and with\n"
+                 "an id of their own; totals and --expect are the conversations inside.\n"
                  "--link writes the same packets behind another link layer: ethernet (the\n"
                  "default), sll, sll2 (Linux cooked, tcpdump -i any), raw (raw IP), null, loop\n"
                  "(BSD loopback), ppp, ppp-hdlc or chdlc (Cisco HDLC).\n"
@@ -765,6 +771,37 @@ void hostile_frames(const Options& o, std::vector<Event>& events) {
     for (unsigned i = 0; i < 2000; ++i) packet(udp6);  // one key, over and over
 }
 
+// The tunnel conversation `index` is sent through, as its client (`from_client`) or its server
+// sends: each kind in turn, its own id, endpoints that swap with the direction (but ERSPAN's,
+// from the mirroring switch to the sensor whichever way the mirrored packet went).
+Tunnel tunnel_of(unsigned index, bool from_client) {
+    using Kind = Tunnel::Kind;
+    constexpr Kind kKinds[] = {Kind::gre,   Kind::gre,    Kind::erspan2, Kind::erspan3,
+                               Kind::vxlan, Kind::geneve, Kind::gtpu,    Kind::ipip};
+    const unsigned k = index % std::size(kKinds);
+    Tunnel t;
+    t.kind = kKinds[k];
+    t.key = t.kind == Kind::gre;
+    t.ethernet = k == 1 || t.kind == Kind::geneve;  // NVGRE; Geneve of Ethernet
+    t.id = t.kind == Kind::erspan2 || t.kind == Kind::erspan3 ? index % 1024 : 1000 + index;
+    const auto a = static_cast<std::uint8_t>(index >> 8), b = static_cast<std::uint8_t>(index);
+    if (index % 3 == 0) {
+        t.ip_version = 6;
+        t.src = ipv6(0xfd00, 0, 0, 0, 0, 1, a, b);
+        t.dst = ipv6(0xfd00, 0, 0, 0, 0, 2, a, b);
+    } else {
+        t.src = ipv4(198, 18, a, b);
+        t.dst = ipv4(198, 19, a, b);
+    }
+    t.source_port = static_cast<std::uint16_t>(49152 + index % 16000);
+    const bool mirror = t.kind == Kind::erspan2 || t.kind == Kind::erspan3;
+    if (!from_client && !mirror) {
+        std::swap(t.src, t.dst);
+        t.source_port = static_cast<std::uint16_t>(t.source_port + 1);
+    }
+    return t;
+}
+
 int run(const Options& o) {
     std::mt19937_64 rng(o.seed);
     std::vector<Event> events;
@@ -777,6 +814,9 @@ int run(const Options& o) {
         else
             conversation(rng, i, o.start_ns + step * i, events, expected[i]);
         key_of(events[first].packet, expected[i]);
+        if (o.tunnels && i < o.flows)
+            for (std::size_t e = first; e < events.size(); ++e)
+                events[e].conversation = static_cast<int>(i);
     }
     if (!o.applications.empty()) application_conversations(o, events, expected);
     if (o.l7 != 0) l7_conversations(o, events, expected);
@@ -801,6 +841,16 @@ int run(const Options& o) {
         }
         const auto frame = build(e.packet);
         ip_octets += frame.size() - 14 - 4 * e.packet.vlans.size();
+        if (e.conversation >= 0) {
+            const auto& client = expected[static_cast<unsigned>(e.conversation)].record;
+            const bool from_client = std::equal(e.packet.src.begin(), e.packet.src.end(),
+                                                std::begin(client.source_address));
+            pcap.write(e.time_ns,
+                       reframe(encapsulate(frame, tunnel_of(static_cast<unsigned>(e.conversation),
+                                                            from_client)),
+                               o.linktype));
+            continue;
+        }
         pcap.write(e.time_ns, reframe(frame, o.linktype));
     }
     std::printf("{\"file\": \"%s\", \"packets\": %llu, \"ip_octets\": %llu, \"flows\": %u}\n",
@@ -823,12 +873,13 @@ int main(int argc, char** argv) {
                                      {"hostile", no_argument, nullptr, 'H'},
                                      {"l7", required_argument, nullptr, '7'},
                                      {"tcp-health", required_argument, nullptr, 'T'},
+                                     {"tunnels", no_argument, nullptr, 'U'},
                                      {"link", required_argument, nullptr, 'L'},
                                      {"format", required_argument, nullptr, 'F'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
     for (int opt;
-         (opt = getopt_long(argc, argv, "o:n:s:d:e:la:7:T:HL:F:h", options, nullptr)) != -1;) {
+         (opt = getopt_long(argc, argv, "o:n:s:d:e:la:7:T:UHL:F:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'o': o.out = optarg; break;
             case 'n': o.flows = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
@@ -838,6 +889,7 @@ int main(int argc, char** argv) {
             case 'l': o.long_flow = true; break;
             case 'a': o.applications = optarg; break;
             case 'H': o.hostile = true; break;
+            case 'U': o.tunnels = true; break;
             case '7': o.l7 = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
             case 'T':
                 o.tcp_health = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10));
