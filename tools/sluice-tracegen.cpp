@@ -802,6 +802,28 @@ Tunnel tunnel_of(unsigned index, bool from_client) {
     return t;
 }
 
+// What the record of a conversation sent through `t` (as its client sends) says of it.
+void tunnel_fields(const Tunnel& t, Expected& e) {
+    using Kind = Tunnel::Kind;
+    const bool erspan =
+        t.kind == Kind::erspan1 || t.kind == Kind::erspan2 || t.kind == Kind::erspan3;
+    const char* name = erspan                   ? "erspan"
+                       : t.kind == Kind::gre    ? "gre"
+                       : t.kind == Kind::vxlan  ? "vxlan"
+                       : t.kind == Kind::geneve ? "geneve"
+                       : t.kind == Kind::gtpu   ? "gtpu"
+                                                : "ipip";
+    const std::size_t bytes = t.ip_version == 6 ? 16 : 4;
+    e.metadata.put(sluice::MetadataField::tunnel_technology, name);
+    e.metadata.put_number(sluice::MetadataField::tunnel_id,
+                          t.kind == Kind::ipip || (t.kind == Kind::gre && !t.key) ? 0 : t.id, 4);
+    e.metadata.put(sluice::MetadataField::tunnel_source, {t.src.data(), bytes});
+    e.metadata.put(sluice::MetadataField::tunnel_destination, {t.dst.data(), bytes});
+    if (t.kind == Kind::erspan2 || t.kind == Kind::erspan3)
+        e.metadata.put_number(sluice::MetadataField::erspan_session, t.id, 2);
+    e.record.metadata_groups |= sluice::group_bit(sluice::MetadataGroup::tunnel);
+}
+
 int run(const Options& o) {
     std::mt19937_64 rng(o.seed);
     std::vector<Event> events;
@@ -814,9 +836,11 @@ int run(const Options& o) {
         else
             conversation(rng, i, o.start_ns + step * i, events, expected[i]);
         key_of(events[first].packet, expected[i]);
-        if (o.tunnels && i < o.flows)
+        if (o.tunnels && i < o.flows) {
             for (std::size_t e = first; e < events.size(); ++e)
                 events[e].conversation = static_cast<int>(i);
+            tunnel_fields(tunnel_of(i, true), expected[i]);
+        }
     }
     if (!o.applications.empty()) application_conversations(o, events, expected);
     if (o.l7 != 0) l7_conversations(o, events, expected);

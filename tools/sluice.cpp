@@ -452,7 +452,7 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& r
     }
     // A capture's own defaults, where the file says nothing. What a million flows need on one
     // worker, and no more: less memory to map, a quicker start (tools/setup reserves 2 GiB).
-    if (!given.contains("dataplane.hugepage_memory")) c.dataplane.hugepage_memory = 320ull << 20;
+    if (!given.contains("dataplane.hugepage_memory")) c.dataplane.hugepage_memory = 384ull << 20;
     if (!given.contains("applications.signatures")) {
         const std::string signatures = default_signatures();
         std::error_code ec;

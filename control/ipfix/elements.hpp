@@ -92,7 +92,15 @@ enum class Units : std::uint16_t { none = 0, octets = 2, packets = 3, microsecon
     X(reverseTcpZeroWindowPackets, 0x4000 | 15, kSluicePen, unsigned32, 4, delta_counter,       \
       packets, "tcpZeroWindowPackets of the responder's segments (RFC 5103)")                   \
     X(reverseTcpLargestGapMicroseconds, 0x4000 | 16, kSluicePen, unsigned32, 4, quantity,       \
-      microseconds, "tcpLargestGapMicroseconds of the responder's packets (RFC 5103)")
+      microseconds, "tcpLargestGapMicroseconds of the responder's packets (RFC 5103)")           \
+    X(tunnelId, 17, kSluicePen, unsigned32, 4, identifier, none,                                 \
+      "The id of the tunnel the flow came out of, by its tunnelTechnology: the VXLAN or Geneve " \
+      "VNI, the GTP-U TEID, the GRE key, the ERSPAN session; 0 for IP in IP")                  \
+    X(tunnelSourceAddress, 18, kSluicePen, ipv6_address, 16, identifier, none,                   \
+      "The tunnel's endpoint on the flow's source side, as its first packet showed it (IPv4 "   \
+      "as an IPv4-mapped IPv6 address, ::ffff:a.b.c.d)")                                        \
+    X(tunnelDestinationAddress, 19, kSluicePen, ipv6_address, 16, identifier, none,              \
+      "The tunnel's endpoint on the flow's destination side, as tunnelSourceAddress")
 // clang-format on
 
 // clang-format off
@@ -130,7 +138,9 @@ enum class Units : std::uint16_t { none = 0, octets = 2, packets = 3, microsecon
     X(notSentFlowTotalCount,        166, 0, unsigned64, 8)                                    \
     X(notSentPacketTotalCount,      167, 0, unsigned64, 8)                                    \
     X(notSentOctetTotalCount,       168, 0, unsigned64, 8)                                    \
+    X(observationPointId,           138, 0, unsigned64, 8)                                    \
     X(biflowDirection,              239, 0, unsigned8, 1)                                     \
+    X(tunnelTechnology,             289, 0, string, kVariableLength)                          \
     X(observationDomainName,        300, 0, string, kVariableLength)                          \
     X(observationTimeMilliseconds,  323, 0, date_time_milliseconds, 8)                        \
     X(layer2OctetTotalCount,        353, 0, unsigned64, 8)                                    \

@@ -234,6 +234,15 @@ constexpr GroupField kTcpHealthFields[] = {
     {ie::reverseTcpZeroWindowPackets, MetadataField::reverse_tcp_zero_windows},
     {ie::reverseTcpLargestGapMicroseconds, MetadataField::reverse_tcp_largest_gap_us},
 };
+// The tunnel's: its technology and id, its endpoints on the source's and the destination's
+// sides, and the ERSPAN session as the observation point.
+constexpr GroupField kTunnelFields[] = {
+    {ie::tunnelTechnology, MetadataField::tunnel_technology},
+    {ie::tunnelId, MetadataField::tunnel_id},
+    {ie::tunnelSourceAddress, MetadataField::tunnel_source},
+    {ie::tunnelDestinationAddress, MetadataField::tunnel_destination},
+    {ie::observationPointId, MetadataField::erspan_session},
+};
 // The handshake's times and the source's fields: all but the responder's.
 constexpr std::size_t kUniflowTcpHealthFields = std::size(kTcpHealthFields) - kTcpReverseOffset;
 // The application-layer groups', by MetadataGroup.
@@ -251,8 +260,10 @@ struct MetadataTemplate {
 };
 
 // Every base template's (by template_index) combination with an application-layer group or
-// none (kNoApplication) and with TCP health or not, by base * 10 + group * 2 + health: ids from
-// 272, ten a base template (the tenth, neither, unused).
+// none (kNoApplication), with TCP health or not and with the tunnel or not, by
+// base * kVariants + group * 4 + health * 2 + tunnel: ids from 272, twenty a base template
+// (the first of kNoApplication's, none of them, unused).
+constexpr std::size_t kVariants = (kNoApplication + 1) * 4;
 const std::vector<MetadataTemplate>& metadata_table();
 
 std::size_t template_index(int ip_version, TimePrecision precision, Records shape) {
@@ -334,24 +345,30 @@ namespace {
 
 const std::vector<MetadataTemplate>& metadata_table() {
     static const std::vector<MetadataTemplate> table = [] {
-        std::vector<MetadataTemplate> out(std::size(kTemplates) * 10);
+        std::vector<MetadataTemplate> out(std::size(kTemplates) * kVariants);
         for (std::size_t base = 0; base < std::size(kTemplates); ++base)
             for (unsigned group = 0; group <= kNoApplication; ++group)
-                for (unsigned health = 0; health < 2; ++health) {
-                    if (group == kNoApplication && health == 0) continue;
-                    const std::size_t id = base * 10 + group * 2 + health;
-                    MetadataTemplate& m = out[id];
-                    m.fields.assign(kTemplates[base].fields.begin(), kTemplates[base].fields.end());
-                    if (group != kNoApplication)
-                        m.sources.assign(kGroupFields[group].begin(), kGroupFields[group].end());
-                    if (health != 0)
-                        m.sources.insert(
-                            m.sources.end(), std::begin(kTcpHealthFields),
-                            base >= 4 ? std::begin(kTcpHealthFields) + kUniflowTcpHealthFields
-                                      : std::end(kTcpHealthFields));
-                    for (const GroupField& f : m.sources) m.fields.push_back(f.element);
-                    m.t = {static_cast<std::uint16_t>(272 + id), m.fields};
-                }
+                for (unsigned health = 0; health < 2; ++health)
+                    for (unsigned tunnel = 0; tunnel < 2; ++tunnel) {
+                        if (group == kNoApplication && health == 0 && tunnel == 0) continue;
+                        const std::size_t id = base * kVariants + group * 4 + health * 2 + tunnel;
+                        MetadataTemplate& m = out[id];
+                        m.fields.assign(kTemplates[base].fields.begin(),
+                                        kTemplates[base].fields.end());
+                        if (group != kNoApplication)
+                            m.sources.assign(kGroupFields[group].begin(),
+                                             kGroupFields[group].end());
+                        if (health != 0)
+                            m.sources.insert(
+                                m.sources.end(), std::begin(kTcpHealthFields),
+                                base >= 4 ? std::begin(kTcpHealthFields) + kUniflowTcpHealthFields
+                                          : std::end(kTcpHealthFields));
+                        if (tunnel != 0)
+                            m.sources.insert(m.sources.end(), std::begin(kTunnelFields),
+                                             std::end(kTunnelFields));
+                        for (const GroupField& f : m.sources) m.fields.push_back(f.element);
+                        m.t = {static_cast<std::uint16_t>(272 + id), m.fields};
+                    }
         return out;
     }();
     return table;
@@ -399,7 +416,8 @@ unsigned metadata_variant(std::uint8_t groups) {
     const std::uint8_t application = groups & kApplicationGroups;
     const unsigned group =
         application != 0 ? static_cast<unsigned>(__builtin_ctz(application)) : kNoApplication;
-    return group * 2 + ((groups & group_bit(MetadataGroup::tcp_health)) != 0 ? 1 : 0);
+    return group * 4 + ((groups & group_bit(MetadataGroup::tcp_health)) != 0 ? 2 : 0) +
+           ((groups & group_bit(MetadataGroup::tunnel)) != 0 ? 1 : 0);
 }
 
 }  // namespace
@@ -408,13 +426,17 @@ std::vector<const Template*> metadata_templates(TimePrecision precision, Records
                                                 std::uint8_t groups) {
     std::vector<const Template*> out;
     const bool health = (groups & group_bit(MetadataGroup::tcp_health)) != 0;
+    const bool tunnel = (groups & group_bit(MetadataGroup::tunnel)) != 0;
     for (const int version : {4, 6}) {
         const std::size_t base = template_index(version, precision, shape);
         for (unsigned group = 0; group <= kNoApplication; ++group) {
-            if (group != kNoApplication && (groups >> group & 1))
-                out.push_back(&metadata_table()[base * 10 + group * 2].t);
-            if (health && (group == kNoApplication || (groups >> group & 1)))
-                out.push_back(&metadata_table()[base * 10 + group * 2 + 1].t);
+            if (group != kNoApplication && !(groups >> group & 1)) continue;
+            for (unsigned variant = 0; variant < 4; ++variant) {
+                if ((variant & 2) && !health) continue;
+                if ((variant & 1) && !tunnel) continue;
+                if (group == kNoApplication && variant == 0) continue;
+                out.push_back(&metadata_table()[base * kVariants + group * 4 + variant].t);
+            }
         }
     }
     return out;
@@ -629,7 +651,7 @@ bool MessageBuilder::add_with_metadata(const FlowRecord& r, std::span<const std:
         }
     }
     const std::size_t index = template_index(r.ip_version, precision_, shape_);
-    const MetadataTemplate& m = metadata_table()[index * 10 + metadata_variant(groups)];
+    const MetadataTemplate& m = metadata_table()[index * kVariants + metadata_variant(groups)];
     std::size_t length = kLengthOf[index];
     for (const GroupField& f : m.sources) {
         const auto id = static_cast<std::uint8_t>(f.field);
@@ -644,6 +666,14 @@ bool MessageBuilder::add_with_metadata(const FlowRecord& r, std::span<const std:
         const auto& v = value[static_cast<std::uint8_t>(f.field)];
         if (f.element.length == kVariableLength) {
             p = put_variable(p, v);
+            continue;
+        }
+        if (f.element.type == Type::ipv6_address) {  // an IPv4 one as IPv4-mapped
+            static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+            std::memset(p, 0, 16);
+            if (v.size() == 16) std::memcpy(p, v.data(), 16);
+            if (v.size() == 4) std::memcpy(p, kMapped, 12), std::memcpy(p + 12, v.data(), 4);
+            p += 16;
             continue;
         }
         std::uint64_t n = 0;  // little-endian in the metadata, of its type's width

@@ -235,7 +235,7 @@ void FlowTable::write_record(Slot s, FlowEndReason reason, bool goes_on, RecordB
     to_record(*s.bucket, s.index, reason, r);
     ++counters_.flows_ended[static_cast<unsigned>(reason)];
     const bool health = health_ != nullptr && s.hot().key.protocol == kTcp;
-    if (s.cold().metadata == 0 && !health) return;
+    if (s.cold().metadata == 0 && !health && !s.cold().tunneled) return;
     MetadataWriter fields;
     std::uint8_t groups = 0;
     if (s.cold().metadata != 0)
@@ -244,10 +244,26 @@ void FlowTable::write_record(Slot s, FlowEndReason reason, bool goes_on, RecordB
         health_fields(s, fields);
         groups |= group_bit(MetadataGroup::tcp_health);
     }
+    if (s.cold().tunneled) [[unlikely]] {
+        tunnel_fields(s, fields);
+        groups |= group_bit(MetadataGroup::tunnel);
+    }
     r.metadata_groups = groups;
     r.extensions =
         static_cast<std::uint8_t>(write_extensions(fields.bytes(), &out.records[out.count]));
     out.count += r.extensions;
+}
+
+void FlowTable::tunnel_fields(Slot s, MetadataWriter& fields) const {
+    const FlowTunnel& t = tunnel(s);
+    const unsigned i = (s.hot().state & kInitiatorIsAddress1) ? 1 : 0;
+    const unsigned bytes = t.outer_ip_version == 6 ? 16 : 4;
+    fields.put(MetadataField::tunnel_technology, tunnel_name(t.type));
+    fields.put_number(MetadataField::tunnel_id, t.id, 4);
+    fields.put(MetadataField::tunnel_source, {t.outer_address[i], bytes});
+    fields.put(MetadataField::tunnel_destination, {t.outer_address[1 - i], bytes});
+    if (t.erspan_session != 0)
+        fields.put_number(MetadataField::erspan_session, t.erspan_session - 1u, 2);
 }
 
 void FlowTable::health_fields(Slot s, MetadataWriter& fields) const {

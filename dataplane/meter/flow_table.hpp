@@ -237,6 +237,8 @@ private:
     void track_health(Slot s, const PacketInfo& info, std::uint64_t now);
     // The record's TCP health fields, into `fields`.
     void health_fields(Slot s, MetadataWriter& fields) const;
+    // The record's tunnel fields (a flow whose first packet came out of one), into `fields`.
+    void tunnel_fields(Slot s, MetadataWriter& fields) const;
     void create(Slot s, const PacketInfo& info, std::uint16_t tag, std::uint16_t port,
                 std::uint64_t now);
     // A flow created by a packet out of a tunnel: which, into its FlowTunnel.

@@ -21,7 +21,8 @@ namespace sluice {
     X(http, 1, "HTTP/1.x: the first request's method, host, target and user agent; its status")   \
     X(dns, 2, "DNS: the first query's name and type, the response code, the first answers")      \
     X(quic, 3, "QUIC: the version; the Initial's ClientHello: server name, ALPN, JA4")          \
-    X(tcp_health, 4, "TCP: handshake times, retransmissions, out-of-order, zero windows, gaps")
+    X(tcp_health, 4, "TCP: handshake times, retransmissions, out-of-order, zero windows, gaps") \
+    X(tunnel, 5, "the tunnel it came out of: its kind, id and outer endpoints; the ERSPAN session")
 // clang-format on
 
 enum class MetadataGroup : std::uint8_t {
@@ -49,12 +50,12 @@ inline constexpr std::array<std::string_view, kMetadataGroups> kMetadataGroupNam
 #undef SLUICE_X
 };
 
-enum class MetadataType : std::uint8_t { string, u8, u16, u32, u64, addresses };
+enum class MetadataType : std::uint8_t { string, u8, u16, u32, u64, addresses, address };
 
 // Each field: its id in the bytes, its group, how its value reads, and its name in the
 // record JSON. `addresses`: IPv4 and IPv6 addresses, each a length byte (4 or 16) and the
-// address. Numbers are little-endian, of their type's width. Ids are for good: a field that
-// goes keeps its id unused.
+// address; `address`: one, 4 or 16 bytes. Numbers are little-endian, of their type's width. Ids are
+// for good: a field that goes keeps its id unused.
 // clang-format off
 #define SLUICE_METADATA_FIELDS(X)                                  \
     X(tls_server_name,          1, tls, string)                    \
@@ -90,7 +91,12 @@ enum class MetadataType : std::uint8_t { string, u8, u16, u32, u64, addresses };
     X(reverse_tcp_retransmitted_octets, 88, tcp_health, u64)      \
     X(reverse_tcp_out_of_order, 89, tcp_health, u32)              \
     X(reverse_tcp_zero_windows, 90, tcp_health, u32)              \
-    X(reverse_tcp_largest_gap_us, 91, tcp_health, u32)
+    X(reverse_tcp_largest_gap_us, 91, tcp_health, u32)            \
+    X(tunnel_technology,       96, tunnel, string)                \
+    X(tunnel_id,               97, tunnel, u32)                   \
+    X(tunnel_source,           98, tunnel, address)               \
+    X(tunnel_destination,      99, tunnel, address)               \
+    X(erspan_session,         100, tunnel, u16)
 // clang-format on
 
 enum class MetadataField : std::uint8_t {
@@ -131,6 +137,10 @@ static_assert(static_cast<std::uint8_t>(MetadataField::reverse_tcp_largest_gap_u
 
 // The field of the other direction for a directional field; the field itself otherwise.
 inline constexpr std::uint8_t reverse_field(std::uint8_t id) {
+    constexpr auto source = static_cast<std::uint8_t>(MetadataField::tunnel_source);
+    constexpr auto destination = static_cast<std::uint8_t>(MetadataField::tunnel_destination);
+    if (id == source) return destination;
+    if (id == destination) return source;
     if (id >= kTcpSourceFirst && id < kTcpSourceFirst + kTcpReverseOffset)
         return id + kTcpReverseOffset;
     if (id >= kTcpSourceFirst + kTcpReverseOffset && id < kTcpSourceFirst + 2 * kTcpReverseOffset)

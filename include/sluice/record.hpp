@@ -8,7 +8,7 @@
 namespace sluice {
 
 // Bumped whenever FlowRecord changes; sluice-control refuses a dataplane of another version.
-inline constexpr std::uint32_t kRecordLayoutVersion = 3;
+inline constexpr std::uint32_t kRecordLayoutVersion = 4;
 
 // flowEndReason, IANA IPFIX Information Element 136 (RFC 7011/5102): value, name, meaning.
 #define SLUICE_END_REASONS(X)                                                           \

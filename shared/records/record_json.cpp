@@ -54,6 +54,14 @@ std::string metadata_json(std::span<const std::uint8_t> metadata) {
                 out += "]";
                 break;
             }
+            case MetadataType::address: {
+                char text[INET6_ADDRSTRLEN] = "";
+                if (f.value.size() == 4 || f.value.size() == 16)
+                    inet_ntop(f.value.size() == 4 ? AF_INET : AF_INET6, f.value.data(), text,
+                              sizeof(text));
+                out += json_string(text);
+                break;
+            }
             default: out += std::to_string(f.number()); break;
         }
     }

@@ -24,7 +24,7 @@ flows=0
 for f in "$WORK"/records/sluice.ipfix*; do
   ipfixDump -i "$f" -s > "$WORK/stats.txt" 2> "$WORK/ipfixdump.err"
   [ ! -s "$WORK/ipfixdump.err" ] || { cat "$WORK/ipfixdump.err" >&2; fail "ipfixDump complains about $f"; }
-  expect_contains "$WORK/stats.txt" "25 Template Records"  # as export_tcp.sh counts them
+  expect_contains "$WORK/stats.txt" "45 Template Records"  # as export_tcp.sh counts them
   ipfixDump -i "$f" > "$WORK/dump.txt" 2> /dev/null
   expect_contains "$WORK/dump.txt" "interfaceName : (len: 6) span-a"
   expect_contains "$WORK/dump.txt" "interfaceDescription : (len: $((18 + ${#WORK} + 11))) net_pcap0,rx_pcap=$WORK/trace.pcap"

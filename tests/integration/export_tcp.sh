@@ -33,10 +33,11 @@ check_tshark "$WORK/export.pcapng" "tcp.port==$port,cflow"
 ipfixDump -i "$WORK/stream.ipfix" -s > "$WORK/stats.txt" 2> "$WORK/ipfixdump.err"
 [ ! -s "$WORK/ipfixdump.err" ] || { cat "$WORK/ipfixdump.err" >&2; fail "ipfixDump complains"; }
 # 3000 flow records, the domain's and the port's names, the statistics records at the start
-# and at the end, and a type record for each of Sluice's own 21 elements; the templates: 2 of
-# flows, 5 of options, and 18 of flows with metadata (TLS, HTTP, DNS, QUIC, each with and
-# without TCP health, and TCP health alone; IPv4 and IPv6).
-expect_contains "$WORK/stats.txt" "3027 Data Records, 25 Template Records"
+# and at the end, and a type record for each of Sluice's own 24 elements; the templates: 2 of
+# flows, 5 of options, and 38 of flows with metadata (TLS, HTTP, DNS, QUIC, each with or
+# without TCP health and with or without the tunnel, and TCP health, the tunnel or both alone;
+# IPv4 and IPv6).
+expect_contains "$WORK/stats.txt" "3030 Data Records, 45 Template Records"
 flows=$(flow_records "$WORK/stats.txt")
 [ "$flows" -eq 3000 ] || { cat "$WORK/stats.txt" >&2; fail "$flows flow records in the stream, not 3000"; }
 echo "export_tcp: ok"

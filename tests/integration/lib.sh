@@ -234,10 +234,10 @@ replay_with_records() {
 }
 
 # flow_records STATS: the flow records in an `ipfixDump -s` listing, those of the biflow
-# templates (256, 257) and of the templates with metadata (272 to 351: a TCP record carries its
+# templates (256, 257) and of the templates with metadata (272 to 431: a TCP record carries its
 # health, docs/export.md).
 flow_records() {
-  awk -F'|' '$1 ~ /^ *[0-9]+ / { t = $1 + 0; if (t == 256 || t == 257 || (t >= 272 && t <= 351)) n += $2 }
+  awk -F'|' '$1 ~ /^ *[0-9]+ / { t = $1 + 0; if (t == 256 || t == 257 || (t >= 272 && t <= 431)) n += $2 }
     END { print n + 0 }' "$1"
 }
 

@@ -74,6 +74,22 @@ for ipip in ("eth:ethertype:ip", "eth:ethertype:ipv6"):
 print(f"tshark: {sum(seen.values())} packets in {len(seen)} conversations, as the records")
 PY
 
+# The same records as IPFIX: libfixbuf reads the tunnel's elements (ours by their RFC 5610 types), one kind in eight
+# conversations (two for GRE: with a key and NVGRE; two for ERSPAN: II and III), each with both
+# endpoints, and the ERSPAN session as the observation point of ERSPAN's.
+timeout 120 "$LAUNCHER" pcap "$WORK/tunnels.pcap" --config "$WORK/flow.toml" --to "$WORK/records.ipfix" \
+  --transport file > "$WORK/pcap.log" 2>&1 || { cat "$WORK/pcap.log" >&2; fail "sluice pcap to a file failed"; }
+ipfixDump --rfc5610 -i "$WORK/records.ipfix" > "$WORK/dump.txt" 2> "$WORK/ipfixdump.err" || fail "ipfixDump failed"
+[ ! -s "$WORK/ipfixdump.err" ] || { cat "$WORK/ipfixdump.err" >&2; fail "ipfixDump complains"; }
+grep -o 'tunnelTechnology : (len: [0-9]*) [a-z]*' "$WORK/dump.txt" | awk '{print $NF}' | sort | uniq -c \
+  | awk '{printf "%s=%s ", $2, $1}' > "$WORK/kinds.txt"
+[ "$(cat "$WORK/kinds.txt")" = "erspan=100 geneve=50 gre=100 gtpu=50 ipip=50 vxlan=50 " ] \
+  || fail "tunnelTechnology per kind: $(cat "$WORK/kinds.txt")"
+for element in tunnelId tunnelSourceAddress tunnelDestinationAddress observationPointId; do
+  [ "$(grep -c "$element : " "$WORK/dump.txt")" -eq 400 ] || fail "not 400 records with $element"
+done
+[ "$(grep -c 'observationPointId : [1-9]' "$WORK/dump.txt")" -eq 100 ] || fail "not 100 ERSPAN sessions exported"
+
 # No tunnel decapsulated: the frames are the tunnels' own packets, every one metered.
 printf '%s\ndecapsulate = []\n[applications]\nsignatures = ""\n' "$NO_TIMEOUTS" > "$WORK/outer.toml"
 pcap "$WORK/outer.toml"

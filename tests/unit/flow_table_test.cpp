@@ -13,6 +13,7 @@
 #include <random>
 
 #include "dataplane/meter/parser.hpp"
+#include "shared/records/record_json.hpp"
 #include "tools/pktgen/packet.hpp"
 
 namespace sluice::meter {
@@ -329,17 +330,38 @@ TEST_F(Table, TenantsWithTheSameAddressesInTwoVnisStayApartAndMeterTheInnerOctet
     const auto frames = two_tenants();
     for (std::size_t i = 0; i < frames.size(); ++i) send_frame(frames[i], kT0 + i * kMs);
     flush();
-    ASSERT_EQ(records_.size(), 2u);
-    std::sort(records_.begin(), records_.end(), [](const FlowRecord& a, const FlowRecord& b) {
-        return a.reverse_packets > b.reverse_packets;
-    });
-    EXPECT_EQ(records_[0].packets, 1u);
-    EXPECT_EQ(records_[0].reverse_packets, 1u);
-    EXPECT_EQ(records_[0].octets, 20u + 8 + 20);  // the inner packet's
-    EXPECT_EQ(std::to_array(records_[0].source_address), ipv4(10, 0, 0, 1));
-    EXPECT_EQ(records_[0].destination_port, 53);
-    EXPECT_EQ(records_[1].packets, 1u);
-    EXPECT_EQ(records_[1].reverse_packets, 0u);
+    auto r = records();
+    ASSERT_EQ(r.size(), 2u);
+    const std::size_t both = r[0].reverse_packets == 1 ? 0 : 1;
+    EXPECT_EQ(r[both].packets, 1u);
+    EXPECT_EQ(r[both].reverse_packets, 1u);
+    EXPECT_EQ(r[both].octets, 20u + 8 + 20);  // the inner packet's
+    EXPECT_EQ(std::to_array(r[both].source_address), ipv4(10, 0, 0, 1));
+    EXPECT_EQ(r[both].destination_port, 53);
+    EXPECT_EQ(r[both].metadata_groups, group_bit(MetadataGroup::tunnel));
+    EXPECT_EQ(fields(both).at("tunnel_id"), 100u);
+    EXPECT_EQ(r[1 - both].packets, 1u);
+    EXPECT_EQ(r[1 - both].reverse_packets, 0u);
+    EXPECT_EQ(fields(1 - both).at("tunnel_id"), 200u);
+}
+
+TEST_F(Table, ATunneledFlowsRecordCarriesItsTunnelAsItsFirstPacketShowedIt) {
+    make(1024, 15 * kSec, 60 * kSec, 2 * kSec, false, decapsulation(kAllTunnels, kAllTunnels));
+    const auto frames = two_tenants();
+    // 10.0.0.2's packet through the VTEP 192.0.2.2 first: it is the initiator, and the tunnel's
+    // endpoint on its side the record's tunnel source.
+    send_frame(frames[2], kT0);
+    send_frame(frames[0], kT0 + kMs);
+    flush();
+    ASSERT_EQ(records_.size(), 2u) << "a record and its extension";
+    std::array<std::uint8_t, kMaxMetadataBytes> bytes;
+    const std::size_t n = gather_extensions(std::span(records_).subspan(1), bytes);
+    const std::string json = control::to_json(records_[0], {bytes.data(), n});
+    EXPECT_NE(json.find("\"tunnel_technology\": \"vxlan\", \"tunnel_id\": 100, "
+                        "\"tunnel_source\": \"192.0.2.2\", \"tunnel_destination\": \"192.0.2.1\""),
+              std::string::npos)
+        << json;
+    EXPECT_EQ(json.find("erspan_session"), std::string::npos) << "no ERSPAN session mirrored it";
 }
 
 TEST_F(Table, TenantsMeetWhenTheirTunnelDoesNotKeyFlows) {
@@ -347,9 +369,10 @@ TEST_F(Table, TenantsMeetWhenTheirTunnelDoesNotKeyFlows) {
     const auto frames = two_tenants();
     for (std::size_t i = 0; i < frames.size(); ++i) send_frame(frames[i], kT0 + i * kMs);
     flush();
-    ASSERT_EQ(records_.size(), 1u);
-    EXPECT_EQ(records_[0].packets, 2u);
-    EXPECT_EQ(records_[0].reverse_packets, 1u);
+    const auto r = records();
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].packets, 2u);
+    EXPECT_EQ(r[0].reverse_packets, 1u);
 }
 
 TEST_F(Table, APacketIgnoredInsideATunnelCountsItsOuterIpOctets) {

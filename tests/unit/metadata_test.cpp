@@ -161,8 +161,9 @@ TEST(IpfixMessage, TcpHealthGoesOutAloneOrBesideTheApplicationsFieldsEachDirecti
     b.begin(0);
     const auto templates = ipfix::metadata_templates(ipfix::TimePrecision::milliseconds,
                                                      config::Records::biflow, kAllMetadataGroups);
-    EXPECT_EQ(templates.size(), 18u) << "each IP version: 4 groups, each with and without TCP "
-                                        "health, and TCP health alone";
+    EXPECT_EQ(templates.size(), 38u)
+        << "each IP version: 4 groups, each with or without TCP health and with or without the "
+           "tunnel, and TCP health, the tunnel or both alone";
     ASSERT_TRUE(b.add_templates(templates));
     for (const bool tls : {false, true}) {
         const auto unit = health_unit(4, tls);
@@ -171,8 +172,8 @@ TEST(IpfixMessage, TcpHealthGoesOutAloneOrBesideTheApplicationsFieldsEachDirecti
     }
     const Decoded d(b.finish(1));
     ASSERT_EQ(d.records.size(), 2u);
-    EXPECT_EQ(d.records[0].first, 272 + 4 * 2 + 1) << "no application group, TCP health";
-    EXPECT_EQ(d.records[1].first, 272 + 0 * 2 + 1) << "TLS and TCP health";
+    EXPECT_EQ(d.records[0].first, 272 + 4 * 4 + 2) << "no application group, TCP health";
+    EXPECT_EQ(d.records[1].first, 272 + 0 * 4 + 2) << "TLS and TCP health";
     EXPECT_EQ(text(d.records[1].second.at({294, ipfix::kCertPen})), "host-4.example");
     for (const auto& [set, f] : d.records) {
         EXPECT_EQ(own(f, ipfix::ie::tcpSynToSynAckMicroseconds), 250u);
@@ -189,6 +190,71 @@ TEST(IpfixMessage, TcpHealthGoesOutAloneOrBesideTheApplicationsFieldsEachDirecti
         EXPECT_EQ(own(f, ipfix::ie::reverseTcpLargestGapMicroseconds), 40000u);
         EXPECT_EQ(ipfix::ie::reverseTcpRetransmittedPackets.id, 0x4000 | 12);
     }
+}
+
+// A UDP record's unit with the tunnel it came out of: VXLAN 5000 between 192.0.2.1 (its
+// source's side) and 2001:db8::2, mirrored by ERSPAN session 7.
+std::vector<FlowRecord> tunnel_unit(unsigned i) {
+    std::vector<FlowRecord> out(1 + kMaxExtensions);
+    out[0] = record(i);
+    const std::uint8_t source[4] = {192, 0, 2, 1};
+    const std::uint8_t destination[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+                                          0,    0,    0,    0,    0, 0, 0, 2};
+    MetadataWriter w;
+    w.put(MetadataField::tunnel_technology, "vxlan");
+    w.put_number(MetadataField::tunnel_id, 5000, 4);
+    w.put(MetadataField::tunnel_source, std::span<const std::uint8_t>(source));
+    w.put(MetadataField::tunnel_destination, std::span<const std::uint8_t>(destination));
+    w.put_number(MetadataField::erspan_session, 7, 2);
+    out[0].metadata_groups = group_bit(MetadataGroup::tunnel);
+    out[0].extensions = static_cast<std::uint8_t>(write_extensions(w.bytes(), &out[1]));
+    out.resize(1 + out[0].extensions);
+    return out;
+}
+
+TEST(IpfixMessage, TheTunnelGoesOutAsItsTechnologyIdEndpointsAndObservationPoint) {
+    ipfix::MessageBuilder b(1, 65535, ipfix::TimePrecision::milliseconds, config::Records::biflow,
+                            kAllMetadataGroups);
+    b.begin(0);
+    ASSERT_TRUE(b.add_templates(ipfix::metadata_templates(
+        ipfix::TimePrecision::milliseconds, config::Records::biflow, kAllMetadataGroups)));
+    const auto unit = tunnel_unit(4);
+    ASSERT_TRUE(b.add(unit[0], metadata_of(unit)));
+    const Decoded d(b.finish(1));
+    ASSERT_EQ(d.records.size(), 1u);
+    EXPECT_EQ(d.records[0].first, 272 + 4 * 4 + 1) << "no application group, the tunnel alone";
+    const auto& f = d.records[0].second;
+    EXPECT_EQ(text(f.at({ipfix::ie::tunnelTechnology.id, 0})), "vxlan");
+    EXPECT_EQ(own(f, ipfix::ie::tunnelId), 5000u);
+    const std::vector<std::uint8_t> mapped = {0, 0, 0,    0,    0,   0, 0, 0,
+                                              0, 0, 0xff, 0xff, 192, 0, 2, 1};
+    EXPECT_EQ(f.at({ipfix::ie::tunnelSourceAddress.id, ipfix::kSluicePen}), mapped)
+        << "IPv4 as IPv4-mapped IPv6";
+    const auto& destination = f.at({ipfix::ie::tunnelDestinationAddress.id, ipfix::kSluicePen});
+    ASSERT_EQ(destination.size(), 16u);
+    EXPECT_EQ(destination[0], 0x20);
+    EXPECT_EQ(destination[15], 2);
+    EXPECT_EQ(ipfix::value(f.at({ipfix::ie::observationPointId.id, 0})), 7u);
+}
+
+TEST(RecordJson, CarriesTheTunnelsEndpointsAsAddresses) {
+    const auto unit = tunnel_unit(4);
+    const auto m = metadata_of(unit);
+    const std::string json = to_json(unit[0], m);
+    EXPECT_NE(json.find("\"tunnel_technology\": \"vxlan\", \"tunnel_id\": 5000, \"tunnel_source\": "
+                        "\"192.0.2.1\", \"tunnel_destination\": \"2001:db8::2\", "
+                        "\"erspan_session\": 7"),
+              std::string::npos)
+        << json;
+}
+
+TEST(Metadata, AUniflowRespondersTunnelEndpointsAreTheOtherWayRound) {
+    auto m = metadata_of(tunnel_unit(4));
+    reverse_directions(m);
+    const std::string json = to_json(record(4), m);
+    EXPECT_NE(json.find("\"tunnel_source\": \"2001:db8::2\""), std::string::npos) << json;
+    EXPECT_NE(json.find("\"tunnel_destination\": \"192.0.2.1\""), std::string::npos) << json;
+    EXPECT_NE(json.find("\"tunnel_id\": 5000"), std::string::npos) << json;
 }
 
 TEST(Metadata, ReversingDirectionsSwapsEachDirectionalFieldAndLeavesTheRest) {
