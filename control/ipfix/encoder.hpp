@@ -39,8 +39,8 @@ std::span<const Template* const> flow_templates(TimePrecision precision,
 
 // The flow templates of records with metadata (sluice/metadata.hpp): a base template's fields,
 // then those of one application-layer group, those of tcp_health, the tunnel's, or several;
-// ids from 272. The
-// ones a collector that takes `groups` (MetadataGroup bits) uses, IPv4 and IPv6.
+// ids from 272. The ones a collector that takes `groups` (MetadataGroup bits) uses, IPv4 and
+// IPv6.
 std::vector<const Template*> metadata_templates(TimePrecision precision, Records shape,
                                                 std::uint8_t groups);
 

@@ -54,8 +54,8 @@ enum class MetadataType : std::uint8_t { string, u8, u16, u32, u64, addresses, a
 
 // Each field: its id in the bytes, its group, how its value reads, and its name in the
 // record JSON. `addresses`: IPv4 and IPv6 addresses, each a length byte (4 or 16) and the
-// address; `address`: one, 4 or 16 bytes. Numbers are little-endian, of their type's width. Ids are
-// for good: a field that goes keeps its id unused.
+// address; `address`: one address, its 4 or 16 bytes. Numbers are little-endian, of their
+// type's width. Ids are for good: a field that goes keeps its id unused.
 // clang-format off
 #define SLUICE_METADATA_FIELDS(X)                                  \
     X(tls_server_name,          1, tls, string)                    \

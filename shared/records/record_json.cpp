@@ -33,6 +33,13 @@ std::string json_string(std::string_view s) {
 
 namespace {
 
+// An address of `n` bytes (4: IPv4, 16: IPv6) as a JSON string.
+std::string address_json(const std::uint8_t* address, std::size_t n) {
+    char text[INET6_ADDRSTRLEN];
+    inet_ntop(n == 4 ? AF_INET : AF_INET6, address, text, sizeof(text));
+    return json_string(text);
+}
+
 // The metadata's fields as `, "name": value` each.
 std::string metadata_json(std::span<const std::uint8_t> metadata) {
     std::string out;
@@ -46,20 +53,15 @@ std::string metadata_json(std::span<const std::uint8_t> metadata) {
                 for (std::size_t at = 0; at < f.value.size();) {
                     const std::size_t n = f.value[at];
                     if ((n != 4 && n != 16) || at + 1 + n > f.value.size()) break;
-                    char text[INET6_ADDRSTRLEN];
-                    inet_ntop(n == 4 ? AF_INET : AF_INET6, &f.value[at + 1], text, sizeof(text));
-                    out += (at == 0 ? "" : ", ") + json_string(text);
+                    out += (at == 0 ? "" : ", ") + address_json(&f.value[at + 1], n);
                     at += 1 + n;
                 }
                 out += "]";
                 break;
             }
             case MetadataType::address: {
-                char text[INET6_ADDRSTRLEN] = "";
-                if (f.value.size() == 4 || f.value.size() == 16)
-                    inet_ntop(f.value.size() == 4 ? AF_INET : AF_INET6, f.value.data(), text,
-                              sizeof(text));
-                out += json_string(text);
+                const std::size_t n = f.value.size();
+                out += n == 4 || n == 16 ? address_json(f.value.data(), n) : json_string("");
                 break;
             }
             default: out += std::to_string(f.number()); break;
