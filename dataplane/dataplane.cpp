@@ -20,6 +20,7 @@
 #include "dataplane/l7/extractor.hpp"
 #include "dataplane/telemetry.hpp"
 #include "shared/config/loader.hpp"
+#include "shared/config/units.hpp"
 #include "sluice/log.hpp"
 #include "sluice/record.hpp"
 #include "sluice/time.hpp"
@@ -69,6 +70,18 @@ std::uint64_t table_bytes(const config::Config& c) {
            sizeof(Worker) + 3 * 64 + metadata_bytes(c);
 }
 
+// The ports' deduplication sets, one a queue.
+std::uint64_t dedup_bytes(const config::Config& c) {
+    std::uint64_t bytes = 0;
+    for (const config::Port& p : c.ports)
+        if (p.deduplicate.count() > 0)
+            bytes += std::uint64_t{p.rx_queues} *
+                     (meter::Deduplicator::memory_size(
+                          static_cast<std::uint64_t>(p.deduplicate.count())) +
+                      sizeof(meter::Deduplicator) + 128);
+    return bytes;
+}
+
 std::uint64_t mbuf_bytes(const config::Config& c, std::uint16_t data_room) {
     return std::uint64_t{mbufs_needed(c)} * (sizeof(rte_mbuf) + data_room + 64);
 }
@@ -85,8 +98,8 @@ void* zalloc(const char* what, std::size_t bytes) {
 
 std::uint64_t memory_needed(const config::Config& c, std::uint16_t mbuf_data_room) {
     const std::uint64_t workers = c.dataplane.worker_cores.cpus.size();
-    return workers * (table_bytes(c) + ring_bytes(c)) + mbuf_bytes(c, mbuf_data_room) +
-           sizeof(shm::StatsZone) + (64ull << 20);
+    return workers * (table_bytes(c) + ring_bytes(c)) + dedup_bytes(c) +
+           mbuf_bytes(c, mbuf_data_room) + sizeof(shm::StatsZone) + (64ull << 20);
 }
 
 // The record rings and the stats memzone stay: sluice-control may still read the last records
@@ -104,6 +117,7 @@ Dataplane::~Dataplane() {
     rte_mempool_free(pool_);
     extractors_.clear();
     for (void* m : metadata_memory_) rte_free(m);
+    for (void* m : dedup_memory_) rte_free(m);
 }
 
 bool Dataplane::start() {
@@ -251,6 +265,15 @@ bool Dataplane::allocate_workers() {
                 extractors_.push_back(std::make_unique<l7::Extractor>(c.metadata, slots));
                 w->table->extract_metadata(extractors_.back()->hook());
             }
+            if (const auto window = static_cast<std::uint64_t>(port.config->deduplicate.count());
+                window != 0) {
+                void* buckets = zalloc("deduplication", meter::Deduplicator::memory_size(window));
+                void* dedup = zalloc("deduplication", sizeof(meter::Deduplicator));
+                dedup_memory_.push_back(buckets);
+                dedup_memory_.push_back(dedup);
+                if (buckets == nullptr || dedup == nullptr) return false;
+                w->table->deduplicate(new (dedup) meter::Deduplicator(window, buckets, key));
+            }
             w->out = new (out) meter::RecordBuffer{};
             const shm::RingName name(static_cast<unsigned>(index));
             w->ring = rte_ring_create_elem(name.text, sizeof(FlowRecord), c.flow.record_ring_size,
@@ -272,12 +295,17 @@ bool Dataplane::allocate_workers() {
             s.queue = q;
             s.lcore = lcores_[index];
             s.cpu = c.dataplane.worker_cores.cpus[index];
+            const config::Duration window = port.config->deduplicate;
             SLUICE_INFO(
                 "worker %zu: lcore %u on CPU %u, port %u queue %u, %llu flows (%llu MiB), "
-                "ring of %u records",
+                "ring of %u records%s",
                 index, s.lcore, s.cpu, port.id, q,
                 static_cast<unsigned long long>(w->table->capacity()),
-                static_cast<unsigned long long>(mib(flow_table_bytes(c))), c.flow.record_ring_size);
+                static_cast<unsigned long long>(mib(flow_table_bytes(c))), c.flow.record_ring_size,
+                window.count() == 0 ? ""
+                                    : (", a frame repeated within " +
+                                       config::format_duration(window) + " ignored (duplicate)")
+                                          .c_str());
         }
     }
     return true;

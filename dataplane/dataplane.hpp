@@ -63,6 +63,7 @@ private:
     std::vector<std::unique_ptr<appid::Scratch>> scratches_;
     std::vector<std::unique_ptr<l7::Extractor>> extractors_;  // a worker's each
     std::vector<void*> metadata_memory_;                      // their slots, in hugepages
+    std::vector<void*> dedup_memory_;  // each port queue's Deduplicator and its buckets
 };
 
 }  // namespace sluice::dataplane

@@ -20,6 +20,7 @@
 #include "dataplane/l7/extractor.hpp"
 #include "dataplane/meter/flow_table.hpp"
 #include "shared/capture/capture.hpp"
+#include "shared/config/units.hpp"
 #include "tools/pktgen/packet.hpp"
 #include "tools/pktgen/workload.hpp"
 
@@ -29,19 +30,20 @@ using namespace sluice;
 using namespace sluice::meter;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::uint32_t kSlotBytes = 64;    // one frame per cache line, as mbufs hold them
 constexpr std::uint64_t kNsPerPacket = 40;  // simulated arrival gap: 25 Mpps
+constexpr auto kDuplicate = static_cast<unsigned>(IgnoreReason::duplicate);
 
 struct Options {
     bool quick = false;
     unsigned repeat = 5;
     int cpu = -1;
-    std::string only;           // run the cases whose name contains this
-    std::string applications;   // a signature file: identification on
-    std::string capture;        // a capture file to meter instead of the cases
-    bool memory = false;        // measure the memory instead of the cases
-    bool metadata = false;      // metadata extraction on, [metadata]'s defaults
-    bool decapsulation = true;  // [flow]'s defaults: every tunnel taken out of
+    std::string only;                  // run the cases whose name contains this
+    std::string applications;          // a signature file: identification on
+    std::string capture;               // a capture file to meter instead of the cases
+    bool memory = false;               // measure the memory instead of the cases
+    bool metadata = false;             // metadata extraction on, [metadata]'s defaults
+    bool decapsulation = true;         // [flow]'s defaults: every tunnel taken out of
+    std::uint64_t deduplicate_ns = 0;  // [[port]] deduplicate: 0, off
     const appid::Database* database = nullptr;
     const appid::Scratch* scratch = nullptr;
 };
@@ -50,8 +52,9 @@ struct Case {
     std::string name;
     std::string distribution;  // zipf, uniform, new-flow-flood
     std::uint32_t flows;
-    bool ipv6 = false;  // IPv6 frames (66 bytes on the wire) instead of IPv4 (64)
-    bool tcp = false;   // TCP ACKs instead of UDP datagrams (64 bytes): what TCP health reads
+    bool ipv6 = false;   // IPv6 frames (66 bytes on the wire) instead of IPv4 (64)
+    bool tcp = false;    // TCP ACKs instead of UDP datagrams (64 bytes): what TCP health reads
+    bool vxlan = false;  // each frame inside VXLAN (VNI 100; 114 bytes on the wire)
 };
 
 // With --metadata, an extractor of [metadata]'s defaults for `table`, its slots in memory of
@@ -67,6 +70,21 @@ struct Metadata {
         memory.reset(static_cast<std::uint8_t*>(std::aligned_alloc(64, bytes)));
         extractor = std::make_unique<l7::Extractor>(c, memory.get());
         table.extract_metadata(extractor->hook());
+    }
+};
+
+// With --deduplicate, the set of a port queue's recent frames for `table`.
+struct Dedup {
+    std::unique_ptr<void, decltype(&std::free)> memory{nullptr, &std::free};
+    std::unique_ptr<Deduplicator> set;
+
+    Dedup(const struct Options& o, FlowTable& table) {
+        if (o.deduplicate_ns == 0) return;
+        const std::size_t bytes = Deduplicator::memory_size(o.deduplicate_ns);
+        memory.reset(std::aligned_alloc(64, bytes));
+        std::memset(memory.get(), 0, bytes);
+        set = std::make_unique<Deduplicator>(o.deduplicate_ns, memory.get(), random_hash_key());
+        table.deduplicate(set.get());
     }
 };
 
@@ -114,21 +132,28 @@ double tsc_hz() {
     return static_cast<double>(c1 - c0) / s;
 }
 
+// The records `out` holds, without their extensions (a tunnel's, metadata).
+std::uint64_t records_in(const RecordBuffer& out) {
+    std::uint64_t n = 0;
+    for (std::uint32_t i = 0; i < out.count; i += unit_slots(out.records[i])) ++n;
+    return n;
+}
+
 // Feeds `count` frames from `stream` (wrapping) to the table in bursts of kMaxBurst, with expiry
 // after each burst as the worker loop does; returns records produced.
 std::uint64_t run(FlowTable& table, std::uint8_t* stream, std::size_t stream_len,
-                  std::uint32_t frame_bytes, std::uint64_t count, std::uint64_t& now,
-                  std::size_t& pos, RecordBuffer& out) {
+                  std::size_t slot_bytes, std::uint32_t frame_bytes, std::uint64_t count,
+                  std::uint64_t& now, std::size_t& pos, RecordBuffer& out) {
     std::uint64_t records = 0;
     PacketRef burst[kMaxBurst];
     for (std::uint64_t done = 0; done < count; done += kMaxBurst) {
         for (unsigned i = 0; i < kMaxBurst; ++i) {
-            burst[i] = {stream + pos * kSlotBytes, frame_bytes, frame_bytes, now};
+            burst[i] = {stream + pos * slot_bytes, frame_bytes, frame_bytes, now};
             pos = pos + 1 == stream_len ? 0 : pos + 1;
         }
         table.process(burst, kMaxBurst, 0, out);
         table.expire(now, out);
-        records += out.count;
+        records += records_in(out);
         out.count = 0;
         now += kMaxBurst * kNsPerPacket;
     }
@@ -137,8 +162,17 @@ std::uint64_t run(FlowTable& table, std::uint8_t* stream, std::size_t stream_len
 
 void run_case(const Case& c, const Options& o, double hz) {
     std::mt19937_64 rng(42);
-    const auto base = pktgen::base_frame(c.ipv6, c.tcp);
+    auto base = pktgen::base_frame(c.ipv6, c.tcp);
+    std::size_t inner = 0;
+    if (c.vxlan) {
+        const std::size_t unencapsulated = base.size();
+        base = pktgen::encapsulate(base,
+                                   pktgen::Tunnel{.kind = pktgen::Tunnel::Kind::vxlan, .id = 100});
+        inner = base.size() - unencapsulated;
+    }
     const auto frame_bytes = static_cast<std::uint32_t>(base.size());
+    // One frame per cache line (two for a tunnel's), as mbufs hold them.
+    const std::size_t slot_bytes = (frame_bytes + 63) & ~std::size_t{63};
     const bool flood = c.distribution == "new-flow-flood";
     // Room for the active flows at 80% load, so the steady cases do not evict.
     const std::uint32_t capacity = flood ? c.flows : c.flows / 4 * 5;
@@ -156,24 +190,31 @@ void run_case(const Case& c, const Options& o, double hz) {
     auto out = std::make_unique<RecordBuffer>();
     if (o.database != nullptr) table->identify_applications(appid::identification(*o.scratch));
     Metadata metadata(o, *table);
+    Dedup dedup(o, *table);
 
     // Warm-up: every flow once, so the table holds c.flows active flows.
-    HugeArray<std::uint8_t> warm(std::size_t{c.flows} * kSlotBytes);
+    HugeArray<std::uint8_t> warm(std::size_t{c.flows} * slot_bytes);
     for (std::uint32_t f = 0; f < c.flows; ++f)
-        pktgen::write_frame(&warm[std::size_t{f} * kSlotBytes], base, f);
+        pktgen::write_frame(&warm[std::size_t{f} * slot_bytes], base, f, inner);
     std::uint64_t now = 1'700'000'000'000'000'000ull;
     std::size_t pos = 0;
-    run(*table, warm.get(), c.flows, frame_bytes, c.flows, now, pos, *out);
+    run(*table, warm.get(), c.flows, slot_bytes, frame_bytes, c.flows, now, pos, *out);
 
     // The measured stream: drawn flows, or for the flood a new flow every packet.
-    HugeArray<std::uint8_t> stream(stream_len * kSlotBytes);
+    HugeArray<std::uint8_t> stream(stream_len * slot_bytes);
     if (flood) {
         for (std::size_t i = 0; i < stream_len; ++i)
-            pktgen::write_frame(&stream[i * kSlotBytes], base, std::uint64_t{c.flows} + i);
+            pktgen::write_frame(&stream[i * slot_bytes], base, std::uint64_t{c.flows} + i, inner);
     } else {
         const auto ids = pktgen::draw_flows(c.distribution == "zipf", c.flows, stream_len, rng);
         for (std::size_t i = 0; i < stream_len; ++i)
-            pktgen::write_frame(&stream[i * kSlotBytes], base, ids[i]);
+            pktgen::write_frame(&stream[i * slot_bytes], base, ids[i], inner);
+    }
+    // Each frame's last 4 bytes (payload or padding) are its index: no two frames are the
+    // same, as no two packets of a flow are on a link, and --deduplicate drops none.
+    for (std::size_t i = 0; i < stream_len; ++i) {
+        const auto index = static_cast<std::uint32_t>(i);
+        std::memcpy(&stream[i * slot_bytes + frame_bytes - 4], &index, 4);
     }
     // Several runs of the same stream; the median is reported, with the spread.
     struct Run {
@@ -188,7 +229,8 @@ void run_case(const Case& c, const Options& o, double hz) {
         const std::uint64_t packets_before = table->counters().packets;
         const auto t0 = Clock::now();
         const std::uint64_t c0 = __rdtsc();
-        records += run(*table, stream.get(), stream_len, frame_bytes, measured, now, pos, *out);
+        records += run(*table, stream.get(), stream_len, slot_bytes, frame_bytes, measured, now,
+                       pos, *out);
         const std::uint64_t c1 = __rdtsc();
         const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
         const auto packets = static_cast<double>(table->counters().packets - packets_before);
@@ -202,7 +244,8 @@ void run_case(const Case& c, const Options& o, double hz) {
         "\"packets\": %llu, \"mpps\": %.2f, \"cycles_per_packet\": %.1f, \"runs\": %zu, "
         "\"mpps_min\": %.2f, \"mpps_max\": %.2f, \"table_capacity\": %llu, \"active_flows\": %llu, "
         "\"evictions\": %llu, \"records\": %llu, \"identification\": %s, "
-        "\"application_scans\": %llu, \"decapsulation\": %s, \"tsc_ghz\": %.3f%s}\n",
+        "\"application_scans\": %llu, \"decapsulation\": %s, \"duplicates\": %llu, "
+        "\"tsc_ghz\": %.3f%s}\n",
         c.name.c_str(), c.flows, frame_bytes + 4, c.distribution.c_str(),
         static_cast<unsigned long long>(measured), median.mpps, median.cycles_per_packet,
         runs.size(), runs.front().mpps, runs.back().mpps,
@@ -211,8 +254,10 @@ void run_case(const Case& c, const Options& o, double hz) {
         static_cast<unsigned long long>(after.evictions - before.evictions),
         static_cast<unsigned long long>(records), o.database != nullptr ? "true" : "false",
         static_cast<unsigned long long>(after.application_scans - before.application_scans),
-        o.decapsulation ? "true" : "false", hz / 1e9,
-        c.distribution == "zipf" ? ", \"zipf_exponent\": 1.0" : "");
+        o.decapsulation ? "true" : "false",
+        static_cast<unsigned long long>(after.ignored_packets[kDuplicate] -
+                                        before.ignored_packets[kDuplicate]),
+        hz / 1e9, c.distribution == "zipf" ? ", \"zipf_exponent\": 1.0" : "");
     std::fflush(stdout);
 }
 
@@ -247,13 +292,6 @@ bool load_capture(const std::string& path, Capture& c) {
 
 // Meters a capture as a trace replay does: its own times, expiry after each burst, every flow
 // flushed at the end; the packets are in memory beforehand, so only the metering is timed.
-// Records are counted without their extensions.
-std::uint64_t records_in(const RecordBuffer& out) {
-    std::uint64_t n = 0;
-    for (std::uint32_t i = 0; i < out.count; i += unit_slots(out.records[i])) ++n;
-    return n;
-}
-
 int run_capture(const Options& o, double hz) {
     Capture capture;
     if (!load_capture(o.capture, capture)) return 1;
@@ -276,6 +314,7 @@ int run_capture(const Options& o, double hz) {
             memory.get(), random_hash_key());
         if (o.database != nullptr) table->identify_applications(appid::identification(*o.scratch));
         Metadata metadata(o, *table);
+        Dedup dedup(o, *table);
         records = 0;
         const auto t0 = Clock::now();
         const std::uint64_t c0 = __rdtsc();
@@ -388,21 +427,25 @@ void run_memory(const Options& o, double hz) {
 
 void usage(FILE* out) {
     std::fprintf(out,
-                 "usage: sluice-bench [--quick] [--cpu N] [--repeat N] [--case SUBSTRING]\n"
+                 "usage: sluice-bench [--quick] [--cpu N] [--repeat N] [--case NAME]\n"
                  "                    [--applications FILE] [--metadata] [--capture FILE]\n"
-                 "                    [--memory] [--no-decapsulation]\n"
+                 "                    [--memory] [--no-decapsulation] [--deduplicate WINDOW]\n"
                  "Measures parser + flow table + expiry on one core with 64-byte packets built in\n"
                  "memory: Zipf and uniform popularity over 1K, 1M and 8M active flows, and a\n"
-                 "new-flow flood; then Zipf over 1M IPv6 flows (66-byte packets), and over 1M TCP\n"
-                 "flows (ACKs, what --metadata's TCP health reads). Each case runs\n"
+                 "new-flow flood; then Zipf over 1M IPv6 flows (66-byte packets), over 1M TCP\n"
+                 "flows (ACKs, what --metadata's TCP health reads) and over 1M flows inside\n"
+                 "VXLAN (114-byte packets, what decapsulation costs). Each case runs\n"
                  "--repeat times (5; 3 with --quick) and reports the median. --quick runs each\n"
-                 "case briefly (under a minute in all).\n"
+                 "case briefly (under a minute in all). --case NAME runs the case of that name,\n"
+                 "or every case whose name holds NAME.\n"
                  "--applications FILE turns application identification on with the signatures\n"
                  "of FILE (512 bytes of the first 4 payload packets of each direction).\n"
                  "--metadata turns metadata extraction on ([metadata]'s defaults: TLS, QUIC, HTTP\n"
                  "and DNS in the first 4 payload packets of each direction, and TCP health).\n"
                  "--no-decapsulation takes no packet out of a tunnel ([flow] decapsulate = []);\n"
                  "by default every tunnel is, as [flow]'s defaults say.\n"
+                 "--deduplicate WINDOW compares every packet with those of the last WINDOW\n"
+                 "(\"100us\"), as [[port]] deduplicate does; the built-in cases repeat none.\n"
                  "--capture FILE meters the packets of a capture (pcap or pcapng) instead, read\n"
                  "into memory first, in their own time, with a table of 1M flows and a flush at\n"
                  "the end, as sluice pcap's worker would without reading the file.\n"
@@ -424,9 +467,10 @@ int main(int argc, char** argv) {
                                      {"memory", no_argument, nullptr, 'm'},
                                      {"metadata", no_argument, nullptr, 'M'},
                                      {"no-decapsulation", no_argument, nullptr, 'D'},
+                                     {"deduplicate", required_argument, nullptr, 'u'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:p:mMDh", options, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:p:mMDu:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'q': o.quick = true; break;
             case 'c': o.cpu = std::atoi(optarg); break;
@@ -437,6 +481,18 @@ int main(int argc, char** argv) {
             case 'm': o.memory = true; break;
             case 'M': o.metadata = true; break;
             case 'D': o.decapsulation = false; break;
+            case 'u': {
+                const auto window = config::parse_duration(optarg);
+                if (!window.value || window.value->count() <= 0 ||
+                    static_cast<std::uint64_t>(window.value->count()) >
+                        Deduplicator::kMaxWindowNs) {
+                    std::fprintf(stderr, "sluice-bench: --deduplicate %s: from 1ns to 10ms\n",
+                                 optarg);
+                    return 2;
+                }
+                o.deduplicate_ns = static_cast<std::uint64_t>(window.value->count());
+                break;
+            }
             case 'h': usage(stdout); return 0;
             default: usage(stderr); return 2;
         }
@@ -478,8 +534,12 @@ int main(int argc, char** argv) {
         {"new-flow-flood-1M", "new-flow-flood", 1'000'000},
         {"zipf-1M-ipv6", "zipf", 1'000'000, true},
         {"zipf-1M-tcp", "zipf", 1'000'000, false, true},
+        {"zipf-1M-vxlan", "zipf", 1'000'000, false, false, true},
     };
+    // A case named exactly, or every case whose name holds the substring.
+    const bool exact = std::any_of(std::begin(cases), std::end(cases),
+                                   [&](const Case& c) { return c.name == o.only; });
     for (const auto& c : cases)
-        if (o.only.empty() || c.name.find(o.only) != std::string::npos) run_case(c, o, hz);
+        if (exact ? c.name == o.only : c.name.find(o.only) != std::string::npos) run_case(c, o, hz);
     return 0;
 }

@@ -43,6 +43,7 @@ struct Options {
     unsigned l7 = 0;             // conversations whose metadata the records carry
     unsigned tcp_health = 0;     // TCP conversations with retransmissions, reordering, ...
     bool tunnels = false;        // the conversations sent through tunnels of every kind
+    unsigned duplicates = 0;     // every Nth frame sent again, microseconds later
     std::uint32_t linktype = 1;  // the pcap LINKTYPE the frames are written with
     CaptureFormat format = CaptureFormat::pcap;
 };
@@ -58,6 +59,7 @@ struct Event {
     Packet packet;
     std::vector<std::uint8_t> raw;  // a frame written as it is (--hostile), instead of packet
     int conversation = -1;          // --tunnels: the conversation of the first flows it is of
+    bool copy = false;              // --duplicates: the second copy of a frame
 };
 
 // The biflow record Sluice must produce for a conversation of the trace, when no timeout ends
@@ -154,7 +156,7 @@ void usage(FILE* out) {
     std::fprintf(out,
                  "usage: sluice-tracegen --out FILE [--flows N] [--seed N] [--spread SECONDS]\n"
                  "                       [--long-flow] [--applications FILE] [--l7 N] [--hostile]\n"
-                 "                       [--tcp-health N] [--tunnels]\n"
+                 "                       [--tcp-health N] [--tunnels] [--duplicates N]\n"
                  "                       [--link NAME] [--format pcap|pcapng] [--expect FILE]\n"
                  "Writes N conversations (half TCP, a third UDP, the rest ICMP echo; 30%% IPv6)\n"
                  "to FILE and prints their totals as JSON: packets, ip_octets, flows. TCP\n"
@@ -185,6 +187,10 @@ void usage(FILE* out) {
                  "with a key, NVGRE (Ethernet in GRE), ERSPAN II and III, VXLAN, Geneve, GTP-U\n"
                  "and IP in IP, between endpoints 198.18.x.y (or fd00::x:y every third) and with\n"
                  "an id of their own; totals and --expect are the conversations inside.\n"
+                 "--duplicates N sends every Nth frame again, 1 to 50 us after it, as a SPAN\n"
+                 "of both directions of two ports does; totals and --expect are without the\n"
+                 "copies, counted apart as duplicates and duplicate_ip_octets (a tunnel's: the\n"
+                 "outer packet's).\n"
                  "--link writes the same packets behind another link layer: ethernet (the\n"
                  "default), sll, sll2 (Linux cooked, tcpdump -i any), raw (raw IP), null, loop\n"
                  "(BSD loopback), ppp, ppp-hdlc or chdlc (Cisco HDLC).\n"
@@ -847,6 +853,15 @@ int run(const Options& o) {
     if (o.tcp_health != 0) tcp_health_conversations(o, events, expected);
     for (Expected& e : expected) e.finish();
     if (o.hostile) hostile_frames(o, events);
+    if (o.duplicates != 0) {
+        const std::size_t originals = events.size();
+        for (std::size_t i = o.duplicates - 1; i < originals; i += o.duplicates) {
+            Event copy = events[i];
+            copy.time_ns += (1 + i % 50) * 1000;
+            copy.copy = true;
+            events.push_back(std::move(copy));
+        }
+    }
     if (!o.expect.empty()) {
         std::FILE* f = std::fopen(o.expect.c_str(), "w");
         if (f == nullptr) throw std::runtime_error("cannot create " + o.expect);
@@ -857,29 +872,39 @@ int run(const Options& o) {
     std::stable_sort(events.begin(), events.end(),
                      [](const Event& a, const Event& b) { return a.time_ns < b.time_ns; });
     PcapWriter pcap(o.out, o.linktype, o.format);
-    std::uint64_t ip_octets = 0;
+    std::uint64_t ip_octets = 0, duplicates = 0, duplicate_ip_octets = 0;
     for (const auto& e : events) {
+        duplicates += e.copy;
         if (!e.raw.empty()) {
             pcap.write(e.time_ns, reframe(e.raw, o.linktype));
             continue;
         }
         const auto frame = build(e.packet);
-        ip_octets += frame.size() - 14 - 4 * e.packet.vlans.size();
-        if (e.conversation >= 0) {
-            const auto& client = expected[static_cast<unsigned>(e.conversation)].record;
-            const bool from_client = std::equal(e.packet.src.begin(), e.packet.src.end(),
-                                                std::begin(client.source_address));
-            pcap.write(e.time_ns,
-                       reframe(encapsulate(frame, tunnel_of(static_cast<unsigned>(e.conversation),
-                                                            from_client)),
-                               o.linktype));
+        const std::size_t ip_length = frame.size() - 14 - 4 * e.packet.vlans.size();
+        if (e.conversation < 0) {
+            (e.copy ? duplicate_ip_octets : ip_octets) += ip_length;
+            pcap.write(e.time_ns, reframe(frame, o.linktype));
             continue;
         }
-        pcap.write(e.time_ns, reframe(frame, o.linktype));
+        const auto& client = expected[static_cast<unsigned>(e.conversation)].record;
+        const bool from_client =
+            std::equal(e.packet.src.begin(), e.packet.src.end(), std::begin(client.source_address));
+        const auto outer =
+            encapsulate(frame, tunnel_of(static_cast<unsigned>(e.conversation), from_client));
+        // A copy is ignored before it is metered: its IP octets are the outer packet's.
+        if (e.copy)
+            duplicate_ip_octets += outer.size() - 14;
+        else
+            ip_octets += ip_length;
+        pcap.write(e.time_ns, reframe(outer, o.linktype));
     }
-    std::printf("{\"file\": \"%s\", \"packets\": %llu, \"ip_octets\": %llu, \"flows\": %u}\n",
-                o.out.c_str(), static_cast<unsigned long long>(pcap.packets()),
-                static_cast<unsigned long long>(ip_octets), static_cast<unsigned>(expected.size()));
+    std::printf(
+        "{\"file\": \"%s\", \"packets\": %llu, \"ip_octets\": %llu, \"flows\": %u, "
+        "\"duplicates\": %llu, \"duplicate_ip_octets\": %llu}\n",
+        o.out.c_str(), static_cast<unsigned long long>(pcap.packets() - duplicates),
+        static_cast<unsigned long long>(ip_octets), static_cast<unsigned>(expected.size()),
+        static_cast<unsigned long long>(duplicates),
+        static_cast<unsigned long long>(duplicate_ip_octets));
     return 0;
 }
 
@@ -898,12 +923,13 @@ int main(int argc, char** argv) {
                                      {"l7", required_argument, nullptr, '7'},
                                      {"tcp-health", required_argument, nullptr, 'T'},
                                      {"tunnels", no_argument, nullptr, 'U'},
+                                     {"duplicates", required_argument, nullptr, 'D'},
                                      {"link", required_argument, nullptr, 'L'},
                                      {"format", required_argument, nullptr, 'F'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
     for (int opt;
-         (opt = getopt_long(argc, argv, "o:n:s:d:e:la:7:T:UHL:F:h", options, nullptr)) != -1;) {
+         (opt = getopt_long(argc, argv, "o:n:s:d:e:la:7:T:UD:HL:F:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'o': o.out = optarg; break;
             case 'n': o.flows = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
@@ -914,6 +940,9 @@ int main(int argc, char** argv) {
             case 'a': o.applications = optarg; break;
             case 'H': o.hostile = true; break;
             case 'U': o.tunnels = true; break;
+            case 'D':
+                o.duplicates = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10));
+                break;
             case '7': o.l7 = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
             case 'T':
                 o.tcp_health = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10));

@@ -51,7 +51,7 @@ void usage(FILE* out) {
         "       sluice pcap CAPTURE [--to HOST:PORT|PATH] [--transport udp|tcp|tls|file]\n"
         "                   [--protocol ipfix|netflow9|netflow5] [--records biflow|uniflow]\n"
         "                   [--ca-file FILE] [--config FILE] [--print-records]\n"
-        "                   [--summary FILE]\n"
+        "                   [--deduplicate WINDOW] [--summary FILE]\n"
         "  run    start sluice-dataplane and sluice-control with one configuration;\n"
         "         Ctrl-C or SIGTERM stops both\n"
         "  pcap   meter a capture (pcap or pcapng) into flow records and export them to one\n"
@@ -72,6 +72,9 @@ void usage(FILE* out) {
         "                           RFC 5103) or uniflow (one record per direction, for\n"
         "                           collectors such as pmacct that read no reverse fields)\n"
         "      --print-records      pcap: every record on stdout, one line of JSON each\n"
+        "      --deduplicate WINDOW pcap: drop a frame with the same bytes as one within\n"
+        "                           WINDOW before it (a SPAN's second copy, up to 10ms:\n"
+        "                           \"100us\"), counted as ignored (duplicate)\n"
         "      --summary FILE       the final accounting as JSON, written when it stops\n"
         "  -V, --version            print the version and exit\n");
 }
@@ -431,6 +434,7 @@ struct PcapOptions {
     std::optional<std::string> config;
     bool print_records = false;
     std::string summary;
+    config::Duration deduplicate{0};  // the capture port's [[port]] deduplicate
 };
 
 // The configuration `sluice pcap` runs with: the defaults, with what the user's file gives
@@ -471,6 +475,7 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& r
     // reads the file itself (pcap or pcapng).
     config::Port port;
     port.capture = fs::absolute(o.trace).string();
+    port.deduplicate = o.deduplicate;
     c.ports = {port};
     c.dataplane.worker_cores.cpus.resize(1);
     // The configuration's settings for a collector of this transport (mtu, timestamps, ...).
@@ -555,7 +560,7 @@ bool choice(const std::array<std::pair<std::string_view, E>, N>& names, const ch
 
 int pcap_main(int argc, char** argv) {
     PcapOptions o;
-    enum { kTransport = 256, kRecords, kProtocol, kCaFile, kPrintRecords, kSummary };
+    enum { kTransport = 256, kRecords, kProtocol, kCaFile, kPrintRecords, kSummary, kDeduplicate };
     static const option options[] = {{"config", required_argument, nullptr, 'c'},
                                      {"to", required_argument, nullptr, 't'},
                                      {"transport", required_argument, nullptr, kTransport},
@@ -564,6 +569,7 @@ int pcap_main(int argc, char** argv) {
                                      {"ca-file", required_argument, nullptr, kCaFile},
                                      {"print-records", no_argument, nullptr, kPrintRecords},
                                      {"summary", required_argument, nullptr, kSummary},
+                                     {"deduplicate", required_argument, nullptr, kDeduplicate},
                                      {nullptr, 0, nullptr, 0}};
     optind = 2;
     for (int opt; (opt = getopt_long(argc, argv, "c:t:", options, nullptr)) != -1;) {
@@ -582,6 +588,16 @@ int pcap_main(int argc, char** argv) {
             case kProtocol:
                 if (!choice(config::kProtocols, "--protocol", o.protocol)) return 2;
                 break;
+            case kDeduplicate: {
+                const auto window = config::parse_duration(optarg);
+                if (!window.value || *window.value > std::chrono::milliseconds(10)) {
+                    SLUICE_ERROR("--deduplicate %s: %s", optarg,
+                                 window.value ? "at most 10ms" : window.error.c_str());
+                    return 2;
+                }
+                o.deduplicate = *window.value;
+                break;
+            }
             default: usage(stderr); return 2;
         }
     }

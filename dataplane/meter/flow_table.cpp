@@ -443,6 +443,10 @@ void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port
     // themselves would be loaded and stored for every packet.
     std::uint64_t octets = 0, metered = 0, metered_octets = 0;
     for (unsigned i = 0; i < n; ++i) octets += packets[i].frame_length;
+    // The burst's fingerprints first, independent of each other, their buckets fetched while
+    // the pipeline runs; each frame is compared in order as it is parsed.
+    if (dedup_ != nullptr) [[unlikely]]
+        for (unsigned i = 0; i < n; ++i) pending[i].fingerprint = dedup_->fingerprint(packets[i]);
     // A software pipeline over the burst: packet t is parsed and its buckets fetched while
     // packet t - kLagMatch has its tags matched and entry fetched, and packet
     // t - kLagMatch - kLagUpdate is updated, so each fetch has time to arrive before its use.
@@ -472,12 +476,14 @@ inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, TunnelInfo&
     if (next != nullptr) __builtin_prefetch(next + 14);
     const ParseResult r = parse(p.data, p.length, p.frame_length, link, p.time_ns, fragments_,
                                 config_.decapsulation, q.info, tunnel);
-    q.metered = r.metered();
-    if (!r.metered()) {
-        const auto reason = static_cast<unsigned>(r.reason());
+    const bool repeated =
+        r.metered() && dedup_ != nullptr && dedup_->repeated(q.fingerprint, p.time_ns);
+    q.metered = r.metered() && !repeated;
+    if (!q.metered) {
+        const auto reason = static_cast<unsigned>(repeated ? IgnoreReason::duplicate : r.reason());
         ++counters_.ignored_packets[reason];
         counters_.ignored_octets[reason] += p.frame_length;
-        if (carries_ip(r.reason()) || q.info.tunnel_depth != 0)
+        if (r.metered() || carries_ip(r.reason()) || q.info.tunnel_depth != 0)
             counters_.ignored_ip_octets += p.frame_length - q.info.l3_offset;
         return;
     }

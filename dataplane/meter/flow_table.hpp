@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "dataplane/meter/dedup.hpp"
 #include "dataplane/meter/fragments.hpp"
 #include "dataplane/meter/hash.hpp"
 #include "dataplane/meter/identify.hpp"
@@ -179,6 +180,10 @@ public:
         inspecting_ = identification_.classify != nullptr || metadata_.inspect != nullptr;
     }
 
+    // Drops the second copy of a frame within `d`'s window from now on, counted as ignored
+    // (`duplicate`); null: none (the default).
+    void deduplicate(Deduplicator* d) { dedup_ = d; }
+
     // New timeouts, from the next packet on (a reload).
     void set_timeouts(std::uint64_t idle_ns, std::uint64_t active_ns, std::uint64_t grace_ns);
 
@@ -209,7 +214,8 @@ private:
     struct Pending {
         PacketInfo info;
         Bucket* bucket[2];
-        std::uint32_t candidates;  // tag matches: bucket[0] in bits 0-15, bucket[1] in 16-31
+        std::uint32_t candidates;   // tag matches: bucket[0] in bits 0-15, bucket[1] in 16-31
+        std::uint64_t fingerprint;  // with deduplication: the frame's
         std::uint16_t tag;
         bool metered;
     };
@@ -254,13 +260,13 @@ private:
     Bucket* table_;
     TcpHealth* health_;    // null: TCP health off
     FlowTunnel* tunnels_;  // null: no decapsulation
+    Deduplicator* dedup_ = nullptr;
     std::uint32_t buckets_;
     HashKey key_;
     MeterCounters counters_;
     std::uint64_t sweep_period_ns_;
-    std::uint64_t sweep_rate_;
-    std::uint32_t idle_seen_;  // idle_timeout_ns >> kSeenShift  // bucket visits per ns, in 1/2^48
-                               // of a bucket
+    std::uint64_t sweep_rate_;  // bucket visits per ns, in 1/2^48 of a bucket
+    std::uint32_t idle_seen_;   // idle_timeout_ns >> kSeenShift
     std::uint32_t sweep_cursor_ = 0;
     std::uint64_t sweep_last_ns_ = 0;
     std::uint64_t sweep_credit_ = 0;  // bucket visits owed, in 1/2^16 of a bucket

@@ -92,7 +92,7 @@ struct PacketInfo {
     std::uint16_t ip_length;            // IPv4 total length, IPv6 payload length + 40
     std::uint16_t payload_offset;       // first byte after the L4 header
     std::uint16_t payload_length;       // bytes of L4 payload inside the frame
-    std::uint16_t l3_offset;            // of an ignored packet with an IP header: where it begins
+    std::uint16_t l3_offset;            // where its (outermost) IP header begins
     std::uint16_t wire_payload_length;  // of the L4 payload as sent (a capture may cut it)
     std::uint32_t tcp_seq;              // TCP: the sequence number of its first byte
     std::uint16_t tcp_window;           // TCP: the window it advertises (unscaled)

@@ -398,11 +398,9 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
         return ignore(IgnoreReason::non_ip);
     }
 
-    // L3. An ignored packet from here on had an IP header: where it began gives its IP octets.
-    const auto ignore_ip = [&out, off](IgnoreReason r) {
-        out.l3_offset = static_cast<std::uint16_t>(off);
-        return ignore(r);
-    };
+    // L3. Where the IP header begins gives the IP octets of a packet ignored from here on (or
+    // dropped as a duplicate).
+    out.l3_offset = static_cast<std::uint16_t>(off);
     const std::uint8_t* ip = data + off;
     const std::uint32_t avail = length - off;              // bytes that can be read
     const std::uint32_t frame_avail = frame_length - off;  // bytes the frame carries
@@ -414,12 +412,12 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
     FragmentMap::Id frag_id{};
 
     if (ip_version == 4) {
-        if (avail < 20) return ignore_ip(IgnoreReason::truncated_l3);
-        if ((ip[0] >> 4) != 4) return ignore_ip(IgnoreReason::bad_ip_version);
+        if (avail < 20) return ignore(IgnoreReason::truncated_l3);
+        if ((ip[0] >> 4) != 4) return ignore(IgnoreReason::bad_ip_version);
         const std::uint32_t header = (ip[0] & 0x0fu) * 4;
         const std::uint32_t total = be16(ip + 2);
-        if (header < 20 || header > total) return ignore_ip(IgnoreReason::bad_header_length);
-        if (total > frame_avail) return ignore_ip(IgnoreReason::bad_total_length);
+        if (header < 20 || header > total) return ignore(IgnoreReason::bad_header_length);
+        if (total > frame_avail) return ignore(IgnoreReason::bad_total_length);
         protocol = ip[9];
         out.ttl = ip[8];
         out.ip_length = static_cast<std::uint16_t>(total);
@@ -437,10 +435,10 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
         l4 = header;
         ip_end = total;
     } else {
-        if (avail < 40) return ignore_ip(IgnoreReason::truncated_l3);
-        if ((ip[0] >> 4) != 6) return ignore_ip(IgnoreReason::bad_ip_version);
+        if (avail < 40) return ignore(IgnoreReason::truncated_l3);
+        if ((ip[0] >> 4) != 6) return ignore(IgnoreReason::bad_ip_version);
         const std::uint32_t total = 40u + be16(ip + 4);
-        if (total > frame_avail) return ignore_ip(IgnoreReason::bad_total_length);
+        if (total > frame_avail) return ignore(IgnoreReason::bad_total_length);
         out.ttl = ip[7];
         out.ip_length = static_cast<std::uint16_t>(total > 0xffff ? 0xffff : total);
         ip_end = total;
@@ -449,8 +447,8 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
         for (unsigned n = 0; protocol == kHopByHop || protocol == kRouting ||
                              protocol == kDestOpts || protocol == kFragment || protocol == kAh;
              ++n) {
-            if (n >= kMaxIpv6Extensions) return ignore_ip(IgnoreReason::too_many_ipv6_extensions);
-            if (std::min(ip_end, avail) < l4 + 8) return ignore_ip(IgnoreReason::truncated_l3);
+            if (n >= kMaxIpv6Extensions) return ignore(IgnoreReason::too_many_ipv6_extensions);
+            if (std::min(ip_end, avail) < l4 + 8) return ignore(IgnoreReason::truncated_l3);
             const std::uint8_t next = ip[l4];
             if (protocol == kFragment) {
                 const std::uint16_t frag = be16(ip + l4 + 2);
@@ -471,7 +469,7 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
             protocol = next;
             if (later_fragment) break;  // what follows is the middle of the payload
         }
-        if (l4 > ip_end) return ignore_ip(IgnoreReason::truncated_l3);
+        if (l4 > ip_end) return ignore(IgnoreReason::truncated_l3);
     }
 
     const std::uint8_t* src = ip + (ip_version == 4 ? 12 : 8);
@@ -502,17 +500,17 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
     // What of the L4 header and payload can be read: the IP packet, within the readable bytes.
     const std::uint8_t* l4p = ip + l4;
     const std::uint32_t limit = std::min(ip_end, avail);
-    if (l4 > limit) return ignore_ip(IgnoreReason::truncated_l4);
+    if (l4 > limit) return ignore(IgnoreReason::truncated_l4);
     const std::uint32_t l4_avail = limit - l4;
     std::uint16_t sport = 0, dport = 0;
     std::uint32_t l4_header = 0;
     bool maybe_tunnel = false;
     switch (protocol) {
         case kTcp:
-            if (l4_avail < 20) return ignore_ip(IgnoreReason::truncated_l4);
+            if (l4_avail < 20) return ignore(IgnoreReason::truncated_l4);
             l4_header = (l4p[12] >> 4) * 4u;
-            if (l4_header < 20) return ignore_ip(IgnoreReason::bad_l4_header);
-            if (l4_header > l4_avail) return ignore_ip(IgnoreReason::truncated_l4);
+            if (l4_header < 20) return ignore(IgnoreReason::bad_l4_header);
+            if (l4_header > l4_avail) return ignore(IgnoreReason::truncated_l4);
             sport = be16(l4p);
             dport = be16(l4p + 2);
             out.tcp_flags = l4p[13];
@@ -523,7 +521,7 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
         case kUdp:
         case kSctp:
             l4_header = protocol == kUdp ? 8 : 12;
-            if (l4_avail < l4_header) return ignore_ip(IgnoreReason::truncated_l4);
+            if (l4_avail < l4_header) return ignore(IgnoreReason::truncated_l4);
             sport = be16(l4p);
             dport = be16(l4p + 2);
             // Its port's low 6 bits in the mask of the tunnels' ports: maybe a tunnel's.
@@ -531,7 +529,7 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
             break;
         case kIcmp:
         case kIcmpv6:
-            if (l4_avail < 4) return ignore_ip(IgnoreReason::truncated_l4);
+            if (l4_avail < 4) return ignore(IgnoreReason::truncated_l4);
             l4_header = l4_avail < 8 ? l4_avail : 8;
             dport = icmp_type_code(l4p[0], l4p[1], protocol == kIcmpv6);
             break;
@@ -544,7 +542,7 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
     // headers may be in another one.
     if (maybe_tunnel && !first_fragment) [[unlikely]] {
         const Inner in = inside_tunnel(l4p, l4_avail, protocol, dport, decap);
-        if (in.kind == Inner::truncated) return ignore_ip(IgnoreReason::truncated_tunnel);
+        if (in.kind == Inner::truncated) return ignore(IgnoreReason::truncated_tunnel);
         if (in.kind != Inner::none) {
             // What is inside is read as far as the outer IP packet goes.
             const auto at = static_cast<std::uint32_t>(l4p - data);

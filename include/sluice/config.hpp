@@ -149,6 +149,9 @@ struct Port {
     std::uint16_t mtu = 1500;
     bool promiscuous = true;
     RssMode rss = RssMode::ip;
+    // A frame with the same bytes as one this port delivered this long before is a SPAN's
+    // second copy: dropped, counted as ignored (`duplicate`). 0: off.
+    Duration deduplicate{0};
 
     // The DPDK device name: a PCI address, or a vdev string up to its first comma.
     std::string_view device_name() const;

@@ -32,7 +32,8 @@ namespace sluice {
     X(bad_l4_header, "the TCP data offset is below 20 bytes")                                   \
     X(too_many_ipv6_extensions, "more than eight IPv6 extension headers")                       \
     X(truncated_tunnel, "the frame ends inside a GRE, ERSPAN, VXLAN, Geneve or GTP-U header")   \
-    X(tunnel_too_deep, "inside more tunnels than [flow] tunnel_depth")
+    X(tunnel_too_deep, "inside more tunnels than [flow] tunnel_depth")                          \
+    X(duplicate, "the same bytes as a frame the port delivered within [[port]] deduplicate")
 
 enum class IgnoreReason : std::uint8_t {
 #define SLUICE_X(name, help) name,

@@ -15,7 +15,7 @@
 namespace sluice::shm {
 
 // Bumped whenever a layout below changes; a control of another layout refuses to attach.
-inline constexpr std::uint32_t kStatsLayoutVersion = 5;
+inline constexpr std::uint32_t kStatsLayoutVersion = 6;
 inline constexpr std::uint32_t kStatsMagic = 0x534c5354;  // "SLST"
 
 inline constexpr unsigned kMaxPorts = 32;

@@ -68,6 +68,7 @@ void visit(V& v, Port& p) {
     v.integer("mtu", p.mtu, 68, 16000);
     v.boolean("promiscuous", p.promiscuous);
     v.choice("rss", p.rss, kRssModes);
+    v.duration("deduplicate", p.deduplicate, 0s, 10ms);
 }
 
 template <typename V>

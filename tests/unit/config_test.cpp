@@ -176,6 +176,14 @@ TEST(ConfigErrors, OutOfRangeNamesTheRange) {
     EXPECT_EQ(errors_of(std::string(kPort) + "[dataplane]\nhugepage_memory = \"1MiB\"\n"),
               std::vector<std::string>{"test.toml:4:19: dataplane.hugepage_memory: expected a "
                                        "size from 64MiB to 4TiB, found \"1MiB\""});
+    EXPECT_EQ(errors_of(std::string(kPort) + "deduplicate = \"20ms\"\n"),
+              std::vector<std::string>{"test.toml:3:15: port[1].deduplicate: expected a duration "
+                                       "from 0s to 10ms, found \"20ms\""});
+}
+
+TEST(Config, APortDeduplicatesWithinItsWindow) {
+    EXPECT_EQ(loads(kPort).ports[0].deduplicate, 0s) << "off unless asked";
+    EXPECT_EQ(loads(std::string(kPort) + "deduplicate = \"100us\"\n").ports[0].deduplicate, 100us);
 }
 
 TEST(ConfigErrors, BadDurationSaysWhy) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -384,6 +385,32 @@ TEST_F(Table, APacketIgnoredInsideATunnelCountsItsOuterIpOctets) {
     const MeterCounters& c = table_->counters();
     EXPECT_EQ(c.ignored_packets[static_cast<unsigned>(IgnoreReason::non_ip)], 1u);
     EXPECT_EQ(c.ignored_ip_octets, frame.size() - 14);
+}
+
+TEST_F(Table, ASpansSecondCopyIsIgnoredAsDuplicateWithItsIpOctets) {
+    std::unique_ptr<void, decltype(&std::free)> memory(
+        std::aligned_alloc(64, Deduplicator::memory_size(100 * kUs)), &std::free);
+    std::memset(memory.get(), 0, Deduplicator::memory_size(100 * kUs));
+    Deduplicator dedup(100 * kUs, memory.get(), kHashKey);
+    table_->deduplicate(&dedup);
+    const auto frame = build(udp(1));
+    send({{udp(1), kT0}, {udp(1), kT0 + 5 * kUs}, {udp(2), kT0 + 6 * kUs}});
+    send_frame(frame, kT0 + 90 * kUs);   // a third copy
+    send_frame(frame, kT0 + 300 * kUs);  // beyond the window: a packet of its own
+    auto arp = frame;
+    arp[12] = 0x08, arp[13] = 0x06;
+    send_frame(arp, kT0 + 400 * kUs);
+    send_frame(arp, kT0 + 401 * kUs);
+    const MeterCounters& c = table_->counters();
+    EXPECT_EQ(c.ignored_packets[static_cast<unsigned>(IgnoreReason::duplicate)], 2u);
+    EXPECT_EQ(c.ignored_octets[static_cast<unsigned>(IgnoreReason::duplicate)], 2 * frame.size());
+    // A frame the parser ignores is not compared: each ARP copy is non_ip, as its original.
+    EXPECT_EQ(c.ignored_packets[static_cast<unsigned>(IgnoreReason::non_ip)], 2u);
+    EXPECT_EQ(c.ignored_ip_octets, 2 * (frame.size() - 14));
+    flush();
+    const auto r = records();
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(r[0].packets + r[1].packets, 3u);
 }
 
 TEST(FlowTableMemory, TunnelsTakeALineAFlow) {

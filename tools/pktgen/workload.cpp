@@ -11,9 +11,10 @@ namespace sluice::pktgen {
 
 // The frame of flow `id`: UDP (or TCP), addresses and ports spread over the id. IPv4 10.a.b.c to
 // 172.16.d.e; IPv6 2001:db8::a:b:c to 2001:db8:1::d:e, the same bytes at an address's end.
-void write_frame(std::uint8_t* slot, const std::vector<std::uint8_t>& base, std::uint64_t id) {
+void write_frame(std::uint8_t* slot, const std::vector<std::uint8_t>& base, std::uint64_t id,
+                 std::size_t inner) {
     std::memcpy(slot, base.data(), base.size());
-    std::uint8_t* ip = slot + 14;
+    std::uint8_t* ip = slot + inner + 14;
     const bool v6 = (ip[0] >> 4) == 6;
     std::uint8_t* src = v6 ? ip + 8 + 12 : ip + 12;
     std::uint8_t* dst = v6 ? ip + 24 + 12 : ip + 16;

@@ -16,8 +16,10 @@ inline constexpr double kZipfExponent = 1.0;
 // `tcp`: an IPv4 TCP ACK without data, padded to kFrameBytes.
 std::vector<std::uint8_t> base_frame(bool ipv6 = false, bool tcp = false);
 
-// Writes flow `id`'s frame at `slot` (base's size): addresses and ports spread over the id.
-void write_frame(std::uint8_t* slot, const std::vector<std::uint8_t>& base, std::uint64_t id);
+// Writes flow `id`'s frame at `slot` (base's size): addresses and ports spread over the id, those
+// of the frame at `inner` in base (a tunnel's: 0 for an unencapsulated frame).
+void write_frame(std::uint8_t* slot, const std::vector<std::uint8_t>& base, std::uint64_t id,
+                 std::size_t inner = 0);
 
 // `n` flow ids out of `flows`: Zipf (exponent kZipfExponent, over a random ranking of the
 // flows) or uniform.
