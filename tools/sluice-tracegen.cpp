@@ -898,13 +898,14 @@ int run(const Options& o) {
             ip_octets += ip_length;
         pcap.write(e.time_ns, reframe(outer, o.linktype));
     }
-    std::printf(
-        "{\"file\": \"%s\", \"packets\": %llu, \"ip_octets\": %llu, \"flows\": %u, "
-        "\"duplicates\": %llu, \"duplicate_ip_octets\": %llu}\n",
-        o.out.c_str(), static_cast<unsigned long long>(pcap.packets() - duplicates),
-        static_cast<unsigned long long>(ip_octets), static_cast<unsigned>(expected.size()),
-        static_cast<unsigned long long>(duplicates),
-        static_cast<unsigned long long>(duplicate_ip_octets));
+    std::printf("{\"file\": \"%s\", \"packets\": %llu, \"ip_octets\": %llu, \"flows\": %u",
+                o.out.c_str(), static_cast<unsigned long long>(pcap.packets() - duplicates),
+                static_cast<unsigned long long>(ip_octets), static_cast<unsigned>(expected.size()));
+    if (o.duplicates != 0)
+        std::printf(", \"duplicates\": %llu, \"duplicate_ip_octets\": %llu",
+                    static_cast<unsigned long long>(duplicates),
+                    static_cast<unsigned long long>(duplicate_ip_octets));
+    std::printf("}\n");
     return 0;
 }
 

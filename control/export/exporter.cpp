@@ -12,6 +12,7 @@ namespace sluice::control {
 Exporter::Exporter(const config::Config& config, ApplicationNames names, Interfaces interfaces,
                    SessionStore stores)
     : observation_domain_(config.sensor.observation_domain_id),
+      local_networks_(config.sensor.networks()),
       domain_name_(config.sensor.name),
       names_(std::move(names)),
       interfaces_(std::move(interfaces)),
@@ -21,19 +22,24 @@ Exporter::Exporter(const config::Config& config, ApplicationNames names, Interfa
 
 std::unique_ptr<CollectorGroup> Exporter::make(const config::Collector& c) {
     return std::make_unique<CollectorGroup>(c, observation_domain_, next_exporting_process_id_,
-                                            names_, domain_name_, interfaces_, stores_);
+                                            names_, domain_name_, interfaces_, stores_,
+                                            local_networks_);
 }
 
 void Exporter::reconfigure(const config::Config& config, const Reliability& reliability,
                            ApplicationNames names) {
     // New names go out with new sessions; the signatures themselves change only at a restart.
-    const bool same_domain = config.sensor.observation_domain_id == observation_domain_;
+    // A session of another domain or other local networks (other templates) is made anew.
+    const bool same_domain_and_networks =
+        config.sensor.observation_domain_id == observation_domain_ &&
+        config.sensor.networks() == local_networks_;
     observation_domain_ = config.sensor.observation_domain_id;
+    local_networks_ = config.sensor.networks();
     if (names) names_ = std::move(names);
     std::vector<std::unique_ptr<CollectorGroup>> next(config.collectors.size());
     for (std::size_t i = 0; i < config.collectors.size(); ++i) {
         auto kept = std::find_if(collectors_.begin(), collectors_.end(), [&](const auto& g) {
-            return g != nullptr && same_domain && g->config() == config.collectors[i];
+            return g != nullptr && same_domain_and_networks && g->config() == config.collectors[i];
         });
         if (kept != collectors_.end()) next[i] = std::move(*kept);
     }

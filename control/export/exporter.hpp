@@ -38,7 +38,8 @@ private:
 
     std::vector<std::unique_ptr<CollectorGroup>> collectors_;
     std::uint32_t observation_domain_ = 0;
-    std::string domain_name_;  // [sensor] name, which a reload does not change
+    std::vector<config::Network> local_networks_;  // [sensor] local_networks
+    std::string domain_name_;                      // [sensor] name, which a reload does not change
     ApplicationNames names_;
     Interfaces interfaces_;  // the ports, which a reload does not change
     SessionStore stores_;

@@ -47,12 +47,13 @@ std::size_t balance_member(const FlowRecord& r, std::size_t members) {
 CollectorGroup::CollectorGroup(const config::Collector& collector, std::uint32_t observation_domain,
                                std::uint32_t& next_exporting_process_id,
                                const ApplicationNames& names, const std::string& domain_name,
-                               const Interfaces& interfaces, const SessionStore& stores)
+                               const Interfaces& interfaces, const SessionStore& stores,
+                               const std::vector<config::Network>& local_networks)
     : config_(collector) {
     for (const config::Collector& m : collector.members())
         members_.push_back(std::make_unique<CollectorSession>(
             m, observation_domain, next_exporting_process_id++, names, nullptr, domain_name,
-            interfaces, stores.of(m.name)));
+            interfaces, stores.of(m.name), local_networks));
     shares_.resize(members_.size());
 }
 

@@ -18,7 +18,8 @@ public:
     CollectorGroup(const config::Collector& collector, std::uint32_t observation_domain,
                    std::uint32_t& next_exporting_process_id, const ApplicationNames& names,
                    const std::string& domain_name, const Interfaces& interfaces,
-                   const SessionStore& stores = {});
+                   const SessionStore& stores = {},
+                   const std::vector<config::Network>& local_networks = {});
 
     // `batch`: a batch of the rings, which a member that took it already passes over (in a
     // failover group, which any member took).

@@ -86,10 +86,12 @@ CollectorSession::CollectorSession(const config::Collector& collector,
                                    std::uint32_t observation_domain,
                                    std::uint32_t exporting_process_id, ApplicationNames names,
                                    std::unique_ptr<Channel> channel, std::string domain_name,
-                                   Interfaces interfaces, const SessionStore& store)
+                                   Interfaces interfaces, const SessionStore& store,
+                                   std::vector<config::Network> local_networks)
     : config_(collector),
       domain_(observation_domain),
       domain_name_(std::move(domain_name)),
+      local_networks_(std::move(local_networks)),
       exporting_process_id_(exporting_process_id),
       channel_(channel ? std::move(channel) : make_channel(collector)),
       precision_(precision_of(collector.timestamps)),
@@ -135,8 +137,8 @@ CollectorSession::CollectorSession(const config::Collector& collector,
         for (const Interface& i : *interfaces) if_index_[i.port_id % if_index_.size()] = i.if_index;
     metadata_groups_ = config_.metadata_groups();
     if (metadata_groups_ != 0)
-        metadata_templates_ =
-            ipfix::metadata_templates(precision_, config_.shape(), metadata_groups_);
+        metadata_templates_ = ipfix::metadata_templates(precision_, config_.shape(),
+                                                        metadata_groups_, !local_networks_.empty());
     new_builder(ipfix::MessageBuilder::kMaxSize);
     if (!config_.spool.empty()) {
         spool_ = std::make_unique<Spool>(
@@ -256,6 +258,7 @@ void CollectorSession::new_builder(std::size_t max_message) {
         case config::Protocol::ipfix:
             builder_.emplace<ipfix::MessageBuilder>(domain_, max_message, precision_,
                                                     config_.shape(), config_.metadata_groups());
+            std::get<ipfix::MessageBuilder>(builder_).set_local_networks(local_networks_);
             break;
         case config::Protocol::netflow9:
             builder_.emplace<netflow::V9Builder>(domain_, max_message);
@@ -941,7 +944,8 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
             [&](ipfix::MessageBuilder& b) {
                 b.begin(sequence_);
                 if (with_templates) {
-                    const auto data = ipfix::flow_templates(precision_, config_.records);
+                    const auto data = ipfix::flow_templates(precision_, config_.records,
+                                                            !local_networks_.empty());
                     std::array<const ipfix::Template*, 8> all{
                         data[0], data[1], &ipfix::kMeteringStatistics, &ipfix::kExportingStatistics,
                         &ipfix::kDomainName};

@@ -110,10 +110,12 @@ public:
     // `exporting_process_id` scopes this collector's Exporting Process statistics;
     // `domain_name` is sent as the observation domain's observationDomainName.
     // `interfaces`, the ports, are named to collectors and give the records' ingressInterface.
+    // With `local_networks`, IPFIX records carry flowDirection.
     CollectorSession(const config::Collector& collector, std::uint32_t observation_domain,
                      std::uint32_t exporting_process_id, ApplicationNames names = nullptr,
                      std::unique_ptr<Channel> channel = nullptr, std::string domain_name = {},
-                     Interfaces interfaces = nullptr, const SessionStore& store = {});
+                     Interfaces interfaces = nullptr, const SessionStore& store = {},
+                     std::vector<config::Network> local_networks = {});
 
     // Takes records into the buffer (a uniflow collector's: one per direction); what does not
     // fit is counted as not sent.
@@ -264,6 +266,7 @@ private:
     config::Collector config_;
     std::uint32_t domain_;
     std::string domain_name_;
+    std::vector<config::Network> local_networks_;
     std::uint32_t exporting_process_id_;
     std::unique_ptr<Channel> channel_;
     ipfix::TimePrecision precision_;

@@ -140,6 +140,7 @@ enum class Units : std::uint16_t { none = 0, octets = 2, packets = 3, microsecon
     X(notSentOctetTotalCount,       168, 0, unsigned64, 8)                                    \
     X(observationPointId,           138, 0, unsigned64, 8)                                    \
     X(biflowDirection,              239, 0, unsigned8, 1)                                     \
+    X(flowDirection,                 61, 0, unsigned8, 1)                                     \
     X(tunnelTechnology,             289, 0, string, kVariableLength)                          \
     X(observationDomainName,        300, 0, string, kVariableLength)                          \
     X(observationTimeMilliseconds,  323, 0, date_time_milliseconds, 8)                        \

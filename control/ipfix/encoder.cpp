@@ -141,23 +141,47 @@ constexpr Element kUniV4NsFields[] = SLUICE_UNIFLOW(sourceIPv4Address, destinati
 constexpr Element kUniV6NsFields[] = SLUICE_UNIFLOW(sourceIPv6Address, destinationIPv6Address,
     flowStartNanoseconds, flowEndNanoseconds);
 #undef SLUICE_UNIFLOW
+// The same with flowDirection last, for a sensor with local networks.
+#define SLUICE_WITH_DIRECTION(NAME, BASE) \
+    constexpr auto NAME = [] { \
+        std::array<Element, std::size(BASE) + 1> out{}; \
+        for (std::size_t i = 0; i < std::size(BASE); ++i) out[i] = BASE[i]; \
+        out.back() = ie::flowDirection; \
+        return out; \
+    }()
+SLUICE_WITH_DIRECTION(kDirV4MsFields, kV4MsFields);
+SLUICE_WITH_DIRECTION(kDirV6MsFields, kV6MsFields);
+SLUICE_WITH_DIRECTION(kDirV4NsFields, kV4NsFields);
+SLUICE_WITH_DIRECTION(kDirV6NsFields, kV6NsFields);
+SLUICE_WITH_DIRECTION(kDirUniV4MsFields, kUniV4MsFields);
+SLUICE_WITH_DIRECTION(kDirUniV6MsFields, kUniV6MsFields);
+SLUICE_WITH_DIRECTION(kDirUniV4NsFields, kUniV4NsFields);
+SLUICE_WITH_DIRECTION(kDirUniV6NsFields, kUniV6NsFields);
+#undef SLUICE_WITH_DIRECTION
 // clang-format on
 
 constexpr Biflow kV4Ms(kV4MsFields), kV6Ms(kV6MsFields), kV4Ns(kV4NsFields), kV6Ns(kV6NsFields);
 constexpr Biflow kUniV4Ms(kUniV4MsFields), kUniV6Ms(kUniV6MsFields), kUniV4Ns(kUniV4NsFields),
     kUniV6Ns(kUniV6NsFields);
 
-// Biflow templates 256-259, uniflow 264-267 (260-263 and 268 are the options templates below).
+// Biflow templates 256-259, uniflow 264-267 (260-263 and 268-269 are the options templates
+// below); with flowDirection, 592-599 in the same order (after the metadata templates).
+constexpr std::size_t kBases = 8;  // those without flowDirection
 const Template kTemplates[] = {
-    {256, kV4Ms.fields},    {257, kV6Ms.fields},    {258, kV4Ns.fields},    {259, kV6Ns.fields},
-    {264, kUniV4Ms.fields}, {265, kUniV6Ms.fields}, {266, kUniV4Ns.fields}, {267, kUniV6Ns.fields}};
+    {256, kV4Ms.fields},      {257, kV6Ms.fields},      {258, kV4Ns.fields},
+    {259, kV6Ns.fields},      {264, kUniV4Ms.fields},   {265, kUniV6Ms.fields},
+    {266, kUniV4Ns.fields},   {267, kUniV6Ns.fields},   {592, kDirV4MsFields},
+    {593, kDirV6MsFields},    {594, kDirV4NsFields},    {595, kDirV6NsFields},
+    {596, kDirUniV4MsFields}, {597, kDirUniV6MsFields}, {598, kDirUniV4NsFields},
+    {599, kDirUniV6NsFields}};
 constexpr std::size_t kLengthOf[] = {kV4Ms.length,    kV6Ms.length,    kV4Ns.length,
                                      kV6Ns.length,    kUniV4Ms.length, kUniV6Ms.length,
                                      kUniV4Ns.length, kUniV6Ns.length};
-const Template* const kAnnounced[][2] = {{&kTemplates[0], &kTemplates[1]},
-                                         {&kTemplates[2], &kTemplates[3]},
-                                         {&kTemplates[4], &kTemplates[5]},
-                                         {&kTemplates[6], &kTemplates[7]}};
+const Template* const kAnnounced[][2] = {
+    {&kTemplates[0], &kTemplates[1]},   {&kTemplates[2], &kTemplates[3]},
+    {&kTemplates[4], &kTemplates[5]},   {&kTemplates[6], &kTemplates[7]},
+    {&kTemplates[8], &kTemplates[9]},   {&kTemplates[10], &kTemplates[11]},
+    {&kTemplates[12], &kTemplates[13]}, {&kTemplates[14], &kTemplates[15]}};
 
 constexpr Element kMeteringStatisticsFields[] = {
     ie::observationDomainId,          ie::packetTotalCount,
@@ -262,13 +286,19 @@ struct MetadataTemplate {
 // Every base template's (by template_index) combination with an application-layer group or
 // none (kNoApplication), with TCP health or not and with the tunnel or not, by
 // base * kVariants + group * 4 + health * 2 + tunnel: ids from 272, twenty a base template
-// (the first of kNoApplication's, none of them, unused).
+// (the first of kNoApplication's, none of them, unused): 272-431 the bases without
+// flowDirection, 432-591 those with it.
 constexpr std::size_t kVariants = (kNoApplication + 1) * 4;
 const std::vector<MetadataTemplate>& metadata_table();
 
-std::size_t template_index(int ip_version, TimePrecision precision, Records shape) {
-    return (shape == Records::uniflow ? 4 : 0) + (precision == TimePrecision::nanoseconds ? 2 : 0) +
-           (ip_version == 6 ? 1 : 0);
+std::size_t template_index(int ip_version, TimePrecision precision, Records shape, bool direction) {
+    return (direction ? kBases : 0) + (shape == Records::uniflow ? 4 : 0) +
+           (precision == TimePrecision::nanoseconds ? 2 : 0) + (ip_version == 6 ? 1 : 0);
+}
+
+// A base template's length: with flowDirection, a byte more.
+std::size_t length_of(std::size_t index) {
+    return kLengthOf[index % kBases] + (index >= kBases ? 1 : 0);
 }
 
 inline void store(std::uint8_t* p, std::uint64_t value, unsigned bytes) {
@@ -359,10 +389,10 @@ const std::vector<MetadataTemplate>& metadata_table() {
                             m.sources.assign(kGroupFields[group].begin(),
                                              kGroupFields[group].end());
                         if (health != 0)
-                            m.sources.insert(
-                                m.sources.end(), std::begin(kTcpHealthFields),
-                                base >= 4 ? std::begin(kTcpHealthFields) + kUniflowTcpHealthFields
-                                          : std::end(kTcpHealthFields));
+                            m.sources.insert(m.sources.end(), std::begin(kTcpHealthFields),
+                                             base % kBases >= 4 ? std::begin(kTcpHealthFields) +
+                                                                      kUniflowTcpHealthFields
+                                                                : std::end(kTcpHealthFields));
                         if (tunnel != 0)
                             m.sources.insert(m.sources.end(), std::begin(kTunnelFields),
                                              std::end(kTunnelFields));
@@ -423,12 +453,12 @@ unsigned metadata_variant(std::uint8_t groups) {
 }  // namespace
 
 std::vector<const Template*> metadata_templates(TimePrecision precision, Records shape,
-                                                std::uint8_t groups) {
+                                                std::uint8_t groups, bool direction) {
     std::vector<const Template*> out;
     const bool health = (groups & group_bit(MetadataGroup::tcp_health)) != 0;
     const bool tunnel = (groups & group_bit(MetadataGroup::tunnel)) != 0;
     for (const int version : {4, 6}) {
-        const std::size_t base = template_index(version, precision, shape);
+        const std::size_t base = template_index(version, precision, shape, direction);
         for (unsigned group = 0; group <= kNoApplication; ++group) {
             if (group != kNoApplication && !(groups >> group & 1)) continue;
             for (unsigned variant = 0; variant < 4; ++variant) {
@@ -464,12 +494,14 @@ std::size_t Template::record_length() const {
     return n;
 }
 
-const Template& flow_template(int ip_version, TimePrecision precision, Records shape) {
-    return kTemplates[template_index(ip_version, precision, shape)];
+const Template& flow_template(int ip_version, TimePrecision precision, Records shape,
+                              bool direction) {
+    return kTemplates[template_index(ip_version, precision, shape, direction)];
 }
 
-std::span<const Template* const> flow_templates(TimePrecision precision, Records shape) {
-    return kAnnounced[template_index(4, precision, shape) / 2];
+std::span<const Template* const> flow_templates(TimePrecision precision, Records shape,
+                                                bool direction) {
+    return kAnnounced[template_index(4, precision, shape, direction) / 2];
 }
 
 unsigned to_uniflow(const FlowRecord& r, FlowRecord (&out)[2]) {
@@ -513,7 +545,7 @@ MessageBuilder::MessageBuilder(std::uint32_t observation_domain, std::size_t max
 }
 
 std::size_t MessageBuilder::record_length(int ip_version) const {
-    return kLengthOf[template_index(ip_version, precision_, shape_)];
+    return length_of(template_index(ip_version, precision_, shape_, !networks_.empty()));
 }
 
 void MessageBuilder::begin(std::uint32_t sequence) {
@@ -584,9 +616,9 @@ bool MessageBuilder::add(const FlowRecord& r, std::span<const std::uint8_t> meta
     const std::uint8_t groups = r.metadata_groups & groups_;
     if (groups != 0 && !metadata.empty()) [[unlikely]]
         return add_with_metadata(r, metadata, groups);
-    const std::size_t index = template_index(r.ip_version, precision_, shape_);
+    const std::size_t index = template_index(r.ip_version, precision_, shape_, !networks_.empty());
     const Template& t = kTemplates[index];
-    const std::size_t length = kLengthOf[index];
+    const std::size_t length = length_of(index);
     if (!open_set(t.id, length)) return false;
     encode_base(index, &buffer_[size_], r);
     size_ += length;
@@ -595,7 +627,12 @@ bool MessageBuilder::add(const FlowRecord& r, std::span<const std::uint8_t> meta
 }
 
 void MessageBuilder::encode_base(std::size_t index, std::uint8_t* p, const FlowRecord& r) const {
-    switch (index) {
+    // flowDirection: egress (1) when the record's source is in a local network, ingress (0)
+    // when not. A biflow's source is its initiator; a uniflow record's, its sender.
+    if (index >= kBases)
+        p[kLengthOf[index % kBases]] =
+            config::in_networks(networks_, r.ip_version, r.source_address) ? 1 : 0;
+    switch (index % kBases) {
         case 0: encode_record<kV4Ms, false>(p, r, if_index_); break;
         case 1: encode_record<kV6Ms, false>(p, r, if_index_); break;
         case 2: encode_record<kV4Ns, true>(p, r, if_index_); break;
@@ -650,9 +687,9 @@ bool MessageBuilder::add_with_metadata(const FlowRecord& r, std::span<const std:
             value[id] = {reinterpret_cast<const std::uint8_t*>(addresses), n};
         }
     }
-    const std::size_t index = template_index(r.ip_version, precision_, shape_);
+    const std::size_t index = template_index(r.ip_version, precision_, shape_, !networks_.empty());
     const MetadataTemplate& m = metadata_table()[index * kVariants + metadata_variant(groups)];
-    std::size_t length = kLengthOf[index];
+    std::size_t length = length_of(index);
     for (const GroupField& f : m.sources) {
         const auto id = static_cast<std::uint8_t>(f.field);
         length +=
@@ -661,7 +698,7 @@ bool MessageBuilder::add_with_metadata(const FlowRecord& r, std::span<const std:
     if (!open_set(m.t.id, length)) return false;
     std::uint8_t* p = &buffer_[size_];
     encode_base(index, p, r);
-    p += kLengthOf[index];
+    p += length_of(index);
     for (const GroupField& f : m.sources) {
         const auto& v = value[static_cast<std::uint8_t>(f.field)];
         if (f.element.length == kVariableLength) {

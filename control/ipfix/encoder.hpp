@@ -29,20 +29,22 @@ struct Template {
 
 using config::Records;
 
-// The flow templates for IPv4 and IPv6 records, in the chosen precision and shape.
+// The flow templates for IPv4 and IPv6 records, in the chosen precision and shape; with
+// `direction` (a sensor with local networks), flowDirection last.
 const Template& flow_template(int ip_version, TimePrecision precision,
-                              Records shape = Records::biflow);
+                              Records shape = Records::biflow, bool direction = false);
 
 // The data templates a session announces for the precision and shape, IPv4 then IPv6.
 std::span<const Template* const> flow_templates(TimePrecision precision,
-                                                Records shape = Records::biflow);
+                                                Records shape = Records::biflow,
+                                                bool direction = false);
 
 // The flow templates of records with metadata (sluice/metadata.hpp): a base template's fields,
 // then those of one application-layer group, those of tcp_health, the tunnel's, or several;
-// ids from 272. The ones a collector that takes `groups` (MetadataGroup bits) uses, IPv4 and
-// IPv6.
+// ids from 272 (from 432 with `direction`'s flowDirection). The ones a collector that takes
+// `groups` (MetadataGroup bits) uses, IPv4 and IPv6.
 std::vector<const Template*> metadata_templates(TimePrecision precision, Records shape,
-                                                std::uint8_t groups);
+                                                std::uint8_t groups, bool direction = false);
 
 // Information Element type records (RFC 5610) of Sluice's own elements, scoped by
 // informationElementId and privateEnterpriseNumber: a collector learns their names and types.
@@ -130,6 +132,12 @@ public:
     // What the records' ingressInterface is, by their ingress port.
     void set_interfaces(const InterfaceIndexes& indexes) { if_index_ = indexes; }
 
+    // The local networks ([sensor] local_networks): when there are any, flow records carry
+    // flowDirection (the templates flow_template(..., true) and metadata_templates(..., true)).
+    void set_local_networks(std::vector<config::Network> networks) {
+        networks_ = std::move(networks);
+    }
+
     // Ends the message with its export time, seconds since the epoch: its bytes, valid until
     // the next begin().
     std::span<const std::uint8_t> finish(std::uint32_t export_time);
@@ -164,6 +172,7 @@ private:
     std::uint16_t set_id_ = 0;
     std::uint32_t records_ = 0;
     InterfaceIndexes if_index_ = identity_interfaces();
+    std::vector<config::Network> networks_;
 };
 
 // dateTimeNanoseconds: NTP format, seconds since 1900 and a 32-bit binary fraction (RFC 7011).

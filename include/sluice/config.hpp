@@ -117,9 +117,30 @@ inline constexpr std::array<std::pair<std::string_view, Timestamps>, 2> kTimesta
     {"nanoseconds", Timestamps::nanoseconds},
 }};
 
+// An IP prefix: "10.0.0.0/8", "2001:db8::/32" (a lone address is its /32 or /128).
+struct Network {
+    std::uint8_t ip_version = 4;
+    std::array<std::uint8_t, 16> address{};  // IPv4 in the first 4 bytes; host bits zero
+    unsigned length = 0;                     // of the prefix, in bits
+
+    // Whether an address of `ip_version` (network byte order, as in FlowRecord) is in it.
+    bool contains(std::uint8_t version, const std::uint8_t* a) const;
+
+    friend bool operator==(const Network&, const Network&) = default;
+};
+
+// Whether an address is in any of `networks`.
+bool in_networks(const std::vector<Network>& networks, std::uint8_t ip_version,
+                 const std::uint8_t* address);
+
 struct Sensor {
     std::string name = "sluice";
     std::uint32_t observation_domain_id = 1;
+    // The networks inside the perimeter: they give the records' flowDirection (IPFIX 61). As
+    // written; networks() parses them (the loader has checked each).
+    std::vector<std::string> local_networks;
+
+    std::vector<Network> networks() const;
 
     friend bool operator==(const Sensor&, const Sensor&) = default;
 };

@@ -98,12 +98,38 @@ std::optional<std::string> eal_argument(std::string_view s) {
     return std::nullopt;
 }
 
+std::optional<std::string> network(std::string_view s) {
+    const Parsed<Network> n = parse_network(s);
+    if (!n.value) return "a network such as \"10.0.0.0/8\" (" + n.error + ")";
+    return std::nullopt;
+}
+
 std::optional<std::string> absolute_path(std::string_view s) {
     if (!s.starts_with('/')) return "an absolute path";
     return std::nullopt;
 }
 
 }  // namespace schema
+
+bool Network::contains(std::uint8_t version, const std::uint8_t* a) const {
+    if (version != ip_version) return false;
+    const unsigned whole = length / 8, rest = length % 8;
+    if (std::memcmp(a, address.data(), whole) != 0) return false;
+    return rest == 0 || ((a[whole] ^ address[whole]) & (0xff00u >> rest)) == 0;
+}
+
+bool in_networks(const std::vector<Network>& networks, std::uint8_t ip_version,
+                 const std::uint8_t* address) {
+    return std::any_of(networks.begin(), networks.end(),
+                       [&](const Network& n) { return n.contains(ip_version, address); });
+}
+
+std::vector<Network> Sensor::networks() const {
+    std::vector<Network> out;
+    for (const std::string& text : local_networks)
+        if (const Parsed<Network> n = parse_network(text); n.value) out.push_back(*n.value);
+    return out;
+}
 
 std::string_view Port::device_name() const {
     return std::string_view(device).substr(0, device.find(','));

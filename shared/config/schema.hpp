@@ -31,6 +31,7 @@ std::optional<std::string> any(std::string_view s);
 std::optional<std::string> pattern_flag(std::string_view s);
 std::optional<std::string> metadata_group(std::string_view s);
 std::optional<std::string> tunnel(std::string_view s);
+std::optional<std::string> network(std::string_view s);
 
 // Marks the key or table the visitor meets next as restart-only: a reload keeps its running
 // value and names it as needing a restart. Every other key takes effect at a reload. A visitor
@@ -45,6 +46,7 @@ template <typename V>
 void visit(V& v, Sensor& s) {
     restart_only(v).string("name", s.name, non_empty);
     v.integer("observation_domain_id", s.observation_domain_id, 0, UINT32_MAX);
+    v.strings("local_networks", s.local_networks, network);
 }
 
 template <typename V>

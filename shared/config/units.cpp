@@ -1,6 +1,8 @@
 // Parsing and printing of durations, sizes, CPU lists and socket addresses.
 #include "shared/config/units.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -177,6 +179,31 @@ std::string format_cpu_list(const CpuSet& set) {
         i = j + 1;
     }
     return out;
+}
+
+Parsed<Network> parse_network(std::string_view text) {
+    text = trim(text);
+    const auto slash = text.find('/');
+    const std::string address(text.substr(0, slash));
+    Network n;
+    if (inet_pton(AF_INET, address.c_str(), n.address.data()) == 1) {
+        n.ip_version = 4;
+    } else if (inet_pton(AF_INET6, address.c_str(), n.address.data()) == 1) {
+        n.ip_version = 6;
+    } else {
+        return Parsed<Network>::fail("expected an IPv4 or IPv6 network such as \"10.0.0.0/8\"");
+    }
+    const unsigned bits = n.ip_version == 4 ? 32 : 128;
+    n.length = bits;
+    if (slash != std::string_view::npos &&
+        (!parse_uint(text.substr(slash + 1), n.length) || n.length > bits))
+        return Parsed<Network>::fail("the prefix length must be a number from 0 to " +
+                                     std::to_string(bits));
+    for (unsigned bit = n.length; bit < bits; ++bit)
+        if (n.address[bit / 8] & (0x80u >> (bit % 8)))
+            return Parsed<Network>::fail("bits are set beyond the prefix length /" +
+                                         std::to_string(n.length));
+    return Parsed<Network>::ok(n);
 }
 
 Parsed<SocketAddress> parse_socket_address(std::string_view text) {

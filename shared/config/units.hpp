@@ -34,6 +34,10 @@ std::string format_size(std::uint64_t bytes);
 Parsed<CpuSet> parse_cpu_list(std::string_view text);
 std::string format_cpu_list(const CpuSet& set);
 
+// "10.0.0.0/8", "2001:db8::/32", "192.0.2.7" (a /32): an address and a prefix length, no
+// bits set beyond it.
+Parsed<Network> parse_network(std::string_view text);
+
 // "192.0.2.1:4739", "[2001:db8::1]:4739", "collector.example:4739".
 Parsed<SocketAddress> parse_socket_address(std::string_view text);
 std::string format_socket_address(const SocketAddress& address);

@@ -13,6 +13,7 @@
 
 #include "control/ipfix/encoder.hpp"
 #include "control/netflow/netflow.hpp"
+#include "shared/config/units.hpp"
 
 using namespace sluice;
 using namespace sluice::ipfix;
@@ -51,6 +52,10 @@ void check_field(const Element& e, const std::uint8_t* p, const FlowRecord& r, b
         case 58: check(v == r.vlan_id); break;
         case 10: check(v == r.ingress_port); break;
         case 239: check(v == r.biflow_direction); break;
+        case 61:  // flowDirection, with the local networks 10.0.0.0/8 and 2000::/3
+            check(v == (r.ip_version == 4 ? r.source_address[0] == 10
+                                          : (r.source_address[0] & 0xe0) == 0x20));
+            break;
         case 1: check(v == (reverse ? r.reverse_octets : r.octets)); break;
         case 2: check(v == (reverse ? r.reverse_packets : r.packets)); break;
         case 152:
@@ -200,6 +205,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const TimePrecision precision = ns ? TimePrecision::nanoseconds : TimePrecision::milliseconds;
     const bool netflow = protocol == 1 || protocol == 2;
     const Records shape = (data[0] & 2) || netflow ? Records::uniflow : Records::biflow;
+    const bool direction = data[0] & 16;  // local networks: flowDirection in the records
     std::vector<FlowRecord> records;
     for (std::size_t at = 1; at + sizeof(FlowRecord) <= size; at += sizeof(FlowRecord)) {
         FlowRecord r;
@@ -238,6 +244,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     MessageBuilder b(7, 1472, precision, shape);
+    if (direction)
+        b.set_local_networks(
+            {*config::parse_network("10.0.0.0/8").value, *config::parse_network("2000::/3").value});
     std::size_t next = 0;
     std::uint32_t sequence = 0;
     while (next < records.size()) {
@@ -257,7 +266,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             std::size_t p = at + 4;
             while (p < end) {
                 check(r < next);
-                const Template& t = flow_template(records[r].ip_version, precision, shape);
+                const Template& t =
+                    flow_template(records[r].ip_version, precision, shape, direction);
                 check(set == t.id);
                 for (const Element& e : t.fields) {
                     check(p + e.length <= end);

@@ -181,6 +181,18 @@ TEST(ConfigErrors, OutOfRangeNamesTheRange) {
                                        "from 0s to 10ms, found \"20ms\""});
 }
 
+TEST(ConfigErrors, LocalNetworksArePrefixes) {
+    EXPECT_EQ(errors_of(std::string(kPort) + "[sensor]\nlocal_networks = [\"10.0.0.1/8\"]\n"),
+              std::vector<std::string>{
+                  "test.toml:4:19: sensor.local_networks: expected a network such as "
+                  "\"10.0.0.0/8\" (bits are set beyond the prefix length /8), found "
+                  "\"10.0.0.1/8\""});
+    const Config c =
+        loads(std::string(kPort) + "[sensor]\nlocal_networks = [\"10.0.0.0/8\", \"fd00::/8\"]\n");
+    ASSERT_EQ(c.sensor.networks().size(), 2u);
+    EXPECT_EQ(c.sensor.networks()[1].ip_version, 6);
+}
+
 TEST(Config, APortDeduplicatesWithinItsWindow) {
     EXPECT_EQ(loads(kPort).ports[0].deduplicate, 0s) << "off unless asked";
     EXPECT_EQ(loads(std::string(kPort) + "deduplicate = \"100us\"\n").ports[0].deduplicate, 100us);

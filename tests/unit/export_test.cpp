@@ -597,6 +597,38 @@ TEST(Exporter, AReloadKeepsUnchangedCollectorsAndTheirBuffers) {
     EXPECT_EQ(e.collectors()[0]->members()[0]->config().mtu, 9000);
 }
 
+TEST(Exporter, AReloadOfTheLocalNetworksSendsTheTemplatesWithFlowDirection) {
+    Listener a(SOCK_DGRAM);
+    config::Config c;
+    c.collectors = {collector(config::Transport::udp, a.port)};
+    Exporter e(c);
+    e.offer(records(3));
+    e.service(Steady::now(), kReliability);
+    const Received before(datagrams(a.fd));
+    EXPECT_EQ(before.flow_records, 3u);
+    EXPECT_TRUE(before.messages.front().templates.contains(256));
+    EXPECT_FALSE(before.messages.front().templates.contains(592));
+
+    config::Config next = c;
+    next.sensor.local_networks = {"10.0.0.0/8"};
+    testing::internal::CaptureStderr();
+    e.reconfigure(next, kReliability);
+    testing::internal::GetCapturedStderr();
+    datagrams(a.fd);  // the closing session's last statistics
+    e.offer(records(3));
+    e.service(Steady::now(), kReliability);
+    const Received after(datagrams(a.fd));
+    ASSERT_FALSE(after.messages.empty());
+    EXPECT_TRUE(after.messages.front().templates.contains(592)) << "a new session's templates";
+    std::size_t with_direction = 0;
+    for (const Decoded& d : after.messages)
+        for (const auto& [set, fields] : d.records) {
+            EXPECT_FALSE(set == 256 || set == 257) << "a record without flowDirection";
+            with_direction += (set == 592 || set == 593) && fields.contains({61, 0});
+        }
+    EXPECT_EQ(with_direction, 3u);
+}
+
 }  // namespace
 }  // namespace sluice::control
 

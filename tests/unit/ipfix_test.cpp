@@ -5,6 +5,7 @@
 #include <set>
 
 #include "control/ipfix/encoder.hpp"
+#include "shared/config/units.hpp"
 #include "tests/unit/ipfix_decode.hpp"
 
 namespace sluice::ipfix {
@@ -206,6 +207,58 @@ TEST(Uniflow, TemplatesCarryNoReverseElementAndTheRecordsDecode) {
     EXPECT_EQ(value(back.at({6, 0})), 0x12u);
     EXPECT_EQ(value(back.at({136, 0})), 3u);
     EXPECT_EQ(flow_template(6, TimePrecision::nanoseconds, Records::uniflow).id, 267);
+}
+
+// [sensor] local_networks: the local networks of record4's client 10.0.0.1 and of an IPv6 one.
+std::vector<config::Network> local_networks() {
+    std::vector<config::Network> out;
+    for (const char* text : {"10.0.0.0/8", "2001:db8:0:2::/64"})
+        out.push_back(*config::parse_network(text).value);
+    return out;
+}
+
+TEST(FlowDirection, ABiflowIsEgressWhenItsInitiatorIsLocalIngressWhenNot) {
+    MessageBuilder b(1, 1472);
+    b.set_local_networks(local_networks());
+    b.begin(0);
+    ASSERT_TRUE(
+        b.add_templates(flow_templates(TimePrecision::milliseconds, Records::biflow, true)));
+    FlowRecord in = record4();
+    const std::uint8_t outside[4] = {198, 51, 100, 1};
+    std::memcpy(in.source_address, outside, 4);
+    ASSERT_TRUE(b.add(record4()));
+    ASSERT_TRUE(b.add(in));
+    EXPECT_EQ(b.record_length(4),
+              flow_template(4, TimePrecision::milliseconds).record_length() + 1);
+    const Decoded d(b.finish(1));
+    ASSERT_EQ(d.templates.size(), 2u);
+    for (const auto& [id, fields] : d.templates) {
+        EXPECT_TRUE(id == 592 || id == 593) << id;
+        EXPECT_EQ(fields.size(), 25u);
+        EXPECT_EQ(fields.back().id, 61) << "flowDirection last";
+    }
+    ASSERT_EQ(d.records.size(), 2u);
+    EXPECT_EQ(d.records[0].first, 592);
+    EXPECT_EQ(value(d.records[0].second.at({61, 0})), 1u) << "egress: 10.0.0.1 initiated";
+    EXPECT_EQ(value(d.records[1].second.at({61, 0})), 0u) << "ingress: 198.51.100.1 initiated";
+    EXPECT_EQ(value(d.records[1].second.at({239, 0})), 1u) << "biflowDirection as before";
+}
+
+TEST(FlowDirection, EachUniflowRecordHasItsSendersDirection) {
+    MessageBuilder b(1, 1472, TimePrecision::milliseconds, Records::uniflow);
+    b.set_local_networks(local_networks());
+    b.begin(0);
+    ASSERT_TRUE(
+        b.add_templates(flow_templates(TimePrecision::milliseconds, Records::uniflow, true)));
+    FlowRecord parts[2];
+    ASSERT_EQ(to_uniflow(record4(), parts), 2u);
+    ASSERT_TRUE(b.add(parts[0]));
+    ASSERT_TRUE(b.add(parts[1]));
+    const Decoded d(b.finish(1));
+    ASSERT_EQ(d.records.size(), 2u);
+    EXPECT_EQ(d.records[0].first, 596);
+    EXPECT_EQ(value(d.records[0].second.at({61, 0})), 1u) << "the client's packets leave";
+    EXPECT_EQ(value(d.records[1].second.at({61, 0})), 0u) << "the server's come in";
 }
 
 TEST(IpfixMessage, NanosecondTimestampsAreNtpFormat) {

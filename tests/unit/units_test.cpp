@@ -77,6 +77,48 @@ TEST(CpuList, FormatsRangesCompactly) {
     EXPECT_EQ(format_cpu_list(CpuSet{{1, 3}}), "1,3");
 }
 
+TEST(Network, ParsesPrefixesAndLoneAddresses) {
+    const Network n = *parse_network("10.0.0.0/8").value;
+    EXPECT_EQ(n.ip_version, 4);
+    EXPECT_EQ(n.length, 8u);
+    EXPECT_EQ(n.address[0], 10);
+    const Network host = *parse_network("192.0.2.7").value;
+    EXPECT_EQ(host.length, 32u);
+    const Network v6 = *parse_network("2001:db8:0:2::/64").value;
+    EXPECT_EQ(v6.ip_version, 6);
+    EXPECT_EQ(v6.length, 64u);
+    EXPECT_EQ(parse_network("::/0").value->length, 0u);
+}
+
+TEST(Network, RejectsWhatIsNotAPrefix) {
+    EXPECT_EQ(parse_network("10.0.0.0/33").error,
+              "the prefix length must be a number from 0 to 32");
+    EXPECT_EQ(parse_network("2001:db8::/129").error,
+              "the prefix length must be a number from 0 to 128");
+    EXPECT_EQ(parse_network("10.0.0.1/8").error, "bits are set beyond the prefix length /8");
+    EXPECT_EQ(parse_network("10.0.0/8").error,
+              "expected an IPv4 or IPv6 network such as \"10.0.0.0/8\"");
+    EXPECT_EQ(parse_network("10.0.0.0/").error, "the prefix length must be a number from 0 to 32");
+}
+
+TEST(Network, ContainsTheAddressesOfItsPrefixAndVersionOnly) {
+    const Network n = *parse_network("172.16.0.0/12").value;
+    const std::uint8_t inside[4] = {172, 31, 255, 255}, outside[4] = {172, 32, 0, 0};
+    EXPECT_TRUE(n.contains(4, inside));
+    EXPECT_FALSE(n.contains(4, outside));
+    std::uint8_t v6[16] = {172, 16};
+    EXPECT_FALSE(n.contains(6, v6)) << "an IPv6 address is not in an IPv4 network";
+    const Network all = *parse_network("::/0").value;
+    EXPECT_TRUE(all.contains(6, v6));
+    const Network odd = *parse_network("2001:db8:8000::/33").value;
+    std::uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8, 0x80};
+    EXPECT_TRUE(odd.contains(6, a));
+    a[4] = 0x7f;
+    EXPECT_FALSE(odd.contains(6, a));
+    EXPECT_TRUE(in_networks({n, all}, 6, v6));
+    EXPECT_FALSE(in_networks({n}, 4, outside));
+}
+
 TEST(SocketAddress, ParsesIpv4Ipv6AndNames) {
     EXPECT_EQ(parse_socket_address("192.0.2.1:4739").value, (SocketAddress{"192.0.2.1", 4739}));
     EXPECT_EQ(parse_socket_address("[2001:db8::1]:2055").value,
