@@ -484,8 +484,7 @@ int main(int argc, char** argv) {
             case 'u': {
                 const auto window = config::parse_duration(optarg);
                 if (!window.value || window.value->count() <= 0 ||
-                    static_cast<std::uint64_t>(window.value->count()) >
-                        Deduplicator::kMaxWindowNs) {
+                    *window.value > config::Port::kMaxDeduplicate) {
                     std::fprintf(stderr, "sluice-bench: --deduplicate %s: from 1ns to 10ms\n",
                                  optarg);
                     return 2;

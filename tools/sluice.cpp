@@ -590,7 +590,7 @@ int pcap_main(int argc, char** argv) {
                 break;
             case kDeduplicate: {
                 const auto window = config::parse_duration(optarg);
-                if (!window.value || *window.value > std::chrono::milliseconds(10)) {
+                if (!window.value || *window.value > config::Port::kMaxDeduplicate) {
                     SLUICE_ERROR("--deduplicate %s: %s", optarg,
                                  window.value ? "at most 10ms" : window.error.c_str());
                     return 2;

@@ -30,11 +30,11 @@ void Exporter::reconfigure(const config::Config& config, const Reliability& reli
                            ApplicationNames names) {
     // New names go out with new sessions; the signatures themselves change only at a restart.
     // A session of another domain or other local networks (other templates) is made anew.
+    std::vector<config::Network> networks = config.sensor.networks();
     const bool same_domain_and_networks =
-        config.sensor.observation_domain_id == observation_domain_ &&
-        config.sensor.networks() == local_networks_;
+        config.sensor.observation_domain_id == observation_domain_ && networks == local_networks_;
     observation_domain_ = config.sensor.observation_domain_id;
-    local_networks_ = config.sensor.networks();
+    local_networks_ = std::move(networks);
     if (names) names_ = std::move(names);
     std::vector<std::unique_ptr<CollectorGroup>> next(config.collectors.size());
     for (std::size_t i = 0; i < config.collectors.size(); ++i) {

@@ -18,7 +18,6 @@ namespace sluice::meter {
 // frames are taken for each other only when their 63-bit hashes are equal.
 class Deduplicator {
 public:
-    static constexpr std::uint64_t kMaxWindowNs = 10'000'000;  // [[port]] deduplicate's bound
     static constexpr std::uint64_t kPacketsPerSecond = 16'000'000;
     static constexpr unsigned kWays = 4;
 

@@ -173,6 +173,7 @@ struct Port {
     // A frame with the same bytes as one this port delivered this long before is a SPAN's
     // second copy: dropped, counted as ignored (`duplicate`). 0: off.
     Duration deduplicate{0};
+    static constexpr Duration kMaxDeduplicate = std::chrono::milliseconds(10);
 
     // The DPDK device name: a PCI address, or a vdev string up to its first comma.
     std::string_view device_name() const;

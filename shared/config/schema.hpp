@@ -70,7 +70,7 @@ void visit(V& v, Port& p) {
     v.integer("mtu", p.mtu, 68, 16000);
     v.boolean("promiscuous", p.promiscuous);
     v.choice("rss", p.rss, kRssModes);
-    v.duration("deduplicate", p.deduplicate, 0s, 10ms);
+    v.duration("deduplicate", p.deduplicate, 0s, Port::kMaxDeduplicate);
 }
 
 template <typename V>
