@@ -49,10 +49,19 @@ std::uint64_t metadata_bytes(const config::Config& c) {
     return c.metadata.enabled ? l7::Extractor::memory_size(c.metadata) : 0;
 }
 
+meter::FlowTableConfig table_config(const config::Config& c) {
+    return {c.flow.max_flows,
+            static_cast<std::uint64_t>(c.flow.idle_timeout.count()),
+            static_cast<std::uint64_t>(c.flow.active_timeout.count()),
+            static_cast<std::uint64_t>(c.flow.tcp_end_grace.count()),
+            c.metadata.tcp_health,
+            meter::decapsulation(c.flow),
+            c.metadata.headers};
+}
+
 // A worker's flow table with what lies beside it.
 std::uint64_t flow_table_bytes(const config::Config& c) {
-    return meter::FlowTable::memory_size(c.flow.max_flows, c.metadata.tcp_health,
-                                         c.flow.tunnels() != 0);
+    return meter::FlowTable::memory_size(table_config(c));
 }
 
 std::uint64_t health_bytes(const config::Config& c) {
@@ -62,6 +71,11 @@ std::uint64_t health_bytes(const config::Config& c) {
 
 std::uint64_t tunnel_bytes(const config::Config& c) {
     return meter::FlowTable::memory_size(c.flow.max_flows, false, c.flow.tunnels() != 0) -
+           meter::FlowTable::memory_size(c.flow.max_flows);
+}
+
+std::uint64_t headers_bytes(const config::Config& c) {
+    return meter::FlowTable::memory_size(c.flow.max_flows, false, false, c.metadata.headers) -
            meter::FlowTable::memory_size(c.flow.max_flows);
 }
 
@@ -132,16 +146,18 @@ bool Dataplane::start() {
         SLUICE_ERROR(
             "this configuration needs %llu MiB of hugepage memory, [dataplane] hugepage_memory "
             "gives %llu MiB: flow tables %llu MiB (%zu x %u flows, %llu MiB of it metadata, "
-            "%llu MiB TCP health, %llu MiB tunnels), record rings %llu MiB, packet buffers "
-            "%llu MiB. Set hugepage_memory = \"%lluMiB\" (and reserve that many hugepages: "
-            "tools/setup, SLUICE_HUGEPAGES), or lower [flow] max_flows or record_ring_size, or "
-            "[metadata] flows, or set [metadata] tcp_health = false or [flow] decapsulate = []",
+            "%llu MiB TCP health, %llu MiB tunnels, %llu MiB headers), record rings %llu MiB, "
+            "packet buffers %llu MiB. Set hugepage_memory = \"%lluMiB\" (and reserve that many "
+            "hugepages: tools/setup, SLUICE_HUGEPAGES), or lower [flow] max_flows or "
+            "record_ring_size, or [metadata] flows, or set [metadata] tcp_health = false or "
+            "headers = false or [flow] decapsulate = []",
             static_cast<unsigned long long>(mib(need)),
             static_cast<unsigned long long>(mib(c.dataplane.hugepage_memory)),
             static_cast<unsigned long long>(mib(workers * table_bytes(c))), workers,
             c.flow.max_flows, static_cast<unsigned long long>(mib(workers * metadata_bytes(c))),
             static_cast<unsigned long long>(mib(workers * health_bytes(c))),
             static_cast<unsigned long long>(mib(workers * tunnel_bytes(c))),
+            static_cast<unsigned long long>(mib(workers * headers_bytes(c))),
             static_cast<unsigned long long>(mib(workers * ring_bytes(c))),
             static_cast<unsigned long long>(mib(mbuf_bytes(c, data_room))),
             static_cast<unsigned long long>(mib(need)));
@@ -242,13 +258,7 @@ bool Dataplane::allocate_workers() {
             void* table = zalloc("a flow table", sizeof(meter::FlowTable));
             void* out = zalloc("a record buffer", sizeof(meter::RecordBuffer));
             if (memory == nullptr || table == nullptr || out == nullptr) return false;
-            w->table = new (table) meter::FlowTable(
-                meter::FlowTableConfig{c.flow.max_flows,
-                                       static_cast<std::uint64_t>(c.flow.idle_timeout.count()),
-                                       static_cast<std::uint64_t>(c.flow.active_timeout.count()),
-                                       static_cast<std::uint64_t>(c.flow.tcp_end_grace.count()),
-                                       c.metadata.tcp_health, meter::decapsulation(c.flow)},
-                memory, key);
+            w->table = new (table) meter::FlowTable(table_config(c), memory, key);
             if (applications_) {
                 scratches_.push_back(std::make_unique<appid::Scratch>(*scratch_prototype_));
                 w->table->identify_applications(

@@ -44,6 +44,7 @@ struct Options {
     unsigned tcp_health = 0;     // TCP conversations with retransmissions, reordering, ...
     bool tunnels = false;        // the conversations sent through tunnels of every kind
     unsigned duplicates = 0;     // every Nth frame sent again, microseconds later
+    bool headers = false;        // MACs, classes of service, ... of their own; expected fields
     std::uint32_t linktype = 1;  // the pcap LINKTYPE the frames are written with
     CaptureFormat format = CaptureFormat::pcap;
 };
@@ -80,10 +81,11 @@ struct Expected {
     FlowRecord record{};
     sluice::MetadataWriter metadata;  // the fields its record carries
     Health health;
+    Packet first[2];  // each direction's first packet: [0] the client's
 
     void add(const Packet& p, bool from_client, std::uint64_t t, Segment kind = Segment::fresh) {
         FlowRecord& r = record;
-        const auto ip_length = build(p).size() - 14 - 4 * p.vlans.size();
+        const auto ip_length = build(p).size() - 14 - 4 * (p.vlans.size() + p.mpls_labels);
         if (p.protocol == kTcp) tcp(p, from_client ? 0 : 1, t, kind, ip_length);
         std::uint64_t& packets = from_client ? r.packets : r.reverse_packets;
         std::uint64_t& first = from_client ? r.first_ns : r.reverse_first_ns;
@@ -92,7 +94,10 @@ struct Expected {
         (from_client ? r.tcp_flags : r.reverse_tcp_flags) |= p.tcp_flags;
         (from_client ? r.minimum_ttl : r.reverse_minimum_ttl) = p.ttl;
         (from_client ? r.maximum_ttl : r.reverse_maximum_ttl) = p.ttl;
-        if (packets++ == 0) first = t;
+        if (packets++ == 0) {
+            first = t;
+            this->first[from_client ? 0 : 1] = p;
+        }
     }
 
     void tcp(const Packet& p, unsigned d, std::uint64_t t, Segment kind, std::uint64_t ip_length) {
@@ -114,9 +119,39 @@ struct Expected {
             h.ack_ns = t;
     }
 
-    // A TCP record's health fields, after its own.
-    void finish() {
-        if (record.protocol != kTcp) return;
+    // The record's metadata after its own fields: a TCP record's health, and with `headers`
+    // each direction's first packet's header fields.
+    void finish(bool headers) {
+        if (record.protocol == kTcp) health_fields();
+        if (headers) header_fields();
+    }
+
+    void header_fields() {
+        using sluice::MetadataField;
+        const bool icmp = record.protocol == kIcmp || record.protocol == kIcmpv6;
+        for (unsigned d = 0; d < 2; ++d) {
+            if ((d == 0 ? record.packets : record.reverse_packets) == 0) continue;
+            const Packet& p = first[d];
+            const auto id = [d](MetadataField f) { return sluice::of_direction(f, d == 1); };
+            metadata.put(id(MetadataField::source_mac), p.src_mac);
+            metadata.put(id(MetadataField::destination_mac), p.dst_mac);
+            metadata.put_number(id(MetadataField::class_of_service), p.tos, 1);
+            if (p.vlans.size() > 1)
+                metadata.put_number(id(MetadataField::customer_vlan), p.vlans[1], 2);
+            // build()'s top label: 100, traffic class 0, the bottom of the stack when alone.
+            if (p.mpls_labels != 0)
+                metadata.put_number(id(MetadataField::mpls_top_label),
+                                    100u << 4 | (p.mpls_labels == 1 ? 1u : 0u), 4);
+            if (p.ip_version == 6)
+                metadata.put_number(id(MetadataField::flow_label), p.flow_label, 4);
+            if (icmp)
+                metadata.put_number(id(MetadataField::icmp_type_code), p.src_port << 8 | p.dst_port,
+                                    2);
+        }
+        record.metadata_groups |= sluice::group_bit(sluice::MetadataGroup::headers);
+    }
+
+    void health_fields() {
         using sluice::MetadataField;
         const Health& h = health;
         const FlowRecord& r = record;
@@ -153,53 +188,59 @@ struct TcpNumbers {
 };
 
 void usage(FILE* out) {
-    std::fprintf(out,
-                 "usage: sluice-tracegen --out FILE [--flows N] [--seed N] [--spread SECONDS]\n"
-                 "                       [--long-flow] [--applications FILE] [--l7 N] [--hostile]\n"
-                 "                       [--tcp-health N] [--tunnels] [--duplicates N]\n"
-                 "                       [--link NAME] [--format pcap|pcapng] [--expect FILE]\n"
-                 "Writes N conversations (half TCP, a third UDP, the rest ICMP echo; 30%% IPv6)\n"
-                 "to FILE and prints their totals as JSON: packets, ip_octets, flows. TCP\n"
-                 "segments carry sequence numbers that run on, as a real stack's do.\n"
-                 "--expect writes the record Sluice must make of each conversation, one JSON\n"
-                 "line each as sluice-control --print-records prints them, when no timeout ends\n"
-                 "a flow before the trace does.\n"
-                 "--long-flow adds one more conversation, UDP from 10.255.0.1:40000 to\n"
-                 "192.0.2.250:9999, a request and a response every 50 ms over the whole spread.\n"
-                 "--applications FILE adds a conversation per application Sluice identifies by\n"
-                 "default (and a TCP one joined mid-connection for those whose server speaks\n"
-                 "first), expecting the ids of the signature FILE.\n"
-                 "--hostile adds frames no record should show: random bytes, cut frames,\n"
-                 "broken headers, tunnels too deep, stray fragments, a SYN flood of 3000\n"
-                 "sources and 2000 packets of one key (--expect does not list them).\n"
-                 "--l7 N adds N conversations whose first payloads Sluice reads for metadata,\n"
-                 "in turn TLS (a ClientHello, every third split over two TCP segments, and a\n"
-                 "ServerHello), HTTP (a request, every third split, its response, and for half a\n"
-                 "second exchange), DNS over UDP (a query and its response, for half a second\n"
-                 "query) and QUIC (a client's Initial, every second one's ClientHello over two\n"
-                 "datagrams in scattered CRYPTO frames; the server's answer), their records\n"
-                 "expecting the fields (but JA3 and JA4).\n"
-                 "--tcp-health N adds N TCP conversations whose health records show: handshake\n"
-                 "times that vary, every third client's segment retransmitted 200 ms later,\n"
-                 "every third (others) two segments reordered, every fourth server's zero window,\n"
-                 "every fifth client's keep-alive (which counts as neither).\n"
-                 "--tunnels sends the N conversations through tunnels, each kind in turn: GRE\n"
-                 "with a key, NVGRE (Ethernet in GRE), ERSPAN II and III, VXLAN, Geneve, GTP-U\n"
-                 "and IP in IP, between endpoints 198.18.x.y (or fd00::x:y every third) and with\n"
-                 "an id of their own; totals and --expect are the conversations inside.\n"
-                 "--duplicates N sends every Nth frame again, 1 to 50 us after it, as a SPAN\n"
-                 "of both directions of two ports does; totals and --expect are without the\n"
-                 "copies, counted apart as duplicates and duplicate_ip_octets (a tunnel's: the\n"
-                 "outer packet's).\n"
-                 "--link writes the same packets behind another link layer: ethernet (the\n"
-                 "default), sll, sll2 (Linux cooked, tcpdump -i any), raw (raw IP), null, loop\n"
-                 "(BSD loopback), ppp, ppp-hdlc or chdlc (Cisco HDLC).\n"
-                 "--format pcapng writes a pcapng file (one interface, nanosecond times).\n");
+    std::fprintf(
+        out,
+        "usage: sluice-tracegen --out FILE [--flows N] [--seed N] [--spread SECONDS]\n"
+        "                       [--long-flow] [--applications FILE] [--l7 N] [--hostile]\n"
+        "                       [--tcp-health N] [--tunnels] [--duplicates N] [--headers]\n"
+        "                       [--link NAME] [--format pcap|pcapng] [--expect FILE]\n"
+        "Writes N conversations (half TCP, a third UDP, the rest ICMP echo; 30%% IPv6)\n"
+        "to FILE and prints their totals as JSON: packets, ip_octets, flows. TCP\n"
+        "segments carry sequence numbers that run on, as a real stack's do.\n"
+        "--expect writes the record Sluice must make of each conversation, one JSON\n"
+        "line each as sluice-control --print-records prints them, when no timeout ends\n"
+        "a flow before the trace does.\n"
+        "--long-flow adds one more conversation, UDP from 10.255.0.1:40000 to\n"
+        "192.0.2.250:9999, a request and a response every 50 ms over the whole spread.\n"
+        "--applications FILE adds a conversation per application Sluice identifies by\n"
+        "default (and a TCP one joined mid-connection for those whose server speaks\n"
+        "first), expecting the ids of the signature FILE.\n"
+        "--hostile adds frames no record should show: random bytes, cut frames,\n"
+        "broken headers, tunnels too deep, stray fragments, a SYN flood of 3000\n"
+        "sources and 2000 packets of one key (--expect does not list them).\n"
+        "--l7 N adds N conversations whose first payloads Sluice reads for metadata,\n"
+        "in turn TLS (a ClientHello, every third split over two TCP segments, and a\n"
+        "ServerHello), HTTP (a request, every third split, its response, and for half a\n"
+        "second exchange), DNS over UDP (a query and its response, for half a second\n"
+        "query) and QUIC (a client's Initial, every second one's ClientHello over two\n"
+        "datagrams in scattered CRYPTO frames; the server's answer), their records\n"
+        "expecting the fields (but JA3 and JA4).\n"
+        "--tcp-health N adds N TCP conversations whose health records show: handshake\n"
+        "times that vary, every third client's segment retransmitted 200 ms later,\n"
+        "every third (others) two segments reordered, every fourth server's zero window,\n"
+        "every fifth client's keep-alive (which counts as neither).\n"
+        "--tunnels sends the N conversations through tunnels, each kind in turn: GRE\n"
+        "with a key, NVGRE (Ethernet in GRE), ERSPAN II and III, VXLAN, Geneve, GTP-U\n"
+        "and IP in IP, between endpoints 198.18.x.y (or fd00::x:y every third) and with\n"
+        "an id of their own; totals and --expect are the conversations inside.\n"
+        "--duplicates N sends every Nth frame again, 1 to 50 us after it, as a SPAN\n"
+        "of both directions of two ports does; totals and --expect are without the\n"
+        "copies, counted apart as duplicates and duplicate_ip_octets (a tunnel's: the\n"
+        "outer packet's).\n"
+        "--headers gives each conversation header fields of its own: the client's MAC\n"
+        "(02:00 and its index) to 02:00:00:00:00:fe and back from 02:00:00:00:01:fe,\n"
+        "classes of service and IPv6 flow labels from the index, every 5th in QinQ\n"
+        "(VLAN 100 and an inner one), every 7th client's packets in two MPLS labels;\n"
+        "--expect's records carry each direction's (sluice's [metadata] headers).\n"
+        "--link writes the same packets behind another link layer: ethernet (the\n"
+        "default), sll, sll2 (Linux cooked, tcpdump -i any), raw (raw IP), null, loop\n"
+        "(BSD loopback), ppp, ppp-hdlc or chdlc (Cisco HDLC).\n"
+        "--format pcapng writes a pcapng file (one interface, nanosecond times).\n");
 }
 
 // One conversation between a client and a server, each direction's packets in time order.
 void conversation(std::mt19937_64& rng, unsigned index, std::uint64_t t, std::vector<Event>& out,
-                  Expected& expected) {
+                  Expected& expected, bool headers) {
     std::uniform_int_distribution<int> percent(0, 99);
     const bool v6 = percent(rng) < 30;
     const int kind = percent(rng);
@@ -216,6 +257,31 @@ void conversation(std::mt19937_64& rng, unsigned index, std::uint64_t t, std::ve
     Packet rsp = req;
     std::swap(rsp.src, rsp.dst);
     rsp.ttl = 60;
+    if (headers) {
+        // The client's own MAC to its gateway; back from another router. Classes of service,
+        // flow labels and inner VLANs of the conversation's own, every 5th in QinQ (outer
+        // VLAN 100), every 7th client's packets in two MPLS labels.
+        req.src_mac = {0x02,
+                       0x00,
+                       static_cast<std::uint8_t>(index >> 16),
+                       static_cast<std::uint8_t>(index >> 8),
+                       static_cast<std::uint8_t>(index),
+                       1};
+        req.dst_mac = {0x02, 0x00, 0x00, 0x00, 0x00, 0xfe};
+        rsp.src_mac = {0x02, 0x00, 0x00, 0x00, 0x01, 0xfe};
+        rsp.dst_mac = req.src_mac;
+        req.tos = static_cast<std::uint8_t>(index % 256);
+        rsp.tos = static_cast<std::uint8_t>((index * 7 + 3) % 256);
+        req.flow_label = (index * 2654435761u) & 0xfffff;
+        rsp.flow_label = (index * 40503u + 1) & 0xfffff;
+        if (index % 5 == 0) {
+            req.vlans = {100, static_cast<std::uint16_t>(200 + index % 100)};
+            req.outer_tag_type = 0x88a8;
+            rsp.vlans = req.vlans;
+            rsp.outer_tag_type = 0x88a8;
+        }
+        if (index % 7 == 0) req.mpls_labels = 2;
+    }
     // 0.1 to 5 ms, in whole microseconds: what a pcap reader keeps of a timestamp.
     const auto gap = [&] { return (100 + rng() % 4'900) * 1'000; };
     TcpNumbers numbers{{1000 + index * 7919, 500000 + index * 104729}};
@@ -305,6 +371,7 @@ void key_of(const Packet& p, Expected& e) {
     const bool icmp = p.protocol == kIcmp || p.protocol == kIcmpv6;
     r.source_port = icmp ? 0 : p.src_port;
     if (!icmp) r.destination_port = p.dst_port;
+    r.vlan_id = p.vlans.empty() ? 0 : p.vlans[0];
     r.end_reason = FlowEndReason::forced_end;
     // Every TCP conversation begins with its SYN, unless the capture joined it later.
     r.biflow_direction = p.protocol == kTcp && !(p.tcp_flags & tcp::syn) ? 0 : 1;
@@ -840,7 +907,7 @@ int run(const Options& o) {
         if (i == o.flows)
             long_conversation(o, events, expected[i]);
         else
-            conversation(rng, i, o.start_ns + step * i, events, expected[i]);
+            conversation(rng, i, o.start_ns + step * i, events, expected[i], o.headers);
         key_of(events[first].packet, expected[i]);
         if (o.tunnels && i < o.flows) {
             for (std::size_t e = first; e < events.size(); ++e)
@@ -851,7 +918,7 @@ int run(const Options& o) {
     if (!o.applications.empty()) application_conversations(o, events, expected);
     if (o.l7 != 0) l7_conversations(o, events, expected);
     if (o.tcp_health != 0) tcp_health_conversations(o, events, expected);
-    for (Expected& e : expected) e.finish();
+    for (Expected& e : expected) e.finish(o.headers);
     if (o.hostile) hostile_frames(o, events);
     if (o.duplicates != 0) {
         const std::size_t originals = events.size();
@@ -880,7 +947,8 @@ int run(const Options& o) {
             continue;
         }
         const auto frame = build(e.packet);
-        const std::size_t ip_length = frame.size() - 14 - 4 * e.packet.vlans.size();
+        const std::size_t ip_length =
+            frame.size() - 14 - 4 * (e.packet.vlans.size() + e.packet.mpls_labels);
         if (e.conversation < 0) {
             (e.copy ? duplicate_ip_octets : ip_octets) += ip_length;
             pcap.write(e.time_ns, reframe(frame, o.linktype));
@@ -925,12 +993,13 @@ int main(int argc, char** argv) {
                                      {"tcp-health", required_argument, nullptr, 'T'},
                                      {"tunnels", no_argument, nullptr, 'U'},
                                      {"duplicates", required_argument, nullptr, 'D'},
+                                     {"headers", no_argument, nullptr, 'M'},
                                      {"link", required_argument, nullptr, 'L'},
                                      {"format", required_argument, nullptr, 'F'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
     for (int opt;
-         (opt = getopt_long(argc, argv, "o:n:s:d:e:la:7:T:UD:HL:F:h", options, nullptr)) != -1;) {
+         (opt = getopt_long(argc, argv, "o:n:s:d:e:la:7:T:UD:MHL:F:h", options, nullptr)) != -1;) {
         switch (opt) {
             case 'o': o.out = optarg; break;
             case 'n': o.flows = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10)); break;
@@ -941,6 +1010,7 @@ int main(int argc, char** argv) {
             case 'a': o.applications = optarg; break;
             case 'H': o.hostile = true; break;
             case 'U': o.tunnels = true; break;
+            case 'M': o.headers = true; break;
             case 'D':
                 o.duplicates = static_cast<unsigned>(std::strtoul(optarg, nullptr, 10));
                 break;
@@ -973,6 +1043,12 @@ int main(int argc, char** argv) {
     }
     if (o.out.empty() || o.flows == 0 || o.flows > kMaxFlows) {
         usage(stderr);
+        return 2;
+    }
+    if (o.headers && (o.tunnels || o.linktype != 1)) {
+        std::fprintf(stderr,
+                     "sluice-tracegen: --headers writes Ethernet frames of their own, with VLAN "
+                     "tags and MPLS labels: not with --tunnels or --link\n");
         return 2;
     }
     try {

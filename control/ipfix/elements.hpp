@@ -26,6 +26,7 @@ enum class Type : std::uint8_t {
     unsigned64,
     ipv4_address,
     ipv6_address,
+    mac_address,
     date_time_milliseconds,
     date_time_nanoseconds,
     octet_array,
@@ -108,6 +109,7 @@ enum class Units : std::uint16_t { none = 0, octets = 2, packets = 3, microsecon
     X(octetDeltaCount,                1, 0, unsigned64, 8)                                    \
     X(packetDeltaCount,               2, 0, unsigned64, 8)                                    \
     X(protocolIdentifier,             4, 0, unsigned8, 1)                                     \
+    X(ipClassOfService,               5, 0, unsigned8, 1)                                     \
     X(tcpControlBits,                 6, 0, unsigned16, 2)                                    \
     X(sourceTransportPort,            7, 0, unsigned16, 2)                                    \
     X(sourceIPv4Address,              8, 0, ipv4_address, 4)                                  \
@@ -116,6 +118,13 @@ enum class Units : std::uint16_t { none = 0, octets = 2, packets = 3, microsecon
     X(destinationIPv4Address,        12, 0, ipv4_address, 4)                                  \
     X(sourceIPv6Address,             27, 0, ipv6_address, 16)                                 \
     X(destinationIPv6Address,        28, 0, ipv6_address, 16)                                 \
+    X(flowLabelIPv6,                 31, 0, unsigned32, 4)                                    \
+    X(icmpTypeCodeIPv4,              32, 0, unsigned16, 2)                                    \
+    X(sourceMacAddress,              56, 0, mac_address, 6)                                   \
+    X(mplsTopLabelStackSection,      70, 0, octet_array, 3)                                   \
+    X(destinationMacAddress,         80, 0, mac_address, 6)                                   \
+    X(icmpTypeCodeIPv6,             139, 0, unsigned16, 2)                                    \
+    X(dot1qCustomerVlanId,          245, 0, unsigned16, 2)                                    \
     X(minimumTTL,                    52, 0, unsigned8, 1)                                     \
     X(maximumTTL,                    53, 0, unsigned8, 1)                                     \
     X(vlanId,                        58, 0, unsigned16, 2)                                    \
@@ -167,6 +176,14 @@ enum class Units : std::uint16_t { none = 0, octets = 2, packets = 3, microsecon
     X(sslServerName,                294, kCertPen, string, kVariableLength)                   \
     SLUICE_OWN_ELEMENTS(X)                                                                    \
     X(reverseOctetDeltaCount,         1, kReversePen, unsigned64, 8)                          \
+    X(reverseIpClassOfService,        5, kReversePen, unsigned8, 1)                           \
+    X(reverseFlowLabelIPv6,          31, kReversePen, unsigned32, 4)                          \
+    X(reverseIcmpTypeCodeIPv4,       32, kReversePen, unsigned16, 2)                          \
+    X(reverseSourceMacAddress,       56, kReversePen, mac_address, 6)                         \
+    X(reverseMplsTopLabelStackSection, 70, kReversePen, octet_array, 3)                       \
+    X(reverseDestinationMacAddress,  80, kReversePen, mac_address, 6)                         \
+    X(reverseIcmpTypeCodeIPv6,      139, kReversePen, unsigned16, 2)                          \
+    X(reverseDot1qCustomerVlanId,   245, kReversePen, unsigned16, 2)                          \
     X(reversePacketDeltaCount,        2, kReversePen, unsigned64, 8)                          \
     X(reverseTcpControlBits,          6, kReversePen, unsigned16, 2)                          \
     X(reverseMinimumTTL,             52, kReversePen, unsigned8, 1)                           \

@@ -269,6 +269,39 @@ constexpr GroupField kTunnelFields[] = {
 };
 // The handshake's times and the source's fields: all but the responder's.
 constexpr std::size_t kUniflowTcpHealthFields = std::size(kTcpHealthFields) - kTcpReverseOffset;
+// What the first packet each way said in its headers: the source's (the initiator's) fields,
+// then the responder's; a uniflow record has the first half. By IP version: IPv4 has no flow
+// label, and ICMP's type and code are each version's element.
+constexpr GroupField kHeadersV4Fields[] = {
+    {ie::sourceMacAddress, MetadataField::source_mac},
+    {ie::destinationMacAddress, MetadataField::destination_mac},
+    {ie::ipClassOfService, MetadataField::class_of_service},
+    {ie::dot1qCustomerVlanId, MetadataField::customer_vlan},
+    {ie::mplsTopLabelStackSection, MetadataField::mpls_top_label},
+    {ie::icmpTypeCodeIPv4, MetadataField::icmp_type_code},
+    {ie::reverseSourceMacAddress, MetadataField::reverse_source_mac},
+    {ie::reverseDestinationMacAddress, MetadataField::reverse_destination_mac},
+    {ie::reverseIpClassOfService, MetadataField::reverse_class_of_service},
+    {ie::reverseDot1qCustomerVlanId, MetadataField::reverse_customer_vlan},
+    {ie::reverseMplsTopLabelStackSection, MetadataField::reverse_mpls_top_label},
+    {ie::reverseIcmpTypeCodeIPv4, MetadataField::reverse_icmp_type_code},
+};
+constexpr GroupField kHeadersV6Fields[] = {
+    {ie::sourceMacAddress, MetadataField::source_mac},
+    {ie::destinationMacAddress, MetadataField::destination_mac},
+    {ie::ipClassOfService, MetadataField::class_of_service},
+    {ie::dot1qCustomerVlanId, MetadataField::customer_vlan},
+    {ie::mplsTopLabelStackSection, MetadataField::mpls_top_label},
+    {ie::icmpTypeCodeIPv6, MetadataField::icmp_type_code},
+    {ie::flowLabelIPv6, MetadataField::flow_label},
+    {ie::reverseSourceMacAddress, MetadataField::reverse_source_mac},
+    {ie::reverseDestinationMacAddress, MetadataField::reverse_destination_mac},
+    {ie::reverseIpClassOfService, MetadataField::reverse_class_of_service},
+    {ie::reverseDot1qCustomerVlanId, MetadataField::reverse_customer_vlan},
+    {ie::reverseMplsTopLabelStackSection, MetadataField::reverse_mpls_top_label},
+    {ie::reverseIcmpTypeCodeIPv6, MetadataField::reverse_icmp_type_code},
+    {ie::reverseFlowLabelIPv6, MetadataField::reverse_flow_label},
+};
 // The application-layer groups', by MetadataGroup.
 constexpr std::span<const GroupField> kGroupFields[] = {kTlsFields, kHttpFields, kDnsFields,
                                                         kQuicFields};
@@ -287,8 +320,11 @@ struct MetadataTemplate {
 // none (kNoApplication), with TCP health or not and with the tunnel or not, by
 // base * kVariants + group * 4 + health * 2 + tunnel: ids from 272, twenty a base template
 // (the first of kNoApplication's, none of them, unused): 272-431 the bases without
-// flowDirection, 432-591 those with it.
+// flowDirection, 432-591 those with it. The same with the header fields last, every one used,
+// kHeaders further in the table: ids 600-919.
 constexpr std::size_t kVariants = (kNoApplication + 1) * 4;
+constexpr std::size_t kHeaders = 16 * kVariants;
+constexpr std::uint16_t kFirstId = 272, kFirstHeadersId = 600;
 const std::vector<MetadataTemplate>& metadata_table();
 
 std::size_t template_index(int ip_version, TimePrecision precision, Records shape, bool direction) {
@@ -375,30 +411,44 @@ namespace {
 
 const std::vector<MetadataTemplate>& metadata_table() {
     static const std::vector<MetadataTemplate> table = [] {
-        std::vector<MetadataTemplate> out(std::size(kTemplates) * kVariants);
-        for (std::size_t base = 0; base < std::size(kTemplates); ++base)
-            for (unsigned group = 0; group <= kNoApplication; ++group)
-                for (unsigned health = 0; health < 2; ++health)
-                    for (unsigned tunnel = 0; tunnel < 2; ++tunnel) {
-                        if (group == kNoApplication && health == 0 && tunnel == 0) continue;
-                        const std::size_t id = base * kVariants + group * 4 + health * 2 + tunnel;
-                        MetadataTemplate& m = out[id];
-                        m.fields.assign(kTemplates[base].fields.begin(),
-                                        kTemplates[base].fields.end());
-                        if (group != kNoApplication)
-                            m.sources.assign(kGroupFields[group].begin(),
-                                             kGroupFields[group].end());
-                        if (health != 0)
-                            m.sources.insert(m.sources.end(), std::begin(kTcpHealthFields),
-                                             base % kBases >= 4 ? std::begin(kTcpHealthFields) +
-                                                                      kUniflowTcpHealthFields
-                                                                : std::end(kTcpHealthFields));
-                        if (tunnel != 0)
-                            m.sources.insert(m.sources.end(), std::begin(kTunnelFields),
-                                             std::end(kTunnelFields));
-                        for (const GroupField& f : m.sources) m.fields.push_back(f.element);
-                        m.t = {static_cast<std::uint16_t>(272 + id), m.fields};
-                    }
+        static_assert(std::size(kTemplates) * kVariants == kHeaders);
+        std::vector<MetadataTemplate> out(2 * kHeaders);
+        for (unsigned headers = 0; headers < 2; ++headers)
+            for (std::size_t base = 0; base < std::size(kTemplates); ++base)
+                for (unsigned group = 0; group <= kNoApplication; ++group)
+                    for (unsigned health = 0; health < 2; ++health)
+                        for (unsigned tunnel = 0; tunnel < 2; ++tunnel) {
+                            if (group == kNoApplication && health == 0 && tunnel == 0 && !headers)
+                                continue;
+                            const std::size_t id =
+                                base * kVariants + group * 4 + health * 2 + tunnel;
+                            MetadataTemplate& m = out[headers * kHeaders + id];
+                            m.fields.assign(kTemplates[base].fields.begin(),
+                                            kTemplates[base].fields.end());
+                            if (group != kNoApplication)
+                                m.sources.assign(kGroupFields[group].begin(),
+                                                 kGroupFields[group].end());
+                            if (health != 0)
+                                m.sources.insert(m.sources.end(), std::begin(kTcpHealthFields),
+                                                 base % kBases >= 4 ? std::begin(kTcpHealthFields) +
+                                                                          kUniflowTcpHealthFields
+                                                                    : std::end(kTcpHealthFields));
+                            if (tunnel != 0)
+                                m.sources.insert(m.sources.end(), std::begin(kTunnelFields),
+                                                 std::end(kTunnelFields));
+                            if (headers != 0) {
+                                const std::span<const GroupField> h =
+                                    base % 2 == 0 ? std::span<const GroupField>(kHeadersV4Fields)
+                                                  : std::span<const GroupField>(kHeadersV6Fields);
+                                m.sources.insert(
+                                    m.sources.end(), h.begin(),
+                                    h.begin() + (base % kBases >= 4 ? h.size() / 2 : h.size()));
+                            }
+                            for (const GroupField& f : m.sources) m.fields.push_back(f.element);
+                            m.t = {static_cast<std::uint16_t>(
+                                       (headers ? kFirstHeadersId : kFirstId) + id),
+                                   m.fields};
+                        }
         return out;
     }();
     return table;
@@ -416,6 +466,7 @@ std::uint8_t data_type_code(Type t) {
         case Type::date_time_nanoseconds: return 17;
         case Type::ipv4_address: return 18;
         case Type::ipv6_address: return 19;
+        case Type::mac_address: return 12;
         case Type::octet_array: return 0;
     }
     return 0;
@@ -442,12 +493,13 @@ std::size_t addresses_text(std::span<const std::uint8_t> list, char* out) {
 
 // The metadata template of a record with `groups` (a flow has one application-layer group at
 // most), by its index in metadata_table() after the base's.
-unsigned metadata_variant(std::uint8_t groups) {
+std::size_t metadata_variant(std::uint8_t groups) {
     const std::uint8_t application = groups & kApplicationGroups;
     const unsigned group =
         application != 0 ? static_cast<unsigned>(__builtin_ctz(application)) : kNoApplication;
     return group * 4 + ((groups & group_bit(MetadataGroup::tcp_health)) != 0 ? 2 : 0) +
-           ((groups & group_bit(MetadataGroup::tunnel)) != 0 ? 1 : 0);
+           ((groups & group_bit(MetadataGroup::tunnel)) != 0 ? 1 : 0) +
+           ((groups & group_bit(MetadataGroup::headers)) != 0 ? kHeaders : 0);
 }
 
 }  // namespace
@@ -457,15 +509,20 @@ std::vector<const Template*> metadata_templates(TimePrecision precision, Records
     std::vector<const Template*> out;
     const bool health = (groups & group_bit(MetadataGroup::tcp_health)) != 0;
     const bool tunnel = (groups & group_bit(MetadataGroup::tunnel)) != 0;
+    const bool headers = (groups & group_bit(MetadataGroup::headers)) != 0;
     for (const int version : {4, 6}) {
         const std::size_t base = template_index(version, precision, shape, direction);
-        for (unsigned group = 0; group <= kNoApplication; ++group) {
-            if (group != kNoApplication && !(groups >> group & 1)) continue;
-            for (unsigned variant = 0; variant < 4; ++variant) {
-                if ((variant & 2) && !health) continue;
-                if ((variant & 1) && !tunnel) continue;
-                if (group == kNoApplication && variant == 0) continue;
-                out.push_back(&metadata_table()[base * kVariants + group * 4 + variant].t);
+        for (const std::size_t with_headers : {std::size_t{0}, kHeaders}) {
+            if (with_headers != 0 && !headers) continue;
+            for (unsigned group = 0; group <= kNoApplication; ++group) {
+                if (group != kNoApplication && !(groups >> group & 1)) continue;
+                for (unsigned variant = 0; variant < 4; ++variant) {
+                    if ((variant & 2) && !health) continue;
+                    if ((variant & 1) && !tunnel) continue;
+                    if (group == kNoApplication && variant == 0 && with_headers == 0) continue;
+                    out.push_back(
+                        &metadata_table()[with_headers + base * kVariants + group * 4 + variant].t);
+                }
             }
         }
     }
@@ -703,6 +760,12 @@ bool MessageBuilder::add_with_metadata(const FlowRecord& r, std::span<const std:
         const auto& v = value[static_cast<std::uint8_t>(f.field)];
         if (f.element.length == kVariableLength) {
             p = put_variable(p, v);
+            continue;
+        }
+        if (f.element.type == Type::mac_address) {
+            std::memset(p, 0, 6);
+            if (v.size() == 6) std::memcpy(p, v.data(), 6);
+            p += 6;
             continue;
         }
         if (f.element.type == Type::ipv6_address) {  // an IPv4 one as IPv4-mapped

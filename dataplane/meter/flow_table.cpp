@@ -161,10 +161,11 @@ std::uint32_t bucket_count(std::uint32_t max_flows) {
 
 }  // namespace
 
-std::size_t FlowTable::memory_size(std::uint32_t max_flows, bool tcp_health, bool tunnels) {
+std::size_t FlowTable::memory_size(std::uint32_t max_flows, bool tcp_health, bool tunnels,
+                                   bool headers) {
     const std::size_t flows = std::size_t{bucket_count(max_flows)} * Bucket::kSlots;
     return flows * (sizeof(Bucket) / Bucket::kSlots + (tcp_health ? sizeof(TcpHealth) : 0) +
-                    (tunnels ? sizeof(FlowTunnel) : 0));
+                    (tunnels ? sizeof(FlowTunnel) : 0) + (headers ? sizeof(FlowHeaders) : 0));
 }
 
 FlowTable::FlowTable(const FlowTableConfig& config, void* memory, const HashKey& key)
@@ -177,10 +178,15 @@ FlowTable::FlowTable(const FlowTableConfig& config, void* memory, const HashKey&
                    ? reinterpret_cast<FlowTunnel*>(reinterpret_cast<char*>(memory) +
                                                    memory_size(config.max_flows, config.tcp_health))
                    : nullptr),
+      headers_(config.headers
+                   ? reinterpret_cast<FlowHeaders*>(reinterpret_cast<char*>(memory) +
+                                                    memory_size(config.max_flows, config.tcp_health,
+                                                                config.decapsulation.tunnels != 0))
+                   : nullptr),
       buckets_(bucket_count(config.max_flows)),
       key_(key),
       fragments_(key) {
-    std::memset(memory, 0, memory_size(config.max_flows, config.tcp_health, tunnels_ != nullptr));
+    std::memset(memory, 0, memory_size(config));
     set_timeouts(config.idle_timeout_ns, config.active_timeout_ns, config.tcp_end_grace_ns);
 }
 
@@ -235,7 +241,7 @@ void FlowTable::write_record(Slot s, FlowEndReason reason, bool goes_on, RecordB
     to_record(*s.bucket, s.index, reason, r);
     ++counters_.flows_ended[static_cast<unsigned>(reason)];
     const bool health = health_ != nullptr && s.hot().key.protocol == kTcp;
-    if (s.cold().metadata == 0 && !health && !s.cold().tunneled) return;
+    if (s.cold().metadata == 0 && !health && !s.cold().tunneled && headers_ == nullptr) return;
     MetadataWriter fields;
     std::uint8_t groups = 0;
     if (s.cold().metadata != 0)
@@ -247,6 +253,10 @@ void FlowTable::write_record(Slot s, FlowEndReason reason, bool goes_on, RecordB
     if (s.cold().tunneled) [[unlikely]] {
         tunnel_fields(s, fields);
         groups |= group_bit(MetadataGroup::tunnel);
+    }
+    if (headers_ != nullptr) {
+        header_fields(s, fields);
+        groups |= group_bit(MetadataGroup::headers);
     }
     r.metadata_groups = groups;
     r.extensions =
@@ -264,6 +274,30 @@ void FlowTable::tunnel_fields(Slot s, MetadataWriter& fields) const {
     fields.put(MetadataField::tunnel_destination, {t.outer_address[1 - i], bytes});
     if (t.erspan_session != 0)
         fields.put_number(MetadataField::erspan_session, t.erspan_session - 1u, 2);
+}
+
+// Each direction's that sent packets in the record: a field a packet had (MACs, an inner VLAN,
+// MPLS labels, a flow label, an ICMP header) or one every packet has (the class of service).
+void FlowTable::header_fields(Slot s, MetadataWriter& fields) const {
+    const FlowHot& h = s.hot();
+    const unsigned i = (h.state & kInitiatorIsAddress1) ? 1 : 0;
+    const bool icmp = h.key.protocol == kIcmp || h.key.protocol == kIcmpv6;
+    for (const unsigned d : {i, 1 - i}) {
+        if (!(h.state & (kCounted0 << d))) continue;
+        const PacketHeaders& p = headers(s).direction[d];
+        const auto id = [&](MetadataField f) { return of_direction(f, d != i); };
+        if (p.ethernet) {
+            fields.put(id(MetadataField::source_mac), p.source_mac);
+            fields.put(id(MetadataField::destination_mac), p.destination_mac);
+        }
+        fields.put_number(id(MetadataField::class_of_service), p.class_of_service, 1);
+        if (p.customer_vlan != 0)
+            fields.put_number(id(MetadataField::customer_vlan), p.customer_vlan, 2);
+        if (p.mpls) fields.put_number(id(MetadataField::mpls_top_label), p.mpls_top_label, 4);
+        if (h.key.ip_version == 6)
+            fields.put_number(id(MetadataField::flow_label), p.flow_label, 4);
+        if (icmp) fields.put_number(id(MetadataField::icmp_type_code), p.icmp_type_code, 2);
+    }
 }
 
 void FlowTable::health_fields(Slot s, MetadataWriter& fields) const {
@@ -367,14 +401,15 @@ inline void FlowTable::track_health(Slot s, const PacketInfo& info, std::uint64_
     }
 }
 
-inline void FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now) {
+inline bool FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now) {
     if (health_ != nullptr && info.tcp_header) track_health(s, info, now);
     FlowHot& e = s.hot();
     const unsigned d = info.direction;
     const auto counted_d = static_cast<std::uint8_t>(kCounted0 << d);
     if (++e.packets[d] == 0) [[unlikely]]
         ++s.cold().packets_high[d];
-    if (!(e.state & counted_d)) {
+    const bool first = !(e.state & counted_d);
+    if (first) {
         e.state |= counted_d;
         s.cold().first_ns[d] = now;
         e.min_ttl[d] = e.max_ttl[d] = info.ttl;
@@ -397,6 +432,12 @@ inline void FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now)
             e.state |= kEnded;
     }
     if (e.state & kEnded) refresh_due(s);
+    return first;
+}
+
+[[gnu::noinline]] void FlowTable::remember_headers(Slot s, const Pending& q, const PacketRef& p,
+                                                   LinkType link) {
+    headers(s).direction[q.info.direction] = read_headers(p.data, p.length, link, q.info, found(q));
 }
 
 [[gnu::noinline]] void FlowTable::remember_tunnel(Slot s, const PacketInfo& info,
@@ -461,7 +502,7 @@ void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port
             if (i < n && pending[i].metered) {
                 ++metered;
                 metered_octets += pending[i].info.ip_length;
-                changed |= meter(pending[i], packets[i], port, changed, out);
+                changed |= meter(pending[i], packets[i], port, changed, out, link);
             }
         }
     }
@@ -519,6 +560,7 @@ inline void FlowTable::fetch_entries(Pending& q, std::uint64_t now) {
         prefetch_flow(*s.bucket, s.index, true, v6, tcp ? &health(s) : nullptr);
         if (q.info.tunnel_depth != 0) [[unlikely]]
             __builtin_prefetch(&tunnel(s));
+        if (headers_ != nullptr) __builtin_prefetch(&headers(s));
     }
     for (std::uint32_t m = q.candidates; m != 0; m &= m - 1) {
         const auto bit = static_cast<unsigned>(__builtin_ctz(m));
@@ -533,7 +575,7 @@ inline void FlowTable::fetch_entries(Pending& q, std::uint64_t now) {
 // candidates when both buckets are full. True when it created or ended a flow: from then on
 // the burst's candidates found earlier may be stale (`stale`) and are matched again.
 inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port, bool stale,
-                             RecordBuffer& out) {
+                             RecordBuffer& out, LinkType link) {
     const std::uint64_t now = p.time_ns;
     if (stale) q.candidates = candidates(q);
     // A payload the flow's application or metadata may show in: looked at only while
@@ -555,7 +597,8 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
                                       s.bucket->due[s.index]) >= 0;
         const FlowEndReason reason = maybe ? expiry(s, now) : kNotExpired;
         if (reason == kNotExpired) [[likely]] {
-            update(s, q.info, now);
+            if (update(s, q.info, now) && headers_ != nullptr) [[unlikely]]
+                remember_headers(s, q, p, link);
             if (scan) [[unlikely]]
                 inspect(s, q.info, p);
             return false;
@@ -563,6 +606,7 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
         if (reason == FlowEndReason::active_timeout) {
             export_and_go_on(s, out);
             update(s, q.info, now);
+            if (headers_ != nullptr) remember_headers(s, q, p, link);
             refresh_due(s);
             if (scan) inspect(s, q.info, p);
             return false;
@@ -571,6 +615,7 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
         create(s, q.info, q.tag, port, now);
         if (q.info.tunnel_depth != 0) [[unlikely]]
             remember_tunnel(s, q.info, found(q), p.data);
+        if (headers_ != nullptr) remember_headers(s, q, p, link);
         if (scan) inspect(s, q.info, p);
         return true;
     }
@@ -583,6 +628,7 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
     create(free, q.info, q.tag, port, now);
     if (q.info.tunnel_depth != 0) [[unlikely]]
         remember_tunnel(free, q.info, found(q), p.data);
+    if (headers_ != nullptr) remember_headers(free, q, p, link);
     if (scan) inspect(free, q.info, p);
     return true;
 }

@@ -31,6 +31,7 @@ struct FlowTableConfig {
     bool tcp_health = false;  // a TcpHealth line beside each flow, filled by its TCP packets
     // The tunnels packets are taken out of; with any, a FlowTunnel line beside each flow.
     Decapsulation decapsulation{};
+    bool headers = false;  // a FlowHeaders line beside each flow: [metadata] headers
 };
 
 // Where the table puts the records of flows that end. The caller empties it between calls;
@@ -107,6 +108,15 @@ struct FlowTunnel {
 };
 static_assert(sizeof(FlowTunnel) == 64);
 
+// What the first packet of each direction of the current record said in its headers, one line
+// a flow in an array beside the buckets (a flow's at its slot's index): written by a
+// direction's first packet of a record, read when the record is written. By key endpoint.
+struct FlowHeaders {
+    PacketHeaders direction[2];
+    std::uint8_t reserved[8];
+};
+static_assert(sizeof(FlowHeaders) == 64);
+
 // A bucket of 8 flows: the tags of its slots (0: empty), when each was last seen and when its
 // active timeout or TCP end falls, all in one cache line; then the hot parts, the cold parts,
 // and the tails of IPv6 keys. Lookups compare tags before touching an entry; eviction and the
@@ -140,13 +150,15 @@ struct LargestFlows {
 class FlowTable {
 public:
     // Bytes of memory for max_flows: 128 per flow, rounded up to whole buckets; with TCP health,
-    // 64 more a flow.
+    // tunnels and headers, 64 more a flow each.
     static std::size_t memory_size(std::uint32_t max_flows, bool tcp_health = false,
-                                   bool tunnels = false);
+                                   bool tunnels = false, bool headers = false);
+    static std::size_t memory_size(const FlowTableConfig& c) {
+        return memory_size(c.max_flows, c.tcp_health, c.decapsulation.tunnels != 0, c.headers);
+    }
 
-    // `memory` is 64-byte aligned, memory_size(config.max_flows, config.tcp_health) bytes, owned
-    // by the caller
-    // (hugepages in the dataplane) and outlives the table. It is cleared here.
+    // `memory` is 64-byte aligned, memory_size(config) bytes, owned by the caller (hugepages in
+    // the dataplane) and outlives the table. It is cleared here.
     FlowTable(const FlowTableConfig& config, void* memory, const HashKey& key);
 
     // Meters up to kMaxBurst packets received on `port`, each beginning with a `link` header.
@@ -209,6 +221,7 @@ private:
     }
     TcpHealth& health(Slot s) const { return health_[flow_index(s)]; }
     FlowTunnel& tunnel(Slot s) const { return tunnels_[flow_index(s)]; }
+    FlowHeaders& headers(Slot s) const { return headers_[flow_index(s)]; }
 
     // One packet of a burst on its way through the pipeline.
     struct Pending {
@@ -230,7 +243,7 @@ private:
     Slot new_flow_slot(const Pending& q, std::uint64_t now);
     // Inlined into process(), as it was before its tunnel checks made it look too big to be.
     [[gnu::always_inline]] bool meter(Pending& q, const PacketRef& p, std::uint16_t port,
-                                      bool stale, RecordBuffer& out);
+                                      bool stale, RecordBuffer& out, LinkType link);
     // The tunnel packet q of the burst was taken out of, when q.info.tunnel_depth says one.
     const TunnelInfo& found(const Pending& q) const { return found_[&q - pending_]; }
     void inspect(Slot s, const PacketInfo& info, const PacketRef& p);
@@ -238,7 +251,12 @@ private:
     void write_record(Slot s, FlowEndReason reason, bool goes_on, RecordBuffer& out);
     std::uint32_t candidates(const Pending& q);
 
-    void update(Slot s, const PacketInfo& info, std::uint64_t now);
+    // True for the first packet of its direction in the record.
+    bool update(Slot s, const PacketInfo& info, std::uint64_t now);
+    // What a direction's first packet of a record says in its headers, into its FlowHeaders.
+    void remember_headers(Slot s, const Pending& q, const PacketRef& p, LinkType link);
+    // The record's header fields, into `fields`.
+    void header_fields(Slot s, MetadataWriter& fields) const;
     // What a TCP packet says of its flow's health; before `update` has counted it.
     void track_health(Slot s, const PacketInfo& info, std::uint64_t now);
     // The record's TCP health fields, into `fields`.
@@ -258,8 +276,9 @@ private:
 
     FlowTableConfig config_;
     Bucket* table_;
-    TcpHealth* health_;    // null: TCP health off
-    FlowTunnel* tunnels_;  // null: no decapsulation
+    TcpHealth* health_;     // null: TCP health off
+    FlowTunnel* tunnels_;   // null: no decapsulation
+    FlowHeaders* headers_;  // null: [metadata] headers off
     Deduplicator* dedup_ = nullptr;
     std::uint32_t buckets_;
     HashKey key_;

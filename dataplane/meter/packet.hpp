@@ -79,7 +79,9 @@ struct TunnelInfo {
     std::uint32_t id;              // VNI, TEID, GRE key or ERSPAN session; 0: none
     std::uint16_t outer_offset;    // where the innermost tunnel's outer IP header begins
     std::uint16_t erspan_session;  // the session + 1; 0: not mirrored by ERSPAN
+    std::uint16_t inner_offset;    // where what the innermost tunnel carries begins
     TunnelType type;
+    bool inner_ethernet;  // what it carries is an Ethernet frame (else an IP packet)
 };
 
 // What the parser found in a packet it can meter.
@@ -97,6 +99,23 @@ struct PacketInfo {
     std::uint32_t tcp_seq;              // TCP: the sequence number of its first byte
     std::uint16_t tcp_window;           // TCP: the window it advertises (unscaled)
     bool tcp_header;                    // a TCP header was read (not a later fragment)
+    std::uint8_t icmp_type;             // ICMP: its type as sent (the key has the request's)
 };
+static_assert(sizeof(PacketInfo) == 64, "one cache line a packet of the burst");
+
+// What the headers of a flow's first packet each way say beyond its key: read once a direction
+// and record (read_headers), when [metadata] headers is on.
+struct PacketHeaders {
+    std::uint8_t source_mac[6];       // of the Ethernet header that carried the IP packet;
+    std::uint8_t destination_mac[6];  // zeros when none did (another link, a tunnel of IP)
+    std::uint16_t customer_vlan;      // the inner (second) VLAN tag's id; 0: none
+    std::uint16_t icmp_type_code;     // ICMP: type * 256 + code as sent (a reply's own type)
+    std::uint32_t mpls_top_label;     // the top label stack entry's first 3 bytes
+    std::uint32_t flow_label;         // IPv6
+    std::uint8_t class_of_service;    // IPv4 TOS, IPv6 traffic class
+    bool ethernet;                    // the MACs were read
+    bool mpls;                        // the packet had MPLS labels
+};
+static_assert(sizeof(PacketHeaders) == 28);
 
 }  // namespace sluice::meter

@@ -532,6 +532,7 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
             if (l4_avail < 4) return ignore(IgnoreReason::truncated_l4);
             l4_header = l4_avail < 8 ? l4_avail : 8;
             dport = icmp_type_code(l4p[0], l4p[1], protocol == kIcmpv6);
+            out.icmp_type = l4p[0];
             break;
         default:  // other protocols: ports 0, the whole IP payload is payload
             // GRE and IP in IP: their protocol's bit in the mask of those tunnels use.
@@ -580,6 +581,8 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
     tunnel.type = in.type;
     tunnel.id = in.id;
     tunnel.outer_offset = static_cast<std::uint16_t>(outer_l3);
+    tunnel.inner_offset = static_cast<std::uint16_t>(inner);
+    tunnel.inner_ethernet = in.kind == Inner::ethernet;
     if (in.session != 0)
         tunnel.erspan_session = in.session;
     else if (depth == 0)
@@ -604,8 +607,10 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
         // ERSPAN's VLAN field: the mirrored frame's, when the frame carries no tag.
         if (innermost && in.vlan != 0 && out.key.head.vlan_id == 0) out.key.head.vlan_id = in.vlan;
     }
-    if (!innermost)  // a deeper tunnel's outer header, from where this one's inner packet began
+    if (!innermost) {  // a deeper tunnel's offsets, from where this one's inner packet began
         tunnel.outer_offset = static_cast<std::uint16_t>(tunnel.outer_offset + inner);
+        tunnel.inner_offset = static_cast<std::uint16_t>(tunnel.inner_offset + inner);
+    }
     if (depth == 0) {
         // An ignored packet is counted with its outermost IP header's octets.
         out.l3_offset = static_cast<std::uint16_t>(outer_l3);
@@ -622,6 +627,60 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
 }
 
 }  // namespace
+
+PacketHeaders read_headers(const std::uint8_t* data, std::uint32_t length, LinkType link,
+                           const PacketInfo& info, const TunnelInfo& tunnel) {
+    PacketHeaders h{};
+    const std::uint8_t protocol = info.key.head.protocol;
+    if (protocol == kIcmp || protocol == kIcmpv6)
+        h.icmp_type_code =
+            static_cast<std::uint16_t>(info.icmp_type << 8 | (info.key.head.port[1] & 0xff));
+    std::uint32_t off = 0;
+    if (info.tunnel_depth != 0) {
+        off = tunnel.inner_offset;
+        link = tunnel.inner_ethernet ? LinkType::ethernet : LinkType::raw;
+    }
+    std::uint16_t type;
+    if (link == LinkType::ethernet) {
+        if (length < off + 14) return h;
+        std::memcpy(h.destination_mac, data + off, 6);
+        std::memcpy(h.source_mac, data + off + 6, 6);
+        h.ethernet = true;
+        type = be16(data + off + 12);
+        off += 14;
+    } else {
+        const LinkLayer l = link_layer(data + off, length - off, link);
+        type = l.type;
+        off += l.offset;
+    }
+    for (unsigned tags = 0;
+         tags < kMaxVlanTags && (type == kEtherVlan || type == kEtherQinQ || type == kEtherQinQOld);
+         ++tags) {
+        if (length < off + 4) return h;
+        if (tags == 1) h.customer_vlan = be16(data + off) & 0x0fff;
+        type = be16(data + off + 2);
+        off += 4;
+    }
+    if (type == kEtherMpls || type == kEtherMplsMulticast) {
+        if (length < off + 4) return h;
+        h.mpls = true;
+        h.mpls_top_label = be32(data + off) >> 8;
+        for (unsigned labels = 0; labels < kMaxMplsLabels && length >= off + 4; ++labels) {
+            const bool bottom = data[off + 2] & 0x01;
+            off += 4;
+            if (bottom) break;
+        }
+    }
+    if (length < off + 4) return h;
+    const std::uint8_t* ip = data + off;
+    if ((ip[0] >> 4) == 6) {
+        h.class_of_service = static_cast<std::uint8_t>((ip[0] & 0x0f) << 4 | ip[1] >> 4);
+        h.flow_label = be32(ip) & 0xfffff;
+    } else {
+        h.class_of_service = ip[1];
+    }
+    return h;
+}
 
 Decapsulation decapsulation(std::uint8_t tunnels, std::uint8_t keyed, std::uint8_t depth,
                             std::uint16_t vxlan_port, std::uint16_t geneve_port,

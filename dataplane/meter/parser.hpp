@@ -72,4 +72,11 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
                   LinkType link, std::uint64_t now_ns, FragmentMap& fragments,
                   const Decapsulation& decap, PacketInfo& out, TunnelInfo& tunnel);
 
+// The headers of a packet parse() metered, as `info` and `tunnel` describe it: the Ethernet
+// header, VLAN tags and MPLS labels before its IP header (the innermost one, of a packet out of
+// a tunnel) and that header's class of service and flow label. For a flow's first packet each
+// way: not the per-packet path.
+PacketHeaders read_headers(const std::uint8_t* data, std::uint32_t length, LinkType link,
+                           const PacketInfo& info, const TunnelInfo& tunnel);
+
 }  // namespace sluice::meter

@@ -6,7 +6,7 @@
 
 namespace sluice {
 
-// Stores the low `bytes` (1, 2, 4 or 8) bytes of `value` at `p`, most significant first.
+// Stores the low `bytes` (1 to 8) bytes of `value` at `p`, most significant first.
 inline void store_big_endian(std::uint8_t* p, std::uint64_t value, unsigned bytes) {
     switch (bytes) {
         case 1: *p = static_cast<std::uint8_t>(value); break;
@@ -20,11 +20,15 @@ inline void store_big_endian(std::uint8_t* p, std::uint64_t value, unsigned byte
             std::memcpy(p, &v, 4);
             break;
         }
-        default: {
+        case 8: {
             const auto v = __builtin_bswap64(value);
             std::memcpy(p, &v, 8);
             break;
         }
+        default:  // 3, 5, 6, 7: an octet array such as an MPLS label stack entry's first 3
+            for (unsigned i = 0; i < bytes; ++i)
+                p[i] = static_cast<std::uint8_t>(value >> (8 * (bytes - 1 - i)));
+            break;
     }
 }
 

@@ -263,6 +263,7 @@ struct Metadata {
     std::uint32_t max_length = 256;  // of each string, in bytes, once escaped
     std::uint32_t max_answers = 4;   // DNS answers (A and AAAA addresses) kept
     bool tcp_health = true;          // every TCP flow's handshake, retransmissions, ...
+    bool headers = false;  // each direction's first packet's MACs, class of service, labels, ...
 
     friend bool operator==(const Metadata&, const Metadata&) = default;
 };

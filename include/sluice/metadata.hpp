@@ -22,7 +22,8 @@ namespace sluice {
     X(dns, 2, "DNS: the first query's name and type, the response code, the first answers")      \
     X(quic, 3, "QUIC: the version; the Initial's ClientHello: server name, ALPN, JA4")          \
     X(tcp_health, 4, "TCP: handshake times, retransmissions, out-of-order, zero windows, gaps") \
-    X(tunnel, 5, "the tunnel it came out of: its kind, id and outer endpoints; the ERSPAN session")
+    X(tunnel, 5, "the tunnel it came out of: its kind, id and outer endpoints; the ERSPAN session") \
+    X(headers, 6, "each direction's first packet: MACs, class of service, inner VLAN, MPLS label, flow label, ICMP type")
 // clang-format on
 
 enum class MetadataGroup : std::uint8_t {
@@ -50,12 +51,13 @@ inline constexpr std::array<std::string_view, kMetadataGroups> kMetadataGroupNam
 #undef SLUICE_X
 };
 
-enum class MetadataType : std::uint8_t { string, u8, u16, u32, u64, addresses, address };
+enum class MetadataType : std::uint8_t { string, u8, u16, u32, u64, addresses, address, mac };
 
 // Each field: its id in the bytes, its group, how its value reads, and its name in the
 // record JSON. `addresses`: IPv4 and IPv6 addresses, each a length byte (4 or 16) and the
-// address; `address`: one address, its 4 or 16 bytes. Numbers are little-endian, of their
-// type's width. Ids are for good: a field that goes keeps its id unused.
+// address; `address`: one address, its 4 or 16 bytes; `mac`: a MAC address, its 6 bytes. Numbers
+// are little-endian, of their type's width. Ids are for good: a field that goes keeps its id
+// unused.
 // clang-format off
 #define SLUICE_METADATA_FIELDS(X)                                  \
     X(tls_server_name,          1, tls, string)                    \
@@ -96,7 +98,21 @@ enum class MetadataType : std::uint8_t { string, u8, u16, u32, u64, addresses, a
     X(tunnel_id,               97, tunnel, u32)                   \
     X(tunnel_source,           98, tunnel, address)               \
     X(tunnel_destination,      99, tunnel, address)               \
-    X(erspan_session,         100, tunnel, u16)
+    X(erspan_session,         100, tunnel, u16)                  \
+    X(source_mac,             112, headers, mac)                 \
+    X(destination_mac,        113, headers, mac)                 \
+    X(class_of_service,       114, headers, u8)                  \
+    X(customer_vlan,          115, headers, u16)                 \
+    X(mpls_top_label,         116, headers, u32)                 \
+    X(flow_label,             117, headers, u32)                 \
+    X(icmp_type_code,         118, headers, u16)                 \
+    X(reverse_source_mac,     119, headers, mac)                 \
+    X(reverse_destination_mac, 120, headers, mac)                \
+    X(reverse_class_of_service, 121, headers, u8)                \
+    X(reverse_customer_vlan,  122, headers, u16)                 \
+    X(reverse_mpls_top_label, 123, headers, u32)                 \
+    X(reverse_flow_label,     124, headers, u32)                 \
+    X(reverse_icmp_type_code, 125, headers, u16)
 // clang-format on
 
 enum class MetadataField : std::uint8_t {
@@ -135,12 +151,25 @@ static_assert(static_cast<std::uint8_t>(MetadataField::reverse_tcp_largest_gap_u
                   kTcpReverseOffset,
               "each direction's fields in the same order");
 
+// The header fields the same way: the initiator's first packet's from source_mac on, the
+// responder's as many ids further.
+inline constexpr auto kHeadersSourceFirst = static_cast<std::uint8_t>(MetadataField::source_mac);
+inline constexpr std::uint8_t kHeadersReverseOffset =
+    static_cast<std::uint8_t>(MetadataField::reverse_source_mac) - kHeadersSourceFirst;
+static_assert(static_cast<std::uint8_t>(MetadataField::reverse_icmp_type_code) -
+                      static_cast<std::uint8_t>(MetadataField::icmp_type_code) ==
+                  kHeadersReverseOffset,
+              "each direction's header fields in the same order");
+
 // The field of the other direction for a directional field; the field itself otherwise.
 inline constexpr std::uint8_t reverse_field(std::uint8_t id) {
     constexpr auto source = static_cast<std::uint8_t>(MetadataField::tunnel_source);
     constexpr auto destination = static_cast<std::uint8_t>(MetadataField::tunnel_destination);
     if (id == source) return destination;
     if (id == destination) return source;
+    if (id >= kHeadersSourceFirst && id < kHeadersSourceFirst + 2 * kHeadersReverseOffset)
+        return id < kHeadersSourceFirst + kHeadersReverseOffset ? id + kHeadersReverseOffset
+                                                                : id - kHeadersReverseOffset;
     if (id >= kTcpSourceFirst && id < kTcpSourceFirst + kTcpReverseOffset)
         return id + kTcpReverseOffset;
     if (id >= kTcpSourceFirst + kTcpReverseOffset && id < kTcpSourceFirst + 2 * kTcpReverseOffset)

@@ -126,6 +126,7 @@ void visit(V& v, Metadata& m) {
     v.integer("max_length", m.max_length, 16, 512);
     v.integer("max_answers", m.max_answers, 0, 16);
     v.boolean("tcp_health", m.tcp_health);
+    v.boolean("headers", m.headers);
 }
 
 template <typename V>

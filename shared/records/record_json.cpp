@@ -59,6 +59,15 @@ std::string metadata_json(std::span<const std::uint8_t> metadata) {
                 out += "]";
                 break;
             }
+            case MetadataType::mac: {
+                char text[18] = "";
+                const std::uint8_t* m = f.value.data();
+                if (f.value.size() == 6)
+                    std::snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
+                                  m[2], m[3], m[4], m[5]);
+                out += json_string(text);
+                break;
+            }
             case MetadataType::address: {
                 const std::size_t n = f.value.size();
                 out += n == 4 || n == 16 ? address_json(f.value.data(), n) : json_string("");

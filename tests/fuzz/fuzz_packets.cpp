@@ -42,12 +42,14 @@ struct World {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static World world;
     constexpr std::uint32_t kFlows = 1024;
-    static std::vector<std::uint8_t> memory(meter::FlowTable::memory_size(kFlows, true, true) + 64);
+    const meter::FlowTableConfig config{kFlows,        1'000'000'000,
+                                        5'000'000'000, 100'000'000,
+                                        true,          meter::decapsulation(config::Flow{}),
+                                        true};
+    static std::vector<std::uint8_t> memory(meter::FlowTable::memory_size(config) + 64);
     void* aligned = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(memory.data()) + 63) &
                                             ~std::uintptr_t{63});
-    meter::FlowTable table({kFlows, 1'000'000'000, 5'000'000'000, 100'000'000, true,
-                            meter::decapsulation(config::Flow{})},
-                           aligned, meter::HashKey{{1, 2, 3, 4, 5, 6, 7, 8}});
+    meter::FlowTable table(config, aligned, meter::HashKey{{1, 2, 3, 4, 5, 6, 7, 8}});
     table.identify_applications(appid::identification(*world.scratch));
     table.extract_metadata(world.extractor->hook());
 
@@ -78,6 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             // A TCP record carries its health, whatever its packets held.
             if (r.protocol == 6 && !(r.metadata_groups & group_bit(MetadataGroup::tcp_health)))
                 std::abort();
+            // Every record carries the header fields of its directions.
+            if (!(r.metadata_groups & group_bit(MetadataGroup::headers))) std::abort();
         }
         out->count = 0;
     };

@@ -31,12 +31,10 @@ class Table : public ::testing::Test {
 protected:
     void make(std::uint32_t max_flows, std::uint64_t idle = 15 * kSec,
               std::uint64_t active = 60 * kSec, std::uint64_t grace = 2 * kSec, bool health = false,
-              Decapsulation decap = {}) {
-        memory_.reset(static_cast<Bucket*>(
-            std::aligned_alloc(64, FlowTable::memory_size(max_flows, health, decap.tunnels != 0))));
-        table_ = std::make_unique<FlowTable>(
-            FlowTableConfig{max_flows, idle, active, grace, health, decap}, memory_.get(),
-            kHashKey);
+              Decapsulation decap = {}, bool headers = false) {
+        const FlowTableConfig c{max_flows, idle, active, grace, health, decap, headers};
+        memory_.reset(static_cast<Bucket*>(std::aligned_alloc(64, FlowTable::memory_size(c))));
+        table_ = std::make_unique<FlowTable>(c, memory_.get(), kHashKey);
     }
 
     void SetUp() override { make(1024); }
@@ -166,6 +164,19 @@ protected:
         }
         ADD_FAILURE() << "no record " << n;
         return out;
+    }
+
+    // The n-th record as JSON, its metadata fields too.
+    std::string json(std::size_t n) const {
+        for (std::size_t i = 0; i < records_.size(); ++i) {
+            if (is_extension(records_[i]) || n-- != 0) continue;
+            std::array<std::uint8_t, kMaxMetadataBytes> bytes;
+            const std::size_t length = gather_extensions(
+                std::span(records_).subspan(i + 1, records_[i].extensions), bytes);
+            return control::to_json(records_[i], {bytes.data(), length});
+        }
+        ADD_FAILURE() << "no record " << n;
+        return {};
     }
 
     // A TCP segment of the client's (or the server's), its sequence number and window given.
@@ -411,6 +422,140 @@ TEST_F(Table, ASpansSecondCopyIsIgnoredAsDuplicateWithItsIpOctets) {
     const auto r = records();
     ASSERT_EQ(r.size(), 2u);
     EXPECT_EQ(r[0].packets + r[1].packets, 3u);
+}
+
+// The metadata fields of a JSON record from the first header field on.
+std::string header_fields(const std::string& json) {
+    const auto at = json.find(", \"source_mac\"");
+    return at == std::string::npos ? json : json.substr(at + 2);
+}
+
+TEST_F(Table, EachDirectionsFirstPacketGivesTheRecordItsHeaderFieldsTheResponderAsReverse) {
+    make(1024, 15 * kSec, 60 * kSec, 2 * kSec, false, {}, true);
+    Packet client = tcp(true, tcp::syn);
+    client.src_mac = {0x00, 0x1b, 0x21, 0xaa, 0xbb, 0x01};
+    client.dst_mac = {0x00, 0x1b, 0x21, 0xcc, 0xdd, 0x02};
+    client.tos = 0x2a;  // DSCP AF11 (10), ECN 2
+    client.vlans = {10, 20};
+    client.outer_tag_type = 0x88a8;
+    client.mpls_labels = 2;
+    Packet server = tcp(false, tcp::syn | tcp::ack);
+    server.src_mac = {0x00, 0x1b, 0x21, 0xcc, 0xdd, 0x03};  // another router's on the way back
+    server.dst_mac = {0x00, 0x1b, 0x21, 0xaa, 0xbb, 0x01};
+    server.tos = 0xb8;  // EF
+    server.vlans = {10, 30};
+    server.outer_tag_type = 0x88a8;
+    Packet later = client;
+    later.tos = 0;
+    later.tcp_flags = tcp::ack;
+    send(client, kT0);
+    send(server, kT0 + kMs);
+    send(later, kT0 + 2 * kMs);
+    flush();
+    ASSERT_EQ(records().size(), 1u);
+    EXPECT_EQ(records()[0].metadata_groups, group_bit(MetadataGroup::headers));
+    // The top label stack entry's first 3 bytes: label 100, traffic class 0, not the bottom.
+    EXPECT_EQ(header_fields(json(0)),
+              "\"source_mac\": \"00:1b:21:aa:bb:01\", \"destination_mac\": \"00:1b:21:cc:dd:02\", "
+              "\"class_of_service\": 42, \"customer_vlan\": 20, \"mpls_top_label\": 1600, "
+              "\"reverse_source_mac\": \"00:1b:21:cc:dd:03\", "
+              "\"reverse_destination_mac\": \"00:1b:21:aa:bb:01\", "
+              "\"reverse_class_of_service\": 184, \"reverse_customer_vlan\": 30}");
+}
+
+TEST_F(Table, AnIcmpRecordSaysEachDirectionsOwnTypeWhereTheKeySaysTheRequests) {
+    make(1024, 15 * kSec, 60 * kSec, 2 * kSec, false, {}, true);
+    Packet request;
+    request.src = ipv4(192, 0, 2, 1);
+    request.dst = ipv4(198, 51, 100, 1);
+    request.protocol = kIcmp;
+    request.src_port = 8;  // echo request
+    Packet reply = request;
+    std::swap(reply.src, reply.dst);
+    reply.src_port = 0;  // echo reply
+    Packet backscatter = reply;
+    backscatter.dst = ipv4(192, 0, 2, 99);  // replies to what the sensor never saw asked
+    send(request, kT0);
+    send(reply, kT0 + kMs);
+    send(backscatter, kT0 + 2 * kMs);
+    flush();
+    const auto r = records();
+    ASSERT_EQ(r.size(), 2u);
+    const std::size_t ping = r[0].reverse_packets == 1 ? 0 : 1;
+    EXPECT_EQ(r[ping].destination_port, 8 * 256);
+    EXPECT_EQ(fields(ping).at("icmp_type_code"), 8u * 256);
+    EXPECT_EQ(fields(ping).at("reverse_icmp_type_code"), 0u);
+    EXPECT_EQ(r[1 - ping].destination_port, 8 * 256) << "the key's request type";
+    EXPECT_EQ(fields(1 - ping).at("icmp_type_code"), 0u) << "what was sent: echo replies";
+}
+
+TEST_F(Table, AnIpv6RecordCarriesEachDirectionsFlowLabelAndTrafficClass) {
+    make(1024, 15 * kSec, 60 * kSec, 2 * kSec, false, {}, true);
+    Packet query = udp6(1, 2);
+    query.flow_label = 0x12345;
+    query.tos = 0x20;
+    Packet answer = reply(query);
+    answer.flow_label = 0xfedcb;
+    answer.tos = 0;
+    send(query, kT0);
+    send(answer, kT0 + kMs);
+    flush();
+    const auto f = fields(0);
+    EXPECT_EQ(f.at("flow_label"), 0x12345u);
+    EXPECT_EQ(f.at("class_of_service"), 0x20u);
+    EXPECT_EQ(f.at("reverse_flow_label"), 0xfedcbu);
+    EXPECT_EQ(f.at("reverse_class_of_service"), 0u);
+    EXPECT_EQ(f.count("customer_vlan") + f.count("mpls_top_label") + f.count("icmp_type_code"), 0u)
+        << "no inner tag, no labels, not ICMP";
+}
+
+TEST_F(Table, EachRecordOfALongFlowTakesItsOwnFirstPacketsHeaders) {
+    make(1024, 15 * kSec, 1 * kSec, 2 * kSec, false, {}, true);
+    Packet p = udp(1);
+    p.tos = 0x10;
+    send(p, kT0);
+    p.tos = 0x48;
+    send(p, kT0 + 500 * kMs);
+    send(p, kT0 + 1500 * kMs);  // after the active timeout: the second record's first packet
+    flush();
+    ASSERT_EQ(records().size(), 2u);
+    EXPECT_EQ(fields(0).at("class_of_service"), 0x10u);
+    EXPECT_EQ(fields(1).at("class_of_service"), 0x48u);
+    EXPECT_EQ(fields(0).count("reverse_class_of_service"), 0u) << "the responder sent nothing";
+}
+
+TEST_F(Table, ATunneledFlowsHeaderFieldsAreTheInnerFramesOrNoneForAnInnerPacket) {
+    make(1024, 15 * kSec, 60 * kSec, 2 * kSec, false, decapsulation(kAllTunnels, kAllTunnels),
+         true);
+    Packet p = udp(1);
+    p.tos = 0x88;
+    p.src_mac = {0x02, 0xaa, 0, 0, 0, 0x01};
+    Tunnel vxlan_tunnel;
+    vxlan_tunnel.id = 100;
+    send_frame(encapsulate(build(p), vxlan_tunnel), kT0);  // VXLAN: an Ethernet frame inside
+    Tunnel gtp;
+    gtp.kind = Tunnel::Kind::gtpu;
+    gtp.id = 7;
+    send_frame(encapsulate(build(udp(2)), gtp), kT0 + kMs);  // GTP-U: an IP packet inside
+    flush();
+    const auto r = records();
+    ASSERT_EQ(r.size(), 2u);
+    const std::size_t vxlan = fields(0).at("tunnel_id") == 100 ? 0 : 1;
+    EXPECT_NE(json(vxlan).find("\"source_mac\": \"02:aa:00:00:00:01\", "
+                               "\"destination_mac\": \"02:00:00:00:00:02\", "
+                               "\"class_of_service\": 136"),
+              std::string::npos)
+        << json(vxlan);
+    EXPECT_EQ(json(1 - vxlan).find("source_mac"), std::string::npos) << json(1 - vxlan);
+    EXPECT_EQ(fields(1 - vxlan).at("class_of_service"), 0u);
+}
+
+TEST(FlowTableMemory, HeadersTakeALineAFlow) {
+    EXPECT_EQ(FlowTable::memory_size(1024, false, false, true) - FlowTable::memory_size(1024),
+              1024u * 64);
+    EXPECT_EQ(
+        FlowTable::memory_size(1024, true, true, true) - FlowTable::memory_size(1024, true, true),
+        1024u * 64);
 }
 
 TEST(FlowTableMemory, TunnelsTakeALineAFlow) {

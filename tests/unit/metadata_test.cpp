@@ -161,9 +161,10 @@ TEST(IpfixMessage, TcpHealthGoesOutAloneOrBesideTheApplicationsFieldsEachDirecti
     b.begin(0);
     const auto templates = ipfix::metadata_templates(ipfix::TimePrecision::milliseconds,
                                                      config::Records::biflow, kAllMetadataGroups);
-    EXPECT_EQ(templates.size(), 38u)
-        << "each IP version: 4 groups, each with or without TCP health and with or without the "
-           "tunnel, and TCP health, the tunnel or both alone";
+    EXPECT_EQ(templates.size(), 78u)
+        << "each IP version, without the header fields: 4 groups, each with or without TCP "
+           "health and with or without the tunnel, and TCP health, the tunnel or both alone (19); "
+           "with them, the same and the header fields alone (20)";
     ASSERT_TRUE(b.add_templates(templates));
     for (const bool tls : {false, true}) {
         const auto unit = health_unit(4, tls);
@@ -235,6 +236,95 @@ TEST(IpfixMessage, TheTunnelGoesOutAsItsTechnologyIdEndpointsAndObservationPoint
     EXPECT_EQ(destination[0], 0x20);
     EXPECT_EQ(destination[15], 2);
     EXPECT_EQ(ipfix::value(f.at({ipfix::ie::observationPointId.id, 0})), 7u);
+}
+
+// A record's unit with the header fields of both directions: the initiator's first packet
+// from 00:1b:21:aa:bb:01 to 00:1b:21:cc:dd:02 with class of service 42, customer VLAN 20 and
+// MPLS top label 100 (bottom of stack); the responder's back with 184 and no labels.
+std::vector<FlowRecord> headers_unit(unsigned i) {
+    std::vector<FlowRecord> out(1 + kMaxExtensions);
+    out[0] = record(i);
+    const std::uint8_t a[6] = {0x00, 0x1b, 0x21, 0xaa, 0xbb, 0x01};
+    const std::uint8_t b[6] = {0x00, 0x1b, 0x21, 0xcc, 0xdd, 0x02};
+    MetadataWriter w;
+    w.put(MetadataField::source_mac, std::span<const std::uint8_t>(a));
+    w.put(MetadataField::destination_mac, std::span<const std::uint8_t>(b));
+    w.put_number(MetadataField::class_of_service, 42, 1);
+    w.put_number(MetadataField::customer_vlan, 20, 2);
+    w.put_number(MetadataField::mpls_top_label, 100 << 4 | 1, 4);
+    if (out[0].ip_version == 6) w.put_number(MetadataField::flow_label, 0x12345, 4);
+    w.put(MetadataField::reverse_source_mac, std::span<const std::uint8_t>(b));
+    w.put(MetadataField::reverse_destination_mac, std::span<const std::uint8_t>(a));
+    w.put_number(MetadataField::reverse_class_of_service, 184, 1);
+    out[0].metadata_groups = group_bit(MetadataGroup::headers);
+    out[0].extensions = static_cast<std::uint8_t>(write_extensions(w.bytes(), &out[1]));
+    out.resize(1 + out[0].extensions);
+    return out;
+}
+
+TEST(IpfixMessage, HeaderFieldsGoOutInIanasElementsTheRespondersAsTheirReverseElements) {
+    ipfix::MessageBuilder b(1, 65535, ipfix::TimePrecision::milliseconds, config::Records::biflow,
+                            kAllMetadataGroups);
+    b.begin(0);
+    ASSERT_TRUE(b.add_templates(ipfix::metadata_templates(
+        ipfix::TimePrecision::milliseconds, config::Records::biflow, kAllMetadataGroups)));
+    const auto v4 = headers_unit(4), v6 = headers_unit(6);
+    ASSERT_TRUE(b.add(v4[0], metadata_of(v4)));
+    ASSERT_TRUE(b.add(v6[0], metadata_of(v6)));
+    const Decoded d(b.finish(1));
+    ASSERT_EQ(d.records.size(), 2u);
+    EXPECT_EQ(d.records[0].first, 600 + 4 * 4) << "the base's variants with the header fields";
+    EXPECT_EQ(d.records[1].first, 600 + 20 + 4 * 4) << "IPv6's";
+    const std::vector<std::uint8_t> a = {0x00, 0x1b, 0x21, 0xaa, 0xbb, 0x01};
+    const std::vector<std::uint8_t> c = {0x00, 0x1b, 0x21, 0xcc, 0xdd, 0x02};
+    for (const auto& [set, f] : d.records) {
+        EXPECT_EQ(f.at({56, 0}), a);
+        EXPECT_EQ(f.at({80, 0}), c);
+        EXPECT_EQ(f.at({56, ipfix::kReversePen}), c);
+        EXPECT_EQ(f.at({80, ipfix::kReversePen}), a);
+        EXPECT_EQ(ipfix::value(f.at({5, 0})), 42u);
+        EXPECT_EQ(ipfix::value(f.at({5, ipfix::kReversePen})), 184u);
+        EXPECT_EQ(ipfix::value(f.at({245, 0})), 20u);
+        EXPECT_EQ(ipfix::value(f.at({245, ipfix::kReversePen})), 0u) << "none: zero";
+        EXPECT_EQ(f.at({70, 0}), (std::vector<std::uint8_t>{0x00, 0x06, 0x41}))
+            << "label 100, traffic class 0, bottom of stack";
+        EXPECT_EQ(f.at({70, ipfix::kReversePen}), (std::vector<std::uint8_t>{0, 0, 0}));
+    }
+    const auto& v4f = d.records[0].second;
+    const auto& v6f = d.records[1].second;
+    EXPECT_TRUE(v4f.contains({32, 0}) && !v4f.contains({139, 0}) && !v4f.contains({31, 0}))
+        << "IPv4: icmpTypeCodeIPv4, no flow label";
+    EXPECT_TRUE(v6f.contains({139, 0}) && !v6f.contains({32, 0}));
+    EXPECT_EQ(ipfix::value(v6f.at({31, 0})), 0x12345u);
+    EXPECT_EQ(ipfix::value(v6f.at({31, ipfix::kReversePen})), 0u);
+}
+
+TEST(IpfixMessage, AUniflowRespondersRecordCarriesItsOwnHeaderFieldsAsTheSources) {
+    ipfix::MessageBuilder b(1, 65535, ipfix::TimePrecision::milliseconds, config::Records::uniflow,
+                            kAllMetadataGroups);
+    b.begin(0);
+    ASSERT_TRUE(b.add_templates(ipfix::metadata_templates(
+        ipfix::TimePrecision::milliseconds, config::Records::uniflow, kAllMetadataGroups)));
+    const auto unit = headers_unit(4);
+    auto m = metadata_of(unit);
+    reverse_directions(m);
+    ASSERT_TRUE(b.add(unit[0], m));
+    const Decoded d(b.finish(1));
+    ASSERT_EQ(d.records.size(), 1u);
+    EXPECT_EQ(d.records[0].first, 600 + 4 * 20 + 4 * 4);
+    const auto& f = d.records[0].second;
+    EXPECT_EQ(f.at({56, 0}), (std::vector<std::uint8_t>{0x00, 0x1b, 0x21, 0xcc, 0xdd, 0x02}));
+    EXPECT_EQ(ipfix::value(f.at({5, 0})), 184u);
+    EXPECT_FALSE(f.contains({56, ipfix::kReversePen})) << "a uniflow template has no reverse";
+}
+
+TEST(RecordJson, CarriesMacAddressesAsText) {
+    const auto unit = headers_unit(4);
+    const std::string json = to_json(unit[0], metadata_of(unit));
+    EXPECT_NE(json.find("\"source_mac\": \"00:1b:21:aa:bb:01\", \"destination_mac\": "
+                        "\"00:1b:21:cc:dd:02\", \"class_of_service\": 42"),
+              std::string::npos)
+        << json;
 }
 
 TEST(RecordJson, CarriesTheTunnelsEndpointsAsAddresses) {

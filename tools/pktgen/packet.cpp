@@ -61,8 +61,8 @@ Address ipv6(std::uint16_t a, std::uint16_t b, std::uint16_t c, std::uint16_t d,
 std::vector<std::uint8_t> build(const Packet& p) {
     std::vector<std::uint8_t> f;
     f.reserve(128 + p.payload);
-    const std::uint8_t macs[12] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01};
-    f.insert(f.end(), macs, macs + 12);
+    f.insert(f.end(), p.dst_mac.begin(), p.dst_mac.end());
+    f.insert(f.end(), p.src_mac.begin(), p.src_mac.end());
     for (std::size_t i = 0; i < p.vlans.size(); ++i) {
         put16(f, i == 0 ? p.outer_tag_type : 0x8100);
         put16(f, p.vlans[i] & 0x0fff);
@@ -82,7 +82,7 @@ std::vector<std::uint8_t> build(const Packet& p) {
     if (p.ip_version == 4) {
         const std::size_t header = 20 + p.ipv4_option_bytes;
         f.push_back(static_cast<std::uint8_t>(0x40 | header / 4));
-        f.push_back(0);
+        f.push_back(p.tos);
         put16(f, static_cast<std::uint16_t>(header + l4_len));
         put16(f, static_cast<std::uint16_t>(p.fragment.id));
         std::uint16_t frag = 0x4000;  // don't fragment
@@ -99,7 +99,7 @@ std::vector<std::uint8_t> build(const Packet& p) {
         f[ip_start + 10] = static_cast<std::uint8_t>(sum >> 8);
         f[ip_start + 11] = static_cast<std::uint8_t>(sum);
     } else {
-        put32(f, 0x60000000);
+        put32(f, 0x60000000u | std::uint32_t{p.tos} << 20 | (p.flow_label & 0xfffff));
         put16(f, static_cast<std::uint16_t>(extensions + l4_len));
         f.push_back(chain.empty() ? p.protocol : chain.front());
         f.push_back(p.ttl);

@@ -39,6 +39,10 @@ struct Packet {
     std::uint32_t seq = 1, ack = 0;  // TCP
     std::uint16_t window = 65535;
     std::uint8_t ttl = 64;
+    std::uint8_t tos = 0;          // IPv4 TOS, IPv6 traffic class
+    std::uint32_t flow_label = 0;  // IPv6
+    std::array<std::uint8_t, 6> src_mac{0x02, 0, 0, 0, 0, 0x01};
+    std::array<std::uint8_t, 6> dst_mac{0x02, 0, 0, 0, 0, 0x02};
     std::uint16_t payload = 0;  // bytes after the L4 header
     std::string content;        // those bytes, when they matter; the rest are 0x5a
 
