@@ -44,6 +44,7 @@ struct Options {
     bool metadata = false;             // metadata extraction on, [metadata]'s defaults
     bool decapsulation = true;         // [flow]'s defaults: every tunnel taken out of
     std::uint64_t deduplicate_ns = 0;  // [[port]] deduplicate: 0, off
+    bool headers = false;              // [metadata] headers
     const appid::Database* database = nullptr;
     const appid::Scratch* scratch = nullptr;
 };
@@ -72,6 +73,18 @@ struct Metadata {
         table.extract_metadata(extractor->hook());
     }
 };
+
+// The flow table of `capacity` flows: [flow]'s timeouts and tunnels (unless
+// --no-decapsulation), TCP health with --metadata, the header fields with --headers.
+FlowTableConfig table_config(const struct Options& o, std::uint32_t capacity) {
+    return {capacity,
+            15'000'000'000,
+            60'000'000'000,
+            2'000'000'000,
+            o.metadata && config::Metadata{}.tcp_health,
+            o.decapsulation ? decapsulation(config::Flow{}) : Decapsulation{},
+            o.headers};
+}
 
 // With --deduplicate, the set of a port queue's recent frames for `table`.
 struct Dedup {
@@ -181,12 +194,9 @@ void run_case(const Case& c, const Options& o, double hz) {
         flood ? measured + c.flows
               : std::min<std::size_t>(std::max<std::size_t>(2ull * c.flows, 4'000'000), 16'000'000);
 
-    const bool health = o.metadata && config::Metadata{}.tcp_health;
-    const Decapsulation decap = o.decapsulation ? decapsulation(config::Flow{}) : Decapsulation{};
-    HugeArray<std::uint8_t> memory(FlowTable::memory_size(capacity, health, decap.tunnels != 0));
-    auto table = std::make_unique<FlowTable>(
-        FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000, health, decap},
-        memory.get(), random_hash_key());
+    const FlowTableConfig config = table_config(o, capacity);
+    HugeArray<std::uint8_t> memory(FlowTable::memory_size(config));
+    auto table = std::make_unique<FlowTable>(config, memory.get(), random_hash_key());
     auto out = std::make_unique<RecordBuffer>();
     if (o.database != nullptr) table->identify_applications(appid::identification(*o.scratch));
     Metadata metadata(o, *table);
@@ -245,7 +255,7 @@ void run_case(const Case& c, const Options& o, double hz) {
         "\"mpps_min\": %.2f, \"mpps_max\": %.2f, \"table_capacity\": %llu, \"active_flows\": %llu, "
         "\"evictions\": %llu, \"records\": %llu, \"identification\": %s, "
         "\"application_scans\": %llu, \"decapsulation\": %s, \"duplicates\": %llu, "
-        "\"tsc_ghz\": %.3f%s}\n",
+        "\"headers\": %s, \"tsc_ghz\": %.3f%s}\n",
         c.name.c_str(), c.flows, frame_bytes + 4, c.distribution.c_str(),
         static_cast<unsigned long long>(measured), median.mpps, median.cycles_per_packet,
         runs.size(), runs.front().mpps, runs.back().mpps,
@@ -257,7 +267,8 @@ void run_case(const Case& c, const Options& o, double hz) {
         o.decapsulation ? "true" : "false",
         static_cast<unsigned long long>(after.ignored_packets[kDuplicate] -
                                         before.ignored_packets[kDuplicate]),
-        hz / 1e9, c.distribution == "zipf" ? ", \"zipf_exponent\": 1.0" : "");
+        o.headers ? "true" : "false", hz / 1e9,
+        c.distribution == "zipf" ? ", \"zipf_exponent\": 1.0" : "");
     std::fflush(stdout);
 }
 
@@ -300,18 +311,15 @@ int run_capture(const Options& o, double hz) {
         return 1;
     }
     const std::uint32_t capacity = config::Flow{}.max_flows;  // the dataplane's default
-    const bool health = o.metadata && config::Metadata{}.tcp_health;
-    const Decapsulation decap = o.decapsulation ? decapsulation(config::Flow{}) : Decapsulation{};
-    HugeArray<std::uint8_t> memory(FlowTable::memory_size(capacity, health, decap.tunnels != 0));
+    const FlowTableConfig config = table_config(o, capacity);
+    HugeArray<std::uint8_t> memory(FlowTable::memory_size(config));
     auto out = std::make_unique<RecordBuffer>();
     std::vector<double> mpps, cycles;
     std::uint64_t records = 0;
     MeterCounters counters;
     for (unsigned r = 0; r < o.repeat; ++r) {
         // A new table each run: the capture's flows start afresh.
-        auto table = std::make_unique<FlowTable>(
-            FlowTableConfig{capacity, 15'000'000'000, 60'000'000'000, 2'000'000'000, health, decap},
-            memory.get(), random_hash_key());
+        auto table = std::make_unique<FlowTable>(config, memory.get(), random_hash_key());
         if (o.database != nullptr) table->identify_applications(appid::identification(*o.scratch));
         Metadata metadata(o, *table);
         Dedup dedup(o, *table);
@@ -430,6 +438,7 @@ void usage(FILE* out) {
                  "usage: sluice-bench [--quick] [--cpu N] [--repeat N] [--case NAME]\n"
                  "                    [--applications FILE] [--metadata] [--capture FILE]\n"
                  "                    [--memory] [--no-decapsulation] [--deduplicate WINDOW]\n"
+                 "                    [--headers]\n"
                  "Measures parser + flow table + expiry on one core with 64-byte packets built in\n"
                  "memory: Zipf and uniform popularity over 1K, 1M and 8M active flows, and a\n"
                  "new-flow flood; then Zipf over 1M IPv6 flows (66-byte packets), over 1M TCP\n"
@@ -446,6 +455,8 @@ void usage(FILE* out) {
                  "by default every tunnel is, as [flow]'s defaults say.\n"
                  "--deduplicate WINDOW compares every packet with those of the last WINDOW\n"
                  "(\"100us\"), as [[port]] deduplicate does; the built-in cases repeat none.\n"
+                 "--headers keeps each direction's first packet's header fields, as [metadata]\n"
+                 "headers does.\n"
                  "--capture FILE meters the packets of a capture (pcap or pcapng) instead, read\n"
                  "into memory first, in their own time, with a table of 1M flows and a flush at\n"
                  "the end, as sluice pcap's worker would without reading the file.\n"
@@ -468,9 +479,10 @@ int main(int argc, char** argv) {
                                      {"metadata", no_argument, nullptr, 'M'},
                                      {"no-decapsulation", no_argument, nullptr, 'D'},
                                      {"deduplicate", required_argument, nullptr, 'u'},
+                                     {"headers", no_argument, nullptr, 'H'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
-    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:p:mMDu:h", options, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "qc:r:k:a:p:mMDu:Hh", options, nullptr)) != -1;) {
         switch (opt) {
             case 'q': o.quick = true; break;
             case 'c': o.cpu = std::atoi(optarg); break;
@@ -481,6 +493,7 @@ int main(int argc, char** argv) {
             case 'm': o.memory = true; break;
             case 'M': o.metadata = true; break;
             case 'D': o.decapsulation = false; break;
+            case 'H': o.headers = true; break;
             case 'u': {
                 const auto window = config::parse_duration(optarg);
                 if (!window.value || window.value->count() <= 0 ||

@@ -401,15 +401,14 @@ inline void FlowTable::track_health(Slot s, const PacketInfo& info, std::uint64_
     }
 }
 
-inline bool FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now) {
+inline void FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now) {
     if (health_ != nullptr && info.tcp_header) track_health(s, info, now);
     FlowHot& e = s.hot();
     const unsigned d = info.direction;
     const auto counted_d = static_cast<std::uint8_t>(kCounted0 << d);
     if (++e.packets[d] == 0) [[unlikely]]
         ++s.cold().packets_high[d];
-    const bool first = !(e.state & counted_d);
-    if (first) {
+    if (!(e.state & counted_d)) {
         e.state |= counted_d;
         s.cold().first_ns[d] = now;
         e.min_ttl[d] = e.max_ttl[d] = info.ttl;
@@ -432,7 +431,6 @@ inline bool FlowTable::update(Slot s, const PacketInfo& info, std::uint64_t now)
             e.state |= kEnded;
     }
     if (e.state & kEnded) refresh_due(s);
-    return first;
 }
 
 [[gnu::noinline]] void FlowTable::remember_headers(Slot s, const Pending& q, const PacketRef& p,
@@ -597,7 +595,11 @@ inline bool FlowTable::meter(Pending& q, const PacketRef& p, std::uint16_t port,
                                       s.bucket->due[s.index]) >= 0;
         const FlowEndReason reason = maybe ? expiry(s, now) : kNotExpired;
         if (reason == kNotExpired) [[likely]] {
-            if (update(s, q.info, now) && headers_ != nullptr) [[unlikely]]
+            // The first packet of its direction in the record gives the direction's headers.
+            const bool first =
+                headers_ != nullptr && !(s.hot().state & (kCounted0 << q.info.direction));
+            update(s, q.info, now);
+            if (first) [[unlikely]]
                 remember_headers(s, q, p, link);
             if (scan) [[unlikely]]
                 inspect(s, q.info, p);

@@ -251,8 +251,7 @@ private:
     void write_record(Slot s, FlowEndReason reason, bool goes_on, RecordBuffer& out);
     std::uint32_t candidates(const Pending& q);
 
-    // True for the first packet of its direction in the record.
-    bool update(Slot s, const PacketInfo& info, std::uint64_t now);
+    void update(Slot s, const PacketInfo& info, std::uint64_t now);
     // What a direction's first packet of a record says in its headers, into its FlowHeaders.
     void remember_headers(Slot s, const Pending& q, const PacketRef& p, LinkType link);
     // The record's header fields, into `fields`.
