@@ -191,7 +191,7 @@ Parsed<Network> parse_network(std::string_view text) {
     } else if (inet_pton(AF_INET6, address.c_str(), n.address.data()) == 1) {
         n.ip_version = 6;
     } else {
-        return Parsed<Network>::fail("expected an IPv4 or IPv6 network such as \"10.0.0.0/8\"");
+        return Parsed<Network>::fail("\"" + address + "\" is not an IPv4 or IPv6 address");
     }
     const unsigned bits = n.ip_version == 4 ? 32 : 128;
     n.length = bits;

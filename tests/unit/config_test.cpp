@@ -187,6 +187,10 @@ TEST(ConfigErrors, LocalNetworksArePrefixes) {
                   "test.toml:4:19: sensor.local_networks: expected a network such as "
                   "\"10.0.0.0/8\" (bits are set beyond the prefix length /8), found "
                   "\"10.0.0.1/8\""});
+    EXPECT_EQ(errors_of(std::string(kPort) + "[sensor]\nlocal_networks = [\"lan\"]\n"),
+              std::vector<std::string>{
+                  "test.toml:4:19: sensor.local_networks: expected a network such as "
+                  "\"10.0.0.0/8\" (\"lan\" is not an IPv4 or IPv6 address), found \"lan\""});
     const Config c =
         loads(std::string(kPort) + "[sensor]\nlocal_networks = [\"10.0.0.0/8\", \"fd00::/8\"]\n");
     ASSERT_EQ(c.sensor.networks().size(), 2u);

@@ -96,8 +96,7 @@ TEST(Network, RejectsWhatIsNotAPrefix) {
     EXPECT_EQ(parse_network("2001:db8::/129").error,
               "the prefix length must be a number from 0 to 128");
     EXPECT_EQ(parse_network("10.0.0.1/8").error, "bits are set beyond the prefix length /8");
-    EXPECT_EQ(parse_network("10.0.0/8").error,
-              "expected an IPv4 or IPv6 network such as \"10.0.0.0/8\"");
+    EXPECT_EQ(parse_network("10.0.0/8").error, "\"10.0.0\" is not an IPv4 or IPv6 address");
     EXPECT_EQ(parse_network("10.0.0.0/").error, "the prefix length must be a number from 0 to 32");
 }
 
