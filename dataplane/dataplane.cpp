@@ -284,6 +284,8 @@ bool Dataplane::allocate_workers() {
                 if (buckets == nullptr || dedup == nullptr) return false;
                 w->table->deduplicate(new (dedup) meter::Deduplicator(window, buckets, key));
             }
+            const std::uint32_t sampling = port.config->sampling_interval();
+            w->table->sample(sampling, port.config->deterministic, key.k[4] + index);
             w->out = new (out) meter::RecordBuffer{};
             const shm::RingName name(static_cast<unsigned>(index));
             w->ring = rte_ring_create_elem(name.text, sizeof(FlowRecord), c.flow.record_ring_size,
@@ -305,17 +307,24 @@ bool Dataplane::allocate_workers() {
             s.queue = q;
             s.lcore = lcores_[index];
             s.cpu = c.dataplane.worker_cores.cpus[index];
+            s.sampling = sampling;
+            s.sampling_deterministic = port.config->deterministic;
             const config::Duration window = port.config->deduplicate;
+            std::string options;
+            if (window.count() != 0)
+                options += ", a frame repeated within " + config::format_duration(window) +
+                           " ignored (duplicate)";
+            if (sampling > 1)
+                options += ", one packet in " + std::to_string(sampling) + " metered (" +
+                           (port.config->deterministic ? "the first" : "one at random") +
+                           " of each " + std::to_string(sampling) + ")";
             SLUICE_INFO(
                 "worker %zu: lcore %u on CPU %u, port %u queue %u, %llu flows (%llu MiB), "
                 "ring of %u records%s",
                 index, s.lcore, s.cpu, port.id, q,
                 static_cast<unsigned long long>(w->table->capacity()),
                 static_cast<unsigned long long>(mib(flow_table_bytes(c))), c.flow.record_ring_size,
-                window.count() == 0 ? ""
-                                    : (", a frame repeated within " +
-                                       config::format_duration(window) + " ignored (duplicate)")
-                                          .c_str());
+                options.c_str());
         }
     }
     return true;

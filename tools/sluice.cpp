@@ -51,7 +51,8 @@ void usage(FILE* out) {
         "       sluice pcap CAPTURE [--to HOST:PORT|PATH] [--transport udp|tcp|tls|file]\n"
         "                   [--protocol ipfix|netflow9|netflow5] [--records biflow|uniflow]\n"
         "                   [--ca-file FILE] [--config FILE] [--print-records]\n"
-        "                   [--deduplicate WINDOW] [--summary FILE]\n"
+        "                   [--deduplicate WINDOW] [--sampling 1:N [--deterministic]]\n"
+        "                   [--summary FILE]\n"
         "  run    start sluice-dataplane and sluice-control with one configuration;\n"
         "         Ctrl-C or SIGTERM stops both\n"
         "  pcap   meter a capture (pcap or pcapng) into flow records and export them to one\n"
@@ -75,6 +76,9 @@ void usage(FILE* out) {
         "      --deduplicate WINDOW pcap: drop a frame with the same bytes as one within\n"
         "                           WINDOW before it (a SPAN's second copy, up to 10ms:\n"
         "                           \"100us\"), counted as ignored (duplicate)\n"
+        "      --sampling 1:N       pcap: meter one in N of the packets, one at random in each\n"
+        "                           N (or the first of each with --deterministic); the others\n"
+        "                           are counted as sampled out, and collectors told the rate\n"
         "      --summary FILE       the final accounting as JSON, written when it stops\n"
         "  -V, --version            print the version and exit\n");
 }
@@ -435,6 +439,8 @@ struct PcapOptions {
     bool print_records = false;
     std::string summary;
     config::Duration deduplicate{0};  // the capture port's [[port]] deduplicate
+    std::string sampling = "1:1";     // and its sampling
+    bool deterministic = false;
 };
 
 // The configuration `sluice pcap` runs with: the defaults, with what the user's file gives
@@ -476,6 +482,8 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& r
     config::Port port;
     port.capture = fs::absolute(o.trace).string();
     port.deduplicate = o.deduplicate;
+    port.sampling = o.sampling;
+    port.deterministic = o.deterministic;
     c.ports = {port};
     c.dataplane.worker_cores.cpus.resize(1);
     // The configuration's settings for a collector of this transport (mtu, timestamps, ...).
@@ -560,7 +568,17 @@ bool choice(const std::array<std::pair<std::string_view, E>, N>& names, const ch
 
 int pcap_main(int argc, char** argv) {
     PcapOptions o;
-    enum { kTransport = 256, kRecords, kProtocol, kCaFile, kPrintRecords, kSummary, kDeduplicate };
+    enum {
+        kTransport = 256,
+        kRecords,
+        kProtocol,
+        kCaFile,
+        kPrintRecords,
+        kSummary,
+        kDeduplicate,
+        kSampling,
+        kDeterministic
+    };
     static const option options[] = {{"config", required_argument, nullptr, 'c'},
                                      {"to", required_argument, nullptr, 't'},
                                      {"transport", required_argument, nullptr, kTransport},
@@ -570,6 +588,8 @@ int pcap_main(int argc, char** argv) {
                                      {"print-records", no_argument, nullptr, kPrintRecords},
                                      {"summary", required_argument, nullptr, kSummary},
                                      {"deduplicate", required_argument, nullptr, kDeduplicate},
+                                     {"sampling", required_argument, nullptr, kSampling},
+                                     {"deterministic", no_argument, nullptr, kDeterministic},
                                      {nullptr, 0, nullptr, 0}};
     optind = 2;
     for (int opt; (opt = getopt_long(argc, argv, "c:t:", options, nullptr)) != -1;) {
@@ -598,6 +618,16 @@ int pcap_main(int argc, char** argv) {
                 o.deduplicate = *window.value;
                 break;
             }
+            case kSampling: {
+                const auto n = config::parse_sampling(optarg, config::Port::kMaxSampling);
+                if (!n.value) {
+                    SLUICE_ERROR("--sampling %s: %s", optarg, n.error.c_str());
+                    return 2;
+                }
+                o.sampling = optarg;
+                break;
+            }
+            case kDeterministic: o.deterministic = true; break;
             default: usage(stderr); return 2;
         }
     }

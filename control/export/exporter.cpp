@@ -13,6 +13,7 @@ Exporter::Exporter(const config::Config& config, ApplicationNames names, Interfa
                    SessionStore stores)
     : observation_domain_(config.sensor.observation_domain_id),
       local_networks_(config.sensor.networks()),
+      groups_(config.metadata_groups()),
       domain_name_(config.sensor.name),
       names_(std::move(names)),
       interfaces_(std::move(interfaces)),
@@ -20,10 +21,20 @@ Exporter::Exporter(const config::Config& config, ApplicationNames names, Interfa
     for (const config::Collector& c : config.collectors) collectors_.push_back(make(c));
 }
 
+config::Collector Exporter::taking(const config::Collector& c) const {
+    config::Collector out = c;
+    std::erase_if(out.fields, [&](const std::string& f) {
+        const auto* g = std::find(kMetadataGroupNames.begin(), kMetadataGroupNames.end(), f);
+        return g == kMetadataGroupNames.end() ||
+               !(groups_ >> (g - kMetadataGroupNames.begin()) & 1);
+    });
+    return out;
+}
+
 std::unique_ptr<CollectorGroup> Exporter::make(const config::Collector& c) {
-    return std::make_unique<CollectorGroup>(c, observation_domain_, next_exporting_process_id_,
-                                            names_, domain_name_, interfaces_, stores_,
-                                            local_networks_);
+    return std::make_unique<CollectorGroup>(taking(c), observation_domain_,
+                                            next_exporting_process_id_, names_, domain_name_,
+                                            interfaces_, stores_, local_networks_);
 }
 
 void Exporter::reconfigure(const config::Config& config, const Reliability& reliability,
@@ -35,11 +46,13 @@ void Exporter::reconfigure(const config::Config& config, const Reliability& reli
         config.sensor.observation_domain_id == observation_domain_ && networks == local_networks_;
     observation_domain_ = config.sensor.observation_domain_id;
     local_networks_ = std::move(networks);
+    groups_ = config.metadata_groups();
     if (names) names_ = std::move(names);
     std::vector<std::unique_ptr<CollectorGroup>> next(config.collectors.size());
     for (std::size_t i = 0; i < config.collectors.size(); ++i) {
         auto kept = std::find_if(collectors_.begin(), collectors_.end(), [&](const auto& g) {
-            return g != nullptr && same_domain_and_networks && g->config() == config.collectors[i];
+            return g != nullptr && same_domain_and_networks &&
+                   g->config() == taking(config.collectors[i]);
         });
         if (kept != collectors_.end()) next[i] = std::move(*kept);
     }

@@ -35,10 +35,15 @@ public:
 
 private:
     std::unique_ptr<CollectorGroup> make(const config::Collector& c);
+    // `c` with its `fields` cut to the groups the records carry: a session announces no
+    // template that no record takes (and none wider than collectors read: tshark takes 60
+    // fields at most by default).
+    config::Collector taking(const config::Collector& c) const;
 
     std::vector<std::unique_ptr<CollectorGroup>> collectors_;
     std::uint32_t observation_domain_ = 0;
     std::vector<config::Network> local_networks_;  // [sensor] local_networks
+    std::uint8_t groups_;                          // Config::metadata_groups()
     std::string domain_name_;                      // [sensor] name, which a reload does not change
     ApplicationNames names_;
     Interfaces interfaces_;  // the ports, which a reload does not change

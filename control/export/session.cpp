@@ -931,6 +931,14 @@ CollectorSession::Totals CollectorSession::totals(std::size_t from, std::size_t 
     return t;
 }
 
+namespace {
+
+const ipfix::Template& sampling_template(const Reliability& r) {
+    return r.sampling_deterministic ? ipfix::kSystematicSampling : ipfix::kRandomSampling;
+}
+
+}  // namespace
+
 CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point now,
                                                             const Reliability& r,
                                                             bool with_templates) {
@@ -954,6 +962,10 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
                     if (interfaces_) all[n++] = &ipfix::kInterfaceNames;
                     if (element_types() != 0) all[n++] = &ipfix::kElementTypes;
                     b.add_templates(std::span(all).first(n));
+                    // In a set of its own: nfdump 1.7 reads the first options template of a
+                    // set only.
+                    const ipfix::Template* sampling[] = {&sampling_template(r)};
+                    if (r.sampling > 1) b.add_templates(sampling);
                     // What the observation domain is called goes with the templates, so a
                     // collector that learns them learns it too.
                     b.add_domain_name(domain_, domain_name_);
@@ -966,6 +978,17 @@ CollectorSession::Outcome CollectorSession::send_statistics(Steady::time_point n
                                                    not_sent[2],           since_ms,    until_ms};
                 b.add(ipfix::kMeteringStatistics, metering);
                 b.add(ipfix::kExportingStatistics, exporting);
+                if (r.sampling > 1) {
+                    const std::uint64_t n = r.sampling, seen = r.sampling_observed,
+                                        chosen = r.sampling_selected;
+                    if (r.sampling_deterministic) {
+                        const std::uint64_t v[] = {domain_, 1, n, 1, n - 1, seen, chosen};
+                        b.add(ipfix::kSystematicSampling, v);
+                    } else {
+                        const std::uint64_t v[] = {domain_, 3, n, 1, n, 1, n - 1, seen, chosen};
+                        b.add(ipfix::kRandomSampling, v);
+                    }
+                }
             },
             [&](netflow::V9Builder& b) {
                 b.begin(sequence_);

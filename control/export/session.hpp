@@ -37,6 +37,12 @@ struct Reliability {
     std::uint64_t octets_not_sent = 0;
     std::uint64_t since_ns = 0;  // when the dataplane started counting
     std::uint64_t until_ns = 0;  // when these totals were read; 0: now
+    // [[port]] sampling: one packet in `sampling` metered (1: all), the first of each interval
+    // or one at random; the packets it chose among (metered and sampled out) and those chosen.
+    std::uint32_t sampling = 1;
+    bool sampling_deterministic = false;
+    std::uint64_t sampling_observed = 0;
+    std::uint64_t sampling_selected = 0;
 };
 
 // The id -> name table of the identified applications, sent to collectors as options records.

@@ -169,6 +169,14 @@ enum class Units : std::uint16_t { none = 0, octets = 2, packets = 3, microsecon
     X(informationElementSemantics,  344, 0, unsigned8, 1)                                     \
     X(informationElementUnits,      345, 0, unsigned16, 2)                                    \
     X(privateEnterpriseNumber,      346, 0, unsigned32, 4)                                    \
+    X(samplingInterval,              34, 0, unsigned32, 4)                                    \
+    X(selectorAlgorithm,            304, 0, unsigned16, 2)                                    \
+    X(samplingPacketInterval,       305, 0, unsigned32, 4)                                    \
+    X(samplingPacketSpace,          306, 0, unsigned32, 4)                                    \
+    X(samplingSize,                 309, 0, unsigned32, 4)                                    \
+    X(samplingPopulation,           310, 0, unsigned32, 4)                                    \
+    X(selectorIDTotalPktsObserved,  318, 0, unsigned64, 8)                                    \
+    X(selectorIDTotalPktsSelected,  319, 0, unsigned64, 8)                                    \
     X(dnsQRType,                    175, kCertPen, unsigned16, 2)                             \
     X(dnsNXDomain,                  177, kCertPen, unsigned8, 1)                              \
     X(dnsQName,                     179, kCertPen, string, kVariableLength)                   \

@@ -190,6 +190,16 @@ constexpr Element kMeteringStatisticsFields[] = {
     ie::ignoredLayer2OctetTotalCount, ie::observationTimeMilliseconds,
     ie::observationTimeMilliseconds};
 constexpr Element kDomainNameFields[] = {ie::observationDomainId, ie::observationDomainName};
+// samplingInterval before samplingPacketSpace: nfdump 1.7.1 reads both into one value, the
+// last one it meets.
+constexpr Element kSystematicSamplingFields[] = {
+    ie::observationDomainId,        ie::selectorAlgorithm,   ie::samplingInterval,
+    ie::samplingPacketInterval,     ie::samplingPacketSpace, ie::selectorIDTotalPktsObserved,
+    ie::selectorIDTotalPktsSelected};
+constexpr Element kRandomSamplingFields[] = {
+    ie::observationDomainId, ie::selectorAlgorithm,           ie::samplingInterval,
+    ie::samplingSize,        ie::samplingPopulation,          ie::samplingPacketInterval,
+    ie::samplingPacketSpace, ie::selectorIDTotalPktsObserved, ie::selectorIDTotalPktsSelected};
 constexpr Element kApplicationNamesFields[] = {ie::applicationId, ie::applicationName,
                                                ie::applicationDescription};
 constexpr Element kInterfaceNamesFields[] = {ie::ingressInterface, ie::interfaceName,
@@ -406,6 +416,8 @@ const Template kApplicationNames{262, kApplicationNamesFields, 1};
 const Template kDomainName{263, kDomainNameFields, 1};
 const Template kInterfaceNames{268, kInterfaceNamesFields, 1};
 const Template kElementTypes{269, kElementTypesFields, 2};
+const Template kSystematicSampling{270, kSystematicSamplingFields, 1};
+const Template kRandomSampling{271, kRandomSamplingFields, 1};
 
 namespace {
 

@@ -26,12 +26,14 @@ NotSent not_sent(const shm::OutputCounters& o, const control::SessionCounters& n
 }
 
 // The identity a collector can check: every packet received is in a record it was sent,
-// ignored, or not sent; every IP octet metered is in a record it was sent, or not sent. With a
+// ignored, sampled out, or not sent; every IP octet metered is in a record it was sent, or not
+// sent. With a
 // spool, what an earlier run left there joins the received, and what waits there for the next
 // run joins the sent.
 bool balanced(const MeterCounters& m, const control::SessionCounters& n, const NotSent& lost) {
-    return m.packets + n.spool_start_packets ==
-               n.packets_sent + m.ignored_total() + lost.packets + n.spool_packets &&
+    return m.packets + n.spool_start_packets == n.packets_sent + m.ignored_total() +
+                                                    m.sampled_out_packets + lost.packets +
+                                                    n.spool_packets &&
            m.metered_octets + n.spool_start_octets == n.octets_sent + lost.octets + n.spool_octets;
 }
 
@@ -92,21 +94,36 @@ control::Reliability reliability(const Snapshot& s) {
     r.octets_not_sent = o.octets_not_sent;
     r.since_ns = s.dataplane_start_ns;
     r.until_ns = s.time_ns;
+    for (const auto& w : s.workers)  // every port samples alike (the configuration says so)
+        if (w.sampling > 1) {
+            r.sampling = w.sampling;
+            r.sampling_deterministic = w.sampling_deterministic;
+        }
+    r.sampling_observed = m.metered_packets + m.sampled_out_packets;
+    r.sampling_selected = m.metered_packets;
     return r;
+}
+
+// " + N sampled out" in the accounting lines, when [[port]] sampling left packets out.
+std::string sampled_out_text(const MeterCounters& m) {
+    return m.sampled_out_packets == 0
+               ? std::string()
+               : " + " + std::to_string(m.sampled_out_packets) + " sampled out";
 }
 
 void log_accounting(const Snapshot& s) {
     const MeterCounters m = s.meter_total();
     const shm::OutputCounters o = s.output_total();
+    const std::string sampled_out = sampled_out_text(m);
     for (const auto& w : s.workers)
         SLUICE_INFO("worker %u (port %u queue %u): %" PRIu64 " packets, %" PRIu64 " flows", w.id,
                     w.port, w.queue, w.meter.packets, w.meter.flows_created);
     SLUICE_INFO("accounting: %" PRIu64 " packets received = %" PRIu64 " in %" PRIu64
-                " records taken by sluice-control + %" PRIu64 " ignored + %" PRIu64 " in %" PRIu64
+                " records taken by sluice-control + %" PRIu64 " ignored%s + %" PRIu64 " in %" PRIu64
                 " records not sent by the dataplane; %" PRIu64 " frame octets received, %" PRIu64
                 " IP octets metered",
-                m.packets, s.taken.packets, s.taken.records, m.ignored_total(), o.packets_not_sent,
-                o.records_not_sent, m.octets, m.metered_octets);
+                m.packets, s.taken.packets, s.taken.records, m.ignored_total(), sampled_out.c_str(),
+                o.packets_not_sent, o.records_not_sent, m.octets, m.metered_octets);
     std::string reasons;
     for (std::size_t r = 0; r < kIgnoreReasons; ++r)
         if (m.ignored_packets[r] != 0)
@@ -120,12 +137,12 @@ void log_accounting(const Snapshot& s) {
         const control::SessionCounters& n = c.counters;
         const NotSent lost = not_sent(o, n);
         SLUICE_INFO("accounting for collector \"%s\" (%s): %" PRIu64 " packets received = %" PRIu64
-                    " in %" PRIu64 " records exported + %" PRIu64 " ignored + %" PRIu64
+                    " in %" PRIu64 " records exported + %" PRIu64 " ignored%s + %" PRIu64
                     " in %" PRIu64 " records not sent; %" PRIu64 " of %" PRIu64
                     " metered octets exported; %" PRIu64 " messages",
                     c.name.c_str(), c.destination.c_str(), m.packets, n.packets_sent,
-                    n.records_sent, m.ignored_total(), lost.packets, lost.records, n.octets_sent,
-                    m.metered_octets, n.messages_sent);
+                    n.records_sent, m.ignored_total(), sampled_out.c_str(), lost.packets,
+                    lost.records, n.octets_sent, m.metered_octets, n.messages_sent);
         if (n.spool_records != 0 || n.spool_start_records != 0)
             SLUICE_INFO("  spool: %" PRIu64 " packets in %" PRIu64
                         " records of earlier runs "
@@ -165,6 +182,9 @@ std::string summary_json(const Snapshot& s) {
         j.end_object();
     }
     j.end_object().end_object();
+    j.key("sampled_out").begin_object();
+    j.field("packets", m.sampled_out_packets).field("ip_octets", m.sampled_out_ip_octets);
+    j.field("frame_octets", m.sampled_out_octets).end_object();
     j.key("flows").begin_object();
     j.field("created", m.flows_created).field("evicted", m.evictions);
     j.key("records_by_end_reason").begin_object();

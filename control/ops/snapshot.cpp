@@ -86,6 +86,8 @@ Snapshot take_snapshot(const shm::StatsZone& zone, const control::Exporter& expo
         x.queue = ws.queue;
         x.lcore = ws.lcore;
         x.cpu = ws.cpu;
+        x.sampling = ws.sampling;
+        x.sampling_deterministic = ws.sampling_deterministic;
         x.state = worker_state(ws.state.load(std::memory_order_relaxed));
         x.config_generation = ws.settings_sequence.load(std::memory_order_relaxed) / 2;
         x.meter = shm::snapshot(ws.meter);

@@ -21,6 +21,8 @@ struct PortSnapshot {
 
 struct WorkerSnapshot {
     unsigned id = 0, port = 0, queue = 0, lcore = 0, cpu = 0;
+    unsigned sampling = 1;  // [[port]] sampling's N
+    bool sampling_deterministic = false;
     std::string state;                    // running, trace_done, stopped
     std::uint64_t config_generation = 0;  // of the flow timeouts the worker has taken
     MeterCounters meter;

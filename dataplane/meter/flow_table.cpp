@@ -518,6 +518,13 @@ inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, TunnelInfo&
     const bool repeated =
         r.metered() && dedup_ != nullptr && dedup_->repeated(q.fingerprint, p.time_ns);
     q.metered = r.metered() && !repeated;
+    if (q.metered && sample_interval_ != 0 && !sampled()) {
+        q.metered = false;
+        ++counters_.sampled_out_packets;
+        counters_.sampled_out_octets += p.frame_length;
+        counters_.sampled_out_ip_octets += q.info.ip_length;
+        return;
+    }
     if (!q.metered) {
         const auto reason = static_cast<unsigned>(repeated ? IgnoreReason::duplicate : r.reason());
         ++counters_.ignored_packets[reason];
@@ -540,6 +547,35 @@ inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, TunnelInfo&
     q.bucket[1] = &table_[b2];
     __builtin_prefetch(q.bucket[0]);
     __builtin_prefetch(q.bucket[1]);
+}
+
+void FlowTable::sample(std::uint32_t interval, bool deterministic, std::uint64_t seed) {
+    sample_interval_ = interval > 1 ? interval : 0;
+    sample_deterministic_ = deterministic;
+    sample_state_ = seed | 1;  // xorshift's state is never 0
+    sample_skip_ = sample_rest_ = 0;
+    if (sample_interval_ != 0) sampled();  // the first interval's place
+}
+
+// Each interval of sample_interval_ packets has one metered: at a place drawn anew for each
+// (0 when deterministic). Called for a packet whose skip has run out: it is metered, and the
+// skip is to the next interval's place.
+bool FlowTable::sampled() {
+    if (sample_skip_ != 0) {
+        --sample_skip_;
+        return false;
+    }
+    std::uint32_t place = 0;
+    if (!sample_deterministic_) {
+        sample_state_ ^= sample_state_ >> 12;
+        sample_state_ ^= sample_state_ << 25;
+        sample_state_ ^= sample_state_ >> 27;
+        place = range(static_cast<std::uint32_t>((sample_state_ * 0x2545f4914f6cdd1dull) >> 32),
+                      sample_interval_);
+    }
+    sample_skip_ = sample_rest_ + place;
+    sample_rest_ = sample_interval_ - 1 - place;
+    return true;
 }
 
 inline std::uint32_t FlowTable::candidates(const Pending& q) {

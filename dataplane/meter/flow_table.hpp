@@ -196,6 +196,13 @@ public:
     // (`duplicate`); null: none (the default).
     void deduplicate(Deduplicator* d) { dedup_ = d; }
 
+    // Meters one in `interval` of the packets it would meter from now on ([[port]] sampling),
+    // counting the others as sampled out: one at random in each `interval` packets (random
+    // n-out-of-N, from `seed`), or the first of each (`deterministic`: systematic count-based).
+    // 1: every packet (the default). Duplicates are dropped before, ignored packets are not
+    // sampled.
+    void sample(std::uint32_t interval, bool deterministic, std::uint64_t seed);
+
     // New timeouts, from the next packet on (a reload).
     void set_timeouts(std::uint64_t idle_ns, std::uint64_t active_ns, std::uint64_t grace_ns);
 
@@ -239,6 +246,8 @@ private:
 
     void fetch_buckets(const PacketRef& p, Pending& q, TunnelInfo& tunnel, const std::uint8_t* next,
                        LinkType link);
+    // With sampling: whether the packet the parser would meter is the one of its interval.
+    bool sampled();
     void fetch_entries(Pending& q, std::uint64_t now);
     Slot new_flow_slot(const Pending& q, std::uint64_t now);
     // Inlined into process(), as it was before its tunnel checks made it look too big to be.
@@ -279,6 +288,13 @@ private:
     FlowTunnel* tunnels_;   // null: no decapsulation
     FlowHeaders* headers_;  // null: [metadata] headers off
     Deduplicator* dedup_ = nullptr;
+    // Sampling: 1 in sample_interval_ (0: off); sample_skip_ packets to leave out before the
+    // next one, and sample_rest_ more after it to the end of its interval.
+    std::uint32_t sample_interval_ = 0;
+    std::uint32_t sample_skip_ = 0;
+    std::uint32_t sample_rest_ = 0;
+    bool sample_deterministic_ = false;
+    std::uint64_t sample_state_ = 0;  // xorshift64*
     std::uint32_t buckets_;
     HashKey key_;
     MeterCounters counters_;

@@ -174,6 +174,15 @@ struct Port {
     // second copy: dropped, counted as ignored (`duplicate`). 0: off.
     Duration deduplicate{0};
     static constexpr Duration kMaxDeduplicate = std::chrono::milliseconds(10);
+    // "1:N": one in N of the packets the port's workers would meter is metered, the others
+    // counted as sampled out; "1:1", all. One chosen at random in each N packets, or the first
+    // of each N with `deterministic`.
+    std::string sampling = "1:1";
+    bool deterministic = false;
+    static constexpr std::uint32_t kMaxSampling = 1u << 24;
+
+    // N of `sampling`; 1 when it does not read (the schema refuses such a value).
+    std::uint32_t sampling_interval() const;
 
     // The DPDK device name: a PCI address, or a vdev string up to its first comma.
     std::string_view device_name() const;
@@ -341,6 +350,11 @@ struct Config {
     Metadata metadata;
     Control control;
     Metrics metrics;
+
+    // The metadata groups (MetadataGroup bits) the workers' records can carry: the
+    // application layer's with [metadata] enabled, tcp_health and headers as [metadata] says,
+    // the tunnel with [flow] decapsulate.
+    std::uint8_t metadata_groups() const;
 };
 
 }  // namespace sluice::config

@@ -202,6 +202,14 @@ void flatten(const S& s, std::string_view prefix, Emit&& emit) {
     COUNTER(ignored_ip_octets, counter, "sluice_worker_ignored_ip_bytes_total",                    \
             "IP octets ignored",                                                                   \
             "Of the packets not metered that had an IP header, the bytes from that header on.")    \
+    COUNTER(sampled_out_packets, counter, "sluice_worker_sampled_out_packets_total",               \
+            "packets sampled out",                                                                 \
+            "Packets the worker would have metered, left out by [[port]] sampling.")               \
+    COUNTER(sampled_out_octets, counter, "sluice_worker_sampled_out_bytes_total",                  \
+            "frame octets sampled out", "Frame bytes of the packets sampled out.")                 \
+    COUNTER(sampled_out_ip_octets, counter, "sluice_worker_sampled_out_ip_bytes_total",            \
+            "IP octets sampled out",                                                               \
+            "IP bytes of the packets sampled out, as records would have counted them.")            \
     COUNTER(flows_created, counter, "sluice_worker_flows_created_total", "flows created",          \
             "Flows the worker's table created.")                                                   \
     COUNTER(flows_active, gauge, "sluice_worker_flows_active", "flows active",                     \

@@ -15,7 +15,7 @@
 namespace sluice::shm {
 
 // Bumped whenever a layout below changes; a control of another layout refuses to attach.
-inline constexpr std::uint32_t kStatsLayoutVersion = 6;
+inline constexpr std::uint32_t kStatsLayoutVersion = 7;
 inline constexpr std::uint32_t kStatsMagic = 0x534c5354;  // "SLST"
 
 inline constexpr unsigned kMaxPorts = 32;
@@ -105,6 +105,8 @@ struct alignas(64) WorkerStats {
     std::uint32_t queue;
     std::uint32_t lcore;
     std::uint32_t cpu;
+    std::uint32_t sampling;       // one packet in this many metered ([[port]] sampling); 1: all
+    bool sampling_deterministic;  // the first of each interval, else one at random
     std::atomic<std::uint32_t> state;  // WorkerState
     // The FlowSettings sequence whose timeouts the worker's table has taken (generation * 2).
     std::atomic<std::uint64_t> settings_sequence;

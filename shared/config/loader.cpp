@@ -98,6 +98,12 @@ std::optional<std::string> eal_argument(std::string_view s) {
     return std::nullopt;
 }
 
+std::optional<std::string> sampling_ratio(std::string_view s) {
+    const Parsed<std::uint32_t> n = parse_sampling(s, Port::kMaxSampling);
+    if (!n.value) return n.error;
+    return std::nullopt;
+}
+
 std::optional<std::string> network(std::string_view s) {
     const Parsed<Network> n = parse_network(s);
     if (!n.value) return "a network such as \"10.0.0.0/8\" (" + n.error + ")";
@@ -133,6 +139,10 @@ std::vector<Network> Sensor::networks() const {
 
 std::string_view Port::device_name() const {
     return std::string_view(device).substr(0, device.find(','));
+}
+
+std::uint32_t Port::sampling_interval() const {
+    return parse_sampling(sampling, kMaxSampling).value.value_or(1);
 }
 
 bool Port::is_pci() const {
@@ -624,6 +634,14 @@ void check_across(const Config& c, const toml::table& root, Ports ports, Errors&
                        "is " + std::to_string(p.rx_queues) +
                            "; a capture is read by one worker (rx_queues = 1)");
         (p.capture.empty() ? devices : captures) = true;
+        // Collectors take one sampling rate an observation domain (the options records).
+        if (i > 0 && (p.sampling_interval() != c.ports[0].sampling_interval() ||
+                      (p.sampling_interval() > 1 && p.deterministic != c.ports[0].deterministic)))
+            errors.add(where(root, {at + ".sampling", at + ".deterministic", at}),
+                       key + ".sampling",
+                       "is not port[1]'s; collectors take one sampling rate for all the records "
+                       "of a sensor (its observation domain): give every port the same sampling "
+                       "and deterministic");
     }
     if (captures && devices)
         errors.add(where(root, {"port"}), "port",
@@ -754,6 +772,15 @@ std::uint8_t Collector::metadata_groups() const {
     for (const std::string& f : fields)
         for (unsigned g = 0; g < kMetadataGroups; ++g)
             if (f == kMetadataGroupNames[g]) groups |= static_cast<std::uint8_t>(1u << g);
+    return groups;
+}
+
+std::uint8_t Config::metadata_groups() const {
+    std::uint8_t groups = 0;
+    if (metadata.enabled) groups |= kApplicationGroups;
+    if (metadata.tcp_health) groups |= group_bit(MetadataGroup::tcp_health);
+    if (flow.tunnels() != 0) groups |= group_bit(MetadataGroup::tunnel);
+    if (metadata.headers) groups |= group_bit(MetadataGroup::headers);
     return groups;
 }
 

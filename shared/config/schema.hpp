@@ -32,6 +32,7 @@ std::optional<std::string> pattern_flag(std::string_view s);
 std::optional<std::string> metadata_group(std::string_view s);
 std::optional<std::string> tunnel(std::string_view s);
 std::optional<std::string> network(std::string_view s);
+std::optional<std::string> sampling_ratio(std::string_view s);
 
 // Marks the key or table the visitor meets next as restart-only: a reload keeps its running
 // value and names it as needing a restart. Every other key takes effect at a reload. A visitor
@@ -71,6 +72,8 @@ void visit(V& v, Port& p) {
     v.boolean("promiscuous", p.promiscuous);
     v.choice("rss", p.rss, kRssModes);
     v.duration("deduplicate", p.deduplicate, 0s, Port::kMaxDeduplicate);
+    v.string("sampling", p.sampling, sampling_ratio);
+    v.boolean("deterministic", p.deterministic);
 }
 
 template <typename V>

@@ -206,6 +206,15 @@ Parsed<Network> parse_network(std::string_view text) {
     return Parsed<Network>::ok(n);
 }
 
+Parsed<std::uint32_t> parse_sampling(std::string_view text, std::uint32_t max) {
+    text = trim(text);
+    std::uint32_t n = 0;
+    if (!text.starts_with("1:") || !parse_uint(text.substr(2), n) || n < 1 || n > max)
+        return Parsed<std::uint32_t>::fail("one packet in N, \"1:N\" with N from 1 to " +
+                                           std::to_string(max));
+    return Parsed<std::uint32_t>::ok(n);
+}
+
 Parsed<SocketAddress> parse_socket_address(std::string_view text) {
     text = trim(text);
     std::string_view host;

@@ -38,6 +38,9 @@ std::string format_cpu_list(const CpuSet& set);
 // bits set beyond it.
 Parsed<Network> parse_network(std::string_view text);
 
+// "1:100": one packet in 100, N from 1 to `max`.
+Parsed<std::uint32_t> parse_sampling(std::string_view text, std::uint32_t max);
+
 // "192.0.2.1:4739", "[2001:db8::1]:4739", "collector.example:4739".
 Parsed<SocketAddress> parse_socket_address(std::string_view text);
 std::string format_socket_address(const SocketAddress& address);

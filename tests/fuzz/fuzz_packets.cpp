@@ -91,7 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     while (!table.flush(t + 3'000'000'000, *out)) drain();
     drain();
     const MeterCounters& c = table.counters();
-    if (c.packets != refs.size() || c.packets != c.metered_packets + c.ignored_total() ||
+    if (c.packets != refs.size() ||
+        c.packets != c.metered_packets + c.ignored_total() + c.sampled_out_packets ||
         c.metered_packets != in_records)
         std::abort();                              // the accounting identity broke
     if (c.metadata_slots_used != 0) std::abort();  // a slot outlived its flow

@@ -181,6 +181,26 @@ TEST(ConfigErrors, OutOfRangeNamesTheRange) {
                                        "from 0s to 10ms, found \"20ms\""});
 }
 
+TEST(ConfigErrors, SamplingIsOneInN) {
+    for (const char* bad : {"1/10", "2:10", "1:0", "1:16777217", "10"})
+        EXPECT_EQ(errors_of(std::string(kPort) + "sampling = \"" + bad + "\"\n"),
+                  std::vector<std::string>{"test.toml:3:12: port[1].sampling: expected one packet "
+                                           "in N, \"1:N\" with N from 1 to 16777216, found \"" +
+                                           std::string(bad) + "\""});
+    const Config c = loads(std::string(kPort) + "sampling = \"1:100\"\ndeterministic = true\n");
+    EXPECT_EQ(c.ports.at(0).sampling_interval(), 100u);
+    EXPECT_TRUE(c.ports.at(0).deterministic);
+    EXPECT_EQ(loads(kPort).ports.at(0).sampling_interval(), 1u);
+    const auto two = errors_of(std::string(kPort) +
+                               "sampling = \"1:10\"\n[[port]]\ndevice = \"net_null1\"\n"
+                               "sampling = \"1:100\"\n");
+    ASSERT_FALSE(two.empty());
+    EXPECT_NE(two.back().find("port[2].sampling: is not port[1]'s; collectors take one sampling "
+                              "rate"),
+              std::string::npos)
+        << two.back();
+}
+
 TEST(ConfigErrors, LocalNetworksArePrefixes) {
     EXPECT_EQ(errors_of(std::string(kPort) + "[sensor]\nlocal_networks = [\"10.0.0.1/8\"]\n"),
               std::vector<std::string>{

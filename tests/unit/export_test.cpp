@@ -70,6 +70,66 @@ TEST(CollectorSession, UdpSendsTemplatesFirstThenEveryRecordInSequence) {
     EXPECT_EQ(c.messages_sent, raw.size());
 }
 
+// The ids of the templates of each options template set of a message, set by set.
+std::vector<std::vector<std::uint16_t>> options_template_sets(std::span<const std::uint8_t> m) {
+    const auto get16 = [&](std::size_t at) {
+        return static_cast<std::uint16_t>(m[at] << 8 | m[at + 1]);
+    };
+    std::vector<std::vector<std::uint16_t>> out;
+    for (std::size_t at = 16; at + 4 <= m.size(); at += get16(at + 2)) {
+        if (get16(at) != 3) continue;
+        out.emplace_back();
+        for (std::size_t p = at + 4; p + 6 <= at + get16(at + 2);) {
+            out.back().push_back(get16(p));
+            const std::uint16_t fields = get16(p + 2);
+            p += 6;
+            for (unsigned f = 0; f < fields; ++f) p += (get16(p) & 0x8000) ? 8 : 4;
+        }
+    }
+    return out;
+}
+
+TEST(CollectorSession, ASampledSensorSaysItsSelectorInAnOptionsTemplateSetOfItsOwn) {
+    for (const bool deterministic : {false, true}) {
+        Listener sink(SOCK_DGRAM);
+        CollectorSession s(collector(config::Transport::udp, sink.port), 42, 1, nullptr, nullptr,
+                           "sensor-a");
+        Reliability r = kReliability;
+        r.sampling = 10;
+        r.sampling_deterministic = deterministic;
+        r.sampling_observed = 1000;
+        r.sampling_selected = 100;
+        s.offer(records(10));
+        s.service(Steady::now(), r);
+        const auto raw = datagrams(sink.fd);
+        ASSERT_GE(raw.size(), 1u);
+        const std::uint16_t id = deterministic ? 270 : 271;
+        // nfdump 1.7 reads the first options template of a set only.
+        EXPECT_EQ(options_template_sets(raw[0]).back(), std::vector<std::uint16_t>{id});
+        const Received got(raw);
+        const auto& records = got.messages[0].records;
+        const auto at = std::find_if(records.begin(), records.end(),
+                                     [&](const auto& x) { return x.first == id; });
+        ASSERT_NE(at, records.end());
+        const auto& values =
+            got.messages[0].ordered[static_cast<std::size_t>(at - records.begin())];
+        // observationDomainId, selectorAlgorithm, samplingInterval, then the algorithm's
+        // parameters, then the packets observed and selected.
+        EXPECT_EQ(values, deterministic
+                              ? (std::vector<std::uint64_t>{42, 1, 10, 1, 9, 1000, 100})
+                              : (std::vector<std::uint64_t>{42, 3, 10, 1, 10, 1, 9, 1000, 100}));
+    }
+}
+
+TEST(CollectorSession, AnUnsampledSensorSendsNoSelector) {
+    Listener sink(SOCK_DGRAM);
+    CollectorSession s(collector(config::Transport::udp, sink.port), 42, 1, nullptr, nullptr, "a");
+    s.offer(records(10));
+    s.service(Steady::now(), kReliability);
+    const Received got(datagrams(sink.fd));
+    for (const auto& [set, fields] : got.messages[0].records) EXPECT_TRUE(set != 270 && set != 271);
+}
+
 TEST(CollectorSession, AUniflowCollectorGetsARecordPerDirectionAndTheSamePackets) {
     Listener sink(SOCK_DGRAM);
     config::Collector c = collector(config::Transport::udp, sink.port);
@@ -627,6 +687,35 @@ TEST(Exporter, AReloadOfTheLocalNetworksSendsTheTemplatesWithFlowDirection) {
             with_direction += (set == 592 || set == 593) && fields.contains({61, 0});
         }
     EXPECT_EQ(with_direction, 3u);
+}
+
+// The template ids an exporter of `c` announces to its one collector, `a`.
+std::set<std::uint16_t> announced(const config::Config& c, Listener& a) {
+    Exporter e(c);
+    e.offer(records(3));
+    for (int i = 0; i < 100 && e.service(Steady::now(), kReliability); ++i) {
+    }
+    std::set<std::uint16_t> ids;
+    for (const Decoded& d : Received(datagrams(a.fd)).messages)
+        for (const auto& [id, fields] : d.templates) ids.insert(id);
+    return ids;
+}
+
+TEST(Exporter, AnnouncesTheTemplatesOfTheMetadataTheRecordsCarryOnly) {
+    Listener a(SOCK_DGRAM);
+    config::Config c;
+    c.collectors = {metadata_collector(config::Transport::udp, a.port)};
+    const auto by_default = announced(c, a);
+    EXPECT_TRUE(by_default.contains(272)) << "TLS";
+    EXPECT_TRUE(by_default.contains(290)) << "TCP health";
+    EXPECT_FALSE(by_default.contains(616)) << "no header fields: [metadata] headers is off";
+    c.metadata.headers = true;
+    c.metadata.tcp_health = false;
+    c.flow.decapsulate = {};
+    const auto headers = announced(c, a);
+    EXPECT_TRUE(headers.contains(616));
+    EXPECT_TRUE(headers.contains(272));
+    EXPECT_FALSE(headers.contains(290) || headers.contains(289) || headers.contains(618));
 }
 
 }  // namespace

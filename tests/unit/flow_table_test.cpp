@@ -49,7 +49,7 @@ protected:
             in_records += r.packets + r.reverse_packets;
             octets_in_records += r.octets + r.reverse_octets;
         }
-        EXPECT_EQ(c.packets, c.metered_packets + c.ignored_total());
+        EXPECT_EQ(c.packets, c.metered_packets + c.ignored_total() + c.sampled_out_packets);
         EXPECT_EQ(c.metered_packets, in_records);
         EXPECT_EQ(c.metered_octets, octets_in_records);
         EXPECT_EQ(table_->active_flows(), 0u);
@@ -548,6 +548,61 @@ TEST_F(Table, ATunneledFlowsHeaderFieldsAreTheInnerFramesOrNoneForAnInnerPacket)
         << json(vxlan);
     EXPECT_EQ(json(1 - vxlan).find("source_mac"), std::string::npos) << json(1 - vxlan);
     EXPECT_EQ(fields(1 - vxlan).at("class_of_service"), 0u);
+}
+
+TEST_F(Table, DeterministicSamplingMetersTheFirstOfEachIntervalAndCountsTheRestSampledOut) {
+    table_->sample(10, true, 1);
+    std::uint64_t ip_octets = 0;
+    for (unsigned i = 0; i < 95; ++i) {
+        Packet p = udp(i);  // packet i: flow i, so the flows metered say which were
+        p.payload = static_cast<std::uint16_t>(i);
+        send(p, kT0 + i * kUs);
+        ip_octets += 20 + 8 + i;
+    }
+    const MeterCounters& c = table_->counters();
+    EXPECT_EQ(c.metered_packets, 10u);
+    EXPECT_EQ(c.sampled_out_packets, 85u);
+    EXPECT_EQ(c.metered_octets + c.sampled_out_ip_octets, ip_octets);
+    EXPECT_EQ(c.sampled_out_octets, ip_octets - c.metered_octets + 85 * 14);
+    flush();
+    std::vector<unsigned> metered;
+    for (const FlowRecord& r : records()) metered.push_back(r.source_address[3]);
+    std::sort(metered.begin(), metered.end());
+    EXPECT_EQ(metered, (std::vector<unsigned>{0, 10, 20, 30, 40, 50, 60, 70, 80, 90}));
+}
+
+TEST_F(Table, RandomSamplingMetersOneAtAPlaceDrawnInEachIntervalUniformly) {
+    constexpr unsigned kInterval = 10, kIntervals = 10'000;
+    table_->sample(kInterval, false, 12345);
+    std::array<unsigned, kInterval> places{};
+    std::uint64_t before = 0;
+    for (unsigned block = 0; block < kIntervals; ++block) {
+        for (unsigned i = 0; i < kInterval; ++i) {
+            send(udp(i), kT0 + (block * kInterval + i) * kUs);
+            const std::uint64_t metered = table_->counters().metered_packets;
+            if (metered != before) ++places[i];
+            before = metered;
+        }
+        ASSERT_EQ(before, block + 1u) << "exactly one packet of each interval";
+    }
+    // 1000 expected at each place, a standard deviation of 30: 5 of them either way.
+    for (unsigned i = 0; i < kInterval; ++i)
+        EXPECT_NEAR(places[i], kIntervals / kInterval, 150) << "place " << i;
+    EXPECT_EQ(table_->counters().sampled_out_packets, kIntervals * (kInterval - 1));
+}
+
+TEST_F(Table, SamplingLeavesIgnoredPacketsToTheirReason) {
+    table_->sample(2, true, 1);
+    auto arp = build(udp(1));
+    arp[12] = 0x08, arp[13] = 0x06;
+    for (unsigned i = 0; i < 6; ++i) {
+        send_frame(arp, kT0 + 2 * i * kUs);
+        send(udp(i), kT0 + (2 * i + 1) * kUs);
+    }
+    const MeterCounters& c = table_->counters();
+    EXPECT_EQ(c.ignored_packets[static_cast<unsigned>(IgnoreReason::non_ip)], 6u);
+    EXPECT_EQ(c.metered_packets, 3u) << "one in two of the 6 it would meter";
+    EXPECT_EQ(c.sampled_out_packets, 3u);
 }
 
 TEST(FlowTableMemory, HeadersTakeALineAFlow) {

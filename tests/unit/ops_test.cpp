@@ -179,6 +179,32 @@ TEST(Accounting, TheStatisticsCarryTheSnapshotsTotalsAsOfItsTime) {
     EXPECT_EQ(r.until_ns, 2'000'000'000'000u);
 }
 
+TEST(Accounting, ASampledRunCountsThePacketsSampledOutApartAndStillBalances) {
+    Snapshot s = finished();
+    s.workers[0].sampling = 10;
+    MeterCounters& m = s.workers[0].meter;
+    // Of the 90 packets it would have metered, 9 were; 81 sampled out.
+    m.metered_packets = 9;
+    m.sampled_out_packets = 81;
+    m.sampled_out_ip_octets = 6300;
+    m.metered_octets = 700;
+    control::SessionCounters& n = s.collectors[0].counters;
+    n.packets_sent = 9;
+    n.octets_sent = 700;
+    s.workers[0].output = {};
+    const control::Reliability r = reliability(s);
+    EXPECT_EQ(r.sampling, 10u);
+    EXPECT_FALSE(r.sampling_deterministic);
+    EXPECT_EQ(r.sampling_observed, 90u);
+    EXPECT_EQ(r.sampling_selected, 9u);
+    const std::string json = summary_json(s);
+    EXPECT_NE(json.find(R"("sampled_out":{"packets":81,"ip_octets":6300,"frame_octets":0})"),
+              std::string::npos)
+        << json;
+    EXPECT_NE(json.find(R"("balanced":true)"), std::string::npos)
+        << "100 received = 9 exported + 10 ignored + 81 sampled out: " << json;
+}
+
 TEST(Accounting, TheSummarySaysPerCollectorWhetherEveryPacketIsAccountedFor) {
     Snapshot s = finished();
     s.collectors.push_back(s.collectors[0]);
