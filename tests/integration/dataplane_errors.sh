@@ -27,7 +27,7 @@ config_set "$WORK/memory.toml" dataplane hugepage_memory '"128MiB"'
 status=0
 "$DATAPLANE" --config "$WORK/memory.toml" 2> "$WORK/err" || status=$?
 [ "$status" -eq 1 ] || { cat "$WORK/err" >&2; fail "exited $status with too little memory"; }
-expect_contains "$WORK/err" "this configuration needs 1145 MiB of hugepage memory, [dataplane] hugepage_memory gives 128 MiB: flow tables 1059 MiB (1 x 4194304 flows, 35 MiB of it metadata, 256 MiB TCP health, 256 MiB tunnels)"
+expect_contains "$WORK/err" "this configuration needs 1145 MiB of hugepage memory, [dataplane] hugepage_memory gives 128 MiB: flow tables 1059 MiB (1 x 4194304 flows, 35 MiB of it metadata, 256 MiB TCP health, 256 MiB tunnels, 0 MiB headers)"
 expect_contains "$WORK/err" 'Set hugepage_memory = "1145MiB"'
 cleanup_prefix
 
