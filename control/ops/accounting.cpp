@@ -27,9 +27,8 @@ NotSent not_sent(const shm::OutputCounters& o, const control::SessionCounters& n
 
 // The identity a collector can check: every packet received is in a record it was sent,
 // ignored, sampled out, or not sent; every IP octet metered is in a record it was sent, or not
-// sent. With a
-// spool, what an earlier run left there joins the received, and what waits there for the next
-// run joins the sent.
+// sent. With a spool, what an earlier run left there joins the received, and what waits there
+// for the next run joins the sent.
 bool balanced(const MeterCounters& m, const control::SessionCounters& n, const NotSent& lost) {
     return m.packets + n.spool_start_packets == n.packets_sent + m.ignored_total() +
                                                     m.sampled_out_packets + lost.packets +
