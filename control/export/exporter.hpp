@@ -35,9 +35,8 @@ public:
 
 private:
     std::unique_ptr<CollectorGroup> make(const config::Collector& c);
-    // `c` with its `fields` cut to the groups the records carry: a session announces no
-    // template that no record takes (and none wider than collectors read: tshark takes 60
-    // fields at most by default).
+    // `c` with its `fields` cut to the groups the records can carry: a session announces no
+    // template that no record takes.
     config::Collector taking(const config::Collector& c) const;
 
     std::vector<std::unique_ptr<CollectorGroup>> collectors_;

@@ -73,7 +73,8 @@ extern const Template kApplicationNames;
 // [[port]] sampling (PSAMP, RFC 5476 and 5477), scoped by observationDomainId: the selector's
 // algorithm, 1 systematic count-based (the first packet of each N) or 3 random n-out-of-N
 // (one at random in each N), its parameters (interval 1 and space N - 1; size 1 and
-// population N), the rate as samplingInterval (IE 34, which nfdump and pmacct scale by), and
+// population N; the random one carries interval and space too, which is what nfdump and
+// pmacct scale by), the rate as samplingInterval (IE 34, which older collectors read), and
 // the packets it chose among and those it chose. Collectors scale the records' counts by N.
 extern const Template kSystematicSampling;
 extern const Template kRandomSampling;

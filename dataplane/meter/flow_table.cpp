@@ -256,7 +256,7 @@ void FlowTable::write_record(Slot s, FlowEndReason reason, bool goes_on, RecordB
     }
     if (headers_ != nullptr) {
         header_fields(s, fields);
-        groups |= group_bit(MetadataGroup::headers);
+        if (!fields.full()) groups |= group_bit(MetadataGroup::headers);  // else not all of them
     }
     r.metadata_groups = groups;
     r.extensions =

@@ -632,9 +632,13 @@ PacketHeaders read_headers(const std::uint8_t* data, std::uint32_t length, LinkT
                            const PacketInfo& info, const TunnelInfo& tunnel) {
     PacketHeaders h{};
     const std::uint8_t protocol = info.key.head.protocol;
+    // A later fragment has no ICMP header (and no payload offset): it says what its first
+    // fragment's key says.
     if (protocol == kIcmp || protocol == kIcmpv6)
         h.icmp_type_code =
-            static_cast<std::uint16_t>(info.icmp_type << 8 | (info.key.head.port[1] & 0xff));
+            info.payload_offset == 0
+                ? info.key.head.port[1]
+                : static_cast<std::uint16_t>(info.icmp_type << 8 | (info.key.head.port[1] & 0xff));
     std::uint32_t off = 0;
     if (info.tunnel_depth != 0) {
         off = tunnel.inner_offset;

@@ -74,8 +74,8 @@ ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t 
 
 // The headers of a packet parse() metered, as `info` and `tunnel` describe it: the Ethernet
 // header, VLAN tags and MPLS labels before its IP header (the innermost one, of a packet out of
-// a tunnel) and that header's class of service and flow label. For a flow's first packet each
-// way: not the per-packet path.
+// a tunnel), that header's class of service and flow label, and an ICMP packet's type and
+// code. For a flow's first packet each way: not the per-packet path.
 PacketHeaders read_headers(const std::uint8_t* data, std::uint32_t length, LinkType link,
                            const PacketInfo& info, const TunnelInfo& tunnel);
 

@@ -6,7 +6,8 @@
 
 namespace sluice {
 
-// Stores the low `bytes` (1 to 8) bytes of `value` at `p`, most significant first.
+// Stores `value` in `bytes` bytes at `p`, most significant first (its low bytes when fewer
+// than 8).
 inline void store_big_endian(std::uint8_t* p, std::uint64_t value, unsigned bytes) {
     switch (bytes) {
         case 1: *p = static_cast<std::uint8_t>(value); break;
@@ -26,8 +27,10 @@ inline void store_big_endian(std::uint8_t* p, std::uint64_t value, unsigned byte
             break;
         }
         default:  // 3, 5, 6, 7: an octet array such as an MPLS label stack entry's first 3
-            for (unsigned i = 0; i < bytes; ++i)
-                p[i] = static_cast<std::uint8_t>(value >> (8 * (bytes - 1 - i)));
+            for (unsigned i = 0; i < bytes; ++i) {
+                const unsigned shift = 8 * (bytes - 1 - i);  // beyond 8 bytes, leading zeros
+                p[i] = shift < 64 ? static_cast<std::uint8_t>(value >> shift) : 0;
+            }
             break;
     }
 }

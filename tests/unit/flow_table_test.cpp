@@ -605,6 +605,65 @@ TEST_F(Table, SamplingLeavesIgnoredPacketsToTheirReason) {
     EXPECT_EQ(c.sampled_out_packets, 3u);
 }
 
+TEST_F(Table, TheTopLabelStackEntryKeepsItsTrafficClassAndACookedCaptureHasNoMacs) {
+    make(1024, 15 * kSec, 60 * kSec, 2 * kSec, false, {}, true);
+    Packet labelled = udp(1);
+    labelled.mpls_labels = 1;
+    auto frame = build(labelled);
+    frame[16] |= 5 << 1;  // traffic class 5
+    send_frame(frame, kT0);
+    Packet tagged = udp(2);
+    tagged.vlans = {10, 20};
+    tagged.outer_tag_type = 0x88a8;
+    const auto cooked = reframe(build(tagged), 113);  // Linux cooked (SLL): no MACs
+    const PacketRef ref{cooked.data(), static_cast<std::uint32_t>(cooked.size()),
+                        static_cast<std::uint32_t>(cooked.size()), kT0 + kMs};
+    table_->process(&ref, 1, 3, out_, LinkType::linux_sll);
+    drain();
+    flush();
+    const auto r = records();
+    ASSERT_EQ(r.size(), 2u);
+    const std::size_t mpls = r[0].vlan_id == 0 ? 0 : 1;
+    EXPECT_EQ(fields(mpls).at("mpls_top_label"), 100u << 4 | 5u << 1 | 1u);
+    EXPECT_EQ(r[1 - mpls].vlan_id, 10);
+    EXPECT_EQ(fields(1 - mpls).at("customer_vlan"), 20u);
+    EXPECT_EQ(json(1 - mpls).find("source_mac"), std::string::npos) << json(1 - mpls);
+}
+
+TEST_F(Table, ALaterIcmpFragmentFirstInItsRecordSaysItsKeysTypeNotAnotherPacketsType) {
+    make(1024, 15 * kSec, 1 * kSec, 2 * kSec, false, {}, true);
+    Packet request;
+    request.src = ipv4(192, 0, 2, 1);
+    request.dst = ipv4(198, 51, 100, 1);
+    request.protocol = kIcmp;
+    request.src_port = 8;
+    Packet reply = request;
+    std::swap(reply.src, reply.dst);
+    reply.src_port = 0;
+    reply.payload = 1000;
+    reply.fragmented = true;
+    reply.fragment = {0, true, 77};
+    Packet rest = reply;
+    rest.fragment.offset = 126;
+    rest.fragment.more = false;
+    Packet other = udp(9);  // a packet between, whose parse leaves its own state behind
+    send(request, kT0);
+    send(reply, kT0 + 100 * kMs);
+    send(other, kT0 + 1100 * kMs);
+    // After the active timeout: the reply's later fragment is its direction's first packet of
+    // the flow's second record.
+    send({{other, kT0 + 1200 * kMs}, {rest, kT0 + 1200 * kMs}});
+    flush();
+    std::vector<std::map<std::string, std::uint64_t>> icmp;
+    const auto r = records();
+    for (std::size_t i = 0; i < r.size(); ++i)
+        if (r[i].protocol == kIcmp) icmp.push_back(fields(i));
+    ASSERT_EQ(icmp.size(), 2u);
+    EXPECT_EQ(icmp[0].at("reverse_icmp_type_code"), 0u) << "the first fragment's own: a reply";
+    EXPECT_EQ(icmp[1].count("icmp_type_code"), 0u) << "the requester sent nothing more";
+    EXPECT_EQ(icmp[1].at("reverse_icmp_type_code"), 8u * 256) << "no ICMP header: the key's";
+}
+
 TEST(FlowTableMemory, HeadersTakeALineAFlow) {
     EXPECT_EQ(FlowTable::memory_size(1024, false, false, true) - FlowTable::memory_size(1024),
               1024u * 64);
