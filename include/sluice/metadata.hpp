@@ -161,19 +161,22 @@ static_assert(static_cast<std::uint8_t>(MetadataField::reverse_icmp_type_code) -
                   kHeadersReverseOffset,
               "each direction's header fields in the same order");
 
+// For `id` in a run of fields from `first` whose second half (`offset` on) is the first
+// half's other direction: the field of the other half; 0 outside the run.
+inline constexpr std::uint8_t other_half(std::uint8_t id, std::uint8_t first, std::uint8_t offset) {
+    if (id < first || id >= first + 2 * offset) return 0;
+    return static_cast<std::uint8_t>(id < first + offset ? id + offset : id - offset);
+}
+
 // The field of the other direction for a directional field; the field itself otherwise.
 inline constexpr std::uint8_t reverse_field(std::uint8_t id) {
     constexpr auto source = static_cast<std::uint8_t>(MetadataField::tunnel_source);
     constexpr auto destination = static_cast<std::uint8_t>(MetadataField::tunnel_destination);
     if (id == source) return destination;
     if (id == destination) return source;
-    if (id >= kHeadersSourceFirst && id < kHeadersSourceFirst + 2 * kHeadersReverseOffset)
-        return id < kHeadersSourceFirst + kHeadersReverseOffset ? id + kHeadersReverseOffset
-                                                                : id - kHeadersReverseOffset;
-    if (id >= kTcpSourceFirst && id < kTcpSourceFirst + kTcpReverseOffset)
-        return id + kTcpReverseOffset;
-    if (id >= kTcpSourceFirst + kTcpReverseOffset && id < kTcpSourceFirst + 2 * kTcpReverseOffset)
-        return id - kTcpReverseOffset;
+    if (const std::uint8_t other = other_half(id, kTcpSourceFirst, kTcpReverseOffset)) return other;
+    if (const std::uint8_t other = other_half(id, kHeadersSourceFirst, kHeadersReverseOffset))
+        return other;
     return id;
 }
 

@@ -52,6 +52,17 @@ inline std::vector<FlowRecord> records(unsigned n, unsigned from = 0) {
     return out;
 }
 
+// `r` with `groups` and the extension slots that carry `w`'s fields after it: a record's unit.
+inline std::vector<FlowRecord> unit_of(const FlowRecord& r, std::uint8_t groups,
+                                       const MetadataWriter& w) {
+    std::vector<FlowRecord> out(1 + kMaxExtensions);
+    out[0] = r;
+    out[0].metadata_groups = groups;
+    out[0].extensions = static_cast<std::uint8_t>(write_extensions(w.bytes(), &out[1]));
+    out.resize(1 + out[0].extensions);
+    return out;
+}
+
 // record(i) with TLS metadata: server name "host-I.example", cipher 0x1301, version 0x0304,
 // its extension slots after it.
 inline std::vector<FlowRecord> tls_unit(unsigned i) {
@@ -61,12 +72,7 @@ inline std::vector<FlowRecord> tls_unit(unsigned i) {
     w.put_number(MetadataField::tls_client_version, 0x0304, 2);
     w.put_number(MetadataField::tls_cipher, 0x1301, 2);
     w.put(MetadataField::tls_ja3, "0123456789abcdef0123456789abcdef");
-    std::vector<FlowRecord> out(1 + kMaxExtensions);
-    out[0] = record(i);
-    out[0].metadata_groups = group_bit(MetadataGroup::tls);
-    out[0].extensions = static_cast<std::uint8_t>(write_extensions(w.bytes(), &out[1]));
-    out.resize(1 + out[0].extensions);
-    return out;
+    return unit_of(record(i), group_bit(MetadataGroup::tls), w);
 }
 
 // records(n, from) where every `every`-th has TLS metadata (tls_unit).

@@ -134,6 +134,15 @@ protected:
         p.payload = 20;
         return p;
     }
+    // An ICMP packet of `type` (code 0) from 192.0.2.1 to 198.51.100.1.
+    static Packet icmp(std::uint16_t type) {
+        Packet p;
+        p.src = ipv4(192, 0, 2, 1);
+        p.dst = ipv4(198, 51, 100, 1);
+        p.protocol = kIcmp;
+        p.src_port = type;
+        return p;
+    }
     static Packet reply(Packet p) {
         std::swap(p.src, p.dst);
         std::swap(p.src_port, p.dst_port);
@@ -465,14 +474,9 @@ TEST_F(Table, EachDirectionsFirstPacketGivesTheRecordItsHeaderFieldsTheResponder
 
 TEST_F(Table, AnIcmpRecordSaysEachDirectionsOwnTypeWhereTheKeySaysTheRequests) {
     make(1024, 15 * kSec, 60 * kSec, 2 * kSec, false, {}, true);
-    Packet request;
-    request.src = ipv4(192, 0, 2, 1);
-    request.dst = ipv4(198, 51, 100, 1);
-    request.protocol = kIcmp;
-    request.src_port = 8;  // echo request
-    Packet reply = request;
+    const Packet request = icmp(8);  // echo request
+    Packet reply = icmp(0);          // echo reply
     std::swap(reply.src, reply.dst);
-    reply.src_port = 0;  // echo reply
     Packet backscatter = reply;
     backscatter.dst = ipv4(192, 0, 2, 99);  // replies to what the sensor never saw asked
     send(request, kT0);
@@ -632,14 +636,9 @@ TEST_F(Table, TheTopLabelStackEntryKeepsItsTrafficClassAndACookedCaptureHasNoMac
 
 TEST_F(Table, ALaterIcmpFragmentFirstInItsRecordSaysItsKeysTypeNotAnotherPacketsType) {
     make(1024, 15 * kSec, 1 * kSec, 2 * kSec, false, {}, true);
-    Packet request;
-    request.src = ipv4(192, 0, 2, 1);
-    request.dst = ipv4(198, 51, 100, 1);
-    request.protocol = kIcmp;
-    request.src_port = 8;
-    Packet reply = request;
+    const Packet request = icmp(8);
+    Packet reply = icmp(0);
     std::swap(reply.src, reply.dst);
-    reply.src_port = 0;
     reply.payload = 1000;
     reply.fragmented = true;
     reply.fragment = {0, true, 77};

@@ -137,12 +137,8 @@ std::vector<FlowRecord> health_unit(unsigned i, bool tls) {
         w.put_number(id(MetadataField::tcp_zero_windows), 3 * scale, 4);
         w.put_number(id(MetadataField::tcp_largest_gap_us), 4000 * scale, 4);
     }
-    out.resize(1 + kMaxExtensions);
     out[0].protocol = 6;
-    out[0].metadata_groups |= group_bit(MetadataGroup::tcp_health);
-    out[0].extensions = static_cast<std::uint8_t>(write_extensions(w.bytes(), &out[1]));
-    out.resize(1 + out[0].extensions);
-    return out;
+    return unit_of(out[0], out[0].metadata_groups | group_bit(MetadataGroup::tcp_health), w);
 }
 
 std::vector<std::uint8_t> metadata_of(const std::vector<FlowRecord>& unit) {
@@ -196,8 +192,6 @@ TEST(IpfixMessage, TcpHealthGoesOutAloneOrBesideTheApplicationsFieldsEachDirecti
 // A UDP record's unit with the tunnel it came out of: VXLAN 5000 between 192.0.2.1 (its
 // source's side) and 2001:db8::2, mirrored by ERSPAN session 7.
 std::vector<FlowRecord> tunnel_unit(unsigned i) {
-    std::vector<FlowRecord> out(1 + kMaxExtensions);
-    out[0] = record(i);
     const std::uint8_t source[4] = {192, 0, 2, 1};
     const std::uint8_t destination[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
                                           0,    0,    0,    0,    0, 0, 0, 2};
@@ -207,10 +201,7 @@ std::vector<FlowRecord> tunnel_unit(unsigned i) {
     w.put(MetadataField::tunnel_source, std::span<const std::uint8_t>(source));
     w.put(MetadataField::tunnel_destination, std::span<const std::uint8_t>(destination));
     w.put_number(MetadataField::erspan_session, 7, 2);
-    out[0].metadata_groups = group_bit(MetadataGroup::tunnel);
-    out[0].extensions = static_cast<std::uint8_t>(write_extensions(w.bytes(), &out[1]));
-    out.resize(1 + out[0].extensions);
-    return out;
+    return unit_of(record(i), group_bit(MetadataGroup::tunnel), w);
 }
 
 TEST(IpfixMessage, TheTunnelGoesOutAsItsTechnologyIdEndpointsAndObservationPoint) {
@@ -242,8 +233,6 @@ TEST(IpfixMessage, TheTunnelGoesOutAsItsTechnologyIdEndpointsAndObservationPoint
 // from 00:1b:21:aa:bb:01 to 00:1b:21:cc:dd:02 with class of service 42, customer VLAN 20 and
 // MPLS top label 100 (bottom of stack); the responder's back with 184 and no labels.
 std::vector<FlowRecord> headers_unit(unsigned i) {
-    std::vector<FlowRecord> out(1 + kMaxExtensions);
-    out[0] = record(i);
     const std::uint8_t a[6] = {0x00, 0x1b, 0x21, 0xaa, 0xbb, 0x01};
     const std::uint8_t b[6] = {0x00, 0x1b, 0x21, 0xcc, 0xdd, 0x02};
     MetadataWriter w;
@@ -252,14 +241,11 @@ std::vector<FlowRecord> headers_unit(unsigned i) {
     w.put_number(MetadataField::class_of_service, 42, 1);
     w.put_number(MetadataField::customer_vlan, 20, 2);
     w.put_number(MetadataField::mpls_top_label, 100 << 4 | 1, 4);
-    if (out[0].ip_version == 6) w.put_number(MetadataField::flow_label, 0x12345, 4);
+    if (record(i).ip_version == 6) w.put_number(MetadataField::flow_label, 0x12345, 4);
     w.put(MetadataField::reverse_source_mac, std::span<const std::uint8_t>(b));
     w.put(MetadataField::reverse_destination_mac, std::span<const std::uint8_t>(a));
     w.put_number(MetadataField::reverse_class_of_service, 184, 1);
-    out[0].metadata_groups = group_bit(MetadataGroup::headers);
-    out[0].extensions = static_cast<std::uint8_t>(write_extensions(w.bytes(), &out[1]));
-    out.resize(1 + out[0].extensions);
-    return out;
+    return unit_of(record(i), group_bit(MetadataGroup::headers), w);
 }
 
 TEST(IpfixMessage, HeaderFieldsGoOutInIanasElementsTheRespondersAsTheirReverseElements) {
