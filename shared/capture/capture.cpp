@@ -47,9 +47,7 @@ bool CaptureReader::is_capture(const std::uint8_t* first4) {
     return magic == kSectionHeader;
 }
 
-CaptureReader::~CaptureReader() {
-    if (fd_ >= 0) close(fd_);
-}
+CaptureReader::~CaptureReader() = default;
 
 bool CaptureReader::open(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -61,12 +59,14 @@ bool CaptureReader::open(const std::string& path) {
 }
 
 bool CaptureReader::open_fd(int fd, const std::string& name) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     name_ = name;
-    if (!buffer_) {
-        capacity_ = read_size_ + kMaxPacketBlock + kRecordHeader;
-        buffer_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
+    capacity_ = buffer_size(read_size_);
+    if (next_buffer_) {
+        buffer_ = next_buffer_();
+    } else {
+        if (!own_) own_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
+        buffer_ = own_.get();
     }
     begin_ = end_ = 0;
     offset_ = skip_ = 0;
@@ -82,7 +82,8 @@ bool CaptureReader::open_fd(int fd, const std::string& name) {
     notices_.clear();
     noted_.clear();
     opened_ = false;
-    posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+    open_ = true;
+    if (!stream_.open(fd)) return fail(stream_.error());
     while (end_ < kFileHeader && refill()) {
     }
     if (!error_.empty()) return false;
@@ -141,15 +142,19 @@ bool CaptureReader::fail(std::string message) {
 }
 
 bool CaptureReader::refill() {
-    if (eof_ || fd_ < 0) return false;
-    std::memmove(buffer_.get(), buffer_.get() + begin_, end_ - begin_);
+    if (eof_ || !open_) return false;
+    // What is left goes to the front: of this buffer, or of the next one lent.
+    std::uint8_t* to = next_buffer_ ? next_buffer_() : buffer_;
+    std::memmove(to, buffer_ + begin_, end_ - begin_);
+    buffer_ = to;
     end_ -= begin_;
     begin_ = 0;
     const std::size_t kept = end_;
     while (end_ < capacity_) {
-        const ssize_t n = read(fd_, buffer_.get() + end_, std::min(capacity_ - end_, read_size_));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(std::strerror(errno));
+        const std::ptrdiff_t n =
+            stream_.read(buffer_ + end_, std::min(capacity_ - end_, read_size_));
+        // An error after bytes: those are taken first, the error comes on the next refill.
+        if (n < 0) return end_ > kept ? true : fail(stream_.error());
         if (n == 0) {
             eof_ = true;
             break;

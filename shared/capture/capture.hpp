@@ -1,10 +1,11 @@
 // A capture file read straight into packets for the metering core: classic pcap or pcapng,
-// large reads into one buffer, packets handed out in place, each with its length on the wire,
-// its own time and the link layer it begins with.
+// as written or compressed with gzip or zstd, large reads into one buffer, packets handed out in
+// place, each with its length on the wire, its own time and the link layer it begins with.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "shared/capture/link.hpp"
 #include "shared/capture/packet_ref.hpp"
+#include "shared/capture/stream.hpp"
 
 namespace sluice {
 
@@ -36,15 +38,29 @@ public:
 
     // Opens `path` and reads its headers: a classic pcap file (microsecond or nanosecond
     // timestamps, either byte order) or a pcapng file (its sections and interfaces, each with
-    // its own link type and timestamp resolution), of link types Sluice meters (link.hpp).
-    // False with error() saying why: not a capture, or no link type that Sluice meters.
+    // its own link type and timestamp resolution), of link types Sluice meters (link.hpp),
+    // either as written or compressed (gzip, zstd). False with error() saying why: not a
+    // capture, or no link type that Sluice meters.
     bool open(const std::string& path);
-    // The same from an open descriptor, which the reader then owns.
+    // The same from an open descriptor (a pipe too), which the reader then owns.
     bool open_fd(int fd, const std::string& name);
 
+    // The bytes a buffer lent to lend_buffers() must have.
+    static std::size_t buffer_size(std::size_t read_size = kReadSize) {
+        return read_size + kMaxPacketBlock + 16;
+    }
+    // From now on, each read moves to a buffer `next_buffer` gives (buffer_size() bytes, 8-byte
+    // aligned) rather than reusing the one before: the packets handed out stay valid until
+    // their buffer is given again. For a reader that hands packets to other threads; the
+    // caller knows from the calls to `next_buffer` which buffer is done with.
+    void lend_buffers(std::function<std::uint8_t*()> next_buffer) {
+        next_buffer_ = std::move(next_buffer);
+    }
+
     // Up to `max` packets, in file order, all of one link type (link()); their bytes stay valid
-    // until the next call. 0 once the file is done: at its end, or at a record that breaks the
-    // format (error() says which, and where; the packets before it were handed out).
+    // until the next call (with lent buffers: until their buffer is lent again). 0 once the
+    // file is done: at its end, or at a record that breaks the format (error() says which,
+    // and where; the packets before it were handed out).
     unsigned next(PacketRef* out, unsigned max);
     // The link layer of the packets the last next() handed out.
     LinkType link() const { return link_; }
@@ -53,6 +69,9 @@ public:
     const std::string& error() const { return error_; }
     std::uint64_t packets() const { return packets_; }
     std::uint64_t bytes() const { return bytes_; }  // captured bytes of the packets handed out
+    // How much of the file (compressed, when it is) has been read, and how it is encoded.
+    std::uint64_t consumed() const { return stream_.consumed(); }
+    ByteStream::Encoding encoding() const { return stream_.encoding(); }
 
     // What the file is, for a log line: "pcap, Ethernet (1), nanosecond timestamps".
     std::string describe() const { return description_; }
@@ -104,9 +123,12 @@ private:
     }
 
     std::size_t read_size_;
-    int fd_ = -1;
+    ByteStream stream_;
+    bool open_ = false;  // stream_ has a file
     std::string name_;
-    std::unique_ptr<std::uint8_t[]> buffer_;  // read_size_ and room for a whole packet block
+    std::unique_ptr<std::uint8_t[]> own_;  // read_size_ and room for a whole packet block
+    std::uint8_t* buffer_ = nullptr;       // own_, or the buffer lent last
+    std::function<std::uint8_t*()> next_buffer_;
     std::size_t capacity_ = 0;
     std::size_t begin_ = 0;     // the next record or block
     std::size_t end_ = 0;       // the end of what was read

@@ -3,11 +3,14 @@
 
 #include <sys/mman.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sluice::meter {
@@ -133,6 +136,29 @@ struct PcapngBytes {
         end();
     }
 };
+
+// `bytes` as gzip writes them (one member).
+std::vector<std::uint8_t> gzip(const std::vector<std::uint8_t>& bytes) {
+    z_stream z{};
+    EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    std::vector<std::uint8_t> out(deflateBound(&z, bytes.size()));
+    z.next_in = const_cast<std::uint8_t*>(bytes.data());
+    z.avail_in = static_cast<uInt>(bytes.size());
+    z.next_out = out.data();
+    z.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    return out;
+}
+
+std::vector<std::uint8_t> zstd(const std::vector<std::uint8_t>& bytes) {
+    std::vector<std::uint8_t> out(ZSTD_compressBound(bytes.size()));
+    const std::size_t n = ZSTD_compress(out.data(), out.size(), bytes.data(), bytes.size(), 3);
+    EXPECT_FALSE(ZSTD_isError(n));
+    out.resize(n);
+    return out;
+}
 
 // A reader of `bytes`, through a memory file.
 bool open_bytes(CaptureReader& r, const std::vector<std::uint8_t>& bytes) {
@@ -538,6 +564,132 @@ TEST(CaptureReader, StopsAtARecordLongerThanAnyCaptureHolds) {
     EXPECT_EQ(read_all(r, nullptr).size(), 1u);
     EXPECT_EQ(r.error(),
               "test.pcap: a record of 2147483647 bytes at offset 100: the file is damaged");
+}
+
+// Records of 60 to 1459 bytes, each with its own first byte and time.
+PcapBytes many_records(std::uint32_t n) {
+    PcapBytes f(kNano, false);
+    for (std::uint32_t i = 0; i < n; ++i)
+        f.record(1'700'000'000 + i, i, 60 + i * 7 % 1400, 60 + i * 7 % 1400,
+                 static_cast<std::uint8_t>(i));
+    return f;
+}
+
+void expect_records(const std::vector<PacketRef>& all,
+                    const std::vector<std::vector<std::uint8_t>>& data, std::uint32_t n) {
+    ASSERT_EQ(all.size(), n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+        ASSERT_EQ(all[i].length, 60 + i * 7 % 1400) << i;
+        ASSERT_EQ(all[i].time_ns, (1'700'000'000ull + i) * 1'000'000'000 + i) << i;
+        ASSERT_EQ(data[i][0], static_cast<std::uint8_t>(i)) << i;
+        ASSERT_EQ(data[i].back(), static_cast<std::uint8_t>(i + all[i].length - 1)) << i;
+    }
+}
+
+TEST(CaptureReader, ReadsGzipAndZstdCapturesAsTheBytesTheyHold) {
+    const PcapBytes f = many_records(20000);  // about 14 MB: several reads of each
+    for (const auto& [packed, encoding] : {std::pair{gzip(f.bytes), ByteStream::Encoding::gzip},
+                                           std::pair{zstd(f.bytes), ByteStream::Encoding::zstd}}) {
+        CaptureReader r;
+        ASSERT_TRUE(open_bytes(r, packed)) << r.error();
+        EXPECT_EQ(r.encoding(), encoding);
+        std::vector<std::vector<std::uint8_t>> data;
+        const auto all = read_all(r, &data);
+        EXPECT_EQ(r.error(), "");
+        expect_records(all, data, 20000);
+        EXPECT_EQ(r.consumed(), packed.size());
+    }
+}
+
+TEST(CaptureReader, ReadsGzipMembersJoinedOneAfterTheOther) {
+    PcapBytes f = many_records(3);
+    const std::size_t first = f.bytes.size();
+    f.record(1'700'000'003, 3, 81, 81, 3);
+    std::vector<std::uint8_t> joined = gzip({f.bytes.begin(), f.bytes.begin() + first});
+    const auto second = gzip({f.bytes.begin() + first, f.bytes.end()});
+    joined.insert(joined.end(), second.begin(), second.end());  // cat a.gz b.gz
+    CaptureReader r;
+    ASSERT_TRUE(open_bytes(r, joined)) << r.error();
+    std::vector<std::vector<std::uint8_t>> data;
+    EXPECT_EQ(read_all(r, &data).size(), 4u);
+    EXPECT_EQ(r.error(), "");
+}
+
+TEST(CaptureReader, ACompressedFileCutAnywhereGivesTheWholeRecordsBeforeAndSaysWhere) {
+    const PcapBytes f = many_records(200);
+    for (const auto& [packed, name] :
+         {std::pair{gzip(f.bytes), "gzip"}, std::pair{zstd(f.bytes), "zstd"}}) {
+        for (std::size_t cut = 10; cut < packed.size(); cut += 53) {
+            CaptureReader r(4096);
+            if (!open_bytes(r, {packed.begin(), packed.begin() + static_cast<long>(cut)})) {
+                // Cut before a whole file header came out.
+                EXPECT_NE(r.error().find("test.pcap: "), std::string::npos) << r.error();
+                continue;
+            }
+            std::vector<std::vector<std::uint8_t>> data;
+            const auto all = read_all(r, &data);
+            ASSERT_LT(all.size(), 200u) << name << " cut at " << cut;
+            for (std::size_t i = 0; i < all.size(); ++i)
+                ASSERT_EQ(data[i][0], static_cast<std::uint8_t>(i)) << name << " cut at " << cut;
+            const std::string expected = std::string("test.pcap: its ") + name +
+                                         " data ends early, after " + std::to_string(cut) +
+                                         " bytes of the file";
+            EXPECT_EQ(r.error().substr(0, expected.size()), expected) << r.error();
+            EXPECT_TRUE(r.done());
+        }
+    }
+}
+
+TEST(CaptureReader, SaysWhereCompressedDataIsDamagedAfterHandingOutWhatCameBefore) {
+    const PcapBytes f = many_records(2000);
+    std::vector<std::uint8_t> packed = gzip(f.bytes);
+    packed[packed.size() - 8] ^= 0x5a;  // the trailer's CRC-32 of the whole
+    CaptureReader r;
+    ASSERT_TRUE(open_bytes(r, packed)) << r.error();
+    EXPECT_EQ(read_all(r, nullptr).size(), 2000u) << "what came before the damage was found";
+    // Found once the CRC is read: 4 bytes before the end (the length follows it).
+    EXPECT_EQ(r.error(), "test.pcap: its gzip data is damaged after " +
+                             std::to_string(packed.size() - 4) +
+                             " bytes of the file: incorrect data check");
+}
+
+TEST(CaptureReader, ReadsACaptureFromAPipe) {
+    const PcapBytes f = many_records(5000);
+    const std::vector<std::uint8_t> packed = zstd(f.bytes);
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    std::thread writer([&] {
+        // In small writes, as a program writing to standard output would.
+        for (std::size_t at = 0; at < packed.size(); at += 1000)
+            ASSERT_GT(
+                write(fds[1], packed.data() + at, std::min<std::size_t>(1000, packed.size() - at)),
+                0);
+        close(fds[1]);
+    });
+    CaptureReader r;
+    ASSERT_TRUE(r.open_fd(fds[0], "standard input")) << r.error();
+    std::vector<std::vector<std::uint8_t>> data;
+    const auto all = read_all(r, &data);
+    writer.join();
+    EXPECT_EQ(r.error(), "");
+    expect_records(all, data, 5000);
+}
+
+TEST(CaptureReader, PacketsInLentBuffersStayUntilTheirBufferIsLentAgain) {
+    const PcapBytes f = many_records(3000);
+    std::vector<std::unique_ptr<std::uint8_t[]>> lent;
+    CaptureReader r(8192);
+    r.lend_buffers([&] {
+        lent.push_back(std::make_unique<std::uint8_t[]>(CaptureReader::buffer_size(8192)));
+        return lent.back().get();
+    });
+    ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
+    // Every packet is read before any is looked at: none of their bytes has moved.
+    const auto all = read_all(r, nullptr);
+    EXPECT_GT(lent.size(), 100u) << "a buffer for each read";
+    std::vector<std::vector<std::uint8_t>> data;
+    for (const PacketRef& p : all) data.emplace_back(p.data, p.data + p.length);
+    expect_records(all, data, 3000);
 }
 
 }  // namespace
