@@ -48,40 +48,6 @@ std::string allocator() {
     return std::string("jemalloc ") + version;
 }
 
-// The names of the applications the dataplane identifies, for the collectors.
-ApplicationNames application_names(const config::Config& c) {
-    const std::string path = config::signatures_path(c);
-    if (path.empty()) return nullptr;
-    const auto loaded = config::load_signatures(path);
-    if (!loaded.signatures) {
-        SLUICE_WARN("application names: %s; records carry the ids only",
-                    loaded.errors.at(0).to_string().c_str());
-        return nullptr;
-    }
-    auto names = std::make_shared<std::vector<ApplicationName>>();
-    for (const auto& a : loaded.signatures->applications)
-        names->push_back({a.id, a.name, a.description});
-    return names;
-}
-
-// The ports as collectors see them: each one's ingressInterface, name and description.
-Interfaces interfaces(const config::Config& c, const shm::StatsZone& zone) {
-    static_assert(ipfix::kMaxInterfaces == shm::kMaxPorts);
-    auto out = std::make_shared<std::vector<Interface>>();
-    const std::size_t n = std::min<std::size_t>(c.ports.size(), zone.header.port_count);
-    for (std::size_t i = 0; i < n; ++i) {
-        const config::Port& p = c.ports[i];
-        const std::uint16_t id = zone.ports[i].port_id;
-        const std::string description = p.capture.empty() ? p.device : p.capture;
-        std::string name = p.name;
-        if (name.empty())
-            name = p.capture.empty() ? std::string(p.device_name())
-                                     : std::filesystem::path(p.capture).filename().string();
-        out->push_back({id, p.if_index != 0 ? p.if_index : id, name, description});
-    }
-    return out;
-}
-
 // The running control: its configuration, the exporter, the operator's interfaces.
 class Control {
 public:
@@ -89,7 +55,7 @@ public:
         : config_(c),
           zone_(zone),
           options_(options),
-          exporter_(c, application_names(c), interfaces(c, zone),
+          exporter_(c, application_names(c), port_interfaces(c, zone),
                     {shm::control_state_prefix(c.dataplane.file_prefix) + "collector-",
                      zone.header.start_time_ns}),
           commands_(
@@ -161,21 +127,6 @@ private:
     ops::MetricsServer metrics_;
 };
 
-namespace {
-
-// Each record as a line of JSON, with its metadata.
-void print_records(std::span<const FlowRecord> slots) {
-    std::array<std::uint8_t, kMaxMetadataBytes> metadata;
-    for (std::size_t i = 0, k; i < slots.size(); i += k) {
-        k = unit_length(slots.subspan(i));
-        if (is_extension(slots[i])) continue;
-        const std::size_t bytes = gather_extensions(slots.subspan(i + 1, k - 1), metadata);
-        std::printf("%s\n", to_json(slots[i], {metadata.data(), bytes}).c_str());
-    }
-}
-
-}  // namespace
-
 int Control::run(const sigset_t& signals) {
     shm::StatsHeader& h = zone_.header;
     if (!drain_.attach(zone_, shm::control_state_prefix(config_.dataplane.file_prefix) + "rings"))
@@ -196,7 +147,7 @@ int Control::run(const sigset_t& signals) {
         const Drain::Batch batch = drain_.poll();
         const std::size_t n = batch.records.size();
         exporter_.offer(batch.records, batch.number);
-        if (options_.print_records) print_records(batch.records);
+        if (options_.print_records) ops::print_records(batch.records);
         const auto now = Steady::now();
         const bool more = exporter_.service(now, stats);
         socket_.poll(handler);

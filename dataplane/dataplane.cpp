@@ -49,19 +49,9 @@ std::uint64_t metadata_bytes(const config::Config& c) {
     return c.metadata.enabled ? l7::Extractor::memory_size(c.metadata) : 0;
 }
 
-meter::FlowTableConfig table_config(const config::Config& c) {
-    return {c.flow.max_flows,
-            static_cast<std::uint64_t>(c.flow.idle_timeout.count()),
-            static_cast<std::uint64_t>(c.flow.active_timeout.count()),
-            static_cast<std::uint64_t>(c.flow.tcp_end_grace.count()),
-            c.metadata.tcp_health,
-            meter::decapsulation(c.flow),
-            c.metadata.headers};
-}
-
 // A worker's flow table with what lies beside it.
 std::uint64_t flow_table_bytes(const config::Config& c) {
-    return meter::FlowTable::memory_size(table_config(c));
+    return meter::FlowTable::memory_size(meter::table_config(c));
 }
 
 std::uint64_t health_bytes(const config::Config& c) {
@@ -258,7 +248,7 @@ bool Dataplane::allocate_workers() {
             void* table = zalloc("a flow table", sizeof(meter::FlowTable));
             void* out = zalloc("a record buffer", sizeof(meter::RecordBuffer));
             if (memory == nullptr || table == nullptr || out == nullptr) return false;
-            w->table = new (table) meter::FlowTable(table_config(c), memory, key);
+            w->table = new (table) meter::FlowTable(meter::table_config(c), memory, key);
             if (applications_) {
                 scratches_.push_back(std::make_unique<appid::Scratch>(*scratch_prototype_));
                 w->table->identify_applications(

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -30,6 +32,8 @@
 #include "sluice/log.hpp"
 #include "sluice/shm.hpp"
 #include "sluice_version.h"
+#include "tools/pcap/inputs.hpp"
+#include "tools/pcap/offline.hpp"
 
 namespace {
 
@@ -48,16 +52,20 @@ void usage(FILE* out) {
     std::fprintf(
         out,
         "usage: sluice run [--config FILE] [--summary FILE]\n"
-        "       sluice pcap CAPTURE [--to HOST:PORT|PATH] [--transport udp|tcp|tls|file]\n"
+        "       sluice pcap CAPTURE... [--to HOST:PORT|PATH] [--transport udp|tcp|tls|file]\n"
         "                   [--protocol ipfix|netflow9|netflow5] [--records biflow|uniflow]\n"
         "                   [--ca-file FILE] [--config FILE] [--print-records]\n"
         "                   [--deduplicate WINDOW] [--sampling 1:N [--deterministic]]\n"
+        "                   [--workers N] [--max-flows N] [--no-progress] [--dataplane]\n"
         "                   [--summary FILE]\n"
         "  run    start sluice-dataplane and sluice-control with one configuration;\n"
         "         Ctrl-C or SIGTERM stops both\n"
-        "  pcap   meter a capture (pcap or pcapng) into flow records and export them to one\n"
+        "  pcap   meter captures (pcap or pcapng, as written or .gz/.zst; files, folders of\n"
+        "         them, or - for standard input) into flow records and export them to one\n"
         "         collector (IPFIX over UDP, TCP or TLS, an IPFIX file, NetFlow v9 or v5 over\n"
-        "         UDP), then print the accounting\n"
+        "         UDP), then print the accounting. One process, as any user: no DPDK, no\n"
+        "         hugepages. Several files are one trace, read in the order of their first\n"
+        "         packets\n"
         "  -c, --config FILE        the Sluice configuration (run: default\n"
         "                           /etc/sluice/sluice.toml; pcap: settings that replace the\n"
         "                           defaults, such as [flow], [sensor], [applications] and a\n"
@@ -79,6 +87,14 @@ void usage(FILE* out) {
         "      --sampling 1:N       pcap: meter one in N of the packets, one at random in each\n"
         "                           N (or the first of each with --deterministic); the others\n"
         "                           are counted as sampled out, and collectors told the rate\n"
+        "      --workers N          pcap: metering threads, each with a table of its own; the\n"
+        "                           packets are spread by their flow's symmetric hash (default:\n"
+        "                           the CPUs this process may use)\n"
+        "      --max-flows N        pcap: the flows the tables hold in all (default: [flow]\n"
+        "                           max_flows, or fewer when the capture is small)\n"
+        "      --no-progress        pcap: no progress line on a terminal's stderr\n"
+        "      --dataplane          pcap: run sluice-dataplane and sluice-control instead, as a\n"
+        "                           sensor would (one uncompressed file; root and hugepages)\n"
         "      --summary FILE       the final accounting as JSON, written when it stops\n"
         "  -V, --version            print the version and exit\n");
 }
@@ -429,7 +445,7 @@ struct PcapRun {
 constexpr const char* kProtocolNames[] = {"IPFIX", "NetFlow v9", "NetFlow v5"};
 
 struct PcapOptions {
-    std::string trace;
+    std::vector<std::string> inputs;
     std::string to;
     config::Transport transport = config::Transport::udp;
     std::optional<config::Records> records;    // the configuration's collector's, or biflow
@@ -441,28 +457,28 @@ struct PcapOptions {
     config::Duration deduplicate{0};  // the capture port's [[port]] deduplicate
     std::string sampling = "1:1";     // and its sampling
     bool deterministic = false;
+    unsigned workers = 0;         // 0: the CPUs this process may use
+    std::uint32_t max_flows = 0;  // 0: the configuration's, or fewer for a small capture
+    bool progress = true;         // when stderr is a terminal
+    bool dataplane = false;       // through sluice-dataplane and sluice-control
 };
 
 // The configuration `sluice pcap` runs with: the defaults, with what the user's file gives
-// over them; the capture as the only port, the one collector, and a file prefix of its own so
-// it never meets a running sensor.
-std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& run) {
+// over them; the capture as the only port and the one collector. `given`: the settings the
+// user's file gave.
+std::optional<config::Config> pcap_config(const PcapOptions& o, std::set<std::string>& given) {
     config::Config c;
-    std::set<std::string> given;
     if (o.config) {
         auto loaded = config::load_file(*o.config, config::Ports::optional);
         for (const auto& e : loaded.errors) log::error_line(e.to_string().c_str());
         if (!loaded.config) return std::nullopt;
         c = std::move(*loaded.config);
         given = std::move(loaded.given);
-        // Read from the run's folder from now on: a path relative to the user's file is
-        // taken from where that file is.
+        // Read from elsewhere from now on: a path relative to the user's file is taken from
+        // where that file is.
         if (!c.applications.signatures.empty())
             c.applications.signatures = fs::absolute(config::signatures_path(c)).string();
     }
-    // A capture's own defaults, where the file says nothing. What a million flows need on one
-    // worker, and no more: less memory to map, a quicker start (tools/setup reserves 2 GiB).
-    if (!given.contains("dataplane.hugepage_memory")) c.dataplane.hugepage_memory = 384ull << 20;
     if (!given.contains("applications.signatures")) {
         const std::string signatures = default_signatures();
         std::error_code ec;
@@ -474,13 +490,10 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& r
                 "with [applications] signatures in --config)",
                 signatures.c_str());
     }
-    c.dataplane.file_prefix = run.prefix;
-    // The EAL's start-up chatter is not what an analyst came for; warnings still show.
-    c.dataplane.eal_args.push_back("--log-level=lib.eal:warning");
-    // A capture is one queue: one worker, on the first of the configured worker CPUs, which
-    // reads the file itself (pcap or pcapng).
+    if (o.max_flows != 0) c.flow.max_flows = o.max_flows;
+    // The captures are one port, read by one worker (or, in one process, spread over several).
     config::Port port;
-    port.capture = fs::absolute(o.trace).string();
+    port.capture = o.inputs.at(0) == "-" ? "-" : fs::absolute(o.inputs.at(0)).string();
     port.deduplicate = o.deduplicate;
     port.sampling = o.sampling;
     port.deterministic = o.deterministic;
@@ -517,14 +530,25 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, const PcapRun& r
         collectors.push_back(collector);
     }
     c.collectors = collectors;
-    c.control.socket = (run.work / "control.sock").string();
     c.metrics.enabled = false;  // a capture's run is over before anyone would scrape it
     return c;
 }
 
-int pcap(const PcapOptions& o) {
-    if (access(o.trace.c_str(), R_OK) != 0) {
-        SLUICE_ERROR("cannot read the capture %s: %s", o.trace.c_str(), std::strerror(errno));
+void log_start(const PcapOptions& o, const config::Config& c, const std::string& what) {
+    if (o.to.empty())
+        SLUICE_INFO("metering %s into flow records", what.c_str());
+    else
+        SLUICE_INFO("metering %s into %s records for %s (%s)", what.c_str(),
+                    kProtocolNames[static_cast<int>(c.collectors[0].protocol)], o.to.c_str(),
+                    config::choice_name(config::kTransports, o.transport).data());
+}
+
+// Through the sensor's own two processes: a DPDK primary whose worker reads the capture, and a
+// sluice-control that exports its records.
+int pcap_dataplane(const PcapOptions& o) {
+    const std::string& trace = o.inputs[0];
+    if (access(trace.c_str(), R_OK) != 0) {
+        SLUICE_ERROR("cannot read the capture %s: %s", trace.c_str(), std::strerror(errno));
         return 2;
     }
     remove_dead_runs();
@@ -533,24 +557,72 @@ int pcap(const PcapOptions& o) {
         SLUICE_ERROR("%s", run.error.c_str());
         return 1;
     }
-    const auto c = pcap_config(o, run);
+    std::set<std::string> given;
+    auto c = pcap_config(o, given);
     if (!c) return 2;
+    // What a million flows need on one worker, and no more: less memory to map, a quicker
+    // start (tools/setup reserves 2 GiB). A prefix of its own so it never meets a running
+    // sensor.
+    if (!given.contains("dataplane.hugepage_memory")) c->dataplane.hugepage_memory = 384ull << 20;
+    c->dataplane.file_prefix = run.prefix;
+    // The EAL's start-up chatter is not what an analyst came for; warnings still show.
+    c->dataplane.eal_args.push_back("--log-level=lib.eal:warning");
+    c->control.socket = (run.work / "control.sock").string();
     const fs::path file = run.work / "sluice.toml";
     std::ofstream(file) << config::to_toml(*c);
     // Read back as both processes will: what the options made must be a valid configuration.
     const auto checked = config::load_file(file.string());
     for (const auto& e : checked.errors) log::error_line(e.to_string().c_str());
     if (!checked.config) return 2;
-    if (o.to.empty())
-        SLUICE_INFO("metering %s into flow records", o.trace.c_str());
-    else
-        SLUICE_INFO("metering %s into %s records for %s (%s)", o.trace.c_str(),
-                    kProtocolNames[static_cast<int>(checked.config->collectors[0].protocol)],
-                    o.to.c_str(), config::choice_name(config::kTransports, o.transport).data());
+    log_start(o, *checked.config, trace);
     std::vector<std::string> control_args;
     if (o.print_records) control_args.push_back("--print-records");
     if (!o.summary.empty()) control_args.insert(control_args.end(), {"--summary", o.summary});
     return Launcher().run(file.string(), true, control_args);
+}
+
+// The CPUs this process may run on.
+unsigned available_cpus() {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+    return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
+}
+
+// In one process: no EAL, no hugepages, no root.
+int pcap(PcapOptions o) {
+    const offline::Inputs inputs = offline::plan_inputs(o.inputs);
+    for (const std::string& notice : inputs.notices) SLUICE_WARN("%s", notice.c_str());
+    for (const std::string& error : inputs.errors) SLUICE_ERROR("%s", error.c_str());
+    if (inputs.files.empty()) {
+        if (inputs.errors.empty()) SLUICE_ERROR("no capture to read");
+        return 2;
+    }
+    o.inputs = inputs.files;
+    std::set<std::string> given;
+    auto c = pcap_config(o, given);
+    if (!c) return 2;
+    // A capture holds no more flows than it holds packets, of 50 bytes at least each (a record
+    // header and an Ethernet and IPv4 header).
+    if (o.max_flows == 0 && !given.contains("flow.max_flows") && !inputs.compressed &&
+        inputs.bytes != 0)
+        c->flow.max_flows = static_cast<std::uint32_t>(
+            std::clamp<std::uint64_t>(inputs.bytes / 50, 1024, c->flow.max_flows));
+    // What the options made must be a valid configuration, as the file a sensor reads is.
+    const auto checked = config::load_string(config::to_toml(*c), "sluice pcap");
+    for (const auto& e : checked.errors) log::error_line(e.to_string().c_str());
+    if (!checked.config) return 2;
+    std::string what = o.inputs[0] == "-" ? "standard input" : o.inputs[0];
+    if (o.inputs.size() > 1) what = std::to_string(o.inputs.size()) + " captures";
+    log_start(o, *c, what);
+    offline::Options run;
+    run.inputs = o.inputs;
+    run.input_bytes = inputs.bytes;
+    run.workers = o.workers != 0 ? o.workers : available_cpus();
+    run.print_records = o.print_records;
+    run.progress = o.progress && isatty(STDERR_FILENO);
+    run.summary = o.summary;
+    const int status = offline::run(*c, run);
+    return status == 0 && !inputs.errors.empty() ? 1 : status;
 }
 
 // An option's value, one of a choice's names; false (said) when it is none of them.
@@ -566,6 +638,22 @@ bool choice(const std::array<std::pair<std::string_view, E>, N>& names, const ch
     return true;
 }
 
+// An option's whole number within [low, high]; false (said) otherwise.
+template <typename T>
+bool whole_number(const char* text, std::uint64_t low, std::uint64_t high, const char* option,
+                  T& out) {
+    std::uint64_t v = 0;
+    const char* end = text + std::strlen(text);
+    const auto [at, ec] = std::from_chars(text, end, v);
+    if (ec != std::errc() || at != end || v < low || v > high) {
+        SLUICE_ERROR("%s %s: expected a whole number from %llu to %llu", option, text,
+                     static_cast<unsigned long long>(low), static_cast<unsigned long long>(high));
+        return false;
+    }
+    out = static_cast<T>(v);
+    return true;
+}
+
 int pcap_main(int argc, char** argv) {
     PcapOptions o;
     enum {
@@ -577,7 +665,11 @@ int pcap_main(int argc, char** argv) {
         kSummary,
         kDeduplicate,
         kSampling,
-        kDeterministic
+        kDeterministic,
+        kWorkers,
+        kMaxFlows,
+        kNoProgress,
+        kDataplane
     };
     static const option options[] = {{"config", required_argument, nullptr, 'c'},
                                      {"to", required_argument, nullptr, 't'},
@@ -590,6 +682,10 @@ int pcap_main(int argc, char** argv) {
                                      {"deduplicate", required_argument, nullptr, kDeduplicate},
                                      {"sampling", required_argument, nullptr, kSampling},
                                      {"deterministic", no_argument, nullptr, kDeterministic},
+                                     {"workers", required_argument, nullptr, kWorkers},
+                                     {"max-flows", required_argument, nullptr, kMaxFlows},
+                                     {"no-progress", no_argument, nullptr, kNoProgress},
+                                     {"dataplane", no_argument, nullptr, kDataplane},
                                      {nullptr, 0, nullptr, 0}};
     optind = 2;
     for (int opt; (opt = getopt_long(argc, argv, "c:t:", options, nullptr)) != -1;) {
@@ -628,14 +724,27 @@ int pcap_main(int argc, char** argv) {
                 break;
             }
             case kDeterministic: o.deterministic = true; break;
+            case kWorkers:
+                if (!whole_number(optarg, 1, shm::kMaxWorkers, "--workers", o.workers)) return 2;
+                break;
+            case kMaxFlows:
+                if (!whole_number(optarg, 1024, 1u << 28, "--max-flows", o.max_flows)) return 2;
+                break;
+            case kNoProgress: o.progress = false; break;
+            case kDataplane: o.dataplane = true; break;
             default: usage(stderr); return 2;
         }
     }
-    if (optind + 1 != argc || (o.to.empty() && !o.print_records && o.summary.empty())) {
+    if (optind == argc || (o.to.empty() && !o.print_records && o.summary.empty())) {
         SLUICE_ERROR(
-            "sluice pcap needs one capture file and where its records go: --to, "
+            "sluice pcap needs a capture (files, folders or -) and where its records go: --to, "
             "--print-records or --summary");
         usage(stderr);
+        return 2;
+    }
+    o.inputs.assign(argv + optind, argv + argc);
+    if (o.dataplane && (o.inputs.size() != 1 || o.inputs[0] == "-" || o.workers != 0)) {
+        SLUICE_ERROR("--dataplane reads one capture file, on one worker");
         return 2;
     }
     if (o.protocol.value_or(config::Protocol::ipfix) != config::Protocol::ipfix) {
@@ -654,8 +763,7 @@ int pcap_main(int argc, char** argv) {
         SLUICE_ERROR("--ca-file is for --transport tls");
         return 2;
     }
-    o.trace = argv[optind];
-    return pcap(o);
+    return o.dataplane ? pcap_dataplane(o) : pcap(std::move(o));
 }
 
 }  // namespace

@@ -3,11 +3,45 @@
 #include "control/export/exporter.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 
+#include "shared/config/loader.hpp"
 #include "sluice/log.hpp"
 
 namespace sluice::control {
+
+ApplicationNames application_names(const config::Config& c) {
+    const std::string path = config::signatures_path(c);
+    if (path.empty()) return nullptr;
+    const auto loaded = config::load_signatures(path);
+    if (!loaded.signatures) {
+        SLUICE_WARN("application names: %s; records carry the ids only",
+                    loaded.errors.at(0).to_string().c_str());
+        return nullptr;
+    }
+    auto names = std::make_shared<std::vector<ApplicationName>>();
+    for (const auto& a : loaded.signatures->applications)
+        names->push_back({a.id, a.name, a.description});
+    return names;
+}
+
+Interfaces port_interfaces(const config::Config& c, const shm::StatsZone& zone) {
+    static_assert(ipfix::kMaxInterfaces == shm::kMaxPorts);
+    auto out = std::make_shared<std::vector<Interface>>();
+    const std::size_t n = std::min<std::size_t>(c.ports.size(), zone.header.port_count);
+    for (std::size_t i = 0; i < n; ++i) {
+        const config::Port& p = c.ports[i];
+        const std::uint16_t id = zone.ports[i].port_id;
+        const std::string description = p.capture.empty() ? p.device : p.capture;
+        std::string name = p.name;
+        if (name.empty())
+            name = p.capture.empty() ? std::string(p.device_name())
+                                     : std::filesystem::path(p.capture).filename().string();
+        out->push_back({id, p.if_index != 0 ? p.if_index : id, name, description});
+    }
+    return out;
+}
 
 Exporter::Exporter(const config::Config& config, ApplicationNames names, Interfaces interfaces,
                    SessionStore stores)

@@ -8,8 +8,16 @@
 
 #include "control/export/group.hpp"
 #include "sluice/config.hpp"
+#include "sluice/shm.hpp"
 
 namespace sluice::control {
+
+// The names of the applications the signatures of `c` identify, for the collectors; null (said)
+// when there are none or they cannot be read.
+ApplicationNames application_names(const config::Config& c);
+
+// The ports as collectors see them: each one's ingressInterface, name and description.
+Interfaces port_interfaces(const config::Config& c, const shm::StatsZone& zone);
 
 class Exporter {
 public:

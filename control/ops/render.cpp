@@ -3,14 +3,17 @@
 
 #include <arpa/inet.h>
 
+#include <array>
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 
+#include "control/export/spool.hpp"
 #include "control/ops/json.hpp"
 #include "shared/records/record_json.hpp"
+#include "sluice/metadata.hpp"
 
 namespace sluice::ops {
 namespace {
@@ -455,6 +458,16 @@ std::string prometheus_text(const Snapshot& s) {
         up.sample(label("collector", c.name) + "," + label("destination", c.destination),
                   std::uint64_t{c.state == "up"});
     return out;
+}
+
+void print_records(std::span<const FlowRecord> slots) {
+    std::array<std::uint8_t, kMaxMetadataBytes> metadata;
+    for (std::size_t i = 0, k; i < slots.size(); i += k) {
+        k = control::unit_length(slots.subspan(i));
+        if (is_extension(slots[i])) continue;
+        const std::size_t bytes = gather_extensions(slots.subspan(i + 1, k - 1), metadata);
+        std::printf("%s\n", control::to_json(slots[i], {metadata.data(), bytes}).c_str());
+    }
 }
 
 }  // namespace sluice::ops

@@ -1,6 +1,7 @@
 // A snapshot as the control socket's JSON replies and as Prometheus text.
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,9 @@ std::string error_json(const std::string& message);
 
 // The Prometheus text exposition format (version 0.0.4), HELP and TYPE for every family.
 std::string prometheus_text(const Snapshot& s);
+
+// Each record of a batch of whole units on stdout as a line of JSON, with its metadata
+// (--print-records).
+void print_records(std::span<const FlowRecord> slots);
 
 }  // namespace sluice::ops

@@ -9,6 +9,16 @@
 #include "dataplane/meter/parser.hpp"
 
 namespace sluice::meter {
+
+FlowTableConfig table_config(const config::Config& c) {
+    return {c.flow.max_flows,
+            static_cast<std::uint64_t>(c.flow.idle_timeout.count()),
+            static_cast<std::uint64_t>(c.flow.active_timeout.count()),
+            static_cast<std::uint64_t>(c.flow.tcp_end_grace.count()),
+            c.metadata.tcp_health,
+            decapsulation(c.flow),
+            c.metadata.headers};
+}
 namespace {
 
 // FlowHot::state bits.

@@ -34,6 +34,9 @@ struct FlowTableConfig {
     bool headers = false;  // a FlowHeaders line beside each flow: [metadata] headers
 };
 
+// What a configuration asks of each worker's table.
+FlowTableConfig table_config(const config::Config& c);
+
 // Where the table puts the records of flows that end. The caller empties it between calls;
 // each call fills at most what it documents.
 struct RecordBuffer {

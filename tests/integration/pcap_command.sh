@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `sluice pcap` turns a capture into flow records at a collector in one command: over UDP to
-# nfcapd and into an IPFIX file, with the accounting line, leaving no shared memory behind;
-# pcap and pcapng files are read by the worker itself (snap-length and cut captures too); a
-# missing capture or a bad collector address is a clear error.
+# nfcapd and into an IPFIX file, with the accounting line; pcap and pcapng files (snap-length
+# and cut captures too); `--dataplane` through the sensor's two processes, leaving no shared
+# memory behind; a missing capture or a bad collector address is a clear error.
 source "$(dirname "$0")/lib.sh"
 extra_cleanup() { restore_receive_buffers; }
 roomy_receive_buffers
@@ -27,13 +27,13 @@ expect_contains "$WORK/nfdump-totals.txt" "Flows: 2000"
 expect_contains "$WORK/nfdump-totals.txt" "Packets: $packets"
 expect_contains "$WORK/nfdump-totals.txt" "Bytes: $octets"
 if grep -q '^EAL: ' "$WORK/udp.log"; then fail "EAL's start-up messages reach the analyst"; fi
-expect_contains "$WORK/udp.log" "(trace.pcap): port 0, a capture its worker reads itself, replayed in its own time"
+expect_contains "$WORK/udp.log" "reading $WORK/trace.pcap (pcap, Ethernet (1), nanosecond timestamps)"
 
 # A pcapng file, as Wireshark's editcap writes it, is read by the worker too, to the same records.
 editcap -F pcapng "$WORK/trace.pcap" "$WORK/trace.pcapng"
 timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcapng" --transport file --to "$WORK/ng.ipfix" --summary "$WORK/ng.json" > "$WORK/ng.log" 2>&1 ||
   { cat "$WORK/ng.log" >&2; fail "sluice pcap of a pcapng file failed"; }
-expect_contains "$WORK/ng.log" "(trace.pcapng): port 0, a capture its worker reads itself, replayed in its own time (pcapng, 1 interface: Ethernet (1))"
+expect_contains "$WORK/ng.log" "reading $WORK/trace.pcapng (pcapng, 1 interface: Ethernet (1))"
 expect_summary "$WORK/ng.json" received.packets="$packets" metered.ip_octets="$octets" \
   collectors.0.exported.records=2000 collectors.0.balanced=true
 
@@ -102,9 +102,18 @@ timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --config "$WORK/off.toml" --summ
   { cat "$WORK/off.log" >&2; fail "sluice pcap with identification off failed"; }
 if grep -q "application identification" "$WORK/off.log"; then fail "signatures = \"\" did not turn identification off"; fi
 
-# Sluice's messages are DPDK log types too: at warning level the informational lines go.
+# --dataplane: through sluice-dataplane and sluice-control, as a sensor replays a capture; its
+# worker reads the file itself. Sluice's messages are DPDK log types there: at warning level
+# the informational lines go.
+timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --dataplane --transport file --to "$WORK/dp.ipfix" \
+  --summary "$WORK/dp.json" > "$WORK/dp.log" 2>&1 ||
+  { cat "$WORK/dp.log" >&2; fail "sluice pcap --dataplane failed"; }
+expect_contains "$WORK/dp.log" "(trace.pcap): port 0, a capture its worker reads itself, replayed in its own time"
+if grep -q '^EAL: ' "$WORK/dp.log"; then fail "EAL's start-up messages reach the analyst"; fi
+expect_summary "$WORK/dp.json" received.packets="$packets" metered.ip_octets="$octets" \
+  collectors.0.exported.records=2000 collectors.0.balanced=true
 config_set "$WORK/sluice.toml" dataplane eal_args '["--log-level=sluice.*:warning"]'
-timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --config "$WORK/sluice.toml" --transport file --to "$WORK/quiet.ipfix" > "$WORK/quiet.log" 2>&1 ||
+timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --dataplane --config "$WORK/sluice.toml" --transport file --to "$WORK/quiet.ipfix" > "$WORK/quiet.log" 2>&1 ||
   { cat "$WORK/quiet.log" >&2; fail "sluice pcap at warning level failed"; }
 if grep -qE '^sluice-(dataplane|control): (attached|accounting|worker)' "$WORK/quiet.log"; then
   cat "$WORK/quiet.log" >&2
@@ -117,7 +126,7 @@ if ls /dev/hugepages/ | grep -q '^sluice-pcap-'; then fail "hugepage files of sl
 status=0
 "$LAUNCHER" pcap "$WORK/missing.pcap" --to "127.0.0.1:$port" > "$WORK/missing.log" 2>&1 || status=$?
 [ "$status" -eq 2 ] || fail "a missing capture exits $status, not 2"
-expect_contains "$WORK/missing.log" "cannot read the capture $WORK/missing.pcap: No such file or directory"
+expect_contains "$WORK/missing.log" "$WORK/missing.pcap: No such file or directory"
 status=0
 "$LAUNCHER" pcap "$WORK/trace.pcap" --to "127.0.0.1" > "$WORK/address.log" 2>&1 || status=$?
 [ "$status" -eq 2 ] || fail "an address without a port exits $status, not 2"
