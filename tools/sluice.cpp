@@ -493,7 +493,7 @@ std::optional<config::Config> pcap_config(const PcapOptions& o, std::set<std::st
     if (o.max_flows != 0) c.flow.max_flows = o.max_flows;
     // The captures are one port, read by one worker (or, in one process, spread over several).
     config::Port port;
-    port.capture = o.inputs.at(0) == "-" ? "-" : fs::absolute(o.inputs.at(0)).string();
+    port.capture = o.inputs.at(0) == "-" ? "/dev/stdin" : fs::absolute(o.inputs.at(0)).string();
     port.deduplicate = o.deduplicate;
     port.sampling = o.sampling;
     port.deterministic = o.deterministic;

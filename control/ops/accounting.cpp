@@ -118,11 +118,13 @@ void log_accounting(const Snapshot& s) {
         SLUICE_INFO("worker %u (port %u queue %u): %" PRIu64 " packets, %" PRIu64 " flows", w.id,
                     w.port, w.queue, w.meter.packets, w.meter.flows_created);
     SLUICE_INFO("accounting: %" PRIu64 " packets received = %" PRIu64 " in %" PRIu64
-                " records taken by sluice-control + %" PRIu64 " ignored%s + %" PRIu64 " in %" PRIu64
-                " records not sent by the dataplane; %" PRIu64 " frame octets received, %" PRIu64
+                " records taken %s + %" PRIu64 " ignored%s + %" PRIu64 " in %" PRIu64
+                " records not sent by the %s; %" PRIu64 " frame octets received, %" PRIu64
                 " IP octets metered",
-                m.packets, s.taken.packets, s.taken.records, m.ignored_total(), sampled_out.c_str(),
-                o.packets_not_sent, o.records_not_sent, m.octets, m.metered_octets);
+                m.packets, s.taken.packets, s.taken.records,
+                s.one_process ? "for export" : "by sluice-control", m.ignored_total(),
+                sampled_out.c_str(), o.packets_not_sent, o.records_not_sent,
+                s.one_process ? "metering threads" : "dataplane", m.octets, m.metered_octets);
     std::string reasons;
     for (std::size_t r = 0; r < kIgnoreReasons; ++r)
         if (m.ignored_packets[r] != 0)

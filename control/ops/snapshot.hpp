@@ -49,6 +49,7 @@ struct Snapshot {
     std::string file_prefix;
     std::string dataplane_state;  // starting, running, draining, stopped
     int dataplane_pid = 0;
+    bool one_process = false;  // `sluice pcap`'s: metering and export in one process
     int control_pid = 0;
     std::uint64_t dataplane_start_ns = 0;
     std::uint64_t control_start_ns = 0;

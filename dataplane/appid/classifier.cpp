@@ -60,11 +60,17 @@ std::unique_ptr<Database> Database::compile(const config::Signatures& s,
         errors.push_back(s.file + ": no application has a pattern");
         return nullptr;
     }
-    // Hyperscan stops at the first pattern it cannot compile: compile each alone first, so
-    // every bad one is reported with its line.
+    hs_compile_error_t* error = nullptr;
+    if (hs_compile_multi(expressions.data(), flags.data(), ids.data(),
+                         static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr,
+                         &db->db_, &error) == HS_SUCCESS)
+        return db;
+    const std::string whole = error->message;
+    hs_free_compile_error(error);
+    // Hyperscan stops at the first pattern it cannot compile: each is compiled alone then, so
+    // that every bad one is reported with its line (only then: it doubles the time).
     for (std::size_t i = 0; i < expressions.size(); ++i) {
         hs_database_t* one = nullptr;
-        hs_compile_error_t* error = nullptr;
         if (hs_compile(expressions[i], flags[i], HS_MODE_BLOCK, nullptr, &one, &error) !=
             HS_SUCCESS) {
             errors.push_back(s.file + ":" + std::to_string(where[i].second->line) +
@@ -73,16 +79,8 @@ std::unique_ptr<Database> Database::compile(const config::Signatures& s,
         }
         hs_free_database(one);
     }
-    if (!errors.empty()) return nullptr;
-    hs_compile_error_t* error = nullptr;
-    if (hs_compile_multi(expressions.data(), flags.data(), ids.data(),
-                         static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr,
-                         &db->db_, &error) != HS_SUCCESS) {
-        errors.push_back(s.file + ": " + error->message);
-        hs_free_compile_error(error);
-        return nullptr;
-    }
-    return db;
+    if (errors.empty()) errors.push_back(s.file + ": " + whole);
+    return nullptr;
 }
 
 std::unique_ptr<Database> Database::load(const std::string& path,

@@ -2,7 +2,8 @@
 # The launcher and the control stop promptly and leave nothing behind, whatever happens: a
 # capture the dataplane refuses (a hundred times, each bounded), a dataplane that fails while
 # the control attaches, a stop signal while the control waits, and a launcher killed with
-# SIGKILL, whose children go with it and whose files the next `sluice pcap` removes.
+# SIGKILL, whose children go with it and whose files the next `sluice pcap --dataplane` removes
+# (all through `sluice pcap --dataplane`: the one-process path has no children or shared memory).
 source "$(dirname "$0")/lib.sh"
 
 leftovers() {
@@ -28,7 +29,7 @@ with open(sys.argv[1], 'wb') as f:
 start=$SECONDS
 for i in $(seq 100); do
   status=0
-  timeout 10 "$LAUNCHER" pcap "$WORK/radio.pcap" --to 127.0.0.1:9 > "$WORK/refused.log" 2>&1 || status=$?
+  timeout 10 "$LAUNCHER" pcap "$WORK/radio.pcap" --dataplane --to 127.0.0.1:9 > "$WORK/refused.log" 2>&1 || status=$?
   [ "$status" -ne 124 ] || { cat "$WORK/refused.log" >&2; fail "run $i of a refused capture hung"; }
   [ "$status" -eq 1 ] || { cat "$WORK/refused.log" >&2; fail "run $i of a refused capture exited $status, not 1"; }
 done
@@ -43,7 +44,7 @@ printf '[[application]]\nname = "broken"\nid = 1\n[[application.pattern]]\nregex
 printf '[applications]\nsignatures = "%s"\n' "$WORK/broken.toml" > "$WORK/broken-config.toml"
 for i in $(seq 10); do
   status=0
-  timeout 10 "$LAUNCHER" pcap "$WORK/small.pcap" --config "$WORK/broken-config.toml" --to 127.0.0.1:9 > "$WORK/failing.log" 2>&1 || status=$?
+  timeout 10 "$LAUNCHER" pcap "$WORK/small.pcap" --dataplane --config "$WORK/broken-config.toml" --to 127.0.0.1:9 > "$WORK/failing.log" 2>&1 || status=$?
   [ "$status" -ne 124 ] || { cat "$WORK/failing.log" >&2; fail "run $i with a failing dataplane hung"; }
   [ "$status" -eq 1 ] || { cat "$WORK/failing.log" >&2; fail "run $i with a failing dataplane exited $status, not 1"; }
 done
@@ -112,7 +113,7 @@ s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(1)
 c, _ = s.accept()
 time.sleep(60)  # takes the connection and never reads it" "$port" &
 sleep 0.3
-"$LAUNCHER" pcap "$WORK/big.pcap" --transport tcp --to "127.0.0.1:$port" > "$WORK/pcap.log" 2>&1 &
+"$LAUNCHER" pcap "$WORK/big.pcap" --dataplane --transport tcp --to "127.0.0.1:$port" > "$WORK/pcap.log" 2>&1 &
 launcher=$!
 wait_for_line "$WORK/pcap.log" "sluice: running" 60 || { cat "$WORK/pcap.log" >&2; fail "sluice pcap never ready"; }
 sleep 0.5
@@ -120,7 +121,7 @@ kill_launcher "$launcher" "sluice pcap"
 [ -n "$(leftovers)" ] || fail "a killed sluice pcap left nothing for the next one to remove (the test lost its point)"
 # What only looks like a run's folder is not touched.
 mkdir /tmp/sluice-pcap-4194303-results
-timeout 60 "$LAUNCHER" pcap "$WORK/small.pcap" --transport file --to "$WORK/small.ipfix" > "$WORK/next.log" 2>&1 ||
+timeout 60 "$LAUNCHER" pcap "$WORK/small.pcap" --dataplane --transport file --to "$WORK/small.ipfix" > "$WORK/next.log" 2>&1 ||
   { cat "$WORK/next.log" >&2; fail "the sluice pcap after a killed one failed"; }
 expect_contains "$WORK/next.log" "removed what a sluice pcap that did not finish (pid $launcher) left behind"
 [ -d /tmp/sluice-pcap-4194303-results ] || fail "the sweep removed a folder that is not a run's"

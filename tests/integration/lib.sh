@@ -149,9 +149,11 @@ start_nfcapd() {
   wait_for_line "$WORK/nfcapd.log" "Startup" 10 || { cat "$WORK/nfcapd.log" >&2; fail "nfcapd did not start"; }
 }
 
-# start_tshark FILTER FILE: a capture on loopback; sets TSHARK to its pid.
+# start_tshark FILTER FILE: a capture on loopback; sets TSHARK to its pid. Its kernel buffer
+# holds 64 MiB (2 by default): loopback's 64 KiB segments of a TCP export, on a loaded machine,
+# overflowed that, and tshark then saw gaps in what had been sent whole.
 start_tshark() {
-  tshark -i lo -f "$1" -w "$2" > "$WORK/tshark.log" 2>&1 &
+  tshark -i lo -B 64 -f "$1" -w "$2" > "$WORK/tshark.log" 2>&1 &
   TSHARK=$!
   wait_for_line "$WORK/tshark.log" "Capturing on" 20 || { cat "$WORK/tshark.log" >&2; fail "tshark did not start"; }
 }

@@ -24,17 +24,25 @@ struct Found {
 
 Inputs plan_inputs(const std::vector<std::string>& given) {
     Inputs in;
-    if (std::find(given.begin(), given.end(), "-") != given.end()) {
-        if (given.size() != 1)
-            in.errors.push_back("standard input (-) is read on its own, not with other files");
-        else
-            in.files = {"-"};
+    // Standard input, a named pipe or a device can be read only once: not looked into first.
+    const auto once = [](const std::string& path) {
+        struct stat st {};
+        return path == "-" ||
+               (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode));
+    };
+    if (given.size() == 1 && once(given[0])) {
+        in.files = given;
         return in;
     }
     // Every file, each folder's in name order (their time order is found below).
     std::vector<std::pair<std::string, bool>> paths;  // and whether it was in a folder
     for (const std::string& g : given) {
         std::error_code ec;
+        if (once(g)) {
+            in.errors.push_back((g == "-" ? std::string("standard input (-)") : g) +
+                                " is read on its own, not with other files");
+            continue;
+        }
         if (!fs::is_directory(g, ec)) {
             paths.emplace_back(g, false);
             continue;

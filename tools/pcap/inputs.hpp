@@ -17,8 +17,8 @@ struct Inputs {
 };
 
 // Expands each folder to the captures in it, then orders every file by the time of its first
-// packet (files joined one after the other: their packets are not merged). "-" must be the
-// only input.
+// packet (files joined one after the other: their packets are not merged). Standard input
+// ("-"), a named pipe or a device is read only once: it must be the only input.
 Inputs plan_inputs(const std::vector<std::string>& given);
 
 }  // namespace sluice::offline

@@ -597,9 +597,10 @@ int run(const config::Config& c, const Options& o) {
         options += "; one packet in " + std::to_string(sampling) + " metered (" +
                    (port.deterministic ? "the first" : "one at random") + " of each " +
                    std::to_string(sampling) + (workers > 1 ? ", in each thread's share)" : ")");
-    SLUICE_INFO("metering on %u %s: %s flows each, %llu MiB of tables%s", workers,
+    SLUICE_INFO("metering on %u %s: %s flows each, %llu MiB of tables%s%s", workers,
                 workers == 1 ? "thread" : "threads", grouped(meters[0]->table->capacity()).c_str(),
-                static_cast<unsigned long long>(mib(bytes)), options.c_str());
+                static_cast<unsigned long long>(mib(bytes)),
+                c.metadata.enabled ? " and metadata" : "", options.c_str());
 
     control::Exporter exporter(c, control::application_names(c), control::port_interfaces(c, zone));
     h.state.store(static_cast<std::uint32_t>(shm::DataplaneState::running),
@@ -617,8 +618,10 @@ int run(const config::Config& c, const Options& o) {
         for (const auto& m : meters) read += shm::snapshot(m->stats->meter);
         shm::publish(zone.ports[0].counters,
                      shm::PortCounters{read.packets, read.octets, 0, 0, 0, 1, 0});
-        return ops::take_snapshot(zone, exporter, taken, c.dataplane.file_prefix, start_ns,
-                                  nullptr);
+        ops::Snapshot s =
+            ops::take_snapshot(zone, exporter, taken, c.dataplane.file_prefix, start_ns, nullptr);
+        s.one_process = true;
+        return s;
     };
     control::Reliability stats = ops::reliability(snapshot());
     std::optional<Progress> progress;
