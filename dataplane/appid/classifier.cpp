@@ -2,9 +2,16 @@
 // shared read-only by the workers, one scratch per worker, and the choice among matches.
 #include "dataplane/appid/classifier.hpp"
 
+#include <unistd.h>
+
 #include <hs/hs.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iterator>
 
 #include "shared/config/loader.hpp"
 
@@ -34,10 +41,73 @@ int on_match(unsigned id, unsigned long long, unsigned long long, unsigned, void
     return 0;  // go on: another pattern may match too
 }
 
+// A compiled database kept in a cache folder, found by what it was compiled from: the Hyperscan
+// version, the platform and every pattern's id, flags and expression. The file holds that key
+// whole, so a different set never passes for it.
+class CacheFile {
+public:
+    CacheFile(const std::string& folder, const std::vector<const char*>& expressions,
+              const std::vector<unsigned>& flags, const std::vector<unsigned>& ids) {
+        if (folder.empty()) return;
+        key_ = std::string(kMagic) + hs_version() + '\n';
+        hs_platform_info_t platform{};
+        hs_populate_platform(&platform);
+        key_.append(reinterpret_cast<const char*>(&platform), sizeof(platform));
+        for (std::size_t i = 0; i < expressions.size(); ++i)
+            key_ += std::to_string(ids[i]) + ' ' + std::to_string(flags[i]) + ' ' +
+                    std::to_string(std::strlen(expressions[i])) + ' ' + expressions[i] + '\n';
+        char name[40];
+        std::snprintf(name, sizeof(name), "/applications-%016zx.hsdb",
+                      std::hash<std::string>{}(key_));
+        path_ = folder + name;
+    }
+
+    // The database kept for this key; null when there is none (or it cannot be read).
+    hs_database_t* read() const {
+        if (path_.empty()) return nullptr;
+        std::ifstream in(path_, std::ios::binary);
+        const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+        if (bytes.size() <= key_.size() || bytes.compare(0, key_.size(), key_) != 0) return nullptr;
+        hs_database_t* db = nullptr;
+        if (hs_deserialize_database(bytes.data() + key_.size(), bytes.size() - key_.size(), &db) !=
+            HS_SUCCESS)
+            return nullptr;
+        return db;
+    }
+
+    // Keeps `db` for the next run: written whole to a temporary file, then renamed into place.
+    // A cache that cannot be written is only a slower start next time.
+    void write(const hs_database_t* db) const {
+        if (path_.empty()) return;
+        char* bytes = nullptr;
+        std::size_t length = 0;
+        if (hs_serialize_database(db, &bytes, &length) != HS_SUCCESS) return;
+        const std::string temporary = path_ + ".new." + std::to_string(getpid());
+        {
+            std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+            out.write(key_.data(), static_cast<std::streamsize>(key_.size()));
+            out.write(bytes, static_cast<std::streamsize>(length));
+            if (!out.flush()) {
+                std::free(bytes);
+                unlink(temporary.c_str());
+                return;
+            }
+        }
+        std::free(bytes);
+        if (std::rename(temporary.c_str(), path_.c_str()) != 0) unlink(temporary.c_str());
+    }
+
+private:
+    static constexpr char kMagic[] = "sluice compiled application signatures\n";
+    std::string key_;
+    std::string path_;
+};
+
 }  // namespace
 
 std::unique_ptr<Database> Database::compile(const config::Signatures& s,
-                                            std::vector<std::string>& errors) {
+                                            std::vector<std::string>& errors,
+                                            const std::string& cache) {
     std::unique_ptr<Database> db(new Database());
     std::vector<const char*> expressions;
     std::vector<unsigned> flags, ids;
@@ -60,11 +130,18 @@ std::unique_ptr<Database> Database::compile(const config::Signatures& s,
         errors.push_back(s.file + ": no application has a pattern");
         return nullptr;
     }
+    const CacheFile kept(cache, expressions, flags, ids);
+    if ((db->db_ = kept.read()) != nullptr) {
+        db->cached_ = true;
+        return db;
+    }
     hs_compile_error_t* error = nullptr;
     if (hs_compile_multi(expressions.data(), flags.data(), ids.data(),
                          static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr,
-                         &db->db_, &error) == HS_SUCCESS)
+                         &db->db_, &error) == HS_SUCCESS) {
+        kept.write(db->db_);
         return db;
+    }
     const std::string whole = error->message;
     hs_free_compile_error(error);
     // Hyperscan stops at the first pattern it cannot compile: each is compiled alone then, so
@@ -83,12 +160,12 @@ std::unique_ptr<Database> Database::compile(const config::Signatures& s,
     return nullptr;
 }
 
-std::unique_ptr<Database> Database::load(const std::string& path,
-                                         std::vector<std::string>& errors) {
+std::unique_ptr<Database> Database::load(const std::string& path, std::vector<std::string>& errors,
+                                         const std::string& cache) {
     const auto loaded = config::load_signatures(path);
     for (const auto& e : loaded.errors) errors.push_back(e.to_string());
     if (!loaded.signatures) return nullptr;
-    return compile(*loaded.signatures, errors);
+    return compile(*loaded.signatures, errors, cache);
 }
 
 Database::~Database() {

@@ -171,9 +171,13 @@ std::uint32_t bucket_count(std::uint32_t max_flows) {
 
 }  // namespace
 
+std::uint64_t FlowTable::capacity(std::uint32_t max_flows) {
+    return std::uint64_t{bucket_count(max_flows)} * Bucket::kSlots;
+}
+
 std::size_t FlowTable::memory_size(std::uint32_t max_flows, bool tcp_health, bool tunnels,
                                    bool headers) {
-    const std::size_t flows = std::size_t{bucket_count(max_flows)} * Bucket::kSlots;
+    const std::size_t flows = capacity(max_flows);
     return flows * (sizeof(Bucket) / Bucket::kSlots + (tcp_health ? sizeof(TcpHealth) : 0) +
                     (tunnels ? sizeof(FlowTunnel) : 0) + (headers ? sizeof(FlowHeaders) : 0));
 }

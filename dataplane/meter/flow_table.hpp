@@ -212,6 +212,8 @@ public:
     const MeterCounters& counters() const { return counters_; }
     std::uint64_t active_flows() const;
     std::uint64_t capacity() const { return std::uint64_t{buckets_} * Bucket::kSlots; }
+    // The flows a table for `max_flows` holds: whole buckets, two at least.
+    static std::uint64_t capacity(std::uint32_t max_flows);
     std::uint64_t sweep_period_ns() const { return sweep_period_ns_; }
 
     static constexpr unsigned kMaxSweepBuckets = 64;

@@ -12,6 +12,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -69,35 +71,45 @@ private:
     unsigned rounds_ = 0;
 };
 
-// Anonymous memory, zeroed, on transparent 2 MB pages where the kernel gives them (the
-// reserved hugepages stay for a running sensor).
+// Anonymous memory, zeroed: on reserved 2 MB hugepages while there are free ones (the tables
+// are read at random: the TLB would otherwise slow every packet), else on ordinary pages. Not
+// transparent hugepages: with the kernel's default defrag, asking for them compacts memory
+// first, which took seconds for a few hundred MiB on a busy machine.
 class Mapping {
 public:
     Mapping() = default;
-    explicit Mapping(std::size_t bytes) : bytes_(bytes) {
+    explicit Mapping(std::size_t bytes) : bytes_((bytes + kHuge - 1) / kHuge * kHuge) {
         if (bytes_ == 0) return;
-        void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+        huge_ = p != MAP_FAILED;
+        if (!huge_)
+            p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) {
             bytes_ = 0;
             return;
         }
-        madvise(p, bytes_, MADV_HUGEPAGE);
         data_ = p;
     }
     ~Mapping() {
         if (data_ != nullptr) munmap(data_, bytes_);
     }
-    Mapping(Mapping&& o) noexcept : data_(std::exchange(o.data_, nullptr)), bytes_(o.bytes_) {}
+    Mapping(Mapping&& o) noexcept
+        : data_(std::exchange(o.data_, nullptr)), bytes_(o.bytes_), huge_(o.huge_) {}
     Mapping& operator=(Mapping&& o) noexcept {
         std::swap(data_, o.data_);
         std::swap(bytes_, o.bytes_);
+        std::swap(huge_, o.huge_);
         return *this;
     }
     void* get() const { return data_; }
+    bool huge() const { return huge_; }
 
 private:
+    static constexpr std::size_t kHuge = 2u << 20;
     void* data_ = nullptr;
     std::size_t bytes_ = 0;
+    bool huge_ = false;
 };
 
 // Packets for one metering thread, all of one link type.
@@ -207,6 +219,7 @@ struct alignas(64) Meter {
     std::unique_ptr<RecordBuffer> out = std::make_unique<RecordBuffer>();
     std::unique_ptr<BurstQueue> queue = std::make_unique<BurstQueue>();
     RecordRing ring;
+    std::function<void(Meter&)> build;  // its table and what it uses, on its memory
     shm::WorkerStats* stats = nullptr;
     shm::OutputCounters output;
     std::thread thread;
@@ -233,6 +246,8 @@ struct alignas(64) Meter {
     }
 
     void loop(Run& run) {
+        pthread_setname_np(pthread_self(), ("sluice-meter-" + std::to_string(index)).c_str());
+        build(*this);
         Backoff idle;
         unsigned unpublished = 0;
         while (true) {
@@ -293,11 +308,18 @@ public:
     }
 
     void read() {
+        pthread_setname_np(pthread_self(), "sluice-reader");
         std::uint64_t done_bytes = 0;
         std::uint64_t previous_last_ns = 0;
         std::string previous;
         for (const std::string& path : run_.options.inputs) {
             if (run_.stop.load(std::memory_order_relaxed)) break;
+            // The file before was read in place: its packets are metered before it goes.
+            hand_over_all();
+            for (const auto& m : meters_) {
+                Backoff backoff;
+                while (m->queue->popped() != m->queue->pushed()) backoff.wait();
+            }
             const bool piped = path == "-";
             const bool opened =
                 piped ? reader_.open_fd(dup(STDIN_FILENO), "standard input") : reader_.open(path);
@@ -432,6 +454,22 @@ private:
     std::uint64_t packets_before_ = 0, bytes_before_ = 0;  // of the files before this one
 };
 
+// Where compiled signatures are kept between runs: $XDG_CACHE_HOME/sluice, or ~/.cache/sluice;
+// empty (none kept) when neither can be made.
+std::string cache_folder() {
+    std::filesystem::path folder;
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg == '/')
+        folder = std::filesystem::path(xdg) / "sluice";
+    else if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/')
+        folder = std::filesystem::path(home) / ".cache" / "sluice";
+    else
+        return {};
+    std::error_code ec;
+    std::filesystem::create_directories(folder, ec);
+    if (ec || access(folder.c_str(), W_OK) != 0) return {};
+    return folder.string();
+}
+
 // A count with thousands separated, for the progress line.
 std::string grouped(std::uint64_t n) {
     std::string s = std::to_string(n);
@@ -508,15 +546,18 @@ int run(const config::Config& c, const Options& o) {
     std::unique_ptr<appid::Scratch> prototype;
     if (const std::string path = config::signatures_path(c); !path.empty()) {
         std::vector<std::string> errors;
-        applications = appid::Database::load(path, errors);
+        const std::string cache = cache_folder();
+        applications = appid::Database::load(path, errors, cache);
         for (const auto& e : errors) SLUICE_ERROR("%s", e.c_str());
         if (!applications) return 2;
         prototype = std::make_unique<appid::Scratch>(*applications);
         SLUICE_INFO(
             "application identification: %zu applications, %zu patterns from %s; %u bytes of "
-            "the first %u payload packets of each direction",
+            "the first %u payload packets of each direction%s%s",
             applications->applications(), applications->patterns().size(), path.c_str(),
-            c.applications.bytes, c.applications.packets);
+            c.applications.bytes, c.applications.packets,
+            applications->cached() ? "; compiled before, kept in " : "",
+            applications->cached() ? cache.c_str() : "");
     }
 
     shm::StatsZone& zone = *run.zone;
@@ -542,43 +583,49 @@ int run(const config::Config& c, const Options& o) {
     const std::uint32_t sampling = port.sampling_interval();
     std::vector<std::unique_ptr<Meter>> meters;
     std::uint64_t bytes = 0;
+    // The memory is mapped here, where a failure is said before anything starts; each thread
+    // builds its parts on it (clearing it: the threads do that at once, beside the reading).
+    const auto map = [&bytes](Mapping& m, std::size_t size, const char* what) {
+        m = Mapping(size);
+        if (m.get() == nullptr)
+            SLUICE_ERROR("cannot allocate %llu MiB for %s: lower --max-flows",
+                         static_cast<unsigned long long>(mib(size)), what);
+        bytes += size;
+        return m.get() != nullptr;
+    };
     for (unsigned i = 0; i < workers; ++i) {
         auto m = std::make_unique<Meter>();
         m->index = i;
-        const std::size_t table_bytes = FlowTable::memory_size(table);
-        m->table_memory = Mapping(table_bytes);
-        if (m->table_memory.get() == nullptr) {
-            SLUICE_ERROR("cannot allocate %llu MiB for a flow table of %u flows: lower --max-flows",
-                         static_cast<unsigned long long>(mib(table_bytes)), table.max_flows);
+        if (!map(m->table_memory, FlowTable::memory_size(table), "a flow table")) return 2;
+        if (c.metadata.enabled &&
+            !map(m->metadata_memory, l7::Extractor::memory_size(c.metadata), "metadata"))
             return 2;
-        }
-        bytes += table_bytes;
-        m->table = std::make_unique<FlowTable>(table, m->table_memory.get(), key);
-        if (applications) {
-            m->scratch = std::make_unique<appid::Scratch>(*prototype);
-            m->table->identify_applications(appid::identification(*m->scratch, c.applications));
-        } else {
-            m->table->identify_applications({nullptr, nullptr, c.applications.bytes,
-                                             static_cast<std::uint8_t>(c.applications.packets)});
-        }
-        if (c.metadata.enabled) {
-            const std::size_t metadata_bytes = l7::Extractor::memory_size(c.metadata);
-            m->metadata_memory = Mapping(metadata_bytes);
-            if (m->metadata_memory.get() == nullptr) {
-                SLUICE_ERROR("cannot allocate %llu MiB for metadata",
-                             static_cast<unsigned long long>(mib(metadata_bytes)));
-                return 2;
+        if (window != 0 &&
+            !map(m->dedup_memory, meter::Deduplicator::memory_size(window), "deduplication"))
+            return 2;
+        m->build = [&c, &port, &table, &key, &prototype, window, sampling, i](Meter& self) {
+            self.table = std::make_unique<FlowTable>(table, self.table_memory.get(), key);
+            if (prototype) {
+                self.scratch = std::make_unique<appid::Scratch>(*prototype);
+                self.table->identify_applications(
+                    appid::identification(*self.scratch, c.applications));
+            } else {
+                self.table->identify_applications(
+                    {nullptr, nullptr, c.applications.bytes,
+                     static_cast<std::uint8_t>(c.applications.packets)});
             }
-            bytes += metadata_bytes;
-            m->extractor = std::make_unique<l7::Extractor>(c.metadata, m->metadata_memory.get());
-            m->table->extract_metadata(m->extractor->hook());
-        }
-        if (window != 0) {
-            m->dedup_memory = Mapping(meter::Deduplicator::memory_size(window));
-            m->dedup = std::make_unique<meter::Deduplicator>(window, m->dedup_memory.get(), key);
-            m->table->deduplicate(m->dedup.get());
-        }
-        m->table->sample(sampling, port.deterministic, key.k[4] + i);
+            if (c.metadata.enabled) {
+                self.extractor =
+                    std::make_unique<l7::Extractor>(c.metadata, self.metadata_memory.get());
+                self.table->extract_metadata(self.extractor->hook());
+            }
+            if (window != 0) {
+                self.dedup =
+                    std::make_unique<meter::Deduplicator>(window, self.dedup_memory.get(), key);
+                self.table->deduplicate(self.dedup.get());
+            }
+            self.table->sample(sampling, port.deterministic, key.k[4] + i);
+        };
         shm::WorkerStats& s = zone.workers[i];
         m->stats = &s;
         s.port_id = 0;
@@ -597,10 +644,13 @@ int run(const config::Config& c, const Options& o) {
         options += "; one packet in " + std::to_string(sampling) + " metered (" +
                    (port.deterministic ? "the first" : "one at random") + " of each " +
                    std::to_string(sampling) + (workers > 1 ? ", in each thread's share)" : ")");
-    SLUICE_INFO("metering on %u %s: %s flows each, %llu MiB of tables%s%s", workers,
-                workers == 1 ? "thread" : "threads", grouped(meters[0]->table->capacity()).c_str(),
-                static_cast<unsigned long long>(mib(bytes)),
-                c.metadata.enabled ? " and metadata" : "", options.c_str());
+    bool huge = true;
+    for (const auto& m : meters) huge = huge && m->table_memory.huge();
+    SLUICE_INFO(
+        "metering on %u %s: %s flows each, %llu MiB of tables%s on %s%s", workers,
+        workers == 1 ? "thread" : "threads", grouped(FlowTable::capacity(table.max_flows)).c_str(),
+        static_cast<unsigned long long>(mib(bytes)), c.metadata.enabled ? " and metadata" : "",
+        huge ? "2 MB hugepages" : "4 KiB pages", options.c_str());
 
     control::Exporter exporter(c, control::application_names(c), control::port_interfaces(c, zone));
     h.state.store(static_cast<std::uint32_t>(shm::DataplaneState::running),
