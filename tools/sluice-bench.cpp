@@ -358,7 +358,10 @@ void run_case(const Case& c, const Options& o, double hz) {
         // The bound: an IPv4 packet reads two bucket headers and its flow's line at random
         // (IPv6: and its key's tail; TCP health: and its line), each a random line's cost.
         const double lines = 3.0 + (c.ipv6 ? 1 : 0) + (c.tcp && o.metadata ? 1 : 0);
-        const double line = random_line_cycles(FlowTable::memory_size(b.table->capacity()), o);
+        const double line =
+            random_line_cycles(FlowTable::memory_size(table_config(
+                                   o, static_cast<std::uint32_t>(b.table->capacity()))),
+                               o);
         char text[400];
         std::snprintf(text, sizeof(text),
                       ", \"reference_cycles_per_packet\": %.1f, \"reference_ratio\": %.2f, "
@@ -409,8 +412,10 @@ void run_scaling(const Case& c, const Options& o, double hz) {
                 benches[i] = std::make_unique<Bench>(c, o);  // built on its own core
                 for (unsigned r = 0; r < o.repeat; ++r) {
                     sync.arrive_and_wait();  // every core starts together
+                    const std::uint64_t before = benches[i]->table->counters().packets;
                     const auto [k, seconds] = benches[i]->measure();
-                    const auto packets = static_cast<double>(benches[i]->measured);
+                    const auto packets =
+                        static_cast<double>(benches[i]->table->counters().packets - before);
                     mpps[i].push_back(packets / seconds / 1e6);
                     cycles[i].push_back(static_cast<double>(k) / packets);
                 }

@@ -617,7 +617,7 @@ int pcap(PcapOptions o) {
     offline::Options run;
     run.inputs = o.inputs;
     run.input_bytes = inputs.bytes;
-    run.workers = o.workers != 0 ? o.workers : available_cpus();
+    run.workers = o.workers != 0 ? o.workers : std::min(available_cpus(), shm::kMaxWorkers);
     run.print_records = o.print_records;
     run.progress = o.progress && isatty(STDERR_FILENO);
     run.summary = o.summary;

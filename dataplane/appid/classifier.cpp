@@ -50,7 +50,8 @@ public:
               const std::vector<unsigned>& flags, const std::vector<unsigned>& ids) {
         if (folder.empty()) return;
         key_ = std::string(kMagic) + hs_version() + '\n';
-        hs_platform_info_t platform{};
+        hs_platform_info_t platform;
+        std::memset(&platform, 0, sizeof(platform));  // its padding too: the key's bytes
         hs_populate_platform(&platform);
         key_.append(reinterpret_cast<const char*>(&platform), sizeof(platform));
         for (std::size_t i = 0; i < expressions.size(); ++i)

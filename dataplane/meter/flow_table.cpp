@@ -488,8 +488,9 @@ void FlowTable::create(Slot s, const PacketInfo& info, std::uint16_t tag, std::u
     refresh_due(s);
 }
 
-void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port, RecordBuffer& out,
-                        LinkType link) {
+template <bool kParsed>
+void FlowTable::process_burst(const PacketRef* packets, const Parsed* parsed, unsigned n,
+                              std::uint16_t port, RecordBuffer& out, LinkType link) {
     Pending* pending = pending_;
     bool changed = false;
     // The burst's totals, added to the counters once: kept in registers, where the counters
@@ -505,8 +506,8 @@ void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port
     // t - kLagMatch - kLagUpdate is updated, so each fetch has time to arrive before its use.
     for (unsigned t = 0; t < n + kLagMatch + kLagUpdate; ++t) {
         if (t < n)
-            fetch_buckets(packets[t], pending[t], found_[t],
-                          t + 2 < n ? packets[t + 2].data : nullptr, link);
+            fetch_buckets<kParsed>(packets[t], kParsed ? &parsed[t] : nullptr, pending[t],
+                                   found_[t], t + 2 < n ? packets[t + 2].data : nullptr, link);
         if (t >= kLagMatch && t - kLagMatch < n)
             fetch_entries(pending[t - kLagMatch], packets[t - kLagMatch].time_ns);
         if (t >= kLagMatch + kLagUpdate) {
@@ -524,11 +525,20 @@ void FlowTable::process(const PacketRef* packets, unsigned n, std::uint16_t port
     counters_.metered_octets += metered_octets;
 }
 
-inline void FlowTable::fetch_buckets(const PacketRef& p, Pending& q, TunnelInfo& tunnel,
-                                     const std::uint8_t* next, LinkType link) {
-    if (next != nullptr) __builtin_prefetch(next + 14);
-    const ParseResult r = parse(p.data, p.length, p.frame_length, link, p.time_ns, fragments_,
-                                config_.decapsulation, q.info, tunnel);
+template <bool kParsed>
+inline void FlowTable::fetch_buckets(const PacketRef& p, const Parsed* parsed, Pending& q,
+                                     TunnelInfo& tunnel, [[maybe_unused]] const std::uint8_t* next,
+                                     [[maybe_unused]] LinkType link) {
+    ParseResult r = ParseResult::ignore(IgnoreReason::truncated_l2);
+    if constexpr (kParsed) {
+        q.info = parsed->info;
+        tunnel = parsed->tunnel;
+        r = parsed->result;
+    } else {
+        if (next != nullptr) __builtin_prefetch(next + 14);
+        r = parse(p.data, p.length, p.frame_length, link, p.time_ns, fragments_,
+                  config_.decapsulation, q.info, tunnel);
+    }
     const bool repeated =
         r.metered() && dedup_ != nullptr && dedup_->repeated(q.fingerprint, p.time_ns);
     q.metered = r.metered() && !repeated;
@@ -841,5 +851,10 @@ bool FlowTable::scan_largest(std::uint32_t buckets, LargestFlows& top) {
 void LargestFlows::sort() {
     std::sort(flows, flows + count, smaller);
 }
+
+template void FlowTable::process_burst<false>(const PacketRef*, const Parsed*, unsigned,
+                                              std::uint16_t, RecordBuffer&, LinkType);
+template void FlowTable::process_burst<true>(const PacketRef*, const Parsed*, unsigned,
+                                             std::uint16_t, RecordBuffer&, LinkType);
 
 }  // namespace sluice::meter

@@ -37,6 +37,15 @@ struct FlowTableConfig {
 // What a configuration asks of each worker's table.
 FlowTableConfig table_config(const config::Config& c);
 
+// A packet parsed before it reaches its table (sluice pcap's reader parses each packet to
+// choose the thread that meters it): what parse() said of it, with the table's decapsulation and
+// a fragment map that saw every packet before it.
+struct Parsed {
+    PacketInfo info;
+    TunnelInfo tunnel;
+    ParseResult result = ParseResult::ignore(IgnoreReason::truncated_l2);
+};
+
 // Where the table puts the records of flows that end. The caller empties it between calls;
 // each call fills at most what it documents.
 struct RecordBuffer {
@@ -167,7 +176,15 @@ public:
     // Meters up to kMaxBurst packets received on `port`, each beginning with a `link` header.
     // Writes at most n records: `out` must have that much room.
     void process(const PacketRef* packets, unsigned n, std::uint16_t port, RecordBuffer& out,
-                 LinkType link = LinkType::ethernet);
+                 LinkType link = LinkType::ethernet) {
+        process_burst<false>(packets, nullptr, n, port, out, link);
+    }
+    // The same for packets parsed already, `parsed[i]` of `packets[i]`: the table does not
+    // parse them again (nor remember their fragments: the parser's map did).
+    void process(const PacketRef* packets, const Parsed* parsed, unsigned n, std::uint16_t port,
+                 RecordBuffer& out, LinkType link = LinkType::ethernet) {
+        process_burst<true>(packets, parsed, n, port, out, link);
+    }
 
     // Advances the expiry sweep to `now_ns`: a share of the buckets proportional to the time
     // since the last call, so the whole table is visited every sweep period; at most
@@ -249,8 +266,13 @@ private:
     static constexpr unsigned kLagMatch = 16;
     static constexpr unsigned kLagUpdate = 16;
 
-    void fetch_buckets(const PacketRef& p, Pending& q, TunnelInfo& tunnel, const std::uint8_t* next,
-                       LinkType link);
+    template <bool kParsed>
+    void process_burst(const PacketRef* packets, const Parsed* parsed, unsigned n,
+                       std::uint16_t port, RecordBuffer& out, LinkType link);
+    // Parses the packet (or takes `parsed`'s result), then fetches its buckets.
+    template <bool kParsed>
+    void fetch_buckets(const PacketRef& p, const Parsed* parsed, Pending& q, TunnelInfo& tunnel,
+                       const std::uint8_t* next, LinkType link);
     // With sampling: whether the packet the parser would meter is the one of its interval.
     bool sampled();
     void fetch_entries(Pending& q, std::uint64_t now);

@@ -5,7 +5,8 @@
 # (stray fragments, a SYN flood), one whose timeouts fall within it, pcapng of a Linux cooked
 # capture, tunnels, header fields, SPAN duplicates. It runs as an unprivileged user; reads gzip
 # and zstd files, several files and a folder of them in time order, and standard input; shows
-# progress on a terminal only; and survives a capture cut anywhere, saying which file and where.
+# progress on a terminal only; stops on Ctrl-C exporting what it read (a second: at once); and
+# survives a capture cut anywhere, saying which file and where.
 source "$(dirname "$0")/lib.sh"
 
 SIGNATURES="$SLUICE_SOURCE_DIR/config/applications.toml"
@@ -153,6 +154,32 @@ script -qec "sh -c '(head -c $half $WORK/trace.pcap; sleep 1.5; tail -c +$((half
 grep -qE '[0-9,]+ packets, [0-9]+ MB, [0-9.]+ Mpps' "$WORK/tty.txt" ||
   { cat -v "$WORK/tty.txt" >&2; fail "no progress line on a terminal"; }
 expect_summary "$WORK/tty.json" received.packets="$packets"
+
+# Ctrl-C: the reading stops, the records of what was read are exported, exit status 130; a
+# second one stops at once, even while the reader waits on an idle pipe.
+( cat "$WORK/trace.pcap"; sleep 3 ) | "$LAUNCHER" pcap - --summary "$WORK/stopped.json" > "$WORK/stopped.log" 2>&1 &
+pid=$!
+sleep 1
+kill -INT "$pid"
+status=0
+wait "$pid" || status=$?
+[ "$status" -eq 130 ] || { cat "$WORK/stopped.log" >&2; fail "a stopped sluice pcap exits $status, not 130"; }
+expect_contains "$WORK/stopped.log" "SIGINT received: reading no more"
+# Whatever had been read (all of it, or less on a loaded machine) is in the records exported.
+read_packets=$(SUMMARY="$WORK/stopped.json" summary received packets)
+[ "$read_packets" -gt 0 ] && [ "$read_packets" -le "$packets" ] || fail "$read_packets packets read before the stop"
+expect_summary "$WORK/stopped.json" taken.packets="$read_packets" ignored.packets=0
+( cat "$WORK/trace.pcap"; sleep 8 ) | "$LAUNCHER" pcap - --summary "$WORK/killed.json" > "$WORK/killed.log" 2>&1 &
+pid=$!
+sleep 1
+kill -INT "$pid"
+sleep 0.5
+kill -INT "$pid"
+# Gone at once, while its standard input stays open (`wait` would wait for the whole pipeline).
+for _ in $(seq 30); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2> /dev/null; then cat "$WORK/killed.log" >&2; fail "a second SIGINT did not stop sluice pcap at once"; fi
+wait || true
+expect_contains "$WORK/killed.log" "stopping at once"
 
 # A capture cut anywhere, as written or compressed: the whole packets before the cut are
 # metered and exported, the log says which file ends where, and nothing crashes.

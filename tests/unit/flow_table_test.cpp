@@ -992,6 +992,96 @@ TEST(FlowTableBursts, MeterExactlyAsSinglePacketsDo) {
         EXPECT_EQ(std::memcmp(&single[i], &bursts[i], sizeof(FlowRecord)), 0) << "record " << i;
 }
 
+// sluice pcap's reader parses each packet to choose its thread, and hands the table what it
+// found: the table then meters exactly as if it had parsed the packets itself (fragments
+// matched by the reader's map, tunnels, ICMP, IPv6, ignored frames), records and counters.
+TEST(FlowTableBursts, MeterPacketsParsedBeforeExactlyAsTheyMeterTheirOwn) {
+    const HashKey key{{21, 22, 23, 24, 25, 26, 27, 28}};
+    const Decapsulation decap = decapsulation(config::Flow{});
+    std::vector<std::vector<std::uint8_t>> frames;
+    std::mt19937 rng(9);
+    for (unsigned i = 0; i < 3000; ++i) {
+        Packet p;
+        const unsigned kind = rng() % 6;
+        p.ip_version = kind == 4 ? 6 : 4;
+        p.src = p.ip_version == 4 ? ipv4(10, 0, 0, static_cast<std::uint8_t>(rng() % 50))
+                                  : ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 0, rng() % 50);
+        p.dst = p.ip_version == 4 ? ipv4(10, 0, 1, static_cast<std::uint8_t>(rng() % 4))
+                                  : ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 1, rng() % 4);
+        p.protocol = kind == 1 ? kTcp : kind == 2 ? kIcmp : kUdp;
+        p.src_port = static_cast<std::uint16_t>(p.protocol == kIcmp ? 8 : 1000 + rng() % 8);
+        p.dst_port = static_cast<std::uint16_t>(p.protocol == kIcmp ? 0 : 53);
+        p.tcp_flags = p.protocol == kTcp ? 0x10 : 0;
+        p.payload = static_cast<std::uint16_t>(rng() % 200);
+        if (kind == 3) {  // a datagram in two fragments, the later one first every other time
+            p.fragmented = true;
+            p.payload = 64;
+            p.fragment = {0, true, i};
+            Packet later = p;
+            later.fragment = {4, false, i};
+            if (i % 2) frames.push_back(build(later));
+            frames.push_back(build(p));
+            if (i % 2 == 0) frames.push_back(build(later));
+            continue;
+        }
+        if (rng() % 2) std::swap(p.src, p.dst), std::swap(p.src_port, p.dst_port);
+        std::vector<std::uint8_t> frame = build(p);
+        if (kind == 5)
+            frame = pktgen::encapsulate(
+                frame, pktgen::Tunnel{.kind = pktgen::Tunnel::Kind::vxlan, .id = 7 + i % 3});
+        if (rng() % 97 == 0) frame.resize(20);  // cut: ignored
+        frames.push_back(std::move(frame));
+    }
+    struct Run {
+        std::vector<FlowRecord> records;
+        MeterCounters counters;
+    };
+    auto run = [&](bool parsed_before) {
+        const FlowTableConfig c{256, 15 * kSec, 60 * kSec, 2 * kSec, true, decap, true};
+        std::unique_ptr<Bucket, void (*)(void*)> memory(
+            static_cast<Bucket*>(std::aligned_alloc(64, FlowTable::memory_size(c))), std::free);
+        FlowTable table(c, memory.get(), key);
+        FragmentMap fragments(key);
+        Run r;
+        auto out = std::make_unique<RecordBuffer>();
+        for (std::size_t i = 0; i < frames.size(); i += kMaxBurst) {
+            std::vector<PacketRef> refs;
+            std::vector<Parsed> parsed;
+            for (std::size_t j = i; j < i + kMaxBurst && j < frames.size(); ++j) {
+                refs.push_back({frames[j].data(), static_cast<std::uint32_t>(frames[j].size()),
+                                static_cast<std::uint32_t>(frames[j].size()), kT0 + j * kMs});
+                Parsed& q = parsed.emplace_back();
+                q.result = parse(refs.back().data, refs.back().length, refs.back().frame_length,
+                                 LinkType::ethernet, refs.back().time_ns, fragments, decap, q.info,
+                                 q.tunnel);
+            }
+            const auto n = static_cast<unsigned>(refs.size());
+            if (parsed_before)
+                table.process(refs.data(), parsed.data(), n, 0, *out);
+            else
+                table.process(refs.data(), n, 0, *out);
+            r.records.insert(r.records.end(), out->records, out->records + out->count);
+            out->count = 0;
+        }
+        while (!table.flush(0, *out)) {
+            r.records.insert(r.records.end(), out->records, out->records + out->count);
+            out->count = 0;
+        }
+        r.records.insert(r.records.end(), out->records, out->records + out->count);
+        r.counters = table.counters();
+        return r;
+    };
+    const Run own = run(false);
+    const Run before = run(true);
+    EXPECT_GT(own.counters.fragments_matched, 100u);
+    EXPECT_GT(own.counters.ignored_total(), 0u);
+    EXPECT_EQ(std::memcmp(&own.counters, &before.counters, sizeof(MeterCounters)), 0);
+    ASSERT_EQ(own.records.size(), before.records.size());
+    for (std::size_t i = 0; i < own.records.size(); ++i)
+        EXPECT_EQ(std::memcmp(&own.records[i], &before.records[i], sizeof(FlowRecord)), 0)
+            << "record " << i;
+}
+
 TEST(FlowTableMemory, IsOneHundredAndTwentyEightBytesPerFlowIndexIncluded) {
     EXPECT_EQ(FlowTable::memory_size(1 << 20), std::size_t{128} << 20);
     EXPECT_EQ(FlowTable::memory_size(1000), 125u * 1024);

@@ -62,15 +62,15 @@ void ReferenceMeter::process(const PacketRef* packets, unsigned n, LinkType link
         const std::uint64_t now = packets[at[k]].time_ns;
         std::int32_t position = positions[k];
         if (position < 0) {
+            // New, or added by an earlier packet of this burst (then its position comes back).
             position = rte_hash_add_key(hash_, keys[k]);
             if (position < 0) {
                 ++not_held_;
                 continue;
             }
-            table_[position] = Flow{};
-            ++flows_created_;
         }
-        Flow& f = table_[position];
+        Flow& f = table_[position];  // zeroed until its first packet (positions are not reused)
+        if (f.state == 0) ++flows_created_;
         const unsigned d = info.direction;
         ++f.packets[d];
         if (!(f.state & (1u << d))) {

@@ -112,12 +112,14 @@ private:
     bool huge_ = false;
 };
 
-// Packets for one metering thread, all of one link type.
+// Packets for one metering thread, all of one link type, parsed by the reader (which had to,
+// to choose their thread: the thread does not parse them again).
 struct Burst {
     std::uint32_t n = 0;
     LinkType link = LinkType::ethernet;
     std::uint64_t clock_ns = 0;  // the newest packet time read when it was handed over
     PacketRef packets[kMaxBurst];
+    meter::Parsed parsed[kMaxBurst];
 };
 
 // Bursts from the reader to one metering thread: one producer, one consumer.
@@ -263,7 +265,7 @@ struct alignas(64) Meter {
                 continue;
             }
             idle.reset();
-            table->process(b->packets, b->n, 0, *out, b->link);
+            table->process(b->packets, b->parsed, b->n, 0, *out, b->link);
             output.last_time_ns = std::max(output.last_time_ns, b->clock_ns);
             queue->pop();
             ++output.bursts;
@@ -372,25 +374,25 @@ private:
         std::vector<std::uint64_t> needed;
     };
 
-    unsigned meter_of(const PacketRef& p, LinkType link) {
-        const unsigned workers = static_cast<unsigned>(meters_.size());
-        if (workers == 1) return 0;
-        meter::PacketInfo info;
-        meter::TunnelInfo tunnel;
-        const meter::ParseResult r = meter::parse(p.data, p.length, p.frame_length, link, p.time_ns,
-                                                  *fragments_, decapsulation_, info, tunnel);
-        if (!r.metered()) return 0;  // counted by reason wherever it goes
-        // The ports left out: a later fragment has none.
-        meter::FlowKey k = info.key;
+    // Parses the packet into `parsed` and says which thread meters it: the one the hash of its
+    // flow key chooses, the ports left out (a later fragment has none); an ignored one, the
+    // first (which counts it by reason).
+    unsigned meter_of(const PacketRef& p, LinkType link, meter::Parsed& parsed) {
+        parsed.result = meter::parse(p.data, p.length, p.frame_length, link, p.time_ns, *fragments_,
+                                     decapsulation_, parsed.info, parsed.tunnel);
+        const auto workers = static_cast<unsigned>(meters_.size());
+        if (workers == 1 || !parsed.result.metered()) return 0;
+        meter::FlowKey k = parsed.info.key;
         k.head.port[0] = k.head.port[1] = 0;
         const std::uint64_t h = meter::flow_hash(k, key_);
         return static_cast<unsigned>(((h >> 32) * workers) >> 32);
     }
 
     void spread(const PacketRef* packets, unsigned n, LinkType link) {
+        meter::Parsed parsed;
         for (unsigned i = 0; i < n; ++i) {
             clock_ns_ = std::max(clock_ns_, packets[i].time_ns);
-            const unsigned w = meter_of(packets[i], link);
+            const unsigned w = meter_of(packets[i], link, parsed);
             Burst* b = open_[w];
             if (b != nullptr && b->link != link) {
                 hand_over(w);
@@ -403,6 +405,7 @@ private:
                 b->link = link;
                 open_[w] = b;
             }
+            b->parsed[b->n] = parsed;
             b->packets[b->n++] = packets[i];
             if (b->n == kMaxBurst) hand_over(w);
         }
@@ -468,6 +471,13 @@ std::string cache_folder() {
     std::filesystem::create_directories(folder, ec);
     if (ec || access(folder.c_str(), W_OK) != 0) return {};
     return folder.string();
+}
+
+// The second stop signal's handler: no flush, no export.
+void stop_at_once(int sig) {
+    static constexpr char kSaid[] = "sluice: warning: stopping at once\n";
+    [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, kSaid, sizeof(kSaid) - 1);
+    _exit(128 + sig);
 }
 
 // A count with thousands separated, for the progress line.
@@ -704,19 +714,26 @@ int run(const config::Config& c, const Options& o) {
             if (o.print_records) std::fflush(stdout);
         }
         if (progress) progress->maybe_show(now);
-        const int sig = sigtimedwait(&signals, nullptr, n == 0 && !more ? &idle : &none);
+        // Once stopping, the signals are no longer waited for here: a second one goes to its
+        // handler (stop_at_once).
+        const timespec* wait = n == 0 && !more ? &idle : &none;
+        const int sig =
+            stopped ? (nanosleep(wait, nullptr), 0) : sigtimedwait(&signals, nullptr, wait);
         if (sig > 0) {
             if (progress) progress->clear();
-            if (!stopped) {
-                SLUICE_INFO(
-                    "SIG%s received: reading no more; exporting the records of what was read",
-                    sigabbrev_np(sig));
-                run.stop.store(true, std::memory_order_relaxed);
-                stopped = true;
-            } else {
-                SLUICE_WARN("SIG%s received again: stopping at once", sigabbrev_np(sig));
-                std::_Exit(130);
-            }
+            SLUICE_INFO(
+                "SIG%s received: reading no more; exporting the records of what was read (a "
+                "second signal stops at once)",
+                sigabbrev_np(sig));
+            run.stop.store(true, std::memory_order_relaxed);
+            stopped = true;
+            // A second one ends the process wherever it comes: a reader waiting on an idle
+            // pipe, or a collector that takes its time to close.
+            struct sigaction at_once {};
+            at_once.sa_handler = stop_at_once;
+            sigaction(SIGINT, &at_once, nullptr);
+            sigaction(SIGTERM, &at_once, nullptr);
+            pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
         }
         if (n != 0) continue;
         bool finished = run.read_all.load(std::memory_order_acquire);

@@ -23,9 +23,10 @@ struct Options {
 };
 
 // Meters the inputs with `c` (its first port's deduplication and sampling; [flow] max_flows is
-// the whole run's, shared by the threads) and exports to its collectors. The exit status: 0, 1
-// when an input could not be read whole (what it held before is exported), 2 when the
-// configuration cannot be run.
+// the whole run's, shared by the threads) and exports to its collectors. The exit status: 0
+// (an input that ends early or is damaged is said, and what it held before is metered), 1 when
+// an input could not be opened or is not a capture Sluice meters, 2 when the configuration
+// cannot be run, 130 when a stop signal ended the reading.
 int run(const config::Config& c, const Options& o);
 
 // Flows each metering thread's table is sized for when `max_flows` are shared by `workers`:
