@@ -473,6 +473,54 @@ std::string cache_folder() {
     return folder.string();
 }
 
+// The signatures compiled (or read from the cache), and the scratch each thread copies; none
+// when identification is off. False (said) when they cannot be had.
+struct Applications {
+    std::unique_ptr<appid::Database> database;
+    std::unique_ptr<appid::Scratch> prototype;
+};
+
+bool load_applications(const config::Config& c, Applications& a) {
+    const std::string path = config::signatures_path(c);
+    if (path.empty()) return true;
+    std::vector<std::string> errors;
+    const std::string cache = cache_folder();
+    a.database = appid::Database::load(path, errors, cache);
+    for (const auto& e : errors) SLUICE_ERROR("%s", e.c_str());
+    if (!a.database) return false;
+    a.prototype = std::make_unique<appid::Scratch>(*a.database);
+    SLUICE_INFO(
+        "application identification: %zu applications, %zu patterns from %s; %u bytes of the "
+        "first %u payload packets of each direction%s%s",
+        a.database->applications(), a.database->patterns().size(), path.c_str(),
+        c.applications.bytes, c.applications.packets,
+        a.database->cached() ? "; compiled before, kept in " : "",
+        a.database->cached() ? cache.c_str() : "");
+    return true;
+}
+
+// The stats zone as the dataplane's would read for this run: one port (the captures), a
+// worker per metering thread, a trace replay.
+void describe(shm::StatsZone& zone, const config::Config& c, const Options& o, unsigned workers) {
+    shm::StatsHeader& h = zone.header;
+    h.layout_version = shm::kStatsLayoutVersion;
+    h.record_layout_version = kRecordLayoutVersion;
+    h.dataplane_pid = getpid();
+    h.start_time_ns = wall_clock_ns();
+    h.port_count = 1;
+    h.worker_count = workers;
+    h.trace_replay = 1;
+    shm::publish_timeouts(zone, c.flow);
+    std::snprintf(h.sensor_name, sizeof(h.sensor_name), "%s", c.sensor.name.c_str());
+    std::snprintf(h.version, sizeof(h.version), "%s", SLUICE_VERSION);
+    shm::PortStats& port = zone.ports[0];
+    port.port_id = 0;
+    port.rx_queues = static_cast<std::uint16_t>(workers);
+    std::snprintf(port.device, sizeof(port.device), "%s",
+                  o.inputs.size() == 1 && o.inputs[0] == "-" ? "standard input"
+                                                             : c.ports.at(0).capture.c_str());
+}
+
 // The second stop signal's handler: no flush, no export.
 void stop_at_once(int sig) {
     static constexpr char kSaid[] = "sluice: warning: stopping at once\n";
@@ -552,41 +600,12 @@ int run(const config::Config& c, const Options& o) {
     const meter::FlowTableConfig table = meter::table_config(per_worker);
 
     // Application identification: the signatures compiled once, a scratch each.
-    std::unique_ptr<appid::Database> applications;
-    std::unique_ptr<appid::Scratch> prototype;
-    if (const std::string path = config::signatures_path(c); !path.empty()) {
-        std::vector<std::string> errors;
-        const std::string cache = cache_folder();
-        applications = appid::Database::load(path, errors, cache);
-        for (const auto& e : errors) SLUICE_ERROR("%s", e.c_str());
-        if (!applications) return 2;
-        prototype = std::make_unique<appid::Scratch>(*applications);
-        SLUICE_INFO(
-            "application identification: %zu applications, %zu patterns from %s; %u bytes of "
-            "the first %u payload packets of each direction%s%s",
-            applications->applications(), applications->patterns().size(), path.c_str(),
-            c.applications.bytes, c.applications.packets,
-            applications->cached() ? "; compiled before, kept in " : "",
-            applications->cached() ? cache.c_str() : "");
-    }
+    Applications applications;
+    if (!load_applications(c, applications)) return 2;
 
     shm::StatsZone& zone = *run.zone;
     shm::StatsHeader& h = zone.header;
-    h.layout_version = shm::kStatsLayoutVersion;
-    h.record_layout_version = kRecordLayoutVersion;
-    h.dataplane_pid = getpid();
-    h.start_time_ns = wall_clock_ns();
-    h.port_count = 1;
-    h.worker_count = workers;
-    h.trace_replay = 1;
-    shm::publish_timeouts(zone, c.flow);
-    std::snprintf(h.sensor_name, sizeof(h.sensor_name), "%s", c.sensor.name.c_str());
-    std::snprintf(h.version, sizeof(h.version), "%s", SLUICE_VERSION);
-    zone.ports[0].port_id = 0;
-    zone.ports[0].rx_queues = static_cast<std::uint16_t>(workers);
-    std::snprintf(
-        zone.ports[0].device, sizeof(zone.ports[0].device), "%s",
-        o.inputs.size() == 1 && o.inputs[0] == "-" ? "standard input" : port.capture.c_str());
+    describe(zone, c, o, workers);
 
     const meter::HashKey key = meter::random_hash_key();
     const auto window = static_cast<std::uint64_t>(port.deduplicate.count());
@@ -613,10 +632,10 @@ int run(const config::Config& c, const Options& o) {
         if (window != 0 &&
             !map(m->dedup_memory, meter::Deduplicator::memory_size(window), "deduplication"))
             return 2;
-        m->build = [&c, &port, &table, &key, &prototype, window, sampling, i](Meter& self) {
+        m->build = [&c, &port, &table, &key, &applications, window, sampling, i](Meter& self) {
             self.table = std::make_unique<FlowTable>(table, self.table_memory.get(), key);
-            if (prototype) {
-                self.scratch = std::make_unique<appid::Scratch>(*prototype);
+            if (applications.prototype) {
+                self.scratch = std::make_unique<appid::Scratch>(*applications.prototype);
                 self.table->identify_applications(
                     appid::identification(*self.scratch, c.applications));
             } else {
