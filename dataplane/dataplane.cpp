@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <new>
 
+#include "dataplane/equip.hpp"
 #include "dataplane/l7/extractor.hpp"
 #include "dataplane/telemetry.hpp"
 #include "shared/config/loader.hpp"
@@ -119,7 +120,7 @@ Dataplane::~Dataplane() {
     }
     stop_ports(ports_);
     rte_mempool_free(pool_);
-    extractors_.clear();
+    equipment_.clear();
     for (void* m : metadata_memory_) rte_free(m);
     for (void* m : dedup_memory_) rte_free(m);
 }
@@ -217,11 +218,7 @@ bool Dataplane::load_applications() {
     for (const auto& e : errors) SLUICE_ERROR("%s", e.c_str());
     if (!applications_) return false;
     scratch_prototype_ = std::make_unique<appid::Scratch>(*applications_);
-    SLUICE_INFO(
-        "application identification: %zu applications, %zu patterns from %s; %u bytes of "
-        "the first %u payload packets of each direction",
-        applications_->applications(), applications_->patterns().size(), path.c_str(), a.bytes,
-        a.packets);
+    log_identification(*applications_, path, a);
     return true;
 }
 
@@ -249,33 +246,25 @@ bool Dataplane::allocate_workers() {
             void* out = zalloc("a record buffer", sizeof(meter::RecordBuffer));
             if (memory == nullptr || table == nullptr || out == nullptr) return false;
             w->table = new (table) meter::FlowTable(meter::table_config(c), memory, key);
-            if (applications_) {
-                scratches_.push_back(std::make_unique<appid::Scratch>(*scratch_prototype_));
-                w->table->identify_applications(
-                    appid::identification(*scratches_.back(), c.applications));
-            } else {  // the budget of packets and bytes a flow's metadata is looked for in
-                w->table->identify_applications(
-                    {nullptr, nullptr, c.applications.bytes,
-                     static_cast<std::uint8_t>(c.applications.packets)});
-            }
+            void* slots = nullptr;
             if (c.metadata.enabled) {
-                void* slots = zalloc("metadata", l7::Extractor::memory_size(c.metadata));
+                slots = zalloc("metadata", l7::Extractor::memory_size(c.metadata));
                 if (slots == nullptr) return false;
                 metadata_memory_.push_back(slots);
-                extractors_.push_back(std::make_unique<l7::Extractor>(c.metadata, slots));
-                w->table->extract_metadata(extractors_.back()->hook());
             }
+            meter::Deduplicator* dedup = nullptr;
             if (const auto window = static_cast<std::uint64_t>(port.config->deduplicate.count());
                 window != 0) {
                 void* buckets = zalloc("deduplication", meter::Deduplicator::memory_size(window));
-                void* dedup = zalloc("deduplication", sizeof(meter::Deduplicator));
+                void* set = zalloc("deduplication", sizeof(meter::Deduplicator));
                 dedup_memory_.push_back(buckets);
-                dedup_memory_.push_back(dedup);
-                if (buckets == nullptr || dedup == nullptr) return false;
-                w->table->deduplicate(new (dedup) meter::Deduplicator(window, buckets, key));
+                dedup_memory_.push_back(set);
+                if (buckets == nullptr || set == nullptr) return false;
+                dedup = new (set) meter::Deduplicator(window, buckets, key);
             }
+            equipment_.push_back(equip(*w->table, c, *port.config, scratch_prototype_.get(), slots,
+                                       dedup, key.k[4] + index));
             const std::uint32_t sampling = port.config->sampling_interval();
-            w->table->sample(sampling, port.config->deterministic, key.k[4] + index);
             w->out = new (out) meter::RecordBuffer{};
             const shm::RingName name(static_cast<unsigned>(index));
             w->ring = rte_ring_create_elem(name.text, sizeof(FlowRecord), c.flow.record_ring_size,

@@ -12,6 +12,7 @@
 
 #include "dataplane/appid/classifier.hpp"
 #include "dataplane/clock.hpp"
+#include "dataplane/equip.hpp"
 #include "dataplane/l7/extractor.hpp"
 #include "dataplane/ports.hpp"
 #include "dataplane/worker.hpp"
@@ -60,10 +61,9 @@ private:
     std::vector<std::uint32_t> link_up_;
     std::unique_ptr<appid::Database> applications_;  // null: identification off
     std::unique_ptr<appid::Scratch> scratch_prototype_;
-    std::vector<std::unique_ptr<appid::Scratch>> scratches_;
-    std::vector<std::unique_ptr<l7::Extractor>> extractors_;  // a worker's each
-    std::vector<void*> metadata_memory_;                      // their slots, in hugepages
-    std::vector<void*> dedup_memory_;  // each port queue's Deduplicator and its buckets
+    std::vector<Equipment> equipment_;    // a worker's each
+    std::vector<void*> metadata_memory_;  // its extractor's slots, in hugepages
+    std::vector<void*> dedup_memory_;     // each port queue's Deduplicator and its buckets
 };
 
 }  // namespace sluice::dataplane

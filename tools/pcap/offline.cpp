@@ -23,6 +23,7 @@
 #include "control/ops/render.hpp"
 #include "control/ops/snapshot.hpp"
 #include "dataplane/appid/classifier.hpp"
+#include "dataplane/equip.hpp"
 #include "dataplane/l7/extractor.hpp"
 #include "dataplane/meter/flow_table.hpp"
 #include "shared/capture/capture.hpp"
@@ -215,9 +216,8 @@ struct alignas(64) Meter {
     unsigned index = 0;
     Mapping table_memory, metadata_memory, dedup_memory;
     std::unique_ptr<FlowTable> table;
-    std::unique_ptr<appid::Scratch> scratch;
-    std::unique_ptr<l7::Extractor> extractor;
     std::unique_ptr<meter::Deduplicator> dedup;
+    dataplane::Equipment equipment;  // identification, metadata
     std::unique_ptr<RecordBuffer> out = std::make_unique<RecordBuffer>();
     std::unique_ptr<BurstQueue> queue = std::make_unique<BurstQueue>();
     RecordRing ring;
@@ -489,13 +489,9 @@ bool load_applications(const config::Config& c, Applications& a) {
     for (const auto& e : errors) SLUICE_ERROR("%s", e.c_str());
     if (!a.database) return false;
     a.prototype = std::make_unique<appid::Scratch>(*a.database);
-    SLUICE_INFO(
-        "application identification: %zu applications, %zu patterns from %s; %u bytes of the "
-        "first %u payload packets of each direction%s%s",
-        a.database->applications(), a.database->patterns().size(), path.c_str(),
-        c.applications.bytes, c.applications.packets,
-        a.database->cached() ? "; compiled before, kept in " : "",
-        a.database->cached() ? cache.c_str() : "");
+    dataplane::log_identification(
+        *a.database, path, c.applications,
+        a.database->cached() ? "; compiled before, kept in " + cache : "");
     return true;
 }
 
@@ -632,28 +628,14 @@ int run(const config::Config& c, const Options& o) {
         if (window != 0 &&
             !map(m->dedup_memory, meter::Deduplicator::memory_size(window), "deduplication"))
             return 2;
-        m->build = [&c, &port, &table, &key, &applications, window, sampling, i](Meter& self) {
+        m->build = [&c, &port, &table, &key, &applications, window, i](Meter& self) {
             self.table = std::make_unique<FlowTable>(table, self.table_memory.get(), key);
-            if (applications.prototype) {
-                self.scratch = std::make_unique<appid::Scratch>(*applications.prototype);
-                self.table->identify_applications(
-                    appid::identification(*self.scratch, c.applications));
-            } else {
-                self.table->identify_applications(
-                    {nullptr, nullptr, c.applications.bytes,
-                     static_cast<std::uint8_t>(c.applications.packets)});
-            }
-            if (c.metadata.enabled) {
-                self.extractor =
-                    std::make_unique<l7::Extractor>(c.metadata, self.metadata_memory.get());
-                self.table->extract_metadata(self.extractor->hook());
-            }
-            if (window != 0) {
+            if (window != 0)
                 self.dedup =
                     std::make_unique<meter::Deduplicator>(window, self.dedup_memory.get(), key);
-                self.table->deduplicate(self.dedup.get());
-            }
-            self.table->sample(sampling, port.deterministic, key.k[4] + i);
+            self.equipment =
+                dataplane::equip(*self.table, c, port, applications.prototype.get(),
+                                 self.metadata_memory.get(), self.dedup.get(), key.k[4] + i);
         };
         shm::WorkerStats& s = zone.workers[i];
         m->stats = &s;
