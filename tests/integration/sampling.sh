@@ -44,11 +44,12 @@ for k in sys.argv[2:]:
 print(v)' "$@"
 }
 
+# One metering thread: each thread samples its own share (one in each 10 of the packets it
+# meters), so with more the count of each 10 and the first of each 10 are the threads', not the
+# whole trace's that the check below works out.
 start_tshark "udp port $port" "$WORK/export.pcapng"
-sampled random
+sampled random "--workers 1"
 stop "$TSHARK"
-# One metering thread: each samples its own share, and the first of each 10 of the whole trace
-# is what the check below works out.
 sampled deterministic "--deterministic --workers 1"
 
 python3 - "$WORK" "$packets" "$octets" <<'PY' || fail "the sampled totals are not the trace's"
