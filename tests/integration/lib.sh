@@ -152,10 +152,27 @@ start_nfcapd() {
 # start_tshark FILTER FILE: a capture on loopback; sets TSHARK to its pid. Its kernel buffer
 # holds 64 MiB (2 by default): loopback's 64 KiB segments of a TCP export, on a loaded machine,
 # overflowed that, and tshark then saw gaps in what had been sent whole.
+# tshark says "Capturing on" before it captures (the first tenths of a second went unseen, and
+# with them a fast export's templates): datagrams to a port of its own, which its filter takes
+# too, are sent until FILE holds one. Decoded as the export's port is, they are not counted.
+TSHARK_PROBE_PORT=47999
 start_tshark() {
-  tshark -i lo -B 64 -f "$1" -w "$2" > "$WORK/tshark.log" 2>&1 &
+  tshark -i lo -B 64 -f "($1) or udp dst port $TSHARK_PROBE_PORT" -w "$2" > "$WORK/tshark.log" 2>&1 &
   TSHARK=$!
   wait_for_line "$WORK/tshark.log" "Capturing on" 20 || { cat "$WORK/tshark.log" >&2; fail "tshark did not start"; }
+  local header=0 i
+  for i in $(seq 200); do
+    [ ! -s "$2" ] || { header=$(stat -c %s "$2"); break; }
+    sleep 0.05
+  done
+  [ "$header" -gt 0 ] || { cat "$WORK/tshark.log" >&2; fail "tshark did not open $2"; }
+  for i in $(seq 200); do
+    echo probe > "/dev/udp/127.0.0.1/$TSHARK_PROBE_PORT" 2>/dev/null || true
+    sleep 0.05
+    [ "$(stat -c %s "$2")" -le "$header" ] || return 0
+  done
+  cat "$WORK/tshark.log" >&2
+  fail "tshark captured none of 200 probes"
 }
 
 # stop PID: SIGTERM, then waits for it (a collector writes its files as it stops).
