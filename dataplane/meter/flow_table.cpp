@@ -511,8 +511,8 @@ void FlowTable::process_burst(const PacketRef* packets, const Parsed* parsed, un
         if (t >= kLagMatch && t - kLagMatch < n)
             fetch_entries(pending[t - kLagMatch], packets[t - kLagMatch].time_ns);
         if (t >= kLagMatch + kLagUpdate) {
-            const unsigned i = t - kLagMatch - kLagUpdate;
-            if (i < n && pending[i].metered) {
+            const unsigned i = t - kLagMatch - kLagUpdate;  // below n, as t is below n + both
+            if (pending[i].metered) {
                 ++metered;
                 metered_octets += pending[i].info.ip_length;
                 changed |= meter(pending[i], packets[i], port, changed, out, link);

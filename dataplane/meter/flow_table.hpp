@@ -287,7 +287,8 @@ private:
     void write_record(Slot s, FlowEndReason reason, bool goes_on, RecordBuffer& out);
     std::uint32_t candidates(const Pending& q);
 
-    void update(Slot s, const PacketInfo& info, std::uint64_t now);
+    // Inlined into process(): a call cost 20 of its ~60 instructions.
+    [[gnu::always_inline]] void update(Slot s, const PacketInfo& info, std::uint64_t now);
     // What a direction's first packet of a record says in its headers, into its FlowHeaders.
     void remember_headers(Slot s, const Pending& q, const PacketRef& p, LinkType link);
     // The record's header fields, into `fields`.

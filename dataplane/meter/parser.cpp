@@ -28,13 +28,8 @@ constexpr unsigned kMaxVlanTags = 2;
 constexpr unsigned kMaxMplsLabels = 8;
 constexpr unsigned kMaxIpv6Extensions = 8;
 
-inline std::uint16_t be16(const std::uint8_t* p) {
-    return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
-}
-inline std::uint32_t be32(const std::uint8_t* p) {
-    return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
-           static_cast<std::uint32_t>(p[2]) << 8 | p[3];
-}
+using detail::be16;
+using detail::be32;
 
 constexpr ParseResult ignore(IgnoreReason r) {
     return ParseResult::ignore(r);
@@ -115,69 +110,15 @@ std::uint16_t family_ethertype(std::uint32_t family) {
     return {0, 0};
 }
 
-inline std::uint64_t be64(const std::uint8_t* p) {
-    return std::uint64_t{be32(p)} << 32 | be32(p + 4);
-}
-
-inline std::uint64_t load64(const std::uint8_t* p) {
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    return v;
-}
-
-// Writes the key: the lower endpoint (address as an unsigned big-endian number, which is byte
-// order; then port) first. Whole 64-bit words only, so the hash's 64-bit loads that follow
-// are forwarded from these stores instead of waiting for them to reach the cache. Not inlined:
-// inlined into parse, the compiler pairs the stores into 16-byte ones, which the 64-bit loads
-// cannot be forwarded from (zipf-1M: 128 cycles per packet instead of 107).
+// The key, out of line: inlined into parse_from, the compiler pairs its stores into 16-byte
+// ones, which the hash's 64-bit loads cannot be forwarded from (zipf-1M: 128 cycles per packet
+// instead of 107).
 template <bool kV6>
-[[gnu::noinline]] void write_key(PacketInfo& out, const std::uint8_t* src, const std::uint8_t* dst,
-                                 std::uint16_t src_port, std::uint16_t dst_port, std::uint16_t vlan,
-                                 std::uint8_t protocol, bool icmp) {
-    std::uint64_t s0, s1 = 0, d0, d1 = 0;
-    bool swap;
-    if constexpr (kV6) {
-        s0 = load64(src), s1 = load64(src + 8), d0 = load64(dst), d1 = load64(dst + 8);
-        const std::uint64_t sh = be64(src), dh = be64(dst);
-        const std::uint64_t sl = be64(src + 8), dl = be64(dst + 8);
-        swap = (sh > dh) | ((sh == dh) & ((sl > dl) | ((sl == dl) & (src_port > dst_port))));
-    } else {
-        std::uint32_t s32, d32;
-        std::memcpy(&s32, src, 4);
-        std::memcpy(&d32, dst, 4);
-        s0 = s32, d0 = d32;
-        const std::uint32_t sh = be32(src), dh = be32(dst);
-        swap = (sh > dh) | ((sh == dh) & (src_port > dst_port));
-    }
-    // Which endpoint goes first is a coin toss per packet: select with masks, not branches.
-    // a0, a1: the first endpoint's address, bytes 0-7 and 8-15 (little-endian words); b0, b1:
-    // the second's.
-    const std::uint64_t mask = 0 - std::uint64_t{swap};
-    const std::uint64_t a0 = s0 ^ ((s0 ^ d0) & mask);
-    const std::uint64_t a1 = s1 ^ ((s1 ^ d1) & mask);
-    const std::uint64_t b0 = d0 ^ ((s0 ^ d0) & mask);
-    const std::uint64_t b1 = d1 ^ ((s1 ^ d1) & mask);
-    // ICMP keeps 0 and its type and code in that order whatever the direction.
-    const std::uint32_t ports =
-        icmp ? std::uint32_t{dst_port} << 16
-             : (swap ? std::uint32_t{dst_port} | std::uint32_t{src_port} << 16
-                     : std::uint32_t{src_port} | std::uint32_t{dst_port} << 16);
-    // The words as FlowKey lays them out (little endian). Head: both addresses' first 4 bytes;
-    // port[0], port[1], vlan_id (and tunneled 0), protocol, ip_version. Tail: bytes 4-15 of the
-    // first address, then of the second (IPv4: zeros).
-    const std::uint64_t w0 = (a0 & 0xffffffffu) | b0 << 32;
-    const std::uint64_t w1 = std::uint64_t{ports} | std::uint64_t{vlan} << 32 |
-                             std::uint64_t{protocol} << 48 | std::uint64_t{kV6 ? 6u : 4u} << 56;
-    const std::uint64_t w2 = a0 >> 32 | a1 << 32;
-    const std::uint64_t w3 = a1 >> 32 | (b0 >> 32) << 32;
-    const std::uint64_t w4 = b1;
-    auto* key = reinterpret_cast<std::uint8_t*>(&out.key);
-    std::memcpy(key, &w0, 8);
-    std::memcpy(key + 8, &w1, 8);
-    std::memcpy(key + 16, &w2, 8);
-    std::memcpy(key + 24, &w3, 8);
-    std::memcpy(key + 32, &w4, 8);
-    out.direction = swap ? 1 : 0;
+[[gnu::noinline]] void write_key_apart(PacketInfo& out, const std::uint8_t* src,
+                                       const std::uint8_t* dst, std::uint16_t src_port,
+                                       std::uint16_t dst_port, std::uint16_t vlan,
+                                       std::uint8_t protocol, bool icmp) {
+    detail::write_key<kV6>(out, src, dst, src_port, dst_port, vlan, protocol, icmp);
 }
 
 // ICMP's "ports": 0 and type * 256 + code. A reply counts under its request's type, so that
@@ -481,9 +422,9 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
     auto metered = [&](std::uint16_t sport, std::uint16_t dport, ParseResult::Fragment f)
         __attribute__((always_inline)) {
         if (ip_version == 4)
-            write_key<false>(out, src, dst, sport, dport, vlan, protocol, icmp);
+            write_key_apart<false>(out, src, dst, sport, dport, vlan, protocol, icmp);
         else
-            write_key<true>(out, src, dst, sport, dport, vlan, protocol, icmp);
+            write_key_apart<true>(out, src, dst, sport, dport, vlan, protocol, icmp);
         return ParseResult::meter(f);
     };
 
@@ -628,6 +569,16 @@ ParseResult decapsulate(const std::uint8_t* data, std::uint32_t outer_l3, std::u
 
 }  // namespace
 
+namespace detail {
+ParseResult parse_every_way(const std::uint8_t* data, std::uint32_t length,
+                            std::uint32_t frame_length, LinkType link, std::uint64_t now_ns,
+                            FragmentMap& fragments, const Decapsulation& decap, PacketInfo& out,
+                            TunnelInfo& tunnel) {
+    out.tunnel_depth = 0;
+    return parse_from(data, length, frame_length, link, now_ns, fragments, decap, out, tunnel);
+}
+}  // namespace detail
+
 PacketHeaders read_headers(const std::uint8_t* data, std::uint32_t length, LinkType link,
                            const PacketInfo& info, const TunnelInfo& tunnel) {
     PacketHeaders h{};
@@ -705,13 +656,6 @@ Decapsulation decapsulation(std::uint8_t tunnels, std::uint8_t keyed, std::uint8
 Decapsulation decapsulation(const config::Flow& f) {
     return decapsulation(f.tunnels(), f.keyed_tunnels(), static_cast<std::uint8_t>(f.tunnel_depth),
                          f.vxlan_port, f.geneve_port, f.gtpu_port);
-}
-
-ParseResult parse(const std::uint8_t* data, std::uint32_t length, std::uint32_t frame_length,
-                  LinkType link, std::uint64_t now_ns, FragmentMap& fragments,
-                  const Decapsulation& decap, PacketInfo& out, TunnelInfo& tunnel) {
-    out.tunnel_depth = 0;
-    return parse_from(data, length, frame_length, link, now_ns, fragments, decap, out, tunnel);
 }
 
 }  // namespace sluice::meter

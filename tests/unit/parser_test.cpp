@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <memory>
 
 #include "tools/pktgen/packet.hpp"
@@ -502,6 +503,70 @@ TEST_F(Parser, AnIgnoredPacketWithAnIpHeaderSaysWhereItBegins) {
          {IgnoreReason::truncated_l2, IgnoreReason::unsupported_link_type, IgnoreReason::non_ip,
           IgnoreReason::too_many_vlan_tags, IgnoreReason::too_many_mpls_labels})
         EXPECT_FALSE(carries_ip(r)) << kIgnoreReasonNames[static_cast<unsigned>(r)].name;
+}
+
+// parse() takes the commonest packets (untagged Ethernet, IPv4 without options, TCP or UDP) a
+// short way: whatever a frame holds, it must say and write exactly what the long way does. Each
+// byte of the headers set to values near the short way's edges, each bit flipped, and every cut.
+TEST_F(Parser, ShortWayAgreesWithTheLongWayByteForByte) {
+    Packet udp = tcp4();
+    udp.protocol = kUdp;
+    Packet to_vxlan = udp;
+    to_vxlan.dst_port = 4789;  // a tunnel's port: the long way looks inside
+    Packet not_a_tunnel = udp;
+    not_a_tunnel.dst_port = 4789 + 64;  // the same low 6 bits as a tunnel's port
+    FragmentMap long_fragments{HashKey{{1, 2, 3, 4, 5, 6, 7, 8}}};
+    unsigned compared = 0, metered = 0;
+    const auto compare = [&](const std::vector<std::uint8_t>& frame, std::uint32_t frame_length) {
+        const std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[frame.size() + 1]);
+        std::copy(frame.begin(), frame.end(), copy.get());
+        const auto size = static_cast<std::uint32_t>(frame.size());
+        PacketInfo a, b;
+        TunnelInfo ta, tb;
+        std::memset(&a, 0xa5, sizeof(a));
+        std::memset(&b, 0xa5, sizeof(b));
+        std::memset(&ta, 0x5a, sizeof(ta));
+        std::memset(&tb, 0x5a, sizeof(tb));
+        const ParseResult x = parse(copy.get(), size, frame_length, LinkType::ethernet, 1000,
+                                    fragments, decap, a, ta);
+        const ParseResult y = detail::parse_every_way(
+            copy.get(), size, frame_length, LinkType::ethernet, 1000, long_fragments, decap, b, tb);
+        ASSERT_EQ(x.metered(), y.metered());
+        if (x.metered()) {
+            ASSERT_EQ(x.fragment(), y.fragment());
+        } else {
+            ASSERT_EQ(x.reason(), y.reason());
+        }
+        ASSERT_EQ(std::memcmp(&a, &b, sizeof(a)), 0);
+        ASSERT_EQ(std::memcmp(&ta, &tb, sizeof(ta)), 0);
+        ++compared;
+        metered += x.metered();
+    };
+    for (const Packet& p : {tcp4(), udp, to_vxlan, not_a_tunnel}) {
+        const std::vector<std::uint8_t> frame = build(p);
+        const auto size = static_cast<std::uint32_t>(frame.size());
+        compare(frame, size);
+        compare(frame, size + 100);  // a scattered frame: more on the wire than in hand
+        for (std::size_t at = 0; at < std::min<std::size_t>(frame.size(), 14 + 20 + 20); ++at) {
+            for (const std::uint8_t v : {0x00, 0x01, 0x05, 0x06, 0x11, 0x13, 0x14, 0x20, 0x40, 0x45,
+                                         0x46, 0x50, 0x60, 0x80, 0x86, 0xdd, 0xff}) {
+                std::vector<std::uint8_t> f = frame;
+                f[at] = v;
+                compare(f, size);
+            }
+            for (unsigned bit = 0; bit < 8; ++bit) {
+                std::vector<std::uint8_t> f = frame;
+                f[at] ^= static_cast<std::uint8_t>(1u << bit);
+                compare(f, size);
+            }
+        }
+        for (std::size_t len = 0; len < frame.size(); ++len)
+            compare(
+                std::vector<std::uint8_t>(frame.begin(), frame.begin() + static_cast<long>(len)),
+                static_cast<std::uint32_t>(len));
+    }
+    EXPECT_GT(compared, 3000u);
+    EXPECT_GT(metered, 1000u);  // most mutations leave a packet to meter, not an error
 }
 
 }  // namespace
