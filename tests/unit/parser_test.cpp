@@ -505,9 +505,10 @@ TEST_F(Parser, AnIgnoredPacketWithAnIpHeaderSaysWhereItBegins) {
         EXPECT_FALSE(carries_ip(r)) << kIgnoreReasonNames[static_cast<unsigned>(r)].name;
 }
 
-// parse() takes the commonest packets (untagged Ethernet, IPv4 without options, TCP or UDP) a
-// short way: whatever a frame holds, it must say and write exactly what the long way does. Each
-// byte of the headers set to values near the short way's edges, each bit flipped, and every cut.
+// parse() takes the commonest packets (untagged Ethernet, IPv4 without options or IPv6 without
+// extension headers, TCP or UDP) a short way: whatever a frame holds, it must say and write exactly
+// what the long way does. Each byte of the headers set to values near the short way's edges, each
+// bit flipped, and every cut.
 TEST_F(Parser, ShortWayAgreesWithTheLongWayByteForByte) {
     Packet udp = tcp4();
     udp.protocol = kUdp;
@@ -515,6 +516,9 @@ TEST_F(Parser, ShortWayAgreesWithTheLongWayByteForByte) {
     to_vxlan.dst_port = 4789;  // a tunnel's port: the long way looks inside
     Packet not_a_tunnel = udp;
     not_a_tunnel.dst_port = 4789 + 64;  // the same low 6 bits as a tunnel's port
+    Packet tcp6 = udp6();
+    tcp6.protocol = kTcp;
+    tcp6.tcp_flags = tcp::ack;
     FragmentMap long_fragments{HashKey{{1, 2, 3, 4, 5, 6, 7, 8}}};
     unsigned compared = 0, metered = 0;
     const auto compare = [&](const std::vector<std::uint8_t>& frame, std::uint32_t frame_length) {
@@ -542,12 +546,12 @@ TEST_F(Parser, ShortWayAgreesWithTheLongWayByteForByte) {
         ++compared;
         metered += x.metered();
     };
-    for (const Packet& p : {tcp4(), udp, to_vxlan, not_a_tunnel}) {
+    for (const Packet& p : {tcp4(), udp, to_vxlan, not_a_tunnel, udp6(), tcp6}) {
         const std::vector<std::uint8_t> frame = build(p);
         const auto size = static_cast<std::uint32_t>(frame.size());
         compare(frame, size);
         compare(frame, size + 100);  // a scattered frame: more on the wire than in hand
-        for (std::size_t at = 0; at < std::min<std::size_t>(frame.size(), 14 + 20 + 20); ++at) {
+        for (std::size_t at = 0; at < std::min<std::size_t>(frame.size(), 14 + 40 + 20); ++at) {
             for (const std::uint8_t v : {0x00, 0x01, 0x05, 0x06, 0x11, 0x13, 0x14, 0x20, 0x40, 0x45,
                                          0x46, 0x50, 0x60, 0x80, 0x86, 0xdd, 0xff}) {
                 std::vector<std::uint8_t> f = frame;
