@@ -182,8 +182,8 @@ template <bool kV6>
     return true;
 }
 
-// parse() without its fast path for the commonest packets: every packet the long way, which
-// the fast path must agree with byte for byte (what the tests and the fuzzer compare).
+// parse() without its short way for the commonest packets: every packet the long way, which
+// the short way must agree with byte for byte (what the tests and the fuzzer compare).
 ParseResult parse_every_way(const std::uint8_t* data, std::uint32_t length,
                             std::uint32_t frame_length, LinkType link, std::uint64_t now_ns,
                             FragmentMap& fragments, const Decapsulation& decap, PacketInfo& out,
