@@ -2,8 +2,6 @@
 #include "shared/capture/capture.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,15 +48,6 @@ bool CaptureReader::is_capture(const std::uint8_t* first4) {
     return magic == kSectionHeader;
 }
 
-CaptureReader::~CaptureReader() {
-    unmap();
-}
-
-void CaptureReader::unmap() {
-    if (mapped_ != nullptr) munmap(mapped_, mapped_size_);
-    mapped_ = nullptr;
-}
-
 bool CaptureReader::open(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -93,23 +82,7 @@ bool CaptureReader::open_fd(int fd, const std::string& name) {
     noted_.clear();
     opened_ = false;
     open_ = true;
-    unmap();
     if (!stream_.open(fd)) return fail(stream_.error());
-    // A regular file as written is read in place: all of it is in the "buffer" at once.
-    struct stat st {};
-    if (in_place_ && stream_.encoding() == ByteStream::Encoding::plain && fstat(fd, &st) == 0 &&
-        S_ISREG(st.st_mode) && st.st_size > 0) {
-        const auto size = static_cast<std::size_t>(st.st_size);
-        void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m != MAP_FAILED) {
-            madvise(m, size, MADV_SEQUENTIAL);
-            mapped_ = m;
-            mapped_size_ = size;
-            buffer_ = static_cast<std::uint8_t*>(m);
-            end_ = size;
-            eof_ = true;
-        }
-    }
     while (end_ < kFileHeader && refill()) {
     }
     if (!error_.empty()) return false;

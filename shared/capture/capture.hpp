@@ -27,12 +27,11 @@ public:
     static constexpr std::size_t kMaxInterfaces = 65536;  // in a pcapng section
 
     // `read_size`: how much one read asks for (smaller in tests, to read across records).
-    // `in_place`: a regular file as written is mapped and read where it is (else read too).
-    explicit CaptureReader(std::size_t read_size = kReadSize, bool in_place = true)
-        : read_size_(read_size), in_place_(in_place) {}
+    // Files are read, not mapped: mapping one costs the kernel its page tables, 4 KiB at a
+    // time, which took twice as long as reading it (docs/BENCHMARKS.md).
+    explicit CaptureReader(std::size_t read_size = kReadSize) : read_size_(read_size) {}
     CaptureReader(const CaptureReader&) = delete;
     CaptureReader& operator=(const CaptureReader&) = delete;
-    ~CaptureReader();
 
     // Whether a file whose first four bytes these are is a capture this reader takes: a classic
     // pcap file (either byte order) or a pcapng file.
@@ -60,10 +59,9 @@ public:
     }
 
     // Up to `max` packets, in file order, all of one link type (link()); their bytes stay valid
-    // until the next call (with lent buffers: until their buffer is lent again; of a file
-    // read in place, see below: until the next open). 0 once the file is done: at its end, or
-    // at a record that breaks the format (error() says which, and where; the packets before
-    // it were handed out). A regular file as written is mapped and read in place, not copied.
+    // until the next call (with lent buffers: until their buffer is lent again). 0 once the
+    // file is done: at its end, or at a record that breaks the format (error() says which, and
+    // where; the packets before it were handed out).
     unsigned next(PacketRef* out, unsigned max);
     // The link layer of the packets the last next() handed out.
     LinkType link() const { return link_; }
@@ -73,7 +71,7 @@ public:
     std::uint64_t packets() const { return packets_; }
     std::uint64_t bytes() const { return bytes_; }  // captured bytes of the packets handed out
     // How much of the file (compressed, when it is) has been read, and how it is encoded.
-    std::uint64_t consumed() const { return mapped_ != nullptr ? offset_ : stream_.consumed(); }
+    std::uint64_t consumed() const { return stream_.consumed(); }
     ByteStream::Encoding encoding() const { return stream_.encoding(); }
 
     // What the file is, for a log line: "pcap, Ethernet (1), nanosecond timestamps".
@@ -126,14 +124,9 @@ private:
     }
 
     std::size_t read_size_;
-    bool in_place_;
     ByteStream stream_;
     bool open_ = false;  // stream_ has a file
     std::string name_;
-    // Of a regular file as written: all of it, mapped (null: read into buffers).
-    void* mapped_ = nullptr;
-    std::size_t mapped_size_ = 0;
-    void unmap();
     std::unique_ptr<std::uint8_t[]> own_;  // read_size_ and room for a whole packet block
     std::uint8_t* buffer_ = nullptr;       // own_, or the buffer lent last
     std::function<std::uint8_t*()> next_buffer_;

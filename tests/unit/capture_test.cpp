@@ -187,7 +187,7 @@ TEST(CaptureReader, ReadsNanosecondRecordsInOrderAcrossManyReads) {
     for (std::uint32_t i = 0; i < 40000; ++i)
         f.record(1'700'000'000 + i / 1000, i * 7, 200 + i % 200, 200 + i % 200,
                  static_cast<std::uint8_t>(i));
-    CaptureReader r(CaptureReader::kReadSize, false);
+    CaptureReader r;
     ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
     std::vector<std::vector<std::uint8_t>> data;
     const auto all = read_all(r, &data);
@@ -208,7 +208,7 @@ TEST(CaptureReader, ReadsRecordsLargerThanOneRead) {
     PcapBytes f(kNano, false);
     for (std::uint32_t i = 0; i < 50; ++i)
         f.record(1, i, 9000 + i, 9000 + i, static_cast<std::uint8_t>(i));
-    CaptureReader r(1000, false);
+    CaptureReader r(1000);
     ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
     std::vector<std::vector<std::uint8_t>> data;
     const auto all = read_all(r, &data);
@@ -250,7 +250,7 @@ TEST(CaptureReader, AFileCutAnywhereInItsLastRecordGivesTheWholeOnesAndSaysWhere
     f.record(2, 0, 100, 100);
     const std::size_t whole = 24 + 116;
     for (std::size_t cut = whole + 1; cut < f.bytes.size(); ++cut) {
-        CaptureReader r(64, false);
+        CaptureReader r(64);
         ASSERT_TRUE(open_bytes(r, {f.bytes.begin(), f.bytes.begin() + static_cast<long>(cut)}));
         const auto all = read_all(r, nullptr);
         EXPECT_EQ(all.size(), 1u) << "cut at " << cut;
@@ -360,7 +360,7 @@ TEST(CaptureReader, ReadsSeveralSectionsEachWithItsOwnByteOrderAndInterfaces) {
     f.section(true);  // big-endian; its interface 0 is another one
     f.interface(276, 6);
     f.packet(0, 7'000'000, 70, 80, 2);
-    CaptureReader r(100, false);
+    CaptureReader r(100);
     ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
     const auto b = bursts(r);
     EXPECT_TRUE(r.error().empty()) << r.error();
@@ -398,7 +398,7 @@ TEST(CaptureReader, SkipsBlocksItDoesNotReadEvenThoseLargerThanItsBuffer) {
     f.other_block(0x40000bad, 5000);  // a custom block, ten reads long
     f.packet(0, 1, 60, 60, 9);
     f.other_block(5, 20);  // interface statistics
-    CaptureReader r(512, false);
+    CaptureReader r(512);
     ASSERT_TRUE(open_bytes(r, f.bytes)) << r.error();
     std::vector<std::vector<std::uint8_t>> data;
     const auto all = read_all(r, &data);
@@ -415,7 +415,7 @@ TEST(CaptureReader, APcapngFileCutAnywhereInItsLastBlockGivesTheWholeOnesAndSays
     const std::size_t whole = f.bytes.size();
     f.packet(0, 2, 100, 100);
     for (std::size_t cut = whole + 1; cut < f.bytes.size(); ++cut) {
-        CaptureReader r(64, false);
+        CaptureReader r(64);
         ASSERT_TRUE(open_bytes(r, {f.bytes.begin(), f.bytes.begin() + static_cast<long>(cut)}));
         const auto all = read_all(r, nullptr);
         EXPECT_EQ(all.size(), 1u) << "cut at " << cut;
@@ -620,7 +620,7 @@ TEST(CaptureReader, ACompressedFileCutAnywhereGivesTheWholeRecordsBeforeAndSaysW
     for (const auto& [packed, name] :
          {std::pair{gzip(f.bytes), "gzip"}, std::pair{zstd(f.bytes), "zstd"}}) {
         for (std::size_t cut = 10; cut < packed.size(); cut += 53) {
-            CaptureReader r(4096, false);
+            CaptureReader r(4096);
             if (!open_bytes(r, {packed.begin(), packed.begin() + static_cast<long>(cut)})) {
                 // Cut before a whole file header came out.
                 EXPECT_NE(r.error().find("test.pcap: "), std::string::npos) << r.error();
@@ -697,7 +697,7 @@ TEST(CaptureReader, ReadsACaptureFromAPipe) {
 TEST(CaptureReader, PacketsInLentBuffersStayUntilTheirBufferIsLentAgain) {
     const PcapBytes f = many_records(3000);
     std::vector<std::unique_ptr<std::uint8_t[]>> lent;
-    CaptureReader r(8192, false);
+    CaptureReader r(8192);
     r.lend_buffers([&] {
         lent.push_back(std::make_unique<std::uint8_t[]>(CaptureReader::buffer_size(8192)));
         return lent.back().get();
