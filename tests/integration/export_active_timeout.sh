@@ -24,8 +24,7 @@ path = \"$WORK/records.ipfix\""
 
 start_nfcapd "$port" "$WORK/nfcapd"
 timeout 120 "$LAUNCHER" run --config "$WORK/sluice.toml" > "$WORK/run.log" 2>&1 || { cat "$WORK/run.log" >&2; fail "sluice run failed"; }
-sleep 0.5
-stop "$NFCAPD"
+stop_nfcapd
 
 # The long conversation: 200 packets of 128 octets each way from the client, 200 of 928 back.
 TZ=UTC nfdump -R "$WORK/nfcapd" -q -N -o 'fmt:%ipkt|%ibyt|%opkt|%obyt' 'src ip 10.255.0.1' |

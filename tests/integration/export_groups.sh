@@ -130,8 +130,7 @@ for i in 0 1 2; do
 done
 timeout 120 "$LAUNCHER" run --config "$WORK/balance.toml" --summary "$WORK/balance-summary.json" \
   > "$WORK/balance-run.log" 2>&1 || { cat "$WORK/balance-run.log" >&2; fail "sluice run failed"; }
-sleep 0.5
-for pid in "${members[@]}"; do stop "$pid"; done
+for i in 0 1 2; do stop_collector "${members[$i]}" $((balance + i)); done
 expect_summary "$WORK/balance-summary.json" received.packets="$balance_packets" collectors.0.name=cluster \
   collectors.0.exported.packets="$balance_packets" collectors.0.not_sent.records=0 collectors.0.balanced=true
 for i in 0 1 2; do

@@ -39,8 +39,7 @@ netflow() {
   timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --to "127.0.0.1:$port" --protocol "$protocol" \
     --summary "$WORK/$protocol.json" > "$WORK/$protocol.log" 2>&1 ||
     { cat "$WORK/$protocol.log" >&2; fail "sluice pcap --protocol $protocol failed"; }
-  sleep 0.5
-  stop "$NFCAPD"
+  stop_nfcapd
   mv "$WORK/nfcapd.log" "$WORK/$protocol-nfcapd.log"
   expect_contains "$WORK/$protocol-nfcapd.log" "Sequence Errors: 0"
   nfdump -R "$WORK/$protocol" -I > "$WORK/$protocol-totals.txt"

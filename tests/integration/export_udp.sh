@@ -29,8 +29,7 @@ sink=$!
 start_nfcapd "$port" "$WORK/nfcapd"
 timeout 120 "$LAUNCHER" run --config "$WORK/sluice.toml" --summary "$WORK/summary.json" > "$WORK/run.log" 2>&1 ||
   { cat "$WORK/run.log" >&2; fail "sluice run failed"; }
-sleep 0.5
-stop "$NFCAPD"
+stop_nfcapd
 stop "$TSHARK"
 kill "$sink"
 

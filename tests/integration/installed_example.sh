@@ -37,8 +37,7 @@ packets=$(json_field "$WORK/totals.json" packets)
 start_nfcapd 4739 "$WORK/nfcapd"
 timeout 120 "$WORK/stage$prefix/bin/sluice" run --config "$run" --summary "$WORK/summary.json" > "$WORK/run.log" 2>&1 ||
   { cat "$WORK/run.log" >&2; fail "the installed example did not run"; }
-sleep 0.5
-stop "$NFCAPD"
+stop_nfcapd
 expect_contains "$WORK/run.log" "application identification: 26 applications"
 expect_summary "$WORK/summary.json" received.packets="$packets" collectors.0.name=nfcapd \
   collectors.0.exported.records=5000 collectors.0.balanced=true

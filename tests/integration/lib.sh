@@ -146,6 +146,7 @@ start_nfcapd() {
   mkdir -p "$2"
   nfcapd -B 4000000 -b 127.0.0.1 -p "$1" -w "$2" > "$WORK/nfcapd.log" 2>&1 &
   NFCAPD=$!
+  NFCAPD_PORT=$1
   wait_for_line "$WORK/nfcapd.log" "Startup" 10 || { cat "$WORK/nfcapd.log" >&2; fail "nfcapd did not start"; }
 }
 
@@ -179,6 +180,22 @@ start_tshark() {
 stop() {
   kill -TERM "$1" 2>/dev/null || true
   wait_exit "$1" 20
+}
+
+# stop_collector PID PORT: stops a UDP collector once it has read every datagram waiting on its
+# socket at PORT (bounded: 200 x 50 ms). A stop signal ends nfcapd with what it has read: the
+# datagrams of an export that had just finished were lost.
+stop_collector() {
+  local i
+  for i in $(seq 200); do
+    [ "$(ss -Hnlu "sport = :$2" | awk '{ print $2 }')" != 0 ] || break
+    sleep 0.05
+  done
+  stop "$1"
+}
+# stop_nfcapd: the one start_nfcapd started.
+stop_nfcapd() {
+  stop_collector "$NFCAPD" "$NFCAPD_PORT"
 }
 
 # Flows as nfdump prints them, one line each, in the format nfdump_lines.py writes.

@@ -107,7 +107,7 @@ port=47495
 start_nfcapd "$port" "$WORK/nfcapd"
 "$LAUNCHER" pcap "$WORK/trace.pcap" --to "127.0.0.1:$port" > "$WORK/udp.log" 2>&1 ||
   { cat "$WORK/udp.log" >&2; fail "sluice pcap to nfcapd failed"; }
-stop "$NFCAPD"
+stop_nfcapd
 nfdump -R "$WORK/nfcapd" -I > "$WORK/nfdump-totals.txt"
 expect_contains "$WORK/nfdump-totals.txt" "Flows: $(json_field "$WORK/totals.json" flows)"
 expect_contains "$WORK/nfdump-totals.txt" "Packets: $(json_field "$WORK/totals.json" packets)"

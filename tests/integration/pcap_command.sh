@@ -15,8 +15,7 @@ octets=$(json_field "$WORK/totals.json" ip_octets)
 start_nfcapd "$port" "$WORK/nfcapd"
 timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --to "127.0.0.1:$port" --summary "$WORK/udp.json" > "$WORK/udp.log" 2>&1 ||
   { cat "$WORK/udp.log" >&2; fail "sluice pcap to nfcapd failed"; }
-sleep 0.5
-stop "$NFCAPD"
+stop_nfcapd
 # The accounting as the analyst sees it, and as data.
 expect_contains "$WORK/udp.log" "$packets packets received = $packets in 2000 records exported + 0 ignored + 0 in 0 records not sent; $octets of $octets metered octets exported"
 expect_summary "$WORK/udp.json" received.packets="$packets" metered.ip_octets="$octets" \

@@ -25,8 +25,7 @@ sampled() {
   timeout 120 "$LAUNCHER" pcap "$WORK/trace.pcap" --config "$WORK/flow.toml" --sampling 1:10 ${2:-} \
     --to "127.0.0.1:$port" --summary "$WORK/$1.json" > "$WORK/$1.log" 2>&1 ||
     { cat "$WORK/$1.log" >&2; fail "$1: sluice pcap failed"; }
-  sleep 0.5
-  stop "$NFCAPD"
+  stop_nfcapd
   nfdump -R "$WORK/nfcapd" -I > "$WORK/$1.totals"
   nfdump -R "$WORK/nfcapd" -c 1 -o raw > "$WORK/$1.raw"
   expect_contains "$WORK/$1.raw" "NETFLOW v10, Sampled"
