@@ -488,7 +488,7 @@ bool CollectorSession::service(Steady::time_point now, const Reliability& reliab
             o = send_names(now);
         } else if (buffered() == 0) {
             return false;
-        } else if (channel_->max_batch() > max_message() && !own_template(buffer_[head()])) {
+        } else if (channel_->max_batch() > max_message() && template_at(head(), 0).length != 0) {
             o = send_batch(now);
         } else {
             std::visit([this](auto& b) { b.begin(sequence_); }, builder_);
@@ -641,26 +641,24 @@ std::span<const std::uint8_t> CollectorSession::finish_message(Message& m, std::
     return bytes;
 }
 
-// Flow records of the IP version at the head of the buffer, as many messages as one send of
-// the channel takes. Each message holds one template, so every one but the last has the same
-// length: what UDP segmentation needs to cut the batch into one datagram per message.
+// Flow records of the data template at the head of the buffer (one whose records all have
+// one length), as many messages as one send of the channel takes. Each message holds that
+// template alone, so every one but the last has the same length: what UDP segmentation needs
+// to cut the batch into one datagram per message.
 CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
     const std::size_t limit = channel_->max_batch();
-    const std::uint8_t version = buffer_[head()].ip_version;
-    group_by_version(
-        limit /
-            std::visit([version](const auto& b) { return b.record_length(version); }, builder_) +
-        1);
+    const ipfix::DataTemplate t = template_at(head(), 0);
+    group_by_template(t.id, (limit / t.length + 1) * unit_slots(buffer_[head()]));
     batch_.clear();
     in_flight_messages_.clear();
     const std::uint64_t time = wall_clock_ns();
     std::size_t segment = 0;
     std::uint32_t steps = 0;
-    while (buffered() > 0 && buffer_[head()].ip_version == version &&
+    while (buffered() > 0 && template_at(head(), 0).id == t.id &&
            batch_.size() + max_message() <= limit) {
         std::visit([&](auto& b) { b.begin(sequence_ + steps); }, builder_);
         Message m;
-        take_records(m, version);
+        take_records(m, t.id);
         const auto bytes = finish_message(m, time);
         steps += m.sequence_step;
         batch_.insert(batch_.end(), bytes.begin(), bytes.end());
@@ -672,10 +670,10 @@ CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
 }
 
 // Moves records from the head of the buffer into the builder's message while they fit (and,
-// `version` not 0, are of that IP version and of its base template: a batch's), each with its
-// extensions, counting them in `m`.
+// `batch_template` not 0, go out in that template: a batch's), each with its extensions,
+// counting them in `m`.
 // Extensions whose record damage took are passed over with the records.
-void CollectorSession::take_records(Message& m, std::uint8_t version) {
+void CollectorSession::take_records(Message& m, std::uint16_t batch_template) {
     std::size_t at = head();
     std::uint64_t n = 0;
     const std::uint64_t left = buffered();
@@ -686,9 +684,6 @@ void CollectorSession::take_records(Message& m, std::uint8_t version) {
                 const FlowRecord& r = buffer_[at];
                 std::size_t k = 1;  // the slots of its unit
                 if (!is_extension(r)) [[likely]] {
-                    // A batch's messages are of one template each, all but the last the same
-                    // length: a record of a template with metadata goes in a message apart.
-                    if (version != 0 && (r.ip_version != version || own_template(r))) break;
                     std::size_t bytes = 0;
                     // Its extensions, as many as follow it (damage may have taken some).
                     for (; k < unit_slots(r) && n + k < left; ++k) {
@@ -699,6 +694,10 @@ void CollectorSession::take_records(Message& m, std::uint8_t version) {
                                     RecordExtension::kData);
                         bytes += RecordExtension::kData;
                     }
+                    // A batch's messages are of its template alone: all but the last are of
+                    // one length.
+                    if (batch_template != 0 && b.data_template(r, bytes != 0).id != batch_template)
+                        break;
                     if (!add_record(b, r, {metadata.data(), bytes})) break;
                 }
                 for (std::size_t i = 0; i < k; ++i) m.totals.add(buffer_[(at + i) % capacity_]);
@@ -724,29 +723,37 @@ std::size_t CollectorSession::unit_at(std::size_t i, std::size_t end) const {
     return k;
 }
 
-// Brings the records of the head's IP version to the front of the next `window` records (as
-// far as the ring's storage runs on), keeping their order; the others follow, in theirs. The
-// records from the first of another version on are put in their new order in the scratch
-// first, then copied back: a kill in between loses none (the next control copies them again).
-void CollectorSession::group_by_version(std::size_t window) {
+ipfix::DataTemplate CollectorSession::template_at(std::size_t at, std::uint64_t n) const {
+    const FlowRecord& r = buffer_[at];
+    if (is_extension(r)) return {};
+    // With metadata when an extension follows it, as take_records finds.
+    const bool metadata =
+        unit_slots(r) > 1 && n + 1 < buffered() && is_extension(buffer_[(at + 1) % capacity_]);
+    return std::visit([&](const auto& b) { return b.data_template(r, metadata); }, builder_);
+}
+
+// Brings the records of template `id` to the front of the next `window` slots (as far as the
+// ring's storage runs on), keeping their order; the others follow, in theirs. The records
+// from the first of another template on are put in their new order in the scratch first, then
+// copied back: a kill in between loses none (the next control copies them again).
+void CollectorSession::group_by_template(std::uint16_t id, std::size_t window) {
     const std::size_t head = this->head();
     std::size_t end = std::min({head + buffered(), capacity_, head + window});
-    const std::uint8_t version = buffer_[head].ip_version;
-    if (version == 0) return;  // extensions without their record go first, as they are
+    const auto of_id = [&](std::size_t i) { return template_at(i, i - head).id == id; };
     std::size_t from = head;
-    for (std::size_t k; from < end && buffer_[from].ip_version == version; from += k)
+    for (std::size_t k; from < end && of_id(from); from += k)
         if ((k = unit_at(from, end)) == 0) return;
     if (from == end) return;
     // Whole units only: one the end of the window (or of the ring's storage) cuts stays.
     std::size_t same = 0, last = from;
     for (std::size_t k; last < end && last - from < kScratchRecords; last += k) {
         if ((k = unit_at(last, std::min(end, from + kScratchRecords))) == 0) break;
-        if (buffer_[last].ip_version == version) same += k;
+        if (of_id(last)) same += k;
     }
     end = last;
     for (std::size_t i = from, to_same = 0, to_other = same; i < end;) {
         const std::size_t k = unit_at(i, end);
-        std::size_t& to = buffer_[i].ip_version == version ? to_same : to_other;
+        std::size_t& to = of_id(i) ? to_same : to_other;
         std::copy_n(&buffer_[i], k, &scratch_[to]);
         to += k;
         i += k;

@@ -229,11 +229,15 @@ private:
     // Sends the builder's message, which carries `m`.
     Outcome send(Steady::time_point now, Message m);
     std::span<const std::uint8_t> finish_message(Message& m, std::uint64_t now_ns);
-    // Flow records of one IP version, several messages in one send of the channel.
+    // Flow records of one data template of fixed length, several messages in one send of the
+    // channel.
     Outcome send_batch(Steady::time_point now);
-    void take_records(Message& m, std::uint8_t version);
+    void take_records(Message& m, std::uint16_t batch_template);
     std::size_t unit_at(std::size_t i, std::size_t end) const;
-    void group_by_version(std::size_t window);
+    // The data template of the record at `at`, `n` records after the head, as take_records
+    // adds it (none: an extension).
+    ipfix::DataTemplate template_at(std::size_t at, std::uint64_t n) const;
+    void group_by_template(std::uint16_t id, std::size_t window);
     // Sends `bytes` (the in-flight messages; several of `segment` bytes when a batch).
     Outcome transmit(Steady::time_point now, std::span<const std::uint8_t> bytes,
                      std::size_t segment);
@@ -261,10 +265,6 @@ private:
     void new_builder(std::size_t max_message);
     std::size_t max_message() const {
         return std::visit([](const auto& b) { return b.max_size(); }, builder_);
-    }
-    // Whether `r` goes out in a template with metadata fields (not its IP version's base one).
-    bool own_template(const FlowRecord& r) const {
-        return r.extensions != 0 && (r.metadata_groups & metadata_groups_) != 0 && !is_extension(r);
     }
     // Templates, statistics and names: all but NetFlow v5, whose packets carry records only.
     bool has_options() const { return config_.protocol != config::Protocol::netflow5; }

@@ -324,6 +324,7 @@ struct MetadataTemplate {
     std::vector<Element> fields;
     std::vector<GroupField> sources;  // of the fields after the base template's
     Template t{0, {}};
+    std::size_t length = 0;  // of each record, when all have one (DataTemplate's)
 };
 
 // Every base template's (by template_index) combination with an application-layer group or
@@ -456,7 +457,13 @@ const std::vector<MetadataTemplate>& metadata_table() {
                                     m.sources.end(), h.begin(),
                                     h.begin() + (base % kBases >= 4 ? h.size() / 2 : h.size()));
                             }
-                            for (const GroupField& f : m.sources) m.fields.push_back(f.element);
+                            m.length = length_of(base);
+                            for (const GroupField& f : m.sources) {
+                                m.fields.push_back(f.element);
+                                m.length += f.element.length;
+                            }
+                            for (const GroupField& f : m.sources)
+                                if (f.element.length == kVariableLength) m.length = 0;
                             m.t = {static_cast<std::uint16_t>(
                                        (headers ? kFirstHeadersId : kFirstId) + id),
                                    m.fields};
@@ -693,6 +700,14 @@ bool MessageBuilder::add(const FlowRecord& r, std::span<const std::uint8_t> meta
     size_ += length;
     ++records_;
     return true;
+}
+
+DataTemplate MessageBuilder::data_template(const FlowRecord& r, bool with_metadata) const {
+    const std::uint8_t groups = r.metadata_groups & groups_;
+    const std::size_t index = template_index(r.ip_version, precision_, shape_, !networks_.empty());
+    if (groups == 0 || !with_metadata) return {kTemplates[index].id, length_of(index)};
+    const MetadataTemplate& m = metadata_table()[index * kVariants + metadata_variant(groups)];
+    return {m.t.id, m.length};
 }
 
 void MessageBuilder::encode_base(std::size_t index, std::uint8_t* p, const FlowRecord& r) const {

@@ -98,6 +98,14 @@ InterfaceIndexes identity_interfaces();
 inline constexpr std::uint8_t kApplicationEngine = 13;
 std::uint32_t application_id(std::uint32_t id);
 
+// The data template a flow record goes out in: its id, and the length every record of it has
+// (0 when a field of it has a variable length). Full messages of one such template are all of
+// one length, as a batch that UDP segmentation cuts into datagrams must be.
+struct DataTemplate {
+    std::uint16_t id = 0;
+    std::size_t length = 0;
+};
+
 // Builds one message at a time into a buffer of at most `max_size` bytes.
 class MessageBuilder {
 public:
@@ -122,6 +130,8 @@ public:
     // `metadata` (its extensions' bytes), the fields of the groups it has that this builder
     // takes, in the template of those groups.
     bool add(const FlowRecord& record, std::span<const std::uint8_t> metadata = {});
+    // The data template add() puts `record` in, with metadata or without.
+    DataTemplate data_template(const FlowRecord& record, bool with_metadata) const;
 
     // An options (or any) record of `t` whose fields are unsigned numbers, in order.
     bool add(const Template& t, std::span<const std::uint64_t> values);

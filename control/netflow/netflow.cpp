@@ -281,6 +281,11 @@ std::size_t V9Builder::record_length(int ip_version) const {
     return ip_version == 6 ? kV6Length : kV4Length;
 }
 
+ipfix::DataTemplate V9Builder::data_template(const FlowRecord& r, bool) const {
+    return r.ip_version == 6 ? ipfix::DataTemplate{kV9Ipv6Template, kV6Length}
+                             : ipfix::DataTemplate{kV9Ipv4Template, kV4Length};
+}
+
 bool V9Builder::add(const FlowRecord& r) {
     const bool v6 = r.ip_version == 6;
     const std::size_t length = v6 ? kV6Length : kV4Length;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -133,6 +134,42 @@ inline config::Collector metadata_collector(config::Transport transport, std::ui
     config::Collector c = collector(transport, port);
     c.fields = config::Collector{}.fields;
     return c;
+}
+
+// The real channel of a collector, with its sends counted: how many system calls the session
+// made, and how many of them were batches.
+class CountedChannel final : public Channel {
+public:
+    explicit CountedChannel(const config::Collector& c) : inner_(make_channel(c)) {}
+
+    OpenStatus open(Steady::time_point now) override { return inner_->open(now); }
+    bool is_open() const override { return inner_->is_open(); }
+    SendStatus send(std::span<const std::uint8_t> m) override {
+        ++*sends;
+        return inner_->send(m);
+    }
+    SendStatus send_batch(std::span<const std::uint8_t> m, std::size_t segment) override {
+        ++*batches;
+        const SendStatus s = inner_->send_batch(m, segment);
+        error_ = inner_->error();
+        return s;
+    }
+    void close() override { inner_->close(); }
+    std::size_t max_message() const override { return inner_->max_message(); }
+    std::size_t max_batch() const override { return inner_->max_batch(); }
+    bool needs_template_refresh() const override { return inner_->needs_template_refresh(); }
+    std::string describe() const override { return inner_->describe(); }
+
+    std::shared_ptr<int> sends = std::make_shared<int>(0);
+    std::shared_ptr<int> batches = std::make_shared<int>(0);
+
+private:
+    std::unique_ptr<Channel> inner_;
+};
+
+inline void roomy_receive_buffer(int fd) {
+    const int bytes = 16 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes));
 }
 
 // Every datagram waiting on a UDP socket.

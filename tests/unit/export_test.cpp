@@ -313,42 +313,6 @@ TEST(CollectorSession, UdpToAClosedPortCountsWhatFailsAndNeverBlocks) {
     EXPECT_EQ(s.state(), SessionState::failing);
 }
 
-// The real channel of a collector, with its sends counted: how many system calls the session
-// made, and how many of them were batches.
-class CountedChannel final : public Channel {
-public:
-    explicit CountedChannel(const config::Collector& c) : inner_(make_channel(c)) {}
-
-    OpenStatus open(Steady::time_point now) override { return inner_->open(now); }
-    bool is_open() const override { return inner_->is_open(); }
-    SendStatus send(std::span<const std::uint8_t> m) override {
-        ++*sends;
-        return inner_->send(m);
-    }
-    SendStatus send_batch(std::span<const std::uint8_t> m, std::size_t segment) override {
-        ++*batches;
-        const SendStatus s = inner_->send_batch(m, segment);
-        error_ = inner_->error();
-        return s;
-    }
-    void close() override { inner_->close(); }
-    std::size_t max_message() const override { return inner_->max_message(); }
-    std::size_t max_batch() const override { return inner_->max_batch(); }
-    bool needs_template_refresh() const override { return inner_->needs_template_refresh(); }
-    std::string describe() const override { return inner_->describe(); }
-
-    std::shared_ptr<int> sends = std::make_shared<int>(0);
-    std::shared_ptr<int> batches = std::make_shared<int>(0);
-
-private:
-    std::unique_ptr<Channel> inner_;
-};
-
-void roomy_receive_buffer(int fd) {
-    const int bytes = 16 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes));
-}
-
 // What a collector must get: one whole message per datagram, every record once, sequence
 // numbers without a gap; from batches, one data template per message.
 void expect_one_message_per_datagram(const std::vector<std::vector<std::uint8_t>>& raw,

@@ -445,6 +445,52 @@ TEST(CollectorSession, AUniflowCollectorGivesTheRespondersRecordItsOwnTcpHealth)
               (std::map<std::uint64_t, std::uint64_t>{{f.packets, 1}, {f.reverse_packets, 10}}));
 }
 
+// TCP health's fields are all of fixed length: records with it go out in batches of equal
+// messages, as plain ones do, which the kernel cuts into datagrams; only a record with an
+// application's strings (TLS) goes in a message apart. Every record arrives with its own fields.
+TEST(CollectorSession, RecordsWithTcpHealthGoOutInBatchesAsPlainOnesDo) {
+    Listener sink(SOCK_DGRAM);
+    roomy_receive_buffer(sink.fd);
+    const config::Collector c = metadata_collector(config::Transport::udp, sink.port);
+    auto channel = std::make_unique<CountedChannel>(c);
+    const auto sends = channel->sends;
+    const auto batches = channel->batches;
+    CollectorSession s(c, 42, 1, nullptr, std::move(channel));
+    // Of 3000 (a third IPv6): every hundredth with TLS, the other even ones with TCP health.
+    std::vector<FlowRecord> offered;
+    for (unsigned i = 0; i < 3000; ++i) {
+        const auto u = i % 100 == 0 ? tls_unit(i)
+                       : i % 2 == 0 ? health_unit(i, false)
+                                    : std::vector<FlowRecord>{record(i)};
+        offered.insert(offered.end(), u.begin(), u.end());
+    }
+    s.offer(offered);
+    for (int i = 0; i < 20 && !s.drained(); ++i) s.service(Steady::now(), kReliability);
+    EXPECT_TRUE(s.drained());
+    const auto raw = datagrams(sink.fd);
+    const Received r(raw);  // checks the sequence numbers
+    EXPECT_EQ(r.flow_records, 3000u);
+    std::size_t health = 0, named = 0;
+    for (const Decoded& m : r.messages)
+        for (const auto& [set, fields] : m.records) {
+            if (!is_flow_template(set)) continue;
+            named += fields.count({294, ipfix::kCertPen});
+            if (!fields.contains({ipfix::ie::tcpRetransmittedPackets.id, ipfix::kSluicePen}))
+                continue;
+            ++health;
+            EXPECT_EQ(own(fields, ipfix::ie::tcpRetransmittedPackets), 1u);
+            EXPECT_EQ(own(fields, ipfix::ie::reverseTcpRetransmittedPackets), 10u);
+        }
+    EXPECT_EQ(health, 1470u);
+    EXPECT_EQ(named, 30u);
+    EXPECT_EQ(s.counters().messages_sent, raw.size());
+    // About 300 datagrams: the batches' (up to 44 messages each), one per TLS record, and the
+    // templates'. Sent a message at a time, they would take about 320 calls.
+    EXPECT_GT(raw.size(), 250u);
+    EXPECT_LE(*sends, 40) << "the templates, statistics and types, and the TLS records";
+    EXPECT_LE(*batches, 25);
+}
+
 TEST(CollectorSession, ANetflow9CollectorGetsTheRecordsWithoutTheirMetadata) {
     Listener sink(SOCK_DGRAM);
     config::Collector c = metadata_collector(config::Transport::udp, sink.port);
