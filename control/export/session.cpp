@@ -748,12 +748,13 @@ void CollectorSession::group_by_template(std::uint16_t id, std::size_t window) {
     std::size_t same = 0, last = from;
     for (std::size_t k; last < end && last - from < kScratchRecords; last += k) {
         if ((k = unit_at(last, std::min(end, from + kScratchRecords))) == 0) break;
-        if (of_id(last)) same += k;
+        of_batch_[last - from] = of_id(last);
+        if (of_batch_[last - from]) same += k;
     }
     end = last;
     for (std::size_t i = from, to_same = 0, to_other = same; i < end;) {
         const std::size_t k = unit_at(i, end);
-        std::size_t& to = of_id(i) ? to_same : to_other;
+        std::size_t& to = of_batch_[i - from] ? to_same : to_other;
         std::copy_n(&buffer_[i], k, &scratch_[to]);
         to += k;
         i += k;

@@ -2,6 +2,7 @@
 // counters. Never blocks: what cannot go out now waits in the buffer or is counted as not sent.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -285,6 +286,7 @@ private:
     SessionJournal& j_;
     FlowRecord* scratch_;
     FlowRecord* buffer_;
+    std::array<bool, SessionJournal::kScratchRecords> of_batch_{};  // group_by_template's, by unit
     bool taken_up_ = false;
     std::vector<FlowRecord> uniflow_;  // what offer() makes of biflows for a uniflow collector
     std::vector<FlowRecord> v5_;       // and of those for a NetFlow v5 one

@@ -617,6 +617,7 @@ MessageBuilder::MessageBuilder(std::uint32_t observation_domain, std::size_t max
       shape_(shape),
       groups_(groups),
       buffer_(max_size_) {
+    find_bases();
     begin(0);
 }
 
@@ -702,10 +703,15 @@ bool MessageBuilder::add(const FlowRecord& r, std::span<const std::uint8_t> meta
     return true;
 }
 
-DataTemplate MessageBuilder::data_template(const FlowRecord& r, bool with_metadata) const {
-    const std::uint8_t groups = r.metadata_groups & groups_;
-    const std::size_t index = template_index(r.ip_version, precision_, shape_, !networks_.empty());
-    if (groups == 0 || !with_metadata) return {kTemplates[index].id, length_of(index)};
+void MessageBuilder::find_bases() {
+    for (const int version : {4, 6}) {
+        const std::size_t index = template_index(version, precision_, shape_, !networks_.empty());
+        base_[version == 6] = {kTemplates[index].id, length_of(index)};
+    }
+}
+
+DataTemplate MessageBuilder::metadata_template(int ip_version, std::uint8_t groups) const {
+    const std::size_t index = template_index(ip_version, precision_, shape_, !networks_.empty());
     const MetadataTemplate& m = metadata_table()[index * kVariants + metadata_variant(groups)];
     return {m.t.id, m.length};
 }

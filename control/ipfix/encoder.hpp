@@ -131,7 +131,12 @@ public:
     // takes, in the template of those groups.
     bool add(const FlowRecord& record, std::span<const std::uint8_t> metadata = {});
     // The data template add() puts `record` in, with metadata or without.
-    DataTemplate data_template(const FlowRecord& record, bool with_metadata) const;
+    DataTemplate data_template(const FlowRecord& record, bool with_metadata) const {
+        const std::uint8_t groups = record.metadata_groups & groups_;
+        if (groups == 0 || !with_metadata) [[likely]]
+            return base_[record.ip_version == 6];
+        return metadata_template(record.ip_version, groups);
+    }
 
     // An options (or any) record of `t` whose fields are unsigned numbers, in order.
     bool add(const Template& t, std::span<const std::uint64_t> values);
@@ -155,6 +160,7 @@ public:
     // flowDirection (the templates flow_template(..., true) and metadata_templates(..., true)).
     void set_local_networks(std::vector<config::Network> networks) {
         networks_ = std::move(networks);
+        find_bases();
     }
 
     // Ends the message with its export time, seconds since the epoch: its bytes, valid until
@@ -173,6 +179,8 @@ public:
 private:
     bool open_set(std::uint16_t set_id, std::size_t record_length);
     void encode_base(std::size_t index, std::uint8_t* p, const FlowRecord& r) const;
+    void find_bases();
+    DataTemplate metadata_template(int ip_version, std::uint8_t groups) const;
     bool add_with_metadata(const FlowRecord& r, std::span<const std::uint8_t> metadata,
                            std::uint8_t groups);
     // A record of `t`: a 4-byte scope, then strings of variable length.
@@ -192,6 +200,7 @@ private:
     std::uint32_t records_ = 0;
     InterfaceIndexes if_index_ = identity_interfaces();
     std::vector<config::Network> networks_;
+    std::array<DataTemplate, 2> base_;  // of IPv4 and IPv6 records without metadata
 };
 
 // dateTimeNanoseconds: NTP format, seconds since 1900 and a 32-bit binary fraction (RFC 7011).
