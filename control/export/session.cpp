@@ -664,7 +664,10 @@ CollectorSession::Outcome CollectorSession::send_batch(Steady::time_point now) {
         batch_.insert(batch_.end(), bytes.begin(), bytes.end());
         in_flight_messages_.push_back(m);
         if (segment == 0) segment = bytes.size();
-        if (bytes.size() < segment) break;  // the run of this version ended: the last one
+        // A message with room for another record is the last: the run of this template ended,
+        // or (NetFlow) a record's times were too far from the others'. Those before it were
+        // full, all of one length.
+        if (bytes.size() + t.length <= max_message()) break;
     }
     return transmit(now, batch_, segment);
 }
@@ -744,16 +747,19 @@ void CollectorSession::group_by_template(std::uint16_t id, std::size_t window) {
     for (std::size_t k; from < end && of_id(from); from += k)
         if ((k = unit_at(from, end)) == 0) return;
     if (from == end) return;
-    // Whole units only: one the end of the window (or of the ring's storage) cuts stays.
+    // Whole units only: one the end of the window (or of the ring's storage) cuts stays. The
+    // units are found within one bound for both passes (a unit that damage cut short, at the
+    // end, would otherwise be cut by its own end).
+    const std::size_t bound = std::min(end, from + kScratchRecords);
     std::size_t same = 0, last = from;
-    for (std::size_t k; last < end && last - from < kScratchRecords; last += k) {
-        if ((k = unit_at(last, std::min(end, from + kScratchRecords))) == 0) break;
+    for (std::size_t k; last < bound; last += k) {
+        if ((k = unit_at(last, bound)) == 0) break;
         of_batch_[last - from] = of_id(last);
         if (of_batch_[last - from]) same += k;
     }
     end = last;
     for (std::size_t i = from, to_same = 0, to_other = same; i < end;) {
-        const std::size_t k = unit_at(i, end);
+        const std::size_t k = unit_at(i, bound);
         std::size_t& to = of_batch_[i - from] ? to_same : to_other;
         std::copy_n(&buffer_[i], k, &scratch_[to]);
         to += k;

@@ -113,6 +113,7 @@ public:
     std::uint32_t sequence_step() const { return 1; }
     std::uint32_t records() const { return records_; }
     std::size_t record_length(int ip_version) const;
+    // Its IP version's template (v9 records carry no metadata).
     ipfix::DataTemplate data_template(const FlowRecord& record, bool) const;
     bool empty() const { return size_ == kHeaderSize; }
     std::size_t size() const { return size_; }
@@ -165,7 +166,6 @@ public:
 
     std::uint32_t sequence_step() const { return records_; }
     std::uint32_t records() const { return records_; }
-    std::size_t record_length(int) const { return kRecordSize; }
     // v5 has no templates: every record is of one form.
     ipfix::DataTemplate data_template(const FlowRecord&, bool) const { return {5, kRecordSize}; }
     bool empty() const { return records_ == 0; }

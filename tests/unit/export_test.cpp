@@ -153,6 +153,37 @@ TEST(CollectorSession, AUniflowCollectorGetsARecordPerDirectionAndTheSamePackets
     EXPECT_EQ(n.packets_sent, 100u * 2 + 99u * 1) << "every packet, in one record or the other";
 }
 
+// A NetFlow v9 packet takes records within 2^31 ms of each other only: a record a month older
+// than the rest ends the first packet short. The batch ends with it; the full packets go in
+// the next one, every datagram one whole packet.
+TEST(CollectorSession, ANetflow9PacketCutShortByTimeEndsItsBatch) {
+    Listener sink(SOCK_DGRAM);
+    roomy_receive_buffer(sink.fd);
+    config::Collector c = collector(config::Transport::udp, sink.port);
+    c.protocol = config::Protocol::netflow9;
+    CollectorSession s(c, 42, 1);
+    auto offered = timed_records(600);
+    for (FlowRecord& r : offered) r.ip_version = 4;
+    constexpr std::uint64_t kMonthNs = 30ull * 24 * 3600 * 1'000'000'000;
+    for (std::uint64_t* t : {&offered[0].first_ns, &offered[0].last_ns,
+                             &offered[0].reverse_first_ns, &offered[0].reverse_last_ns})
+        *t -= kMonthNs;
+    s.offer(offered);
+    for (int i = 0; i < 10 && !s.drained(); ++i) s.service(Steady::now(), kReliability);
+    EXPECT_TRUE(s.drained());
+    const auto raw = datagrams(sink.fd);
+    std::map<std::uint16_t, netflow::V9Template> known;
+    std::size_t flows = 0;
+    std::uint32_t sequence = 0;
+    for (const auto& d : raw) {
+        const netflow::V9Packet p(d, known);
+        EXPECT_EQ(p.sequence, sequence++);
+        for (const auto& r : p.records) flows += r.set == netflow::kV9Ipv4Template;
+    }
+    EXPECT_EQ(flows, 1200u) << "one record per direction";
+    EXPECT_EQ(s.counters().messages_sent, raw.size());
+}
+
 TEST(CollectorSession, ANetflow9CollectorGetsUniflowRecordsInASequenceOfPackets) {
     Listener sink(SOCK_DGRAM);
     config::Collector c = collector(config::Transport::udp, sink.port);

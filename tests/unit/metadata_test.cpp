@@ -491,6 +491,38 @@ TEST(CollectorSession, RecordsWithTcpHealthGoOutInBatchesAsPlainOnesDo) {
     EXPECT_LE(*batches, 25);
 }
 
+// A unit that damage cut short (its record counts an extension more than follow it) just before
+// the end of the ring's storage, where the unit after it is cut, is grouped with the others
+// and sent: the session neither stalls on it nor loses a record.
+TEST(CollectorSession, AUnitCutShortByDamageBeforeTheRingsEndIsSent) {
+    Listener sink(SOCK_DGRAM);
+    roomy_receive_buffer(sink.fd);
+    config::Collector c = metadata_collector(config::Transport::udp, sink.port);
+    c.buffer_size = 1 << 20;  // 8192 slots
+    CollectorSession s(c, 42, 1);
+    std::vector<FlowRecord> before;
+    for (unsigned i = 1; before.size() < 8187; ++i)
+        if (record(i).ip_version == 4) before.push_back(record(i));
+    s.offer(before);  // the head then 5 slots before the storage's end
+    for (int i = 0; i < 100 && !s.drained(); ++i) s.service(Steady::now(), kReliability);
+    ASSERT_TRUE(s.drained());
+    auto raw = datagrams(sink.fd);
+    MetadataWriter w;
+    w.put_number(MetadataField::tcp_syn_to_synack_us, 250, 4);
+    auto damaged = unit_of(record(2), group_bit(MetadataGroup::tcp_health), w);
+    const auto whole = unit_of(record(4), group_bit(MetadataGroup::tcp_health), w);
+    ASSERT_EQ(damaged.size(), 2u);
+    ++damaged[0].extensions;
+    // An IPv4 record, an IPv6 one (so the batch groups), the damaged unit, then one that wraps.
+    std::vector<FlowRecord> after = {record(1),  record(3), damaged[0],
+                                     damaged[1], whole[0],  whole[1]};
+    s.offer(after);
+    for (int i = 0; i < 10 && !s.drained(); ++i) s.service(Steady::now(), kReliability);
+    EXPECT_TRUE(s.drained());
+    for (auto& d : datagrams(sink.fd)) raw.push_back(std::move(d));
+    EXPECT_EQ(Received(raw).flow_records, 8187u + 4u);
+}
+
 TEST(CollectorSession, ANetflow9CollectorGetsTheRecordsWithoutTheirMetadata) {
     Listener sink(SOCK_DGRAM);
     config::Collector c = metadata_collector(config::Transport::udp, sink.port);
