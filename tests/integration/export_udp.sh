@@ -30,6 +30,7 @@ start_nfcapd "$port" "$WORK/nfcapd"
 timeout 120 "$LAUNCHER" run --config "$WORK/sluice.toml" --summary "$WORK/summary.json" > "$WORK/run.log" 2>&1 ||
   { cat "$WORK/run.log" >&2; fail "sluice run failed"; }
 stop_nfcapd
+sleep 0.5  # tshark writes the last datagrams it captured a moment later
 stop "$TSHARK"
 kill "$sink"
 

@@ -48,6 +48,7 @@ print(v)' "$@"
 # whole trace's that the check below works out.
 start_tshark "udp port $port" "$WORK/export.pcapng"
 sampled random "--workers 1"
+sleep 0.5  # tshark writes the last datagrams it captured a moment later
 stop "$TSHARK"
 sampled deterministic "--deterministic --workers 1"
 
