@@ -7,6 +7,8 @@ DATAPLANE="$SLUICE_BUILD_DIR/dataplane/sluice-dataplane"
 CONTROL="$SLUICE_BUILD_DIR/control/sluice-control"
 LAUNCHER="$SLUICE_BUILD_DIR/tools/sluice"
 TRACEGEN="$SLUICE_BUILD_DIR/tools/sluice-tracegen"
+# shellcheck source=SCRIPTDIR/../../tools/lib/collector.sh
+. "$SLUICE_SOURCE_DIR/tools/lib/collector.sh"
 
 TEST_NAME=$(basename "$0" .sh)
 PREFIX="sluice-it-$TEST_NAME-$$"
@@ -183,14 +185,9 @@ stop() {
 }
 
 # stop_collector PID PORT: stops a UDP collector once it has read every datagram waiting on its
-# socket at PORT (bounded: 200 x 50 ms). A stop signal ends nfcapd with what it has read: the
-# datagrams of an export that had just finished were lost.
+# socket at PORT (wait_until_read, tools/lib/collector.sh).
 stop_collector() {
-  local i
-  for i in $(seq 200); do
-    [ "$(ss -Hnlu "sport = :$2" | awk '{ print $2 }')" != 0 ] || break
-    sleep 0.05
-  done
+  wait_until_read "$2"
   stop "$1"
 }
 # stop_nfcapd: the one start_nfcapd started.
