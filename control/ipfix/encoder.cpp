@@ -458,12 +458,13 @@ const std::vector<MetadataTemplate>& metadata_table() {
                                     h.begin() + (base % kBases >= 4 ? h.size() / 2 : h.size()));
                             }
                             m.length = length_of(base);
+                            bool variable = false;
                             for (const GroupField& f : m.sources) {
                                 m.fields.push_back(f.element);
                                 m.length += f.element.length;
+                                variable |= f.element.length == kVariableLength;
                             }
-                            for (const GroupField& f : m.sources)
-                                if (f.element.length == kVariableLength) m.length = 0;
+                            if (variable) m.length = 0;
                             m.t = {static_cast<std::uint16_t>(
                                        (headers ? kFirstHeadersId : kFirstId) + id),
                                    m.fields};
@@ -619,10 +620,6 @@ MessageBuilder::MessageBuilder(std::uint32_t observation_domain, std::size_t max
       buffer_(max_size_) {
     find_bases();
     begin(0);
-}
-
-std::size_t MessageBuilder::record_length(int ip_version) const {
-    return length_of(template_index(ip_version, precision_, shape_, !networks_.empty()));
 }
 
 void MessageBuilder::begin(std::uint32_t sequence) {

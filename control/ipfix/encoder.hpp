@@ -170,8 +170,6 @@ public:
     std::uint32_t data_records() const { return records_; }
     // What the message adds to the session's sequence number: its data records.
     std::uint32_t sequence_step() const { return records_; }
-    // The length of a flow record of this IP version.
-    std::size_t record_length(int ip_version) const;
     bool empty() const { return size_ == kHeaderSize; }
     std::size_t size() const { return size_; }
     std::size_t max_size() const { return max_size_; }

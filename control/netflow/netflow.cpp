@@ -277,10 +277,6 @@ bool V9Builder::add_templates(bool application_names, bool interface_names) {
     return true;
 }
 
-std::size_t V9Builder::record_length(int ip_version) const {
-    return ip_version == 6 ? kV6Length : kV4Length;
-}
-
 ipfix::DataTemplate V9Builder::data_template(const FlowRecord& r, bool) const {
     return r.ip_version == 6 ? ipfix::DataTemplate{kV9Ipv6Template, kV6Length}
                              : ipfix::DataTemplate{kV9Ipv4Template, kV4Length};

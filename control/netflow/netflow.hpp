@@ -112,7 +112,6 @@ public:
     // What the packet adds to the session's sequence: one packet.
     std::uint32_t sequence_step() const { return 1; }
     std::uint32_t records() const { return records_; }
-    std::size_t record_length(int ip_version) const;
     // Its IP version's template (v9 records carry no metadata).
     ipfix::DataTemplate data_template(const FlowRecord& record, bool) const;
     bool empty() const { return size_ == kHeaderSize; }

@@ -114,7 +114,9 @@ void check_v9(const std::vector<FlowRecord>& records, std::uint64_t now_ns) {
             check(end <= m.size() && end > at + 4 && (end - at) % 4 == 0);
             const int version = set == netflow::kV9Ipv6Template ? 6 : 4;
             check(set == (version == 6 ? netflow::kV9Ipv6Template : netflow::kV9Ipv4Template));
-            const std::size_t length = b.record_length(version), address = version == 6 ? 16 : 4;
+            check(r < next && records[r].ip_version == version);
+            const std::size_t length = b.data_template(records[r], false).length;
+            const std::size_t address = version == 6 ? 16 : 4;
             std::size_t p = at + 4;
             for (; p + length <= end; p += length, ++r) {
                 check(r < next && records[r].ip_version == version);

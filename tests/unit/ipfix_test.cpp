@@ -228,7 +228,7 @@ TEST(FlowDirection, ABiflowIsEgressWhenItsInitiatorIsLocalIngressWhenNot) {
     std::memcpy(in.source_address, outside, 4);
     ASSERT_TRUE(b.add(record4()));
     ASSERT_TRUE(b.add(in));
-    EXPECT_EQ(b.record_length(4),
+    EXPECT_EQ(b.data_template(record4(), false).length,
               flow_template(4, TimePrecision::milliseconds).record_length() + 1);
     const Decoded d(b.finish(1));
     ASSERT_EQ(d.templates.size(), 2u);
