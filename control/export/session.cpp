@@ -65,6 +65,20 @@ std::uint32_t shape_of(const config::Collector& c) {
     return static_cast<std::uint32_t>(c.protocol) << 8 | static_cast<std::uint32_t>(c.shape());
 }
 
+// A collector's spool, of records of `shape`. A uniflow collector's records wait in a spool of
+// their own (its name and " (uniflow)"): records spooled as biflows and sent in uniflow
+// templates would lose their responders' packets, and uniflow records sent in biflow ones
+// would each claim its sender started the flow.
+SpoolSettings spool_settings(const config::Collector& c, const std::string& sensor,
+                             config::Records shape) {
+    return {.folder = c.spool,
+            .sensor = sensor,
+            .collector = shape == config::Records::uniflow ? c.name + " (uniflow)" : c.name,
+            .size = c.spool_size,
+            .sync = c.spool_sync,
+            .overflow = c.spool_overflow};
+}
+
 // A record and its metadata into a message: IPFIX carries the metadata, NetFlow does not.
 bool add_record(ipfix::MessageBuilder& b, const FlowRecord& r,
                 std::span<const std::uint8_t> metadata) {
@@ -141,14 +155,20 @@ CollectorSession::CollectorSession(const config::Collector& collector,
                                                         metadata_groups_, !local_networks_.empty());
     new_builder(ipfix::MessageBuilder::kMaxSize);
     if (!config_.spool.empty()) {
-        spool_ = std::make_unique<Spool>(
-            SpoolSettings{.folder = config_.spool,
-                          .sensor = domain_name_.empty() ? std::string("sluice") : domain_name_,
-                          .collector = config_.name,
-                          .size = config_.spool_size,
-                          .sync = config_.spool_sync,
-                          .overflow = config_.spool_overflow});
+        const std::string sensor = domain_name_.empty() ? std::string("sluice") : domain_name_;
+        const config::Records shape = config_.shape();
+        spool_ = std::make_unique<Spool>(spool_settings(config_, sensor, shape));
         if (!taken_up_) spool_start_ = spooled_ = spool_->held_at_open();
+        const config::Records other =
+            shape == config::Records::uniflow ? config::Records::biflow : config::Records::uniflow;
+        const auto left = Spool::segment_files(spool_settings(config_, sensor, other));
+        if (!left.empty())
+            SLUICE_WARN(
+                "collector \"%s\": spool %s holds %zu segments of its %s records, which it "
+                "sends only with records = \"%s\"; they are left there",
+                config_.name.c_str(), config_.spool.c_str(), left.size(),
+                other == config::Records::uniflow ? "uniflow" : "biflow",
+                other == config::Records::uniflow ? "uniflow" : "biflow");
     }
     if (taken_up_) take_up();
 }

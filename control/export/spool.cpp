@@ -168,9 +168,18 @@ std::string file_safe(const std::string& name) {
     return out;
 }
 
+namespace {
+
+// The start of the names of a collector's files in its spool's folder.
+std::string prefix_of(const SpoolSettings& s) {
+    return "sluice-" + file_safe(s.sensor) + "-" + file_safe(s.collector) + "-";
+}
+
+}  // namespace
+
 Spool::Spool(SpoolSettings settings)
     : settings_(std::move(settings)),
-      prefix_("sluice-" + file_safe(settings_.sensor) + "-" + file_safe(settings_.collector) + "-"),
+      prefix_(prefix_of(settings_)),
       segment_size_(std::clamp<std::uint64_t>(settings_.size / 16, 1 << 20, 256 << 20)) {
     if (mkdir(settings_.folder.c_str(), 0750) != 0 && errno != EEXIST)
         SLUICE_WARN("spool %s: cannot create the folder: %s", settings_.folder.c_str(),
@@ -198,22 +207,11 @@ Spool::Spool(SpoolSettings settings)
                 "some records perhaps again",
                 settings_.folder.c_str(), cursor_path.c_str());
     }
-    // This collector's segments: PREFIX<16 hex digits>-<UTC time>.spool.
-    if (DIR* d = opendir(settings_.folder.c_str())) {
-        while (const dirent* e = readdir(d)) {
-            const std::string name = e->d_name;
-            const std::string rest =
-                name.size() > prefix_.size() ? name.substr(prefix_.size()) : "";
-            if (name.compare(0, prefix_.size(), prefix_) != 0 || rest.size() != 16 + 1 + 16 + 6 ||
-                rest.compare(rest.size() - 6, 6, ".spool") != 0 ||
-                rest.find_first_not_of("0123456789abcdef") != 16 || rest[16] != '-')
-                continue;
-            Segment s;
-            s.seq = std::stoull(rest.substr(0, 16), nullptr, 16);
-            s.path = settings_.folder + "/" + name;
-            segments_.push_back(std::move(s));
-        }
-        closedir(d);
+    for (std::string& name : segment_files(settings_)) {
+        Segment s;
+        s.seq = std::stoull(name.substr(prefix_.size(), 16), nullptr, 16);
+        s.path = settings_.folder + "/" + name;
+        segments_.push_back(std::move(s));
     }
     std::sort(segments_.begin(), segments_.end(),
               [](const Segment& a, const Segment& b) { return a.seq < b.seq; });
@@ -336,6 +334,24 @@ std::uint64_t Spool::resync(int fd, std::uint64_t from, std::uint64_t end) {
         at &= ~15ull;
     }
     return end;
+}
+
+// This collector's segments: PREFIX<16 hex digits>-<UTC time>.spool.
+std::vector<std::string> Spool::segment_files(const SpoolSettings& settings) {
+    const std::string prefix = prefix_of(settings);
+    std::vector<std::string> out;
+    if (DIR* d = opendir(settings.folder.c_str())) {
+        while (const dirent* e = readdir(d)) {
+            std::string name = e->d_name;
+            const std::string rest = name.size() > prefix.size() ? name.substr(prefix.size()) : "";
+            if (name.compare(0, prefix.size(), prefix) == 0 && rest.size() == 16 + 1 + 16 + 6 &&
+                rest.compare(rest.size() - 6, 6, ".spool") == 0 &&
+                rest.find_first_not_of("0123456789abcdef") == 16 && rest[16] == '-')
+                out.push_back(std::move(name));
+        }
+        closedir(d);
+    }
+    return out;
 }
 
 std::string Spool::segment_path(std::uint64_t seq) const {

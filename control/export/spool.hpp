@@ -81,6 +81,9 @@ public:
     // order, from where their collector's confirmations stopped. Problems are logged and
     // counted; the spool then holds what could be read.
     explicit Spool(SpoolSettings settings);
+    // The segment files of the spool `settings` names that are in its folder, by their names
+    // alone (the folder is not created, no file opened).
+    static std::vector<std::string> segment_files(const SpoolSettings& settings);
     ~Spool();
     Spool(const Spool&) = delete;
     Spool& operator=(const Spool&) = delete;

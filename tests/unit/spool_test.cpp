@@ -429,5 +429,50 @@ TEST(CollectorSession, AStopLeavesWhatWaitsInTheSpoolAndTheNextSessionSendsItFir
     EXPECT_TRUE(f.segments().empty()) << "every record confirmed: the spool is empty";
 }
 
+TEST(CollectorSession, RecordsSpooledAsBiflowsWaitForABiflowCollectorAndAreNeverSentAsUniflows) {
+    Folder f;
+    collector_test::Port port;
+    const config::Collector biflow = spooled_collector(f, port.port);
+    config::Collector uniflow = biflow;
+    uniflow.records = config::Records::uniflow;
+    {
+        CollectorSession s(biflow, 1, 1);
+        s.service(Steady::now(), collector_test::kReliability);  // refused
+        s.offer(records(30));
+        s.close(collector_test::kReliability);
+        EXPECT_EQ(s.counters().spool_records, 30u);
+    }
+    const auto spooled = f.segments();
+    port.listen();
+    {
+        // Sent in uniflow templates, each record would lose its responder's packets.
+        CollectorSession s(uniflow, 1, 1);
+        EXPECT_EQ(s.counters().spool_start_records, 0u);
+        auto now = Steady::now();
+        const int fd = port.accept_while([&] { s.service(now, collector_test::kReliability); });
+        ASSERT_GE(fd, 0);
+        for (int i = 0; i < 20; ++i) s.service(now, collector_test::kReliability);
+        EXPECT_EQ(s.counters().records_sent, 0u);
+        s.close(collector_test::kReliability);
+        close(fd);
+    }
+    EXPECT_EQ(f.segments(), spooled) << "left for a biflow collector";
+    CollectorSession s(biflow, 1, 1);
+    EXPECT_EQ(s.counters().spool_start_records, 30u);
+    auto now = Steady::now();
+    const int fd = port.accept_while([&] { s.service(now, collector_test::kReliability); });
+    ASSERT_GE(fd, 0);
+    const auto stream = receive(s, fd, 30, now);
+    EXPECT_EQ(collector_test::octets(collector_test::Received(collector_test::messages(stream))),
+              [] {
+                  std::vector<std::uint64_t> o;
+                  for (unsigned i = 0; i < 30; ++i) o.push_back(record(i).octets);
+                  return o;
+              }());
+    EXPECT_EQ(s.counters().records_sent, 30u);
+    s.close(collector_test::kReliability);
+    close(fd);
+}
+
 }  // namespace
 }  // namespace sluice::control
