@@ -159,16 +159,15 @@ CollectorSession::CollectorSession(const config::Collector& collector,
         const config::Records shape = config_.shape();
         spool_ = std::make_unique<Spool>(spool_settings(config_, sensor, shape));
         if (!taken_up_) spool_start_ = spooled_ = spool_->held_at_open();
-        const config::Records other =
-            shape == config::Records::uniflow ? config::Records::biflow : config::Records::uniflow;
-        const auto left = Spool::segment_files(spool_settings(config_, sensor, other));
+        const bool uniflow = shape == config::Records::uniflow;
+        const auto left = Spool::segment_files(spool_settings(
+            config_, sensor, uniflow ? config::Records::biflow : config::Records::uniflow));
+        const char* other = uniflow ? "biflow" : "uniflow";
         if (!left.empty())
             SLUICE_WARN(
                 "collector \"%s\": spool %s holds %zu segments of its %s records, which it "
                 "sends only with records = \"%s\"; they are left there",
-                config_.name.c_str(), config_.spool.c_str(), left.size(),
-                other == config::Records::uniflow ? "uniflow" : "biflow",
-                other == config::Records::uniflow ? "uniflow" : "biflow");
+                config_.name.c_str(), config_.spool.c_str(), left.size(), other, other);
     }
     if (taken_up_) take_up();
 }

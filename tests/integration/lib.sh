@@ -26,7 +26,10 @@ cleanup_prefix() {
   rm -rf "/var/run/dpdk/$PREFIX" 2>/dev/null || true
 }
 
+# With SLUICE_KEEP_FAILED=1, a test that fails leaves its work folder (logs, configs, captures)
+# and says where.
 cleanup() {
+  local status=$?
   if declare -F extra_cleanup > /dev/null; then extra_cleanup; fi
   if [ -n "${NS:-}" ]; then
     ip netns del "$NS" 2> /dev/null || true
@@ -37,7 +40,11 @@ cleanup() {
   [ -z "$pids" ] || kill $pids 2>/dev/null || true
   wait 2>/dev/null || true
   cleanup_prefix
-  rm -rf "$WORK"
+  if [ "$status" -ne 0 ] && [ "${SLUICE_KEEP_FAILED:-0}" = 1 ]; then
+    echo "$TEST_NAME: its work folder is kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 
