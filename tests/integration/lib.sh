@@ -14,8 +14,10 @@ TEST_NAME=$(basename "$0" .sh)
 PREFIX="sluice-it-$TEST_NAME-$$"
 WORK=$(mktemp -d "/tmp/$PREFIX.XXXX")
 
+# A test may declare explain_failure: what to print (logs, counters) when it fails.
 fail() {
   echo "FAIL: $*" >&2
+  if declare -F explain_failure > /dev/null; then explain_failure >&2 || true; fi
   exit 1
 }
 
@@ -136,6 +138,8 @@ for check in sys.argv[2:]:
     if got != want:
         bad.append(f"{path} is {got}, not {want}")
 print("\n".join(bad), file=sys.stderr)
+if bad:
+    print(json.dumps(summary.get("collectors", summary), indent=1), file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
 }

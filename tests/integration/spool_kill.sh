@@ -35,6 +35,12 @@ spool_records() {
       2> /dev/null || echo -1
 }
 
+# What the controls said of the spool and of records not sent, for a failure to be read.
+explain_failure() {
+  echo "--- the controls' warnings:"
+  grep -E 'warning|damag|not sent|spool' "$WORK/control.log" | grep -v '^EAL' | tail -40
+}
+
 mkdir "$WORK/in"
 socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" "CREATE:$WORK/in/before.ipfix" &
 collector=$!
