@@ -345,6 +345,13 @@ config::Collector spooled_collector(const Folder& f, std::uint16_t port) {
     return c;
 }
 
+// The octets of record(0) .. record(n - 1): what a collector receives of them, in order.
+std::vector<std::uint64_t> first_octets(unsigned n) {
+    std::vector<std::uint64_t> out;
+    for (unsigned i = 0; i < n; ++i) out.push_back(record(i).octets);
+    return out;
+}
+
 // Services `s` until it has sent `records` (or 5 s), keeping what `fd` receives.
 std::vector<std::uint8_t> receive(CollectorSession& s, int fd, std::uint64_t records,
                                   Steady::time_point now) {
@@ -383,11 +390,7 @@ TEST(CollectorSession, RecordsBeyondTheBufferWaitInTheSpoolAndArriveInOrderOnceT
     ASSERT_GE(fd, 0);
     const auto stream = receive(s, fd, 20100, now);
     EXPECT_EQ(collector_test::octets(collector_test::Received(collector_test::messages(stream))),
-              [] {
-                  std::vector<std::uint64_t> o;
-                  for (unsigned i = 0; i < 20100; ++i) o.push_back(record(i).octets);
-                  return o;
-              }());
+              first_octets(20100));
     c = s.counters();
     EXPECT_EQ(c.records_sent, 20100u);
     EXPECT_EQ(c.spool_records, 0u);
@@ -464,11 +467,7 @@ TEST(CollectorSession, RecordsSpooledAsBiflowsWaitForABiflowCollectorAndAreNever
     ASSERT_GE(fd, 0);
     const auto stream = receive(s, fd, 30, now);
     EXPECT_EQ(collector_test::octets(collector_test::Received(collector_test::messages(stream))),
-              [] {
-                  std::vector<std::uint64_t> o;
-                  for (unsigned i = 0; i < 30; ++i) o.push_back(record(i).octets);
-                  return o;
-              }());
+              first_octets(30));
     EXPECT_EQ(s.counters().records_sent, 30u);
     s.close(collector_test::kReliability);
     close(fd);
